@@ -1,0 +1,111 @@
+// Package bulwark composes resilience policies.
+//
+// A Policy wraps a call: it decides whether, when and how often the call runs
+// and what error the caller sees. Every policy package in bulwark
+// (circuitbreaker, retry, bulkhead, timeout, ratelimit, hedge, fallback, chaos)
+// has a Do method of the same shape, so any of them is a Policy and any of
+// them can be combined with Chain:
+//
+//	p := bulwark.Chain(retrier, breaker, limiter) // retry outermost
+//	err := p.Do(ctx, callInventory)
+//
+// Call carries a typed result through any Policy.
+package bulwark
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Policy runs op under a resilience rule. Do returns op's error, or an error of
+// the policy's own when it did not let op run (or stopped waiting for it).
+// Implementations pass a context derived from ctx to op and return promptly
+// when ctx is done.
+type Policy interface {
+	Do(ctx context.Context, op func(context.Context) error) error
+}
+
+// PolicyFunc adapts an ordinary function to the Policy interface.
+type PolicyFunc func(ctx context.Context, op func(context.Context) error) error
+
+// Do calls f(ctx, op).
+func (f PolicyFunc) Do(ctx context.Context, op func(context.Context) error) error {
+	return f(ctx, op)
+}
+
+// Chain composes policies into one. The first policy is the outermost: in
+// Chain(retry, breaker, bulkhead) each retry attempt passes the breaker, and
+// each call the breaker admits takes a bulkhead permit.
+//
+// Chain() is a Policy that just calls op; Chain(p) is p itself. A chain of
+// several policies adds one small allocation per call (the context that carries
+// op to the innermost policy) and nothing per policy.
+func Chain(policies ...Policy) Policy {
+	switch len(policies) {
+	case 0:
+		return passthrough{}
+	case 1:
+		return policies[0]
+	}
+	c := &chain{policies: append([]Policy(nil), policies...)}
+	// next[i] is the op handed to policies[i]: it runs policies[i+1], and the
+	// last one runs the caller's op, which Do put into the context. Building
+	// these once keeps per-call work free of closures.
+	c.next = make([]func(context.Context) error, len(c.policies))
+	last := len(c.policies) - 1
+	c.next[last] = c.callOp
+	for i := last - 1; i >= 0; i-- {
+		inner, innerOp := c.policies[i+1], c.next[i+1]
+		c.next[i] = func(ctx context.Context) error { return inner.Do(ctx, innerOp) }
+	}
+	return c
+}
+
+type passthrough struct{}
+
+func (passthrough) Do(ctx context.Context, op func(context.Context) error) error {
+	return op(ctx)
+}
+
+type chain struct {
+	policies []Policy
+	next     []func(context.Context) error
+}
+
+// Do runs op through every policy of the chain, outermost first.
+func (c *chain) Do(ctx context.Context, op func(context.Context) error) error {
+	// The chain itself is the key: unique per chain, so nested chains cannot
+	// see each other's op.
+	return c.policies[0].Do(context.WithValue(ctx, c, op), c.next[0])
+}
+
+func (c *chain) callOp(ctx context.Context) error {
+	op, _ := ctx.Value(c).(func(context.Context) error)
+	return op(ctx)
+}
+
+// Call runs op through p and returns the value of op's first successful
+// invocation. When p reports an error, Call returns the zero T with it. When p
+// reports success without op having succeeded (a fallback policy that
+// swallowed the error, say), Call returns the zero T and nil.
+//
+// Call is safe with policies that run op concurrently (hedge): only the first
+// success is kept, and later ones do not race with it.
+func Call[T any](ctx context.Context, p Policy, op func(context.Context) (T, error)) (T, error) {
+	var (
+		result T
+		won    atomic.Bool
+	)
+	err := p.Do(ctx, func(ctx context.Context) error {
+		v, err := op(ctx)
+		if err == nil && won.CompareAndSwap(false, true) {
+			result = v
+		}
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return result, nil
+}
