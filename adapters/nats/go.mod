@@ -1,0 +1,5 @@
+module github.com/bulwark-go/bulwark/adapters/nats
+
+go 1.26
+
+replace github.com/bulwark-go/bulwark => ../..

@@ -1,0 +1,29 @@
+// Package sqlitetest opens a fresh SQLite database file per test.
+package sqlitetest
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/bulwark-go/bulwark/adapters/sqlite"
+)
+
+// Path returns the path of a new database file in the test's temporary
+// directory, for tests that open it from several processes.
+func Path(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "test.db")
+}
+
+// Open opens a new database with sqlite.Open, closed when the test ends.
+func Open(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), Path(t))
+	if err != nil {
+		t.Fatalf("sqlitetest: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

@@ -1,0 +1,13 @@
+module github.com/bulwark-go/bulwark/benchmarks
+
+go 1.26
+
+replace (
+	github.com/bulwark-go/bulwark => ..
+	github.com/bulwark-go/bulwark/adapters/nats => ../adapters/nats
+	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
+	github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
+	github.com/bulwark-go/bulwark/adapters/sqlite => ../adapters/sqlite
+)
+
+require github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
