@@ -1,0 +1,48 @@
+package idempotency
+
+import "errors"
+
+var (
+	// ErrInProgress reports that another attempt holds the key and its
+	// lease is live: the caller did not wait for its outcome, or waited
+	// Config.Wait without seeing it. Try again later.
+	ErrInProgress = errors.New("idempotency: the first request with this key is still in progress")
+
+	// ErrMismatch reports that the key was first used with a different
+	// request (a different fingerprint). The stored outcome belongs to
+	// that request and is not returned.
+	ErrMismatch = errors.New("idempotency: the key was used with a different request")
+
+	// ErrLeaseLost reports that the attempt no longer holds its key: its
+	// lease ran out and another attempt took the key over, so the operation
+	// may have run twice. The other attempt's outcome is the one stored.
+	ErrLeaseLost = errors.New("idempotency: the lease on the key was lost to another attempt")
+
+	// ErrInvalidKey reports an empty key.
+	ErrInvalidKey = errors.New("idempotency: the key must not be empty")
+)
+
+// Final marks err as the outcome of an operation that must not run again
+// (a payment the bank declined, say): Do stores it and replays it to every
+// retry as a *StoredError instead of releasing the key. Errors not marked
+// Final release the key, so a retry runs the operation again. Final(nil)
+// is nil.
+func Final(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &finalError{err}
+}
+
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+func (e *finalError) Unwrap() error { return e.err }
+
+// StoredError is a Final error replayed from a stored outcome. Only its
+// message survives the store; compare Message, not identity.
+type StoredError struct {
+	Message string
+}
+
+func (e *StoredError) Error() string { return e.Message }
