@@ -1,0 +1,278 @@
+package bulkhead
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Adaptive is an algorithm that finds a bulkhead's limit from the latency
+// of the calls it admits: AIMD or Gradient. Set one as Config.Adaptive.
+// A value is a configuration; each bulkhead (each key of a Keyed one) keeps
+// its own state.
+type Adaptive interface {
+	validate(ceiling int) error
+	newEstimator(ceiling int) estimator
+}
+
+// estimator is the state of an adaptive limit. The bulkhead serialises its
+// calls.
+type estimator interface {
+	limit() int
+	// observe records a finished call and returns the new limit.
+	observe(s sample) int
+}
+
+// sample is one finished call, in nanoseconds since the bulkhead's base.
+type sample struct {
+	start, end int64
+	inFlight   int  // permits in use as it finished, itself included
+	dropped    bool // its error says the dependency is overloaded
+	ignored    bool // its outcome says nothing about load (a fast error, a panic)
+}
+
+func (s sample) rtt() int64 { return s.end - s.start }
+
+func validateLimits(name string, initial, minimum, ceiling int) error {
+	if minimum < 1 || minimum > ceiling {
+		return fmt.Errorf("%s.MinLimit must be in [1, MaxConcurrent=%d], got %d", name, ceiling, minimum)
+	}
+	if initial < minimum || initial > ceiling {
+		return fmt.Errorf("%s.InitialLimit must be in [MinLimit=%d, MaxConcurrent=%d], got %d", name, minimum, ceiling, initial)
+	}
+	return nil
+}
+
+// AIMD adapts the limit as TCP Reno adapts its window: additive increase,
+// multiplicative decrease. Each call that completes within LatencyThreshold
+// while the bulkhead is at least half used raises the limit by 1/limit (one
+// per limit's worth of calls); a call slower than LatencyThreshold, or one
+// whose error is Overloaded, multiplies it by BackoffRatio. Calls that
+// started before the last decrease cannot cause another, so one slow spell
+// costs one decrease, not one per call in flight.
+//
+// The limit settles just under the concurrency at which the dependency's
+// latency crosses LatencyThreshold: set it a little above the latency the
+// dependency has when healthy.
+type AIMD struct {
+	// InitialLimit is the limit to start from, in [MinLimit, MaxConcurrent].
+	InitialLimit int
+	// MinLimit is the lowest the limit goes (>= 1).
+	MinLimit int
+	// LatencyThreshold is the latency beyond which a call counts as a sign
+	// of overload (> 0).
+	LatencyThreshold time.Duration
+	// BackoffRatio multiplies the limit on a sign of overload, in (0, 1).
+	BackoffRatio float64
+}
+
+// DefaultAIMD returns an AIMD that starts at 10, never goes below 1, backs
+// off by 10% at a time, and takes a call slower than latencyThreshold as a
+// sign of overload.
+func DefaultAIMD(latencyThreshold time.Duration) AIMD {
+	return AIMD{InitialLimit: 10, MinLimit: 1, LatencyThreshold: latencyThreshold, BackoffRatio: 0.9}
+}
+
+func (a AIMD) validate(ceiling int) error {
+	if err := validateLimits("AIMD", a.InitialLimit, a.MinLimit, ceiling); err != nil {
+		return err
+	}
+	if a.LatencyThreshold <= 0 {
+		return fmt.Errorf("AIMD.LatencyThreshold must be > 0, got %v", a.LatencyThreshold)
+	}
+	if !(a.BackoffRatio > 0 && a.BackoffRatio < 1) {
+		return fmt.Errorf("AIMD.BackoffRatio must be in (0, 1), got %v", a.BackoffRatio)
+	}
+	return nil
+}
+
+func (a AIMD) newEstimator(ceiling int) estimator {
+	return &aimd{cfg: a, ceiling: float64(ceiling), lim: float64(a.InitialLimit), backedOff: math.MinInt64}
+}
+
+type aimd struct {
+	cfg       AIMD
+	ceiling   float64
+	lim       float64
+	backedOff int64 // when the limit last decreased
+}
+
+func (e *aimd) limit() int { return int(e.lim) }
+
+func (e *aimd) observe(s sample) int {
+	switch {
+	case s.ignored:
+	case s.dropped || s.rtt() > int64(e.cfg.LatencyThreshold):
+		if s.start >= e.backedOff {
+			e.lim = max(e.lim*e.cfg.BackoffRatio, float64(e.cfg.MinLimit))
+			e.backedOff = s.end
+		}
+	case float64(2*s.inFlight) >= e.lim:
+		e.lim = min(e.lim+1/e.lim, e.ceiling)
+	}
+	return int(e.lim)
+}
+
+// Gradient adapts the limit to how much slower calls have become than when
+// the dependency is unloaded, in the spirit of Netflix's concurrency-limits
+// gradient algorithm. Every Window it compares the window's mean latency
+// with the no-load latency (the lowest window mean seen) and sets
+//
+//	target = limit × gradient + √limit, gradient = Tolerance × no-load / mean, kept in [0.5, 1]
+//
+// then moves the limit toward target by Smoothing. While latency stays
+// within Tolerance of no-load the limit grows by about √limit per window
+// (the room for a short queue); once latency grows with load, past the
+// dependency's knee, the gradient pulls it back: the limit settles where
+// latency begins to climb, and follows the knee as capacity comes and goes.
+// A window with an Overloaded error halves the limit. A window in which the
+// bulkhead was less than half used cannot raise it.
+//
+// The no-load latency would go stale if the dependency became slower for
+// good, so every ProbeInterval the limit is halved for two windows (one to
+// drain queues, one to measure) and the measured mean becomes the new
+// no-load latency; then the limit returns to where it was.
+type Gradient struct {
+	// InitialLimit is the limit to start from, in [MinLimit, MaxConcurrent].
+	InitialLimit int
+	// MinLimit is the lowest the limit goes (>= 1).
+	MinLimit int
+	// Tolerance is how much slower than no-load calls may get before the
+	// limit shrinks, as a ratio (>= 1). 1.1 tolerates 10%.
+	Tolerance float64
+	// Smoothing is how far the limit moves toward each window's target, in
+	// (0, 1].
+	Smoothing float64
+	// Window is how often the limit is recomputed (> 0); a window lasts until
+	// at least WindowSamples calls have completed in it.
+	Window time.Duration
+	// WindowSamples is the fewest completed calls a window needs (>= 1).
+	WindowSamples int
+	// ProbeInterval is how often the no-load latency is measured afresh
+	// (>= 0; 0 never measures it again: it stays the lowest ever seen).
+	ProbeInterval time.Duration
+}
+
+// DefaultGradient returns a Gradient that starts at 10, never goes below 1,
+// tolerates latency 10% above no-load, updates every 500 ms (of at least
+// 10 calls) moving 20% of the way, and re-measures no-load latency every
+// 30 seconds.
+func DefaultGradient() Gradient {
+	return Gradient{
+		InitialLimit:  10,
+		MinLimit:      1,
+		Tolerance:     1.1,
+		Smoothing:     0.2,
+		Window:        500 * time.Millisecond,
+		WindowSamples: 10,
+		ProbeInterval: 30 * time.Second,
+	}
+}
+
+func (g Gradient) validate(ceiling int) error {
+	if err := validateLimits("Gradient", g.InitialLimit, g.MinLimit, ceiling); err != nil {
+		return err
+	}
+	switch {
+	case !(g.Tolerance >= 1) || math.IsInf(g.Tolerance, 1):
+		return fmt.Errorf("Gradient.Tolerance must be >= 1, got %v", g.Tolerance)
+	case !(g.Smoothing > 0 && g.Smoothing <= 1):
+		return fmt.Errorf("Gradient.Smoothing must be in (0, 1], got %v", g.Smoothing)
+	case g.Window <= 0:
+		return fmt.Errorf("Gradient.Window must be > 0, got %v", g.Window)
+	case g.WindowSamples < 1:
+		return fmt.Errorf("Gradient.WindowSamples must be >= 1, got %d", g.WindowSamples)
+	case g.ProbeInterval < 0:
+		return fmt.Errorf("Gradient.ProbeInterval must be >= 0 (0 never probes), got %v", g.ProbeInterval)
+	case g.ProbeInterval > 0 && g.ProbeInterval < 4*g.Window:
+		return fmt.Errorf("Gradient.ProbeInterval must be 0 or at least 4 Windows (%v), got %v", 4*g.Window, g.ProbeInterval)
+	}
+	return nil
+}
+
+func (g Gradient) newEstimator(ceiling int) estimator {
+	return &gradient{cfg: g, ceiling: float64(ceiling), lim: float64(g.InitialLimit)}
+}
+
+// The phases of a Gradient estimator.
+const (
+	tracking  = iota // adjusting the limit every window
+	draining         // limit halved, letting queues empty
+	measuring        // limit halved, measuring no-load latency
+)
+
+type gradient struct {
+	cfg     Gradient
+	ceiling float64
+	lim     float64
+
+	started   bool
+	winStart  int64 // the current window's start
+	n         int   // calls counted in the window
+	sum       int64 // their total latency
+	drops     int
+	maxFlight int
+
+	noLoad    float64 // no-load latency in ns; 0 until the first window
+	phase     int
+	nextProbe int64
+	saved     float64 // the limit before a probe
+}
+
+func (e *gradient) limit() int { return int(e.lim) }
+
+func (e *gradient) observe(s sample) int {
+	if !e.started {
+		e.started = true
+		e.winStart = s.end
+		e.nextProbe = s.end + int64(e.cfg.ProbeInterval)
+	}
+	// While measuring, only calls admitted under the probe's limit count.
+	if !s.ignored && (e.phase != measuring || s.start >= e.winStart) {
+		if s.dropped {
+			e.drops++
+		} else {
+			e.n++
+			e.sum += s.rtt()
+		}
+		e.maxFlight = max(e.maxFlight, s.inFlight)
+	}
+	if s.end-e.winStart < int64(e.cfg.Window) || e.phase != draining && e.n < e.cfg.WindowSamples && e.drops == 0 {
+		return int(e.lim)
+	}
+	switch e.phase {
+	case tracking:
+		e.track()
+		if e.cfg.ProbeInterval > 0 && s.end >= e.nextProbe {
+			e.phase, e.saved = draining, e.lim
+			e.lim = max(e.lim/2, float64(e.cfg.MinLimit))
+		}
+	case draining:
+		e.phase = measuring
+	case measuring:
+		if e.n > 0 {
+			e.noLoad = float64(e.sum) / float64(e.n)
+		}
+		e.phase, e.lim = tracking, e.saved
+		e.nextProbe = s.end + int64(e.cfg.ProbeInterval)
+	}
+	e.winStart, e.n, e.sum, e.drops, e.maxFlight = s.end, 0, 0, 0, 0
+	return int(e.lim)
+}
+
+// track moves the limit toward the window's target.
+func (e *gradient) track() {
+	g := 0.5
+	if e.drops == 0 {
+		mean := float64(e.sum) / float64(e.n)
+		if e.noLoad == 0 || mean < e.noLoad {
+			e.noLoad = mean
+		}
+		g = min(max(e.cfg.Tolerance*e.noLoad/mean, 0.5), 1)
+	}
+	target := e.lim*g + math.Sqrt(e.lim)
+	if float64(2*e.maxFlight) < e.lim {
+		target = min(target, e.lim)
+	}
+	e.lim = min(max(e.lim+(target-e.lim)*e.cfg.Smoothing, float64(e.cfg.MinLimit)), e.ceiling)
+}

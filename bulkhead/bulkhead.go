@@ -1,0 +1,181 @@
+package bulkhead
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+// Bulkhead bounds the calls that run at once, so that one slow dependency
+// cannot take every goroutine, connection or thread of its callers. It is
+// safe for concurrent use. A fixed bulkhead's permit costs one
+// compare-and-swap to take and one to return while nobody waits, with no
+// lock, no clock read and no allocation.
+type Bulkhead struct {
+	sem     permits
+	key     string
+	maxWait time.Duration
+	clock   clock.Clock
+	onFull  func(string)
+
+	// Adaptive limits only.
+	adapt         sync.Mutex // serialises est and the limit changes it makes
+	est           estimator
+	base          time.Time
+	overloaded    func(error) bool
+	onLimitChange func(string, int, int)
+}
+
+// Permit is one admission to a Bulkhead, returned by TryAcquire and
+// Acquire. Release it exactly once, when the call it admitted is over.
+type Permit struct {
+	b     *Bulkhead
+	start int64 // when it was taken, in nanoseconds since b.base (Adaptive only)
+}
+
+// New returns a Bulkhead, or an error naming the first invalid field of cfg.
+func New(cfg Config) (*Bulkhead, error) {
+	if err := cfg.validate("bulkhead: Config"); err != nil {
+		return nil, err
+	}
+	return newBulkhead(cfg, ""), nil
+}
+
+// newBulkhead builds a bulkhead from a validated cfg.
+func newBulkhead(cfg Config, key string) *Bulkhead {
+	b := &Bulkhead{key: key, maxWait: cfg.MaxWait, clock: clock.OrSystem(cfg.Clock), onFull: cfg.OnFull}
+	limit := cfg.MaxConcurrent
+	if cfg.Adaptive != nil {
+		b.est = cfg.Adaptive.newEstimator(cfg.MaxConcurrent)
+		b.base = b.clock.Now()
+		b.overloaded = cfg.Overloaded
+		if b.overloaded == nil {
+			b.overloaded = isDeadlineExceeded
+		}
+		b.onLimitChange = cfg.OnLimitChange
+		limit = b.est.limit()
+	}
+	b.sem.init(limit, cfg.MaxWaiting)
+	return b
+}
+
+func isDeadlineExceeded(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+
+// Do runs op with a permit, and returns op's error, or the error that kept
+// op from running: ErrFull (errors.Is) when the bulkhead is full, or ctx's
+// error, wrapped, when ctx ends the wait for a permit. The permit is
+// released exactly once when op returns or panics (the panic goes on up).
+func (b *Bulkhead) Do(ctx context.Context, op func(context.Context) error) error {
+	p, err := b.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.release(nil, true)
+		}
+	}()
+	err = op(ctx)
+	finished = true
+	p.release(err, false)
+	return err
+}
+
+// TryAcquire takes a permit if one is free now and nobody is waiting for
+// one, without blocking; ok is false otherwise (and OnFull is not called).
+func (b *Bulkhead) TryAcquire() (p Permit, ok bool) {
+	if !b.sem.tryAcquire() {
+		return Permit{}, false
+	}
+	return b.permit(), true
+}
+
+// Acquire takes a permit, waiting for one as Config allows. It returns
+// ErrFull (errors.Is) when the bulkhead is full and the call may not wait
+// (or waited MaxWait in vain), and ctx's error, wrapped, when ctx ends the
+// wait.
+func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
+	if b.sem.tryAcquire() {
+		return b.permit(), nil
+	}
+	if b.sem.maxWaiting == 0 {
+		return Permit{}, b.full(ErrFull)
+	}
+	if err := ctx.Err(); err != nil {
+		return Permit{}, fmt.Errorf("bulkhead: waiting for a permit: %w", err)
+	}
+	if err := b.sem.acquire(ctx, b.clock, b.maxWait); err != nil {
+		if errors.Is(err, ErrFull) {
+			return Permit{}, b.full(err)
+		}
+		return Permit{}, fmt.Errorf("bulkhead: waiting for a permit: %w", err)
+	}
+	return b.permit(), nil
+}
+
+// Release returns the permit. err is the outcome of the call it admitted
+// (nil for success); an Adaptive limit learns from it, a fixed one ignores
+// it. Releasing a permit twice corrupts the bulkhead's count; releasing
+// more permits than were taken panics.
+func (p Permit) Release(err error) { p.release(err, false) }
+
+func (p Permit) release(err error, panicked bool) {
+	b := p.b
+	if b.est != nil {
+		b.observe(p.start, err, panicked)
+	}
+	b.sem.release()
+}
+
+// Limit returns the current limit: MaxConcurrent for a fixed bulkhead.
+func (b *Bulkhead) Limit() int { return int(b.sem.limit.Load()) }
+
+// InFlight returns the number of permits taken and not yet released.
+func (b *Bulkhead) InFlight() int { return b.sem.inUse() }
+
+// Waiting returns the number of callers waiting for a permit.
+func (b *Bulkhead) Waiting() int { return b.sem.waiting() }
+
+func (b *Bulkhead) permit() Permit {
+	if b.est == nil {
+		return Permit{b: b}
+	}
+	return Permit{b: b, start: b.now()}
+}
+
+func (b *Bulkhead) now() int64 { return int64(b.clock.Now().Sub(b.base)) }
+
+func (b *Bulkhead) full(err error) error {
+	if b.onFull != nil {
+		b.onFull(b.key)
+	}
+	return err
+}
+
+// observe feeds a finished call to the adaptive estimator and applies the
+// limit it settles on.
+func (b *Bulkhead) observe(start int64, err error, panicked bool) {
+	s := sample{start: start, end: b.now(), inFlight: b.sem.inUse()}
+	switch {
+	case panicked:
+		s.ignored = true
+	case err != nil:
+		s.dropped = b.overloaded(err)
+		s.ignored = !s.dropped
+	}
+	b.adapt.Lock()
+	from := b.est.limit()
+	to := b.est.observe(s)
+	if to != from {
+		b.sem.setLimit(to)
+	}
+	b.adapt.Unlock()
+	if to != from && b.onLimitChange != nil {
+		b.onLimitChange(b.key, from, to)
+	}
+}

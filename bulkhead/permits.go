@@ -1,0 +1,193 @@
+package bulkhead
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+// permits is a counting semaphore with a changeable limit and a bounded,
+// first-come-first-served line of waiters.
+//
+// Its state is one word: permits in use in the low 32 bits, waiters in the
+// high 32. Taking and returning a permit while nobody waits is one
+// compare-and-swap, with no lock. Waiting goes through mu, which guards the
+// line; two invariants make the lock-free paths safe beside it:
+//   - the waiter count changes only under mu, and equals the line's length
+//     whenever mu is free;
+//   - while anyone waits, a returned permit passes straight to the first
+//     waiter (under mu) unless more permits are in use than the limit, so a
+//     permit never sits free while someone waits for it.
+type permits struct {
+	state atomic.Uint64
+	limit atomic.Int64
+
+	maxWaiting uint64
+
+	mu   sync.Mutex
+	line waiter // sentinel of the line: line.next waits longest
+}
+
+// waiter is a caller in line. ready is closed when it is handed a permit.
+type waiter struct {
+	prev, next *waiter
+	ready      chan struct{}
+	granted    bool // set under mu with ready's closing
+}
+
+const (
+	inUseMask = 1<<32 - 1
+	oneWaiter = 1 << 32
+)
+
+func (p *permits) init(limit, maxWaiting int) {
+	p.limit.Store(int64(limit))
+	p.maxWaiting = uint64(maxWaiting)
+	p.line.prev, p.line.next = &p.line, &p.line
+}
+
+// tryAcquire takes a permit if one is free and nobody waits.
+func (p *permits) tryAcquire() bool {
+	for {
+		s := p.state.Load()
+		if s>>32 != 0 || int64(s&inUseMask) >= p.limit.Load() {
+			return false
+		}
+		if p.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// release returns a permit, handing it to the first waiter if there is one
+// and the limit allows.
+func (p *permits) release() {
+	for {
+		s := p.state.Load()
+		inUse := int64(s & inUseMask)
+		if inUse == 0 {
+			panic("bulkhead: permit released more times than acquired")
+		}
+		if s>>32 != 0 && inUse <= p.limit.Load() {
+			p.mu.Lock()
+			p.releaseLocked()
+			p.mu.Unlock()
+			return
+		}
+		if p.state.CompareAndSwap(s, s-1) {
+			return
+		}
+	}
+}
+
+// releaseLocked returns a permit with mu held.
+func (p *permits) releaseLocked() {
+	for {
+		s := p.state.Load()
+		if s>>32 == 0 || int64(s&inUseMask) > p.limit.Load() {
+			if p.state.CompareAndSwap(s, s-1) {
+				return
+			}
+			continue
+		}
+		// The permit stays in use: it changes hands.
+		if p.state.CompareAndSwap(s, s-oneWaiter) {
+			p.grantFirst()
+			return
+		}
+	}
+}
+
+// grantFirst hands a permit, already counted, to the first waiter. The
+// caller holds mu and has taken the waiter off the count.
+func (p *permits) grantFirst() {
+	w := p.line.next
+	w.unlink()
+	w.granted = true
+	close(w.ready)
+}
+
+// acquire takes a permit, waiting in line (bounded by maxWaiting) for up to
+// maxWait (0: as long as ctx allows). It returns ErrFull when the line is
+// full or the wait runs out, and ctx's error when ctx ends the wait.
+func (p *permits) acquire(ctx context.Context, c clock.Clock, maxWait time.Duration) error {
+	p.mu.Lock()
+	for {
+		s := p.state.Load()
+		if s>>32 == 0 && int64(s&inUseMask) < p.limit.Load() {
+			if p.state.CompareAndSwap(s, s+1) {
+				p.mu.Unlock()
+				return nil
+			}
+			continue
+		}
+		if s>>32 >= p.maxWaiting {
+			p.mu.Unlock()
+			return ErrFull
+		}
+		if p.state.CompareAndSwap(s, s+oneWaiter) {
+			break
+		}
+	}
+	w := &waiter{ready: make(chan struct{})}
+	w.prev, w.next = p.line.prev, &p.line
+	w.prev.next, w.next.prev = w, w
+	p.mu.Unlock()
+
+	var expired <-chan time.Time
+	if maxWait > 0 {
+		t := c.NewTimer(maxWait)
+		defer t.Stop()
+		expired = t.C()
+	}
+	var err error
+	select {
+	case <-w.ready:
+		return nil
+	case <-expired:
+		err = errWaitedOut
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.mu.Lock()
+	if w.granted {
+		// The permit came as the wait ended: keep it unless ctx is done.
+		p.mu.Unlock()
+		if ctx.Err() != nil {
+			p.release()
+			return ctx.Err()
+		}
+		return nil
+	}
+	w.unlink()
+	p.state.Add(^uint64(oneWaiter - 1)) // one waiter fewer
+	p.mu.Unlock()
+	return err
+}
+
+// setLimit changes the limit. Raising it lets waiters in; lowering it takes
+// effect as permits come back.
+func (p *permits) setLimit(limit int) {
+	p.mu.Lock()
+	p.limit.Store(int64(limit))
+	for {
+		s := p.state.Load()
+		if s>>32 == 0 || int64(s&inUseMask) >= int64(limit) {
+			break
+		}
+		if p.state.CompareAndSwap(s, s+1-oneWaiter) {
+			p.grantFirst()
+		}
+	}
+	p.mu.Unlock()
+}
+
+func (p *permits) inUse() int   { return int(p.state.Load() & inUseMask) }
+func (p *permits) waiting() int { return int(p.state.Load() >> 32) }
+
+func (w *waiter) unlink() {
+	w.prev.next, w.next.prev = w.next, w.prev
+}

@@ -1,0 +1,151 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+// Limiter is a rate limiter for one stream of calls (for one per client,
+// tenant or route, see Keyed). It is safe for concurrent use; with
+// TokenBucket its hot path is lock-free: one clock read and one
+// compare-and-swap, and no allocation when the call is permitted.
+type Limiter struct {
+	rule      Rule
+	interval  int64
+	tolerance int64
+	maxWait   time.Duration
+	clock     clock.Clock
+	base      time.Time
+	onLimited func(string, time.Duration)
+
+	// tat is the TokenBucket state, in nanoseconds since base, on a cache
+	// line of its own: every permitted call writes it.
+	_   [64]byte
+	tat atomic.Int64
+	_   [56]byte
+
+	mu  sync.Mutex // guards win, the SlidingWindow state
+	win window
+}
+
+// New returns a Limiter, or an error naming the first invalid field of cfg.
+func New(cfg Config) (*Limiter, error) {
+	r, err := cfg.rule("ratelimit: Config")
+	if err != nil {
+		return nil, err
+	}
+	c := clock.OrSystem(cfg.Clock)
+	return &Limiter{
+		rule:      r,
+		interval:  r.interval(),
+		tolerance: r.tolerance(),
+		maxWait:   cfg.MaxWait,
+		clock:     c,
+		base:      c.Now(),
+		onLimited: cfg.OnLimited,
+	}, nil
+}
+
+// Rule returns the limit the Limiter applies.
+func (l *Limiter) Rule() Rule { return l.rule }
+
+// Allow takes a permit for one call now, or returns a *LimitedError
+// (matching ErrLimited) saying when to retry. It never waits.
+func (l *Limiter) Allow() error {
+	if d := l.take(l.now()); d > 0 {
+		return l.reject(d)
+	}
+	return nil
+}
+
+// Wait takes a permit for one call, waiting for it up to Config.MaxWait. It
+// returns a *LimitedError when the permit would come later than MaxWait or
+// than ctx's deadline (at once, without waiting in vain), and ctx's error,
+// wrapped, when ctx ends the wait.
+//
+// Waiting callers are not queued: each retries when the limiter says a
+// permit will be free, so one that arrives later may get it first.
+func (l *Limiter) Wait(ctx context.Context) error {
+	d := l.take(l.now())
+	if d == 0 {
+		return nil
+	}
+	return l.wait(ctx, d)
+}
+
+// Do runs op if the limit permits a call: at once with Allow in reject mode
+// (MaxWait 0), after Wait otherwise. It returns the rejection without
+// running op, or op's error.
+func (l *Limiter) Do(ctx context.Context, op func(context.Context) error) error {
+	var err error
+	if l.maxWait == 0 {
+		err = l.Allow()
+	} else {
+		err = l.Wait(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	return op(ctx)
+}
+
+func (l *Limiter) now() int64 { return int64(l.clock.Now().Sub(l.base)) }
+
+// take counts a call at now (nanoseconds since base) or returns the wait
+// until one would fit.
+func (l *Limiter) take(now int64) int64 {
+	if l.rule.Algorithm == SlidingWindow {
+		l.mu.Lock()
+		d := l.win.take(now, int64(l.rule.Period), int64(l.rule.Limit))
+		l.mu.Unlock()
+		return d
+	}
+	for {
+		tat := l.tat.Load()
+		newTat, d := takeToken(tat, now, l.interval, l.tolerance)
+		if d > 0 || l.tat.CompareAndSwap(tat, newTat) {
+			return d
+		}
+	}
+}
+
+func (l *Limiter) wait(ctx context.Context, d int64) error {
+	deadline := l.now() + int64(l.maxWait)
+	return waitLoop(ctx, l.clock, d, l.now, deadline, func(now int64) int64 { return l.take(now) }, func(d int64) error { return l.reject(d) })
+}
+
+func (l *Limiter) reject(d int64) error {
+	if l.onLimited != nil {
+		l.onLimited("", time.Duration(d))
+	}
+	return limited(d)
+}
+
+// waitLoop sleeps for each wait d the limit reports and tries again, until
+// try permits the call (0), the next permit lies beyond deadline or ctx's
+// deadline (reject), or ctx ends the wait. now and deadline are in the
+// caller's time base; the first wait d has been reported already.
+func waitLoop(ctx context.Context, c clock.Clock, d int64, now func() int64, deadline int64,
+	try func(now int64) int64, reject func(d int64) error,
+) error {
+	for {
+		t := now()
+		if t+d > deadline {
+			return reject(d)
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Sub(c.Now()) < time.Duration(d) {
+			return reject(d)
+		}
+		if err := clock.Sleep(ctx, c, time.Duration(d)); err != nil {
+			return fmt.Errorf("ratelimit: waiting for a permit: %w", err)
+		}
+		if d = try(now()); d == 0 {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"sync"
+	"time"
+)
+
+// MemoryStore is the in-process Store: per-key state in sharded maps, each
+// shard guarded by its own mutex and bounded by least-recently-used
+// eviction, so memory stays within maxKeys entries however many keys
+// callers use. An evicted key starts again with a full bucket (an empty
+// window); a key idle for a Period or longer had reached that state anyway,
+// so eviction loses information only when more than maxKeys keys are active
+// within one Period. It is safe for concurrent use.
+type MemoryStore struct {
+	seed   maphash.Seed
+	mask   uint64
+	shards []memoryShard
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type memoryShard struct {
+	mu   sync.Mutex
+	keys map[string]*memoryEntry
+	lru  memoryEntry // sentinel of the recency ring: lru.next is the most recent
+	max  int
+	base time.Time // time zero of the shard's state; set by the first Take
+	_    [64]byte  // keep neighbouring shards' locks off this cache line
+}
+
+type memoryEntry struct {
+	key        string
+	prev, next *memoryEntry
+	tat        int64
+	win        window
+}
+
+// NewMemoryStore returns a MemoryStore holding at most maxKeys keys
+// (maxKeys > 0).
+func NewMemoryStore(maxKeys int) (*MemoryStore, error) {
+	if maxKeys <= 0 {
+		return nil, fmt.Errorf("ratelimit: NewMemoryStore maxKeys must be > 0, got %d", maxKeys)
+	}
+	return newMemoryStore(maxKeys, shardCount(maxKeys)), nil
+}
+
+// shardCount picks a power of two, up to 64, that leaves each shard at least
+// 64 keys, so that per-shard eviction stays close to a global LRU.
+func shardCount(maxKeys int) int {
+	n := min(maxKeys/64, 64)
+	if n <= 1 {
+		return 1
+	}
+	return 1 << (bits.Len(uint(n)) - 1)
+}
+
+func newMemoryStore(maxKeys, shards int) *MemoryStore {
+	s := &MemoryStore{seed: maphash.MakeSeed(), mask: uint64(shards - 1), shards: make([]memoryShard, shards)}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.keys = make(map[string]*memoryEntry)
+		sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
+		sh.max = maxKeys / shards
+		if i < maxKeys%shards {
+			sh.max++
+		}
+	}
+	return s
+}
+
+// Take implements Store. It never returns an error.
+func (s *MemoryStore) Take(_ context.Context, key string, rule Rule, now time.Time) (time.Duration, error) {
+	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
+	sh.mu.Lock()
+	if sh.base.IsZero() {
+		sh.base = now
+	}
+	t := int64(now.Sub(sh.base))
+	e := sh.entry(key)
+	var d int64
+	if rule.Algorithm == SlidingWindow {
+		d = e.win.take(t, int64(rule.Period), int64(rule.Limit))
+	} else {
+		e.tat, d = takeToken(e.tat, t, rule.interval(), rule.tolerance())
+	}
+	sh.mu.Unlock()
+	return time.Duration(d), nil
+}
+
+// Len returns the number of keys the store holds.
+func (s *MemoryStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.keys)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// entry returns key's entry, made most recent, creating it (and evicting the
+// least recent when the shard is full) if needed. The caller holds mu.
+func (sh *memoryShard) entry(key string) *memoryEntry {
+	e := sh.keys[key]
+	if e != nil {
+		if sh.lru.next != e {
+			e.unlink()
+			sh.pushFront(e)
+		}
+		return e
+	}
+	if len(sh.keys) >= sh.max {
+		e = sh.lru.prev
+		e.unlink()
+		delete(sh.keys, e.key)
+		*e = memoryEntry{}
+	} else {
+		e = new(memoryEntry)
+	}
+	e.key = key
+	sh.keys[key] = e
+	sh.pushFront(e)
+	return e
+}
+
+func (sh *memoryShard) pushFront(e *memoryEntry) {
+	e.prev, e.next = &sh.lru, sh.lru.next
+	e.prev.next, e.next.prev = e, e
+}
+
+func (e *memoryEntry) unlink() {
+	e.prev.next, e.next.prev = e.next, e.prev
+}
