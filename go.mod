@@ -2,7 +2,11 @@ module github.com/bulwark-go/bulwark
 
 go 1.24
 
-require github.com/stretchr/testify v1.11.1
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0
+	github.com/google/uuid v1.6.0
+	github.com/stretchr/testify v1.11.1
+)
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect

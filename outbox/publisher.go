@@ -1,0 +1,89 @@
+package outbox
+
+import (
+	"context"
+	"sync"
+)
+
+// Publisher delivers messages to a broker. The relay calls Publish for one
+// message at a time per key, and for several keys at once.
+//
+// Publish returns nil only when the broker has accepted the message durably
+// (a JetStream publish ack, a Kafka produce ack): the relay then forgets the
+// message. Any error makes the relay try again later, so a Publisher may see
+// the same message (same ID) more than once and should pass the ID on for
+// the broker or consumer to drop duplicates. Publish must return promptly,
+// with an error wrapping ctx.Err(), when ctx is done.
+//
+// Every Publisher in bulwark passes the conformance suite
+// outboxtest.RunPublisher.
+type Publisher interface {
+	Publish(ctx context.Context, msg Message) error
+}
+
+// PublisherFunc adapts an ordinary function to the Publisher interface.
+type PublisherFunc func(ctx context.Context, msg Message) error
+
+// Publish calls f(ctx, msg).
+func (f PublisherFunc) Publish(ctx context.Context, msg Message) error { return f(ctx, msg) }
+
+// MemoryPublisher is a Publisher that keeps what it is given, in order, for
+// tests and examples. It is safe for concurrent use.
+type MemoryPublisher struct {
+	mu       sync.Mutex
+	messages []Message
+	notify   chan struct{}
+}
+
+var _ Publisher = (*MemoryPublisher)(nil)
+
+// NewMemoryPublisher returns an empty MemoryPublisher.
+func NewMemoryPublisher() *MemoryPublisher {
+	return &MemoryPublisher{notify: make(chan struct{})}
+}
+
+// Publish appends msg to Messages. It fails only when ctx is done.
+func (p *MemoryPublisher) Publish(ctx context.Context, msg Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.messages = append(p.messages, msg)
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.mu.Unlock()
+	return nil
+}
+
+// Messages returns a copy of the messages published so far, in the order
+// Publish was called.
+func (p *MemoryPublisher) Messages() []Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Message(nil), p.messages...)
+}
+
+// Len returns the number of messages published so far.
+func (p *MemoryPublisher) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.messages)
+}
+
+// WaitFor blocks until at least n messages were published or ctx is done,
+// and returns ctx.Err() in the latter case.
+func (p *MemoryPublisher) WaitFor(ctx context.Context, n int) error {
+	for {
+		p.mu.Lock()
+		have, ch := len(p.messages), p.notify
+		p.mu.Unlock()
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
