@@ -1,0 +1,12 @@
+package saga_test
+
+import (
+	"testing"
+
+	"github.com/bulwark-go/bulwark/saga"
+	"github.com/bulwark-go/bulwark/saga/sagatest"
+)
+
+func TestMemoryStoreConformance(t *testing.T) {
+	sagatest.Run(t, func(*testing.T) saga.Store { return saga.NewMemoryStore() })
+}
