@@ -32,16 +32,16 @@ type execution[T any] struct {
 var errStopping = errors.New("stopping")
 
 // drive runs the saga until it is terminal, this instance loses it, or run
-// is cancelled. caller is the context of the Execute or Resume call (nil
-// when taken over): cancelling it compensates a saga that has not reached
-// its point of no return. parent carries the values every invocation sees.
+// is cancelled. caller is the context of the Execute or Resume call
+// (Background when taken over): cancelling it compensates a saga that has
+// not reached its point of no return. parent carries the values every invocation sees.
 func (e *execution[T]) drive(caller, parent context.Context) error {
 	o := e.o
 	run, stopRun := context.WithCancelCause(parent)
 	defer stopRun(nil)
 	defer context.AfterFunc(o.stop, func() { stopRun(ErrClosed) })()
 	fwd := run
-	if caller != nil && caller.Done() != nil {
+	if caller.Done() != nil {
 		var stopFwd context.CancelCauseFunc
 		fwd, stopFwd = context.WithCancelCause(run)
 		defer stopFwd(nil)

@@ -113,7 +113,7 @@ func (o *Orchestrator[T]) claim(ctx context.Context, slots chan struct{}, drivin
 			defer driving.Done()
 			defer func() { <-slots }()
 			defer o.end(e)
-			_ = e.drive(nil, ctx)
+			_ = e.drive(context.Background(), ctx)
 		}()
 	}
 	return len(recs), len(recs) == free, nil

@@ -786,7 +786,6 @@ func (c *countingStore) List(ctx context.Context, q saga.ListQuery) ([]saga.Reco
 	return c.Store.List(ctx, q)
 }
 
-
 // faultyStore simulates an instance cut off from the store: dead fails
 // every call, dropRenew loses lease renewals.
 type faultyStore struct {
