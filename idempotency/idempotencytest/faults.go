@@ -232,6 +232,7 @@ func HolderChild(s idempotency.Store, counter Counter) {
 func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exec.Cmd) {
 	key := RandomName("killed-")
 	child.Env = append(child.Env, childKeyVar+"="+key)
+	child.Stdout = nil
 	out, err := child.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, child.Start())

@@ -1,0 +1,214 @@
+// Package pgidempotency keeps idempotency records in PostgreSQL (pgx/v5),
+// for idempotency.Keeper, and offers a transactional Inbox that records a
+// message as processed in the same transaction as its handler's writes.
+//
+// Scopes and keys are stored as BYTEA, so any string works as either.
+//
+// A Claim is one statement (one round trip): an INSERT ... ON CONFLICT DO
+// UPDATE that claims a new, expired or abandoned key, combined with a read
+// of the record it did not claim. Complete, Release and Checkpoint are one
+// UPDATE or DELETE each, fenced by the holder's token. So a request with a
+// new key costs two round trips and a replay one.
+package pgidempotency
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DB is what the store needs of a connection: *pgxpool.Pool and *pgx.Conn
+// have it.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Config configures a Store.
+type Config struct {
+	// DB is the database. Required.
+	DB DB
+	// Table is the records' table, "name" or "schema.name": letters,
+	// digits and underscores.
+	Table string
+}
+
+// DefaultConfig returns a Config with the table "idempotency_records".
+// Set DB before calling New.
+func DefaultConfig() Config {
+	return Config{Table: "idempotency_records"}
+}
+
+// Store is an idempotency.Store in a PostgreSQL table. It is safe for
+// concurrent use by many goroutines and processes.
+type Store struct {
+	db  DB
+	sql statements
+}
+
+var _ idempotency.Store = (*Store)(nil)
+
+type statements struct {
+	migrate, claim, complete, release, checkpoint, deleteExpired, inboxInsert string
+}
+
+//go:embed migrate.sql
+var migrateSQL string
+
+// New returns a Store, or an error naming the first invalid setting. It
+// does not touch the database; call Migrate to create the table.
+func New(cfg Config) (*Store, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("pgidempotency: Config.DB must be set")
+	}
+	if err := sqlident.Check("pgidempotency: Config.Table", cfg.Table); err != nil {
+		return nil, err
+	}
+	t := sqlident.Quote(cfg.Table)
+	name := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
+	r := strings.NewReplacer("{{table}}", t, "{{index}}", sqlident.Quote(name+"_expires_at"))
+	return &Store{db: cfg.DB, sql: statements{
+		migrate: r.Replace(migrateSQL),
+		claim: r.Replace(`WITH claimed AS (
+	INSERT INTO {{table}} AS r (scope, key, fingerprint, completed, token, attempt, lease_until, expires_at)
+	VALUES ($1, $2, $3, false, $4, 1, $6, $7)
+	ON CONFLICT (scope, key) DO UPDATE SET
+		fingerprint = EXCLUDED.fingerprint,
+		completed = false,
+		token = EXCLUDED.token,
+		attempt = CASE WHEN r.expires_at <= $5 THEN 1 ELSE r.attempt + 1 END,
+		outcome = NULL,
+		recovery_point = CASE WHEN r.expires_at <= $5 THEN NULL ELSE r.recovery_point END,
+		lease_until = EXCLUDED.lease_until,
+		expires_at = EXCLUDED.expires_at
+	WHERE r.expires_at <= $5
+		OR (NOT r.completed AND r.lease_until <= $5 AND r.fingerprint = EXCLUDED.fingerprint)
+	RETURNING true AS claimed, r.fingerprint, r.completed, r.token, r.attempt, r.outcome, r.recovery_point, r.lease_until, r.expires_at
+)
+SELECT * FROM claimed
+UNION ALL
+SELECT false, fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
+FROM {{table}} WHERE scope = $1 AND key = $2 AND NOT EXISTS (SELECT FROM claimed)`),
+		complete: r.Replace(`UPDATE {{table}} SET completed = true, outcome = $4, expires_at = $5
+WHERE scope = $1 AND key = $2 AND token = $3 AND NOT completed`),
+		release: r.Replace(`DELETE FROM {{table}} WHERE scope = $1 AND key = $2 AND token = $3 AND NOT completed`),
+		checkpoint: r.Replace(`UPDATE {{table}} SET recovery_point = $4, lease_until = $5, expires_at = GREATEST(expires_at, $5)
+WHERE scope = $1 AND key = $2 AND token = $3 AND NOT completed`),
+		deleteExpired: r.Replace(`DELETE FROM {{table}} WHERE (scope, key) IN (
+	SELECT scope, key FROM {{table}} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+) AND expires_at <= $1`),
+		inboxInsert: r.Replace(`INSERT INTO {{table}} AS r (scope, key, fingerprint, completed, token, attempt, lease_until, expires_at)
+VALUES ($1, $2, '', true, 0, 1, $3, $4)
+ON CONFLICT (scope, key) DO UPDATE SET
+	fingerprint = '', completed = true, token = 0, attempt = 1, outcome = NULL, recovery_point = NULL,
+	lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
+WHERE r.expires_at <= $3`),
+	}}, nil
+}
+
+// Migrate creates the table and its index if they do not exist.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.db.Exec(ctx, s.sql.migrate); err != nil {
+		return fmt.Errorf("pgidempotency: migrating: %w", err)
+	}
+	return nil
+}
+
+// claimRetries bounds the re-runs of a Claim that raced with a concurrent
+// insert committed after its snapshot (it then sees neither its own row nor
+// the other's). One re-run almost always suffices.
+const claimRetries = 10
+
+// Claim implements idempotency.Store.
+func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Record, error) {
+	fp := c.Fingerprint
+	if fp == nil {
+		fp = []byte{}
+	}
+	for range claimRetries {
+		rows, err := s.db.Query(ctx, s.sql.claim, []byte(c.Scope), []byte(c.Key), fp, c.Token, c.Now, c.LeaseUntil, c.ExpiresAt)
+		if err != nil {
+			return idempotency.Record{}, fmt.Errorf("pgidempotency: claim: %w", err)
+		}
+		var (
+			rec                idempotency.Record
+			claimed, completed bool
+			found              bool
+		)
+		for rows.Next() {
+			found = true
+			if err := rows.Scan(&claimed, &rec.Fingerprint, &completed, &rec.Token, &rec.Attempt,
+				&rec.Outcome, &rec.RecoveryPoint, &rec.LeaseUntil, &rec.ExpiresAt); err != nil {
+				rows.Close()
+				return idempotency.Record{}, fmt.Errorf("pgidempotency: claim: %w", err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return idempotency.Record{}, fmt.Errorf("pgidempotency: claim: %w", err)
+		}
+		if !found {
+			continue
+		}
+		switch {
+		case claimed:
+			rec.State = idempotency.Claimed
+		case completed:
+			rec.State = idempotency.Completed
+		default:
+			rec.State = idempotency.InProgress
+		}
+		return rec, nil
+	}
+	return idempotency.Record{}, fmt.Errorf("pgidempotency: claim of key %q kept racing with concurrent claims", c.Key)
+}
+
+func (s *Store) fenced(ctx context.Context, op, sql string, args ...any) error {
+	tag, err := s.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("pgidempotency: %s: %w", op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return idempotency.ErrLeaseLost
+	}
+	return nil
+}
+
+// Complete implements idempotency.Store.
+func (s *Store) Complete(ctx context.Context, ref idempotency.Ref, token int64, outcome []byte, expiresAt time.Time) error {
+	if outcome == nil {
+		outcome = []byte{}
+	}
+	return s.fenced(ctx, "complete", s.sql.complete, []byte(ref.Scope), []byte(ref.Key), token, outcome, expiresAt)
+}
+
+// Release implements idempotency.Store.
+func (s *Store) Release(ctx context.Context, ref idempotency.Ref, token int64) error {
+	return s.fenced(ctx, "release", s.sql.release, []byte(ref.Scope), []byte(ref.Key), token)
+}
+
+// Checkpoint implements idempotency.Store.
+func (s *Store) Checkpoint(ctx context.Context, ref idempotency.Ref, token int64, point []byte, leaseUntil time.Time) error {
+	if point == nil {
+		point = []byte{}
+	}
+	return s.fenced(ctx, "checkpoint", s.sql.checkpoint, []byte(ref.Scope), []byte(ref.Key), token, point, leaseUntil)
+}
+
+// DeleteExpired implements idempotency.Store. Rows locked by concurrent
+// work are skipped, left for the next run.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	tag, err := s.db.Exec(ctx, s.sql.deleteExpired, now, limit)
+	if err != nil {
+		return 0, fmt.Errorf("pgidempotency: deleting expired records: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
