@@ -1,0 +1,593 @@
+package circuitbreaker
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+// Breaker is a circuit breaker. It is safe for concurrent use; make one with
+// New and share it between every caller of the dependency it protects.
+type Breaker struct {
+	// word packs the state, a generation that every state change (and Reset)
+	// increments, and quietBit. It is the only shared memory the closed
+	// success path touches, and it only reads it.
+	word atomic.Uint64
+
+	// Read-only after New; read on the hot path.
+	cw       *countWindow // one of cw, tw is set
+	tw       *timeWindow
+	timed    bool  // the hot path needs the time: a time window or slow-call detection
+	slowCall int64 // SlowCallDuration in nanoseconds, 0 = off
+	cfg      Config
+	clk      clock.Clock // nil: the coarse clock
+	origin   time.Time   // zero of now() for an injected clock
+
+	_ [64]byte // keep the mutable fields below off word's cache line
+
+	rejected  atomic.Uint64
+	openUntil atomic.Int64 // open: when probing may start (written under mu)
+
+	mu            sync.Mutex
+	win           window // cw or tw
+	consecutive   int
+	trips         int
+	halfOpenSince int64 // half-open: when it began
+	permits       int   // half-open: probe permits left
+	probesOK      int
+	probesFailed  int
+	gate          *ejectionGate // keyed breakers only; nil after eviction
+	events        []StateChange // changes not yet delivered to OnStateChange
+	delivering    bool
+}
+
+// The word's layout: state in the low bits, then quietBit, then the
+// generation.
+const (
+	stateMask = 1<<3 - 1
+	quietBit  = 1 << 3
+	genShift  = 4
+)
+
+func wordState(w uint64) State { return State(w & stateMask) }
+
+// New returns a closed Breaker, or an error naming the first setting of cfg
+// outside its allowed range.
+func New(cfg Config) (*Breaker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return newBreaker(cfg, nil), nil
+}
+
+// newBreaker makes a breaker from a validated cfg.
+func newBreaker(cfg Config, gate *ejectionGate) *Breaker {
+	b := &Breaker{cfg: cfg, slowCall: int64(cfg.SlowCallDuration), gate: gate}
+	if cfg.Window.timed() {
+		b.tw = newTimeWindow(cfg.Window)
+		b.win = b.tw
+	} else {
+		b.cw = newCountWindow(cfg.Window.calls)
+		b.win = b.cw
+	}
+	b.timed = b.tw != nil || b.slowCall > 0
+	if cfg.Clock != nil && cfg.Clock != clock.System {
+		b.clk = cfg.Clock
+		b.origin = cfg.Clock.Now()
+	}
+	b.word.Store(uint64(StateClosed))
+	return b
+}
+
+// now is the breaker's time in nanoseconds: the coarse clock for the system
+// clock, or the injected clock's reading since New.
+func (b *Breaker) now() int64 {
+	if b.clk == nil {
+		return coarseNow()
+	}
+	return int64(b.clk.Now().Sub(b.origin))
+}
+
+// Do runs op if the breaker lets it through and records its outcome. It
+// returns op's error unchanged, or an *OpenError (matching ErrOpen) without
+// calling op when the breaker rejects the call.
+//
+// The outcome is classified as Config.IsIgnored and Config.IsFailure say; a
+// context.Canceled while ctx is done is the caller's own cancellation and is
+// ignored. If op panics, the call counts as a failure (a probe's permit is
+// used up, not leaked) and the panic continues to the caller.
+//
+// A result counts only in the state generation it was admitted in: a call
+// let through while closed that finishes after the breaker opened changes
+// nothing, and cannot pass for a probe.
+func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
+	w := b.word.Load()
+	if wordState(w) != StateClosed {
+		return b.doGuarded(ctx, op)
+	}
+	var start int64
+	if b.timed {
+		start = b.now()
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			b.finish(ctx, w, start, nil, true)
+		}
+	}()
+	err := op(ctx)
+	returned = true
+	// A success in a quiet count window changes nothing: do not write.
+	if err == nil && !b.timed && b.word.Load() == w|quietBit {
+		return nil
+	}
+	b.finish(ctx, w, start, err, false)
+	return err
+}
+
+// doGuarded is Do in every state but closed.
+func (b *Breaker) doGuarded(ctx context.Context, op func(context.Context) error) error {
+	p, err := b.admit(ctx)
+	if err != nil {
+		return err
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			p.finish(nil, true)
+		}
+	}()
+	err = op(ctx)
+	returned = true
+	p.finish(err, false)
+	return err
+}
+
+// Permit is a call let through by Allow. Call Done exactly once with the
+// call's error when it finishes.
+type Permit struct {
+	b       *Breaker
+	ctx     context.Context
+	word    uint64 // the breaker's word when the call was admitted
+	start   int64
+	counted bool // false for a call DryRun let through that would have been rejected
+}
+
+// Allow is the two-phase form of Do for callers that cannot wrap the call in
+// a function (a streaming response, a callback API): it either returns a
+// Permit, whose Done the caller must call once with the call's error, or an
+// *OpenError. ctx is the caller's context, used to tell its own cancellation
+// from a failure. A Permit whose Done is never called holds a probe permit
+// until MaxHalfOpenWait; unlike Do, Allow cannot see a panic.
+func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
+	w := b.word.Load()
+	if wordState(w) != StateClosed {
+		return b.admit(ctx)
+	}
+	p := Permit{b: b, ctx: ctx, word: w, counted: true}
+	if b.timed {
+		p.start = b.now()
+	}
+	return p, nil
+}
+
+// Done records the outcome of the call, err being its error (nil for a
+// success), classified as in Do. Done on the zero Permit does nothing.
+func (p Permit) Done(err error) {
+	if p.b != nil {
+		p.finish(err, false)
+	}
+}
+
+func (p *Permit) finish(err error, panicked bool) {
+	if p.counted {
+		p.b.finish(p.ctx, p.word, p.start, err, panicked)
+	}
+}
+
+// admit decides, under the lock, whether a call may run in a state other
+// than (or no longer) closed.
+func (b *Breaker) admit(ctx context.Context) (Permit, error) {
+	if rejection := b.rejectFast(); rejection != nil {
+		return b.reject(ctx, rejection)
+	}
+	b.mu.Lock()
+	var now int64
+	if wordState(b.word.Load()) != StateDisabled {
+		now = b.now()
+		b.advance(now)
+	}
+	w := b.word.Load()
+	p := Permit{b: b, ctx: ctx, word: w, counted: true}
+	var rejection *OpenError
+	switch s := wordState(w); s {
+	case StateClosed, StateDisabled:
+	case StateHalfOpen:
+		if b.permits > 0 {
+			b.permits--
+			break
+		}
+		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: b.cfg.OpenWait}
+	case StateOpen:
+		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: time.Duration(b.openUntil.Load() - now)}
+	case StateForcedOpen:
+		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: b.cfg.OpenWait}
+	}
+	b.unlockAndDeliver()
+	if rejection == nil {
+		if b.timed {
+			p.start = b.now()
+		}
+		return p, nil
+	}
+	return b.reject(ctx, rejection)
+}
+
+// rejectFast rejects, without the lock, a call to a breaker that is forced
+// open or open with time left to wait: rejections are cheap when an open
+// breaker takes a dependency's full traffic.
+func (b *Breaker) rejectFast() *OpenError {
+	w := b.word.Load()
+	switch wordState(w) {
+	case StateForcedOpen:
+		return &OpenError{Name: b.cfg.Name, State: StateForcedOpen, Wait: b.cfg.OpenWait}
+	case StateOpen:
+		now := b.now()
+		until := b.openUntil.Load()
+		if now < until && b.word.Load() == w { // until is this open state's
+			return &OpenError{Name: b.cfg.Name, State: StateOpen, Wait: time.Duration(until - now)}
+		}
+	}
+	return nil
+}
+
+func (b *Breaker) reject(ctx context.Context, rejection *OpenError) (Permit, error) {
+	b.rejected.Add(1)
+	if b.cfg.OnReject != nil {
+		b.cfg.OnReject(rejection)
+	}
+	if b.cfg.DryRun {
+		return Permit{b: b, ctx: ctx}, nil // runs, uncounted
+	}
+	return Permit{}, rejection
+}
+
+// finish classifies and records the outcome of a call admitted with word w.
+func (b *Breaker) finish(ctx context.Context, w uint64, start int64, err error, panicked bool) {
+	var o outcome
+	switch {
+	case panicked:
+		o = outFailure
+	case err == nil:
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		o = outIgnored
+	case b.cfg.IsIgnored != nil && b.cfg.IsIgnored(err):
+		o = outIgnored
+	case b.cfg.IsFailure == nil || b.cfg.IsFailure(err):
+		o = outFailure
+	}
+	var now int64
+	if b.timed && o != outIgnored {
+		now = b.now()
+		if b.slowCall > 0 && now-start >= b.slowCall {
+			o |= outSlow
+		}
+	}
+	if o == outIgnored && wordState(w) != StateHalfOpen {
+		return // only a probe's permit needs handing back
+	}
+	if o == 0 && b.word.Load() == w|quietBit {
+		if b.tw == nil {
+			return // a quiet count window: nothing changes
+		}
+		if b.tw.tryAdd(now) {
+			if b.word.Load() == w|quietBit {
+				return
+			}
+			// The window turned noisy while this success was counted:
+			// let the lock see whether it completed MinimumCalls.
+			b.mu.Lock()
+			if b.word.Load()>>genShift == w>>genShift && wordState(w) == StateClosed {
+				b.evaluate(now)
+			}
+			b.unlockAndDeliver()
+			return
+		}
+	}
+	b.record(w, o, now)
+}
+
+// record applies an outcome under the lock.
+func (b *Breaker) record(w uint64, o outcome, now int64) {
+	b.mu.Lock()
+	defer b.unlockAndDeliver()
+	cur := b.word.Load()
+	if s := wordState(cur); s == StateHalfOpen || s == StateOpen {
+		if !b.timed {
+			now = b.now()
+		}
+		b.advance(now)
+		cur = b.word.Load()
+	}
+	if cur>>genShift != w>>genShift {
+		return // admitted in an earlier state: it counts for nothing now
+	}
+	switch wordState(cur) {
+	case StateClosed:
+		if o&outIgnored != 0 {
+			return
+		}
+		b.win.add(o, now)
+		b.countConsecutive(o)
+		b.evaluate(now)
+	case StateDisabled:
+		if o&outIgnored == 0 {
+			b.win.add(o, now)
+			b.countConsecutive(o)
+		}
+	case StateHalfOpen:
+		switch {
+		case o&outIgnored != 0:
+			b.permits++ // no verdict: let another probe have the permit
+		case o == 0:
+			b.probesOK++
+			if b.probesOK >= b.cfg.HalfOpenSuccesses {
+				b.transition(StateClosed, now)
+			}
+		default:
+			b.probesFailed++
+			if b.probesFailed > b.cfg.HalfOpenCalls-b.cfg.HalfOpenSuccesses {
+				b.transition(StateOpen, now)
+			}
+		}
+	}
+}
+
+func (b *Breaker) countConsecutive(o outcome) {
+	if o&outFailure != 0 {
+		b.consecutive++
+	} else {
+		b.consecutive = 0
+	}
+}
+
+// evaluate trips a closed breaker whose window or failure streak says so,
+// and otherwise keeps quietBit true to the window.
+func (b *Breaker) evaluate(now int64) {
+	trip := b.cfg.ConsecutiveFailures > 0 && b.consecutive >= b.cfg.ConsecutiveFailures
+	if !trip {
+		calls, failures, slow := b.win.totals(now)
+		trip = calls >= b.cfg.MinimumCalls &&
+			(rate(failures, calls) >= b.cfg.FailureRateThreshold ||
+				b.slowCall > 0 && rate(slow, calls) >= b.cfg.SlowCallRateThreshold)
+	}
+	if trip {
+		if !b.timed {
+			now = b.now()
+		}
+		if b.gate == nil || b.gate.tryAcquire() {
+			b.transition(StateOpen, now)
+			return
+		}
+	}
+	b.setQuiet(b.quiet(now))
+}
+
+// quiet reports whether a success that is not slow would change nothing the
+// breaker decides on, so the hot path may skip writing it (count window) or
+// count it without the lock (time window): the window holds no failures and
+// no slow calls, the failure streak is zero, and a count window is full (a
+// success replacing a success changes nothing).
+func (b *Breaker) quiet(now int64) bool {
+	calls, failures, slow := b.win.totals(now)
+	return failures == 0 && slow == 0 && b.consecutive == 0 && (b.tw != nil || calls == len(b.cw.ring))
+}
+
+func (b *Breaker) setQuiet(quiet bool) {
+	w := b.word.Load()
+	nw := w &^ quietBit
+	if quiet {
+		nw |= quietBit
+	}
+	if nw != w {
+		b.word.Store(nw)
+	}
+}
+
+// advance makes the time-driven changes due at now: open to half-open after
+// the wait, half-open back to open after MaxHalfOpenWait.
+func (b *Breaker) advance(now int64) {
+	switch wordState(b.word.Load()) {
+	case StateOpen:
+		if now >= b.openUntil.Load() {
+			b.transition(StateHalfOpen, now)
+		}
+	case StateHalfOpen:
+		if b.cfg.MaxHalfOpenWait > 0 && now-b.halfOpenSince >= int64(b.cfg.MaxHalfOpenWait) {
+			b.transition(StateOpen, now)
+		}
+	}
+}
+
+// transition moves the breaker to state to, starting a new generation, and
+// queues the change for OnStateChange. Under the lock.
+func (b *Breaker) transition(to State, now int64) {
+	w := b.word.Load()
+	from := wordState(w)
+	var change StateChange
+	if from != to && b.cfg.OnStateChange != nil {
+		change = StateChange{From: from, To: to, Metrics: b.metricsLocked(now)}
+	}
+	switch to {
+	case StateClosed:
+		b.win.reset()
+		b.consecutive, b.trips = 0, 0
+	case StateOpen:
+		b.trips++
+		b.openUntil.Store(now + b.openWait())
+	case StateHalfOpen:
+		b.halfOpenSince = now
+		b.permits = b.cfg.HalfOpenCalls
+		b.probesOK, b.probesFailed = 0, 0
+	}
+	if b.gate != nil && from.rejecting() != to.rejecting() {
+		switch {
+		case from.rejecting():
+			b.gate.release()
+		case to != StateOpen: // a trip to open acquired its place in evaluate
+			b.gate.force()
+		}
+	}
+	nw := (w>>genShift+1)<<genShift | uint64(to)
+	if to == StateClosed && b.quiet(now) {
+		nw |= quietBit
+	}
+	b.word.Store(nw)
+	if from != to && b.cfg.OnStateChange != nil {
+		b.events = append(b.events, change)
+	}
+}
+
+// openWait is the wait of the b.trips-th consecutive trip.
+func (b *Breaker) openWait() int64 {
+	wait := float64(b.cfg.OpenWait)
+	if m := b.cfg.OpenWaitMultiplier; m > 0 {
+		limit := float64(b.cfg.MaxOpenWait)
+		for i := 1; i < b.trips && wait < limit; i++ {
+			wait *= m
+		}
+		wait = min(wait, limit)
+	}
+	if j := b.cfg.OpenWaitJitter; j > 0 {
+		wait -= wait * j * rand.Float64()
+	}
+	return max(int64(wait), 1)
+}
+
+// unlockAndDeliver releases the lock and then calls OnStateChange for every
+// queued change, in order. A hook that changes the state again (or another
+// goroutine doing so meanwhile) queues its change for the loop already
+// delivering, so hooks never nest, never run under the lock, and see
+// changes in the order they happened.
+func (b *Breaker) unlockAndDeliver() {
+	if len(b.events) == 0 || b.delivering {
+		b.mu.Unlock()
+		return
+	}
+	b.delivering = true
+	delivered := false
+	defer func() {
+		if !delivered { // the hook panicked: let the next change deliver the rest
+			b.mu.Lock()
+			b.delivering = false
+			b.mu.Unlock()
+		}
+	}()
+	for len(b.events) > 0 {
+		change := b.events[0]
+		b.events = b.events[:copy(b.events, b.events[1:])]
+		b.mu.Unlock()
+		b.cfg.OnStateChange(change)
+		b.mu.Lock()
+	}
+	b.delivering = false
+	delivered = true
+	b.mu.Unlock()
+}
+
+// State returns the breaker's state now. An open breaker whose wait is over
+// reports (and becomes) half-open, as the next call would find it.
+func (b *Breaker) State() State {
+	w := b.word.Load()
+	if s := wordState(w); s != StateOpen && s != StateHalfOpen {
+		return s
+	}
+	b.mu.Lock()
+	b.advance(b.now())
+	s := wordState(b.word.Load())
+	b.unlockAndDeliver()
+	return s
+}
+
+// Metrics returns a snapshot of the breaker's state and window.
+func (b *Breaker) Metrics() Metrics {
+	b.mu.Lock()
+	var now int64
+	if s := wordState(b.word.Load()); b.tw != nil || s == StateOpen || s == StateHalfOpen {
+		now = b.now()
+		b.advance(now)
+	}
+	m := b.metricsLocked(now)
+	b.unlockAndDeliver()
+	return m
+}
+
+func (b *Breaker) metricsLocked(now int64) Metrics {
+	s := wordState(b.word.Load())
+	var calls, failures, slow int
+	if s == StateClosed || s == StateDisabled {
+		calls, failures, slow = b.win.totals(now)
+	} else {
+		// Frozen since the trip: do not let a time window age it.
+		calls, failures, slow = b.frozenTotals()
+	}
+	m := Metrics{
+		State:               s,
+		Calls:               calls,
+		Failures:            failures,
+		SlowCalls:           slow,
+		FailureRate:         rate(failures, calls),
+		SlowCallRate:        rate(slow, calls),
+		ConsecutiveFailures: b.consecutive,
+		Trips:               b.trips,
+		Rejected:            b.rejected.Load(),
+	}
+	if s == StateHalfOpen {
+		m.ProbesAdmitted = b.cfg.HalfOpenCalls - b.permits
+		m.ProbeSuccesses, m.ProbeFailures = b.probesOK, b.probesFailed
+	}
+	return m
+}
+
+// frozenTotals sums the window as the trip left it.
+func (b *Breaker) frozenTotals() (calls, failures, slow int) {
+	if b.tw == nil {
+		return b.cw.totals(0)
+	}
+	for i := range b.tw.buckets {
+		bk := &b.tw.buckets[i]
+		calls += int(bk.calls.Load())
+		failures += bk.failures
+		slow += bk.slow
+	}
+	return calls, failures, slow
+}
+
+// ForceOpen rejects every call from now until Reset or Disable, whatever the
+// window says. Results of calls already running are dropped.
+func (b *Breaker) ForceOpen() { b.operate(StateForcedOpen) }
+
+// Disable lets every call through from now until Reset or ForceOpen. Outcomes
+// are still recorded in the window (Metrics stays live), but the breaker
+// never trips.
+func (b *Breaker) Disable() { b.operate(StateDisabled) }
+
+// Reset closes the breaker with an empty window, a zero failure streak and
+// the open wait back at OpenWait. Results of calls already running are
+// dropped.
+func (b *Breaker) Reset() { b.operate(StateClosed) }
+
+func (b *Breaker) operate(to State) {
+	b.mu.Lock()
+	var now int64
+	if b.tw != nil || b.cfg.OnStateChange != nil {
+		now = b.now()
+	}
+	b.transition(to, now)
+	b.unlockAndDeliver()
+}

@@ -1,0 +1,97 @@
+package circuitbreaker
+
+import "strconv"
+
+// State is the state of a Breaker.
+type State uint8
+
+// The states of a Breaker. Closed, open and half-open are the automatic
+// states; forced open and disabled are set by an operator (ForceOpen,
+// Disable) and last until Reset.
+const (
+	// StateClosed lets every call through and records its outcome.
+	StateClosed State = iota
+	// StateHalfOpen lets a fixed number of probe calls through and rejects
+	// the rest; the probes decide whether it closes or reopens.
+	StateHalfOpen
+	// StateOpen rejects every call until its wait is over.
+	StateOpen
+	// StateForcedOpen rejects every call until Reset or Disable.
+	StateForcedOpen
+	// StateDisabled lets every call through and records its outcome in the
+	// window (Metrics stays live), but never changes state by itself.
+	StateDisabled
+)
+
+// String returns "closed", "half-open", "open", "forced-open" or "disabled".
+func (s State) String() string {
+	switch s {
+	case StateClosed:
+		return "closed"
+	case StateHalfOpen:
+		return "half-open"
+	case StateOpen:
+		return "open"
+	case StateForcedOpen:
+		return "forced-open"
+	case StateDisabled:
+		return "disabled"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// rejecting reports whether calls in state s are (or, in dry-run, would be)
+// rejected at least in part: the states a keyed breaker counts toward its
+// open share.
+func (s State) rejecting() bool {
+	return s == StateOpen || s == StateHalfOpen || s == StateForcedOpen
+}
+
+// StateChange describes one change of state, passed to Config.OnStateChange.
+type StateChange struct {
+	From, To State
+	// Metrics is the breaker's snapshot just before the change: for a trip,
+	// the window that tripped it.
+	Metrics Metrics
+}
+
+// Metrics is a snapshot of a breaker.
+//
+// Calls, Failures, SlowCalls and the rates describe the sliding window of
+// the closed state (and of the disabled state). While the breaker is open or
+// half-open they keep the values that tripped it; they start again from zero
+// when it closes.
+type Metrics struct {
+	State State
+	// Calls is the number of recorded calls in the window; ignored calls are
+	// not recorded.
+	Calls int
+	// Failures is the number of calls in the window that failed.
+	Failures int
+	// SlowCalls is the number of calls in the window that were slow
+	// (successful or not).
+	SlowCalls int
+	// FailureRate is Failures as a percentage of Calls (0 when Calls is 0).
+	// It can open the breaker only once Calls reaches MinimumCalls.
+	FailureRate float64
+	// SlowCallRate is SlowCalls as a percentage of Calls (0 when Calls is 0).
+	SlowCallRate float64
+	// ConsecutiveFailures is the number of failures since the last success.
+	ConsecutiveFailures int
+	// ProbesAdmitted, ProbeSuccesses and ProbeFailures count the current
+	// half-open state's probes; they are 0 in other states.
+	ProbesAdmitted, ProbeSuccesses, ProbeFailures int
+	// Trips is the number of consecutive trips since the breaker last
+	// closed; it sets the growth of the open wait.
+	Trips int
+	// Rejected is the number of calls rejected (in DryRun: that would have
+	// been rejected) since the breaker was made.
+	Rejected uint64
+}
+
+func rate(part, whole int) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64(part) * 100 / float64(whole)
+}
