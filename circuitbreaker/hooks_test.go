@@ -149,7 +149,7 @@ func TestConcurrentHooksAreSerialAndOrdered(t *testing.T) {
 			defer wg.Done()
 			for i := range 500 {
 				op := succeeds
-				if (i+g)%3 == 0 {
+				if (i+g)%5 < 3 {
 					op = failOp
 				}
 				_ = b.Do(bg, op)
