@@ -191,7 +191,7 @@ func (g Gradient) validate(ceiling int) error {
 }
 
 func (g Gradient) newEstimator(ceiling int) estimator {
-	return &gradient{cfg: g, ceiling: float64(ceiling), lim: float64(g.InitialLimit)}
+	return &gradient{cfg: g, ceiling: float64(ceiling), lim: float64(g.InitialLimit), nextProbe: int64(g.ProbeInterval)}
 }
 
 // The phases of a Gradient estimator.
@@ -206,8 +206,7 @@ type gradient struct {
 	ceiling float64
 	lim     float64
 
-	started   bool
-	winStart  int64 // the current window's start
+	winStart  int64 // the current window's start; the first starts with the bulkhead
 	n         int   // calls counted in the window
 	sum       int64 // their total latency
 	drops     int
@@ -222,11 +221,6 @@ type gradient struct {
 func (e *gradient) limit() int { return int(e.lim) }
 
 func (e *gradient) observe(s sample) int {
-	if !e.started {
-		e.started = true
-		e.winStart = s.end
-		e.nextProbe = s.end + int64(e.cfg.ProbeInterval)
-	}
 	// While measuring, only calls admitted under the probe's limit count.
 	if !s.ignored && (e.phase != measuring || s.start >= e.winStart) {
 		if s.dropped {
