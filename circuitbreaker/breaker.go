@@ -33,17 +33,18 @@ type Breaker struct {
 	rejected  atomic.Uint64
 	openUntil atomic.Int64 // open: when probing may start (written under mu)
 
-	mu            sync.Mutex
-	win           window // cw or tw
-	consecutive   int
-	trips         int
-	halfOpenSince int64 // half-open: when it began
-	permits       int   // half-open: probe permits left
-	probesOK      int
-	probesFailed  int
-	gate          *ejectionGate // keyed breakers only; nil after eviction
-	events        []StateChange // changes not yet delivered to OnStateChange
-	delivering    bool
+	mu           sync.Mutex
+	win          window // cw or tw
+	consecutive  int
+	trips        int
+	probingSince int64 // half-open: when the first probe was let through
+	probing      bool  // half-open: a probe has been let through
+	permits      int   // half-open: probe permits left
+	probesOK     int
+	probesFailed int
+	gate         *ejectionGate // keyed breakers only; nil after eviction
+	events       []StateChange // changes not yet delivered to OnStateChange
+	delivering   bool
 }
 
 // The word's layout: state in the low bits, then quietBit, then the
@@ -210,6 +211,9 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 	case StateHalfOpen:
 		if b.permits > 0 {
 			b.permits--
+			if !b.probing {
+				b.probing, b.probingSince = true, now
+			}
 			break
 		}
 		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: b.cfg.OpenWait}
@@ -272,9 +276,9 @@ func (b *Breaker) finish(ctx context.Context, w uint64, start int64, err error, 
 		o = outFailure
 	}
 	var now int64
-	if b.timed && o != outIgnored {
+	if b.timed {
 		now = b.now()
-		if b.slowCall > 0 && now-start >= b.slowCall {
+		if b.slowCall > 0 && o != outIgnored && now-start >= b.slowCall {
 			o |= outSlow
 		}
 	}
@@ -292,7 +296,8 @@ func (b *Breaker) finish(ctx context.Context, w uint64, start int64, err error, 
 			// The window turned noisy while this success was counted:
 			// let the lock see whether it completed MinimumCalls.
 			b.mu.Lock()
-			if b.word.Load()>>genShift == w>>genShift && wordState(w) == StateClosed {
+			if b.word.Load()>>genShift == w>>genShift {
+				b.consecutive = 0 // the success counted: it ends any streak
 				b.evaluate(now)
 			}
 			b.unlockAndDeliver()
@@ -381,11 +386,12 @@ func (b *Breaker) evaluate(now int64) {
 // quiet reports whether a success that is not slow would change nothing the
 // breaker decides on, so the hot path may skip writing it (count window) or
 // count it without the lock (time window): the window holds no failures and
-// no slow calls, the failure streak is zero, and a count window is full (a
-// success replacing a success changes nothing).
+// no slow calls, and a count window is full (a success replacing a success
+// changes nothing). The failure streak is zero then: quiet is only ever
+// found true after recording a success, or on closing.
 func (b *Breaker) quiet(now int64) bool {
 	calls, failures, slow := b.win.totals(now)
-	return failures == 0 && slow == 0 && b.consecutive == 0 && (b.tw != nil || calls == len(b.cw.ring))
+	return failures == 0 && slow == 0 && (b.tw != nil || calls == len(b.cw.ring))
 }
 
 func (b *Breaker) setQuiet(quiet bool) {
@@ -399,26 +405,39 @@ func (b *Breaker) setQuiet(quiet bool) {
 	}
 }
 
-// advance makes the time-driven changes due at now: open to half-open after
-// the wait, half-open back to open after MaxHalfOpenWait.
+// advance makes the time-driven changes due by now, each at the time it was
+// due (not when it is noticed), so that when the breaker is next used does
+// not change what it does: open to half-open when the wait ends, half-open
+// back to open MaxHalfOpenWait after the first probe went out without a
+// verdict since.
 func (b *Breaker) advance(now int64) {
-	switch wordState(b.word.Load()) {
-	case StateOpen:
-		if now >= b.openUntil.Load() {
-			b.transition(StateHalfOpen, now)
+	for {
+		switch wordState(b.word.Load()) {
+		case StateOpen:
+			if due := b.openUntil.Load(); now >= due {
+				b.transition(StateHalfOpen, due)
+				continue
+			}
+		case StateHalfOpen:
+			if b.cfg.MaxHalfOpenWait > 0 && b.probing {
+				if due := b.probingSince + int64(b.cfg.MaxHalfOpenWait); now >= due {
+					b.transition(StateOpen, due)
+					continue
+				}
+			}
 		}
-	case StateHalfOpen:
-		if b.cfg.MaxHalfOpenWait > 0 && now-b.halfOpenSince >= int64(b.cfg.MaxHalfOpenWait) {
-			b.transition(StateOpen, now)
-		}
+		return
 	}
 }
 
-// transition moves the breaker to state to, starting a new generation, and
-// queues the change for OnStateChange. Under the lock.
+// transition moves the breaker to state to at time now, starting a new
+// generation, and queues the change for OnStateChange. Under the lock.
 func (b *Breaker) transition(to State, now int64) {
 	w := b.word.Load()
 	from := wordState(w)
+	if b.tw != nil && (from == StateClosed || from == StateDisabled) {
+		b.tw.rotate(now) // freeze the window as it is at the change
+	}
 	var change StateChange
 	if from != to && b.cfg.OnStateChange != nil {
 		change = StateChange{From: from, To: to, Metrics: b.metricsLocked(now)}
@@ -431,7 +450,7 @@ func (b *Breaker) transition(to State, now int64) {
 		b.trips++
 		b.openUntil.Store(now + b.openWait())
 	case StateHalfOpen:
-		b.halfOpenSince = now
+		b.probing = false
 		b.permits = b.cfg.HalfOpenCalls
 		b.probesOK, b.probesFailed = 0, 0
 	}
@@ -584,10 +603,8 @@ func (b *Breaker) Reset() { b.operate(StateClosed) }
 
 func (b *Breaker) operate(to State) {
 	b.mu.Lock()
-	var now int64
-	if b.tw != nil || b.cfg.OnStateChange != nil {
-		now = b.now()
-	}
+	now := b.now()
+	b.advance(now) // changes that fell due before this one come first
 	b.transition(to, now)
 	b.unlockAndDeliver()
 }

@@ -77,10 +77,11 @@ type Config struct {
 	// counts as failed when slow-call detection is on. In [1, HalfOpenCalls].
 	HalfOpenSuccesses int
 
-	// MaxHalfOpenWait sends a half-open breaker back to open when its probes
-	// have not reached a verdict this long after it went half-open (a probe
-	// that hangs cannot keep the breaker half-open for ever). 0 waits for the
-	// probes however long they take.
+	// MaxHalfOpenWait sends a half-open breaker back to open (as a failed
+	// probe would) when its probes have not reached a verdict this long after
+	// the first of them was let through: probes that hang cannot keep the
+	// breaker half-open for ever. 0 waits for the probes however long they
+	// take.
 	MaxHalfOpenWait time.Duration
 
 	// DryRun runs the full state machine, its hooks and its metrics, but
