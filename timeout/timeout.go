@@ -1,0 +1,183 @@
+package timeout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+// ErrTimeout matches (with errors.Is) every error Do returns because a call
+// ran out of time. Those errors match context.DeadlineExceeded too.
+var ErrTimeout = errors.New("timeout: deadline exceeded")
+
+// Config configures a Timeout.
+type Config struct {
+	// Timeout is how long one call may run, from the moment Do starts it.
+	// It must be > 0.
+	Timeout time.Duration
+
+	// Detach makes Do return at the deadline even when op ignores its
+	// context: op then runs in a goroutine of its own and is left behind,
+	// still running, when the deadline passes (see the package doc). Off by
+	// default: Do runs op on the caller's goroutine and waits for it.
+	Detach bool
+
+	// OnTimeout, if set, is called once for every call that ran out of time,
+	// on the caller's goroutine, just before Do returns the timeout error.
+	OnTimeout func()
+
+	// Logger receives a detached op's panic raised after Do returned (there
+	// is no caller left to panic into). nil means slog.Default().
+	Logger *slog.Logger
+
+	// Clock measures the deadline. nil means clock.System.
+	Clock clock.Clock
+}
+
+// DefaultConfig returns a Config with a 10 second timeout, waiting for ops
+// that ignore their context.
+func DefaultConfig() Config {
+	return Config{Timeout: 10 * time.Second}
+}
+
+// Timeout bounds the duration of calls. It is safe for concurrent use.
+type Timeout struct {
+	timeout   time.Duration
+	detach    bool
+	onTimeout func()
+	logger    *slog.Logger
+	clock     clock.Clock
+	system    bool  // clock is clock.System: deadlines are the runtime's timers
+	cause     error // context.Cause of a context this Timeout ended
+}
+
+// New returns a Timeout, or an error naming the first invalid field of cfg.
+func New(cfg Config) (*Timeout, error) {
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("timeout: Config.Timeout must be > 0, got %v", cfg.Timeout)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	c := clock.OrSystem(cfg.Clock)
+	return &Timeout{
+		timeout:   cfg.Timeout,
+		detach:    cfg.Detach,
+		onTimeout: cfg.OnTimeout,
+		logger:    logger,
+		clock:     c,
+		system:    c == clock.System,
+		cause:     &causeError{timeout: cfg.Timeout},
+	}, nil
+}
+
+// Do runs op with a context that is done when the timeout expires, or
+// earlier if ctx is done first.
+//
+// Do returns op's result when op returns before the deadline. When the
+// deadline passes first it returns an error matching ErrTimeout and
+// context.DeadlineExceeded that wraps op's error, if any — waiting for op to
+// return, or, with Config.Detach, returning at the deadline. When ctx ends
+// first, the caller's cancellation or deadline is reported as such, not as
+// ErrTimeout. If ctx is already done, op does not run.
+func (t *Timeout) Do(ctx context.Context, op func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("timeout: not started: %w", err)
+	}
+	d := t.begin(ctx)
+	if t.detach {
+		return t.doDetached(ctx, d, op)
+	}
+	err := op(d.ctx)
+	return t.result(err, d.end())
+}
+
+// result turns op's error into Do's.
+func (t *Timeout) result(err error, timedOut bool) error {
+	if !timedOut {
+		return err
+	}
+	if t.onTimeout != nil {
+		t.onTimeout()
+	}
+	return &timeoutError{timeout: t.timeout, err: err}
+}
+
+// deadline is the context one call runs under and how to end it.
+type deadline struct {
+	ctx    context.Context    // what op sees
+	cancel context.CancelFunc // ends ctx when it is a runtime-timer context
+	clock  *clockContext      // ctx itself when another clock drives it
+	cause  error              // ctx's cause when this Timeout ended it
+}
+
+// begin derives the context a call runs under. With the system clock that is
+// a standard context with a deadline; when the caller's deadline comes first
+// no context is needed at all, since ours could never fire.
+func (t *Timeout) begin(ctx context.Context) deadline {
+	at := t.clock.Now().Add(t.timeout)
+	if !t.system {
+		c := newClockContext(ctx, t.clock, at, t.timeout, t.cause)
+		return deadline{ctx: c, clock: c}
+	}
+	if d, ok := ctx.Deadline(); ok && !d.After(at) {
+		return deadline{ctx: ctx}
+	}
+	c, cancel := context.WithDeadlineCause(ctx, at, t.cause)
+	return deadline{ctx: c, cancel: cancel, cause: t.cause}
+}
+
+// end releases the call's context and reports whether this Timeout's
+// deadline passed before end was called.
+func (d deadline) end() bool {
+	switch {
+	case d.clock != nil:
+		return d.clock.stop()
+	case d.cancel != nil:
+		// Cancelling first fixes the outcome: if the deadline has not fired
+		// by now, the cause becomes context.Canceled and stays so.
+		d.cancel()
+		return context.Cause(d.ctx) == d.cause
+	}
+	return false
+}
+
+// causeError is the context.Cause of a context ended by a Timeout: op can
+// log context.Cause(ctx) and see which timeout stopped it.
+type causeError struct{ timeout time.Duration }
+
+func (e *causeError) Error() string {
+	return "timeout: deadline of " + e.timeout.String() + " exceeded"
+}
+
+func (e *causeError) Is(target error) bool {
+	return target == ErrTimeout || target == context.DeadlineExceeded
+}
+
+// timeoutError is what Do returns for a call that ran out of time.
+type timeoutError struct {
+	timeout time.Duration
+	err     error // op's error; nil if op returned nil late or was left running
+}
+
+func (e *timeoutError) Error() string {
+	msg := "timeout: call exceeded " + e.timeout.String()
+	if e.err != nil {
+		msg += ": " + e.err.Error()
+	}
+	return msg
+}
+
+func (e *timeoutError) Unwrap() error { return e.err }
+
+func (e *timeoutError) Is(target error) bool {
+	return target == ErrTimeout || target == context.DeadlineExceeded
+}
+
+// Timeout reports true, as net.Error's method does for timeouts.
+func (e *timeoutError) Timeout() bool { return true }
