@@ -85,11 +85,22 @@ func newBreaker(cfg Config, gate *ejectionGate) *Breaker {
 	return b
 }
 
-// now is the breaker's time in nanoseconds: the coarse clock for the system
-// clock, or the injected clock's reading since New.
-func (b *Breaker) now() int64 {
+// The breaker reads time on two scales, in nanoseconds, never compared with
+// each other. callNow times calls (slow-call detection) and places them in
+// a time window's buckets: it runs on every call, so with the system clock
+// it reads the coarse clock. stateNow times the state machine (the open
+// wait, MaxHalfOpenWait): it runs only when the state changes or is not
+// closed, and reads the system clock exactly. An injected clock serves both.
+func (b *Breaker) callNow() int64 {
 	if b.clk == nil {
 		return coarseNow()
+	}
+	return int64(b.clk.Now().Sub(b.origin))
+}
+
+func (b *Breaker) stateNow() int64 {
+	if b.clk == nil {
+		return int64(time.Since(coarse.origin))
 	}
 	return int64(b.clk.Now().Sub(b.origin))
 }
@@ -113,7 +124,7 @@ func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error 
 	}
 	var start int64
 	if b.timed {
-		start = b.now()
+		start = b.callNow()
 	}
 	returned := false
 	defer func() {
@@ -172,7 +183,7 @@ func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	}
 	p := Permit{b: b, ctx: ctx, word: w, counted: true}
 	if b.timed {
-		p.start = b.now()
+		p.start = b.callNow()
 	}
 	return p, nil
 }
@@ -200,7 +211,7 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 	b.mu.Lock()
 	var now int64
 	if wordState(b.word.Load()) != StateDisabled {
-		now = b.now()
+		now = b.stateNow()
 		b.advance(now)
 	}
 	w := b.word.Load()
@@ -225,7 +236,7 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 	b.unlockAndDeliver()
 	if rejection == nil {
 		if b.timed {
-			p.start = b.now()
+			p.start = b.callNow()
 		}
 		return p, nil
 	}
@@ -241,7 +252,7 @@ func (b *Breaker) rejectFast() *OpenError {
 	case StateForcedOpen:
 		return &OpenError{Name: b.cfg.Name, State: StateForcedOpen, Wait: b.cfg.OpenWait}
 	case StateOpen:
-		now := b.now()
+		now := b.stateNow()
 		until := b.openUntil.Load()
 		if now < until && b.word.Load() == w { // until is this open state's
 			return &OpenError{Name: b.cfg.Name, State: StateOpen, Wait: time.Duration(until - now)}
@@ -277,7 +288,7 @@ func (b *Breaker) finish(ctx context.Context, w uint64, start int64, err error, 
 	}
 	var now int64
 	if b.timed {
-		now = b.now()
+		now = b.callNow()
 		if b.slowCall > 0 && o != outIgnored && now-start >= b.slowCall {
 			o |= outSlow
 		}
@@ -307,16 +318,13 @@ func (b *Breaker) finish(ctx context.Context, w uint64, start int64, err error, 
 	b.record(w, o, now)
 }
 
-// record applies an outcome under the lock.
+// record applies an outcome, finished at callNow now, under the lock.
 func (b *Breaker) record(w uint64, o outcome, now int64) {
 	b.mu.Lock()
 	defer b.unlockAndDeliver()
 	cur := b.word.Load()
 	if s := wordState(cur); s == StateHalfOpen || s == StateOpen {
-		if !b.timed {
-			now = b.now()
-		}
-		b.advance(now)
+		b.advance(b.stateNow())
 		cur = b.word.Load()
 	}
 	if cur>>genShift != w>>genShift {
@@ -342,12 +350,12 @@ func (b *Breaker) record(w uint64, o outcome, now int64) {
 		case o == 0:
 			b.probesOK++
 			if b.probesOK >= b.cfg.HalfOpenSuccesses {
-				b.transition(StateClosed, now)
+				b.transition(StateClosed, b.stateNow())
 			}
 		default:
 			b.probesFailed++
 			if b.probesFailed > b.cfg.HalfOpenCalls-b.cfg.HalfOpenSuccesses {
-				b.transition(StateOpen, now)
+				b.transition(StateOpen, b.stateNow())
 			}
 		}
 	}
@@ -361,8 +369,8 @@ func (b *Breaker) countConsecutive(o outcome) {
 	}
 }
 
-// evaluate trips a closed breaker whose window or failure streak says so,
-// and otherwise keeps quietBit true to the window.
+// evaluate trips a closed breaker whose window (at callNow now) or failure
+// streak says so, and otherwise keeps quietBit true to the window.
 func (b *Breaker) evaluate(now int64) {
 	trip := b.cfg.ConsecutiveFailures > 0 && b.consecutive >= b.cfg.ConsecutiveFailures
 	if !trip {
@@ -371,14 +379,9 @@ func (b *Breaker) evaluate(now int64) {
 			(rate(failures, calls) >= b.cfg.FailureRateThreshold ||
 				b.slowCall > 0 && rate(slow, calls) >= b.cfg.SlowCallRateThreshold)
 	}
-	if trip {
-		if !b.timed {
-			now = b.now()
-		}
-		if b.gate == nil || b.gate.tryAcquire() {
-			b.transition(StateOpen, now)
-			return
-		}
+	if trip && (b.gate == nil || b.gate.tryAcquire()) {
+		b.transition(StateOpen, b.stateNow())
+		return
 	}
 	b.setQuiet(b.quiet(now))
 }
@@ -405,7 +408,7 @@ func (b *Breaker) setQuiet(quiet bool) {
 	}
 }
 
-// advance makes the time-driven changes due by now, each at the time it was
+// advance makes the time-driven changes due by stateNow now, each at the time it was
 // due (not when it is noticed), so that when the breaker is next used does
 // not change what it does: open to half-open when the wait ends, half-open
 // back to open MaxHalfOpenWait after the first probe went out without a
@@ -430,17 +433,21 @@ func (b *Breaker) advance(now int64) {
 	}
 }
 
-// transition moves the breaker to state to at time now, starting a new
+// transition moves the breaker to state to at stateNow now, starting a new
 // generation, and queues the change for OnStateChange. Under the lock.
 func (b *Breaker) transition(to State, now int64) {
 	w := b.word.Load()
 	from := wordState(w)
-	if b.tw != nil && (from == StateClosed || from == StateDisabled) {
-		b.tw.rotate(now) // freeze the window as it is at the change
+	var callNow int64
+	if b.tw != nil {
+		callNow = b.callNow()
+		if from == StateClosed || from == StateDisabled {
+			b.tw.rotate(callNow) // freeze the window as it is at the change
+		}
 	}
 	var change StateChange
 	if from != to && b.cfg.OnStateChange != nil {
-		change = StateChange{From: from, To: to, Metrics: b.metricsLocked(now)}
+		change = StateChange{From: from, To: to, Metrics: b.metricsLocked(callNow)}
 	}
 	switch to {
 	case StateClosed:
@@ -463,7 +470,7 @@ func (b *Breaker) transition(to State, now int64) {
 		}
 	}
 	nw := (w>>genShift+1)<<genShift | uint64(to)
-	if to == StateClosed && b.quiet(now) {
+	if to == StateClosed && b.quiet(callNow) {
 		nw |= quietBit
 	}
 	b.word.Store(nw)
@@ -527,7 +534,7 @@ func (b *Breaker) State() State {
 		return s
 	}
 	b.mu.Lock()
-	b.advance(b.now())
+	b.advance(b.stateNow())
 	s := wordState(b.word.Load())
 	b.unlockAndDeliver()
 	return s
@@ -536,16 +543,19 @@ func (b *Breaker) State() State {
 // Metrics returns a snapshot of the breaker's state and window.
 func (b *Breaker) Metrics() Metrics {
 	b.mu.Lock()
+	if s := wordState(b.word.Load()); s == StateOpen || s == StateHalfOpen {
+		b.advance(b.stateNow())
+	}
 	var now int64
-	if s := wordState(b.word.Load()); b.tw != nil || s == StateOpen || s == StateHalfOpen {
-		now = b.now()
-		b.advance(now)
+	if b.tw != nil {
+		now = b.callNow()
 	}
 	m := b.metricsLocked(now)
 	b.unlockAndDeliver()
 	return m
 }
 
+// metricsLocked reports the window at callNow now.
 func (b *Breaker) metricsLocked(now int64) Metrics {
 	s := wordState(b.word.Load())
 	var calls, failures, slow int
@@ -603,7 +613,7 @@ func (b *Breaker) Reset() { b.operate(StateClosed) }
 
 func (b *Breaker) operate(to State) {
 	b.mu.Lock()
-	now := b.now()
+	now := b.stateNow()
 	b.advance(now) // changes that fell due before this one come first
 	b.transition(to, now)
 	b.unlockAndDeliver()

@@ -6,9 +6,11 @@ import (
 )
 
 // The coarse clock: the system clock read once a millisecond by one
-// goroutine, so that breakers which need the time on every call (slow-call
-// detection, time-based windows) pay two atomic loads for it instead of a
-// system clock read (about 50 ns, more than a whole closed-breaker call).
+// goroutine, so that breakers which time every call (slow-call detection,
+// time-based windows) pay a few atomic loads for it instead of a system
+// clock read (about 50 ns, more than a whole closed-breaker call). The state
+// machine's own waits read the system clock: they are rare, and must not
+// lag.
 //
 // The goroutine runs only while breakers read the clock: it stops after
 // coarseIdleTicks ticks without a reader, and the next reader starts it

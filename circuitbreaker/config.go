@@ -113,10 +113,11 @@ type Config struct {
 	// breaker's lock. Optional.
 	OnReject func(*OpenError)
 
-	// Clock is the time source; nil means clock.System. With clock.System
-	// the breaker reads a shared millisecond clock instead of the system
-	// clock on every call (see the package documentation); any other Clock
-	// is read directly.
+	// Clock is the time source; nil means clock.System. With clock.System,
+	// timing each call (slow-call detection, time-window buckets) reads a
+	// shared millisecond clock instead of the system clock (see the package
+	// documentation); the open wait and MaxHalfOpenWait read the system clock.
+	// Any other Clock is read directly for everything.
 	Clock clock.Clock
 }
 

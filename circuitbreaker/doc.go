@@ -94,7 +94,10 @@
 // Outcomes that change something (a failure, and every outcome while the
 // window holds a failure) take a lock. A time window must count every
 // success (the next failure's rate depends on it), which costs one atomic
-// increment. Slow-call detection and time windows read a millisecond clock
-// kept by one goroutine that runs only while breakers use it, instead of
-// the system clock; pass a Clock to read that clock directly instead.
+// increment. Slow-call detection and time windows time each call with a
+// millisecond clock kept by one goroutine that runs only while breakers use
+// it, instead of reading the system clock twice per call; a count window
+// without slow-call detection reads no clock at all while closed. When the
+// process is starved of CPU that clock can lag, and call durations read
+// short; the open wait and MaxHalfOpenWait always read the system clock.
 package circuitbreaker
