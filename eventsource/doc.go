@@ -1,0 +1,44 @@
+// Package eventsource stores the state of aggregates as the sequence of
+// events that changed it, and rebuilds that state by replaying them.
+//
+// An event store keeps one stream of events per aggregate ("account-42") and
+// a global log of every event of every stream. Its promises:
+//
+//   - a stream's history is never lost or reordered: versions count 1, 2, 3…
+//     without gaps, and an event once appended never changes;
+//   - concurrent writers cannot both win: Append takes the version the writer
+//     last saw, and every writer but one gets ErrVersionConflict;
+//   - readers of the global log see every committed event once, in order:
+//     the global position of a later commit is always greater, so a reader
+//     that remembers the last position it handled can never pass an event
+//     that commits late;
+//   - appending the same event IDs again, after a timeout or a lost
+//     connection left the outcome unknown, stores them once.
+//
+// Store is the driver interface (memory here; PostgreSQL and SQLite in
+// adapters/postgres/pgeventsource and adapters/sqlite/sqliteeventsource),
+// and eventsourcetest is the conformance suite every driver passes.
+//
+// On top of a Store:
+//
+//   - Registry maps Go event types to stored type names and schema
+//     versions, encodes them with a Codec (JSON by default), and turns stored
+//     events of older schema versions into current ones with upcasters.
+//   - Repository loads an aggregate (from its latest snapshot plus later
+//     events), saves its new events with the version it was loaded at, and
+//     runs load-decide-save with retries on conflicts (Handle).
+//   - Subscription delivers the global log to a handler, catching up from a
+//     checkpoint the subscriber keeps and then following new events live.
+//
+// A short example:
+//
+//	reg := eventsource.NewRegistry(nil)
+//	eventsource.Register[Deposited](reg, "account.deposited", 1)
+//	cfg := eventsource.DefaultRepositoryConfig[Account]()
+//	cfg.Store, cfg.Registry, cfg.StreamPrefix = store, reg, "account-"
+//	cfg.Evolve = func(a Account, e any) Account { … }
+//	accounts, _ := eventsource.NewRepository(cfg)
+//	_, err := accounts.Handle(ctx, "42", func(a Account) ([]any, error) {
+//		return []any{Deposited{Amount: 10}}, nil
+//	})
+package eventsource

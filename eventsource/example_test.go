@@ -1,0 +1,76 @@
+package eventsource_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bulwark-go/bulwark/eventsource"
+)
+
+// A bank account kept as events: open, deposit, withdraw. Handle loads the
+// account, decides, and saves the decision, retrying on conflicts.
+func Example() {
+	ctx := context.Background()
+	type (
+		Opened    struct{ Owner string }
+		Deposited struct{ Amount int }
+		Withdrawn struct{ Amount int }
+		Account   struct {
+			Owner   string
+			Balance int
+		}
+	)
+	reg := eventsource.NewRegistry(nil)
+	_ = eventsource.Register[Opened](reg, "account.opened", 1)
+	_ = eventsource.Register[Deposited](reg, "account.deposited", 1)
+	_ = eventsource.Register[Withdrawn](reg, "account.withdrawn", 1)
+
+	store := eventsource.NewMemoryStore()
+	cfg := eventsource.DefaultRepositoryConfig[Account]()
+	cfg.Store, cfg.Registry, cfg.StreamPrefix = store, reg, "account-"
+	cfg.Evolve = func(a Account, e any) Account {
+		switch e := e.(type) {
+		case Opened:
+			a.Owner = e.Owner
+		case Deposited:
+			a.Balance += e.Amount
+		case Withdrawn:
+			a.Balance -= e.Amount
+		}
+		return a
+	}
+	accounts, err := eventsource.NewRepository(cfg)
+	if err != nil {
+		panic(err)
+	}
+
+	_, _ = accounts.Handle(ctx, "42", func(Account) ([]any, error) {
+		return []any{Opened{Owner: "ada"}, Deposited{Amount: 100}}, nil
+	})
+	withdraw := func(n int) func(Account) ([]any, error) {
+		return func(a Account) ([]any, error) {
+			if a.Balance < n {
+				return nil, errors.New("insufficient funds")
+			}
+			return []any{Withdrawn{Amount: n}}, nil
+		}
+	}
+	acc, _ := accounts.Handle(ctx, "42", withdraw(30))
+	fmt.Println(acc.State.Owner, acc.State.Balance, "at version", acc.Version)
+	_, err = accounts.Handle(ctx, "42", withdraw(500))
+	fmt.Println(err)
+
+	for e, err := range store.ReadStream(ctx, "account-42", 1) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.StreamVersion, e.Type, string(e.Data))
+	}
+	// Output:
+	// ada 70 at version 3
+	// insufficient funds
+	// 1 account.opened {"Owner":"ada"}
+	// 2 account.deposited {"Amount":100}
+	// 3 account.withdrawn {"Amount":30}
+}
