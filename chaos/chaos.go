@@ -1,0 +1,217 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+var (
+	// ErrInjected is the error an injected error fault returns unless
+	// Faults.Error names another.
+	ErrInjected = errors.New("chaos: injected fault")
+	// ErrPanic is the value an injected panic panics with.
+	ErrPanic = errors.New("chaos: injected panic")
+)
+
+// Faults says which faults to inject and how often. Each rate is the
+// fraction of calls, in [0, 1], that get the fault.
+type Faults struct {
+	// ErrorRate is the fraction of calls that fail with Error without
+	// running op.
+	ErrorRate float64
+	// Error is the injected error; nil means ErrInjected.
+	Error error
+
+	// PanicRate is the fraction of calls that panic with ErrPanic without
+	// running op. A call gets at most one of an error and a panic, so
+	// ErrorRate + PanicRate must not exceed 1.
+	PanicRate float64
+
+	// LatencyRate is the fraction of calls delayed by Latency before they go
+	// on (to op, or to an injected error or panic). It is drawn
+	// independently of the other two.
+	LatencyRate float64
+	// Latency is the added delay: > 0 when LatencyRate is set, >= 0 always.
+	Latency time.Duration
+}
+
+// Config configures an Injector.
+type Config struct {
+	// Faults are the faults injected from the start; SetFaults changes them.
+	Faults
+
+	// Seed makes the sequence of faults reproducible. 0 means a random seed,
+	// which Injector.Seed reports.
+	Seed uint64
+
+	// Disabled starts the Injector switched off: calls run untouched until
+	// Enable. Off by default, that is the Injector starts injecting.
+	Disabled bool
+
+	// OnFault, if set, is called on the caller's goroutine just before each
+	// fault is injected.
+	OnFault func(Fault)
+
+	// Clock times the added latency. nil means clock.System.
+	Clock clock.Clock
+}
+
+// DefaultConfig returns a Config that injects nothing until rates are set
+// (here or with SetFaults), with a random seed.
+func DefaultConfig() Config {
+	return Config{}
+}
+
+// Fault is a kind of injected fault.
+type Fault int
+
+// The kinds of fault an Injector injects.
+const (
+	FaultLatency Fault = iota + 1
+	FaultError
+	FaultPanic
+)
+
+func (f Fault) String() string {
+	switch f {
+	case FaultLatency:
+		return "latency"
+	case FaultError:
+		return "error"
+	case FaultPanic:
+		return "panic"
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// Injector is a policy that injects faults into the calls it runs. It is
+// safe for concurrent use, including its switches.
+type Injector struct {
+	enabled atomic.Bool
+	faults  atomic.Pointer[Faults]
+	calls   atomic.Uint64 // calls that reached the dice, numbering them
+	seed    uint64
+	onFault func(Fault)
+	clock   clock.Clock
+}
+
+// New returns an Injector, or an error naming the first invalid field of cfg.
+func New(cfg Config) (*Injector, error) {
+	if err := cfg.Faults.validate("Config"); err != nil {
+		return nil, err
+	}
+	seed := cfg.Seed
+	for seed == 0 {
+		seed = rand.Uint64()
+	}
+	inj := &Injector{seed: seed, onFault: cfg.OnFault, clock: clock.OrSystem(cfg.Clock)}
+	f := cfg.Faults
+	inj.faults.Store(&f)
+	inj.enabled.Store(!cfg.Disabled)
+	return inj, nil
+}
+
+func (f *Faults) validate(owner string) error {
+	for _, r := range []struct {
+		name string
+		rate float64
+	}{{"ErrorRate", f.ErrorRate}, {"PanicRate", f.PanicRate}, {"LatencyRate", f.LatencyRate}} {
+		if !(r.rate >= 0 && r.rate <= 1) {
+			return fmt.Errorf("chaos: %s.%s must be in [0, 1], got %v", owner, r.name, r.rate)
+		}
+	}
+	if f.ErrorRate+f.PanicRate > 1 {
+		return fmt.Errorf("chaos: %s.ErrorRate + %s.PanicRate must be at most 1, got %v", owner, owner, f.ErrorRate+f.PanicRate)
+	}
+	if f.Latency < 0 {
+		return fmt.Errorf("chaos: %s.Latency must be >= 0, got %v", owner, f.Latency)
+	}
+	if f.LatencyRate > 0 && f.Latency == 0 {
+		return fmt.Errorf("chaos: %s.Latency must be > 0 when LatencyRate is set, got 0", owner)
+	}
+	return nil
+}
+
+// Do runs op, unless the dice say otherwise. While the Injector is enabled,
+// each call is first delayed by Faults.Latency with probability LatencyRate
+// (a ctx done during the delay ends the call with ctx's error, wrapped, and
+// op does not run); then it panics with ErrPanic with probability PanicRate,
+// or returns Faults.Error without running op with probability ErrorRate;
+// otherwise op runs. While disabled, Do is op(ctx) behind one atomic load.
+func (i *Injector) Do(ctx context.Context, op func(context.Context) error) error {
+	if !i.enabled.Load() {
+		return op(ctx)
+	}
+	f := i.faults.Load()
+	n := i.calls.Add(1)
+	if f.LatencyRate > 0 && uniform(i.seed, 2*n) < f.LatencyRate {
+		i.hook(FaultLatency)
+		if err := clock.Sleep(ctx, i.clock, f.Latency); err != nil {
+			return fmt.Errorf("chaos: during injected latency: %w", err)
+		}
+	}
+	if f.PanicRate > 0 || f.ErrorRate > 0 {
+		u := uniform(i.seed, 2*n+1)
+		switch {
+		case u < f.PanicRate:
+			i.hook(FaultPanic)
+			panic(ErrPanic)
+		case u < f.PanicRate+f.ErrorRate:
+			i.hook(FaultError)
+			if f.Error != nil {
+				return f.Error
+			}
+			return ErrInjected
+		}
+	}
+	return op(ctx)
+}
+
+func (i *Injector) hook(f Fault) {
+	if i.onFault != nil {
+		i.onFault(f)
+	}
+}
+
+// Enable switches fault injection on.
+func (i *Injector) Enable() { i.enabled.Store(true) }
+
+// Disable switches fault injection off: calls run untouched until Enable.
+func (i *Injector) Disable() { i.enabled.Store(false) }
+
+// Enabled reports whether faults are being injected.
+func (i *Injector) Enabled() bool { return i.enabled.Load() }
+
+// SetFaults replaces the faults injected from now on, or returns an error
+// naming the first invalid field of f and changes nothing. Calls already
+// past their dice keep the faults they drew.
+func (i *Injector) SetFaults(f Faults) error {
+	if err := f.validate("Faults"); err != nil {
+		return err
+	}
+	i.faults.Store(&f)
+	return nil
+}
+
+// Faults returns the faults being injected.
+func (i *Injector) Faults() Faults { return *i.faults.Load() }
+
+// Seed returns the seed of the Injector's dice: Config.Seed, or the random
+// one chosen when that was 0.
+func (i *Injector) Seed() uint64 { return i.seed }
+
+// uniform returns a number in [0, 1) that depends only on seed and n
+// (SplitMix64's finaliser over the pair): the dice of call n.
+func uniform(seed, n uint64) float64 {
+	z := seed + n*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11) / (1 << 53)
+}
