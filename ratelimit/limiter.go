@@ -20,10 +20,10 @@ type Limiter struct {
 	tolerance int64
 	maxWait   time.Duration
 	clock     clock.Clock
-	base      time.Time
+	base      timeBase
 	onLimited func(string, time.Duration)
 
-	// tat is the TokenBucket state, in nanoseconds since base, on a cache
+	// tat is the TokenBucket state, in Unix nanoseconds, on a cache
 	// line of its own: every permitted call writes it.
 	_   [64]byte
 	tat atomic.Int64
@@ -46,7 +46,7 @@ func New(cfg Config) (*Limiter, error) {
 		tolerance: r.tolerance(),
 		maxWait:   cfg.MaxWait,
 		clock:     c,
-		base:      c.Now(),
+		base:      newTimeBase(c.Now()),
 		onLimited: cfg.OnLimited,
 	}, nil
 }
@@ -94,9 +94,9 @@ func (l *Limiter) Do(ctx context.Context, op func(context.Context) error) error 
 	return op(ctx)
 }
 
-func (l *Limiter) now() int64 { return int64(l.clock.Now().Sub(l.base)) }
+func (l *Limiter) now() int64 { return l.base.unixNano(l.clock.Now()) }
 
-// take counts a call at now (nanoseconds since base) or returns the wait
+// take counts a call at now (Unix nanoseconds) or returns the wait
 // until one would fit.
 func (l *Limiter) take(now int64) int64 {
 	if l.rule.Algorithm == SlidingWindow {

@@ -1,11 +1,17 @@
 package ratelimit_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/clock/clocktest"
+	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/bulwark-go/bulwark/ratelimit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,7 +28,47 @@ func retryAfter(t *testing.T, err error) time.Duration {
 	return ra.RetryAfter()
 }
 
-func TestTokenBucketBurstThenRate(t *testing.T) {
+func nop(context.Context) error { return nil }
+
+func TestNewValidatesConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  ratelimit.Config
+		want string
+	}{
+		{"default", ratelimit.DefaultConfig(), ""},
+		{"sliding window", ratelimit.Config{Algorithm: ratelimit.SlidingWindow, Limit: 5, Period: time.Minute}, ""},
+		{"unknown algorithm", ratelimit.Config{Algorithm: 7, Limit: 1, Period: time.Second}, "ratelimit: Config.Algorithm must be TokenBucket or SlidingWindow, got Algorithm(7)"},
+		{"zero limit", ratelimit.Config{Period: time.Second}, "ratelimit: Config.Limit must be > 0, got 0"},
+		{"zero period", ratelimit.Config{Limit: 1}, "ratelimit: Config.Period must be > 0, got 0s"},
+		{"rate above a call per ns", ratelimit.Config{Limit: 10, Period: 5}, "ratelimit: Config.Period must be at least Limit nanoseconds (a rate of at most one call per nanosecond), got 5ns for Limit 10"},
+		{"negative burst", ratelimit.Config{Limit: 1, Period: time.Second, Burst: -1}, "ratelimit: Config.Burst must be >= 0 (0 means Limit), got -1"},
+		{"huge burst", ratelimit.Config{Limit: 1, Period: time.Hour, Burst: 1 << 40}, "ratelimit: Config.Burst must be at most 640511 for a Period of 1h0m0s and Limit 1, got 1099511627776"},
+		{"burst on a window", ratelimit.Config{Algorithm: ratelimit.SlidingWindow, Limit: 1, Period: time.Second, Burst: 2}, "ratelimit: Config.Burst applies only to TokenBucket and must be 0 for SlidingWindow, got 2"},
+		{"negative wait", ratelimit.Config{Limit: 1, Period: time.Second, MaxWait: -1}, "ratelimit: Config.MaxWait must be >= 0 (0 rejects at once), got -1ns"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := ratelimit.New(tc.cfg)
+			if tc.want == "" {
+				require.NoError(t, err)
+				require.NotNil(t, l)
+				return
+			}
+			require.EqualError(t, err, tc.want)
+			assert.Nil(t, l)
+			_, err = ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: tc.cfg, MaxKeys: 1})
+			assert.ErrorContains(t, err, "ratelimit: KeyedConfig.")
+		})
+	}
+}
+
+func TestZeroBurstMeansLimit(t *testing.T) {
+	l, err := ratelimit.New(ratelimit.Config{Limit: 5, Period: time.Second})
+	require.NoError(t, err)
+	assert.Equal(t, 5, l.Rule().Burst)
+}
+
+func TestRejectionMatchesErrLimitedAndSaysWhenToRetry(t *testing.T) {
 	fc := clocktest.New(epoch)
 	l, err := ratelimit.New(ratelimit.Config{Limit: 10, Period: time.Second, Burst: 3, Clock: fc})
 	require.NoError(t, err)
@@ -32,19 +78,189 @@ func TestTokenBucketBurstThenRate(t *testing.T) {
 	err = l.Allow()
 	require.ErrorIs(t, err, ratelimit.ErrLimited)
 	assert.Equal(t, 100*time.Millisecond, retryAfter(t, err))
+	assert.EqualError(t, err, "ratelimit: rate limit exceeded, retry after 100ms")
+	var le *ratelimit.LimitedError
+	require.ErrorAs(t, fmt.Errorf("wrapped: %w", err), &le)
+	assert.Equal(t, 100*time.Millisecond, le.Delay)
 	fc.Advance(100 * time.Millisecond)
 	require.NoError(t, l.Allow())
-	require.ErrorIs(t, l.Allow(), ratelimit.ErrLimited)
 }
 
-func TestKeyedAllowSatisfiesTheMiddlewareContract(t *testing.T) {
+// TestLimiterAlgorithms runs the single-stream Limiter through the same
+// schedules the Store suite uses, for both algorithms.
+func TestLimiterAlgorithms(t *testing.T) {
+	t.Run("token bucket", func(t *testing.T) {
+		fc := clocktest.New(epoch)
+		l, err := ratelimit.New(ratelimit.Config{Limit: 10, Period: time.Second, Burst: 3, Clock: fc})
+		require.NoError(t, err)
+		fc.Advance(time.Hour)
+		for range 3 {
+			require.NoError(t, l.Allow())
+		}
+		assert.Equal(t, 100*time.Millisecond, retryAfter(t, l.Allow()), "an idle hour refills to Burst, no more")
+	})
+	t.Run("sliding window", func(t *testing.T) {
+		fc := clocktest.New(epoch.Add(500 * time.Millisecond))
+		l, err := ratelimit.New(ratelimit.Config{Algorithm: ratelimit.SlidingWindow, Limit: 10, Period: time.Second, Clock: fc})
+		require.NoError(t, err)
+		for range 10 {
+			require.NoError(t, l.Allow())
+		}
+		assert.Equal(t, 600*time.Millisecond, retryAfter(t, l.Allow()))
+		fc.Advance(600 * time.Millisecond)
+		require.NoError(t, l.Allow())
+		assert.Equal(t, 100*time.Millisecond, retryAfter(t, l.Allow()))
+	})
+}
+
+// TestTokenBucketLongRunRate hammers a limiter at random instants for a
+// simulated minute and counts what it let through: exactly the burst plus
+// one per interval, since it is asked far more often than the rate.
+func TestTokenBucketLongRunRate(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
 	fc := clocktest.New(epoch)
-	k, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc}, MaxKeys: 10})
+	l, err := ratelimit.New(ratelimit.Config{Limit: 50, Period: time.Second, Burst: 7, Clock: fc})
 	require.NoError(t, err)
-	var allower interface{ Allow(key string) error } = k
-	require.NoError(t, allower.Allow("a"))
-	require.NoError(t, allower.Allow("b"))
-	err = allower.Allow("a")
+	permitted := 0
+	for fc.Now().Sub(epoch) < time.Minute {
+		if l.Allow() == nil {
+			permitted++
+		}
+		fc.Advance(time.Duration(rng.Int64N(int64(2 * time.Millisecond))))
+	}
+	elapsed := fc.Now().Sub(epoch)
+	want := 7 + int(elapsed/(20*time.Millisecond))
+	assert.InDelta(t, want, permitted, 1, "seed %d: %d permitted in %v", seed, permitted, elapsed)
+}
+
+// TestConcurrentAllowAdmitsExactlyTheBurst checks the lock-free hot path:
+// many goroutines calling at one instant share exactly Burst permits.
+func TestConcurrentAllowAdmitsExactlyTheBurst(t *testing.T) {
+	for _, alg := range []ratelimit.Algorithm{ratelimit.TokenBucket, ratelimit.SlidingWindow} {
+		t.Run(alg.String(), func(t *testing.T) {
+			fc := clocktest.New(epoch)
+			cfg := ratelimit.Config{Algorithm: alg, Limit: 1000, Period: time.Hour, Clock: fc}
+			l, err := ratelimit.New(cfg)
+			require.NoError(t, err)
+			var permitted atomic.Int64
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 500 {
+						if l.Allow() == nil {
+							permitted.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int64(1000), permitted.Load())
+		})
+	}
+}
+
+func TestDoRunsOpOnlyWhenPermitted(t *testing.T) {
+	fc := clocktest.New(epoch)
+	l, err := ratelimit.New(ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc})
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	assert.Same(t, boom, l.Do(context.Background(), func(context.Context) error { return boom }))
+	ran := false
+	err = l.Do(context.Background(), func(context.Context) error { ran = true; return nil })
+	assert.ErrorIs(t, err, ratelimit.ErrLimited)
+	assert.False(t, ran)
+}
+
+func TestOnLimitedHook(t *testing.T) {
+	fc := clocktest.New(epoch)
+	var got []string
+	var l *ratelimit.Limiter
+	nested := false
+	l, err := ratelimit.New(ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc, OnLimited: func(key string, d time.Duration) {
+		got = append(got, fmt.Sprintf("%q %v", key, d))
+		if !nested {
+			nested = true
+			_ = l.Allow() // a hook may call back in
+		}
+	}})
+	require.NoError(t, err)
+	require.NoError(t, l.Allow())
+	require.Error(t, l.Allow())
+	assert.Equal(t, []string{`"" 1s`, `"" 1s`}, got, "the nested Allow's rejection is reported too")
+}
+
+// waitingLimiter returns a limiter of one call per second, whose permit is
+// taken, that waits up to maxWait.
+func waitingLimiter(t *testing.T, maxWait time.Duration) (*ratelimit.Limiter, *clocktest.Fake) {
+	t.Helper()
+	leakcheck.Check(t)
+	fc := clocktest.New(epoch)
+	l, err := ratelimit.New(ratelimit.Config{Limit: 1, Period: time.Second, MaxWait: maxWait, Clock: fc})
+	require.NoError(t, err)
+	require.NoError(t, l.Allow())
+	return l, fc
+}
+
+func TestWaitWaitsForThePermit(t *testing.T) {
+	l, fc := waitingLimiter(t, 2*time.Second)
+	done := make(chan error)
+	go func() { done <- l.Do(context.Background(), nop) }()
+	fc.BlockUntil(1)
+	fc.Advance(time.Second - time.Nanosecond)
+	select {
+	case err := <-done:
+		t.Fatalf("wait ended early: %v", err)
+	default:
+	}
+	fc.Advance(time.Nanosecond)
+	assert.NoError(t, <-done)
+	assert.ErrorIs(t, l.Allow(), ratelimit.ErrLimited, "the waiter took the permit")
+}
+
+// TestWaitersTakeTurns has three callers wait for permits that come one a
+// second: each gets one, and none is turned away while within MaxWait.
+func TestWaitersTakeTurns(t *testing.T) {
+	l, fc := waitingLimiter(t, 5*time.Second)
+	done := make(chan error)
+	for range 3 {
+		go func() { done <- l.Wait(context.Background()) }()
+	}
+	for range 3 {
+		fc.BlockUntil(1)
+		fc.Advance(time.Second)
+		assert.NoError(t, <-done)
+	}
+}
+
+func TestWaitRejectsAtOnceBeyondMaxWait(t *testing.T) {
+	l, _ := waitingLimiter(t, 500*time.Millisecond)
+	err := l.Wait(context.Background())
 	require.ErrorIs(t, err, ratelimit.ErrLimited)
 	assert.Equal(t, time.Second, retryAfter(t, err))
+}
+
+func TestWaitRejectsAtOnceBeyondCtxDeadline(t *testing.T) {
+	l, fc := waitingLimiter(t, time.Minute)
+	ctx, cancel := context.WithDeadline(context.Background(), fc.Now().Add(500*time.Millisecond))
+	defer cancel()
+	err := l.Wait(ctx)
+	require.ErrorIs(t, err, ratelimit.ErrLimited)
+	assert.Equal(t, time.Second, retryAfter(t, err))
+}
+
+func TestCancelledWaitReturnsCtxError(t *testing.T) {
+	l, fc := waitingLimiter(t, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Wait(ctx) }()
+	fc.BlockUntil(1)
+	cancel()
+	err := <-done
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, ratelimit.ErrLimited)
+	fc.Advance(time.Second)
+	assert.NoError(t, l.Allow(), "the cancelled wait took nothing")
 }

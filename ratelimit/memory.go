@@ -29,8 +29,8 @@ type memoryShard struct {
 	keys map[string]*memoryEntry
 	lru  memoryEntry // sentinel of the recency ring: lru.next is the most recent
 	max  int
-	base time.Time // time zero of the shard's state; set by the first Take
-	_    [64]byte  // keep neighbouring shards' locks off this cache line
+	base timeBase // set by the first Take
+	_    [64]byte // keep neighbouring shards' locks off this cache line
 }
 
 type memoryEntry struct {
@@ -77,10 +77,10 @@ func newMemoryStore(maxKeys, shards int) *MemoryStore {
 func (s *MemoryStore) Take(_ context.Context, key string, rule Rule, now time.Time) (time.Duration, error) {
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.Lock()
-	if sh.base.IsZero() {
-		sh.base = now
+	if sh.base.base.IsZero() {
+		sh.base = newTimeBase(now)
 	}
-	t := int64(now.Sub(sh.base))
+	t := sh.base.unixNano(now)
 	e := sh.entry(key)
 	var d int64
 	if rule.Algorithm == SlidingWindow {

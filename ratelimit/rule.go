@@ -19,7 +19,9 @@ const (
 	TokenBucket Algorithm = iota
 	// SlidingWindow permits at most Limit calls in any Period, estimated from
 	// the count of the current fixed window plus the previous window's
-	// count weighted by how much of it the sliding window still covers. The
+	// count weighted by how much of it the sliding window still covers.
+	// Fixed windows start at multiples of Period since the Unix epoch, so
+	// every store and process agrees on them. The
 	// estimate is exact when calls are spread evenly; calls bunched at the
 	// end of the previous window are under-weighted, so a true sliding
 	// window can see more than Limit. It keeps two counters per key.
@@ -157,6 +159,18 @@ func mulDiv(a, b, c int64) int64 {
 	q, _ := bits.Div64(hi, lo, uint64(c))
 	return int64(q)
 }
+
+// timeBase reads times as nanoseconds since the Unix epoch: its base's
+// wall-clock reading plus the monotonic time elapsed since base, so that a
+// wall-clock step after base does not move a limiter's time.
+type timeBase struct {
+	base     time.Time
+	baseUnix int64
+}
+
+func newTimeBase(base time.Time) timeBase { return timeBase{base, base.UnixNano()} }
+
+func (b timeBase) unixNano(t time.Time) int64 { return b.baseUnix + int64(t.Sub(b.base)) }
 
 func floorMod(a, b int64) int64 {
 	m := a % b

@@ -1,0 +1,241 @@
+// Package ratelimittest is the conformance suite for ratelimit.Store
+// implementations. Every store runs it, so that a Keyed limiter behaves the
+// same whichever store holds its keys:
+//
+//	func TestStore(t *testing.T) {
+//		ratelimittest.Run(t, func(t *testing.T) ratelimit.Store { return newStore(t) })
+//	}
+//
+// newStore returns an empty store for each subtest (a shared store may
+// instead give each subtest its own key prefix and clean it up). The suite
+// passes explicit times, starting at a whole minute, so it needs no clock.
+package ratelimittest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/ratelimit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// t0 is the suite's time zero: a whole minute, so that SlidingWindow's fixed
+// windows (aligned to multiples of Period since the Unix epoch) of a
+// second, or of any divisor of a minute, start there.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Run runs the conformance suite against the stores newStore returns.
+func Run(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s ratelimit.Store)
+	}{
+		{"TokenBucketBurstThenRate", testTokenBucketBurstThenRate},
+		{"TokenBucketRefillsToBurstOnly", testTokenBucketRefillsToBurstOnly},
+		{"SlidingWindowWeighsThePreviousWindow", testSlidingWindowWeighsThePreviousWindow},
+		{"SlidingWindowLimitOne", testSlidingWindowLimitOne},
+		{"RejectionsRecordNothing", testRejectionsRecordNothing},
+		{"KeysAreIndependent", testKeysAreIndependent},
+		{"RetryAfterIsExact", testRetryAfterIsExact},
+		{"NeverMoreThanTheLimit", testNeverMoreThanTheLimit},
+		{"ConcurrentTakesAdmitExactlyTheBurst", testConcurrentTakes},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+	}
+}
+
+var (
+	// tenPerSecond: a token every 100 ms, three at once.
+	tenPerSecond = ratelimit.Rule{Algorithm: ratelimit.TokenBucket, Limit: 10, Period: time.Second, Burst: 3}
+	// tenPerWindow: at most ten calls in any second.
+	tenPerWindow = ratelimit.Rule{Algorithm: ratelimit.SlidingWindow, Limit: 10, Period: time.Second}
+)
+
+// take calls s.Take and fails the test on an error.
+func take(t *testing.T, s ratelimit.Store, key string, r ratelimit.Rule, at time.Duration) time.Duration {
+	t.Helper()
+	d, err := s.Take(context.Background(), key, r, t0.Add(at))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, d, time.Duration(0), "Take returned a negative wait")
+	return d
+}
+
+func testTokenBucketBurstThenRate(t *testing.T, s ratelimit.Store) {
+	for i := range 3 {
+		require.Zero(t, take(t, s, "k", tenPerSecond, 0), "burst call %d", i)
+	}
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "k", tenPerSecond, 0))
+	assert.Equal(t, time.Millisecond, take(t, s, "k", tenPerSecond, 99*time.Millisecond))
+	assert.Zero(t, take(t, s, "k", tenPerSecond, 100*time.Millisecond))
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "k", tenPerSecond, 100*time.Millisecond))
+	assert.Zero(t, take(t, s, "k", tenPerSecond, 250*time.Millisecond))
+	assert.Equal(t, 50*time.Millisecond, take(t, s, "k", tenPerSecond, 250*time.Millisecond))
+}
+
+func testTokenBucketRefillsToBurstOnly(t *testing.T, s ratelimit.Store) {
+	require.Zero(t, take(t, s, "k", tenPerSecond, 0))
+	for i := range 3 {
+		require.Zero(t, take(t, s, "k", tenPerSecond, time.Hour), "call %d after an idle hour", i)
+	}
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "k", tenPerSecond, time.Hour))
+}
+
+func testSlidingWindowWeighsThePreviousWindow(t *testing.T, s ratelimit.Store) {
+	at := 500 * time.Millisecond
+	for i := range 10 {
+		require.Zero(t, take(t, s, "k", tenPerWindow, at), "call %d", i)
+	}
+	// The window is full: the next call fits once the next window has
+	// begun and this one's ten calls weigh at most nine: at 1.1 s.
+	assert.Equal(t, 600*time.Millisecond, take(t, s, "k", tenPerWindow, at))
+	assert.Equal(t, time.Nanosecond, take(t, s, "k", tenPerWindow, 1100*time.Millisecond-time.Nanosecond))
+	assert.Zero(t, take(t, s, "k", tenPerWindow, 1100*time.Millisecond))
+	// Now 10 × 0.9 + 1 = 10: the next fits when the old ten weigh at most
+	// eight, at 1.2 s.
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "k", tenPerWindow, 1100*time.Millisecond))
+	assert.Zero(t, take(t, s, "k", tenPerWindow, 1200*time.Millisecond))
+	// Two windows later the old calls weigh nothing.
+	for i := range 10 {
+		require.Zero(t, take(t, s, "k", tenPerWindow, 3*time.Second), "call %d", i)
+	}
+}
+
+func testSlidingWindowLimitOne(t *testing.T, s ratelimit.Store) {
+	one := ratelimit.Rule{Algorithm: ratelimit.SlidingWindow, Limit: 1, Period: time.Second}
+	require.Zero(t, take(t, s, "k", one, 0))
+	// The call at 0 weighs (1 - e) through the next window: nothing fits
+	// until the one after.
+	assert.Equal(t, 2*time.Second, take(t, s, "k", one, 0))
+	assert.Equal(t, 500*time.Millisecond, take(t, s, "k", one, 1500*time.Millisecond))
+	assert.Zero(t, take(t, s, "k", one, 2*time.Second))
+}
+
+func testRejectionsRecordNothing(t *testing.T, s ratelimit.Store) {
+	for _, r := range []ratelimit.Rule{tenPerSecond, tenPerWindow} {
+		key := r.Algorithm.String()
+		var d time.Duration
+		for d == 0 {
+			d = take(t, s, key, r, 0)
+		}
+		for range 1000 {
+			require.Equal(t, d, take(t, s, key, r, 0))
+		}
+		assert.Zero(t, take(t, s, key, r, d), "%v: a thousand rejections took no permits", r.Algorithm)
+	}
+}
+
+func testKeysAreIndependent(t *testing.T, s ratelimit.Store) {
+	for _, r := range []ratelimit.Rule{tenPerSecond, tenPerWindow} {
+		a, b := r.Algorithm.String()+"/a", r.Algorithm.String()+"/b"
+		for take(t, s, a, r, 0) == 0 {
+		}
+		assert.Zero(t, take(t, s, b, r, 0), "%v: key b is not limited by key a", r.Algorithm)
+	}
+}
+
+// randomRule returns a rule of either algorithm with a small limit and a
+// period that divides a minute.
+func randomRule(rng *rand.Rand) ratelimit.Rule {
+	r := ratelimit.Rule{Limit: 1 + rng.IntN(20), Period: []time.Duration{time.Second, 3 * time.Second, time.Minute}[rng.IntN(3)]}
+	if rng.IntN(2) == 0 {
+		r.Algorithm, r.Burst = ratelimit.TokenBucket, 1+rng.IntN(2*r.Limit)
+	} else {
+		r.Algorithm = ratelimit.SlidingWindow
+	}
+	return r
+}
+
+// testRetryAfterIsExact checks, over random rules and call times, that a
+// rejection's wait d is exact: a call 1 ns sooner is rejected too, and a
+// call at d is permitted.
+func testRetryAfterIsExact(t *testing.T, s ratelimit.Store) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	for k := range 50 {
+		r := randomRule(rng)
+		key := fmt.Sprint("exact/", k)
+		at := time.Duration(0)
+		for range 200 {
+			at += time.Duration(rng.Int64N(int64(r.Period) / int64(r.Limit) * 2))
+			d := take(t, s, key, r, at)
+			if d == 0 {
+				continue
+			}
+			if d > 1 {
+				require.NotZero(t, take(t, s, key, r, at+d-1), "seed %d, %+v: a call 1ns before the wait ended was permitted", seed, r)
+			}
+			require.Zero(t, take(t, s, key, r, at+d), "seed %d, %+v: the call at the end of the wait was rejected", seed, r)
+			at += d
+		}
+	}
+}
+
+// testNeverMoreThanTheLimit sends random bursts of calls and counts what is
+// permitted: a TokenBucket never permits more than Burst plus what the
+// elapsed time refills, a SlidingWindow never more than Limit in one of its
+// fixed windows.
+func testNeverMoreThanTheLimit(t *testing.T, s ratelimit.Store) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for k := range 30 {
+		r := randomRule(rng)
+		key := fmt.Sprint("count/", k)
+		interval := (r.Period + time.Duration(r.Limit) - 1) / time.Duration(r.Limit)
+		perWindow := map[time.Duration]int{}
+		permitted := 0
+		at := time.Duration(0)
+		for range 300 {
+			at += time.Duration(rng.Int64N(int64(interval)))
+			for range 1 + rng.IntN(3) {
+				if take(t, s, key, r, at) == 0 {
+					permitted++
+					perWindow[at/r.Period]++
+				}
+			}
+			if r.Algorithm == ratelimit.TokenBucket {
+				require.LessOrEqual(t, permitted, r.Burst+int(at/interval), "seed %d, %+v: more than the bucket holds by %v", seed, r, at)
+			}
+		}
+		for w, n := range perWindow {
+			if r.Algorithm == ratelimit.SlidingWindow {
+				require.LessOrEqual(t, n, r.Limit, "seed %d, %+v: %d calls in window %d", seed, r, n, w)
+			}
+		}
+	}
+}
+
+func testConcurrentTakes(t *testing.T, s ratelimit.Store) {
+	for _, r := range []ratelimit.Rule{
+		{Algorithm: ratelimit.TokenBucket, Limit: 100, Period: time.Second, Burst: 37},
+		{Algorithm: ratelimit.SlidingWindow, Limit: 37, Period: time.Second},
+	} {
+		var (
+			wg        sync.WaitGroup
+			mu        sync.Mutex
+			permitted int
+		)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					d, err := s.Take(context.Background(), "concurrent/"+r.Algorithm.String(), r, t0)
+					assert.NoError(t, err)
+					if err == nil && d == 0 {
+						mu.Lock()
+						permitted++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, 37, permitted, "%v: 160 concurrent calls at one instant", r.Algorithm)
+	}
+}
