@@ -4,9 +4,10 @@
 //
 // Scopes and keys are stored as BYTEA, so any string works as either.
 //
-// A Claim is one statement (one round trip): an INSERT ... ON CONFLICT DO
-// UPDATE that claims a new, expired or abandoned key, combined with a read
-// of the record it did not claim. Complete, Release and Checkpoint are one
+// A Claim is one statement (one round trip): a read of the record, and,
+// only when the record is missing, expired or abandoned, an INSERT ... ON
+// CONFLICT DO UPDATE that claims it. A replay therefore reads without
+// locking or writing, so replays of one key do not queue behind each other. Complete, Release and Checkpoint are one
 // UPDATE or DELETE each, fenced by the holder's token. So a request with a
 // new key costs two round trips and a replay one.
 package pgidempotency
@@ -78,9 +79,16 @@ func New(cfg Config) (*Store, error) {
 	r := strings.NewReplacer("{{table}}", t, "{{index}}", sqlident.Quote(name+"_expires_at"))
 	return &Store{db: cfg.DB, sql: statements{
 		migrate: r.Replace(migrateSQL),
-		claim: r.Replace(`WITH claimed AS (
+		claim: r.Replace(`WITH existing AS (
+	SELECT fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
+	FROM {{table}} WHERE scope = $1 AND key = $2
+), claimed AS (
 	INSERT INTO {{table}} AS r (scope, key, fingerprint, completed, token, attempt, lease_until, expires_at)
-	VALUES ($1, $2, $3, false, $4, 1, $6, $7)
+	SELECT $1, $2, $3, false, $4, 1, $6, $7
+	WHERE NOT EXISTS (
+		SELECT FROM existing e
+		WHERE e.expires_at > $5 AND (e.completed OR e.lease_until > $5 OR e.fingerprint <> $3)
+	)
 	ON CONFLICT (scope, key) DO UPDATE SET
 		fingerprint = EXCLUDED.fingerprint,
 		completed = false,
@@ -96,8 +104,7 @@ func New(cfg Config) (*Store, error) {
 )
 SELECT * FROM claimed
 UNION ALL
-SELECT false, fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
-FROM {{table}} WHERE scope = $1 AND key = $2 AND NOT EXISTS (SELECT FROM claimed)`),
+SELECT false, * FROM existing WHERE NOT EXISTS (SELECT FROM claimed)`),
 		complete: r.Replace(`UPDATE {{table}} SET completed = true, outcome = $4, expires_at = $5
 WHERE scope = $1 AND key = $2 AND token = $3 AND NOT completed`),
 		release: r.Replace(`DELETE FROM {{table}} WHERE scope = $1 AND key = $2 AND token = $3 AND NOT completed`),
