@@ -25,8 +25,11 @@ type Breaker struct {
 	timed    bool  // the hot path needs the time: a time window or slow-call detection
 	slowCall int64 // SlowCallDuration in nanoseconds, 0 = off
 	cfg      Config
-	clk      clock.Clock // nil: the coarse clock
-	origin   time.Time   // zero of now() for an injected clock
+	clk      clock.Clock // nil: the system clock
+	origin   time.Time   // zero of an injected clock's readings
+
+	// The rejections whose RetryAfter is always OpenWait, made once.
+	forcedOpenErr, halfOpenErr *OpenError
 
 	_ [64]byte // keep the mutable fields below off word's cache line
 
@@ -77,6 +80,8 @@ func newBreaker(cfg Config, gate *ejectionGate) *Breaker {
 		b.win = b.cw
 	}
 	b.timed = b.tw != nil || b.slowCall > 0
+	b.forcedOpenErr = &OpenError{Name: cfg.Name, State: StateForcedOpen, Wait: cfg.OpenWait}
+	b.halfOpenErr = &OpenError{Name: cfg.Name, State: StateHalfOpen, Wait: cfg.OpenWait}
 	if cfg.Clock != nil && cfg.Clock != clock.System {
 		b.clk = cfg.Clock
 		b.origin = cfg.Clock.Now()
@@ -85,12 +90,14 @@ func newBreaker(cfg Config, gate *ejectionGate) *Breaker {
 	return b
 }
 
-// The breaker reads time on two scales, in nanoseconds, never compared with
-// each other. callNow times calls (slow-call detection) and places them in
-// a time window's buckets: it runs on every call, so with the system clock
-// it reads the coarse clock. stateNow times the state machine (the open
-// wait, MaxHalfOpenWait): it runs only when the state changes or is not
-// closed, and reads the system clock exactly. An injected clock serves both.
+// The breaker reads time in nanoseconds since coarse.origin, two ways.
+// callNow times calls (slow-call detection), places them in a time window's
+// buckets and filters rejections of an open breaker: it runs on every call,
+// so with the system clock it reads the coarse clock, which may lag. stateNow
+// times the state machine (when the open wait ends, MaxHalfOpenWait): it
+// runs only when the state changes or when an open breaker may be done
+// waiting, and reads the system clock exactly. An injected clock serves
+// both.
 func (b *Breaker) callNow() int64 {
 	if b.clk == nil {
 		return coarseNow()
@@ -227,11 +234,11 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 			}
 			break
 		}
-		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: b.cfg.OpenWait}
+		rejection = b.halfOpenErr
 	case StateOpen:
 		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: time.Duration(b.openUntil.Load() - now)}
 	case StateForcedOpen:
-		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: b.cfg.OpenWait}
+		rejection = b.forcedOpenErr
 	}
 	b.unlockAndDeliver()
 	if rejection == nil {
@@ -245,14 +252,17 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 
 // rejectFast rejects, without the lock, a call to a breaker that is forced
 // open or open with time left to wait: rejections are cheap when an open
-// breaker takes a dependency's full traffic.
+// breaker takes a dependency's full traffic. It reads callNow, the coarse
+// clock with the system clock: being at most a tick behind (more while the
+// process is starved of CPU), it can only make the open wait last that much
+// longer and RetryAfter read that much higher, never shorter.
 func (b *Breaker) rejectFast() *OpenError {
 	w := b.word.Load()
 	switch wordState(w) {
 	case StateForcedOpen:
-		return &OpenError{Name: b.cfg.Name, State: StateForcedOpen, Wait: b.cfg.OpenWait}
+		return b.forcedOpenErr
 	case StateOpen:
-		now := b.stateNow()
+		now := b.callNow()
 		until := b.openUntil.Load()
 		if now < until && b.word.Load() == w { // until is this open state's
 			return &OpenError{Name: b.cfg.Name, State: StateOpen, Wait: time.Duration(until - now)}

@@ -68,12 +68,9 @@ func TestCountWindowNeedsNoClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(b, 1000, succeeds)
-	run(b, 60, failOp) // trips, then rejects
-	if s := b.State(); s != StateOpen {
-		t.Fatalf("state %v, want open", s)
-	}
+	run(b, 5, failOp)
 	if coarse.running.Load() {
-		t.Fatal("a count-window breaker without slow-call detection started the coarse clock")
+		t.Fatal("a closed count-window breaker without slow-call detection started the coarse clock")
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 var ErrOpen = errors.New("circuitbreaker: open")
 
 // OpenError is returned when a breaker rejects a call: it is open, forced
-// open, or half-open with every probe permit taken. It matches ErrOpen.
+// open, or half-open with every probe permit taken. It matches ErrOpen. A
+// breaker may return the same *OpenError to many callers: do not modify it.
 type OpenError struct {
 	// Name is the breaker's Config.Name (for keyed breakers, the key).
 	Name string
