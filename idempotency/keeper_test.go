@@ -24,6 +24,7 @@ type faultyStore struct {
 	idempotency.Store
 	claimErr, completeErr error
 	outcome               []byte // replaces stored outcomes when set
+	afterClaim            func()
 	deletes               atomic.Int32
 }
 
@@ -32,6 +33,9 @@ func (s *faultyStore) Claim(ctx context.Context, c idempotency.Claim) (idempoten
 		return idempotency.Record{}, s.claimErr
 	}
 	rec, err := s.Store.Claim(ctx, c)
+	if s.afterClaim != nil {
+		s.afterClaim()
+	}
 	if s.outcome != nil && rec.State == idempotency.Completed {
 		rec.Outcome = s.outcome
 	}
@@ -181,4 +185,26 @@ func TestMiddlewareStoreFailures(t *testing.T) {
 	w = send()
 	assert.Equal(t, http.StatusInternalServerError, w.Code, "an unreadable stored response is not replayed")
 	assert.Contains(t, logs.String(), "unreadable")
+}
+
+func TestMiddlewareFinishesAClaimedRequestWhenTheClientLeaves(t *testing.T) {
+	s := &faultyStore{Store: idempotency.NewMemoryStore()}
+	mcfg := idempotency.DefaultMiddlewareConfig()
+	mcfg.Keeper = keeperOn(t, s, nil)
+	m, err := idempotency.NewMiddleware(mcfg)
+	require.NoError(t, err)
+	runs := 0
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++; _, _ = w.Write([]byte("done")) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	s.afterClaim = cancel // the client hangs up right after the key was claimed
+	r := httptest.NewRequest("POST", "/", strings.NewReader("1")).WithContext(ctx)
+	r.Header.Set(idempotency.KeyHeader, "k")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	s.afterClaim = nil
+	r = httptest.NewRequest("POST", "/", strings.NewReader("1"))
+	r.Header.Set(idempotency.KeyHeader, "k")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, "true", w.Header().Get(idempotency.ReplayedHeader), "the claimed request ran and was stored, not left in progress")
+	assert.Equal(t, 1, runs)
 }

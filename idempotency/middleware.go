@@ -167,7 +167,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		problem(w, http.StatusConflict, "A request with this Idempotency-Key is in progress",
 			"Retry after the first request with this key has finished.")
 		return
-	case r.Context().Err() != nil:
+	case err != nil && r.Context().Err() != nil:
 		return // the client is gone
 	case err != nil:
 		m.logger.ErrorContext(r.Context(), "idempotency: claiming a key failed", "key", key, "err", err)
