@@ -1,0 +1,43 @@
+package retry_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/retry"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFirstAttemptSuccessAllocatesNothing(t *testing.T) {
+	budget, err := retry.NewBudget(retry.DefaultBudgetConfig())
+	require.NoError(t, err)
+	configs := map[string]retry.Config{
+		"default":      retry.DefaultConfig(),
+		"decorrelated": {MaxAttempts: 3, Backoff: retry.Decorrelated{Base: time.Millisecond}},
+		"elapsed":      {MaxAttempts: 3, MaxElapsedTime: time.Second, Backoff: retry.Constant{}},
+		"hooks": {
+			MaxAttempts: 3, Backoff: retry.Constant{},
+			RetryIf:  func(error) bool { return true },
+			OnRetry:  func(int, error, time.Duration) {},
+			OnGiveUp: func(*retry.Error) {},
+		},
+		"budget": {MaxAttempts: 3, Backoff: retry.Constant{}, Budget: budget},
+	}
+	ctx := context.Background()
+	for name, cfg := range configs {
+		r, err := retry.New(cfg)
+		require.NoError(t, err)
+		allocs := testing.AllocsPerRun(1000, func() { _ = r.Do(ctx, succeed) })
+		assert.Zero(t, allocs, name)
+	}
+}
+
+func TestFailurePathAllocatesOnlyTheGiveUpError(t *testing.T) {
+	r, err := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.Exponential{Initial: 1, Jitter: retry.FullJitter}, MaxDelay: 1})
+	require.NoError(t, err)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(200, func() { _ = r.Do(ctx, fail) })
+	assert.Equal(t, 1.0, allocs)
+}

@@ -1,0 +1,134 @@
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// Reasons for giving up, found in an *Error's Reason and matched with
+// errors.Is on the error Do returns. A cancelled or expired context is the
+// fifth reason: the context's own error.
+var (
+	// ErrMaxAttempts: Config.MaxAttempts attempts were made.
+	ErrMaxAttempts = errors.New("retry: max attempts reached")
+	// ErrMaxElapsedTime: the next wait would have ended after
+	// Config.MaxElapsedTime since the call began.
+	ErrMaxElapsedTime = errors.New("retry: max elapsed time reached")
+	// ErrNotRetryable: the error was permanent (Permanent or
+	// backoff.Permanent) or Config.RetryIf rejected it.
+	ErrNotRetryable = errors.New("retry: error is not retryable")
+	// ErrBudgetExhausted: the retry Budget shared by the downstream's callers
+	// allowed no more retries, so the call failed fast instead of retrying.
+	ErrBudgetExhausted = errors.New("retry: retry budget exhausted")
+	// ErrBackoffStopped: a BackOff returned backoff.Stop.
+	ErrBackoffStopped = errors.New("retry: backoff stopped")
+)
+
+// ErrAttemptTimeout marks an attempt that Config.AttemptTimeout cut short.
+// It is the cause (context.Cause) of the context the attempt ran with, and
+// the error recorded for the attempt wraps it along with the op's own error.
+// Timed-out attempts are retried whatever Config.RetryIf says.
+var ErrAttemptTimeout = errors.New("retry: attempt timed out")
+
+// Error is the error Do returns when it gives up after running op at least
+// once. It wraps both the reason and the last attempt's error, so
+// errors.Is(err, retry.ErrBudgetExhausted) and errors.Is(err, io.EOF) both
+// work on it, and errors.As finds types in the last error (a RetryAfter
+// hint, say).
+type Error struct {
+	// Attempts is how many times op ran.
+	Attempts int
+	// Reason says why Do stopped: ErrMaxAttempts, ErrMaxElapsedTime,
+	// ErrNotRetryable, ErrBudgetExhausted, ErrBackoffStopped, or the error of
+	// the caller's context (context.Canceled or context.DeadlineExceeded).
+	Reason error
+	// Err is the last attempt's error.
+	Err error
+}
+
+func (e *Error) Error() string {
+	plural := "s"
+	if e.Attempts == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("retry: gave up after %d attempt%s (%s): %v",
+		e.Attempts, plural, strings.TrimPrefix(e.Reason.Error(), "retry: "), e.Err)
+}
+
+// Unwrap returns the reason and the last attempt's error.
+func (e *Error) Unwrap() []error { return []error{e.Reason, e.Err} }
+
+// Permanent marks err as not worth retrying: Do gives up on it at once with
+// ErrNotRetryable, whatever Config.RetryIf says. The result wraps err
+// (errors.Is and errors.As see through it) and reads the same. backoff.Permanent
+// errors are treated alike. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked by
+// Permanent or backoff.Permanent.
+func IsPermanent(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case *permanentError, *backoff.PermanentError:
+		return true
+	case interface{ Unwrap() error }:
+		return IsPermanent(e.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			if IsPermanent(inner) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// retryAfter returns the hint of the first error in err's tree with a
+// RetryAfter method (a circuit breaker's open error, a rate limiter's or
+// bulkhead's rejection, an HTTP 429 or 503). A negative hint reads as 0.
+// It walks the tree itself rather than use errors.As, which would allocate.
+func retryAfter(err error) (time.Duration, bool) {
+	switch e := err.(type) {
+	case nil:
+		return 0, false
+	case interface{ RetryAfter() time.Duration }:
+		return max(e.RetryAfter(), 0), true
+	case interface{ Unwrap() error }:
+		return retryAfter(e.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			if d, ok := retryAfter(inner); ok {
+				return d, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// attemptTimeoutError is the error recorded for an attempt that
+// Config.AttemptTimeout cut short.
+type attemptTimeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *attemptTimeoutError) Error() string {
+	return fmt.Sprintf("retry: attempt timed out after %v: %v", e.timeout, e.err)
+}
+
+func (e *attemptTimeoutError) Unwrap() []error { return []error{ErrAttemptTimeout, e.err} }
