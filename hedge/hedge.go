@@ -1,0 +1,210 @@
+package hedge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bulwark-go/bulwark/clock"
+)
+
+// ErrLost is the cause (context.Cause) of an attempt's context when another
+// attempt of the same call succeeded first.
+var ErrLost = errors.New("hedge: another attempt succeeded first")
+
+// Config configures a Hedger. Start from DefaultConfig.
+type Config struct {
+	// Delay is how long the latest attempt may go unanswered before the next
+	// one starts, in [0, 1h]; 0 starts every attempt at once. With
+	// Percentile set, Delay is used until Window latencies are known.
+	Delay time.Duration
+	// MaxHedges is how many attempts may start after the first, in [1, 10].
+	MaxHedges int
+	// Percentile, when > 0, sets the delay to this percentile, in (0, 100],
+	// of the first attempt's latency over the last Window successful hedged
+	// calls. A first attempt that lost to another counts with how long it had
+	// run by then; one that failed does not count. It costs two clock reads
+	// per hedged call.
+	Percentile float64
+	// Window is how many latencies Percentile is taken over, in
+	// [1, 100000]; used, and required, only with Percentile.
+	Window int
+	// AllIdempotent, when true, hedges every call. When false, Do hedges
+	// only calls whose context was marked by Idempotent, and runs the others
+	// once.
+	AllIdempotent bool
+	// OnHedge, when set, is called as an attempt after the first starts,
+	// with its number (2 for the first hedge) and the delay waited for it.
+	OnHedge func(attempt int, delay time.Duration)
+	// Clock is the time source for delays and latencies; nil means
+	// clock.System.
+	Clock clock.Clock
+}
+
+// DefaultConfig returns one hedge at the 95th percentile of the last 100
+// calls' latency, starting from 50ms, for calls marked idempotent.
+func DefaultConfig() Config {
+	return Config{Delay: 50 * time.Millisecond, MaxHedges: 1, Percentile: 95, Window: 100}
+}
+
+// Hedger runs idempotent operations with hedged attempts. It is safe for
+// concurrent use; share one per downstream, so its latency window sees all
+// the downstream's calls.
+type Hedger struct {
+	delay         time.Duration
+	maxHedges     int
+	allIdempotent bool
+	onHedge       func(int, time.Duration)
+	clock         clock.Clock
+	latencies     *latencies // nil without Percentile
+}
+
+// New returns a Hedger, or an error naming the first invalid setting.
+func New(cfg Config) (*Hedger, error) {
+	switch {
+	case cfg.Delay < 0 || cfg.Delay > time.Hour:
+		return nil, fmt.Errorf("hedge: Config.Delay must be in [0, 1h], got %v", cfg.Delay)
+	case cfg.MaxHedges < 1 || cfg.MaxHedges > 10:
+		return nil, fmt.Errorf("hedge: Config.MaxHedges must be in [1, 10], got %d", cfg.MaxHedges)
+	case !(cfg.Percentile >= 0 && cfg.Percentile <= 100):
+		return nil, fmt.Errorf("hedge: Config.Percentile must be 0 (off) or in (0, 100], got %v", cfg.Percentile)
+	case cfg.Window < 0 || cfg.Window > 100000:
+		return nil, fmt.Errorf("hedge: Config.Window must be in [1, 100000], got %d", cfg.Window)
+	case cfg.Percentile > 0 && cfg.Window == 0:
+		return nil, fmt.Errorf("hedge: Config.Window must be in [1, 100000] when Percentile is set, got 0")
+	}
+	h := &Hedger{
+		delay:         cfg.Delay,
+		maxHedges:     cfg.MaxHedges,
+		allIdempotent: cfg.AllIdempotent,
+		onHedge:       cfg.OnHedge,
+		clock:         clock.OrSystem(cfg.Clock),
+	}
+	if cfg.Percentile > 0 {
+		h.latencies = newLatencies(cfg.Percentile, cfg.Window)
+	}
+	return h, nil
+}
+
+type idempotentKey struct{}
+
+// Idempotent returns a context that marks the call made with it as safe to
+// run more than once, so a Hedger may hedge it.
+func Idempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
+}
+
+// IsIdempotent reports whether ctx was marked by Idempotent.
+func IsIdempotent(ctx context.Context) bool {
+	marked, _ := ctx.Value(idempotentKey{}).(bool)
+	return marked
+}
+
+// Delay returns the delay the next hedged call will wait before its first
+// hedge: Config.Delay, or the latency percentile once Window latencies are
+// known.
+func (h *Hedger) Delay() time.Duration {
+	if h.latencies != nil {
+		if d, ok := h.latencies.percentile(); ok {
+			return d
+		}
+	}
+	return h.delay
+}
+
+// Do runs op. For a call that may be hedged, each time the latest attempt
+// has run for the delay without an answer another starts, up to MaxHedges
+// more; Do returns nil at the first success, cancels the other attempts
+// (cause ErrLost) and waits for them to return. When every attempt started
+// has failed, Do returns the first attempt's error — what the call would
+// have returned unhedged — without starting more: hedging covers slowness,
+// not failure (compose with retry for that). When ctx ends
+// first, Do cancels every attempt, waits for them and returns ctx.Err()
+// wrapped. Attempts must return promptly once their context is cancelled.
+//
+// A call that may not be hedged runs op(ctx) once and returns its error,
+// allocating nothing.
+func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
+	if !h.allIdempotent && !IsIdempotent(ctx) {
+		return op(ctx)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hedge: not attempted: %w", err)
+	}
+	return h.hedge(ctx, op)
+}
+
+type outcome struct {
+	attempt int
+	err     error
+}
+
+func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) error {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make(chan outcome, h.maxHedges+1)
+	launch := func(attempt int) {
+		go func() { results <- outcome{attempt, op(actx)} }()
+	}
+
+	var began time.Time
+	if h.latencies != nil {
+		began = h.clock.Now()
+	}
+	delay := h.Delay()
+	started, pending := 1, 1
+	launch(1)
+	timer := h.clock.NewTimer(delay)
+	defer func() { timer.Stop() }()
+	timerC := timer.C()
+
+	// wait collects the attempts still running after cancel.
+	wait := func() {
+		for ; pending > 0; pending-- {
+			<-results
+		}
+	}
+	var firstErr error // the first attempt's, once it failed
+	for {
+		select {
+		case res := <-results:
+			pending--
+			if res.err == nil {
+				if h.latencies != nil && firstErr == nil {
+					// The first attempt won, or is still running: either
+					// way how long it ran is what it has run so far.
+					h.latencies.record(h.clock.Now().Sub(began))
+				}
+				cancel(ErrLost)
+				wait()
+				return nil
+			}
+			if res.attempt == 1 {
+				firstErr = res.err
+			}
+			if pending == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("hedge: %w (first attempt: %w)", err, firstErr)
+				}
+				return firstErr
+			}
+		case <-timerC:
+			started++
+			pending++
+			if h.onHedge != nil {
+				h.onHedge(started, delay)
+			}
+			launch(started)
+			timerC = nil
+			if started <= h.maxHedges {
+				timer = h.clock.NewTimer(delay)
+				timerC = timer.C()
+			}
+		case <-ctx.Done():
+			cancel(context.Cause(ctx))
+			wait()
+			return fmt.Errorf("hedge: %w", ctx.Err())
+		}
+	}
+}
