@@ -21,10 +21,11 @@ type execution[T any] struct {
 	// (an invocation failed, or the record was just read) and is decoded
 	// again from rec.Data before the next invocation; a write while dirty
 	// keeps rec.Data.
-	data  T
-	dirty bool
-	lease atomic.Int64 // rec.LeaseUntil in Unix nanoseconds, for the heartbeat
-	cause error        // why the saga compensates or needs attention, as seen here
+	data   T
+	dirty  bool
+	caller context.Context // of Execute or Resume; Background when taken over
+	lease  atomic.Int64    // rec.LeaseUntil in Unix nanoseconds, for the heartbeat
+	cause  error           // why the saga compensates or needs attention, as seen here
 }
 
 // errStopping: the orchestrator is stopping this execution (Close, or the
@@ -37,6 +38,7 @@ var errStopping = errors.New("stopping")
 // not reached its point of no return. parent carries the values every invocation sees.
 func (e *execution[T]) drive(caller, parent context.Context) error {
 	o := e.o
+	e.caller = caller
 	run, stopRun := context.WithCancelCause(parent)
 	defer stopRun(nil)
 	defer context.AfterFunc(o.stop, func() { stopRun(ErrClosed) })()
@@ -145,6 +147,10 @@ func (e *execution[T]) forward(run, fwd context.Context) error {
 // compensated instead of going on: its caller went away or its deadline
 // passed. Nil if neither.
 func (e *execution[T]) abortCause(fwd context.Context) error {
+	if e.caller.Err() != nil {
+		// fwd learns it asynchronously; the caller's context knows now.
+		return fmt.Errorf("the caller of the saga went away: %w", context.Cause(e.caller))
+	}
 	if fwd.Err() != nil {
 		return context.Cause(fwd)
 	}
@@ -422,5 +428,8 @@ func withTimer(ctx context.Context, c clock.Clock, d time.Duration, cause error)
 			t.Stop()
 		}
 	}()
-	return ctx, func() { cancel(nil) }
+	return ctx, func() {
+		t.Stop() // now, not when the goroutine gets to it: tests count timers
+		cancel(nil)
+	}
 }

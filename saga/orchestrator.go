@@ -249,7 +249,7 @@ func (o *Orchestrator[T]) driveFor(ctx context.Context, e *execution[T]) error {
 			return err
 		default:
 		}
-		return fmt.Errorf("saga %s: stopped waiting; the orchestrator finishes the saga: %w", e.rec.ID, ctx.Err())
+		return fmt.Errorf("saga %s: stopped waiting; the orchestrator finishes the saga: %w", e.id, ctx.Err())
 	}
 }
 

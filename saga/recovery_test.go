@@ -1,0 +1,299 @@
+package saga_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/saga"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// blockingStep is a compensatable step whose action signals when it starts
+// and then waits for release or for its context to end.
+func (e *env) blockingStep(name string, started chan<- struct{}, release <-chan struct{}) saga.Step[Order] {
+	s := e.step(name, saga.Compensatable, nil, nil)
+	inner := s.Action
+	s.Action = func(ctx context.Context, o *Order, inv saga.Invocation) error {
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return inner(ctx, o, inv)
+	}
+	return s
+}
+
+func TestCloseStopsSagasAtTheirNextTransitionAndReleasesThem(t *testing.T) {
+	e := newEnv(t)
+	started := make(chan struct{}, 1)
+	d := def(e.step("reserve", saga.Compensatable, nil, nil), e.blockingStep("charge", started, nil), e.step("ship", saga.Pivot, nil, nil))
+	a := e.orchestrator(d, func(c *saga.Config) { c.InstanceID = "a" })
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- a.Execute(ctx, "o1", Order{}) }()
+	<-started
+	e.close(a)
+	err := <-done
+	assert.ErrorIs(t, err, saga.ErrStopped)
+	assert.ErrorIs(t, err, saga.ErrClosed)
+	assert.Equal(t, []string{"o1/reserve"}, e.j.list(), "stopping is not failing: nothing was compensated")
+
+	rec, err := e.store.Get(ctx, "o1")
+	require.NoError(t, err)
+	assert.Equal(t, saga.Running, rec.Status)
+	assert.Equal(t, 1, rec.Step)
+	assert.Empty(t, rec.Owner, "the lease is released")
+	assert.True(t, rec.LeaseUntil.IsZero())
+
+	assert.ErrorIs(t, a.Execute(ctx, "o2", Order{}), saga.ErrClosed)
+	assert.ErrorIs(t, a.Run(ctx), saga.ErrClosed)
+	_, err = a.Recover(ctx)
+	assert.ErrorIs(t, err, saga.ErrClosed)
+	assert.ErrorIs(t, a.Resume(ctx, "o1"), saga.ErrClosed)
+	require.NoError(t, a.Close(), "Close is idempotent")
+
+	// Another instance takes it over at once, without waiting for a lease.
+	release := make(chan struct{})
+	close(release)
+	b := e.orchestrator(def(e.step("reserve", saga.Compensatable, nil, nil), e.blockingStep("charge", make(chan struct{}, 1), release), e.step("ship", saga.Pivot, nil, nil)))
+	n, err := b.Recover(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{"o1/reserve", "o1/charge", "o1/ship"}, e.j.list())
+}
+
+func TestCloseStopsBackgroundCompensationWithoutFailingIt(t *testing.T) {
+	e := newEnv(t)
+	undoing := make(chan struct{}, 1)
+	d := def(
+		saga.Step[Order]{Name: "reserve", Action: nop, Compensate: func(ctx context.Context, _ *Order, _ saga.Invocation) error {
+			undoing <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}},
+		e.step("charge", saga.Compensatable, always(errDeclined), nil),
+	)
+	a := e.orchestrator(d, func(c *saga.Config) { c.CompensationAttempts = 1 })
+	done := make(chan error, 1)
+	go func() { done <- a.Execute(context.Background(), "o1", Order{}) }()
+	<-undoing
+	e.close(a)
+	assert.ErrorIs(t, <-done, saga.ErrStopped)
+	rec, err := e.store.Get(context.Background(), "o1")
+	require.NoError(t, err)
+	assert.Equal(t, saga.Compensating, rec.Status, "a compensation cut short by Close is resumed, not counted as failed")
+	assert.Equal(t, 0, rec.Step)
+}
+
+// renewals counts the renewals that reach the store.
+type renewals struct {
+	saga.Store
+	n atomic.Int32
+}
+
+func (r *renewals) Renew(ctx context.Context, owner string, ids []string, until time.Time) error {
+	r.n.Add(1)
+	return r.Store.Renew(ctx, owner, ids, until)
+}
+
+func TestHeartbeatKeepsTheLeaseOfALongStep(t *testing.T) {
+	e := newEnv(t)
+	store := &renewals{Store: e.store}
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	lease := func(c *saga.Config) { c.LeaseDuration = 30 * time.Second }
+	d := def(e.blockingStep("charge", started, release))
+	a := e.orchestratorOn(store, d, lease)
+	done := make(chan error, 1)
+	go func() { done <- a.Execute(context.Background(), "o1", Order{}) }()
+	<-started
+	for range 9 { // 90s: three times the lease
+		e.fc.Advance(10 * time.Second)
+		e.waitTimers(0) // the heartbeat has renewed (or not) and sleeps again
+	}
+	assert.GreaterOrEqual(t, store.n.Load(), int32(4), "renewed every 20s or so")
+	b := e.orchestrator(d, lease)
+	n, err := b.Recover(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n, "the lease of a live instance never ran out")
+	close(release)
+	require.NoError(t, <-done)
+}
+
+func TestQuickSagasNeedNoRenewals(t *testing.T) {
+	e := newEnv(t)
+	store := &renewals{Store: e.store}
+	o := e.orchestratorOn(store, def(e.step("a", saga.Compensatable, nil, nil)), func(c *saga.Config) { c.LeaseDuration = 30 * time.Second })
+	require.NoError(t, o.Execute(context.Background(), "o1", Order{}))
+	e.fc.Advance(10 * time.Second)
+	e.waitTimers(0)
+	assert.Zero(t, store.n.Load())
+}
+
+func TestRunTakesOverSagasAsTheirLeasesEnd(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	leftBehind := func(id string, lease time.Duration) {
+		require.NoError(t, e.store.Create(ctx, saga.Record{
+			ID: id, Name: "order", Status: saga.Running, Step: 1, Data: []byte(`{"trail":["reserve"]}`),
+			Owner: "dead", LeaseUntil: epoch.Add(lease), Version: 1, CreatedAt: epoch, UpdatedAt: epoch,
+		}))
+	}
+	leftBehind("now", -time.Second)
+	leftBehind("later", 90*time.Second)
+	ch := make(chan saga.SagaEvent, 2)
+	o := e.orchestrator(def(e.step("reserve", saga.Compensatable, nil, nil), e.step("charge", saga.Pivot, nil, nil)),
+		finished(ch), func(c *saga.Config) { c.PollInterval = time.Minute })
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(runCtx) }()
+	ev := <-ch
+	assert.Equal(t, "now", ev.SagaID, "the first look is at once")
+	e.waitTimers(1) // Run sleeps until its next look
+	e.fc.Advance(time.Minute)
+	e.waitTimers(1)
+	assert.Equal(t, []string{"now/charge"}, e.j.list(), "a held lease is left alone")
+	e.fc.Advance(time.Minute)
+	ev = <-ch
+	assert.Equal(t, "later", ev.SagaID)
+	assert.Equal(t, saga.Completed, ev.Status)
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
+func TestRunStopsWithClose(t *testing.T) {
+	e := newEnv(t)
+	o := e.orchestrator(def(e.step("a", saga.Compensatable, nil, nil)))
+	done := make(chan error, 1)
+	go func() { done <- o.Run(context.Background()) }()
+	e.waitTimers(1)
+	e.close(o)
+	assert.ErrorIs(t, <-done, saga.ErrClosed)
+}
+
+func TestRecoverDrivesAtMostConcurrencySagasAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const sagas = 10
+	for i := range sagas {
+		require.NoError(t, e.store.Create(ctx, saga.Record{
+			ID: string(rune('a' + i)), Name: "order", Status: saga.Running, Data: []byte(`{}`),
+			Version: 1, CreatedAt: epoch, UpdatedAt: epoch,
+		}))
+	}
+	var running, most atomic.Int32
+	gate, started := make(chan struct{}), make(chan struct{})
+	step := saga.Step[Order]{Name: "a", Action: func(context.Context, *Order, saga.Invocation) error {
+		n := running.Add(1)
+		started <- struct{}{}
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		<-gate
+		running.Add(-1)
+		return nil
+	}}
+	o := e.orchestrator(def(step), func(c *saga.Config) { c.Concurrency = 3 })
+	done := make(chan int, 1)
+	go func() {
+		n, err := o.Recover(ctx)
+		assert.NoError(t, err)
+		done <- n
+	}()
+	for range 3 {
+		<-started
+	}
+	for range sagas - 3 { // one ends, the next one starts
+		gate <- struct{}{}
+		<-started
+	}
+	for range 3 {
+		gate <- struct{}{}
+	}
+	assert.Equal(t, sagas, <-done)
+	assert.Equal(t, int32(3), most.Load())
+	recs, err := e.store.List(ctx, saga.ListQuery{Status: saga.Completed})
+	require.NoError(t, err)
+	assert.Len(t, recs, sagas)
+}
+
+// failingWrites fails every write after the first n.
+type failingWrites struct {
+	saga.Store
+	left atomic.Int32
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingWrites) Update(ctx context.Context, rec saga.Record) error {
+	if f.left.Add(-1) < 0 {
+		return errDiskFull
+	}
+	return f.Store.Update(ctx, rec)
+}
+
+func TestStoreErrorStopsTheSagaBeforeItsNextStep(t *testing.T) {
+	e := newEnv(t)
+	store := &failingWrites{Store: e.store}
+	store.left.Store(1)
+	d := def(e.step("reserve", saga.Compensatable, nil, nil), e.step("charge", saga.Compensatable, nil, nil), e.step("ship", saga.Compensatable, nil, nil))
+	o := e.orchestratorOn(store, d)
+	err := o.Execute(context.Background(), "o1", Order{})
+	assert.ErrorIs(t, err, saga.ErrStopped)
+	assert.ErrorIs(t, err, errDiskFull)
+	assert.Equal(t, []string{"o1/reserve", "o1/charge"}, e.j.list(), "charge took effect but could not be recorded; ship never ran")
+	assert.Contains(t, e.logs.String(), "saga stopped on a store error")
+
+	// Once the lease runs out, a recovery re-runs charge with the same key
+	// (the service deduplicates it) and goes on.
+	store.left.Store(100)
+	e.fc.Advance(2 * time.Hour)
+	n, err := o.Recover(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{"o1/reserve", "o1/charge", "o1/ship"}, e.j.list())
+}
+
+func TestCorruptRecordsNeedAttention(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status saga.Status
+		step   int
+		data   string
+		want   string
+	}{
+		{"step past the end", saga.Running, 7, `{}`, "running at step 7 of a definition with 2 steps"},
+		{"negative step", saga.Running, -1, `{}`, "running at step -1"},
+		{"compensating a pivot", saga.Compensating, 1, `{}`, "compensating at step 1 of a definition with 1 compensatable steps"},
+		{"undecodable data", saga.Running, 0, `{"trail": 5}`, "decoding data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			require.NoError(t, e.store.Create(ctx, saga.Record{
+				ID: "o1", Name: "order", Status: tc.status, Step: tc.step, Data: []byte(tc.data),
+				Version: 1, CreatedAt: epoch, UpdatedAt: epoch,
+			}))
+			o := e.orchestrator(def(e.step("reserve", saga.Compensatable, nil, nil), e.step("charge", saga.Pivot, nil, nil)))
+			n, err := o.Recover(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			rec, err := e.store.Get(ctx, "o1")
+			require.NoError(t, err)
+			assert.Equal(t, saga.NeedsAttention, rec.Status)
+			assert.Contains(t, rec.Error, "cannot resume from the stored record")
+			assert.Contains(t, rec.Error, tc.want)
+			assert.Equal(t, tc.data, string(rec.Data), "the record is kept as found")
+			assert.Empty(t, e.j.list())
+			require.NoError(t, o.Abandon(ctx, "o1", "corrupt"))
+		})
+	}
+}
