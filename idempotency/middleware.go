@@ -136,7 +136,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		problem(w, http.StatusBadRequest, "Idempotency-Key is invalid", err.Error())
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, m.cfg.MaxBodyBytes+1))
+	body, err := readBody(r, m.cfg.MaxBodyBytes)
 	if err != nil {
 		problem(w, http.StatusBadRequest, "Request body could not be read", err.Error())
 		return
@@ -180,8 +180,8 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 
 	r2 := r.WithContext(WithAttempt(r.Context(), att))
-	r2.Body = io.NopCloser(bytes.NewReader(body))
-	rec := &recorder{w: w, status: http.StatusOK}
+	r2.Body = &bodyReader{Reader: bytes.NewReader(body)}
+	rec := &recorder{w: w}
 	done := context.WithoutCancel(r.Context())
 	completed := false
 	defer func() {
@@ -191,18 +191,45 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}()
 	next.ServeHTTP(rec, r2)
 	completed = true
-	if rec.header == nil {
-		rec.snapshot()
+	if rec.out == nil {
+		rec.WriteHeader(http.StatusOK)
 	}
 	if m.cfg.Retryable != nil && m.cfg.Retryable(rec.status) {
 		err = att.Release(done)
 	} else {
-		err = att.Complete(done, encodeResponse(make([]byte, 0, 64+rec.body.Len()), rec.status, rec.header, rec.body.Bytes()))
+		err = att.Complete(done, rec.out)
 	}
 	if err != nil {
 		m.logger.ErrorContext(r.Context(), "idempotency: recording a response failed", "key", key, "err", err)
 	}
 }
+
+// readBody reads the request body, up to limit+1 bytes so that the caller
+// can tell an oversized one.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		body := make([]byte, n, n+1)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		var extra [1]byte
+		if k, _ := r.Body.Read(extra[:]); k > 0 { // more than announced
+			rest, err := io.ReadAll(io.LimitReader(r.Body, limit))
+			return append(append(body, extra[0]), rest...), err
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit+1))
+}
+
+// bodyReader is the request body the handler reads: the bytes already read
+// for the fingerprint.
+type bodyReader struct{ *bytes.Reader }
+
+func (*bodyReader) Close() error { return nil }
 
 func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key string, stored []byte) {
 	resp, err := decodeResponse(stored)
@@ -280,21 +307,19 @@ func problem(w http.ResponseWriter, status int, title, detail string) {
 	fmt.Fprintf(w, `{"title":%s,"status":%d,"detail":%s}`, strconv.Quote(title), status, strconv.Quote(detail))
 }
 
-// recorder passes a handler's response through to the client and keeps a
-// copy to store.
+// recorder passes a handler's response through to the client and builds
+// its stored form as it goes: status and header fields when the header is
+// written, then the body.
 type recorder struct {
 	w      http.ResponseWriter
 	status int
-	header http.Header // snapshot at WriteHeader; nil before
-	body   bytes.Buffer
+	out    []byte // nil until the header is written
 }
 
 func (rec *recorder) Header() http.Header { return rec.w.Header() }
 
-func (rec *recorder) snapshot() { rec.header = rec.w.Header().Clone() }
-
 func (rec *recorder) WriteHeader(status int) {
-	if rec.header != nil {
+	if rec.out != nil {
 		return
 	}
 	if status < 200 && status != http.StatusSwitchingProtocols {
@@ -302,21 +327,21 @@ func (rec *recorder) WriteHeader(status int) {
 		return
 	}
 	rec.status = status
-	rec.snapshot()
+	rec.out = encodeResponse(make([]byte, 0, 512), status, rec.w.Header(), nil)
 	rec.w.WriteHeader(status)
 }
 
 func (rec *recorder) Write(p []byte) (int, error) {
-	if rec.header == nil {
+	if rec.out == nil {
 		rec.WriteHeader(http.StatusOK)
 	}
-	rec.body.Write(p)
+	rec.out = append(rec.out, p...)
 	return rec.w.Write(p)
 }
 
 // Flush sends what was written so far to the client.
 func (rec *recorder) Flush() {
-	if rec.header == nil {
+	if rec.out == nil {
 		rec.WriteHeader(http.StatusOK)
 	}
 	_ = http.NewResponseController(rec.w).Flush()

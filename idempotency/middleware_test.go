@@ -166,6 +166,14 @@ func TestMiddlewareStatuses(t *testing.T) {
 		f := newMiddleware(t, func(c *idempotency.MiddlewareConfig) { c.MaxBodyBytes = 8 }, created)
 		assert.Equal(t, http.StatusRequestEntityTooLarge, f.send("POST", "/charges", "k", `123456789`).Code)
 		assert.Equal(t, http.StatusCreated, f.send("POST", "/charges", "k", `12345678`).Code)
+		for body, want := range map[string]int{"123456789": http.StatusRequestEntityTooLarge, "12345678": http.StatusCreated} {
+			r := httptest.NewRequest("POST", "/charges", io.MultiReader(strings.NewReader(body))) // length unknown
+			r.ContentLength = -1
+			r.Header.Set(idempotency.KeyHeader, "chunked")
+			w := httptest.NewRecorder()
+			f.handler.ServeHTTP(w, r)
+			assert.Equal(t, want, w.Code, "chunked body %q", body)
+		}
 	})
 	t.Run("400 on a malformed key", func(t *testing.T) {
 		f := newMiddleware(t, func(c *idempotency.MiddlewareConfig) { c.MaxKeyLength = 10 }, created)

@@ -23,7 +23,8 @@ type storedResponse struct {
 func encodeResponse(buf []byte, status int, header http.Header, body []byte) []byte {
 	buf = append(buf, responseFormat)
 	buf = binary.AppendUvarint(buf, uint64(status))
-	names := make([]string, 0, len(header))
+	var small [16]string
+	names := small[:0]
 	for name := range header {
 		names = append(names, name)
 	}
