@@ -68,29 +68,36 @@ func duplicateRequests(t *testing.T, s idempotency.Store, opts Options, keys, pe
 	if opts.NewCounter != nil {
 		counter = opts.NewCounter(t)
 	}
-	cfg := idempotency.DefaultConfig()
-	cfg.Store, cfg.Wait, cfg.PollInterval = s, 300*time.Millisecond, 10*time.Millisecond
-	k, err := idempotency.New(cfg)
-	require.NoError(t, err)
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper, mcfg.Required = k, true
-	mcfg.Scope = func(r *http.Request) string { return r.Header.Get("X-Client") }
-	m, err := idempotency.NewMiddleware(mcfg)
-	require.NoError(t, err)
+	// Two servers share the store: duplicates on one wait for the first
+	// response, on the other they get 409 at once.
 	run := RandomName("run-")
-	srv := httptest.NewServer(m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get(idempotency.KeyHeader)
-		if err := counter.Incr(r.Context(), key); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		var id [8]byte
-		_, _ = rand.Read(id[:])
-		w.Header().Set("X-Charge-Id", hex.EncodeToString(id[:]))
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"charge":"%x","key":%q}`, id, key)
-	})))
-	defer srv.Close()
+	var urls [2]string
+	for i, wait := range []time.Duration{300 * time.Millisecond, 0} {
+		cfg := idempotency.DefaultConfig()
+		cfg.Store, cfg.Wait, cfg.PollInterval = s, wait, 10*time.Millisecond
+		k, err := idempotency.New(cfg)
+		require.NoError(t, err)
+		mcfg := idempotency.DefaultMiddlewareConfig()
+		mcfg.Keeper, mcfg.Required = k, true
+		mcfg.Scope = func(r *http.Request) string { return r.Header.Get("X-Client") }
+		m, err := idempotency.NewMiddleware(mcfg)
+		require.NoError(t, err)
+		srv := httptest.NewServer(m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := r.Header.Get(idempotency.KeyHeader)
+			if err := counter.Incr(r.Context(), key); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the charge takes a while, so duplicates overlap it
+			var id [8]byte
+			_, _ = rand.Read(id[:])
+			w.Header().Set("X-Charge-Id", hex.EncodeToString(id[:]))
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, `{"charge":"%x","key":%q}`, id, key)
+		})))
+		defer srv.Close()
+		urls[i] = srv.URL
+	}
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}, Timeout: time.Minute}
 	defer client.CloseIdleConnections()
 
@@ -108,7 +115,7 @@ func duplicateRequests(t *testing.T, s idempotency.Store, opts Options, keys, pe
 			defer wg.Done()
 			<-start
 			key, n := i%keys, i/keys
-			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/charges", strings.NewReader(`{"amount":100}`))
+			req, _ := http.NewRequest(http.MethodPost, urls[n%2]+"/charges", strings.NewReader(`{"amount":100}`))
 			req.Header.Set(idempotency.KeyHeader, fmt.Sprint(run, "key-", key))
 			req.Header.Set("X-Client", "client-a")
 			resp, err := client.Do(req)
