@@ -27,6 +27,12 @@ func testReadStreamFrom(t *testing.T, h Harness) {
 	_, err = s.Append(ctx, "s", 3, b...)
 	require.NoError(t, err)
 	all := append(dataIDs(a), dataIDs(b)...)
+	var inLog []eventsource.Event // stream s as the global log has it
+	for _, e := range readAll(t, s, 100) {
+		if e.StreamID == "s" {
+			inLog = append(inLog, e)
+		}
+	}
 	for _, tc := range []struct {
 		from int64
 		want int // index into all of the first event
@@ -39,6 +45,7 @@ func testReadStreamFrom(t *testing.T, h Harness) {
 			}
 			assert.Equal(t, all[tc.want:], ids(got))
 			assert.Equal(t, int64(tc.want+1), got[0].StreamVersion)
+			assert.Equal(t, inLog[tc.want:], got, "the same envelopes, global positions included, as the log")
 		})
 	}
 	assert.Empty(t, readStream(t, s, "unknown", 1))

@@ -1,0 +1,280 @@
+package pgeventsource_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
+	"github.com/bulwark-go/bulwark/adapters/postgres/pgeventsource"
+	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// newStore migrates an event store in a fresh schema, with a channel of its
+// own and enough connections for the suite's 32 racing writers.
+func newStore(t *testing.T, edit func(*pgeventsource.Config)) (*pgeventsource.Store, *pgxpool.Pool) {
+	t.Helper()
+	schema, dsn := pgtest.Schema(t)
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	require.NoError(t, err)
+	pcfg.MaxConns = 40
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	cfg := pgeventsource.DefaultConfig()
+	cfg.Pool, cfg.Channel = pool, schema
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := pgeventsource.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	return s, pool
+}
+
+// holdAppend appends in a transaction left open until finish.
+func holdAppend(s *pgeventsource.Store, pool *pgxpool.Pool) func(context.Context, string, eventsource.ExpectedVersion, ...eventsource.EventData) (func(bool) error, error) {
+	return func(ctx context.Context, stream string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (func(bool) error, error) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.AppendTx(ctx, tx, stream, expected, events...); err != nil {
+			_ = tx.Rollback(ctx)
+			return nil, err
+		}
+		return func(commit bool) error {
+			if commit {
+				return tx.Commit(ctx)
+			}
+			return tx.Rollback(ctx)
+		}, nil
+	}
+}
+
+func TestConformance(t *testing.T) {
+	eventsourcetest.Run(t, func(t *testing.T) eventsourcetest.Harness {
+		s, pool := newStore(t, nil)
+		return eventsourcetest.Harness{Store: s, HoldAppend: holdAppend(s, pool)}
+	})
+}
+
+func TestNewValidates(t *testing.T) {
+	pool := &pgxpool.Pool{}
+	for _, tc := range []struct {
+		name string
+		edit func(*pgeventsource.Config)
+		says string
+	}{
+		{"NoPool", func(c *pgeventsource.Config) { c.Pool = nil }, "Config.Pool must be set"},
+		{"BadEvents", func(c *pgeventsource.Config) { c.EventsTable = "events; DROP TABLE x" }, "Config.EventsTable"},
+		{"BadLog", func(c *pgeventsource.Config) { c.LogTable = "" }, "Config.LogTable"},
+		{"BadSnapshots", func(c *pgeventsource.Config) { c.SnapshotsTable = "a.b.c" }, "Config.SnapshotsTable"},
+		{"LongEvents", func(c *pgeventsource.Config) { c.EventsTable = strings.Repeat("e", 60) }, "_append"},
+		{"ChannelWithDot", func(c *pgeventsource.Config) { c.Channel = "app.events" }, "Config.Channel"},
+		{"ChannelQuote", func(c *pgeventsource.Config) { c.Channel = "x'y" }, "Config.Channel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := pgeventsource.DefaultConfig()
+			cfg.Pool = pool
+			tc.edit(&cfg)
+			_, err := pgeventsource.New(cfg)
+			require.ErrorContains(t, err, tc.says)
+		})
+	}
+}
+
+// TestMigrateConcurrentlyAndAgain: Migrate is safe to run at once from
+// several processes and again later; qualified table names work.
+func TestMigrateConcurrentlyAndAgain(t *testing.T) {
+	schema, dsn := pgtest.Schema(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	cfg := pgeventsource.DefaultConfig()
+	cfg.Pool, cfg.Channel = pool, schema
+	cfg.EventsTable, cfg.LogTable, cfg.SnapshotsTable = schema+".ev", schema+".ev_log", schema+".ev_snap"
+	s, err := pgeventsource.New(cfg)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.Migrate(context.Background()) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Migrate(context.Background()))
+	_, err = s.Append(context.Background(), "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err)
+}
+
+// TestAppendTxCommitsWithTheCallersWrites: events appended in a transaction
+// commit or roll back with the caller's other writes, and a conflict leaves
+// the transaction usable.
+func TestAppendTxCommitsWithTheCallersWrites(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, nil)
+	_, err := pool.Exec(ctx, `CREATE TABLE messages (body text)`)
+	require.NoError(t, err)
+	for _, commit := range []bool{false, true} {
+		tx, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		_, err = s.AppendTx(ctx, tx, "order-1", eventsource.Any, eventsourcetest.NewEvent("order.placed", `{}`))
+		require.NoError(t, err)
+		_, err = s.AppendTx(ctx, tx, "order-1", 5, eventsourcetest.NewEvent("order.placed", `{}`))
+		require.ErrorIs(t, err, eventsource.ErrVersionConflict, "a conflict inside the transaction")
+		_, err = tx.Exec(ctx, `INSERT INTO messages VALUES ('order placed')`)
+		require.NoError(t, err, "the transaction is still usable after a conflict")
+		if commit {
+			require.NoError(t, tx.Commit(ctx))
+		} else {
+			require.NoError(t, tx.Rollback(ctx))
+		}
+	}
+	var messages int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&messages))
+	assert.Equal(t, 1, messages)
+	log, err := s.ReadAll(ctx, 1, 10)
+	require.NoError(t, err)
+	require.Len(t, log, 1)
+	assert.Equal(t, int64(1), log[0].GlobalPosition, "the rolled-back append left no gap")
+}
+
+// TestAppendTxSeveralStreams: one transaction may append to several streams;
+// when another append holds a stream it needs, it fails at once with 40001
+// instead of deadlocking, and the other append goes through after the
+// rollback.
+func TestAppendTxSeveralStreams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, pool := newStore(t, nil)
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = s.AppendTx(ctx, tx, "a", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err)
+	_, err = s.AppendTx(ctx, tx, "b", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err, "a free stream is taken even though the log lock is held")
+	require.NoError(t, tx.Commit(ctx))
+
+	tx, err = pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = s.AppendTx(ctx, tx, "a", 1, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err)
+	rival := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, "b", 1, eventsourcetest.NewEvent("e", `{}`))
+		rival <- err
+	}()
+	waitForAdvisoryWaiter(t, ctx, pool) // the rival holds b's lock and waits for the log
+	start := time.Now()
+	_, err = s.AppendTx(ctx, tx, "b", 1, eventsourcetest.NewEvent("e", `{}`))
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "40001", pgErr.Code)
+	assert.Contains(t, pgErr.Message, "roll back and retry")
+	assert.Less(t, time.Since(start), 900*time.Millisecond, "failed at once, not after deadlock detection")
+	require.NoError(t, tx.Rollback(ctx))
+	require.NoError(t, <-rival)
+}
+
+// waitForAdvisoryWaiter returns once some session waits for the log's
+// advisory lock.
+func waitForAdvisoryWaiter(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
+	t.Helper()
+	for {
+		var waiting bool
+		require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid = 'bulwark_event_log'::regclass::oid AND objid = 0 AND objsubid = 2)`).Scan(&waiting))
+		if waiting {
+			return
+		}
+		require.NoError(t, ctx.Err())
+		runtime.Gosched()
+	}
+}
+
+func TestAppendTxNeedsReadCommitted(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, nil)
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	_, err = s.AppendTx(ctx, tx, "s", eventsource.Any, eventsourcetest.NewEvent("e", `{}`))
+	require.ErrorContains(t, err, "appends need READ COMMITTED isolation, not repeatable read")
+}
+
+// TestCorruptStoredHeaders: stored metadata that cannot be decoded is
+// reported with the stream, version and type, by both reads.
+func TestCorruptStoredHeaders(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, nil)
+	_, err := s.Append(ctx, "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`), eventsourcetest.NewEvent("account.opened", `{}`))
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE bulwark_events SET headers = '{"n": 1}' WHERE stream_version = 2`)
+	require.NoError(t, err)
+	check := func(err error) {
+		t.Helper()
+		var de *eventsource.DecodeError
+		require.ErrorAs(t, err, &de)
+		assert.Equal(t, "s", de.StreamID)
+		assert.Equal(t, int64(2), de.StreamVersion)
+		assert.Equal(t, "account.opened", de.Type)
+		assert.ErrorContains(t, err, "headers")
+	}
+	var last error
+	for _, err := range s.ReadStream(ctx, "s", 1) {
+		last = err
+	}
+	check(last)
+	_, err = s.ReadAll(ctx, 1, 10)
+	check(err)
+}
+
+// TestListenReportsALostConnection: Listen returns an error (not nil, not
+// the context's) when its connection dies, so the subscription polls and
+// listens again.
+func TestListenReportsALostConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, pool := newStore(t, nil)
+	listening := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Listen(ctx, func() {
+			select {
+			case listening <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	<-listening
+	_, err := pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`)
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, context.Canceled)
+		assert.ErrorContains(t, err, "waiting for notifications")
+	case <-ctx.Done():
+		t.Fatal("Listen did not notice its connection died")
+	}
+}
