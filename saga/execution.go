@@ -112,7 +112,7 @@ func (e *execution[T]) forward(run, fwd context.Context) error {
 		case s.Kind == Pivot:
 			return e.beginCompensation(run, i-1, fmt.Errorf("step %q: %w", s.Name, err))
 		default:
-			return e.needsAttention(run, i, fmt.Errorf("step %q failed %d times: %w", s.Name, o.cfg.RetriableAttempts, err))
+			return e.needsAttention(run, i, fmt.Errorf("step %q failed %d time(s): %w", s.Name, o.cfg.RetriableAttempts, err))
 		}
 	}
 
@@ -221,7 +221,7 @@ func (e *execution[T]) compensate(run context.Context) error {
 		case run.Err() != nil:
 			return errStopping
 		case err != nil:
-			return e.needsAttention(run, j, fmt.Errorf("compensation of step %q failed %d times: %w", s.Name, o.cfg.CompensationAttempts, err))
+			return e.needsAttention(run, j, fmt.Errorf("compensation of step %q failed %d time(s): %w", s.Name, o.cfg.CompensationAttempts, err))
 		}
 	}
 	next := e.lastCompensable(j - 1)

@@ -132,7 +132,7 @@ func TestRetriableStepPastItsLimitNeedsAttentionAndResumes(t *testing.T) {
 	e.fc.Advance(time.Minute)
 	err := <-done
 	assert.ErrorIs(t, err, saga.ErrNeedsAttention)
-	assert.ErrorContains(t, err, `step "ship" failed 2 times: carrier down`)
+	assert.ErrorContains(t, err, `step "ship" failed 2 time(s): carrier down`)
 	snap, err := o.Get(context.Background(), "o1")
 	require.NoError(t, err)
 	assert.Equal(t, saga.NeedsAttention, snap.Status)
@@ -170,7 +170,7 @@ func TestCompensationRetriesWithBackoffThenNeedsAttention(t *testing.T) {
 	err := <-done
 	assert.ErrorIs(t, err, saga.ErrNeedsAttention)
 	assert.ErrorIs(t, err, errDeclined, "the original cause is kept")
-	assert.ErrorContains(t, err, `compensation of step "reserve" failed 3 times: inventory service down`)
+	assert.ErrorContains(t, err, `compensation of step "reserve" failed 3 time(s): inventory service down`)
 	assert.Contains(t, h.list(), "failed undo reserve #3: inventory service down")
 	assert.Equal(t, "finished needs_attention", h.list()[len(h.list())-1])
 	assert.Contains(t, e.logs.String(), "saga needs attention")
