@@ -13,14 +13,16 @@ import (
 // first-come-first-served line of waiters.
 //
 // Its state is one word: permits in use in the low 32 bits, waiters in the
-// high 32. Taking and returning a permit while nobody waits is one
-// compare-and-swap, with no lock. Waiting goes through mu, which guards the
-// line; two invariants make the lock-free paths safe beside it:
+// high 32. Taking a permit while nobody waits is one compare-and-swap, and
+// returning one is one atomic add, with no lock. Waiting goes through mu,
+// which guards the line; the lock-free paths stay safe beside it because:
 //   - the waiter count changes only under mu, and equals the line's length
 //     whenever mu is free;
-//   - while anyone waits, a returned permit passes straight to the first
-//     waiter (under mu) unless more permits are in use than the limit, so a
-//     permit never sits free while someone waits for it.
+//   - nobody takes a permit without the lock while anyone waits, so waiters
+//     are served in order;
+//   - whoever frees a permit (a release, a raised limit) while anyone waits
+//     then takes mu and hands free permits to the line, so a permit never
+//     stays free while someone waits for it.
 type permits struct {
 	state atomic.Uint64
 	limit atomic.Int64
@@ -53,7 +55,8 @@ func (p *permits) init(limit, maxWaiting int) {
 func (p *permits) tryAcquire() bool {
 	for {
 		s := p.state.Load()
-		if s>>32 != 0 || int64(s&inUseMask) >= p.limit.Load() {
+		// While anyone waits, s >= 1<<32 exceeds any limit.
+		if s >= uint64(p.limit.Load()) {
 			return false
 		}
 		if p.state.CompareAndSwap(s, s+1) {
@@ -62,41 +65,31 @@ func (p *permits) tryAcquire() bool {
 	}
 }
 
-// release returns a permit, handing it to the first waiter if there is one
-// and the limit allows.
+// release returns a permit. While anyone waits, it then hands a permit to
+// the first waiter if the limit allows.
 func (p *permits) release() {
-	for {
-		s := p.state.Load()
-		inUse := int64(s & inUseMask)
-		if inUse == 0 {
-			panic("bulkhead: permit released more times than acquired")
-		}
-		if s>>32 != 0 && inUse <= p.limit.Load() {
-			p.mu.Lock()
-			p.releaseLocked()
-			p.mu.Unlock()
-			return
-		}
-		if p.state.CompareAndSwap(s, s-1) {
-			return
-		}
+	s := p.state.Add(^uint64(0))
+	if s&inUseMask == inUseMask {
+		p.state.Add(1)
+		panic("bulkhead: permit released more times than acquired")
+	}
+	if s>>32 != 0 {
+		p.mu.Lock()
+		p.grantWhileFree()
+		p.mu.Unlock()
 	}
 }
 
-// releaseLocked returns a permit with mu held.
-func (p *permits) releaseLocked() {
+// grantWhileFree hands free permits to waiters, first come first served,
+// until either runs out. The caller holds mu.
+func (p *permits) grantWhileFree() {
 	for {
 		s := p.state.Load()
-		if s>>32 == 0 || int64(s&inUseMask) > p.limit.Load() {
-			if p.state.CompareAndSwap(s, s-1) {
-				return
-			}
-			continue
-		}
-		// The permit stays in use: it changes hands.
-		if p.state.CompareAndSwap(s, s-oneWaiter) {
-			p.grantFirst()
+		if s>>32 == 0 || int64(s&inUseMask) >= p.limit.Load() {
 			return
+		}
+		if p.state.CompareAndSwap(s, s+1-oneWaiter) {
+			p.grantFirst()
 		}
 	}
 }
@@ -173,15 +166,7 @@ func (p *permits) acquire(ctx context.Context, c clock.Clock, maxWait time.Durat
 func (p *permits) setLimit(limit int) {
 	p.mu.Lock()
 	p.limit.Store(int64(limit))
-	for {
-		s := p.state.Load()
-		if s>>32 == 0 || int64(s&inUseMask) >= int64(limit) {
-			break
-		}
-		if p.state.CompareAndSwap(s, s+1-oneWaiter) {
-			p.grantFirst()
-		}
-	}
+	p.grantWhileFree()
 	p.mu.Unlock()
 }
 

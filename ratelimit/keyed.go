@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/bulwark-go/bulwark/clock"
 )
 
 // KeyedConfig configures a Keyed limiter: the limit every key gets, and
@@ -34,8 +32,7 @@ func DefaultKeyedConfig() KeyedConfig {
 type Keyed struct {
 	rule      Rule
 	maxWait   time.Duration
-	clock     clock.Clock
-	base      time.Time
+	clock     clockBase
 	store     Store
 	onLimited func(string, time.Duration)
 }
@@ -54,8 +51,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		}
 		store, _ = NewMemoryStore(cfg.MaxKeys)
 	}
-	c := clock.OrSystem(cfg.Clock)
-	return &Keyed{rule: r, maxWait: cfg.MaxWait, clock: c, base: c.Now(), store: store, onLimited: cfg.OnLimited}, nil
+	return &Keyed{rule: r, maxWait: cfg.MaxWait, clock: newClockBase(cfg.Clock), store: store, onLimited: cfg.OnLimited}, nil
 }
 
 // Rule returns the limit each key gets.
@@ -80,8 +76,8 @@ func (k *Keyed) Wait(ctx context.Context, key string) error {
 	}
 	var storeErr error
 	deadline := k.now() + int64(k.maxWait)
-	err = waitLoop(ctx, k.clock, d, k.now, deadline,
-		func(int64) int64 {
+	err = waitLoop(ctx, k.clock.clock, d, k.now, deadline,
+		func() int64 {
 			d, err := k.take(ctx, key)
 			if err != nil {
 				storeErr = err
@@ -119,14 +115,14 @@ func (k *Keyed) allow(ctx context.Context, key string) error {
 }
 
 func (k *Keyed) take(ctx context.Context, key string) (int64, error) {
-	d, err := k.store.Take(ctx, key, k.rule, k.clock.Now())
+	d, err := k.store.Take(ctx, key, k.rule, k.clock.time())
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit: store: %w", err)
 	}
 	return int64(d), nil
 }
 
-func (k *Keyed) now() int64 { return int64(k.clock.Now().Sub(k.base)) }
+func (k *Keyed) now() int64 { return k.clock.now() }
 
 func (k *Keyed) reject(key string, d int64) error {
 	if k.onLimited != nil {

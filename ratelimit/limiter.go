@@ -19,8 +19,7 @@ type Limiter struct {
 	interval  int64
 	tolerance int64
 	maxWait   time.Duration
-	clock     clock.Clock
-	base      timeBase
+	clock     clockBase
 	onLimited func(string, time.Duration)
 
 	// tat is the TokenBucket state, in Unix nanoseconds, on a cache
@@ -39,14 +38,12 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := clock.OrSystem(cfg.Clock)
 	return &Limiter{
 		rule:      r,
 		interval:  r.interval(),
 		tolerance: r.tolerance(),
 		maxWait:   cfg.MaxWait,
-		clock:     c,
-		base:      newTimeBase(c.Now()),
+		clock:     newClockBase(cfg.Clock),
 		onLimited: cfg.OnLimited,
 	}, nil
 }
@@ -57,7 +54,7 @@ func (l *Limiter) Rule() Rule { return l.rule }
 // Allow takes a permit for one call now, or returns a *LimitedError
 // (matching ErrLimited) saying when to retry. It never waits.
 func (l *Limiter) Allow() error {
-	if d := l.take(l.now()); d > 0 {
+	if d := l.take(); d > 0 {
 		return l.reject(d)
 	}
 	return nil
@@ -71,7 +68,7 @@ func (l *Limiter) Allow() error {
 // Waiting callers are not queued: each retries when the limiter says a
 // permit will be free, so one that arrives later may get it first.
 func (l *Limiter) Wait(ctx context.Context) error {
-	d := l.take(l.now())
+	d := l.take()
 	if d == 0 {
 		return nil
 	}
@@ -94,12 +91,17 @@ func (l *Limiter) Do(ctx context.Context, op func(context.Context) error) error 
 	return op(ctx)
 }
 
-func (l *Limiter) now() int64 { return l.base.unixNano(l.clock.Now()) }
+func (l *Limiter) now() int64 { return l.clock.now() }
 
-// take counts a call at now (Unix nanoseconds) or returns the wait
-// until one would fit.
-func (l *Limiter) take(now int64) int64 {
+// take counts a call now or returns the wait until one would fit.
+//
+// The token bucket loads its state before reading the clock: a goroutine
+// descheduled between the two then reads a later time, never an earlier
+// one than the state it decides on, so a stale reading cannot turn a call
+// away. A failed compare-and-swap reads both again.
+func (l *Limiter) take() int64 {
 	if l.rule.Algorithm == SlidingWindow {
+		now := l.now()
 		l.mu.Lock()
 		d := l.win.take(now, int64(l.rule.Period), int64(l.rule.Limit))
 		l.mu.Unlock()
@@ -107,7 +109,7 @@ func (l *Limiter) take(now int64) int64 {
 	}
 	for {
 		tat := l.tat.Load()
-		newTat, d := takeToken(tat, now, l.interval, l.tolerance)
+		newTat, d := takeToken(tat, l.now(), l.interval, l.tolerance)
 		if d > 0 || l.tat.CompareAndSwap(tat, newTat) {
 			return d
 		}
@@ -116,7 +118,7 @@ func (l *Limiter) take(now int64) int64 {
 
 func (l *Limiter) wait(ctx context.Context, d int64) error {
 	deadline := l.now() + int64(l.maxWait)
-	return waitLoop(ctx, l.clock, d, l.now, deadline, func(now int64) int64 { return l.take(now) }, func(d int64) error { return l.reject(d) })
+	return waitLoop(ctx, l.clock.clock, d, l.now, deadline, l.take, func(d int64) error { return l.reject(d) })
 }
 
 func (l *Limiter) reject(d int64) error {
@@ -131,7 +133,7 @@ func (l *Limiter) reject(d int64) error {
 // deadline (reject), or ctx ends the wait. now and deadline are in the
 // caller's time base; the first wait d has been reported already.
 func waitLoop(ctx context.Context, c clock.Clock, d int64, now func() int64, deadline int64,
-	try func(now int64) int64, reject func(d int64) error,
+	try func() int64, reject func(d int64) error,
 ) error {
 	for {
 		t := now()
@@ -144,7 +146,7 @@ func waitLoop(ctx context.Context, c clock.Clock, d int64, now func() int64, dea
 		if err := clock.Sleep(ctx, c, time.Duration(d)); err != nil {
 			return fmt.Errorf("ratelimit: waiting for a permit: %w", err)
 		}
-		if d = try(now()); d == 0 {
+		if d = try(); d == 0 {
 			return nil
 		}
 	}

@@ -264,3 +264,34 @@ func TestCancelledWaitReturnsCtxError(t *testing.T) {
 	fc.Advance(time.Second)
 	assert.NoError(t, l.Allow(), "the cancelled wait took nothing")
 }
+
+// interruptingClock runs interrupt, once, inside a call to Now: another
+// goroutine acting between this one's clock reading and its decision.
+type interruptingClock struct {
+	*clocktest.Fake
+	interrupt func()
+}
+
+func (c *interruptingClock) Now() time.Time {
+	now := c.Fake.Now()
+	if f := c.interrupt; f != nil {
+		c.interrupt = nil
+		f()
+	}
+	return now
+}
+
+// TestAllowIsNotFooledByAStaleClockReading has another call, 6 ms later,
+// take a permit while Allow is between reading the clock and deciding. The
+// bucket holds two tokens, so Allow must still be permitted; deciding on its
+// stale reading against the newer state would make it wait 6 ms.
+func TestAllowIsNotFooledByAStaleClockReading(t *testing.T) {
+	c := &interruptingClock{Fake: clocktest.New(epoch)}
+	l, err := ratelimit.New(ratelimit.Config{Limit: 1000, Period: time.Second, Burst: 2, Clock: c})
+	require.NoError(t, err)
+	c.interrupt = func() {
+		c.Advance(6 * time.Millisecond)
+		require.NoError(t, l.Allow())
+	}
+	assert.NoError(t, l.Allow())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ type memoryShard struct {
 type memoryEntry struct {
 	key        string
 	prev, next *memoryEntry
+	latest     int64 // the latest time a Take for key was made at
 	tat        int64
 	win        window
 }
@@ -80,8 +82,12 @@ func (s *MemoryStore) Take(_ context.Context, key string, rule Rule, now time.Ti
 	if sh.base.base.IsZero() {
 		sh.base = newTimeBase(now)
 	}
-	t := sh.base.unixNano(now)
 	e := sh.entry(key)
+	// Calls race to the lock: one that read the clock earlier may get here
+	// after one that read it later. Deciding at the later time keeps the
+	// earlier reading from making the call look early.
+	e.latest = max(e.latest, sh.base.unixNano(now))
+	t := e.latest
 	var d int64
 	if rule.Algorithm == SlidingWindow {
 		d = e.win.take(t, int64(rule.Period), int64(rule.Limit))
@@ -123,7 +129,7 @@ func (sh *memoryShard) entry(key string) *memoryEntry {
 	} else {
 		e = new(memoryEntry)
 	}
-	e.key = key
+	e.key, e.latest = key, math.MinInt64
 	sh.keys[key] = e
 	sh.pushFront(e)
 	return e

@@ -27,5 +27,10 @@ type Store interface {
 	// the call, Take records it and returns 0. Otherwise it records nothing
 	// and returns how long until a call would be permitted (> 0). An error
 	// means the store could not decide; the limiter returns it wrapped.
+	//
+	// Calls race to the store, so one may arrive with an earlier now than a
+	// call for the same key already applied; a store decides it at the
+	// latest time it has seen for the key, so that a late arrival is not
+	// taken for an early call.
 	Take(ctx context.Context, key string, rule Rule, now time.Time) (time.Duration, error)
 }
