@@ -130,8 +130,9 @@ func (e *aimd) observe(s sample) int {
 //
 // The no-load latency would go stale if the dependency became slower for
 // good, so every ProbeInterval the limit is halved for two windows (one to
-// drain queues, one to measure) and the measured mean becomes the new
-// no-load latency; then the limit returns to where it was.
+// drain queues, lasting until a call admitted in it is back, and one to
+// measure) and the measured mean becomes the new no-load latency; then the
+// limit returns to where it was.
 type Gradient struct {
 	// InitialLimit is the limit to start from, in [MinLimit, MaxConcurrent].
 	InitialLimit int
@@ -154,7 +155,7 @@ type Gradient struct {
 }
 
 // DefaultGradient returns a Gradient that starts at 10, never goes below 1,
-// tolerates latency 10% above no-load, updates every 500 ms (of at least
+// tolerates latency 10% above no-load, updates every 100 ms (of at least
 // 10 calls) moving 20% of the way, and re-measures no-load latency every
 // 30 seconds.
 func DefaultGradient() Gradient {
@@ -163,7 +164,7 @@ func DefaultGradient() Gradient {
 		MinLimit:      1,
 		Tolerance:     1.1,
 		Smoothing:     0.2,
-		Window:        500 * time.Millisecond,
+		Window:        100 * time.Millisecond,
 		WindowSamples: 10,
 		ProbeInterval: 30 * time.Second,
 	}
@@ -221,8 +222,8 @@ type gradient struct {
 func (e *gradient) limit() int { return int(e.lim) }
 
 func (e *gradient) observe(s sample) int {
-	// While measuring, only calls admitted under the probe's limit count.
-	if !s.ignored && (e.phase != measuring || s.start >= e.winStart) {
+	// While probing, only calls admitted since the phase began count.
+	if !s.ignored && (e.phase == tracking || s.start >= e.winStart) {
 		if s.dropped {
 			e.drops++
 		} else {
@@ -231,7 +232,15 @@ func (e *gradient) observe(s sample) int {
 		}
 		e.maxFlight = max(e.maxFlight, s.inFlight)
 	}
-	if s.end-e.winStart < int64(e.cfg.Window) || e.phase != draining && e.n < e.cfg.WindowSamples && e.drops == 0 {
+	if s.end-e.winStart < int64(e.cfg.Window) {
+		return int(e.lim)
+	}
+	switch {
+	case e.phase == draining && e.n+e.drops == 0:
+		// Drained once a call admitted under the probe's limit is back: the
+		// calls queued before it have gone.
+		return int(e.lim)
+	case e.phase != draining && e.n < e.cfg.WindowSamples && e.drops == 0:
 		return int(e.lim)
 	}
 	switch e.phase {
