@@ -1,0 +1,173 @@
+// Package pgoutbox is the PostgreSQL store of the transactional outbox
+// (package outbox), on pgx/v5.
+//
+// Enqueue writes messages in the caller's transaction, from pgx (pgx.Tx) or
+// database/sql (*sql.Tx, with pgx's stdlib driver or any other). The relay
+// claims messages with SELECT ... FOR UPDATE SKIP LOCKED inside an explicit
+// transaction that lives until the batch's outcome is recorded: a relay
+// that dies mid-batch holds nothing once PostgreSQL notices its connection
+// closed, and one that hangs is cut off after the lease
+// (idle_in_transaction_session_timeout).
+//
+// Commit order. Sequence values are handed out when rows are inserted, not
+// when transactions commit, so a message with a lower seq can become visible
+// after one with a higher seq. The relay never skips it: it claims by state
+// (pending or not), never by "everything after the last seq I saw", so a
+// late commit is claimed whenever it lands. Per key, Enqueue takes a
+// transaction-scoped advisory lock on the key before inserting, so two
+// transactions enqueueing for the same key commit in seq order: a key's
+// messages are published in the order their transactions committed. (A
+// transaction enqueueing for many keys takes one lock per key; PostgreSQL's
+// max_locks_per_transaction bounds how many distinct keys one transaction
+// can enqueue for.)
+//
+// Wake-up. Migrate installs a statement-level trigger that sends a
+// NOTIFY on Config.Channel when messages are inserted; Listen waits for it
+// on a connection of its own, so the relay publishes a commit at once and
+// polls only as a fallback.
+package pgoutbox
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config configures a Store. Start from DefaultConfig.
+type Config struct {
+	// Pool is the database. Required. Each claim in flight holds one of its
+	// connections until the batch is finished; Listen opens a connection of
+	// its own with the pool's settings.
+	Pool *pgxpool.Pool
+	// Table is the pending messages' table, "name" or "schema.name":
+	// letters, digits and underscores.
+	Table string
+	// DeadLetterTable is the dead letters' table, named the same way.
+	DeadLetterTable string
+	// Channel is the NOTIFY channel that wakes relays (letters, digits and
+	// underscores). Channels are per database, not per schema: give each
+	// outbox in one database its own.
+	Channel string
+}
+
+// DefaultConfig returns a Config with the tables "outbox_messages" and
+// "outbox_dead_letters" and the channel "outbox_messages". Set Pool before
+// calling New.
+func DefaultConfig() Config {
+	return Config{Table: "outbox_messages", DeadLetterTable: "outbox_dead_letters", Channel: "outbox_messages"}
+}
+
+// Store is an outbox.Store in PostgreSQL. It is safe for concurrent use by
+// many goroutines and processes.
+type Store struct {
+	pool    *pgxpool.Pool
+	table   string // quoted
+	channel string
+	lockNS  string // advisory lock namespace for Enqueue's key locks
+	sql     statements
+}
+
+var (
+	_ outbox.Store    = (*Store)(nil)
+	_ outbox.Listener = (*Store)(nil)
+)
+
+type statements struct {
+	migrate, claim, claimOnly, deletePublished, keepPublished, retry, bury string
+	stats, deadLetters, replay, discard, cleanup, listen                   string
+}
+
+//go:embed migrate.sql
+var migrateSQL string
+
+// New returns a Store, or an error naming the first invalid setting. It
+// does not touch the database; call Migrate to create the tables.
+func New(cfg Config) (*Store, error) {
+	if cfg.Pool == nil {
+		return nil, errors.New("pgoutbox: Config.Pool must be set")
+	}
+	if err := sqlident.Check("pgoutbox: Config.Table", cfg.Table); err != nil {
+		return nil, err
+	}
+	if err := sqlident.Check("pgoutbox: Config.DeadLetterTable", cfg.DeadLetterTable); err != nil {
+		return nil, err
+	}
+	if cfg.DeadLetterTable == cfg.Table {
+		return nil, fmt.Errorf("pgoutbox: Config.DeadLetterTable must differ from Table, both are %q", cfg.Table)
+	}
+	if err := sqlident.Check("pgoutbox: Config.Channel", cfg.Channel); err != nil || strings.Contains(cfg.Channel, ".") {
+		return nil, fmt.Errorf("pgoutbox: Config.Channel must be letters, digits and underscores, got %q", cfg.Channel)
+	}
+	t, d := sqlident.Quote(cfg.Table), sqlident.Quote(cfg.DeadLetterTable)
+	tname := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
+	dname := cfg.DeadLetterTable[strings.LastIndex(cfg.DeadLetterTable, ".")+1:]
+	fn := tname + "_notify"
+	if i := strings.LastIndex(cfg.Table, "."); i >= 0 {
+		fn = cfg.Table[:i] + "." + fn
+	}
+	r := strings.NewReplacer(
+		"{{table}}", t,
+		"{{dead_table}}", d,
+		"{{pending_index}}", sqlident.Quote(tname+"_pending"),
+		"{{key_index}}", sqlident.Quote(tname+"_key"),
+		"{{retry_index}}", sqlident.Quote(tname+"_retry"),
+		"{{published_index}}", sqlident.Quote(tname+"_published"),
+		"{{dead_key_index}}", sqlident.Quote(dname+"_key"),
+		"{{dead_id_index}}", sqlident.Quote(dname+"_id"),
+		"{{notify_function}}", sqlident.Quote(fn),
+		"{{notify_trigger}}", sqlident.Quote(tname+"_notify"),
+		"{{channel}}", cfg.Channel,
+	)
+	return &Store{pool: cfg.Pool, table: t, channel: cfg.Channel, lockNS: cfg.Table, sql: statements{
+		migrate:         r.Replace(migrateSQL),
+		claim:           strings.Replace(r.Replace(claimSQL), "{{only}}", "", 1),
+		claimOnly:       strings.Replace(r.Replace(claimSQL), "{{only}}", "AND o.seq = ANY($4::int8[])", 1),
+		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE seq = ANY($1::int8[])`),
+		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = $2 WHERE seq = ANY($1::int8[])`),
+		retry:           r.Replace(retrySQL),
+		bury:            r.Replace(burySQL),
+		stats: r.Replace(`SELECT
+			(SELECT count(*) FROM {{table}} WHERE published_at IS NULL),
+			(SELECT min(created_at) FROM {{table}} WHERE published_at IS NULL),
+			(SELECT count(*) FROM {{dead_table}})`),
+		deadLetters: r.Replace(`SELECT seq, id, topic, key, payload, headers, created_at, attempts, last_error, dead_at
+			FROM {{dead_table}} WHERE seq > $1 AND ($2 = '' OR key = $2) ORDER BY seq LIMIT $3`),
+		replay: r.Replace(`WITH d AS (DELETE FROM {{dead_table}} WHERE id = ANY($1::uuid[]) RETURNING *)
+			INSERT INTO {{table}} (seq, id, topic, key, payload, headers, created_at)
+			SELECT seq, id, topic, key, payload, headers, created_at FROM d`),
+		discard: r.Replace(`DELETE FROM {{dead_table}} WHERE id = ANY($1::uuid[])`),
+		cleanup: r.Replace(`DELETE FROM {{table}} WHERE published_at < $1`),
+		listen:  "LISTEN " + sqlident.Quote(cfg.Channel),
+	}}, nil
+}
+
+// Migrate creates the tables, indexes and notify trigger if they do not
+// exist. It is safe to run at every start, from several processes at once.
+// MigrationSQL returns the same statements for a migration tool.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgoutbox: migrating: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// Concurrent CREATE ... IF NOT EXISTS can still collide; take turns.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("pgoutbox.migrate", "")); err != nil {
+		return fmt.Errorf("pgoutbox: migrating: %w", err)
+	}
+	if _, err := tx.Exec(ctx, s.sql.migrate); err != nil {
+		return fmt.Errorf("pgoutbox: migrating: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgoutbox: migrating: %w", err)
+	}
+	return nil
+}
+
+// MigrationSQL returns the SQL that Migrate runs, with the configured names.
+func (s *Store) MigrationSQL() string { return s.sql.migrate }
