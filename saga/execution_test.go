@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -426,18 +427,30 @@ func TestStepTimeoutCancelsEachInvocation(t *testing.T) {
 	assert.Equal(t, []string{"o1/charge"}, e.j.list())
 }
 
-// retryPolicy tries op up to n times at once: enough to test how the saga
-// uses a policy without depending on package retry's timing.
+// retryPolicy is a retry.Retrier trying op up to n times without waiting,
+// so the tests need not move a clock for it.
 func retryPolicy(n int) bulwark.Policy {
-	return bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
-		var err error
-		for range n {
-			if err = op(ctx); err == nil {
-				return nil
-			}
-		}
-		return err
-	})
+	r, err := retry.New(retry.Config{MaxAttempts: n, Backoff: retry.Constant{}})
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func TestPermanentErrorsSkipTheStepsRetries(t *testing.T) {
+	e := newEnv(t)
+	h := &hookLog{}
+	o := e.orchestrator(def(
+		e.step("reserve", saga.Compensatable, nil, nil),
+		saga.Step[Order]{Name: "charge", Policy: retryPolicy(5), Action: func(context.Context, *Order, saga.Invocation) error {
+			return retry.Permanent(errDeclined)
+		}},
+	), h.install)
+	err := o.Execute(context.Background(), "o1", Order{})
+	assert.ErrorIs(t, err, saga.ErrCompensated)
+	assert.ErrorIs(t, err, errDeclined)
+	assert.Contains(t, h.list(), "failed charge #1: card declined")
+	assert.NotContains(t, h.list(), "started charge #2")
 }
 
 func TestPolicyRunsEachAttemptOnThePersistedData(t *testing.T) {

@@ -106,9 +106,10 @@ type Store interface {
 	Get(ctx context.Context, id string) (Record, error)
 	// Claim atomically takes over at most limit unfinished (Running or
 	// Compensating) sagas of definition name whose lease ended at or before
-	// now, oldest lease first: it sets their Owner to owner, LeaseUntil to
-	// until, increments their Version, and returns them as stored. Two
-	// concurrent claims never return the same saga.
+	// now, choosing those whose lease ended first: it sets their Owner to
+	// owner, LeaseUntil to until, increments their Version, and returns
+	// them as stored, in any order. Two concurrent claims never return the
+	// same saga.
 	Claim(ctx context.Context, name, owner string, now, until time.Time, limit int) ([]Record, error)
 	// Renew sets LeaseUntil to until on those of the unfinished sagas ids
 	// that owner still holds, leaving their Version as it is.
