@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/clock"
@@ -57,6 +58,7 @@ type Hedger struct {
 	allIdempotent bool
 	onHedge       func(int, time.Duration)
 	clock         clock.Clock
+	systemClock   bool
 	latencies     *latencies // nil without Percentile
 }
 
@@ -81,6 +83,7 @@ func New(cfg Config) (*Hedger, error) {
 		onHedge:       cfg.OnHedge,
 		clock:         clock.OrSystem(cfg.Clock),
 	}
+	h.systemClock = h.clock == clock.System
 	if cfg.Percentile > 0 {
 		h.latencies = newLatencies(cfg.Percentile, cfg.Window)
 	}
@@ -123,8 +126,10 @@ func (h *Hedger) Delay() time.Duration {
 // first, Do cancels every attempt, waits for them and returns ctx.Err()
 // wrapped. Attempts must return promptly once their context is cancelled.
 //
-// A call that may not be hedged runs op(ctx) once and returns its error,
-// allocating nothing.
+// The first attempt runs on the caller's goroutine and each hedge on one of
+// its own, started only when its delay has passed: a hedged call answered in
+// time starts no goroutine. A call that may not be hedged runs op(ctx) once
+// and returns its error, allocating nothing.
 func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
 	if !h.allIdempotent && !IsIdempotent(ctx) {
 		return op(ctx)
@@ -140,71 +145,144 @@ type outcome struct {
 	err     error
 }
 
+// call is one hedged call. Its first attempt runs on the caller's goroutine;
+// each hedge runs on the goroutine of the timer that started it, so a call
+// whose first attempt answers in time starts no goroutine at all (on the
+// system clock).
+type call struct {
+	h      *Hedger
+	ctx    context.Context // every attempt's
+	cancel context.CancelCauseFunc
+	op     func(context.Context) error
+	delay  time.Duration
+
+	mu      sync.Mutex
+	closed  bool // no more hedges may start
+	started int  // attempts started, the first included
+	timer   stopper
+	results chan outcome // the hedges', made when the first one starts
+
+	// running counts timer goroutines, and so every hedge attempt: Do
+	// waits for it to reach zero before it returns.
+	running sync.WaitGroup
+}
+
+// arm schedules the next hedge. c.mu is held.
+func (c *call) arm() {
+	c.running.Add(1)
+	c.timer = afterFunc(c.h.clock, c.h.systemClock, c.delay, c.fire, &c.running)
+}
+
+// fire starts a hedge, on the timer's goroutine, unless the call is over.
+func (c *call) fire() {
+	defer c.running.Done()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.started++
+	attempt := c.started
+	if c.results == nil {
+		c.results = make(chan outcome, c.h.maxHedges)
+	}
+	results := c.results
+	if attempt <= c.h.maxHedges {
+		c.arm()
+	}
+	c.mu.Unlock()
+
+	if c.h.onHedge != nil {
+		c.h.onHedge(attempt, c.delay)
+	}
+	err := c.op(c.ctx)
+	if err == nil {
+		c.cancel(ErrLost) // the first attempt may be waiting on it
+	}
+	results <- outcome{attempt, err}
+}
+
+// close lets no more hedges start, and reports how many attempts started
+// and the channel of the hedges' outcomes.
+func (c *call) close() (started int, results chan outcome) {
+	c.mu.Lock()
+	c.closed = true
+	timer := c.timer
+	started, results = c.started, c.results
+	c.mu.Unlock()
+	timer.Stop()
+	return started, results
+}
+
 func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) error {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	results := make(chan outcome, h.maxHedges+1)
-	launch := func(attempt int) {
-		go func() { results <- outcome{attempt, op(actx)} }()
-	}
-
+	c := &call{h: h, ctx: actx, cancel: cancel, op: op, delay: h.Delay(), started: 1}
 	var began time.Time
 	if h.latencies != nil {
 		began = h.clock.Now()
 	}
-	delay := h.Delay()
-	started, pending := 1, 1
-	launch(1)
-	timer := h.clock.NewTimer(delay)
-	defer func() { timer.Stop() }()
-	timerC := timer.C()
+	c.mu.Lock()
+	c.arm()
+	c.mu.Unlock()
 
-	// wait collects the attempts still running after cancel.
-	wait := func() {
-		for ; pending > 0; pending-- {
-			<-results
-		}
+	firstErr := op(actx)
+	// The first attempt lost if a hedge's success cancelled it; if it failed
+	// on its own, its latency says nothing about how long a success takes.
+	firstLost := firstErr != nil && context.Cause(actx) == ErrLost
+	if firstErr == nil {
+		c.close()
+		cancel(ErrLost)
+		c.running.Wait()
+		h.observe(began)
+		return nil
 	}
-	var firstErr error // the first attempt's, once it failed
+
+	finished := 1
 	for {
+		c.mu.Lock()
+		allDone := finished == c.started
+		results := c.results
+		c.mu.Unlock()
+		if allDone {
+			// Every attempt started has failed, and closing now may race
+			// with a timer that is starting one more: count again.
+			if started, _ := c.close(); started == finished {
+				c.running.Wait()
+				return failure(ctx, firstErr)
+			}
+			continue
+		}
 		select {
 		case res := <-results:
-			pending--
+			finished++
 			if res.err == nil {
-				if h.latencies != nil && firstErr == nil {
-					// The first attempt won, or is still running: either
-					// way how long it ran is what it has run so far.
-					h.latencies.record(h.clock.Now().Sub(began))
+				c.close()
+				c.running.Wait()
+				if firstLost {
+					h.observe(began)
 				}
-				cancel(ErrLost)
-				wait()
 				return nil
 			}
-			if res.attempt == 1 {
-				firstErr = res.err
-			}
-			if pending == 0 {
-				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("hedge: %w (first attempt: %w)", err, firstErr)
-				}
-				return firstErr
-			}
-		case <-timerC:
-			started++
-			pending++
-			if h.onHedge != nil {
-				h.onHedge(started, delay)
-			}
-			launch(started)
-			timerC = nil
-			if started <= h.maxHedges {
-				timer = h.clock.NewTimer(delay)
-				timerC = timer.C()
-			}
 		case <-ctx.Done():
-			cancel(context.Cause(ctx))
-			wait()
+			c.close() // the attempts' context, under ctx, is done too
+			c.running.Wait()
 			return fmt.Errorf("hedge: %w", ctx.Err())
 		}
 	}
+}
+
+// observe records the first attempt's latency, for Percentile.
+func (h *Hedger) observe(began time.Time) {
+	if h.latencies != nil {
+		h.latencies.record(h.clock.Now().Sub(began))
+	}
+}
+
+// failure is what Do returns when every attempt failed.
+func failure(ctx context.Context, firstErr error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hedge: %w (first attempt: %w)", err, firstErr)
+	}
+	return firstErr
 }
