@@ -6,14 +6,15 @@ replace github.com/bulwark-go/bulwark => ../..
 
 require (
 	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
+	github.com/google/uuid v1.6.0
 	github.com/stretchr/testify v1.11.1
+	go.uber.org/goleak v1.3.0
 	modernc.org/sqlite v1.62.0
 )
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/kr/pretty v0.3.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

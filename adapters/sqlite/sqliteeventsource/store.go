@@ -1,0 +1,134 @@
+// Package sqliteeventsource is the SQLite event store (package eventsource),
+// on modernc.org/sqlite (pure Go): an eventsource.Store, Listener and
+// SnapshotStore that passes the eventsourcetest conformance suite.
+//
+// Open the database with sqlite.Open (github.com/bulwark-go/bulwark/adapters/sqlite):
+// its transactions take the write lock up front, so an append's checks and
+// inserts are one atomic step among the goroutines and processes sharing
+// the file, and appends commit one at a time. Each event's global position
+// is its row number, given inside the write transaction: positions follow
+// commit order, so a reader continuing after the last position it saw never
+// misses an event that commits late.
+//
+// AppendTx appends in the caller's *sql.Tx, so events and, say, outbox
+// messages commit together. Other writers wait for that transaction (up to
+// sqlite.Open's busy timeout): keep it short.
+//
+// Listen announces the appends made through Append by this Store value.
+// Appends by other processes, or through AppendTx, reach subscriptions at
+// their next poll (SubscriptionConfig.PollInterval).
+package sqliteeventsource
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/bulwark-go/bulwark/clock"
+	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+)
+
+// Config configures a Store. Start from DefaultConfig.
+type Config struct {
+	// DB is the database, opened with sqlite.Open. Required.
+	DB *sql.DB
+	// EventsTable holds the events, "name" or "schema.name": letters,
+	// digits and underscores.
+	EventsTable string
+	// SnapshotsTable holds the snapshots (named the same way).
+	SnapshotsTable string
+	// Clock stamps RecordedAt on events and snapshots. Nil uses
+	// clock.System.
+	Clock clock.Clock
+}
+
+// DefaultConfig returns a Config with the tables "bulwark_events" and
+// "bulwark_snapshots". Set DB before calling New.
+func DefaultConfig() Config {
+	return Config{EventsTable: "bulwark_events", SnapshotsTable: "bulwark_snapshots"}
+}
+
+// Store is an event store in SQLite. It is safe for concurrent use by many
+// goroutines and processes.
+type Store struct {
+	db    *sql.DB
+	clock clock.Clock
+	sql   statements
+
+	mu        sync.Mutex
+	listeners map[*func()]struct{}
+}
+
+var (
+	_ eventsource.Store         = (*Store)(nil)
+	_ eventsource.Listener      = (*Store)(nil)
+	_ eventsource.SnapshotStore = (*Store)(nil)
+)
+
+type statements struct {
+	migrate, findEvent, streamIDs, streamVersion, lastPosition, insert,
+	readStream, readAll, saveSnapshot, loadSnapshot string
+	duplicates func(n int) string
+}
+
+//go:embed schema.sql
+var schemaSQL string
+
+const columns = `position, stream_id, stream_version, event_id, type, schema_version, data,
+	correlation_id, causation_id, headers, recorded_at`
+
+// New returns a Store, or an error naming the first invalid setting. It
+// does not touch the database; call Migrate to create the tables.
+func New(cfg Config) (*Store, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("sqliteeventsource: Config.DB must be set")
+	}
+	if err := sqlident.Check("sqliteeventsource: Config.EventsTable", cfg.EventsTable); err != nil {
+		return nil, err
+	}
+	if err := sqlident.Check("sqliteeventsource: Config.SnapshotsTable", cfg.SnapshotsTable); err != nil {
+		return nil, err
+	}
+	r := strings.NewReplacer("{{events}}", sqlident.Quote(cfg.EventsTable), "{{snapshots}}", sqlident.Quote(cfg.SnapshotsTable), "{{columns}}", columns)
+	return &Store{db: cfg.DB, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, sql: statements{
+		migrate:       r.Replace(schemaSQL),
+		findEvent:     r.Replace(`SELECT stream_id, stream_version FROM {{events}} WHERE event_id = ?`),
+		streamIDs:     r.Replace(`SELECT event_id, position FROM {{events}} WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version`),
+		streamVersion: r.Replace(`SELECT coalesce(max(stream_version), 0) FROM {{events}} WHERE stream_id = ?`),
+		lastPosition:  r.Replace(`SELECT coalesce(max(position), 0) FROM {{events}}`),
+		insert:        r.Replace(`INSERT INTO {{events}} ({{columns}}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		readStream:    r.Replace(`SELECT {{columns}} FROM {{events}} WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version`),
+		readAll:       r.Replace(`SELECT {{columns}} FROM {{events}} WHERE position >= ? ORDER BY position LIMIT ?`),
+		saveSnapshot: r.Replace(`INSERT INTO {{snapshots}} AS s (stream_id, stream_version, event_id, schema_version, data, recorded_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, event_id = excluded.event_id,
+	schema_version = excluded.schema_version, data = excluded.data, recorded_at = excluded.recorded_at
+WHERE s.schema_version <> excluded.schema_version OR s.stream_version <= excluded.stream_version`),
+		loadSnapshot: r.Replace(`SELECT stream_version, event_id, schema_version, data, recorded_at FROM {{snapshots}} WHERE stream_id = ?`),
+		duplicates: func(n int) string {
+			return r.Replace(`SELECT event_id FROM {{events}} WHERE event_id IN (?` + strings.Repeat(", ?", n-1) + `) LIMIT 1`)
+		},
+	}}, nil
+}
+
+// Migrate creates the tables if they do not exist. It is safe to run
+// concurrently and repeatedly.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.sql.migrate); err != nil {
+		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
+	}
+	return nil
+}
