@@ -104,9 +104,9 @@ func IsIdempotent(ctx context.Context) bool {
 	return marked
 }
 
-// Delay returns the delay the next hedged call will wait before its first
-// hedge: Config.Delay, or the latency percentile once Window latencies are
-// known.
+// Delay returns how long the next hedged call will let an attempt go
+// unanswered before starting another: Config.Delay, or the latency
+// percentile once Window latencies are known.
 func (h *Hedger) Delay() time.Duration {
 	if h.latencies != nil {
 		if d, ok := h.latencies.percentile(); ok {
@@ -122,9 +122,9 @@ func (h *Hedger) Delay() time.Duration {
 // (cause ErrLost) and waits for them to return. When every attempt started
 // has failed, Do returns the first attempt's error — what the call would
 // have returned unhedged — without starting more: hedging covers slowness,
-// not failure (compose with retry for that). When ctx ends
-// first, Do cancels every attempt, waits for them and returns ctx.Err()
-// wrapped. Attempts must return promptly once their context is cancelled.
+// not failure (compose with retry for that). When ctx ends first, Do
+// cancels every attempt, waits for them and returns ctx.Err() wrapped.
+// Attempts must return promptly once their context is cancelled.
 //
 // The first attempt runs on the caller's goroutine and each hedge on one of
 // its own, started only when its delay has passed: a hedged call answered in
@@ -138,11 +138,6 @@ func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
 		return fmt.Errorf("hedge: not attempted: %w", err)
 	}
 	return h.hedge(ctx, op)
-}
-
-type outcome struct {
-	attempt int
-	err     error
 }
 
 // call is one hedged call. Its first attempt runs on the caller's goroutine;
@@ -160,7 +155,7 @@ type call struct {
 	closed  bool // no more hedges may start
 	started int  // attempts started, the first included
 	timer   stopper
-	results chan outcome // the hedges', made when the first one starts
+	results chan error // the hedges' outcomes, made when the first starts
 
 	// running counts timer goroutines, and so every hedge attempt: Do
 	// waits for it to reach zero before it returns.
@@ -184,7 +179,7 @@ func (c *call) fire() {
 	c.started++
 	attempt := c.started
 	if c.results == nil {
-		c.results = make(chan outcome, c.h.maxHedges)
+		c.results = make(chan error, c.h.maxHedges)
 	}
 	results := c.results
 	if attempt <= c.h.maxHedges {
@@ -199,12 +194,12 @@ func (c *call) fire() {
 	if err == nil {
 		c.cancel(ErrLost) // the first attempt may be waiting on it
 	}
-	results <- outcome{attempt, err}
+	results <- err
 }
 
 // close lets no more hedges start, and reports how many attempts started
 // and the channel of the hedges' outcomes.
-func (c *call) close() (started int, results chan outcome) {
+func (c *call) close() (started int, results chan error) {
 	c.mu.Lock()
 	c.closed = true
 	timer := c.timer
@@ -254,9 +249,9 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 			continue
 		}
 		select {
-		case res := <-results:
+		case err := <-results:
 			finished++
-			if res.err == nil {
+			if err == nil {
 				c.close()
 				c.running.Wait()
 				if firstLost {
