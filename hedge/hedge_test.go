@@ -3,6 +3,7 @@ package hedge_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -420,4 +421,17 @@ func TestUnhedgedCallsAllocateNothing(t *testing.T) {
 	ctx := context.Background()
 	op := func(context.Context) error { return nil }
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = h.Do(ctx, op) }))
+}
+
+func TestHedgedCallAnsweredInTimeStartsNoGoroutine(t *testing.T) {
+	h, err := hedge.New(hedge.Config{Delay: time.Hour, MaxHedges: 2, AllIdempotent: true})
+	require.NoError(t, err)
+	for range 5 {
+		before, during := runtime.NumGoroutine(), 0
+		require.NoError(t, h.Do(context.Background(), func(context.Context) error {
+			during = runtime.NumGoroutine()
+			return nil
+		}))
+		assert.Equal(t, before, during, "the first attempt runs on the caller's goroutine, and no hedge is waiting on one")
+	}
 }

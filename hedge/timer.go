@@ -8,10 +8,26 @@ import (
 	"github.com/bulwark-go/bulwark/clock"
 )
 
-// stopper stops a function scheduled by afterFunc.
-type stopper interface {
-	// Stop prevents the function from running if it has not started.
-	Stop() bool
+// stopper stops a function scheduled by afterFunc. It is a value, not an
+// interface, so that scheduling on the system clock allocates only the
+// timer.
+type stopper struct {
+	system  *time.Timer // on the system clock
+	other   *clockStopper
+	running *sync.WaitGroup
+}
+
+// Stop prevents the function from running if it has not started, and
+// reports whether it did.
+func (s stopper) Stop() bool {
+	if s.other != nil {
+		return s.other.Stop()
+	}
+	if s.system.Stop() {
+		s.running.Done()
+		return true
+	}
+	return false
 }
 
 // afterFunc runs f on its own goroutine once d has passed on c, unless
@@ -22,7 +38,7 @@ type stopper interface {
 // waits on.
 func afterFunc(c clock.Clock, system bool, d time.Duration, f func(), running *sync.WaitGroup) stopper {
 	if system {
-		return systemStopper{time.AfterFunc(d, f), running}
+		return stopper{system: time.AfterFunc(d, f), running: running}
 	}
 	s := &clockStopper{timer: c.NewTimer(d), stop: make(chan struct{})}
 	go func() {
@@ -36,20 +52,7 @@ func afterFunc(c clock.Clock, system bool, d time.Duration, f func(), running *s
 		}
 		running.Done()
 	}()
-	return s
-}
-
-type systemStopper struct {
-	t       *time.Timer
-	running *sync.WaitGroup
-}
-
-func (s systemStopper) Stop() bool {
-	if s.t.Stop() {
-		s.running.Done()
-		return true
-	}
-	return false
+	return stopper{other: s}
 }
 
 const (
