@@ -48,6 +48,10 @@ type Error struct {
 	Reason error
 	// Err is the last attempt's error.
 	Err error
+
+	// chain is {Reason, Err} as Do built it, so that Unwrap (called by
+	// every errors.Is and errors.As) need not allocate.
+	chain [2]error
 }
 
 func (e *Error) Error() string {
@@ -59,8 +63,14 @@ func (e *Error) Error() string {
 		e.Attempts, plural, strings.TrimPrefix(e.Reason.Error(), "retry: "), e.Err)
 }
 
-// Unwrap returns the reason and the last attempt's error.
-func (e *Error) Unwrap() []error { return []error{e.Reason, e.Err} }
+// Unwrap returns the reason and the last attempt's error. For an *Error
+// that Do returned, it allocates nothing (so treat those as read-only).
+func (e *Error) Unwrap() []error {
+	if e.chain[0] == nil {
+		return []error{e.Reason, e.Err}
+	}
+	return e.chain[:]
+}
 
 // Permanent marks err as not worth retrying: Do gives up on it at once with
 // ErrNotRetryable, whatever Config.RetryIf says. The result wraps err

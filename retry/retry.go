@@ -161,22 +161,7 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 		}
 		var delay time.Duration
 		if reason == nil {
-			if r.schedule != nil {
-				delay = r.schedule.delay(n, prev, r.maxDelay)
-				prev = delay
-			} else {
-				if bo == nil {
-					bo = r.newBackOff()
-					bo.Reset()
-				}
-				if delay = bo.NextBackOff(); delay == backoff.Stop {
-					reason = ErrBackoffStopped
-				}
-				delay = capped(delay, r.maxDelay)
-			}
-			if hint, ok := retryAfter(err); ok {
-				delay = capped(hint, r.maxDelay)
-			}
+			delay, reason = r.nextDelay(n, &prev, &bo, err)
 		}
 		if reason == nil && r.maxElapsed > 0 && r.clock.Now().Sub(start)+delay > r.maxElapsed {
 			reason = ErrMaxElapsedTime
@@ -203,6 +188,30 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 	}
 }
 
+// nextDelay returns the wait before retry n, or ErrBackoffStopped. prev and
+// bo are the call's Backoff state: the schedule's previous delay, or the
+// BackOff made for the call on its first retry. A RetryAfter hint in err
+// overrides the Backoff.
+func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err error) (time.Duration, error) {
+	var delay time.Duration
+	if r.schedule != nil {
+		delay = r.schedule.delay(n, *prev, r.maxDelay)
+		*prev = delay
+	} else {
+		if *bo == nil {
+			*bo = r.newBackOff()
+			(*bo).Reset()
+		}
+		if delay = (*bo).NextBackOff(); delay == backoff.Stop {
+			return 0, ErrBackoffStopped
+		}
+	}
+	if hint, ok := retryAfter(err); ok {
+		delay = hint
+	}
+	return capped(delay, r.maxDelay), nil
+}
+
 // classify returns why err ends the call, or nil if it may be retried.
 func (r *Retrier) classify(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
@@ -221,7 +230,7 @@ func (r *Retrier) classify(ctx context.Context, err error) error {
 }
 
 func (r *Retrier) giveUp(attempts int, reason, err error) *Error {
-	e := &Error{Attempts: attempts, Reason: reason, Err: err}
+	e := &Error{Attempts: attempts, Reason: reason, Err: err, chain: [2]error{reason, err}}
 	if r.onGiveUp != nil {
 		r.onGiveUp(e)
 	}
