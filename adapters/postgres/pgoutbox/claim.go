@@ -14,41 +14,44 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// claimSQL locks up to $1 pending messages in seq order, skipping those
-// locked by other claims, those waiting for a retry ($2 is now), and those
-// whose key waits for a retry or (unless $3) has an earlier dead letter. For
-// each locked row it reports whether a pending row of its key lies between
-// it and the previous locked row of that key (or before it, for the first):
-// such a gap is a message held by another claim, and the rows after it
-// must wait. {{only}} is empty, or restricts the claim to the seqs in $4.
+// claimSQL claims up to $1 pending messages. It reads the first $1
+// pending messages in seq order ($2 is now), leaving out keys waiting for a
+// retry and (unless $3) messages after a dead letter of their key; then it
+// locks the oldest of these messages of each key (the key's head) with FOR
+// UPDATE SKIP LOCKED, and returns the messages of the keys whose head it
+// locked. A claim thus holds a key by its head: another claim cannot lock
+// that head, so it skips the whole key, and the key's later messages cannot
+// become a head before the claim ends. One row lock per key, not per
+// message, and no lock on rows the claim does not return.
 //
-// The gap check runs in the same statement, so it sees the same snapshot as
-// the scan. A key's messages commit in seq order (Enqueue's key lock), so a
-// visible row means every earlier row of its key is visible too, or gone.
+// The scan takes no row locks, so it sees every pending row, held or not:
+// a key's first row in the scan is its true head. (A key's messages commit
+// in seq order, thanks to Enqueue's key lock, so when a row is visible,
+// every earlier row of its key is visible or gone.) A head deleted or
+// changed by a claim that committed after this statement's snapshot is
+// re-checked by the lock and skipped. The last column counts the keys
+// read, to tell whether some were held by other claims.
 const claimSQL = `
 WITH c AS (
 	SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at, o.attempts
 	FROM {{table}} o
-	WHERE o.published_at IS NULL {{only}}
-	  AND (o.retry_at IS NULL OR o.retry_at <= $2)
+	WHERE o.published_at IS NULL
 	  AND NOT EXISTS (SELECT 1 FROM {{table}} r
 	                  WHERE r.published_at IS NULL AND r.retry_at IS NOT NULL
 	                    AND r.key = o.key AND r.retry_at > $2)
 	  AND ($3 OR NOT EXISTS (SELECT 1 FROM {{dead_table}} d WHERE d.key = o.key AND d.seq < o.seq))
 	ORDER BY o.seq
 	LIMIT $1
-	FOR UPDATE OF o SKIP LOCKED
-), w AS (
-	SELECT c.*, lag(c.seq, 1, 0::bigint) OVER (PARTITION BY c.key ORDER BY c.seq) AS prev FROM c
+), h AS (
+	SELECT t.key FROM {{table}} t
+	WHERE t.seq IN (SELECT min(seq) FROM c GROUP BY key)
+	  AND t.published_at IS NULL AND (t.retry_at IS NULL OR t.retry_at <= $2)
+	FOR UPDATE OF t SKIP LOCKED
 )
-SELECT w.seq, w.id, w.topic, w.key, w.payload, w.headers, w.created_at, w.attempts,
-	EXISTS (SELECT 1 FROM {{table}} p
-	        WHERE p.published_at IS NULL AND p.key = w.key AND p.seq < w.seq AND p.seq > w.prev) AS gap
-FROM w ORDER BY w.seq`
-
-// maxClaimPasses bounds how often a claim that found messages held back by
-// other claims retries with just the rest (see Claim).
-const maxClaimPasses = 3
+SELECT c.seq, c.id, c.topic, c.key, c.payload, c.headers, c.created_at, c.attempts,
+	(SELECT count(DISTINCT key) FROM c)
+FROM c JOIN h ON h.key = c.key
+ORDER BY c.seq`
 
 const retrySQL = `
 UPDATE {{table}} t SET attempts = t.attempts + 1, retry_at = u.at, last_error = u.err
@@ -66,10 +69,7 @@ SELECT seq, id, topic, key, payload, headers, created_at, attempts + 1, err, $3 
 // its own, with idle_in_transaction_session_timeout set to req.Lease (the
 // server ends a claim its relay abandoned) and synchronous_commit off: the
 // relay's bookkeeping may be lost in a server crash, which only makes the
-// relay publish those messages again. One round trip, plus one more per
-// pass when other claims hold earlier messages of some keys: the claim then
-// rolls back to a savepoint, so that it does not keep those keys' later
-// messages locked, and locks just the messages it can publish.
+// relay publish those messages again. One round trip.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batch, error) {
 	if req.Limit < 1 {
 		return nil, fmt.Errorf("pgoutbox: ClaimRequest.Limit must be at least 1, got %d", req.Limit)
@@ -86,47 +86,17 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	pb := &pgx.Batch{}
 	pb.Queue("BEGIN")
 	pb.Queue("SELECT set_config('idle_in_transaction_session_timeout', $1, true), set_config('synchronous_commit', 'off', true)", lease)
-	pb.Queue("SAVEPOINT claim")
 	pb.Queue(s.sql.claim, req.Limit, req.Now, req.SkipDeadLetters)
-	dropped, err := b.send(ctx, pb, 3)
-	for pass := 1; err == nil && dropped; pass++ {
-		b.contended = true
-		pb = &pgx.Batch{}
-		pb.Queue("ROLLBACK TO SAVEPOINT claim")
-		if pass == maxClaimPasses {
-			b.msgs, b.seqs = nil, nil
-			_, err = b.send(ctx, pb, 1)
-			break
-		}
-		pb.Queue(s.sql.claimOnly, len(b.seqs), req.Now, req.SkipDeadLetters, b.seqs)
-		dropped, err = b.send(ctx, pb, 1)
+	res := conn.SendBatch(ctx, pb)
+	err = b.read(res)
+	if cerr := res.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		b.end(ctx, false)
 		return nil, fmt.Errorf("pgoutbox: claiming: %w", err)
 	}
 	return b, nil
-}
-
-// send runs pb, whose last statement is a claim after skip others, and
-// keeps the claimed rows. It reports whether rows were dropped because an
-// earlier message of their key is held elsewhere.
-func (b *batch) send(ctx context.Context, pb *pgx.Batch, skip int) (dropped bool, err error) {
-	res := b.conn.SendBatch(ctx, pb)
-	defer func() {
-		if cerr := res.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	for range skip {
-		if _, err := res.Exec(); err != nil {
-			return false, err
-		}
-	}
-	if len(pb.QueuedQueries) == skip {
-		return false, nil
-	}
-	return b.read(res)
 }
 
 type batch struct {
@@ -137,46 +107,48 @@ type batch struct {
 	contended bool
 }
 
-func (b *batch) read(res pgx.BatchResults) (dropped bool, err error) {
+func (b *batch) read(res pgx.BatchResults) error {
+	for range 2 {
+		if _, err := res.Exec(); err != nil {
+			return err
+		}
+	}
 	rows, err := res.Query()
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer rows.Close()
-	b.msgs, b.seqs = b.msgs[:0], b.seqs[:0]
-	blocked := map[string]bool{}
 	var (
 		seq       int64
 		id        pgtype.UUID
 		headers   []byte
 		attempts  int32
-		gap       bool
+		readKeys  int64
 		createdAt time.Time
+		keys      = map[string]struct{}{}
 	)
 	for rows.Next() {
 		var m outbox.Claimed
-		if err := rows.Scan(&seq, &id, &m.Topic, &m.Key, &m.Payload, &headers, &createdAt, &attempts, &gap); err != nil {
-			return false, err
-		}
-		if gap || blocked[m.Key] {
-			// An earlier message of the key is held by another claim:
-			// this one and the key's later ones wait.
-			blocked[m.Key] = true
-			dropped = true
-			continue
+		if err := rows.Scan(&seq, &id, &m.Topic, &m.Key, &m.Payload, &headers, &createdAt, &attempts, &readKeys); err != nil {
+			return err
 		}
 		m.ID = id.Bytes
 		m.CreatedAt = createdAt
 		m.Attempts = int(attempts)
 		if headers != nil {
 			if err := json.Unmarshal(headers, &m.Headers); err != nil {
-				return false, fmt.Errorf("decoding the headers of message %s: %w", m.ID, err)
+				return fmt.Errorf("decoding the headers of message %s: %w", m.ID, err)
 			}
 		}
 		b.msgs = append(b.msgs, m)
 		b.seqs = append(b.seqs, seq)
+		keys[m.Key] = struct{}{}
 	}
-	return dropped, rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	b.contended = int64(len(keys)) < readKeys
+	return nil
 }
 
 func (b *batch) Messages() []outbox.Claimed { return b.msgs }

@@ -79,8 +79,8 @@ var (
 )
 
 type statements struct {
-	migrate, claim, claimOnly, deletePublished, keepPublished, retry, bury string
-	stats, deadLetters, replay, discard, cleanup, listen                   string
+	migrate, claim, deletePublished, keepPublished, retry, bury string
+	stats, deadLetters, replay, discard, cleanup, listen        string
 }
 
 //go:embed migrate.sql
@@ -126,8 +126,7 @@ func New(cfg Config) (*Store, error) {
 	)
 	return &Store{pool: cfg.Pool, table: t, channel: cfg.Channel, lockNS: cfg.Table, sql: statements{
 		migrate:         r.Replace(migrateSQL),
-		claim:           strings.Replace(r.Replace(claimSQL), "{{only}}", "", 1),
-		claimOnly:       strings.Replace(r.Replace(claimSQL), "{{only}}", "AND o.seq = ANY($4::int8[])", 1),
+		claim:           r.Replace(claimSQL),
 		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE seq = ANY($1::int8[])`),
 		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = $2 WHERE seq = ANY($1::int8[])`),
 		retry:           r.Replace(retrySQL),
