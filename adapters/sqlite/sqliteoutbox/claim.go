@@ -1,0 +1,184 @@
+package sqliteoutbox
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/google/uuid"
+)
+
+// Claim implements outbox.Store. In one write transaction it reads the
+// first req.Limit pending messages in order (leaving out keys waiting for a
+// retry and, unless req.SkipDeadLetters, messages after a dead letter of
+// their key), takes the keys whose oldest message (the head) is not leased
+// by another claim, and leases those heads until req.Now + req.Lease.
+func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batch, error) {
+	if req.Limit < 1 {
+		return nil, fmt.Errorf("sqliteoutbox: ClaimRequest.Limit must be at least 1, got %d", req.Limit)
+	}
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	b := &batch{s: s, token: hex.EncodeToString(tok[:])}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.sql.scan, req.Limit, req.Now.UnixNano(), req.SkipDeadLetters)
+	if err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	held := map[string]bool{} // key -> leased by another claim
+	now := req.Now.UnixNano()
+	for rows.Next() {
+		var (
+			m            outbox.Claimed
+			seq          int64
+			id           string
+			headers      sql.NullString
+			created      int64
+			claimedUntil sql.NullInt64
+		)
+		if err := rows.Scan(&seq, &id, &m.Topic, &m.Key, &m.Payload, &headers, &created, &m.Attempts, &claimedUntil); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+		}
+		isHead := false
+		if _, seen := held[m.Key]; !seen {
+			isHead = true
+			held[m.Key] = claimedUntil.Valid && claimedUntil.Int64 > now
+		}
+		if held[m.Key] {
+			b.contended = true
+			continue
+		}
+		if m.ID, err = uuid.Parse(id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqliteoutbox: claiming: message %d has a bad ID: %w", seq, err)
+		}
+		if m.Headers, err = decodeHeaders(headers); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m.CreatedAt = time.Unix(0, created)
+		b.msgs = append(b.msgs, m)
+		b.seqs = append(b.seqs, seq)
+		if isHead {
+			b.heads = append(b.heads, seq)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	if len(b.heads) == 0 {
+		return b, nil
+	}
+	if _, err := tx.ExecContext(ctx, s.sql.lease, b.token, req.Now.Add(req.Lease).UnixNano(), seqList(b.heads)); err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	b.leased = true
+	return b, nil
+}
+
+type batch struct {
+	s         *Store
+	token     string
+	msgs      []outbox.Claimed
+	seqs      []int64
+	heads     []int64
+	contended bool
+	leased    bool // heads leased and not yet finished or released
+}
+
+func (b *batch) Messages() []outbox.Claimed { return b.msgs }
+func (b *batch) Contended() bool            { return b.contended }
+
+// Finish implements outbox.Batch in one write transaction. It records
+// nothing, and returns ErrClaimLost, when another claim took over a head
+// after the lease ran out.
+func (b *batch) Finish(ctx context.Context, o outbox.Outcome) error {
+	if !b.leased {
+		if len(b.heads) == 0 {
+			return nil
+		}
+		return errors.New("sqliteoutbox: batch already finished or released")
+	}
+	b.leased = false
+	s := b.s
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqliteoutbox: recording a batch: %w", err)
+	}
+	defer tx.Rollback()
+	var owned int
+	if err := tx.QueryRowContext(ctx, s.sql.owned, b.token, seqList(b.heads)).Scan(&owned); err != nil {
+		return fmt.Errorf("sqliteoutbox: recording a batch: %w", err)
+	}
+	if owned != len(b.heads) {
+		return fmt.Errorf("sqliteoutbox: recording a batch: %w: its lease ran out and another claim took over", outbox.ErrClaimLost)
+	}
+	if len(o.Published) > 0 {
+		seqs := make([]int64, len(o.Published))
+		for i, idx := range o.Published {
+			seqs[i] = b.seqs[idx]
+		}
+		if o.Keep {
+			_, err = tx.ExecContext(ctx, s.sql.keepPublished, seqList(seqs), o.Now.UnixNano())
+		} else {
+			_, err = tx.ExecContext(ctx, s.sql.deletePublished, seqList(seqs))
+		}
+		if err != nil {
+			return fmt.Errorf("sqliteoutbox: recording a batch: %w", err)
+		}
+	}
+	for _, f := range o.Failed {
+		seq := b.seqs[f.Index]
+		if f.Dead {
+			if _, err := tx.ExecContext(ctx, s.sql.bury, seq, f.Error, o.Now.UnixNano()); err != nil {
+				return fmt.Errorf("sqliteoutbox: dead-lettering message %d: %w", seq, err)
+			}
+			_, err = tx.ExecContext(ctx, s.sql.unbury, seq)
+		} else {
+			_, err = tx.ExecContext(ctx, s.sql.retry, seq, f.RetryAt.UnixNano(), f.Error)
+		}
+		if err != nil {
+			return fmt.Errorf("sqliteoutbox: recording a failed publish of message %d: %w", seq, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.sql.release, b.token); err != nil {
+		return fmt.Errorf("sqliteoutbox: recording a batch: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqliteoutbox: recording a batch: %w", err)
+	}
+	return nil
+}
+
+// Release implements outbox.Batch: it clears the claim's leases.
+func (b *batch) Release(ctx context.Context) error {
+	if !b.leased {
+		return nil
+	}
+	b.leased = false
+	if _, err := b.s.db.ExecContext(context.WithoutCancel(ctx), b.s.sql.release, b.token); err != nil {
+		return fmt.Errorf("sqliteoutbox: releasing a batch: %w", err)
+	}
+	return nil
+}
+
+// seqList encodes seqs as a JSON array, for json_each.
+func seqList(seqs []int64) string {
+	j, _ := json.Marshal(seqs)
+	return string(j)
+}

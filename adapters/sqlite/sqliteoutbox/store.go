@@ -1,0 +1,145 @@
+// Package sqliteoutbox is the SQLite store of the transactional outbox
+// (package outbox), on modernc.org/sqlite (pure Go) through
+// adapters/sqlite.Open: the embedded default for examples, tests and
+// single-machine services.
+//
+// Enqueue writes messages in the caller's *sql.Tx. SQLite has one writer
+// at a time, so messages commit in the order of their sequence numbers and a
+// key's messages are published in commit order.
+//
+// A claim holds a key by leasing the key's oldest pending message for
+// ClaimRequest.Lease, in a short write transaction; the relay then publishes
+// without holding any database lock, and records the outcome in a second
+// transaction. A relay that dies holds its keys until the lease runs out.
+// SQLite has no notifications: relays find new messages by polling
+// (outbox.Config.PollInterval).
+package sqliteoutbox
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/outbox"
+)
+
+// Config configures a Store. Start from DefaultConfig.
+type Config struct {
+	// DB is the database, opened with adapters/sqlite.Open (WAL, busy
+	// timeout, BEGIN IMMEDIATE). Required.
+	DB *sql.DB
+	// Table is the pending messages' table: letters, digits and
+	// underscores.
+	Table string
+	// DeadLetterTable is the dead letters' table, named the same way.
+	DeadLetterTable string
+}
+
+// DefaultConfig returns a Config with the tables "outbox_messages" and
+// "outbox_dead_letters". Set DB before calling New.
+func DefaultConfig() Config {
+	return Config{Table: "outbox_messages", DeadLetterTable: "outbox_dead_letters"}
+}
+
+// Store is an outbox.Store in SQLite. It is safe for concurrent use by many
+// goroutines, and by several processes sharing the database file.
+type Store struct {
+	db  *sql.DB
+	sql statements
+}
+
+var _ outbox.Store = (*Store)(nil)
+
+type statements struct {
+	migrate, insertPrefix, scan, lease, owned, release, deletePublished, keepPublished string
+	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup                  string
+}
+
+//go:embed migrate.sql
+var migrateSQL string
+
+// New returns a Store, or an error naming the first invalid setting. It
+// does not touch the database; call Migrate to create the tables.
+func New(cfg Config) (*Store, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("sqliteoutbox: Config.DB must be set")
+	}
+	for _, f := range []struct{ name, value string }{{"Table", cfg.Table}, {"DeadLetterTable", cfg.DeadLetterTable}} {
+		if err := sqlident.Check("sqliteoutbox: Config."+f.name, f.value); err != nil {
+			return nil, err
+		}
+		if strings.Contains(f.value, ".") {
+			return nil, fmt.Errorf("sqliteoutbox: Config.%s must be a plain table name, got %q", f.name, f.value)
+		}
+	}
+	if cfg.DeadLetterTable == cfg.Table {
+		return nil, fmt.Errorf("sqliteoutbox: Config.DeadLetterTable must differ from Table, both are %q", cfg.Table)
+	}
+	t, d := cfg.Table, cfg.DeadLetterTable
+	r := strings.NewReplacer(
+		"{{table}}", sqlident.Quote(t),
+		"{{dead_table}}", sqlident.Quote(d),
+		"{{pending_index}}", sqlident.Quote(t+"_pending"),
+		"{{key_index}}", sqlident.Quote(t+"_key"),
+		"{{retry_index}}", sqlident.Quote(t+"_retry"),
+		"{{published_index}}", sqlident.Quote(t+"_published"),
+		"{{dead_key_index}}", sqlident.Quote(d+"_key"),
+		"{{dead_id_index}}", sqlident.Quote(d+"_id"),
+	)
+	return &Store{db: cfg.DB, sql: statements{
+		migrate:      r.Replace(migrateSQL),
+		insertPrefix: r.Replace(`INSERT INTO {{table}} (id, topic, key, payload, headers, created_at) VALUES `),
+		// ?1 limit, ?2 now, ?3 skip dead letters.
+		scan: r.Replace(`SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at, o.attempts, o.claimed_until
+			FROM {{table}} o
+			WHERE o.published_at IS NULL
+			  AND NOT EXISTS (SELECT 1 FROM {{table}} r
+			                  WHERE r.published_at IS NULL AND r.retry_at IS NOT NULL
+			                    AND r.key = o.key AND r.retry_at > ?2)
+			  AND (?3 OR NOT EXISTS (SELECT 1 FROM {{dead_table}} d WHERE d.key = o.key AND d.seq < o.seq))
+			ORDER BY o.seq LIMIT ?1`),
+		lease:           r.Replace(`UPDATE {{table}} SET claim_token = ?1, claimed_until = ?2 WHERE seq IN (SELECT value FROM json_each(?3))`),
+		owned:           r.Replace(`SELECT count(*) FROM {{table}} WHERE claim_token = ?1 AND seq IN (SELECT value FROM json_each(?2))`),
+		release:         r.Replace(`UPDATE {{table}} SET claim_token = NULL, claimed_until = NULL WHERE claim_token = ?1`),
+		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE seq IN (SELECT value FROM json_each(?1))`),
+		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = ?2, claim_token = NULL, claimed_until = NULL WHERE seq IN (SELECT value FROM json_each(?1))`),
+		retry:           r.Replace(`UPDATE {{table}} SET attempts = attempts + 1, retry_at = ?2, last_error = ?3 WHERE seq = ?1`),
+		bury: r.Replace(`INSERT INTO {{dead_table}} (seq, id, topic, key, payload, headers, created_at, attempts, last_error, dead_at)
+			SELECT seq, id, topic, key, payload, headers, created_at, attempts + 1, ?2, ?3 FROM {{table}} WHERE seq = ?1`),
+		unbury: r.Replace(`DELETE FROM {{table}} WHERE seq = ?1`),
+		stats: r.Replace(`SELECT
+			(SELECT count(*) FROM {{table}} WHERE published_at IS NULL),
+			(SELECT min(created_at) FROM {{table}} WHERE published_at IS NULL),
+			(SELECT count(*) FROM {{dead_table}})`),
+		deadLetters: r.Replace(`SELECT seq, id, topic, key, payload, headers, created_at, attempts, last_error, dead_at
+			FROM {{dead_table}} WHERE seq > ?1 AND (?2 = '' OR key = ?2) ORDER BY seq LIMIT ?3`),
+		replay: r.Replace(`INSERT INTO {{table}} (seq, id, topic, key, payload, headers, created_at)
+			SELECT seq, id, topic, key, payload, headers, created_at FROM {{dead_table}} WHERE id IN (SELECT value FROM json_each(?1))`),
+		discard: r.Replace(`DELETE FROM {{dead_table}} WHERE id IN (SELECT value FROM json_each(?1))`),
+		cleanup: r.Replace(`DELETE FROM {{table}} WHERE published_at IS NOT NULL AND published_at < ?1`),
+	}}, nil
+}
+
+// Migrate creates the tables and indexes if they do not exist. It is safe
+// to run at every start. MigrationSQL returns the same statements.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.sql.migrate); err != nil {
+		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
+	}
+	return nil
+}
+
+// MigrationSQL returns the SQL that Migrate runs, with the configured names.
+func (s *Store) MigrationSQL() string { return s.sql.migrate }
