@@ -163,9 +163,11 @@ func BenchmarkPostgres(b *testing.B) {
 	}
 }
 
-// serveN sends n more requests one by one, outside the timed loop, for
+// serveN sends n more requests one by one, with the timer stopped, for
 // counting: n new keys, or n replays of a key completed beforehand.
 func serveN(b *testing.B, h http.Handler, newKeys bool, n int, count func() int64) float64 {
+	b.StopTimer()
+	defer b.StartTimer()
 	run := randomName()
 	if !newKeys {
 		h.ServeHTTP(httptest.NewRecorder(), request(run+"-replayed"))
