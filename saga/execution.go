@@ -26,6 +26,7 @@ type execution[T any] struct {
 	caller context.Context // of Execute or Resume; Background when taken over
 	lease  atomic.Int64    // rec.LeaseUntil in Unix nanoseconds, for the heartbeat
 	cause  error           // why the saga compensates or needs attention, as seen here
+	inv    Invocation      // of the action or compensation being run
 }
 
 // errStopping: the orchestrator is stopping this execution (Close, or the
@@ -94,15 +95,15 @@ func (e *execution[T]) forward(run, fwd context.Context) error {
 	o := e.o
 	i := e.rec.Step
 	s := &o.def.Steps[i]
-	inv := Invocation{SagaID: e.rec.ID, Step: s.Name}
+	e.inv = Invocation{SagaID: e.rec.ID, Step: s.Name}
 	if i >= o.noReturn {
 		// Past the point of no return: only forward, whatever the caller or
 		// the deadline say.
 		var err error
 		if s.Kind == Retriable {
-			err = e.retry(run, o.cfg.RetriableAttempts, func() error { return e.attempt(run, s, s.Action, &inv) })
+			err = e.retry(run, o.cfg.RetriableAttempts, s, s.Action)
 		} else {
-			err = e.attempt(run, s, s.Action, &inv)
+			err = e.attempt(run, s, s.Action)
 		}
 		switch {
 		case run.Err() != nil:
@@ -127,7 +128,7 @@ func (e *execution[T]) forward(run, fwd context.Context) error {
 		ctx, cancel = withTimer(fwd, o.clk, e.rec.Deadline.Sub(o.clk.Now()), ErrDeadlineExceeded)
 		defer cancel()
 	}
-	err := e.attempt(ctx, s, s.Action, &inv)
+	err := e.attempt(ctx, s, s.Action)
 	switch {
 	case run.Err() != nil:
 		return errStopping
@@ -215,8 +216,8 @@ func (e *execution[T]) compensate(run context.Context) error {
 	j := e.rec.Step
 	s := &o.def.Steps[j]
 	if s.Compensate != nil {
-		inv := Invocation{SagaID: e.rec.ID, Step: s.Name, Compensation: true}
-		err := e.retry(run, o.cfg.CompensationAttempts, func() error { return e.attempt(run, s, s.Compensate, &inv) })
+		e.inv = Invocation{SagaID: e.rec.ID, Step: s.Name, Compensation: true}
+		err := e.retry(run, o.cfg.CompensationAttempts, s, s.Compensate)
 		switch {
 		case run.Err() != nil:
 			return errStopping
@@ -342,11 +343,11 @@ func (e *execution[T]) restore() error {
 	return nil
 }
 
-// retry calls try until it succeeds, run ends, or it failed limit times
-// (never, for limit 0), waiting with backoff between tries.
-func (e *execution[T]) retry(run context.Context, limit int, try func() error) error {
+// retry runs attempts of fn until one succeeds, run ends, or limit of them
+// failed (never, for limit 0), waiting with backoff between them.
+func (e *execution[T]) retry(run context.Context, limit int, s *Step[T], fn StepFunc[T]) error {
 	for n := 1; ; n++ {
-		err := try()
+		err := e.attempt(run, s, fn)
 		if err == nil || run.Err() != nil || (limit > 0 && n >= limit) {
 			return err
 		}
@@ -358,18 +359,18 @@ func (e *execution[T]) retry(run context.Context, limit int, try func() error) e
 
 // attempt runs one try of fn (an action or compensation of s) through the
 // step's policy.
-func (e *execution[T]) attempt(ctx context.Context, s *Step[T], fn StepFunc[T], inv *Invocation) error {
-	op := func(ctx context.Context) error { return e.invoke(ctx, s, fn, inv) }
+func (e *execution[T]) attempt(ctx context.Context, s *Step[T], fn StepFunc[T]) error {
 	if s.Policy == nil {
-		return op(ctx)
+		return e.invoke(ctx, s, fn)
 	}
-	return s.Policy.Do(ctx, op)
+	return s.Policy.Do(ctx, func(ctx context.Context) error { return e.invoke(ctx, s, fn) })
 }
 
 // invoke calls fn once, on data decoded from the log if an earlier
 // invocation may have changed it, with the step's timeout and the hooks.
-func (e *execution[T]) invoke(ctx context.Context, s *Step[T], fn StepFunc[T], inv *Invocation) error {
+func (e *execution[T]) invoke(ctx context.Context, s *Step[T], fn StepFunc[T]) error {
 	o := e.o
+	inv := &e.inv
 	if e.dirty {
 		if err := e.restore(); err != nil {
 			return err
