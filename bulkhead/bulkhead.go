@@ -126,12 +126,17 @@ func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
 // more permits than were taken panics.
 func (p Permit) Release(err error) { p.release(err, false) }
 
+// release returns the permit first, so that nothing the adaptive limit
+// does afterwards (its OnLimitChange hook included) can keep it.
 func (p Permit) release(err error, panicked bool) {
 	b := p.b
-	if b.est != nil {
-		b.observe(p.start, err, panicked)
+	if b.est == nil {
+		b.sem.release()
+		return
 	}
+	inFlight := b.sem.inUse()
 	b.sem.release()
+	b.observe(p.start, inFlight, err, panicked)
 }
 
 // Limit returns the current limit: MaxConcurrent for a fixed bulkhead.
@@ -166,8 +171,8 @@ func (b *Bulkhead) full(err error) error {
 
 // observe feeds a finished call to the adaptive estimator and applies the
 // limit it settles on.
-func (b *Bulkhead) observe(start int64, err error, panicked bool) {
-	s := sample{start: start, end: b.now(), inFlight: b.sem.inUse()}
+func (b *Bulkhead) observe(start int64, inFlight int, err error, panicked bool) {
+	s := sample{start: start, end: b.now(), inFlight: inFlight}
 	switch {
 	case panicked:
 		s.ignored = true

@@ -327,3 +327,21 @@ func TestHooksMayCallBack(t *testing.T) {
 		`limit "": 1 -> 2`,
 	}, seen)
 }
+
+// TestPanickingHookKeepsNoPermit has OnLimitChange panic as a call's
+// completion changes the limit: the permit must be back all the same.
+func TestPanickingHookKeepsNoPermit(t *testing.T) {
+	fc := clocktest.New(epoch)
+	b, err := bulkhead.New(bulkhead.Config{
+		MaxConcurrent: 4,
+		Adaptive:      bulkhead.AIMD{InitialLimit: 2, MinLimit: 1, LatencyThreshold: time.Second, BackoffRatio: 0.5},
+		Clock:         fc,
+		OnLimitChange: func(string, int, int) { panic("hook") },
+	})
+	require.NoError(t, err)
+	assert.PanicsWithValue(t, "hook", func() {
+		_ = b.Do(context.Background(), func(context.Context) error { fc.Advance(2 * time.Second); return nil })
+	})
+	assert.Equal(t, 1, b.Limit())
+	assert.Equal(t, 0, b.InFlight())
+}

@@ -60,6 +60,9 @@ func (k *Keyed) Rule() Rule { return k.rule }
 // Allow takes a permit for one call under key now, or returns a
 // *LimitedError (matching ErrLimited) saying when to retry. It never waits.
 // An error of the Store is returned wrapped, and does not match ErrLimited.
+// Allow gives the Store no deadline; with a Store that does I/O, Wait (in
+// reject mode, MaxWait 0, it never waits either) bounds the Store's work by
+// its ctx.
 func (k *Keyed) Allow(key string) error {
 	return k.allow(context.Background(), key)
 }
