@@ -42,7 +42,11 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"gradient smoothing", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.Smoothing = 0; return g }()}, "bulkhead: Config.Adaptive: Gradient.Smoothing must be in (0, 1], got 0"},
 		{"gradient window", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.Window = 0; return g }()}, "bulkhead: Config.Adaptive: Gradient.Window must be > 0, got 0s"},
 		{"gradient samples", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.WindowSamples = 0; return g }()}, "bulkhead: Config.Adaptive: Gradient.WindowSamples must be >= 1, got 0"},
-		{"gradient probe", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.ProbeInterval = 300 * time.Millisecond; return g }()}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be 0 or at least 4 Windows (400ms), got 300ms"},
+		{"gradient probe", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient {
+			g := bulkhead.DefaultGradient()
+			g.ProbeInterval = 300 * time.Millisecond
+			return g
+		}()}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be 0 or at least 4 Windows (400ms), got 300ms"},
 		{"gradient never probes", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.ProbeInterval = 0; return g }()}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
