@@ -18,6 +18,13 @@ import (
 
 func nop(context.Context) error { return nil }
 
+// gradient returns DefaultGradient changed by change.
+func gradient(change func(*bulkhead.Gradient)) bulkhead.Gradient {
+	g := bulkhead.DefaultGradient()
+	change(&g)
+	return g
+}
+
 func TestNewValidatesConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -38,16 +45,12 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"aimd no threshold", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.DefaultAIMD(0)}, "bulkhead: Config.Adaptive: AIMD.LatencyThreshold must be > 0, got 0s"},
 		{"aimd ratio", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.AIMD{InitialLimit: 1, MinLimit: 1, LatencyThreshold: 1, BackoffRatio: 1}}, "bulkhead: Config.Adaptive: AIMD.BackoffRatio must be in (0, 1), got 1"},
 		{"gradient", bulkhead.Config{MaxConcurrent: 100, Adaptive: bulkhead.DefaultGradient()}, ""},
-		{"gradient tolerance", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.Tolerance = 0.9; return g }()}, "bulkhead: Config.Adaptive: Gradient.Tolerance must be >= 1, got 0.9"},
-		{"gradient smoothing", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.Smoothing = 0; return g }()}, "bulkhead: Config.Adaptive: Gradient.Smoothing must be in (0, 1], got 0"},
-		{"gradient window", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.Window = 0; return g }()}, "bulkhead: Config.Adaptive: Gradient.Window must be > 0, got 0s"},
-		{"gradient samples", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.WindowSamples = 0; return g }()}, "bulkhead: Config.Adaptive: Gradient.WindowSamples must be >= 1, got 0"},
-		{"gradient probe", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient {
-			g := bulkhead.DefaultGradient()
-			g.ProbeInterval = 300 * time.Millisecond
-			return g
-		}()}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be 0 or at least 4 Windows (400ms), got 300ms"},
-		{"gradient never probes", bulkhead.Config{MaxConcurrent: 100, Adaptive: func() bulkhead.Gradient { g := bulkhead.DefaultGradient(); g.ProbeInterval = 0; return g }()}, ""},
+		{"gradient tolerance", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Tolerance = 0.9 })}, "bulkhead: Config.Adaptive: Gradient.Tolerance must be >= 1, got 0.9"},
+		{"gradient smoothing", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Smoothing = 0 })}, "bulkhead: Config.Adaptive: Gradient.Smoothing must be in (0, 1], got 0"},
+		{"gradient window", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Window = 0 })}, "bulkhead: Config.Adaptive: Gradient.Window must be > 0, got 0s"},
+		{"gradient samples", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.WindowSamples = 0 })}, "bulkhead: Config.Adaptive: Gradient.WindowSamples must be >= 1, got 0"},
+		{"gradient probe", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = 300 * time.Millisecond })}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be 0 or at least 4 Windows (400ms), got 300ms"},
+		{"gradient never probes", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = 0 })}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := bulkhead.New(tc.cfg)
