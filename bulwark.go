@@ -14,7 +14,7 @@ package bulwark
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 )
 
 // Policy runs op under a resilience rule. Do returns op's error, or an error of
@@ -89,20 +89,29 @@ func (c *chain) callOp(ctx context.Context) error {
 // reports success without op having succeeded (a fallback policy that
 // swallowed the error, say), Call returns the zero T and nil.
 //
-// Call is safe with policies that run op concurrently (hedge): only the first
-// success is kept, and later ones do not race with it.
+// Call is safe with policies that run op concurrently (hedge) or abandon an
+// attempt that goes on running (a detached timeout): only the first success
+// before Call returns is kept, and no later one races with it.
 func Call[T any](ctx context.Context, p Policy, op func(context.Context) (T, error)) (T, error) {
 	var (
+		mu     sync.Mutex
+		closed bool // a result was kept, or Call has returned
 		result T
-		won    atomic.Bool
 	)
 	err := p.Do(ctx, func(ctx context.Context) error {
 		v, err := op(ctx)
-		if err == nil && won.CompareAndSwap(false, true) {
-			result = v
+		if err == nil {
+			mu.Lock()
+			if !closed {
+				result, closed = v, true
+			}
+			mu.Unlock()
 		}
 		return err
 	})
+	mu.Lock()
+	defer mu.Unlock()
+	closed = true
 	if err != nil {
 		var zero T
 		return zero, err

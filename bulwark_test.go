@@ -227,3 +227,18 @@ func BenchmarkChain(b *testing.B) {
 		}
 	})
 }
+
+// TestCallWithAbandonedAttempt: a policy that gives up on an attempt which
+// goes on running (a detached timeout) and succeeds with another; the
+// abandoned attempt's late success must not race with Call's result.
+func TestCallWithAbandonedAttempt(t *testing.T) {
+	abandonFirst := bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
+		go func() { _ = op(ctx) }() // abandoned: its outcome is never awaited
+		return op(ctx)
+	})
+	for range 100 {
+		v, err := bulwark.Call(context.Background(), abandonFirst, func(context.Context) (int, error) { return 1, nil })
+		require.NoError(t, err)
+		assert.Equal(t, 1, v)
+	}
+}
