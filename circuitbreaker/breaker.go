@@ -35,6 +35,7 @@ type Breaker struct {
 
 	rejected  atomic.Uint64
 	openUntil atomic.Int64 // open: when probing may start (written under mu)
+	openErr   atomic.Pointer[openRejection]
 
 	mu           sync.Mutex
 	win          window // cw or tw
@@ -236,7 +237,7 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 		}
 		rejection = b.halfOpenErr
 	case StateOpen:
-		rejection = &OpenError{Name: b.cfg.Name, State: s, Wait: time.Duration(b.openUntil.Load() - now)}
+		rejection = b.openRejection(w, now, b.openUntil.Load())
 	case StateForcedOpen:
 		rejection = b.forcedOpenErr
 	}
@@ -265,10 +266,29 @@ func (b *Breaker) rejectFast() *OpenError {
 		now := b.callNow()
 		until := b.openUntil.Load()
 		if now < until && b.word.Load() == w { // until is this open state's
-			return &OpenError{Name: b.cfg.Name, State: StateOpen, Wait: time.Duration(until - now)}
+			return b.openRejection(w, now, until)
 		}
 	}
 	return nil
+}
+
+// openRejection is an open breaker's rejection, made once per clock reading
+// (with the coarse clock, at most once a millisecond) and shared by every
+// call rejected at that reading: a breaker taking a dependency's full
+// traffic while open does not allocate per call.
+type openRejection struct {
+	word uint64
+	now  int64
+	err  OpenError
+}
+
+func (b *Breaker) openRejection(w uint64, now, until int64) *OpenError {
+	if r := b.openErr.Load(); r != nil && r.word == w && r.now == now {
+		return &r.err
+	}
+	r := &openRejection{word: w, now: now, err: OpenError{Name: b.cfg.Name, State: StateOpen, Wait: time.Duration(until - now)}}
+	b.openErr.Store(r)
+	return &r.err
 }
 
 func (b *Breaker) reject(ctx context.Context, rejection *OpenError) (Permit, error) {

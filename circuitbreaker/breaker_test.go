@@ -10,6 +10,12 @@ import (
 	"time"
 )
 
+// Breaker has the shape of bulwark.Policy (policy packages do not import the
+// root package, so the shape is checked here).
+var _ interface {
+	Do(context.Context, func(context.Context) error) error
+} = (*Breaker)(nil)
+
 func TestTripsOnFailureRate(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -255,3 +255,17 @@ func TestKeyedConcurrentUse(t *testing.T) {
 		t.Fatalf("Metrics.Open = %d but %d kept breakers reject calls", m.Open, open)
 	}
 }
+
+func TestKeyedDoAllocatesNothingForAKnownKey(t *testing.T) {
+	k, err := NewKeyed(DefaultKeyedConfig[string]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "10.0.0.7:8080"
+	for range 200 {
+		_ = k.Do(bg, key, succeeds)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { _ = k.Do(bg, key, succeeds) }); allocs != 0 {
+		t.Fatalf("Keyed.Do allocates %v times per call, want 0", allocs)
+	}
+}
