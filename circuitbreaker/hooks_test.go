@@ -227,3 +227,59 @@ func TestNoThunderingHerdAtHalfOpen(t *testing.T) {
 	}
 	wantState(t, b, StateClosed)
 }
+
+func TestConcurrentStress(t *testing.T) {
+	// Every entry point at once on a time-window breaker with slow-call
+	// detection (the lock-free paths), for the race detector, then checks
+	// that the breaker still works and reports a sane window.
+	fake := clocktest.New(epoch)
+	cfg := testConfig(fake)
+	cfg.Window = LastDuration(4*time.Second, 4)
+	cfg.SlowCallDuration, cfg.SlowCallRateThreshold = time.Second, 80
+	cfg.MaxHalfOpenWait = 3 * time.Second
+	cfg.OnStateChange = func(StateChange) {}
+	b, _ := New(cfg)
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3000 {
+				switch {
+				case g == 0 && i%500 == 250:
+					b.ForceOpen()
+				case g == 0 && i%500 == 499:
+					b.Reset()
+				case g == 1 && i%40 == 0:
+					fake.Advance(700 * time.Millisecond)
+				case g == 2:
+					if p, err := b.Allow(bg); err == nil {
+						if i%4 == 0 {
+							p.Done(errBoom)
+						} else {
+							p.Done(nil)
+						}
+					}
+				case g == 3 && i%10 == 0:
+					m := b.Metrics()
+					if m.Failures > m.Calls || m.SlowCalls > m.Calls || m.Calls < 0 {
+						t.Errorf("inconsistent metrics %+v", m)
+						return
+					}
+				default:
+					op := succeeds
+					if (i+g)%3 == 0 {
+						op = failOp
+					}
+					_ = b.Do(bg, op)
+				}
+			}
+		}()
+	}
+	finishes(t, "the stress run", wg.Wait)
+	b.Reset()
+	run(b, 4, succeeds)
+	if m := b.Metrics(); m.State != StateClosed || m.Calls != 4 {
+		t.Fatalf("after the stress run and Reset: %+v, want closed with 4 calls", m)
+	}
+}
