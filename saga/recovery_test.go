@@ -297,3 +297,53 @@ func TestCorruptRecordsNeedAttention(t *testing.T) {
 		})
 	}
 }
+
+func TestDeadlineAppliesToARecoveredSaga(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	require.NoError(t, e.store.Create(ctx, saga.Record{
+		ID: "o1", Name: "order", Status: saga.Running, Step: 1, Data: []byte(`{"trail":["reserve"]}`),
+		Deadline: epoch.Add(-time.Second), Owner: "dead", Version: 1, CreatedAt: epoch.Add(-time.Hour), UpdatedAt: epoch,
+	}))
+	o := e.orchestrator(def(e.step("reserve", saga.Compensatable, nil, nil), e.step("charge", saga.Compensatable, nil, nil), e.step("ship", saga.Pivot, nil, nil)))
+	n, err := o.Recover(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	snap, err := o.Get(ctx, "o1")
+	require.NoError(t, err)
+	assert.Equal(t, saga.Compensated, snap.Status)
+	assert.Equal(t, saga.ErrDeadlineExceeded.Error(), snap.Error)
+	// charge may have been started by the dead instance: it is compensated,
+	// not run.
+	assert.Equal(t, []string{"o1/charge/compensation", "o1/reserve/compensation"}, e.j.list())
+}
+
+func TestHooksMayCallTheOrchestrator(t *testing.T) {
+	e := newEnv(t)
+	var o *saga.Orchestrator[Order]
+	var seen []saga.Status
+	call := func(id string) {
+		snap, err := o.Get(context.Background(), id)
+		if assert.NoError(t, err) {
+			seen = append(seen, snap.Status)
+		}
+		_, err = o.List(context.Background(), saga.ListQuery{})
+		assert.NoError(t, err)
+	}
+	o = e.orchestrator(def(
+		e.step("reserve", saga.Compensatable, nil, nil),
+		e.step("charge", saga.Compensatable, always(errDeclined), nil),
+	), func(c *saga.Config) {
+		c.OnStepCompleted = func(ev saga.StepEvent) { call(ev.SagaID) }
+		c.OnCompensating = func(ev saga.SagaEvent) { call(ev.SagaID) }
+		c.OnFinished = func(ev saga.SagaEvent) { call(ev.SagaID) }
+	})
+	assert.ErrorIs(t, o.Execute(context.Background(), "o1", Order{}), saga.ErrCompensated)
+	assert.Equal(t, []saga.Status{
+		saga.Running,      // reserve completed, not yet recorded
+		saga.Compensating, // recorded before the hook
+		saga.Compensating, // undo charge completed
+		saga.Compensating, // undo reserve completed
+		saga.Compensated,
+	}, seen)
+}
