@@ -1,0 +1,132 @@
+package natsoutbox_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/adapters/nats/internal/natstest"
+	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
+	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/outbox/outboxtest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// harness gives RunPublisher a publisher on a fresh stream of the server
+// at url, and a consumer that decodes what arrives.
+func harness(t *testing.T, url string) outboxtest.PublisherHarness {
+	_, js := natstest.Connect(t, url)
+	st, prefix := natstest.Stream(t, js, 0)
+	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	require.NoError(t, err)
+	cons, err := st.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var got []outbox.Message
+	return outboxtest.PublisherHarness{
+		Publisher:    pub,
+		Topic:        prefix,
+		Deduplicates: true,
+		Receive: func(ctx context.Context, n int) ([]outbox.Message, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for len(got) < n {
+				wait := 100 * time.Millisecond
+				if d, ok := ctx.Deadline(); ok {
+					wait = max(min(time.Until(d), time.Second), time.Millisecond)
+				}
+				msg, err := cons.Next(jetstream.FetchMaxWait(wait))
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+					continue
+				}
+				m, err := natsoutbox.Decode(msg.Subject(), msg.Headers(), msg.Data())
+				if err != nil {
+					return nil, err
+				}
+				got = append(got, m)
+			}
+			return got[:n], nil
+		},
+	}
+}
+
+func TestPublisherConformanceEmbedded(t *testing.T) {
+	running := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, running) }) // after the server's and connections' cleanups
+	url := natstest.Server(t)
+	outboxtest.RunPublisher(t, func(t *testing.T) outboxtest.PublisherHarness { return harness(t, url) })
+}
+
+func TestPublisherConformanceExternal(t *testing.T) {
+	url := natstest.External(t)
+	outboxtest.RunPublisher(t, func(t *testing.T) outboxtest.PublisherHarness { return harness(t, url) })
+}
+
+func TestNewNeedsJetStream(t *testing.T) {
+	_, err := natsoutbox.New(natsoutbox.Config{})
+	assert.EqualError(t, err, "natsoutbox: Config.JetStream must be set")
+}
+
+func TestSubjectMapping(t *testing.T) {
+	_, js := natstest.Connect(t, natstest.Server(t))
+	st, prefix := natstest.Stream(t, js, 0)
+	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js, Subject: func(m outbox.Message) string { return prefix + "." + m.Topic }})
+	require.NoError(t, err)
+	require.NoError(t, pub.Publish(context.Background(), outbox.NewMessage("orders", "k", []byte("x"))))
+	m, err := st.GetLastMsgForSubject(context.Background(), prefix+".orders")
+	require.NoError(t, err)
+	assert.Equal(t, []byte("x"), m.Data)
+}
+
+// TestPublishWithoutStreamFails: a subject no stream takes is an error (no
+// ack), not a silent success.
+func TestPublishWithoutStreamFails(t *testing.T) {
+	_, js := natstest.Connect(t, natstest.Server(t))
+	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	assert.Error(t, pub.Publish(ctx, outbox.NewMessage("nowhere", "k", nil)))
+}
+
+func TestDecodeRejectsForeignMessages(t *testing.T) {
+	_, err := natsoutbox.Decode("s", nats.Header{}, nil)
+	assert.ErrorIs(t, err, natsoutbox.ErrNotAnOutboxMessage)
+	_, err = natsoutbox.Decode("s", nats.Header{"Nats-Msg-Id": {"not-a-uuid"}}, nil)
+	assert.ErrorIs(t, err, natsoutbox.ErrNotAnOutboxMessage)
+	_, err = natsoutbox.Decode("s", nats.Header{"Nats-Msg-Id": {"0190a0f0-0000-7000-8000-000000000000"}, natsoutbox.CreatedAtHeader: {"yesterday"}}, nil)
+	assert.ErrorContains(t, err, "bad Bulwark-Created-At")
+}
+
+// FuzzDecode: any headers and body decode to a message or an error, never a
+// panic; and a decoded message survives a second encode/decode unchanged.
+func FuzzDecode(f *testing.F) {
+	f.Add("orders", "0190a0f0-0000-7000-8000-000000000000", "k", "2026-01-02T03:04:05.123456789Z", "h", "v", []byte("{}"))
+	f.Add("", "", "", "", "", "", []byte(nil))
+	f.Add("s", "urn:uuid:0190a0f0-0000-7000-8000-000000000000", "", "not a time", "Nats-Msg-Id", "x", []byte{0})
+	f.Fuzz(func(t *testing.T, subject, id, key, created, hk, hv string, data []byte) {
+		h := nats.Header{"Nats-Msg-Id": {id}, natsoutbox.KeyHeader: {key}, natsoutbox.CreatedAtHeader: {created}, hk: {hv}}
+		m, err := natsoutbox.Decode(subject, h, data)
+		if err != nil {
+			return
+		}
+		again := nats.Header{"Nats-Msg-Id": {m.ID.String()}, natsoutbox.KeyHeader: {m.Key}, natsoutbox.CreatedAtHeader: {m.CreatedAt.UTC().Format(time.RFC3339Nano)}}
+		for k, v := range m.Headers {
+			again[k] = []string{v}
+		}
+		m2, err := natsoutbox.Decode(subject, again, data)
+		require.NoError(t, err)
+		assert.Equal(t, m.ID, m2.ID)
+		assert.Equal(t, m.Key, m2.Key)
+		assert.Equal(t, m.Headers, m2.Headers)
+		assert.True(t, m.CreatedAt.Equal(m2.CreatedAt))
+	})
+}
