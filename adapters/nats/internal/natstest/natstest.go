@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"testing"
 	"time"
 
@@ -17,33 +18,70 @@ import (
 )
 
 // Server starts an embedded nats-server with JetStream, storing in a
-// temporary directory, on a random loopback port; it shuts down when the
-// test ends. It returns the client URL.
+// temporary directory, on a free loopback port; it shuts down when the test
+// ends. It returns the client URL.
 func Server(t testing.TB) string {
 	t.Helper()
-	return ServerIn(t, t.TempDir())
+	return NewBroker(t).URL
 }
 
-// ServerIn is Server with JetStream's storage in dir, so that a test can
-// stop a server and start another on the same data.
-func ServerIn(t testing.TB, dir string) string {
+// Broker is an embedded nats-server with JetStream that a test can restart
+// on the same port and storage, as a broker failing and coming back.
+type Broker struct {
+	// URL is the client URL; it stays the same across restarts.
+	URL  string
+	t    testing.TB
+	opts server.Options
+	srv  *server.Server
+}
+
+// NewBroker starts a Broker on a free loopback port with storage in a
+// temporary directory; it shuts down when the test ends.
+func NewBroker(t testing.TB) *Broker {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
-	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("natstest: %v", err)
+		t.Fatalf("natstest: finding a free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	b := &Broker{t: t, opts: server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	}}
+	b.start()
+	b.URL = b.srv.ClientURL()
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *Broker) start() {
+	b.t.Helper()
+	opts := b.opts
+	s, err := server.NewServer(&opts)
+	if err != nil {
+		b.t.Fatalf("natstest: %v", err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
-		t.Fatal("natstest: embedded nats-server did not start within 10s")
+		b.t.Fatal("natstest: embedded nats-server did not start within 10s")
 	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s.ClientURL()
+	b.srv = s
+}
+
+func (b *Broker) stop() {
+	b.srv.Shutdown()
+	b.srv.WaitForShutdown()
+}
+
+// Restart stops the server, waits down for the given time, and starts it
+// again on the same port with the same storage. Clients see their
+// connection drop and reconnect.
+func (b *Broker) Restart(down time.Duration) {
+	b.t.Helper()
+	b.stop()
+	time.Sleep(down)
+	b.start()
 }
 
 // External returns BULWARK_NATS_URL (skipping or failing the test as
