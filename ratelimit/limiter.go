@@ -95,10 +95,12 @@ func (l *Limiter) now() int64 { return l.clock.now() }
 
 // take counts a call now or returns the wait until one would fit.
 //
-// The token bucket loads its state before reading the clock: a goroutine
-// descheduled between the two then reads a later time, never an earlier
-// one than the state it decides on, so a stale reading cannot turn a call
-// away. A failed compare-and-swap reads both again.
+// The token bucket reads the clock once and retries a lost
+// compare-and-swap with the same reading (still a true time for this call,
+// just a little early, which only ever errs towards waiting). Before turning
+// a call away it decides once more on a reading taken after loading the
+// state: a goroutine descheduled between reading the clock and deciding
+// would otherwise judge today's state by yesterday's time.
 func (l *Limiter) take() int64 {
 	if l.rule.Algorithm == SlidingWindow {
 		now := l.now()
@@ -107,11 +109,23 @@ func (l *Limiter) take() int64 {
 		l.mu.Unlock()
 		return d
 	}
+	now := l.now()
+	fresh := false
 	for {
 		tat := l.tat.Load()
-		newTat, d := takeToken(tat, l.now(), l.interval, l.tolerance)
-		if d > 0 || l.tat.CompareAndSwap(tat, newTat) {
-			return d
+		if fresh {
+			now = l.now()
+		}
+		newTat, d := takeToken(tat, now, l.interval, l.tolerance)
+		if d > 0 {
+			if fresh {
+				return d
+			}
+			fresh = true
+			continue
+		}
+		if l.tat.CompareAndSwap(tat, newTat) {
+			return 0
 		}
 	}
 }
