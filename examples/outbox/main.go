@@ -231,4 +231,3 @@ func (r *relayProcess) stop() {
 	}
 	r.cmd = nil
 }
-
