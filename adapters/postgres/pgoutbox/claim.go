@@ -29,11 +29,13 @@ import (
 // in seq order, thanks to Enqueue's key lock, so when a row is visible,
 // every earlier row of its key is visible or gone.) A head deleted or
 // changed by a claim that committed after this statement's snapshot is
-// re-checked by the lock and skipped. The last column counts the keys
-// read, to tell whether some were held by other claims.
+// re-checked by the lock and skipped. Rows of keys held by other claims
+// come back with a NULL last column (the row's ctid otherwise, so that
+// Finish deletes by ctid without index lookups; the rows cannot move while
+// their key is held).
 const claimSQL = `
 WITH c AS (
-	SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at, o.attempts
+	SELECT o.ctid, o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at, o.attempts
 	FROM {{table}} o
 	WHERE o.published_at IS NULL
 	  AND NOT EXISTS (SELECT 1 FROM {{table}} r
@@ -49,8 +51,8 @@ WITH c AS (
 	FOR UPDATE OF t SKIP LOCKED
 )
 SELECT c.seq, c.id, c.topic, c.key, c.payload, c.headers, c.created_at, c.attempts,
-	(SELECT count(DISTINCT key) FROM c)
-FROM c JOIN h ON h.key = c.key
+	CASE WHEN h.key IS NOT NULL THEN c.ctid END
+FROM c LEFT JOIN h ON h.key = c.key
 ORDER BY c.seq`
 
 const retrySQL = `
@@ -104,6 +106,7 @@ type batch struct {
 	conn      *pgxpool.Conn // nil once ended
 	msgs      []outbox.Claimed
 	seqs      []int64
+	ctids     []pgtype.TID
 	contended bool
 }
 
@@ -123,14 +126,17 @@ func (b *batch) read(res pgx.BatchResults) error {
 		id        pgtype.UUID
 		headers   []byte
 		attempts  int32
-		readKeys  int64
+		ctid      pgtype.TID
 		createdAt time.Time
-		keys      = map[string]struct{}{}
 	)
 	for rows.Next() {
 		var m outbox.Claimed
-		if err := rows.Scan(&seq, &id, &m.Topic, &m.Key, &m.Payload, &headers, &createdAt, &attempts, &readKeys); err != nil {
+		if err := rows.Scan(&seq, &id, &m.Topic, &m.Key, &m.Payload, &headers, &createdAt, &attempts, &ctid); err != nil {
 			return err
+		}
+		if !ctid.Valid {
+			b.contended = true // another claim holds the key
+			continue
 		}
 		m.ID = id.Bytes
 		m.CreatedAt = createdAt
@@ -142,13 +148,9 @@ func (b *batch) read(res pgx.BatchResults) error {
 		}
 		b.msgs = append(b.msgs, m)
 		b.seqs = append(b.seqs, seq)
-		keys[m.Key] = struct{}{}
+		b.ctids = append(b.ctids, ctid)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	b.contended = int64(len(keys)) < readKeys
-	return nil
+	return rows.Err()
 }
 
 func (b *batch) Messages() []outbox.Claimed { return b.msgs }
@@ -162,14 +164,14 @@ func (b *batch) Finish(ctx context.Context, o outbox.Outcome) error {
 	}
 	pb := &pgx.Batch{}
 	if len(o.Published) > 0 {
-		seqs := make([]int64, len(o.Published))
+		ctids := make([]pgtype.TID, len(o.Published))
 		for i, idx := range o.Published {
-			seqs[i] = b.seqs[idx]
+			ctids[i] = b.ctids[idx]
 		}
 		if o.Keep {
-			pb.Queue(b.s.sql.keepPublished, seqs, o.Now)
+			pb.Queue(b.s.sql.keepPublished, ctids, o.Now)
 		} else {
-			pb.Queue(b.s.sql.deletePublished, seqs)
+			pb.Queue(b.s.sql.deletePublished, ctids)
 		}
 	}
 	var retrySeqs, deadSeqs []int64

@@ -127,8 +127,8 @@ func New(cfg Config) (*Store, error) {
 	return &Store{pool: cfg.Pool, table: t, channel: cfg.Channel, lockNS: cfg.Table, sql: statements{
 		migrate:         r.Replace(migrateSQL),
 		claim:           r.Replace(claimSQL),
-		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE seq = ANY($1::int8[])`),
-		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = $2 WHERE seq = ANY($1::int8[])`),
+		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE ctid = ANY($1::tid[])`),
+		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = $2 WHERE ctid = ANY($1::tid[])`),
 		retry:           r.Replace(retrySQL),
 		bury:            r.Replace(burySQL),
 		stats: r.Replace(`SELECT

@@ -175,6 +175,7 @@ func TestLateCommitIsNotSkipped(t *testing.T) {
 	ctx := context.Background()
 	pub := outbox.NewMemoryPublisher()
 	cfg := outbox.DefaultConfig()
+	cfg.Concurrency = 1 // publish across keys in claim order, for the assertion below
 	r, err := outbox.NewRelay(s, pub, cfg)
 	require.NoError(t, err)
 
