@@ -9,9 +9,9 @@
 //   - concurrent writers cannot both win: Append takes the version the writer
 //     last saw, and every writer but one gets ErrVersionConflict;
 //   - readers of the global log see every committed event once, in order:
-//     the global position of a later commit is always greater, so a reader
-//     that remembers the last position it handled can never pass an event
-//     that commits late;
+//     ReadAll never returns an event while one with a smaller position may
+//     still commit, so a reader that remembers the last position it handled
+//     can never pass an event that commits late;
 //   - appending the same event IDs again, after a timeout or a lost
 //     connection left the outcome unknown, stores them once.
 //

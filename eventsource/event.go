@@ -18,8 +18,10 @@ type Event struct {
 	// StreamVersion is the event's place in its stream: 1 for the first
 	// event, then 2, 3… without gaps.
 	StreamVersion int64
-	// GlobalPosition is the event's place in the global log of all streams,
-	// from 1. Later commits have greater positions, so a reader of the log
+	// GlobalPosition is the event's place in the global log of all
+	// streams, from 1: an event appended after another has a greater
+	// position (values may be skipped). Store.ReadAll returns events in
+	// this order and never passes one that may still commit, so a reader
 	// that resumes after the last position it handled misses nothing.
 	GlobalPosition int64
 	// Type is the event's type name, as registered in a Registry.

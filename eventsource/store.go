@@ -44,10 +44,14 @@ type Store interface {
 	ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[Event, error]
 
 	// ReadAll returns up to limit events of the global log in position
-	// order, starting at position from (1 or less for the start). Events
-	// are returned only once every event with a smaller position is
-	// committed and readable: a reader that continues after the last
-	// position it got never skips an event that committed late.
+	// order, starting at position from: 1 (or less) for the start, or the
+	// position of an event a read returned, or one more than it (a
+	// checkpoint). Positions increase with each append but may skip
+	// values. Events are returned only once every event with a smaller
+	// position is committed and readable, or known never to be: a reader
+	// that continues after the last position it got never skips an event
+	// that committed late. A page shorter than limit may end before the
+	// head of the log, at an append still in flight.
 	ReadAll(ctx context.Context, from int64, limit int) ([]Event, error)
 }
 

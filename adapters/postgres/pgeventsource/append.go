@@ -8,41 +8,43 @@ import (
 	"strings"
 
 	"github.com/bulwark-go/bulwark/eventsource"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// querier runs the append statement: the pool, or a caller's transaction.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 // Append implements eventsource.Store.Append in a transaction of its own:
-// one statement, one round trip.
+// one statement. When it stored events, it has them announced to listeners
+// (see announcer) without waiting.
 func (s *Store) Append(ctx context.Context, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
-	return s.append(ctx, s.pool, streamID, expected, events)
+	args, err := s.arguments(streamID, expected, events, false)
+	if err != nil {
+		return eventsource.AppendResult{}, err
+	}
+	res, stored, err := s.append(ctx, s.pool, streamID, expected, args)
+	if stored {
+		s.announcer.announce(s)
+	}
+	return res, err
 }
 
 // AppendTx is Append in the caller's transaction: the events are stored,
-// announced and given their global positions when tx commits, and vanish
-// if it rolls back. From this call until tx ends, other appends to the
-// store wait (see the package documentation). A version conflict or a
-// duplicate ID is reported without aborting tx.
+// and announced, when tx commits, and vanish if it rolls back. Other
+// appends go on meanwhile; readers of the global log wait at the events'
+// positions until tx ends (see the package documentation). A version
+// conflict is reported without aborting tx; a duplicate event ID aborts it.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
-	return s.append(ctx, tx, streamID, expected, events)
+	args, err := s.arguments(streamID, expected, events, true)
+	if err != nil {
+		return eventsource.AppendResult{}, err
+	}
+	res, _, err := s.append(ctx, tx, streamID, expected, args)
+	return res, err
 }
 
-const (
-	statusAppended = iota
-	statusRepeated
-	statusConflict
-	statusDuplicate
-)
-
-func (s *Store) append(ctx context.Context, q querier, streamID string, expected eventsource.ExpectedVersion, events []eventsource.EventData) (eventsource.AppendResult, error) {
+// arguments checks an append and encodes the append function's arguments.
+func (s *Store) arguments(streamID string, expected eventsource.ExpectedVersion, events []eventsource.EventData, notify bool) ([]any, error) {
 	if err := eventsource.CheckAppend(streamID, expected, events); err != nil {
-		return eventsource.AppendResult{}, err
+		return nil, err
 	}
 	n := len(events)
 	ids := make([][16]byte, n)
@@ -62,35 +64,45 @@ func (s *Store) append(ctx context.Context, q querier, streamID string, expected
 		if len(e.Metadata.Headers) > 0 {
 			h, err := json.Marshal(e.Metadata.Headers)
 			if err != nil {
-				return eventsource.AppendResult{}, fmt.Errorf("pgeventsource: encoding headers: %w", err)
+				return nil, fmt.Errorf("pgeventsource: encoding headers: %w", err)
 			}
 			headers[i] = h
 		}
 	}
+	return []any{streamID, int64(expected), ids, types, schemas, data, correlations, causations, headers, s.clock.Now().UTC(), notify}, nil
+}
+
+const (
+	statusAppended = iota
+	statusRepeated
+	statusConflict
+)
+
+// querier runs statements: the pool, or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// append runs the append function and reports whether it stored events.
+func (s *Store) append(ctx context.Context, q querier, streamID string, expected eventsource.ExpectedVersion, args []any) (eventsource.AppendResult, bool, error) {
 	var (
-		status    int32
-		version   int64
-		position  int64
-		duplicate *[16]byte
+		status   int32
+		version  int64
+		position int64
 	)
-	err := q.QueryRow(ctx, s.sql.append, streamID, int64(expected), ids, types, schemas, data,
-		correlations, causations, headers, s.clock.Now().UTC()).Scan(&status, &version, &position, &duplicate)
-	if err != nil {
-		return eventsource.AppendResult{}, appendError(streamID, err)
+	if err := q.QueryRow(ctx, s.sql.append, args...).Scan(&status, &version, &position); err != nil {
+		return eventsource.AppendResult{}, false, appendError(streamID, err)
 	}
 	switch status {
 	case statusAppended, statusRepeated:
-		return eventsource.AppendResult{StreamVersion: version, GlobalPosition: position}, nil
+		return eventsource.AppendResult{StreamVersion: version, GlobalPosition: position}, status == statusAppended, nil
 	case statusConflict:
-		return eventsource.AppendResult{}, &eventsource.VersionConflictError{StreamID: streamID, Expected: expected, Actual: version}
-	case statusDuplicate:
-		return eventsource.AppendResult{}, fmt.Errorf("%w: event %s is already stored", eventsource.ErrDuplicateEvent, uuid.UUID(*duplicate))
+		return eventsource.AppendResult{}, false, &eventsource.VersionConflictError{StreamID: streamID, Expected: expected, Actual: version}
 	}
-	return eventsource.AppendResult{}, fmt.Errorf("pgeventsource: appending to %q: the append function returned status %d; run Migrate", streamID, status)
+	return eventsource.AppendResult{}, false, fmt.Errorf("pgeventsource: appending to %q: the append function returned status %d; run Migrate", streamID, status)
 }
 
-// appendError wraps a failed append, recognising an event ID inserted
-// concurrently by another stream's append.
+// appendError wraps a failed append, recognising a reused event ID.
 func appendError(streamID string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" && strings.HasSuffix(pgErr.ConstraintName, "_event_id_key") {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/jackc/pgx/v5"
 )
 
 // ReadStream implements eventsource.Store.ReadStream with one query whose
@@ -21,33 +22,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			return
 		}
 		defer rows.Close()
-		// offset is position - version within the current append: each
-		// append's first event carries its own (commitOffset), and the
-		// first row read gets the one of the append it belongs to.
-		var offset int64
-		for first := true; rows.Next(); first = false {
-			var (
-				e            = eventsource.Event{StreamID: streamID}
-				row          storedRow
-				commitOffset *int64
-				startOffset  *int64
-			)
-			if err := rows.Scan(&e.StreamVersion, &e.ID, &e.Type, &e.SchemaVersion, &e.Data,
-				&row.correlation, &row.causation, &row.headers, &row.recordedAt, &commitOffset, &startOffset); err != nil {
-				yield(eventsource.Event{}, fmt.Errorf("pgeventsource: reading stream %q: %w", streamID, err))
-				return
-			}
-			switch {
-			case commitOffset != nil:
-				offset = *commitOffset
-			case first && startOffset != nil:
-				offset = *startOffset
-			case first:
-				yield(eventsource.Event{}, fmt.Errorf("pgeventsource: reading stream %q: no log row holds version %d", streamID, e.StreamVersion))
-				return
-			}
-			e.GlobalPosition = offset + e.StreamVersion
-			if err := row.fill(&e); err != nil {
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
 				yield(eventsource.Event{}, err)
 				return
 			}
@@ -61,58 +38,94 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 	}
 }
 
-// ReadAll implements eventsource.Store.ReadAll.
+// ReadAll implements eventsource.Store.ReadAll. Pass 1, or one more than a
+// position an earlier read returned: positions below from are taken as
+// settled.
+//
+// When the page has positions missing below committed ones, ReadAll probes
+// the appends that may hold them (see the package documentation), cuts the
+// page before the first one still in flight, and reads the rest again: a
+// missing position whose append had ended by the probe is then either
+// there or rolled back for good.
 func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsource.Event, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("%w: ReadAll limit %d; at least 1", eventsource.ErrInvalid, limit)
 	}
-	rows, err := s.pool.Query(ctx, s.sql.readAll, max(from, 1), int64(limit))
+	from = max(from, 1)
+	page, err := s.query(ctx, s.sql.readAll, from, int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("pgeventsource: reading the log from %d: %w", from, err)
 	}
-	defer rows.Close()
-	out := make([]eventsource.Event, 0, min(limit, 256))
-	for rows.Next() {
-		var (
-			e   eventsource.Event
-			row storedRow
-		)
-		if err := rows.Scan(&e.GlobalPosition, &e.StreamID, &e.StreamVersion, &e.ID, &e.Type, &e.SchemaVersion, &e.Data,
-			&row.correlation, &row.causation, &row.headers, &row.recordedAt); err != nil {
-			return nil, fmt.Errorf("pgeventsource: reading the log from %d: %w", from, err)
+	var missing []int64
+	next := from
+	for _, e := range page {
+		for p := next; p < e.GlobalPosition; p++ {
+			missing = append(missing, p)
 		}
-		if err := row.fill(&e); err != nil {
+		next = e.GlobalPosition + 1
+	}
+	if len(missing) == 0 {
+		return page, nil
+	}
+	var inFlight []int64
+	if err := s.pool.QueryRow(ctx, s.sql.probe, missing).Scan(&inFlight); err != nil {
+		return nil, fmt.Errorf("pgeventsource: reading the log from %d: %w", from, err)
+	}
+	end := next // one past the page's last position
+	if len(inFlight) > 0 {
+		end = inFlight[0]
+	}
+	if end == from {
+		return nil, nil
+	}
+	settled, err := s.query(ctx, s.sql.readRange, from, end)
+	if err != nil {
+		return nil, fmt.Errorf("pgeventsource: reading the log from %d: %w", from, err)
+	}
+	if len(settled) > limit { // positions that were missing have come in
+		settled = settled[:limit]
+	}
+	return settled, nil
+}
+
+func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventsource.Event, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []eventsource.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pgeventsource: reading the log from %d: %w", from, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
-// storedRow holds the columns that need decoding into an Event.
-type storedRow struct {
-	correlation, causation string
-	headers                []byte
-	recordedAt             time.Time
-}
-
-// fill completes e from the row; a stored header value that is not a JSON
-// object of strings is reported as an *eventsource.DecodeError.
-func (r storedRow) fill(e *eventsource.Event) error {
-	e.Metadata.CorrelationID, e.Metadata.CausationID = r.correlation, r.causation
-	e.RecordedAt = r.recordedAt.UTC()
-	if len(r.headers) == 0 {
-		return nil
+// scanEvent reads a row of {{columns}}. A stored header value that is not a
+// JSON object of strings is reported as an *eventsource.DecodeError.
+func scanEvent(rows pgx.Rows) (eventsource.Event, error) {
+	var (
+		e          eventsource.Event
+		headers    []byte
+		recordedAt time.Time
+	)
+	if err := rows.Scan(&e.GlobalPosition, &e.StreamID, &e.StreamVersion, &e.ID, &e.Type, &e.SchemaVersion, &e.Data,
+		&e.Metadata.CorrelationID, &e.Metadata.CausationID, &headers, &recordedAt); err != nil {
+		return eventsource.Event{}, fmt.Errorf("pgeventsource: reading an event: %w", err)
 	}
-	if err := json.Unmarshal(r.headers, &e.Metadata.Headers); err != nil {
-		return &eventsource.DecodeError{StreamID: e.StreamID, StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion,
-			Err: fmt.Errorf("headers: %w", err)}
+	e.RecordedAt = recordedAt.UTC()
+	if len(headers) > 0 {
+		if err := json.Unmarshal(headers, &e.Metadata.Headers); err != nil {
+			return eventsource.Event{}, &eventsource.DecodeError{StreamID: e.StreamID, StreamVersion: e.StreamVersion, Type: e.Type, SchemaVersion: e.SchemaVersion,
+				Err: fmt.Errorf("headers: %w", err)}
+		}
+		if len(e.Metadata.Headers) == 0 {
+			e.Metadata.Headers = nil
+		}
 	}
-	if len(e.Metadata.Headers) == 0 {
-		e.Metadata.Headers = nil
-	}
-	return nil
+	return e, nil
 }

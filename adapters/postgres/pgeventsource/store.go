@@ -2,36 +2,44 @@
 // on pgx/v5: an eventsource.Store, Listener and SnapshotStore that passes
 // the eventsourcetest conformance suite.
 //
-// Tables. Events live in one table keyed by (stream, version). The global
-// order lives in a second, narrow table, the log: one row per append, giving
-// the append's events their global positions. Snapshots have a table of
-// their own. Migrate creates the three and a PL/pgSQL function that does an
-// append in one round trip.
+// Tables. Events live in one table, numbered by their global position (a
+// sequence) and found by stream and version. Snapshots have a table of
+// their own. Migrate creates both, the sequence and the PL/pgSQL functions
+// that append in one round trip.
 //
-// Gap safety. A global position is worth something only if a reader that
-// continues after the last position it saw can never miss an event that
-// commits late — the trap of event stores that take positions from a
-// sequence, whose values are handed out at insert, not at commit. Here an
-// append inserts its events first, in parallel with appends to other
-// streams, then takes a transaction-scoped advisory lock on the log, writes
-// its log row and commits; the next append's log row waits for that commit.
-// So positions are given in commit order, without gaps, and reading "after
-// position p" is always safe. Only the log row and the commit are
-// serialized: batched appends from many writers keep most of the throughput
-// of plain inserts.
+// Concurrency. Appends to one stream take turns on the stream's advisory
+// lock, so the expected-version check and the insert see the same stream.
+// Appends to different streams run and commit in parallel, so PostgreSQL
+// flushes their commits together, as it would plain inserts.
+//
+// Gap safety. Positions are handed out when an append inserts, not when it
+// commits, so a position can become visible after greater ones (the trap
+// behind skipped events in event stores built on sequences). Each append
+// marks the first of its positions with an advisory lock, taken in the same
+// short critical section that hands out the positions and held until its
+// transaction ends. ReadAll, finding positions missing below committed ones,
+// probes those marks: it returns only events below the first append still
+// in flight, and treats a missing position whose append has ended as rolled
+// back only after reading again. So a reader that continues after the last
+// position it got never passes an event that commits late; a long open
+// transaction that appended holds readers back (not writers) until it ends.
+// Rolled-back appends leave their positions unused.
 //
 // Transactions. AppendTx appends in the caller's pgx transaction, so events
 // and, say, outbox messages (adapters/postgres/pgoutbox) commit together.
-// The log lock is then held until the caller commits, and every other append
-// waits for it: keep such transactions short. A transaction that appends to
-// several streams may find one busy after it took the log lock; it then
-// fails at once with SQLSTATE 40001 (serialization_failure) instead of
-// deadlocking: roll back and retry. Appends need READ COMMITTED isolation
-// (PostgreSQL's default).
+// Appends need READ COMMITTED isolation (PostgreSQL's default). A version
+// conflict leaves the transaction usable; a duplicate event ID (refused by
+// the unique index, not by a check that would cost every append a lookup
+// per event) aborts it. Two
+// transactions that append to the same streams in opposite orders can
+// deadlock; PostgreSQL then aborts one (retry it).
 //
-// Notifications. Each append sends a NOTIFY on Config.Channel when it
-// commits; Listen waits for them on a connection of its own, so
-// subscriptions see new events at once.
+// Notifications. Listen waits on Config.Channel, on a connection of its
+// own. Append's commits are announced right after them, by a separate,
+// asynchronously committed NOTIFY that a short-lived goroutine sends for
+// any number of appends at once (a NOTIFY inside the append would make
+// PostgreSQL flush notifying commits one at a time); AppendTx sends its
+// NOTIFY inside the caller's transaction, delivered when it commits.
 package pgeventsource
 
 import (
@@ -55,11 +63,10 @@ type Config struct {
 	// with the pool's settings.
 	Pool *pgxpool.Pool
 	// EventsTable holds the events, "name" or "schema.name": letters,
-	// digits and underscores. The append function is named after it, with
-	// "_append".
+	// digits and underscores. The position sequence and the functions are
+	// named after it, with "_position", "_append", "_inflight" and
+	// "_probe", so it can be at most 54 bytes long.
 	EventsTable string
-	// LogTable holds the global log (named the same way).
-	LogTable string
 	// SnapshotsTable holds the snapshots (named the same way).
 	SnapshotsTable string
 	// Channel is the NOTIFY channel of new events (letters, digits and
@@ -71,13 +78,12 @@ type Config struct {
 	Clock clock.Clock
 }
 
-// DefaultConfig returns a Config with the tables "bulwark_events",
-// "bulwark_event_log" and "bulwark_snapshots" and the channel
-// "bulwark_events". Set Pool before calling New.
+// DefaultConfig returns a Config with the tables "bulwark_events" and
+// "bulwark_snapshots" and the channel "bulwark_events". Set Pool before
+// calling New.
 func DefaultConfig() Config {
 	return Config{
 		EventsTable:    "bulwark_events",
-		LogTable:       "bulwark_event_log",
 		SnapshotsTable: "bulwark_snapshots",
 		Channel:        "bulwark_events",
 	}
@@ -86,9 +92,11 @@ func DefaultConfig() Config {
 // Store is an event store in PostgreSQL. It is safe for concurrent use by
 // many goroutines and processes.
 type Store struct {
-	pool  *pgxpool.Pool
-	clock clock.Clock
-	sql   statements
+	pool      *pgxpool.Pool
+	clock     clock.Clock
+	channel   string
+	sql       statements
+	announcer announcer
 }
 
 var (
@@ -98,7 +106,7 @@ var (
 )
 
 type statements struct {
-	migrate, append, readStream, readAll, listen, saveSnapshot, loadSnapshot string
+	migrate, append, notify, probe, readStream, readAll, readRange, listen, saveSnapshot, loadSnapshot string
 }
 
 //go:embed schema.sql
@@ -112,53 +120,40 @@ func New(cfg Config) (*Store, error) {
 	}
 	for _, t := range []struct{ setting, name string }{
 		{"pgeventsource: Config.EventsTable", cfg.EventsTable},
-		{"pgeventsource: Config.LogTable", cfg.LogTable},
 		{"pgeventsource: Config.SnapshotsTable", cfg.SnapshotsTable},
 	} {
 		if err := sqlident.Check(t.setting, t.name); err != nil {
 			return nil, err
 		}
 	}
-	appendFn := cfg.EventsTable + "_append"
-	if err := sqlident.Check("pgeventsource: Config.EventsTable", appendFn); err != nil {
-		return nil, fmt.Errorf("%w (the append function is named after it with _append)", err)
+	if err := sqlident.Check("pgeventsource: Config.EventsTable", cfg.EventsTable+"_inflight"); err != nil {
+		return nil, fmt.Errorf("%w (a sequence and functions are named after it)", err)
 	}
 	if err := sqlident.Check("pgeventsource: Config.Channel", cfg.Channel); err != nil || strings.Contains(cfg.Channel, ".") {
 		return nil, fmt.Errorf("pgeventsource: Config.Channel must be letters, digits and underscores, got %q", cfg.Channel)
 	}
+	const columns = `position, stream_id, stream_version, event_id, type, schema_version, data, correlation_id, causation_id, headers, recorded_at`
 	r := strings.NewReplacer(
 		"{{events}}", sqlident.Quote(cfg.EventsTable),
-		"{{log}}", sqlident.Quote(cfg.LogTable),
+		"{{sequence}}", sqlident.Quote(cfg.EventsTable+"_position"),
 		"{{snapshots}}", sqlident.Quote(cfg.SnapshotsTable),
-		"{{append}}", sqlident.Quote(appendFn),
+		"{{append}}", sqlident.Quote(cfg.EventsTable+"_append"),
+		"{{inflight}}", sqlident.Quote(cfg.EventsTable+"_inflight"),
+		"{{probe}}", sqlident.Quote(cfg.EventsTable+"_probe"),
 		"{{channel}}", "'"+cfg.Channel+"'",
+		"{{columns}}", columns,
 	)
-	return &Store{pool: cfg.Pool, clock: clock.OrSystem(cfg.Clock), sql: statements{
+	return &Store{pool: cfg.Pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, sql: statements{
 		migrate: r.Replace(schemaSQL),
-		append:  r.Replace(`SELECT status, version, last_position, duplicate FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
-		readStream: r.Replace(`SELECT e.stream_version, e.event_id, e.type, e.schema_version, e.data,
-	e.correlation_id, e.causation_id, e.headers, e.recorded_at,
-	l.position - l.first_version,
-	(SELECT b.position - b.first_version FROM {{log}} b
-	 WHERE b.stream_id = $1 AND b.first_version <= $2 ORDER BY b.first_version DESC LIMIT 1)
-FROM {{events}} e
-LEFT JOIN {{log}} l ON l.stream_id = e.stream_id AND l.first_version = e.stream_version
-WHERE e.stream_id = $1 AND e.stream_version >= $2
-ORDER BY e.stream_version`),
-		// The appends holding positions from $1 to $1+$2-1: the one that
-		// holds $1 (the last to start at or before it) and those starting
-		// before $1+$2.
-		readAll: r.Replace(`SELECT l.position + (e.stream_version - l.first_version) AS pos, e.stream_id, e.stream_version,
-	e.event_id, e.type, e.schema_version, e.data, e.correlation_id, e.causation_id, e.headers, e.recorded_at
-FROM {{log}} l
-JOIN {{events}} e ON e.stream_id = l.stream_id
-	AND e.stream_version >= l.first_version + greatest($1 - l.position, 0)
-	AND e.stream_version < l.first_version + l.count
-WHERE l.position >= (SELECT coalesce(max(b.position), 0) FROM {{log}} b WHERE b.position <= $1)
-	AND l.position < $1 + $2
-ORDER BY pos
-LIMIT $2`),
-		listen: `LISTEN ` + sqlident.Quote(cfg.Channel),
+		append:  r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		// Committed asynchronously: it carries nothing to lose, and
+		// PostgreSQL serializes notifying commits while it holds them.
+		notify:     `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`,
+		probe:      r.Replace(`SELECT {{probe}}($1)`),
+		readStream: r.Replace(`SELECT {{columns}} FROM {{events}} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`),
+		readAll:    r.Replace(`SELECT {{columns}} FROM {{events}} WHERE position >= $1 ORDER BY position LIMIT $2`),
+		readRange:  r.Replace(`SELECT {{columns}} FROM {{events}} WHERE position >= $1 AND position < $2 ORDER BY position`),
+		listen:     `LISTEN ` + sqlident.Quote(cfg.Channel),
 		saveSnapshot: r.Replace(`INSERT INTO {{snapshots}} AS s (stream_id, stream_version, event_id, schema_version, data, recorded_at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, event_id = excluded.event_id,
@@ -172,8 +167,8 @@ WHERE s.schema_version <> excluded.schema_version OR s.stream_version <= exclude
 // is not safe against itself).
 const migrateLock = 0x6275_6c77 // "bulw"
 
-// Migrate creates the tables and the append function if they do not exist
-// (and replaces the function, so that it matches this version of the
+// Migrate creates the tables, the sequence and the functions if they do not
+// exist (and replaces the functions, so that they match this version of the
 // package). It is safe to run concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

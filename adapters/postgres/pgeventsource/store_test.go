@@ -2,7 +2,6 @@ package pgeventsource_test
 
 import (
 	"context"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,9 +80,8 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"NoPool", func(c *pgeventsource.Config) { c.Pool = nil }, "Config.Pool must be set"},
 		{"BadEvents", func(c *pgeventsource.Config) { c.EventsTable = "events; DROP TABLE x" }, "Config.EventsTable"},
-		{"BadLog", func(c *pgeventsource.Config) { c.LogTable = "" }, "Config.LogTable"},
 		{"BadSnapshots", func(c *pgeventsource.Config) { c.SnapshotsTable = "a.b.c" }, "Config.SnapshotsTable"},
-		{"LongEvents", func(c *pgeventsource.Config) { c.EventsTable = strings.Repeat("e", 60) }, "_append"},
+		{"LongEvents", func(c *pgeventsource.Config) { c.EventsTable = strings.Repeat("e", 55) }, "named after it"},
 		{"ChannelWithDot", func(c *pgeventsource.Config) { c.Channel = "app.events" }, "Config.Channel"},
 		{"ChannelQuote", func(c *pgeventsource.Config) { c.Channel = "x'y" }, "Config.Channel"},
 	} {
@@ -107,7 +104,7 @@ func TestMigrateConcurrentlyAndAgain(t *testing.T) {
 	t.Cleanup(pool.Close)
 	cfg := pgeventsource.DefaultConfig()
 	cfg.Pool, cfg.Channel = pool, schema
-	cfg.EventsTable, cfg.LogTable, cfg.SnapshotsTable = schema+".ev", schema+".ev_log", schema+".ev_snap"
+	cfg.EventsTable, cfg.SnapshotsTable = schema+".ev", schema+".ev_snap"
 	s, err := pgeventsource.New(cfg)
 	require.NoError(t, err)
 	var wg sync.WaitGroup
@@ -153,63 +150,8 @@ func TestAppendTxCommitsWithTheCallersWrites(t *testing.T) {
 	assert.Equal(t, 1, messages)
 	log, err := s.ReadAll(ctx, 1, 10)
 	require.NoError(t, err)
-	require.Len(t, log, 1)
-	assert.Equal(t, int64(1), log[0].GlobalPosition, "the rolled-back append left no gap")
-}
-
-// TestAppendTxSeveralStreams: one transaction may append to several streams;
-// when another append holds a stream it needs, it fails at once with 40001
-// instead of deadlocking, and the other append goes through after the
-// rollback.
-func TestAppendTxSeveralStreams(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, pool := newStore(t, nil)
-
-	tx, err := pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = s.AppendTx(ctx, tx, "a", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
-	require.NoError(t, err)
-	_, err = s.AppendTx(ctx, tx, "b", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
-	require.NoError(t, err, "a free stream is taken even though the log lock is held")
-	require.NoError(t, tx.Commit(ctx))
-
-	tx, err = pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = s.AppendTx(ctx, tx, "a", 1, eventsourcetest.NewEvent("e", `{}`))
-	require.NoError(t, err)
-	rival := make(chan error, 1)
-	go func() {
-		_, err := s.Append(ctx, "b", 1, eventsourcetest.NewEvent("e", `{}`))
-		rival <- err
-	}()
-	waitForAdvisoryWaiter(t, ctx, pool) // the rival holds b's lock and waits for the log
-	start := time.Now()
-	_, err = s.AppendTx(ctx, tx, "b", 1, eventsourcetest.NewEvent("e", `{}`))
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "40001", pgErr.Code)
-	assert.Contains(t, pgErr.Message, "roll back and retry")
-	assert.Less(t, time.Since(start), 900*time.Millisecond, "failed at once, not after deadlock detection")
-	require.NoError(t, tx.Rollback(ctx))
-	require.NoError(t, <-rival)
-}
-
-// waitForAdvisoryWaiter returns once some session waits for the log's
-// advisory lock.
-func waitForAdvisoryWaiter(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
-	t.Helper()
-	for {
-		var waiting bool
-		require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND classid = 'bulwark_event_log'::regclass::oid AND objid = 0 AND objsubid = 2)`).Scan(&waiting))
-		if waiting {
-			return
-		}
-		require.NoError(t, ctx.Err())
-		runtime.Gosched()
-	}
+	require.Len(t, log, 1, "the rolled-back append's position is skipped")
+	assert.Equal(t, "order-1", log[0].StreamID)
 }
 
 func TestAppendTxNeedsReadCommitted(t *testing.T) {
@@ -277,4 +219,66 @@ func TestListenReportsALostConnection(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("Listen did not notice its connection died")
 	}
+}
+
+// TestAppendsDoNotWaitForAnOpenTransaction: an append left open in a
+// transaction holds back readers of the global log at its position, not
+// other writers; a transaction may append to several streams.
+func TestAppendsDoNotWaitForAnOpenTransaction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, pool := newStore(t, nil)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	held, err := s.AppendTx(ctx, tx, "a", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err)
+	_, err = s.AppendTx(ctx, tx, "b", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err, "a second stream in the same transaction")
+
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	later, err := s.Append(wctx, "c", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+	require.NoError(t, err, "an append to another stream commits while the transaction is open")
+	assert.Greater(t, later.GlobalPosition, held.GlobalPosition)
+
+	page, err := s.ReadAll(ctx, 1, 10)
+	require.NoError(t, err)
+	assert.Empty(t, page, "readers wait at the open transaction's position")
+	require.NoError(t, tx.Commit(ctx))
+	page, err = s.ReadAll(ctx, 1, 10)
+	require.NoError(t, err)
+	require.Len(t, page, 3)
+	assert.Equal(t, []string{"a", "b", "c"}, []string{page[0].StreamID, page[1].StreamID, page[2].StreamID})
+}
+
+// TestAppendTxNotifiesOnCommit: listeners hear of events appended in a
+// transaction when it commits.
+func TestAppendTxNotifiesOnCommit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, pool := newStore(t, nil)
+	woke := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	lctx, lcancel := context.WithCancel(ctx)
+	go func() {
+		done <- s.Listen(lctx, func() {
+			select {
+			case woke <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	<-woke
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := s.AppendTx(ctx, tx, "a", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
+		return err
+	}))
+	select {
+	case <-woke:
+	case <-ctx.Done():
+		t.Fatal("no notification after the transaction committed")
+	}
+	lcancel()
+	require.ErrorIs(t, <-done, context.Canceled)
 }
