@@ -127,32 +127,30 @@ func (b *Breaker) stateNow() int64 {
 // nothing, and cannot pass for a probe.
 func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
 	w := b.word.Load()
-	if wordState(w) != StateClosed {
+	if wordState(w) != StateClosed || b.timed {
 		return b.doGuarded(ctx, op)
 	}
-	var start int64
-	if b.timed {
-		start = b.callNow()
-	}
+	// The closed path of a count window without slow-call detection, kept
+	// small: it reads the word before and after op and writes nothing when
+	// op succeeds in a quiet window.
 	returned := false
 	defer func() {
 		if !returned {
-			b.finish(ctx, w, start, nil, true)
+			b.finish(ctx, w, 0, nil, true)
 		}
 	}()
 	err := op(ctx)
 	returned = true
-	// A success in a quiet count window changes nothing: do not write.
-	if err == nil && !b.timed && b.word.Load() == w|quietBit {
+	if err == nil && b.word.Load() == w|quietBit {
 		return nil
 	}
-	b.finish(ctx, w, start, err, false)
+	b.finish(ctx, w, 0, err, false)
 	return err
 }
 
-// doGuarded is Do in every state but closed.
+// doGuarded is Do when the breaker is not closed or must time the call.
 func (b *Breaker) doGuarded(ctx context.Context, op func(context.Context) error) error {
-	p, err := b.admit(ctx)
+	p, err := b.Allow(ctx)
 	if err != nil {
 		return err
 	}
