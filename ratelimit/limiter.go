@@ -10,10 +10,11 @@ import (
 	"github.com/bulwark-go/bulwark/clock"
 )
 
-// Limiter is a rate limiter for one stream of calls (for one per client,
-// tenant or route, see Keyed). It is safe for concurrent use; with
+// Limiter is a rate limiter for one stream of calls (for a limit per client,
+// tenant or route, see Keyed). It is safe for concurrent use. With
 // TokenBucket its hot path is lock-free: one clock read and one
-// compare-and-swap, and no allocation when the call is permitted.
+// compare-and-swap, and no allocation when the call is permitted; a
+// rejection allocates its *LimitedError.
 type Limiter struct {
 	rule      Rule
 	interval  int64
