@@ -1,7 +1,12 @@
 package pgeventsource_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -9,8 +14,10 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgeventsource"
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
+	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -19,7 +26,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m, map[string]func(){"crash-writer": crashWriter})
+}
+
+// checkLeaks fails the test if it leaves goroutines behind.
+func checkLeaks(t *testing.T) {
+	current := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, current) })
 }
 
 // newStore migrates an event store in a fresh schema, with a channel of its
@@ -65,6 +78,7 @@ func holdAppend(s *pgeventsource.Store, pool *pgxpool.Pool) func(context.Context
 }
 
 func TestConformance(t *testing.T) {
+	checkLeaks(t)
 	eventsourcetest.Run(t, func(t *testing.T) eventsourcetest.Harness {
 		s, pool := newStore(t, nil)
 		return eventsourcetest.Harness{Store: s, HoldAppend: holdAppend(s, pool)}
@@ -195,6 +209,7 @@ func TestCorruptStoredHeaders(t *testing.T) {
 // the context's) when its connection dies, so the subscription polls and
 // listens again.
 func TestListenReportsALostConnection(t *testing.T) {
+	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, pool := newStore(t, nil)
@@ -225,6 +240,7 @@ func TestListenReportsALostConnection(t *testing.T) {
 // transaction holds back readers of the global log at its position, not
 // other writers; a transaction may append to several streams.
 func TestAppendsDoNotWaitForAnOpenTransaction(t *testing.T) {
+	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, pool := newStore(t, nil)
@@ -255,6 +271,7 @@ func TestAppendsDoNotWaitForAnOpenTransaction(t *testing.T) {
 // TestAppendTxNotifiesOnCommit: listeners hear of events appended in a
 // transaction when it commits.
 func TestAppendTxNotifiesOnCommit(t *testing.T) {
+	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, pool := newStore(t, nil)
@@ -281,4 +298,91 @@ func TestAppendTxNotifiesOnCommit(t *testing.T) {
 	}
 	lcancel()
 	require.ErrorIs(t, <-done, context.Canceled)
+}
+
+// crashWriter is the child process of TestKilledWriter.
+func crashWriter() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("EVENTSOURCE_DSN"))
+	if err != nil {
+		panic(err)
+	}
+	cfg := pgeventsource.DefaultConfig()
+	cfg.Pool, cfg.Channel = pool, os.Getenv("EVENTSOURCE_CHANNEL")
+	s, err := pgeventsource.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	_ = eventsourcetest.CrashWriter(ctx, s, os.Getenv("EVENTSOURCE_RUN"), os.Stdout)
+}
+
+// TestKilledWriter kills a process with SIGKILL in the middle of its
+// appends: its acknowledged history is all there, the append in flight is
+// there whole or not at all, and re-sending it stores it once.
+func TestKilledWriter(t *testing.T) {
+	schema, dsn := pgtest.Schema(t)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	cfg := pgeventsource.DefaultConfig()
+	cfg.Pool, cfg.Channel = pool, schema
+	s, err := pgeventsource.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for round := range 6 {
+		run := fmt.Sprint("writer-", round)
+		delay := time.Duration(rng.IntN(5000)) * time.Microsecond
+		out := killAfter(t, 10+rng.IntN(20), delay, "EVENTSOURCE_DSN="+dsn, "EVENTSOURCE_CHANNEL="+schema, "EVENTSOURCE_RUN="+run)
+		eventsourcetest.VerifyCrash(t, s, run, out)
+	}
+	page, err := s.ReadAll(context.Background(), 1, 1000)
+	require.NoError(t, err)
+	for i := 1; i < len(page); i++ {
+		require.Greater(t, page[i].GlobalPosition, page[i-1].GlobalPosition)
+	}
+}
+
+// killAfter starts the crash writer and kills it with SIGKILL delay after
+// it has acknowledged n batches (a random moment of its next appends),
+// returning everything it printed.
+func killAfter(t *testing.T, n int, delay time.Duration, env ...string) string {
+	t.Helper()
+	cmd := testenv.Command(t, "crash-writer", env...)
+	cmd.Stdout = nil
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for acked := 0; acked < n && sc.Scan(); acked++ {
+		out.WriteString(sc.Text() + "\n")
+	}
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Kill())
+	rest, _ := io.ReadAll(stdout)
+	out.Write(rest)
+	_ = cmd.Wait()
+	return out.String()
+}
+
+// TestClockStampsRecordedAt: events and snapshots are stamped by
+// Config.Clock.
+func TestClockStampsRecordedAt(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	s, _ := newStore(t, func(c *pgeventsource.Config) { c.Clock = clocktest.New(at) })
+	e := eventsourcetest.NewEvent("e", `{}`)
+	_, err := s.Append(ctx, "s", eventsource.NoStream, e)
+	require.NoError(t, err)
+	require.NoError(t, s.SaveSnapshot(ctx, eventsource.Snapshot{StreamID: "s", StreamVersion: 1, EventID: e.ID, Data: []byte(`{}`)}))
+	for got, err := range s.ReadStream(ctx, "s", 1) {
+		require.NoError(t, err)
+		assert.Equal(t, at, got.RecordedAt)
+	}
+	snap, _, err := s.LoadSnapshot(ctx, "s")
+	require.NoError(t, err)
+	assert.Equal(t, at, snap.RecordedAt)
 }

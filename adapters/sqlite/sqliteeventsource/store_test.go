@@ -1,8 +1,14 @@
 package sqliteeventsource_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +18,20 @@ import (
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
+	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m, map[string]func(){"crash-writer": crashWriter})
+}
+
+// checkLeaks fails the test if it leaves goroutines behind.
+func checkLeaks(t *testing.T) {
+	current := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, current) })
 }
 
 func newStore(t *testing.T, db *sql.DB) *sqliteeventsource.Store {
@@ -32,6 +45,7 @@ func newStore(t *testing.T, db *sql.DB) *sqliteeventsource.Store {
 }
 
 func TestConformance(t *testing.T) {
+	checkLeaks(t)
 	eventsourcetest.Run(t, func(t *testing.T) eventsourcetest.Harness {
 		db := sqlitetest.Open(t)
 		s := newStore(t, db)
@@ -116,6 +130,7 @@ func TestAppendTxCommitsWithTheCallersWrites(t *testing.T) {
 // TestOtherProcessesArePolled: a subscription sees appends made through
 // another connection to the file (another process) at its next poll.
 func TestOtherProcessesArePolled(t *testing.T) {
+	checkLeaks(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	path := sqlitetest.Path(t)
@@ -190,4 +205,85 @@ func TestCorruptStoredRows(t *testing.T) {
 			check(err)
 		})
 	}
+}
+
+// crashWriter is the child process of TestKilledWriter.
+func crashWriter() {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, os.Getenv("EVENTSOURCE_DB"))
+	if err != nil {
+		panic(err)
+	}
+	cfg := sqliteeventsource.DefaultConfig()
+	cfg.DB = db
+	s, err := sqliteeventsource.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	_ = eventsourcetest.CrashWriter(ctx, s, os.Getenv("EVENTSOURCE_RUN"), os.Stdout)
+}
+
+// TestKilledWriter kills a process with SIGKILL in the middle of its
+// appends: its acknowledged history is all there, the append in flight is
+// there whole or not at all, and re-sending it stores it once.
+func TestKilledWriter(t *testing.T) {
+	path := sqlitetest.Path(t)
+	db, err := sqlite.Open(context.Background(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	s := newStore(t, db)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for round := range 6 {
+		run := fmt.Sprint("writer-", round)
+		delay := time.Duration(rng.IntN(3000)) * time.Microsecond
+		eventsourcetest.VerifyCrash(t, s, run, killAfter(t, 10+rng.IntN(20), delay, "EVENTSOURCE_DB="+path, "EVENTSOURCE_RUN="+run))
+	}
+}
+
+// killAfter starts the crash writer and kills it with SIGKILL delay after
+// it has acknowledged n batches (a random moment of its next appends),
+// returning everything it printed.
+func killAfter(t *testing.T, n int, delay time.Duration, env ...string) string {
+	t.Helper()
+	cmd := testenv.Command(t, "crash-writer", env...)
+	cmd.Stdout = nil
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for acked := 0; acked < n && sc.Scan(); acked++ {
+		out.WriteString(sc.Text() + "\n")
+	}
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Kill())
+	rest, _ := io.ReadAll(stdout)
+	out.Write(rest)
+	_ = cmd.Wait()
+	return out.String()
+}
+
+// TestClockStampsRecordedAt: events and snapshots are stamped by
+// Config.Clock.
+func TestClockStampsRecordedAt(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	cfg := sqliteeventsource.DefaultConfig()
+	cfg.DB, cfg.Clock = sqlitetest.Open(t), clocktest.New(at)
+	s, err := sqliteeventsource.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	e := eventsourcetest.NewEvent("e", `{}`)
+	_, err = s.Append(ctx, "s", eventsource.NoStream, e)
+	require.NoError(t, err)
+	require.NoError(t, s.SaveSnapshot(ctx, eventsource.Snapshot{StreamID: "s", StreamVersion: 1, EventID: e.ID, Data: []byte(`{}`)}))
+	for got, err := range s.ReadStream(ctx, "s", 1) {
+		require.NoError(t, err)
+		assert.Equal(t, at, got.RecordedAt)
+	}
+	snap, _, err := s.LoadSnapshot(ctx, "s")
+	require.NoError(t, err)
+	assert.Equal(t, at, snap.RecordedAt)
 }

@@ -1,0 +1,104 @@
+package eventsourcetest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The crash test: a writer process appends batches and is killed with
+// SIGKILL mid-append; the history it acknowledged must be there whole, the
+// batch in flight must be there whole or not at all, and a restarted writer
+// re-sending that batch (same event IDs, same expected version) must end up
+// with it stored exactly once. Drivers run CrashWriter in a child process
+// (see internal/testenv) and VerifyCrash in the test.
+
+var crashSpace = uuid.MustParse("6f0c2b8e-3f3a-4b7e-9a53-8a7f1e2d4c10")
+
+// CrashBatch returns batch i (from 0) of the crash test named run: 1 to 5
+// events whose IDs derive from run and i, so that a restarted writer knows
+// the IDs of the batch it may or may not have stored.
+func CrashBatch(run string, i int) []eventsource.EventData {
+	out := make([]eventsource.EventData, 1+i%5)
+	for j := range out {
+		out[j] = eventsource.EventData{
+			ID:            uuid.NewSHA1(crashSpace, []byte(fmt.Sprintf("%s/%d/%d", run, i, j))),
+			Type:          "crash.step",
+			SchemaVersion: 1,
+			Data:          []byte(fmt.Sprintf(`{"batch":%d,"event":%d}`, i, j)),
+		}
+	}
+	return out
+}
+
+// CrashWriter appends CrashBatch(run, 0), CrashBatch(run, 1)… to the
+// stream run, each expecting the version the previous one left, and writes
+// "acked <batch> <version>" to w after each append returns, until ctx ends
+// or an append fails.
+func CrashWriter(ctx context.Context, s eventsource.Store, run string, w io.Writer) error {
+	version := int64(0)
+	for i := 0; ; i++ {
+		res, err := s.Append(ctx, run, eventsource.ExpectedVersion(version), CrashBatch(run, i)...)
+		if err != nil {
+			return err
+		}
+		version = res.StreamVersion
+		if _, err := fmt.Fprintf(w, "acked %d %d\n", i, version); err != nil {
+			return err
+		}
+	}
+}
+
+// VerifyCrash checks the store after a CrashWriter of run was killed, given
+// what the writer printed: every acknowledged batch is stored, whole, in
+// order; beyond them there is at most the next batch, whole; re-sending that
+// batch stores it exactly once. It logs what it verified.
+func VerifyCrash(t *testing.T, s eventsource.Store, run, output string) {
+	t.Helper()
+	acked := -1
+	var version int64
+	sc := bufio.NewScanner(strings.NewReader(output))
+	for sc.Scan() {
+		var i int
+		var v int64
+		if _, err := fmt.Sscanf(sc.Text(), "acked %d %d", &i, &v); err != nil {
+			continue // a line cut by the kill
+		}
+		require.Equal(t, acked+1, i, "acknowledgements in order")
+		acked, version = i, v
+	}
+	require.GreaterOrEqual(t, acked, 0, "the writer acknowledged nothing before it was killed")
+
+	var want []uuid.UUID
+	for i := 0; i <= acked; i++ {
+		want = append(want, dataIDs(CrashBatch(run, i))...)
+	}
+	inDoubt := CrashBatch(run, acked+1)
+	stored := ids(readStream(t, s, run, 1))
+	require.GreaterOrEqual(t, len(stored), len(want), "acknowledged events are missing")
+	assert.Equal(t, want, stored[:len(want)], "the acknowledged history, whole and in order")
+	extra := stored[len(want):]
+	committed := len(extra) > 0
+	if committed {
+		assert.Equal(t, dataIDs(inDoubt), extra, "the batch in flight is stored whole or not at all")
+	}
+
+	res, err := s.Append(context.Background(), run, eventsource.ExpectedVersion(version), inDoubt...)
+	require.NoError(t, err, "re-sending the batch in flight")
+	assert.Equal(t, version+int64(len(inDoubt)), res.StreamVersion)
+	final := readStream(t, s, run, 1)
+	assert.Equal(t, append(want, dataIDs(inDoubt)...), ids(final), "the batch in flight is stored exactly once")
+	for i, e := range final {
+		require.Equal(t, int64(i+1), e.StreamVersion)
+	}
+	t.Logf("writer killed after %d acknowledged batches (%d events); the batch in flight had committed: %v; after re-sending it the stream has %d events",
+		acked+1, len(want), committed, len(final))
+}
