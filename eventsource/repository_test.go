@@ -68,7 +68,7 @@ func (c *countingStore) ReadStream(ctx context.Context, id string, from int64) i
 	}
 }
 
-func newAccounts(t *testing.T, store eventsource.Store, edit func(*eventsource.RepositoryConfig[Account])) *eventsource.Repository[Account] {
+func newAccounts(t testing.TB, store eventsource.Store, edit func(*eventsource.RepositoryConfig[Account])) *eventsource.Repository[Account] {
 	t.Helper()
 	cfg := eventsource.DefaultRepositoryConfig[Account]()
 	cfg.Store, cfg.Registry, cfg.StreamPrefix, cfg.Evolve = store, accountRegistry(t), "account-", evolve
