@@ -26,11 +26,12 @@ type Store interface {
 	// version, Append stores nothing and returns a *VersionConflictError
 	// (errors.Is ErrVersionConflict) with the actual version.
 	//
-	// When the events' IDs are already stored, as the same events at the
-	// start of the same stream position (a retry after a timeout or lost
-	// connection whose first attempt did commit), Append stores nothing and
-	// returns the result of the first attempt: appends are idempotent. Any
-	// other reuse of a stored event ID fails with ErrDuplicateEvent.
+	// When the events are already stored, with the same IDs in the same
+	// order at the versions expected agrees with (a retry after a timeout
+	// or lost connection whose first attempt did commit), Append stores
+	// nothing and returns the result of the first attempt: appends are
+	// idempotent. Any other reuse of a stored event ID fails with
+	// ErrDuplicateEvent.
 	//
 	// Invalid arguments (see CheckAppend) fail with ErrInvalid.
 	Append(ctx context.Context, streamID string, expected ExpectedVersion, events ...EventData) (AppendResult, error)

@@ -23,9 +23,11 @@ type SubscriptionConfig struct {
 	// notification connection). DefaultSubscriptionConfig sets 1s.
 	PollInterval time.Duration
 	// OnCaughtUp, if set, is called when the subscription has handled every
-	// event committed so far and is about to wait for more: first when it
-	// has caught up, then after each batch of live events. It gets the
-	// position of the last event handled (the checkpoint).
+	// event the store can deliver so far and is about to wait for more:
+	// first when it has caught up, then after each batch of live events.
+	// (A store may hold committed events back behind an append still in
+	// flight; they follow when it ends.) It gets the position of the last
+	// event handled (the checkpoint).
 	OnCaughtUp func(position int64)
 	// Clock times the polling. Nil uses clock.System.
 	Clock clock.Clock
