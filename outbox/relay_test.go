@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -626,4 +628,44 @@ func TestManyRelaysKeepKeyOrder(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, want, got, "seed %d", seed)
+}
+
+// flakyListener fails its first Listen and works afterwards.
+type flakyListener struct {
+	*outbox.MemoryStore
+	calls atomic.Int32
+}
+
+func (f *flakyListener) Listen(ctx context.Context, wake func()) error {
+	if f.calls.Add(1) == 1 {
+		return errors.New("notification connection refused")
+	}
+	return f.MemoryStore.Listen(ctx, wake)
+}
+
+// TestRunListensAgainAfterAFailure: when the store's notifications fail,
+// the relay keeps polling and listens again after a pause.
+func TestRunListensAgainAfterAFailure(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	s := &flakyListener{MemoryStore: outbox.NewMemoryStore()}
+	pub := outbox.NewMemoryPublisher()
+	cfg := testConfig(fc)
+	cfg.PollInterval = time.Hour
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := outbox.NewRelay(s, pub, cfg)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- r.Run(context.Background()) }()
+	fc.BlockUntil(2) // the poll, and the pause before listening again
+	assert.Equal(t, int32(1), s.calls.Load())
+	fc.Advance(100 * time.Millisecond)
+	require.Eventually(t, func() bool { return s.calls.Load() == 2 }, 10*time.Second, time.Millisecond)
+	fc.BlockUntil(1)
+	enqueueN(t, s.MemoryStore, "k", 0, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, pub.WaitFor(ctx, 1), "woken by the new listener, not the hour-long poll")
+	require.NoError(t, r.Close(ctx))
+	require.NoError(t, <-done)
 }
