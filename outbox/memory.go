@@ -41,6 +41,7 @@ type memRow struct {
 var (
 	_ Store    = (*MemoryStore)(nil)
 	_ Listener = (*MemoryStore)(nil)
+	_ Chainer  = (*memBatch)(nil)
 )
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -183,6 +184,18 @@ func (b *memBatch) Finish(ctx context.Context, o Outcome) error {
 	b.releaseLocked()
 	s.compactLocked()
 	return nil
+}
+
+// FinishAndClaim implements Chainer: Finish, then Claim.
+func (b *memBatch) FinishAndClaim(ctx context.Context, o Outcome, next ClaimRequest) (Batch, error) {
+	if err := b.Finish(ctx, o); err != nil {
+		return nil, err
+	}
+	nb, err := b.s.Claim(ctx, next)
+	if err != nil {
+		return nil, nil // the outcome is recorded; the caller claims again
+	}
+	return nb, nil
 }
 
 func (b *memBatch) Release(context.Context) error {

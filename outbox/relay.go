@@ -123,6 +123,12 @@ func (r *Relay) Run(ctx context.Context) error {
 
 func (r *Relay) loop(ctx context.Context) error {
 	var failures int
+	var carried Batch // claimed together with the previous batch's outcome
+	defer func() {
+		if carried != nil {
+			_ = carried.Release(context.WithoutCancel(ctx))
+		}
+	}()
 	for {
 		select {
 		case <-r.closing:
@@ -132,7 +138,8 @@ func (r *Relay) loop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return r.stopErr(ctx)
 		}
-		res, err := r.ProcessBatch(ctx)
+		res, next, err := r.process(ctx, carried, true)
+		carried = next
 		var wait time.Duration
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -264,15 +271,30 @@ type BatchResult struct {
 // are recorded, the rest are released unchanged, and the error wraps
 // ctx.Err().
 func (r *Relay) ProcessBatch(ctx context.Context) (BatchResult, error) {
+	res, _, err := r.process(ctx, nil, false)
+	return res, err
+}
+
+func (r *Relay) claimRequest(now time.Time) ClaimRequest {
+	return ClaimRequest{Limit: r.cfg.BatchSize, Now: now, Lease: r.cfg.Lease, SkipDeadLetters: r.cfg.SkipDeadLetters}
+}
+
+// process publishes batch b (claiming one when b is nil) and records the
+// outcome. With chain set, a full batch, a store that supports it and the
+// relay not closing, it claims the next batch in the same round trip as the
+// outcome and returns it.
+func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, Batch, error) {
 	now := r.clock.Now()
-	b, err := r.store.Claim(ctx, ClaimRequest{Limit: r.cfg.BatchSize, Now: now, Lease: r.cfg.Lease, SkipDeadLetters: r.cfg.SkipDeadLetters})
-	if err != nil {
-		return BatchResult{}, fmt.Errorf("outbox: claiming messages: %w", err)
+	if b == nil {
+		var err error
+		if b, err = r.store.Claim(ctx, r.claimRequest(now)); err != nil {
+			return BatchResult{}, nil, fmt.Errorf("outbox: claiming messages: %w", err)
+		}
 	}
 	msgs := b.Messages()
 	res := BatchResult{Claimed: len(msgs), Contended: b.Contended()}
 	if len(msgs) == 0 {
-		return res, b.Release(context.WithoutCancel(ctx))
+		return res, nil, b.Release(context.WithoutCancel(ctx))
 	}
 	// Stop publishing a little before the lease ends, leaving time to
 	// record the outcome while the claim still holds.
@@ -295,8 +317,15 @@ func (r *Relay) ProcessBatch(ctx context.Context) (BatchResult, error) {
 	}
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer fcancel()
-	if err := b.Finish(fctx, o); err != nil {
-		return res, fmt.Errorf("outbox: recording the outcome of %d messages (they will be published again): %w", len(msgs), err)
+	var next Batch
+	var err error
+	if chainer, ok := b.(Chainer); ok && chain && len(msgs) == r.cfg.BatchSize && ctx.Err() == nil && !r.isClosing() {
+		next, err = chainer.FinishAndClaim(fctx, o, r.claimRequest(o.Now))
+	} else {
+		err = b.Finish(fctx, o)
+	}
+	if err != nil {
+		return res, nil, fmt.Errorf("outbox: recording the outcome of %d messages (they will be published again): %w", len(msgs), err)
 	}
 	if !nextRetry.IsZero() {
 		r.noteRetry(nextRetry)
@@ -322,9 +351,21 @@ func (r *Relay) ProcessBatch(ctx context.Context) (BatchResult, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("outbox: batch stopped: %w", err)
+		if next != nil {
+			_ = next.Release(fctx)
+		}
+		return res, nil, fmt.Errorf("outbox: batch stopped: %w", err)
 	}
-	return res, nil
+	return res, next, nil
+}
+
+func (r *Relay) isClosing() bool {
+	select {
+	case <-r.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // noteRetry keeps the earliest pending retry time (dropping past ones) so

@@ -669,3 +669,59 @@ func TestRunListensAgainAfterAFailure(t *testing.T) {
 	require.NoError(t, r.Close(ctx))
 	require.NoError(t, <-done)
 }
+
+// chainCounter counts how a relay claims and finishes.
+type chainCounter struct {
+	*outbox.MemoryStore
+	claims, chained, finishes atomic.Int32
+}
+
+func (c *chainCounter) Claim(ctx context.Context, r outbox.ClaimRequest) (outbox.Batch, error) {
+	c.claims.Add(1)
+	b, err := c.MemoryStore.Claim(ctx, r)
+	return countedBatch{b, c}, err
+}
+
+type countedBatch struct {
+	outbox.Batch
+	c *chainCounter
+}
+
+func (b countedBatch) Finish(ctx context.Context, o outbox.Outcome) error {
+	b.c.finishes.Add(1)
+	return b.Batch.Finish(ctx, o)
+}
+
+func (b countedBatch) FinishAndClaim(ctx context.Context, o outbox.Outcome, next outbox.ClaimRequest) (outbox.Batch, error) {
+	b.c.chained.Add(1)
+	nb, err := b.Batch.(outbox.Chainer).FinishAndClaim(ctx, o, next)
+	if nb == nil {
+		return nil, err
+	}
+	return countedBatch{nb, b.c}, err
+}
+
+// TestRunChainsFullBatches: while batches come back full, the relay records
+// each outcome and claims the next batch in one call.
+func TestRunChainsFullBatches(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	s := &chainCounter{MemoryStore: outbox.NewMemoryStore()}
+	for i := range 25 {
+		enqueueN(t, s.MemoryStore, fmt.Sprint("k", i), 0, 1)
+	}
+	pub := outbox.NewMemoryPublisher()
+	cfg := testConfig(fc)
+	cfg.BatchSize = 10
+	r, err := outbox.NewRelay(pollOnly{s}, pub, cfg)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- r.Run(context.Background()) }()
+	fc.BlockUntil(1) // all 25 published, waiting for the poll
+	assert.Equal(t, 25, pub.Len())
+	assert.Equal(t, int32(1), s.claims.Load(), "one plain claim")
+	assert.Equal(t, int32(2), s.chained.Load(), "the two full batches claimed the next one")
+	assert.Equal(t, int32(1), s.finishes.Load(), "the last, partial batch just finished")
+	require.NoError(t, r.Close(context.Background()))
+	require.NoError(t, <-done)
+}

@@ -105,6 +105,17 @@ type Batch interface {
 	Release(ctx context.Context) error
 }
 
+// Chainer is implemented by batches that can record their outcome and
+// claim the next batch in one round trip to the database (pgoutbox's). The
+// relay uses it while full batches keep coming, halving its round trips.
+type Chainer interface {
+	// FinishAndClaim is Finish(ctx, o) followed by Store.Claim(ctx, next).
+	// When the outcome cannot be recorded it returns Finish's error and no
+	// batch. When the outcome was recorded but the claim failed, it
+	// returns no batch and no error: the caller claims again as usual.
+	FinishAndClaim(ctx context.Context, o Outcome, next ClaimRequest) (Batch, error)
+}
+
 // Claimed is a claimed message with its delivery history.
 type Claimed struct {
 	Message

@@ -46,6 +46,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"KeepAndCleanup", testKeepAndCleanup},
 		{"Stats", testStats},
 		{"CancelledContext", testCancelled},
+		{"FinishAndClaim", testFinishAndClaim},
 		{"RandomInterleavingKeepsKeyOrder", testRandomInterleaving},
 		{"ConcurrentClaimers", testConcurrentClaimers},
 	} {
@@ -387,6 +388,30 @@ func testCancelled(t *testing.T, h Harness) {
 	_, err = h.Store.Stats(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Error(t, h.Enqueue(ctx, msg("a", 1)))
+}
+
+// testFinishAndClaim checks outbox.Chainer, for batches that have it: the
+// outcome is recorded and the next claim sees it.
+func testFinishAndClaim(t *testing.T, h Harness) {
+	enqueue(t, h, msg("a", 1), msg("a", 2), msg("b", 3), msg("a", 4))
+	b := claim(t, h, req(2, base))
+	chainer, ok := b.(outbox.Chainer)
+	if !ok {
+		t.Skip("the store's batches do not implement outbox.Chainer")
+	}
+	require.Equal(t, []string{"a-1", "a-2"}, payloads(b))
+	next, err := chainer.FinishAndClaim(context.Background(), outbox.Outcome{
+		Now: base, Published: []int{0}, Failed: []outbox.Failure{{Index: 1, Error: "x", RetryAt: base.Add(time.Hour)}},
+	}, req(10, base))
+	require.NoError(t, err)
+	require.NotNil(t, next)
+	t.Cleanup(func() { _ = next.Release(context.Background()) })
+	assert.Equal(t, []string{"b-3"}, payloads(next), "a-1 was published, a-2 waits for its retry and a-4 behind it")
+	assert.Error(t, b.Finish(context.Background(), outbox.Outcome{Now: base}), "the first batch is finished")
+	publishAll(t, next, base)
+	st, err := h.Store.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.Pending)
 }
 
 // testRandomInterleaving drives several claims at once through a seeded

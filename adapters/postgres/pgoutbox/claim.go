@@ -81,14 +81,8 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 		return nil, fmt.Errorf("pgoutbox: claiming: %w", err)
 	}
 	b := &batch{s: s, conn: conn}
-	lease := "0"
-	if req.Lease > 0 {
-		lease = strconv.FormatInt(max(req.Lease.Milliseconds(), 1), 10)
-	}
 	pb := &pgx.Batch{}
-	pb.Queue("BEGIN")
-	pb.Queue("SELECT set_config('idle_in_transaction_session_timeout', $1, true), set_config('synchronous_commit', 'off', true)", lease)
-	pb.Queue(s.sql.claim, req.Limit, req.Now, req.SkipDeadLetters)
+	s.queueClaim(pb, req)
 	res := conn.SendBatch(ctx, pb)
 	err = b.read(res)
 	if cerr := res.Close(); err == nil {
@@ -99,6 +93,18 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 		return nil, fmt.Errorf("pgoutbox: claiming: %w", err)
 	}
 	return b, nil
+}
+
+// queueClaim adds a claim's statements to pb: three results, read by
+// batch.read.
+func (s *Store) queueClaim(pb *pgx.Batch, req outbox.ClaimRequest) {
+	lease := "0"
+	if req.Lease > 0 {
+		lease = strconv.FormatInt(max(req.Lease.Milliseconds(), 1), 10)
+	}
+	pb.Queue("BEGIN")
+	pb.Queue("SELECT set_config('idle_in_transaction_session_timeout', $1, true), set_config('synchronous_commit', 'off', true)", lease)
+	pb.Queue(s.sql.claim, req.Limit, req.Now, req.SkipDeadLetters)
 }
 
 type batch struct {
@@ -163,6 +169,54 @@ func (b *batch) Finish(ctx context.Context, o outbox.Outcome) error {
 		return errors.New("pgoutbox: batch already finished or released")
 	}
 	pb := &pgx.Batch{}
+	b.queueFinish(pb, o)
+	err := b.conn.SendBatch(ctx, pb).Close()
+	if err != nil {
+		b.end(ctx, false)
+		return fmt.Errorf("pgoutbox: recording a batch: %w: %w", outbox.ErrClaimLost, err)
+	}
+	b.end(ctx, true)
+	return nil
+}
+
+// FinishAndClaim implements outbox.Chainer: the outcome, the commit and the
+// next claim go to the server in one round trip, on the same connection.
+func (b *batch) FinishAndClaim(ctx context.Context, o outbox.Outcome, next outbox.ClaimRequest) (outbox.Batch, error) {
+	if b.conn == nil {
+		return nil, errors.New("pgoutbox: batch already finished or released")
+	}
+	if next.Limit < 1 {
+		return nil, fmt.Errorf("pgoutbox: ClaimRequest.Limit must be at least 1, got %d", next.Limit)
+	}
+	pb := &pgx.Batch{}
+	finish := b.queueFinish(pb, o)
+	b.s.queueClaim(pb, next)
+	res := b.conn.SendBatch(ctx, pb)
+	for range finish {
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
+			b.end(ctx, false)
+			return nil, fmt.Errorf("pgoutbox: recording a batch: %w: %w", outbox.ErrClaimLost, err)
+		}
+	}
+	nb := &batch{s: b.s, conn: b.conn}
+	b.conn = nil
+	err := nb.read(res)
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// The outcome is committed; only the next claim failed.
+		nb.end(ctx, false)
+		return nil, nil
+	}
+	return nb, nil
+}
+
+// queueFinish adds the statements that record o and commit to pb, and
+// returns how many it added.
+func (b *batch) queueFinish(pb *pgx.Batch, o outbox.Outcome) int {
+	n := pb.Len()
 	if len(o.Published) > 0 {
 		ctids := make([]pgtype.TID, len(o.Published))
 		for i, idx := range o.Published {
@@ -194,13 +248,7 @@ func (b *batch) Finish(ctx context.Context, o outbox.Outcome) error {
 		pb.Queue(b.s.sql.bury, deadSeqs, deadErr, o.Now)
 	}
 	pb.Queue("COMMIT")
-	err := b.conn.SendBatch(ctx, pb).Close()
-	if err != nil {
-		b.end(ctx, false)
-		return fmt.Errorf("pgoutbox: recording a batch: %w: %w", outbox.ErrClaimLost, err)
-	}
-	b.end(ctx, true)
-	return nil
+	return pb.Len() - n
 }
 
 // Release implements outbox.Batch: it rolls the claim's transaction back.

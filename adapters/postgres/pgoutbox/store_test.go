@@ -312,3 +312,24 @@ func TestListenFailsWhenItsConnectionDies(t *testing.T) {
 		t.Fatal("Listen did not return after its connection died")
 	}
 }
+
+// TestFinishAndClaimOnADeadConnection: when the claim's connection died,
+// FinishAndClaim records nothing, claims nothing, and says the claim was
+// lost.
+func TestFinishAndClaimOnADeadConnection(t *testing.T) {
+	schema, dsn := pgtest.Schema(t)
+	s, pool := storeOn(t, schema, dsn)
+	ctx := context.Background()
+	require.NoError(t, s.Migrate(ctx))
+	relay, _ := storeOn(t, schema, dsn+"&application_name=chain_"+schema)
+	require.NoError(t, enqueueTx(s, pool)(ctx, outbox.Message{Topic: "t", Key: "k"}, outbox.Message{Topic: "t", Key: "k"}))
+	b, err := relay.Claim(ctx, outbox.ClaimRequest{Limit: 1, Now: time.Now(), Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, b.Messages(), 1)
+	killApp(t, pool, "chain_"+schema)
+	next, err := b.(outbox.Chainer).FinishAndClaim(ctx, outbox.Outcome{Now: time.Now(), Published: []int{0}},
+		outbox.ClaimRequest{Limit: 1, Now: time.Now(), Lease: time.Minute})
+	assert.ErrorIs(t, err, outbox.ErrClaimLost)
+	assert.Nil(t, next)
+	require.Eventually(t, func() bool { return claimable(t, s) == 2 }, 10*time.Second, 20*time.Millisecond, "nothing was recorded")
+}
