@@ -84,6 +84,43 @@ func (s *Subscription) Run(ctx context.Context, checkpoint int64, handle func(ct
 	if handle == nil {
 		return invalidf("Subscription.Run needs a handler")
 	}
+	return s.run(ctx, checkpoint, func(ctx context.Context, page []Event) error {
+		for _, e := range page {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := handle(ctx, e); err != nil {
+				return fmt.Errorf("eventsource: subscription handler at position %d (stream %q version %d): %w", e.GlobalPosition, e.StreamID, e.StreamVersion, err)
+			}
+		}
+		return nil
+	})
+}
+
+// RunBatches is Run with the events of each read of the store handed to
+// handle together, in order: batches of 1 to PageSize events, for a
+// subscriber that records a whole batch and its checkpoint in one
+// transaction. When handle fails, no event of its batch counts as handled:
+// run again from the subscriber's checkpoint. It returns ctx.Err(), or the
+// error of handle or of a read, wrapped with the positions concerned.
+func (s *Subscription) RunBatches(ctx context.Context, checkpoint int64, handle func(ctx context.Context, events []Event) error) error {
+	if handle == nil {
+		return invalidf("Subscription.RunBatches needs a handler")
+	}
+	return s.run(ctx, checkpoint, func(ctx context.Context, page []Event) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := handle(ctx, page); err != nil {
+			return fmt.Errorf("eventsource: subscription handler of positions %d to %d: %w", page[0].GlobalPosition, page[len(page)-1].GlobalPosition, err)
+		}
+		return nil
+	})
+}
+
+// run reads the log after checkpoint page by page, passes each non-empty
+// page to handlePage, and follows the log live; see Run.
+func (s *Subscription) run(ctx context.Context, checkpoint int64, handlePage func(ctx context.Context, page []Event) error) error {
 	wake := make(chan struct{}, 1)
 	signal := func() {
 		select {
@@ -112,14 +149,11 @@ func (s *Subscription) Run(ctx context.Context, checkpoint int64, handle func(ct
 			}
 			return fmt.Errorf("eventsource: subscription reading after position %d: %w", pos, err)
 		}
-		for _, e := range page {
-			if err := ctx.Err(); err != nil {
+		if len(page) > 0 {
+			if err := handlePage(ctx, page); err != nil {
 				return err
 			}
-			if err := handle(ctx, e); err != nil {
-				return fmt.Errorf("eventsource: subscription handler at position %d (stream %q version %d): %w", e.GlobalPosition, e.StreamID, e.StreamVersion, err)
-			}
-			pos = e.GlobalPosition
+			pos = page[len(page)-1].GlobalPosition
 		}
 		if len(page) == s.cfg.PageSize {
 			continue
