@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"time"
+
+	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
+	"github.com/bulwark-go/bulwark/chaos"
+	"github.com/bulwark-go/bulwark/outbox"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// broker is NATS JetStream, embedded in this process: a real server on a
+// loopback port, storing in a temporary directory.
+type broker struct {
+	server *natsserver.Server
+	conn   *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// duplicateWindow is how long the ORDERS stream remembers message IDs: a
+// message published again within it (same Nats-Msg-Id) is acknowledged
+// and dropped.
+const duplicateWindow = 5 * time.Minute
+
+func startBroker(ctx context.Context, dir string) (*broker, error) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,
+		StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true})
+	if err != nil {
+		return nil, err
+	}
+	go ns.Start()
+	b := &broker{server: ns}
+	if !ns.ReadyForConnections(10 * time.Second) {
+		b.close()
+		return nil, errors.New("the embedded nats-server did not start within 10s")
+	}
+	if b.conn, err = nats.Connect(ns.ClientURL()); err != nil {
+		b.close()
+		return nil, err
+	}
+	if b.js, err = jetstream.New(b.conn); err == nil {
+		b.stream, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Duplicates: duplicateWindow})
+	}
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *broker) url() string { return b.server.ClientURL() }
+
+// messages returns how many messages the stream holds.
+func (b *broker) messages(ctx context.Context) (int, error) {
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int(info.State.Msgs), nil
+}
+
+func (b *broker) close() {
+	if b.conn != nil {
+		b.conn.Close()
+	}
+	b.server.Shutdown()
+	b.server.WaitForShutdown()
+}
+
+// startRelay starts the outbox relay that moves the order service's
+// committed events to JetStream.
+func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count *counters) (*outbox.Relay, <-chan error, error) {
+	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: b.js})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Chaos at the relay: now and then it publishes a message twice, as a
+	// relay does when it dies after publishing and before recording it,
+	// and publishes the message again once restarted. natsoutbox sends the
+	// message's ID as Nats-Msg-Id, and the stream drops the copy.
+	twice, err := chaos.New(chaos.Config{Seed: seed, Faults: chaos.Faults{ErrorRate: 0.08}})
+	if err != nil {
+		return nil, nil, err
+	}
+	publisher := outbox.PublisherFunc(func(ctx context.Context, m outbox.Message) error {
+		if err := pub.Publish(ctx, m); err != nil {
+			return err
+		}
+		if twice.Do(ctx, func(context.Context) error { return nil }) != nil {
+			count.republished.Add(1)
+			story.say("relay: published %s's %s event a second time, as a relay restarted after a crash would; JetStream drops the copy", m.Key, m.Topic)
+			return pub.Publish(ctx, m)
+		}
+		return nil
+	})
+
+	cfg := outbox.DefaultConfig()
+	cfg.PollInterval = 50 * time.Millisecond // SQLite cannot notify the relay of a commit
+	cfg.RetryInitialInterval = 100 * time.Millisecond
+	cfg.RetryMaxInterval = 2 * time.Second
+	cfg.OnPublished = func(outbox.Message) { count.published.Add(1) }
+	cfg.OnRetry = func(m outbox.Message, attempts int, err error, retryAt time.Time) {
+		story.say("relay: publishing %s's %s event failed (%v); trying again in %v", m.Key, m.Topic, err, time.Until(retryAt).Round(time.Millisecond))
+	}
+	cfg.OnDeadLetter = func(m outbox.Message, attempts int, err error) {
+		story.say("relay: gave up on %s's %s event after %d attempts (%v): it waits in the dead letters", m.Key, m.Topic, attempts, err)
+	}
+	relay, err := outbox.NewRelay(store, publisher, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(context.Background()) }()
+	return relay, done, nil
+}

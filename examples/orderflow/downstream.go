@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
+	"github.com/bulwark-go/bulwark/circuitbreaker"
+	"github.com/bulwark-go/bulwark/hedge"
+	"github.com/bulwark-go/bulwark/retry"
+	"github.com/bulwark-go/bulwark/timeout"
+)
+
+// downstream is the order processor's client of one service. Every request
+// goes through a bulwarkhttp.Transport whose policy is the chain
+//
+//	retry → circuit breaker → bulkhead → (hedge →) timeout
+//
+// outermost first, and each layer sits where it does for a reason:
+//
+//   - retry is outermost, so each attempt passes the breaker and is counted
+//     by it, and an open breaker stops the retries. It retries blips (a
+//     5xx, a timed-out attempt, a 409 while the service still works on the
+//     same key) a few times within milliseconds, under a retry budget
+//     shared by every caller of the service, so retries cannot multiply
+//     the load on a service in trouble. It does not retry the breaker's or
+//     the bulkhead's refusals: those are answers, and waiting them out is
+//     the saga step's job.
+//   - the breaker sees every attempt and opens when half of the last ones
+//     failed, so that calls fail at once, with the time to come back
+//     (Retry-After), instead of each waiting for its timeout.
+//   - the bulkhead bounds the requests in flight to the service, so that a
+//     slow service holds a few of the processor's goroutines and
+//     connections, not all of them.
+//   - the timeout bounds each attempt, innermost, so that a slow attempt
+//     fails (and is retried) rather than one slow answer eating the whole
+//     retry schedule.
+//   - for the notification service, a hedge before the timeout sends a
+//     second request when the first has not answered after a short delay;
+//     the first answer wins and the other request is cancelled.
+type downstream struct {
+	name    string
+	url     string
+	http    *http.Client
+	breaker *circuitbreaker.Breaker
+}
+
+// downstreamConfig is what differs between the processor's downstreams.
+type downstreamConfig struct {
+	index          int // into counters.stepRetry and counters.rejected
+	url            string
+	attemptTimeout time.Duration
+	hedgeAfter     time.Duration // 0: no hedging
+	openWait       time.Duration // the breaker's first open wait; it doubles while the service stays down
+}
+
+func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downstream, error) {
+	name := downstreamNames[cfg.index]
+	d := &downstream{name: name, url: cfg.url}
+
+	budget, err := retry.NewBudget(retry.DefaultBudgetConfig())
+	if err != nil {
+		return nil, err
+	}
+	rcfg := retry.DefaultConfig()
+	rcfg.MaxAttempts = 3
+	rcfg.Backoff = retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.FullJitter}
+	rcfg.MaxDelay = time.Second // a 409's Retry-After: 1 is honoured, nothing longer
+	rcfg.Budget = budget
+	rcfg.RetryIf = func(err error) bool {
+		return !errors.Is(err, circuitbreaker.ErrOpen) && !errors.Is(err, bulkhead.ErrFull)
+	}
+	rcfg.OnRetry = func(int, error, time.Duration) { count.stepRetry[cfg.index].Add(1) }
+	retrier, err := retry.New(rcfg)
+	if err != nil {
+		return nil, err
+	}
+
+	bcfg := circuitbreaker.DefaultConfig()
+	bcfg.Name = name
+	bcfg.Window = circuitbreaker.LastCalls(20)
+	bcfg.MinimumCalls = 10
+	bcfg.FailureRateThreshold = 50
+	bcfg.ConsecutiveFailures = 5
+	bcfg.OpenWait = cfg.openWait
+	bcfg.OpenWaitMultiplier = 2
+	bcfg.MaxOpenWait = 3 * cfg.openWait
+	bcfg.HalfOpenCalls, bcfg.HalfOpenSuccesses = probes, 2
+	bcfg.MaxHalfOpenWait = 5 * time.Second
+	// Neither of these says the service is failing: a 409 says it is
+	// alive and still busy with an earlier attempt under the same key, and
+	// a full bulkhead is the processor's own queue.
+	bcfg.IsIgnored = func(err error) bool {
+		var se *bulwarkhttp.StatusError
+		return errors.As(err, &se) && se.StatusCode == http.StatusConflict || errors.Is(err, bulkhead.ErrFull)
+	}
+	bcfg.OnStateChange = func(c circuitbreaker.StateChange) {
+		if c.To == circuitbreaker.StateOpen {
+			count.opened[cfg.index].Add(1)
+		}
+		story.say("%s", describeChange(name, c))
+	}
+	bcfg.OnReject = func(*circuitbreaker.OpenError) { count.rejected[cfg.index].Add(1) }
+	if d.breaker, err = circuitbreaker.New(bcfg); err != nil {
+		return nil, err
+	}
+
+	limit, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 8, MaxWaiting: 64, MaxWait: 2 * time.Second,
+		OnFull: func(string) { count.rejected[cfg.index].Add(1) }})
+	if err != nil {
+		return nil, err
+	}
+	perAttempt, err := timeout.New(timeout.Config{Timeout: cfg.attemptTimeout})
+	if err != nil {
+		return nil, err
+	}
+	policies := []bulwark.Policy{retrier, d.breaker, limit}
+	if cfg.hedgeAfter > 0 {
+		hcfg := hedge.DefaultConfig()
+		hcfg.Delay = cfg.hedgeAfter
+		hcfg.Percentile, hcfg.Window = 0, 0 // a fixed delay: the slow spells would drag a percentile up with them
+		hcfg.MaxHedges = 1
+		hcfg.OnHedge = func(int, time.Duration) { count.hedged.Add(1) }
+		hedger, err := hedge.New(hcfg)
+		if err != nil {
+			return nil, err
+		}
+		policies = append(policies, hedger)
+	}
+	policies = append(policies, perAttempt)
+
+	t, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{
+		Policy: bulwark.Chain(policies...),
+		Base:   &http.Transport{MaxIdleConnsPerHost: 16},
+		// 409 (another attempt with the key is running) is worth retrying
+		// after its Retry-After, like a 5xx or a 429.
+		IsFailure: func(r *http.Response) bool {
+			return bulwarkhttp.DefaultIsFailure(r) || r.StatusCode == http.StatusConflict
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.http = &http.Client{Transport: t}
+	return d, nil
+}
+
+// probes is how many calls a half-open breaker lets through.
+const probes = 3
+
+func describeChange(name string, c circuitbreaker.StateChange) string {
+	m := c.Metrics
+	switch {
+	case c.From == circuitbreaker.StateClosed && c.To == circuitbreaker.StateOpen:
+		return fmt.Sprintf("processor: %s breaker closed → open (%d of the last %d attempts failed, %d in a row): calls to %s now fail at once, with Retry-After",
+			name, m.Failures, m.Calls, m.ConsecutiveFailures, name)
+	case c.To == circuitbreaker.StateOpen:
+		return fmt.Sprintf("processor: %s breaker half-open → open (%d of %d probes failed): %s is still down; next probes after a longer wait",
+			name, m.ProbeFailures, m.ProbesAdmitted, name)
+	case c.To == circuitbreaker.StateHalfOpen:
+		return fmt.Sprintf("processor: %s breaker open → half-open: letting %d probe calls through", name, probes)
+	case c.To == circuitbreaker.StateClosed:
+		return fmt.Sprintf("processor: %s breaker half-open → closed (%d probes succeeded): %s is back", name, m.ProbeSuccesses, name)
+	}
+	return fmt.Sprintf("processor: %s breaker %v → %v", name, c.From, c.To)
+}
+
+// callError is a service's final answer that was not a success: a 4xx
+// (permanent: sending it again changes nothing), or a 5xx, 429 or 409 that
+// was still there when the transport's retries ran out.
+type callError struct {
+	service string
+	status  int
+	detail  string
+}
+
+func (e *callError) Error() string {
+	return fmt.Sprintf("%s answered %d %s: %s", e.service, e.status, http.StatusText(e.status), e.detail)
+}
+
+// post sends body as JSON to path with the idempotency key, and decodes a
+// 2xx answer into out (if not nil). A 4xx other than 409 and 429 comes back
+// as a *callError marked retry.Permanent; no answer at all (an open
+// breaker, a full bulkhead, timeouts) as the policy's error.
+func (d *downstream) post(ctx context.Context, path, key string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set(clientHeader, "order-processor")
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 300 {
+		if out == nil {
+			return nil
+		}
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	var p struct{ Detail string }
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if json.Unmarshal(raw, &p) != nil {
+		p.Detail = string(raw)
+	}
+	cerr := &callError{service: d.name, status: resp.StatusCode, detail: p.Detail}
+	if resp.StatusCode < 500 && resp.StatusCode != http.StatusConflict && resp.StatusCode != http.StatusTooManyRequests {
+		return retry.Permanent(cerr)
+	}
+	return cerr
+}
+
+func (d *downstream) close() { d.http.CloseIdleConnections() }

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/saga"
+)
+
+// Options configure one run of the flow.
+type Options struct {
+	Orders   int           // orders the shop sends
+	Seed     uint64        // seeds the chaos and the shop's choices; 0 picks one (printed, to repeat the run)
+	Phase    time.Duration // how long each of the four phases lasts
+	Dir      string        // where the SQLite files and JetStream's storage go
+	Postgres string        // a PostgreSQL DSN: the services' databases there instead of SQLite
+}
+
+func (o Options) validate() error {
+	switch {
+	case o.Orders < 4:
+		return fmt.Errorf("-orders must be at least 4, got %d", o.Orders)
+	case o.Phase < time.Second:
+		return fmt.Errorf("-phase must be at least 1s, got %v", o.Phase)
+	case o.Dir == "":
+		return errors.New("Options.Dir must name a directory")
+	}
+	return nil
+}
+
+// flow is everything a run starts, so that the audit can read it and close
+// can stop it, last started first.
+type flow struct {
+	storage       storage
+	broker        *broker
+	payments      *paymentService
+	inventory     *inventoryService
+	notifications *notificationService
+	processor     *processor
+	orders        *orderService
+	relay         *outbox.Relay
+	relayDone     <-chan error
+	shop          *shop
+	sends         []send
+}
+
+// run starts the services, plays the four phases while the shop sends its
+// orders, waits for the flow to settle and audits it. It returns an error
+// only when the flow could not run; a broken promise is a failed Check.
+func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
+	if err := o.validate(); err != nil {
+		return Ledger{}, err
+	}
+	if o.Seed == 0 {
+		o.Seed = rand.Uint64N(1_000_000) + 1
+	}
+	story := newStory(out)
+	count := &counters{}
+	fl := &flow{}
+	defer func() {
+		if err := fl.close(); err != nil {
+			story.say("closing: %v", err)
+		}
+	}()
+	if err := fl.start(ctx, o, story, count); err != nil {
+		return Ledger{}, err
+	}
+	story.plain("bulwark's order flow: %d orders, seed %d (-seed %d repeats the run's choices), phases of %v\n", o.Orders, o.Seed, o.Seed, o.Phase)
+	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ JetStream ──▶ processor ──saga──▶ inventory, payments, notifications\n")
+	story.plain("  databases: %s; broker: embedded NATS JetStream at %s\n", fl.storage.describe(), fl.broker.url())
+
+	// The phases: what goes wrong, and when.
+	phases := []struct {
+		title string
+		enter func() error
+	}{
+		{"calm: every service is healthy", func() error { return nil }},
+		{"payments flaky: 15% of charges fail with 503, 15% are confirmed after the caller's 500ms timeout",
+			func() error { return fl.payments.flaky(0.15, 0.15, time.Second) }},
+		{"inventory down: every request fails", func() error {
+			fl.payments.heal()
+			return fl.inventory.down()
+		}},
+		{"inventory back; notifications slow: half of them take 1.5s", func() error {
+			fl.inventory.heal()
+			return fl.notifications.slow(0.5, 1500*time.Millisecond)
+		}},
+	}
+	start := time.Now()
+	fl.sends = plan(o.Orders, o.Phase, len(phases), rand.New(rand.NewPCG(o.Seed, 0)))
+	shopDone := make(chan struct{})
+	go func() {
+		defer close(shopDone)
+		fl.shop.run(ctx, fl.sends, start)
+	}()
+	prev := count.snapshot()
+	for i, ph := range phases {
+		story.heading("phase %d of %d — %s", i+1, len(phases), ph.title)
+		if err := ph.enter(); err != nil {
+			return Ledger{}, err
+		}
+		if !sleepUntil(ctx, start.Add(time.Duration(i+1)*o.Phase)) {
+			return Ledger{}, ctx.Err()
+		}
+		now := count.snapshot()
+		story.summary(prev, now)
+		prev = now
+	}
+
+	fl.notifications.heal()
+	story.heading("every service healthy again; the shop sends its last orders and the flow settles")
+	<-shopDone
+	fl.shop.resend(ctx, fl.sends)
+	if err := fl.settle(ctx, story, 2*time.Minute); err != nil {
+		return Ledger{}, err
+	}
+	story.summary(prev, count.snapshot())
+
+	f, err := audit(ctx, fl)
+	if err != nil {
+		return Ledger{}, fmt.Errorf("auditing the run: %w", err)
+	}
+	l := Ledger{Checks: judge(f), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
+		BreakerOpen: int(count.opened[svcInventory].Load())}
+	for _, st := range f.sagas {
+		switch st {
+		case saga.Completed:
+			l.Completed++
+		case saga.Compensated:
+			l.Compensated++
+		}
+	}
+	for _, s := range fl.sends {
+		if s.req.Card == declinedCard {
+			l.Declined++
+		}
+		if s.twice {
+			l.Duplicates++
+		}
+		if s.again {
+			l.Duplicates++
+		}
+	}
+	printLedger(story, l)
+	return l, nil
+}
+
+// start starts the broker, the services, the processor, the order service
+// with its relay, and the shop client, in the order they depend on each
+// other.
+func (fl *flow) start(ctx context.Context, o Options, story *story, count *counters) error {
+	if o.Postgres != "" {
+		pg, err := newPostgresStorage(ctx, o.Postgres)
+		if err != nil {
+			return err
+		}
+		fl.storage = pg
+	} else {
+		fl.storage = &sqliteStorage{dir: o.Dir}
+	}
+	var err error
+	if fl.broker, err = startBroker(ctx, o.Dir); err != nil {
+		return err
+	}
+	dbs := map[string]*database{}
+	for _, name := range []string{"orders", "payments", "inventory", "notifications", "processor"} {
+		if dbs[name], err = fl.storage.open(ctx, name); err != nil {
+			return err
+		}
+	}
+	if fl.payments, err = startPaymentService(ctx, fl.storage, dbs["payments"], o.Seed+1, story); err != nil {
+		return err
+	}
+	if fl.inventory, err = startInventoryService(ctx, dbs["inventory"], o.Seed+3, count); err != nil {
+		return err
+	}
+	if fl.notifications, err = startNotificationService(ctx, dbs["notifications"], o.Seed+4); err != nil {
+		return err
+	}
+	urls := serviceURLs{inventory: fl.inventory.server.url, payments: fl.payments.server.url, notifications: fl.notifications.server.url}
+	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, urls, o.Seed+5, o.Phase, story, count); err != nil {
+		return err
+	}
+	var box outbox.Store
+	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], o.Seed+6, story, count); err != nil {
+		return err
+	}
+	if fl.relay, fl.relayDone, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
+		return err
+	}
+	fl.shop, err = newShop(fl.orders.server.url, story, count)
+	return err
+}
+
+// settle waits until every order's saga has ended and the outbox is empty,
+// or limit has passed (the audit then tells what is missing).
+func (fl *flow) settle(ctx context.Context, story *story, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		stats, err := fl.relay.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		var orders int
+		if err := fl.orders.db.QueryRowContext(ctx, `SELECT count(*) FROM orders`).Scan(&orders); err != nil {
+			return err
+		}
+		snaps, err := fl.processor.orch.List(ctx, saga.ListQuery{})
+		if err != nil {
+			return err
+		}
+		ended := 0
+		for _, s := range snaps {
+			if s.Status.Terminal() {
+				ended++
+			}
+		}
+		if stats.Backlog == 0 && ended == orders && len(snaps) == orders {
+			story.say("settled: %d sagas ended, the outbox is empty", ended)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			story.say("the flow did not settle within %v: %d of %d sagas ended, %d events in the outbox", limit, ended, orders, stats.Backlog)
+			return nil
+		}
+		if !sleepUntil(ctx, time.Now().Add(100*time.Millisecond)) {
+			return ctx.Err()
+		}
+	}
+}
+
+// close stops what start started, last started first.
+func (fl *flow) close() error {
+	if fl.shop != nil {
+		fl.shop.close()
+	}
+	if fl.relay != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = fl.relay.Close(ctx)
+		cancel()
+		<-fl.relayDone
+	}
+	if fl.orders != nil {
+		fl.orders.close()
+	}
+	if fl.processor != nil {
+		fl.processor.close()
+	}
+	if fl.notifications != nil {
+		fl.notifications.close()
+	}
+	if fl.inventory != nil {
+		fl.inventory.close()
+	}
+	if fl.payments != nil {
+		fl.payments.close()
+	}
+	if fl.broker != nil {
+		fl.broker.close()
+	}
+	if fl.storage != nil {
+		return fl.storage.close()
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/internal/testenv"
+	"go.uber.org/goleak"
+)
+
+// TestOrderFlowKeepsItsPromises runs the whole flow, shortened (24 orders,
+// phases of 1.5s), on SQLite and, where BULWARK_POSTGRES_DSN is set, on
+// PostgreSQL, and asserts the ledger's checks and that the faults the
+// story is about did happen: duplicates answered from the idempotency
+// record, declined cards compensated, the inventory's breaker opened.
+func TestOrderFlowKeepsItsPromises(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			o := Options{Orders: 24, Seed: 42, Phase: 1500 * time.Millisecond, Dir: t.TempDir()}
+			if backend == "postgres" {
+				o.Postgres = testenv.PostgresDSN(t)
+			}
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			var out strings.Builder
+			ledger, err := run(ctx, &out, o)
+			t.Log("\n" + out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range ledger.Checks {
+				if !c.OK {
+					t.Errorf("promise broken: %s: %s", c.Promise, c.Detail)
+				}
+			}
+			if len(ledger.Checks) != 7 || !ledger.OK() {
+				t.Errorf("ledger has %d checks, OK %v", len(ledger.Checks), ledger.OK())
+			}
+			if ledger.Orders != o.Orders || ledger.Completed+ledger.Compensated != o.Orders {
+				t.Errorf("%d orders, %d completed, %d compensated; want %d orders, all ended", ledger.Orders, ledger.Completed, ledger.Compensated, o.Orders)
+			}
+			// A declined card can only end in compensation.
+			if ledger.Declined == 0 || ledger.Compensated < ledger.Declined {
+				t.Errorf("%d declined cards, %d compensated sagas", ledger.Declined, ledger.Compensated)
+			}
+			// Every send after the first of its key was answered from the
+			// idempotency record (or was answered first, and the other
+			// send was).
+			if ledger.Duplicates == 0 || ledger.Replayed < ledger.Duplicates {
+				t.Errorf("%d duplicate sends, %d answers replayed", ledger.Duplicates, ledger.Replayed)
+			}
+			if ledger.BreakerOpen == 0 {
+				t.Error("the inventory outage never opened the inventory breaker")
+			}
+			t.Logf("%d orders: %d completed, %d compensated (%d declined); %d duplicate sends, %d replays; inventory breaker opened %d times",
+				ledger.Orders, ledger.Completed, ledger.Compensated, ledger.Declined, ledger.Duplicates, ledger.Replayed, ledger.BreakerOpen)
+		})
+	}
+}
+
+func TestOptionsAreValidated(t *testing.T) {
+	good := Options{Orders: 4, Phase: time.Second, Dir: t.TempDir()}
+	for _, tc := range []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"too few orders", func(o *Options) { o.Orders = 3 }, "-orders must be at least 4, got 3"},
+		{"short phases", func(o *Options) { o.Phase = 999 * time.Millisecond }, "-phase must be at least 1s, got 999ms"},
+		{"no directory", func(o *Options) { o.Dir = "" }, "Options.Dir must name a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := good
+			tc.change(&o)
+			_, err := run(context.Background(), &strings.Builder{}, o)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
+	"github.com/bulwark-go/bulwark/chaos"
+	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/ratelimit"
+)
+
+// clientHeader names the shop client making a request. A real service
+// would take the authenticated principal instead; here it is the key of
+// the client's rate limit and the scope of its idempotency keys.
+const clientHeader = "X-Client-ID"
+
+// orderRequest is the body of POST /orders.
+type orderRequest struct {
+	SKU   string `json:"sku"`
+	Qty   int    `json:"qty"`
+	Cents int    `json:"cents"`
+	Card  string `json:"card"`
+}
+
+// orderEvent is the order service's answer to POST /orders and the payload
+// of the orders.created event.
+type orderEvent struct {
+	OrderID string `json:"order_id"`
+	Client  string `json:"client"`
+	orderRequest
+}
+
+// orderService accepts orders. Each order row and its orders.created
+// outbox message are written in one transaction, so the event exists if
+// and only if the order does; the relay publishes it after the commit.
+type orderService struct {
+	db      *database
+	enqueue enqueueFunc
+	late    *chaos.Injector
+	count   *counters
+	server  *server
+}
+
+func startOrderService(ctx context.Context, st storage, db *database, seed uint64, story *story, count *counters) (*orderService, outbox.Store, error) {
+	err := migrate(ctx, db.DB, countersTable, counterRow("orders"),
+		// idempotency_key is deliberately not UNIQUE: the ledger counts the
+		// orders per key to show that the middleware alone kept them single.
+		// A real service would add the constraint as a second guard.
+		`CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, client TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+			sku TEXT NOT NULL, qty BIGINT NOT NULL, cents BIGINT NOT NULL, card TEXT NOT NULL)`)
+	if err != nil {
+		return nil, nil, err
+	}
+	box, enqueue, err := st.outbox(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	records, err := st.idempotency(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// Some answers leave late (a pause, a slow network): the client's
+	// attempt times out after the order was written, and it retries.
+	late, err := chaos.New(chaos.Config{Seed: seed, Faults: chaos.Faults{LatencyRate: 0.08, Latency: 2 * clientAttemptTimeout}})
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &orderService{db: db, enqueue: enqueue, late: late, count: count}
+
+	// Idempotency keys: the first request with a key runs the handler and
+	// its response is stored; every retry of it (same client, same key) gets
+	// that response back, and a retry that comes while the first still runs
+	// gets 409 with Retry-After.
+	kcfg := idempotency.DefaultConfig()
+	kcfg.Store = records
+	kcfg.Lease = 30 * time.Second // far longer than writing an order takes
+	kcfg.OnReplay = func(idempotency.Ref) { count.replayed.Add(1) }
+	keeper, err := idempotency.New(kcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	mcfg := idempotency.DefaultMiddlewareConfig()
+	mcfg.Keeper = keeper
+	mcfg.Required = true
+	mcfg.Scope = func(r *http.Request) string { return r.Header.Get(clientHeader) }
+	// A 5xx means the order was not written (the transaction failed): let
+	// the retry run again instead of replaying the failure.
+	mcfg.Retryable = func(status int) bool { return status >= 500 }
+	keys, err := idempotency.NewMiddleware(mcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// A rate limit per client, in front of everything: a client over its
+	// limit gets 429 and Retry-After without costing a database write.
+	limits, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
+		Config:  ratelimit.Config{Limit: 4, Period: time.Second, Burst: 4},
+		MaxKeys: 10_000,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	lcfg := bulwarkhttp.DefaultRateLimiterConfig()
+	lcfg.Limiter = limits
+	lcfg.Key = func(r *http.Request) string { return r.Header.Get(clientHeader) }
+	var (
+		mu   sync.Mutex
+		told = map[string]time.Time{} // when each client's 429 was last told
+	)
+	lcfg.OnLimited = func(r *http.Request, client string, retryAfter time.Duration) {
+		mu.Lock()
+		tell := time.Since(told[client]) > time.Second
+		if tell {
+			told[client] = time.Now()
+		}
+		mu.Unlock()
+		if tell {
+			story.say("orders: client %s is over its rate limit of 4 orders a second: 429, come back in %v", client, retryAfter.Round(time.Millisecond))
+		}
+	}
+	limiter, err := bulwarkhttp.NewRateLimiter(lcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /orders", limiter.Handler(keys.Wrap(http.HandlerFunc(s.create))))
+	if s.server, err = serve(mux); err != nil {
+		return nil, nil, err
+	}
+	return s, box, nil
+}
+
+// create writes the order and its orders.created event in one
+// transaction. It knows nothing of retries: the middleware runs it once per
+// idempotency key.
+func (s *orderService) create(w http.ResponseWriter, r *http.Request) {
+	var req orderRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.SKU == "" || req.Qty <= 0 || req.Cents <= 0 || req.Card == "" {
+		problem(w, http.StatusBadRequest, "an order needs a sku, a qty > 0, cents > 0 and a card")
+		return
+	}
+	ctx := r.Context()
+	order := orderEvent{Client: r.Header.Get(clientHeader), orderRequest: req}
+	key := idempotency.AttemptFrom(ctx).Ref().Key
+	if err := s.write(ctx, &order, key); err != nil {
+		problem(w, http.StatusServiceUnavailable, "the order could not be written: "+err.Error())
+		return
+	}
+	s.count.accepted.Add(1)
+	// The order is written; the answer may still be late, and the client
+	// stop waiting for it. Its retry will find the key's record.
+	_ = s.late.Do(context.WithoutCancel(ctx), func(context.Context) error { return nil })
+	writeJSON(w, http.StatusCreated, order)
+}
+
+func (s *orderService) write(ctx context.Context, order *orderEvent, key string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	n, err := nextNumber(ctx, tx, "orders")
+	if err != nil {
+		return err
+	}
+	order.OrderID = fmt.Sprintf("order-%04d", n)
+	_, err = tx.ExecContext(ctx, `INSERT INTO orders (id, client, idempotency_key, sku, qty, cents, card) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		order.OrderID, order.Client, key, order.SKU, order.Qty, order.Cents, order.Card)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(order)
+	if err != nil {
+		return err
+	}
+	// The event's ordering key is the order: its events are published in
+	// the order they were written.
+	if err := s.enqueue(ctx, tx, outbox.NewMessage("orders.created", order.OrderID, payload)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *orderService) close() { s.server.close() }

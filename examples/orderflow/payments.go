@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bulwark-go/bulwark/chaos"
+	"github.com/bulwark-go/bulwark/idempotency"
+)
+
+// declinedCard is the test card the payment service always declines.
+const declinedCard = "4000-0000-0000-0002"
+
+// chargeRequest is the body of POST /charges.
+type chargeRequest struct {
+	OrderID string `json:"order_id"`
+	Card    string `json:"card"`
+	Cents   int    `json:"cents"`
+}
+
+// chargeResponse is the payment service's answer to a charge.
+type chargeResponse struct {
+	ChargeID string `json:"charge_id"`
+}
+
+// paymentService charges cards. It sits behind the same idempotency
+// middleware as the order service: the saga sends each charge with the
+// step's stable idempotency key, so a charge retried after a timeout, or
+// re-run by an orchestrator after a crash, is answered from the first
+// one's record and never charges the card again.
+type paymentService struct {
+	db     *database
+	faults *chaos.Injector // in front of the service: 503s
+	late   *chaos.Injector // inside it: answers that leave after the charge, late
+	server *server
+}
+
+func startPaymentService(ctx context.Context, st storage, db *database, seed uint64, story *story) (*paymentService, error) {
+	err := migrate(ctx, db.DB, countersTable, counterRow("charges"),
+		// Not UNIQUE on the key, for the same reason as the orders table:
+		// the ledger counts charges per key.
+		`CREATE TABLE IF NOT EXISTS charges (id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL, order_id TEXT NOT NULL, cents BIGINT NOT NULL)`)
+	if err != nil {
+		return nil, err
+	}
+	records, err := st.idempotency(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	s := &paymentService{db: db}
+	if s.faults, err = chaos.New(chaos.Config{Seed: seed, Disabled: true}); err != nil {
+		return nil, err
+	}
+	if s.late, err = chaos.New(chaos.Config{Seed: seed + 1, Disabled: true}); err != nil {
+		return nil, err
+	}
+
+	kcfg := idempotency.DefaultConfig()
+	kcfg.Store = records
+	kcfg.Lease = 30 * time.Second
+	kcfg.OnReplay = func(ref idempotency.Ref) {
+		story.say("payments: a charge with key %s came again and got the first answer back: the card is not charged twice", ref.Key)
+	}
+	keeper, err := idempotency.New(kcfg)
+	if err != nil {
+		return nil, err
+	}
+	mcfg := idempotency.DefaultMiddlewareConfig()
+	mcfg.Keeper = keeper
+	mcfg.Required = true
+	mcfg.Scope = func(r *http.Request) string { return r.Header.Get(clientHeader) }
+	// A decline (402) is stored and replayed: the card stays declined on
+	// every retry. A 5xx charged nothing, so a retry runs again.
+	mcfg.Retryable = func(status int) bool { return status >= 500 }
+	keys, err := idempotency.NewMiddleware(mcfg)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /charges", keys.Wrap(http.HandlerFunc(s.charge)))
+	if s.server, err = serve(withChaos(s.faults, mux)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *paymentService) charge(w http.ResponseWriter, r *http.Request) {
+	var req chargeRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Card == declinedCard {
+		problem(w, http.StatusPaymentRequired, "card declined")
+		return
+	}
+	ctx := r.Context()
+	id, err := s.record(ctx, idempotency.AttemptFrom(ctx).Ref().Key, req)
+	if err != nil {
+		problem(w, http.StatusServiceUnavailable, "the charge could not be recorded: "+err.Error())
+		return
+	}
+	// The bank took the money; its confirmation may come late, after the
+	// caller stopped waiting.
+	_ = s.late.Do(context.WithoutCancel(ctx), func(context.Context) error { return nil })
+	writeJSON(w, http.StatusCreated, chargeResponse{ChargeID: id})
+}
+
+func (s *paymentService) record(ctx context.Context, key string, req chargeRequest) (string, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	n, err := nextNumber(ctx, tx, "charges")
+	if err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("ch-%04d", n)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO charges (id, idempotency_key, order_id, cents) VALUES ($1, $2, $3, $4)`, id, key, req.OrderID, req.Cents); err != nil {
+		return "", err
+	}
+	return id, tx.Commit()
+}
+
+// flaky makes a share of charges fail with 503 and a share answer late.
+func (s *paymentService) flaky(errorRate, lateRate float64, late time.Duration) error {
+	if err := s.faults.SetFaults(chaos.Faults{ErrorRate: errorRate}); err != nil {
+		return err
+	}
+	if err := s.late.SetFaults(chaos.Faults{LatencyRate: lateRate, Latency: late}); err != nil {
+		return err
+	}
+	s.faults.Enable()
+	s.late.Enable()
+	return nil
+}
+
+func (s *paymentService) heal() {
+	s.faults.Disable()
+	s.late.Disable()
+}
+
+func (s *paymentService) close() { s.server.close() }
