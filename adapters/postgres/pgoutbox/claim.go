@@ -95,6 +95,10 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	return b, nil
 }
 
+// genericPlanLimit is the largest claim that runs the claim statement's
+// cached generic plan (see queueClaim).
+const genericPlanLimit = 20
+
 // queueClaim adds a claim's statements to pb: three results, read by
 // batch.read.
 func (s *Store) queueClaim(pb *pgx.Batch, req outbox.ClaimRequest) {
@@ -103,7 +107,16 @@ func (s *Store) queueClaim(pb *pgx.Batch, req outbox.ClaimRequest) {
 		lease = strconv.FormatInt(max(req.Lease.Milliseconds(), 1), 10)
 	}
 	pb.Queue("BEGIN")
-	pb.Queue("SELECT set_config('idle_in_transaction_session_timeout', $1, true), set_config('synchronous_commit', 'off', true)", lease)
+	// Planning the claim afresh costs more than running it for small
+	// batches (about 0.5 ms against 0.1 ms for one message): those run
+	// the cached generic plan. Larger ones get a plan for their limit.
+	planMode := "auto"
+	if req.Limit <= genericPlanLimit {
+		planMode = "force_generic_plan"
+	}
+	pb.Queue(`SELECT set_config('idle_in_transaction_session_timeout', $1, true),
+		set_config('synchronous_commit', 'off', true),
+		set_config('plan_cache_mode', $2, true)`, lease, planMode)
 	pb.Queue(s.sql.claim, req.Limit, req.Now, req.SkipDeadLetters)
 }
 
