@@ -31,6 +31,7 @@ var (
 	_ Store         = (*MemoryStore)(nil)
 	_ Listener      = (*MemoryStore)(nil)
 	_ SnapshotStore = (*MemoryStore)(nil)
+	_ HeadReader    = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -186,6 +187,16 @@ func (s *MemoryStore) ReadAll(ctx context.Context, from int64, limit int) ([]Eve
 		out[i] = cloneEvent(e)
 	}
 	return out, nil
+}
+
+// HeadPosition implements HeadReader.HeadPosition.
+func (s *MemoryStore) HeadPosition(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return int64(len(s.log)), nil
 }
 
 // Listen implements Listener.Listen: wake is called after every append that

@@ -69,6 +69,16 @@ type Listener interface {
 	Listen(ctx context.Context, wake func()) error
 }
 
+// HeadReader is implemented by stores that can tell how far the global log
+// reaches (the memory, PostgreSQL and SQLite stores): a reader's lag is the
+// head's position minus the last position it handled.
+type HeadReader interface {
+	// HeadPosition returns the greatest global position of a committed
+	// event, 0 for an empty log. Events with smaller positions may still
+	// be in flight (ReadAll does not pass them until they end).
+	HeadPosition(ctx context.Context) (int64, error)
+}
+
 // Snapshot is an aggregate's state as of one version of its stream, saved so
 // that loading it need not replay every event from the start.
 type Snapshot struct {

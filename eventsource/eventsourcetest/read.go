@@ -162,3 +162,34 @@ func testReadAllPages(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	assert.Equal(t, whole[:2], page, "positions below 1 read from the start")
 }
+
+// testHeadPosition: HeadPosition is 0 for an empty log, then the position
+// of the last committed event; an append still in flight does not count
+// until it commits, and a rolled-back one never does.
+func testHeadPosition(t *testing.T, h Harness) {
+	ctx := testContext(t)
+	s := h.Store
+	head := func() int64 {
+		t.Helper()
+		p, err := s.HeadPosition(ctx)
+		require.NoError(t, err)
+		return p
+	}
+	assert.Equal(t, int64(0), head(), "an empty log")
+	res, err := s.Append(ctx, "a", eventsource.NoStream, events(3, "e")...)
+	require.NoError(t, err)
+	assert.Equal(t, res.GlobalPosition, head())
+
+	finish, err := h.HoldAppend(ctx, "held", eventsource.NoStream, NewEvent("e", `{}`))
+	require.NoError(t, err)
+	assert.Equal(t, res.GlobalPosition, head(), "an append in flight is not yet the head")
+	require.NoError(t, finish(false))
+	assert.Equal(t, res.GlobalPosition, head(), "a rolled-back append never is")
+
+	finish, err = h.HoldAppend(ctx, "held", eventsource.NoStream, NewEvent("e", `{}`))
+	require.NoError(t, err)
+	require.NoError(t, finish(true))
+	log := readAll(t, s, 100)
+	require.Len(t, log, 4)
+	assert.Equal(t, log[3].GlobalPosition, head(), "a committed append is")
+}

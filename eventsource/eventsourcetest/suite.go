@@ -22,12 +22,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Store is what the suite tests: an event store that also keeps snapshots
-// and announces commits.
+// Store is what the suite tests: an event store that also keeps snapshots,
+// announces commits and tells the head of its log.
 type Store interface {
 	eventsource.Store
 	eventsource.Listener
 	eventsource.SnapshotStore
+	eventsource.HeadReader
 }
 
 // Harness is one empty store under test.
@@ -60,6 +61,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ReadStreamBreakReleases", testReadStreamBreakReleases},
 		{"ReadStreamStreams", testReadStreamStreams},
 		{"ReadAllPages", testReadAllPages},
+		{"HeadPosition", testHeadPosition},
 		{"WritersRaceOnOneStream", testWritersRaceOnOneStream},
 		{"ConflictRounds", testConflictRounds},
 		{"GapSafeGlobalLog", testGapSafeGlobalLog},

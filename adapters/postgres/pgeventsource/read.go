@@ -88,6 +88,16 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsour
 	return settled, nil
 }
 
+// HeadPosition implements eventsource.HeadReader.HeadPosition with one
+// look at the end of the events table's primary key.
+func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	var p int64
+	if err := s.pool.QueryRow(ctx, s.sql.head).Scan(&p); err != nil {
+		return 0, fmt.Errorf("pgeventsource: reading the head of the log: %w", err)
+	}
+	return p, nil
+}
+
 func (s *Store) query(ctx context.Context, sql string, args ...any) ([]eventsource.Event, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {

@@ -103,10 +103,11 @@ var (
 	_ eventsource.Store         = (*Store)(nil)
 	_ eventsource.Listener      = (*Store)(nil)
 	_ eventsource.SnapshotStore = (*Store)(nil)
+	_ eventsource.HeadReader    = (*Store)(nil)
 )
 
 type statements struct {
-	migrate, append, notify, probe, readStream, readAll, readRange, listen, saveSnapshot, loadSnapshot string
+	migrate, append, notify, probe, readStream, readAll, readRange, head, listen, saveSnapshot, loadSnapshot string
 }
 
 //go:embed schema.sql
@@ -153,6 +154,7 @@ func New(cfg Config) (*Store, error) {
 		readStream: r.Replace(`SELECT {{columns}} FROM {{events}} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`),
 		readAll:    r.Replace(`SELECT {{columns}} FROM {{events}} WHERE position >= $1 ORDER BY position LIMIT $2`),
 		readRange:  r.Replace(`SELECT {{columns}} FROM {{events}} WHERE position >= $1 AND position < $2 ORDER BY position`),
+		head:       r.Replace(`SELECT coalesce(max(position), 0) FROM {{events}}`),
 		listen:     `LISTEN ` + sqlident.Quote(cfg.Channel),
 		saveSnapshot: r.Replace(`INSERT INTO {{snapshots}} AS s (stream_id, stream_version, event_id, schema_version, data, recorded_at)
 VALUES ($1, $2, $3, $4, $5, $6)

@@ -63,6 +63,15 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsour
 	return out, nil
 }
 
+// HeadPosition implements eventsource.HeadReader.HeadPosition.
+func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	var p int64
+	if err := s.db.QueryRowContext(ctx, s.sql.lastPosition).Scan(&p); err != nil {
+		return 0, fmt.Errorf("sqliteeventsource: reading the head of the log: %w", err)
+	}
+	return p, nil
+}
+
 // storedRow is an events row as SQLite returns it.
 type storedRow struct {
 	position, version, recordedAt int64

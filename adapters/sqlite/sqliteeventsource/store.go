@@ -68,6 +68,7 @@ var (
 	_ eventsource.Store         = (*Store)(nil)
 	_ eventsource.Listener      = (*Store)(nil)
 	_ eventsource.SnapshotStore = (*Store)(nil)
+	_ eventsource.HeadReader    = (*Store)(nil)
 )
 
 type statements struct {
