@@ -15,6 +15,11 @@ type Aggregate[S any] struct {
 	// Version is the version of the last event applied: the version Save
 	// expects the stream to be at. 0 for an aggregate without events.
 	Version int64
+	// Position is the global position of that event (0 for an aggregate
+	// without events). After Save or Handle it is the position of the last
+	// event saved: what a query passes to wait until read models built
+	// from the global log include the command's effect.
+	Position int64
 	// State is the result of applying every event to the initial state.
 	State S
 }
@@ -179,7 +184,7 @@ func (r *Repository[S]) loadFromSnapshot(ctx context.Context, id, stream string)
 				break
 			}
 			checked = true
-			agg.Version = e.StreamVersion
+			agg.Version, agg.Position = e.StreamVersion, e.GlobalPosition
 			continue
 		}
 		if err := r.apply(&agg, e); err != nil {
@@ -201,7 +206,7 @@ func (r *Repository[S]) apply(agg *Aggregate[S], e Event) error {
 	for _, ev := range events {
 		agg.State = r.cfg.Evolve(agg.State, ev)
 	}
-	agg.Version = e.StreamVersion
+	agg.Version, agg.Position = e.StreamVersion, e.GlobalPosition
 	return nil
 }
 
@@ -249,7 +254,7 @@ func (r *Repository[S]) commit(ctx context.Context, agg *Aggregate[S], data []Ev
 	for _, e := range events {
 		agg.State = r.cfg.Evolve(agg.State, e)
 	}
-	agg.Version = res.StreamVersion
+	agg.Version, agg.Position = res.StreamVersion, res.GlobalPosition
 	every := int64(r.cfg.SnapshotEvery)
 	if (every > 0 && agg.Version/every > before/every) || (r.cfg.SnapshotWhen != nil && r.cfg.SnapshotWhen(*agg, events)) {
 		r.saveSnapshot(ctx, stream, *agg, data[len(data)-1])
