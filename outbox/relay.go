@@ -52,6 +52,7 @@ type Relay struct {
 	done    chan struct{}
 
 	nextRetry atomic.Int64 // unix nanos of the earliest retry this relay scheduled; 0 for none
+	inHooks   atomic.Bool  // Run's goroutine is calling hooks
 }
 
 // NewRelay returns a relay from store to pub. It does nothing until Run.
@@ -227,7 +228,9 @@ func (r *Relay) cleanup(ctx context.Context) {
 // flight and returns nil. If ctx ends first, Close cancels the batch in
 // flight (its published messages are recorded, the rest released), waits
 // for Run to return and returns ctx.Err(). Close on a relay that is not
-// running just stops it from starting; a second Close returns nil.
+// running just stops it from starting; a second Close returns nil. Close
+// called from a hook (or while Run is calling hooks) does not wait: Run
+// stops once the hooks return.
 func (r *Relay) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -238,7 +241,9 @@ func (r *Relay) Close(ctx context.Context) error {
 	close(r.closing)
 	running, cancel, done := r.running, r.cancel, r.done
 	r.mu.Unlock()
-	if !running {
+	if !running || r.inHooks.Load() {
+		// Not running, or perhaps called from a hook on Run's goroutine,
+		// which cannot return while Close waits for it.
 		return nil
 	}
 	select {
@@ -280,9 +285,9 @@ func (r *Relay) claimRequest(now time.Time) ClaimRequest {
 }
 
 // process publishes batch b (claiming one when b is nil) and records the
-// outcome. With chain set, a full batch, a store that supports it and the
-// relay not closing, it claims the next batch in the same round trip as the
-// outcome and returns it.
+// outcome. chain is set on Run's goroutine: then, with a full batch, a
+// store that supports it and the relay not closing, it claims the next
+// batch in the same round trip as the outcome and returns it.
 func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, Batch, error) {
 	now := r.clock.Now()
 	if b == nil {
@@ -329,6 +334,10 @@ func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, 
 	}
 	if !nextRetry.IsZero() {
 		r.noteRetry(nextRetry)
+	}
+	if chain {
+		r.inHooks.Store(true)
+		defer r.inHooks.Store(false)
 	}
 	for i, pr := range results {
 		m := msgs[i]

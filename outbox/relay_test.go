@@ -725,3 +725,34 @@ func TestRunChainsFullBatches(t *testing.T) {
 	require.NoError(t, r.Close(context.Background()))
 	require.NoError(t, <-done)
 }
+
+// TestHooksMayCallBackIntoTheRelay: a hook that reads Stats or closes the
+// relay does not deadlock it.
+func TestHooksMayCallBackIntoTheRelay(t *testing.T) {
+	leakcheck.Check(t)
+	s := outbox.NewMemoryStore()
+	enqueueN(t, s, "k", 0, 3)
+	var r *outbox.Relay
+	var backlog []int
+	cfg := outbox.DefaultConfig()
+	cfg.BatchSize = 1
+	cfg.OnPublished = func(outbox.Message) {
+		st, err := r.Stats(context.Background())
+		assert.NoError(t, err)
+		backlog = append(backlog, st.Backlog)
+		if len(backlog) == 2 {
+			assert.NoError(t, r.Close(context.Background()))
+		}
+	}
+	r, err := outbox.NewRelay(s, outbox.NewMemoryPublisher(), cfg)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- r.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after a hook closed the relay")
+	}
+	assert.Equal(t, []int{2, 1}, backlog, "stopped after the batch whose hook called Close")
+}
