@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -29,14 +30,14 @@ import (
 //   - retry is outermost, so each attempt passes the breaker and is counted
 //     by it, and an open breaker stops the retries. It retries blips (a
 //     5xx, a timed-out attempt, a 409 while the service still works on the
-//     same key) a few times within milliseconds, under a retry budget
+//     same key) a few times, quickly, under a retry budget
 //     shared by every caller of the service, so retries cannot multiply
 //     the load on a service in trouble. It does not retry the breaker's or
 //     the bulkhead's refusals: those are answers, and waiting them out is
 //     the saga step's job.
 //   - the breaker sees every attempt and opens when half of the last ones
-//     failed, so that calls fail at once, with the time to come back
-//     (Retry-After), instead of each waiting for its timeout.
+//     failed, or five in a row, so that calls fail at once, with the time
+//     to come back (Retry-After), instead of each waiting for its timeout.
 //   - the bulkhead bounds the requests in flight to the service, so that a
 //     slow service holds a few of the processor's goroutines and
 //     connections, not all of them.
@@ -45,12 +46,11 @@ import (
 //     retry schedule.
 //   - for the notification service, a hedge before the timeout sends a
 //     second request when the first has not answered after a short delay;
-//     the first answer wins and the other request is cancelled.
+//     the first success wins and the other request is cancelled.
 type downstream struct {
-	name    string
-	url     string
-	http    *http.Client
-	breaker *circuitbreaker.Breaker
+	name string
+	url  string
+	http *http.Client
 }
 
 // downstreamConfig is what differs between the processor's downstreams.
@@ -100,16 +100,25 @@ func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downst
 	// a full bulkhead is the processor's own queue.
 	bcfg.IsIgnored = func(err error) bool {
 		var se *bulwarkhttp.StatusError
-		return errors.As(err, &se) && se.StatusCode == http.StatusConflict || errors.Is(err, bulkhead.ErrFull)
+		return (errors.As(err, &se) && se.StatusCode == http.StatusConflict) || errors.Is(err, bulkhead.ErrFull)
 	}
+	var told atomic.Bool // the first refusal of this open spell was told
 	bcfg.OnStateChange = func(c circuitbreaker.StateChange) {
 		if c.To == circuitbreaker.StateOpen {
 			count.opened[cfg.index].Add(1)
+			told.Store(false)
 		}
 		story.say("%s", describeChange(name, c))
 	}
-	bcfg.OnReject = func(*circuitbreaker.OpenError) { count.rejected[cfg.index].Add(1) }
-	if d.breaker, err = circuitbreaker.New(bcfg); err != nil {
+	bcfg.OnReject = func(e *circuitbreaker.OpenError) {
+		count.rejected[cfg.index].Add(1)
+		if told.CompareAndSwap(false, true) {
+			story.say("processor: the %s breaker refuses a call at once, with Retry-After %v: the saga step waits that long, then tries again",
+				name, e.RetryAfter().Round(10*time.Millisecond))
+		}
+	}
+	breaker, err := circuitbreaker.New(bcfg)
+	if err != nil {
 		return nil, err
 	}
 
@@ -122,13 +131,19 @@ func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downst
 	if err != nil {
 		return nil, err
 	}
-	policies := []bulwark.Policy{retrier, d.breaker, limit}
+	policies := []bulwark.Policy{retrier, breaker, limit}
 	if cfg.hedgeAfter > 0 {
 		hcfg := hedge.DefaultConfig()
 		hcfg.Delay = cfg.hedgeAfter
 		hcfg.Percentile, hcfg.Window = 0, 0 // a fixed delay: the slow spells would drag a percentile up with them
 		hcfg.MaxHedges = 1
-		hcfg.OnHedge = func(int, time.Duration) { count.hedged.Add(1) }
+		var told atomic.Bool
+		hcfg.OnHedge = func(_ int, delay time.Duration) {
+			count.hedged.Add(1)
+			if told.CompareAndSwap(false, true) {
+				story.say("processor: a request to %s had no answer after %v: a hedged second request goes out, and the first success wins (the summaries count the rest)", name, delay)
+			}
+		}
 		hedger, err := hedge.New(hcfg)
 		if err != nil {
 			return nil, err

@@ -70,11 +70,33 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	if err := fl.start(ctx, o, story, count); err != nil {
 		return Ledger{}, err
 	}
-	story.plain("bulwark's order flow: %d orders, seed %d (-seed %d repeats the run's choices), phases of %v\n", o.Orders, o.Seed, o.Seed, o.Phase)
+	story.plain("bulwark's order flow: %d orders, phases of %v, seed %d (-seed %d repeats the shop's orders and the chaos dice)\n", o.Orders, o.Phase, o.Seed, o.Seed)
 	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ JetStream ──▶ processor ──saga──▶ inventory, payments, notifications\n")
 	story.plain("  databases: %s; broker: embedded NATS JetStream at %s\n", fl.storage.describe(), fl.broker.url())
 
-	// The phases: what goes wrong, and when.
+	prev, err := fl.play(ctx, o, story, count)
+	if err != nil {
+		return Ledger{}, err
+	}
+	if err := fl.settle(ctx, story, 2*time.Minute); err != nil {
+		return Ledger{}, err
+	}
+	story.summary(prev, count.snapshot())
+
+	f, err := audit(ctx, fl)
+	if err != nil {
+		return Ledger{}, fmt.Errorf("auditing the run: %w", err)
+	}
+	l := newLedger(f, fl.sends, count)
+	printLedger(story, l)
+	return l, nil
+}
+
+// play runs the phases while the shop sends its orders, then lets the shop
+// send some of them again. It returns the counters as they stood when the
+// last phase ended.
+func (fl *flow) play(ctx context.Context, o Options, story *story, count *counters) (snapshot, error) {
+	// What goes wrong, and when.
 	phases := []struct {
 		title string
 		enter func() error
@@ -93,61 +115,34 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	}
 	start := time.Now()
 	fl.sends = plan(o.Orders, o.Phase, len(phases), rand.New(rand.NewPCG(o.Seed, 0)))
+	shopCtx, stopShop := context.WithCancel(ctx)
 	shopDone := make(chan struct{})
 	go func() {
 		defer close(shopDone)
-		fl.shop.run(ctx, fl.sends, start)
+		fl.shop.run(shopCtx, fl.sends, start)
+	}()
+	defer func() {
+		stopShop()
+		<-shopDone
 	}()
 	prev := count.snapshot()
 	for i, ph := range phases {
 		story.heading("phase %d of %d — %s", i+1, len(phases), ph.title)
 		if err := ph.enter(); err != nil {
-			return Ledger{}, err
+			return nil, err
 		}
 		if !sleepUntil(ctx, start.Add(time.Duration(i+1)*o.Phase)) {
-			return Ledger{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		now := count.snapshot()
 		story.summary(prev, now)
 		prev = now
 	}
-
 	fl.notifications.heal()
 	story.heading("every service healthy again; the shop sends its last orders and the flow settles")
 	<-shopDone
 	fl.shop.resend(ctx, fl.sends)
-	if err := fl.settle(ctx, story, 2*time.Minute); err != nil {
-		return Ledger{}, err
-	}
-	story.summary(prev, count.snapshot())
-
-	f, err := audit(ctx, fl)
-	if err != nil {
-		return Ledger{}, fmt.Errorf("auditing the run: %w", err)
-	}
-	l := Ledger{Checks: judge(f), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
-		BreakerOpen: int(count.opened[svcInventory].Load())}
-	for _, st := range f.sagas {
-		switch st {
-		case saga.Completed:
-			l.Completed++
-		case saga.Compensated:
-			l.Compensated++
-		}
-	}
-	for _, s := range fl.sends {
-		if s.req.Card == declinedCard {
-			l.Declined++
-		}
-		if s.twice {
-			l.Duplicates++
-		}
-		if s.again {
-			l.Duplicates++
-		}
-	}
-	printLedger(story, l)
-	return l, nil
+	return prev, nil
 }
 
 // start starts the broker, the services, the processor, the order service

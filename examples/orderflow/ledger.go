@@ -209,6 +209,32 @@ func sum(m map[string]int) int {
 	return n
 }
 
+// newLedger sums the run up: the checks, and the figures the test reads.
+func newLedger(f facts, sends []send, count *counters) Ledger {
+	l := Ledger{Checks: judge(f), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
+		BreakerOpen: int(count.opened[svcInventory].Load())}
+	for _, st := range f.sagas {
+		switch st {
+		case saga.Completed:
+			l.Completed++
+		case saga.Compensated:
+			l.Compensated++
+		}
+	}
+	for _, s := range sends {
+		if s.req.Card == declinedCard {
+			l.Declined++
+		}
+		if s.twice {
+			l.Duplicates++
+		}
+		if s.again {
+			l.Duplicates++
+		}
+	}
+	return l
+}
+
 // printLedger prints the checks, and the verdict.
 func printLedger(s *story, l Ledger) {
 	s.plain("\nThe ledger, from the services' own databases, the broker and the shop:\n")
@@ -220,7 +246,7 @@ func printLedger(s *story, l Ledger) {
 		s.plain("  [%s] %s\n         %s\n", mark, c.Promise, c.Detail)
 	}
 	if l.OK() {
-		s.plain("\nEvery promise kept: %d orders, %d completed and %d compensated (%d declined cards), despite %d duplicate sends, lost acks, a flaky payment service, an inventory outage and slow notifications.\n",
+		s.plain("\nEvery promise kept: %d orders, %d completed and %d compensated (%d declined cards), despite %d duplicate sends, events published twice, lost acks, a flaky payment service, an inventory outage and slow notifications.\n",
 			l.Orders, l.Completed, l.Compensated, l.Declined, l.Duplicates)
 	} else {
 		s.plain("\nA promise was broken: see FAIL above.\n")

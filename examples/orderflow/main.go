@@ -57,6 +57,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"time"
 )
 
@@ -64,7 +65,7 @@ func main() {
 	var o Options
 	flag.IntVar(&o.Orders, "orders", 60, "orders the shop sends")
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the chaos and of the shop's choices (0: a random one, printed)")
-	flag.DurationVar(&o.Phase, "phase", 5*time.Second, "how long each of the four phases lasts")
+	flag.DurationVar(&o.Phase, "phase", 6*time.Second, "how long each of the four phases lasts")
 	flag.StringVar(&o.Postgres, "postgres", "", "keep the services' databases on this PostgreSQL server (a schema each, dropped at the end) instead of SQLite files")
 	flag.Parse()
 
@@ -74,9 +75,9 @@ func main() {
 		os.Exit(1)
 	}
 	o.Dir = dir
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	ledger, err := run(ctx, os.Stdout, o)
-	cancel()
+	stop()
 	os.RemoveAll(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "orderflow:", err)

@@ -82,6 +82,8 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	kcfg.Store = records
 	kcfg.Lease = 30 * time.Second // far longer than writing an order takes
 	kcfg.OnReplay = func(idempotency.Ref) { count.replayed.Add(1) }
+	// Records expire after kcfg.TTL (a day); a service that runs for long
+	// also runs keeper.RunCleanup to delete them.
 	keeper, err := idempotency.New(kcfg)
 	if err != nil {
 		return nil, nil, err

@@ -78,6 +78,10 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 	scfg.LeaseDuration = 15 * time.Second
 	scfg.PollInterval = time.Second
 	scfg.RetryDelay, scfg.MaxRetryDelay = 100*time.Millisecond, phase/2
+	// A shipment or notification that still fails after this many tries
+	// (each through the step's policy) is left for an operator, listed as
+	// NeedsAttention, instead of being retried for ever in silence.
+	scfg.RetriableAttempts = 20
 	scfg.Logger = slog.New(slog.NewTextHandler(story, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	scfg.OnFinished = p.finished
 	if p.orch, err = saga.New(def, sagas, scfg); err != nil {
@@ -182,8 +186,15 @@ func (p *processor) handle(msg jetstream.Msg) {
 // runSaga runs the order's saga to its end. A saga that completed, was
 // compensated or waits for an operator is a handled message; so is one
 // that exists already (Run drives it if it is unfinished).
+//
+// Execute takes the end of its context as the caller giving up on the
+// order, and compensates a saga short of its pivot: so the saga runs on a
+// context the processor's shutdown does not end. Shutting down is Close's
+// job: it stops each saga at its next transition, for Run (here or in
+// another instance) to resume.
 func (p *processor) runSaga(ctx context.Context, ev orderEvent) error {
-	err := p.orch.Execute(ctx, ev.OrderID, Order{ID: ev.OrderID, Client: ev.Client, SKU: ev.SKU, Qty: ev.Qty, Cents: ev.Cents, Card: ev.Card})
+	order := Order{ID: ev.OrderID, Client: ev.Client, SKU: ev.SKU, Qty: ev.Qty, Cents: ev.Cents, Card: ev.Card}
+	err := p.orch.Execute(context.WithoutCancel(ctx), ev.OrderID, order)
 	if err == nil || errors.Is(err, saga.ErrCompensated) || errors.Is(err, saga.ErrNeedsAttention) || errors.Is(err, saga.ErrExists) {
 		return nil
 	}
@@ -208,25 +219,26 @@ func (p *processor) finished(ev saga.SagaEvent) {
 		if errors.Is(ev.Err, errDeclined) {
 			cause = "the card was declined"
 		}
-		p.story.say("↺ %s compensated: %s, so its %d × %s went back to stock", o.ID, cause, o.Qty, o.SKU)
+		p.story.say("↺ %s compensated: %s, so its reservation of %d × %s was released", o.ID, cause, o.Qty, o.SKU)
 	default:
 		p.story.say("! %s %s: %v — an operator must look at it", o.ID, ev.Status, ev.Err)
 	}
 }
 
-// close stops consuming, lets the deliveries in hand finish or stop, and
-// stops the orchestrator.
+// close stops consuming, stops the sagas in flight at their next
+// transition (their messages go back to JetStream, unacknowledged), and
+// waits for the deliveries in hand.
 func (p *processor) close() {
 	if p.consumer != nil {
 		p.consumer.Stop()
 		<-p.consumer.Closed()
 	}
-	p.cancel()
-	p.handlers.Wait()
 	if p.orch != nil {
 		_ = p.orch.Close()
 		<-p.running
 	}
+	p.cancel()
+	p.handlers.Wait()
 	for _, d := range p.downstreams {
 		d.close()
 	}

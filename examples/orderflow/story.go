@@ -128,7 +128,7 @@ func (s *story) summary(prev, now snapshot) {
 	}
 	s.plain("          shop:      %d orders accepted from %d requests; client retries: %d timed out, %d busy key (409), %d rate-limited (429), %d failed; %d answers replayed from the idempotency record\n",
 		d("accepted"), d("sent"), d("timeout"), d("busy"), d("429"), d("5xx"), d("replayed"))
-	s.plain("          broker:    %d events published, %d of them twice (one copy dropped by JetStream); %d deliveries, %d of them redeliveries skipped by the inbox\n",
+	s.plain("          broker:    %d events published (%d of them twice; JetStream dropped the copies); %d deliveries to the processor, %d of them redeliveries the inbox skipped\n",
 		d("published"), d("republished"), d("delivered"), d("redelivery"))
 	s.plain("          processor: %d sagas completed, %d compensated; retried attempts: %s; refused at once by a breaker or bulkhead: %s; %d hedged notifications; %d shed by inventory\n",
 		d("completed"), d("compensated"), perService("retry "), perService("rejected "), d("hedged"), d("shed"))
