@@ -37,9 +37,10 @@ type send struct {
 // Prices in cents.
 var prices = map[string]int{"widget": 1500, "gadget": 4900, "gizmo": 990}
 
-// plan draws the orders the shop sends over span. The "web" client sends
-// its orders one by one, evenly spread; the "partner" client sends a batch
-// in the middle of each phase, which runs into its rate limit.
+// plan draws the n orders the shop sends during the phases, in the order
+// of their times. The "web" client sends its orders one by one, evenly
+// spread; the "partner" client sends a batch in the middle of each phase,
+// which runs into its rate limit.
 func plan(n int, phase time.Duration, phases int, rng *rand.Rand) []send {
 	partner := n / 3
 	web := n - partner

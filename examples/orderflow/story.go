@@ -52,12 +52,12 @@ func (s *story) plain(format string, args ...any) {
 // the flow bumps its own; the phase summaries print the differences.
 type counters struct {
 	sent        atomic.Int64 // requests the shop client sent (duplicates and repeats included)
-	replayed    atomic.Int64 // answers replayed from an idempotency record
+	replayed    atomic.Int64 // answers the order service replayed from its idempotency records
 	clientRetry [retryReasons]atomic.Int64
 	accepted    atomic.Int64 // orders the order service created
 
 	published   atomic.Int64 // outbox messages the relay published and recorded
-	republished atomic.Int64 // publishes the relay repeated after a lost ack
+	republished atomic.Int64 // messages the relay published a second time (chaos)
 
 	delivered  atomic.Int64 // deliveries of orders.created to the processor
 	redelivery atomic.Int64 // deliveries the inbox recognised as processed
