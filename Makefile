@@ -17,7 +17,7 @@ bench:
 	benchmarks/run
 
 run:
-	go run ./examples/circuitbreaker
+	go run ./examples/orderflow
 
 ci:
 	.ci/run
