@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,10 +66,12 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, out io.Writer, o Options) error {
+func run(ctx context.Context, w io.Writer, o Options) error {
 	if o.Orders < 2 {
 		return errors.New("-orders must be at least 2")
 	}
+	// The relay process's output is copied in from another goroutine.
+	out := &lockedWriter{w: w}
 	// The broker: NATS JetStream, embedded, with a stream whose duplicate
 	// window drops a message published twice with the same Nats-Msg-Id.
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
@@ -182,6 +185,18 @@ func drain(got chan outbox.Message, receive func(outbox.Message)) {
 			return
 		}
 	}
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // relayProcess runs the relay as a child process of this program (this
