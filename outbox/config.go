@@ -42,7 +42,8 @@ type Config struct {
 	// SkipDeadLetters lets the later messages of a key with a dead letter be
 	// published. By default (false) a dead letter blocks its key until it is
 	// replayed or discarded, so consumers never see a key's messages out of
-	// order.
+	// order. With it set, a replayed dead letter is published after the
+	// messages of its key that went ahead of it.
 	SkipDeadLetters bool
 	// Retention keeps published messages in the store for this long before
 	// deleting them (for audit or replay); 0 deletes them as soon as they

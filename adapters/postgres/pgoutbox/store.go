@@ -25,6 +25,12 @@
 // NOTIFY on Config.Channel when messages are inserted; Listen waits for it
 // on a connection of its own, so the relay publishes a commit at once and
 // polls only as a fallback.
+//
+// Upkeep. Every message is inserted, then deleted (or, with a retention
+// window, updated and later deleted), so the table churns like any queue
+// table: leave autovacuum on for it. A long-running transaction anywhere on
+// the server keeps deleted rows from being cleaned up, and claims then step
+// over them.
 package pgoutbox
 
 import (
