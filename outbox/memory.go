@@ -107,6 +107,13 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Batch, error
 		blocked
 	)
 	state := map[string]int{}
+	// A key is held as long as any of its messages is: after a replay a
+	// key's oldest message may be free while a later one is claimed.
+	for _, r := range s.pending {
+		if !r.gone && r.claim != nil && req.Now.Before(r.claim.leaseUntil) {
+			state[r.msg.Key] = heldElsewhere
+		}
+	}
 	for _, r := range s.pending {
 		if len(b.rows) == req.Limit {
 			break
@@ -116,14 +123,14 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Batch, error
 		}
 		switch state[r.msg.Key] {
 		case heldElsewhere:
-			b.contended = true
+			if r.claim == nil || !req.Now.Before(r.claim.leaseUntil) {
+				b.contended = true // ready, but its key is held
+			}
 			continue
 		case blocked:
 			continue
 		}
 		switch {
-		case r.claim != nil && r.claim != b && req.Now.Before(r.claim.leaseUntil):
-			state[r.msg.Key] = heldElsewhere
 		case r.retryAt.After(req.Now), !req.SkipDeadLetters && s.deadKeys[r.msg.Key] > 0:
 			state[r.msg.Key] = blocked
 		default:

@@ -43,6 +43,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"DeadLettersListAndPage", testDeadLettersList},
 		{"ReplayRestoresOrder", testReplay},
 		{"DiscardUnblocks", testDiscard},
+		{"ReplayWhileKeyHeld", testReplayWhileKeyHeld},
 		{"KeepAndCleanup", testKeepAndCleanup},
 		{"Stats", testStats},
 		{"CancelledContext", testCancelled},
@@ -318,6 +319,42 @@ func testReplay(t *testing.T, h Harness) {
 	st, err := h.Store.Stats(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, outbox.Stats{}, st)
+}
+
+// testReplayWhileKeyHeld: with dead letters skipped, a key's later messages
+// may be claimed when its dead letter is replayed. The replayed message
+// then sorts first in its key, but must not be claimed (nor the held ones
+// again) until the claim holding the key ends.
+func testReplayWhileKeyHeld(t *testing.T, h Harness) {
+	dead := deadLetterFirst(t, h)
+	r := req(1, base)
+	r.SkipDeadLetters = true
+	held := claim(t, h, r)
+	require.Equal(t, []string{"a-2"}, payloads(held))
+
+	replayed := make(chan error, 1)
+	go func() {
+		_, err := h.Store.Replay(context.Background(), dead.ID) // may wait for the claim on key a
+		replayed <- err
+	}()
+	r.Limit = 10
+	for range 3 {
+		b := claim(t, h, r)
+		for _, m := range b.Messages() {
+			assert.NotEqual(t, "a", m.Key, "key a is held, yet %s was claimed", m.Payload)
+		}
+		require.NoError(t, b.Release(context.Background()))
+		time.Sleep(10 * time.Millisecond)
+	}
+	publishAll(t, held, base)
+	select {
+	case err := <-replayed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Replay did not finish after the claim on its key ended")
+	}
+	b := claim(t, h, r)
+	assert.Equal(t, []string{"a-1", "b-3"}, payloads(b))
 }
 
 func testDiscard(t *testing.T, h Harness) {

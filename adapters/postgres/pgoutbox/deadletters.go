@@ -59,14 +59,27 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 	return out, nil
 }
 
-// Replay implements outbox.Store. The insert fires the notify trigger, so
-// listening relays wake at once.
+// Replay implements outbox.Store. It first locks the pending messages of
+// the replayed messages' keys, waiting for claims that hold those keys to
+// end: a replayed message takes back its old place, first in its key, and
+// must not be claimed while later messages of its key are being published
+// (possible when the relay skips dead letters). The insert fires the notify
+// trigger, so listening relays wake at once.
 func (s *Store) Replay(ctx context.Context, ids ...uuid.UUID) (int, error) {
-	tag, err := s.pool.Exec(ctx, s.sql.replay, uuidStrings(ids))
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		list := uuidStrings(ids)
+		if _, err := tx.Exec(ctx, s.sql.replayLock, list); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, s.sql.replay, list)
+		n = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("pgoutbox: replaying dead letters: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(n), nil
 }
 
 // Discard implements outbox.Store.

@@ -85,8 +85,8 @@ var (
 )
 
 type statements struct {
-	migrate, claim, deletePublished, keepPublished, retry, bury string
-	stats, deadLetters, replay, discard, cleanup, listen        string
+	migrate, claim, deletePublished, keepPublished, retry, bury      string
+	stats, deadLetters, replayLock, replay, discard, cleanup, listen string
 }
 
 //go:embed migrate.sql
@@ -143,6 +143,9 @@ func New(cfg Config) (*Store, error) {
 			(SELECT count(*) FROM {{dead_table}})`),
 		deadLetters: r.Replace(`SELECT seq, id, topic, key, payload, headers, created_at, attempts, last_error, dead_at
 			FROM {{dead_table}} WHERE seq > $1 AND ($2 = '' OR key = $2) ORDER BY seq LIMIT $3`),
+		replayLock: r.Replace(`SELECT count(*) FROM (SELECT 1 FROM {{table}} t
+			WHERE t.published_at IS NULL AND t.key IN (SELECT key FROM {{dead_table}} WHERE id = ANY($1::uuid[]))
+			ORDER BY t.seq FOR UPDATE OF t) l`),
 		replay: r.Replace(`WITH d AS (DELETE FROM {{dead_table}} WHERE id = ANY($1::uuid[]) RETURNING *)
 			INSERT INTO {{table}} (seq, id, topic, key, payload, headers, created_at)
 			SELECT seq, id, topic, key, payload, headers, created_at FROM d`),

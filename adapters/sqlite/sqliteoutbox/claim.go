@@ -17,8 +17,9 @@ import (
 // Claim implements outbox.Store. In one write transaction it reads the
 // first req.Limit pending messages in order (leaving out keys waiting for a
 // retry and, unless req.SkipDeadLetters, messages after a dead letter of
-// their key), takes the keys whose oldest message (the head) is not leased
-// by another claim, and leases those heads until req.Now + req.Lease.
+// their key), takes the keys none of whose messages is leased by another
+// claim, and leases their oldest messages (the heads) until req.Now +
+// req.Lease.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batch, error) {
 	if req.Limit < 1 {
 		return nil, fmt.Errorf("sqliteoutbox: ClaimRequest.Limit must be at least 1, got %d", req.Limit)
@@ -35,48 +36,59 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	if err != nil {
 		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
 	}
-	held := map[string]bool{} // key -> leased by another claim
-	now := req.Now.UnixNano()
+	type row struct {
+		m            outbox.Claimed
+		seq          int64
+		id           string
+		headers      sql.NullString
+		created      int64
+		claimedUntil sql.NullInt64
+	}
+	var read []row
 	for rows.Next() {
-		var (
-			m            outbox.Claimed
-			seq          int64
-			id           string
-			headers      sql.NullString
-			created      int64
-			claimedUntil sql.NullInt64
-		)
-		if err := rows.Scan(&seq, &id, &m.Topic, &m.Key, &m.Payload, &headers, &created, &m.Attempts, &claimedUntil); err != nil {
+		var r row
+		if err := rows.Scan(&r.seq, &r.id, &r.m.Topic, &r.m.Key, &r.m.Payload, &r.headers, &r.created, &r.m.Attempts, &r.claimedUntil); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
 		}
-		isHead := false
-		if _, seen := held[m.Key]; !seen {
-			isHead = true
-			held[m.Key] = claimedUntil.Valid && claimedUntil.Int64 > now
-		}
-		if held[m.Key] {
-			b.contended = true
-			continue
-		}
-		if m.ID, err = uuid.Parse(id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqliteoutbox: claiming: message %d has a bad ID: %w", seq, err)
-		}
-		if m.Headers, err = decodeHeaders(headers); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		m.CreatedAt = time.Unix(0, created)
-		b.msgs = append(b.msgs, m)
-		b.seqs = append(b.seqs, seq)
-		if isHead {
-			b.heads = append(b.heads, seq)
-		}
+		read = append(read, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	// A key is held while any of its messages is leased: usually its
+	// oldest, but after a replay an older message may be free while a later
+	// one is leased.
+	now := req.Now.UnixNano()
+	held := map[string]bool{}
+	for _, r := range read {
+		if r.claimedUntil.Valid && r.claimedUntil.Int64 > now {
+			held[r.m.Key] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range read {
+		if held[r.m.Key] {
+			if !r.claimedUntil.Valid || r.claimedUntil.Int64 <= now {
+				b.contended = true // ready, but its key is held
+			}
+			continue
+		}
+		m := r.m
+		if m.ID, err = uuid.Parse(r.id); err != nil {
+			return nil, fmt.Errorf("sqliteoutbox: claiming: message %d has a bad ID: %w", r.seq, err)
+		}
+		if m.Headers, err = decodeHeaders(r.headers); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = time.Unix(0, r.created)
+		b.msgs = append(b.msgs, m)
+		b.seqs = append(b.seqs, r.seq)
+		if !seen[m.Key] {
+			seen[m.Key] = true
+			b.heads = append(b.heads, r.seq)
+		}
 	}
 	if len(b.heads) == 0 {
 		return b, nil
