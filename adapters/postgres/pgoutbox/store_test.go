@@ -333,3 +333,87 @@ func TestFinishAndClaimOnADeadConnection(t *testing.T) {
 	assert.Nil(t, next)
 	require.Eventually(t, func() bool { return claimable(t, s) == 2 }, 10*time.Second, 20*time.Millisecond, "nothing was recorded")
 }
+
+// TestSeveralRelaysPublishEachMessageOnce runs three relays on one outbox
+// with writers enqueueing meanwhile, and checks, without any broker
+// deduplication, that every message was published exactly once, that no
+// key ever had two publishes in flight, and that each key's messages came
+// in enqueue order.
+func TestSeveralRelaysPublishEachMessageOnce(t *testing.T) {
+	s, pool := newStore(t)
+	const keys, perKey = 20, 30
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]bool{}
+		seen     = map[string]int{}
+		order    = map[string][]int{}
+		total    int
+		all      = make(chan struct{})
+		failures []string
+	)
+	pub := outbox.PublisherFunc(func(ctx context.Context, m outbox.Message) error {
+		mu.Lock()
+		if inFlight[m.Key] {
+			failures = append(failures, "two publishes of key "+m.Key+" at once")
+		}
+		inFlight[m.Key] = true
+		mu.Unlock()
+		time.Sleep(100 * time.Microsecond) // widen the window for overlaps
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight[m.Key] = false
+		seen[m.ID.String()]++
+		var i int
+		fmt.Sscan(string(m.Payload), &i)
+		order[m.Key] = append(order[m.Key], i)
+		if total++; total == keys*perKey {
+			close(all)
+		}
+		return nil
+	})
+	cfg := outbox.DefaultConfig()
+	cfg.BatchSize = 16
+	cfg.Concurrency = 4
+	cfg.PollInterval = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var relays []*outbox.Relay
+	for range 3 {
+		r, err := outbox.NewRelay(s, pub, cfg)
+		require.NoError(t, err)
+		relays = append(relays, r)
+		wg.Add(1)
+		go func() { defer wg.Done(); assert.NoError(t, r.Run(ctx)) }()
+	}
+	for i := range perKey {
+		var msgs []outbox.Message
+		for k := range keys {
+			msgs = append(msgs, outbox.Message{Topic: "t", Key: fmt.Sprint("k", k), Payload: []byte(fmt.Sprint(i))})
+		}
+		require.NoError(t, enqueueTx(s, pool)(ctx, msgs...))
+	}
+	select {
+	case <-all:
+	case <-time.After(time.Minute):
+		t.Fatal("not everything was published within a minute")
+	}
+	for _, r := range relays {
+		require.NoError(t, r.Close(context.Background()))
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, failures)
+	assert.Len(t, seen, keys*perKey)
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "message %s published %d times", id, n)
+	}
+	want := make([]int, perKey)
+	for i := range want {
+		want[i] = i
+	}
+	for k, got := range order {
+		assert.Equal(t, want, got, "key %s", k)
+	}
+}
