@@ -161,7 +161,16 @@ func (r *Relay) loop(ctx context.Context) error {
 			failures = 0
 			wait = r.cfg.PollInterval
 			if next := r.nextRetry.Load(); next != 0 {
-				wait = min(wait, max(time.Duration(next-r.clock.Now().UnixNano()), 0))
+				if due := time.Duration(next - r.clock.Now().UnixNano()); due > 0 {
+					wait = min(wait, due)
+				} else {
+					// The retry fell due: look once more at once, for it
+					// may have fallen due during this claim, then forget
+					// it. Keeping a past time would make every later wait
+					// zero and spin the loop.
+					r.nextRetry.CompareAndSwap(next, 0)
+					wait = 0
+				}
 			}
 		}
 		if err := r.pause(ctx, wait); err != nil {

@@ -419,6 +419,16 @@ func TestRunWakesForItsRetry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, pub.WaitFor(ctx, 1), "published at the retry time, not the next poll")
+
+	// Once the retry is done the relay goes back to waiting for its poll
+	// interval; a retry time kept after it passed made it spin instead.
+	waiting := make(chan struct{})
+	go func() { fc.BlockUntil(1); close(waiting) }()
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("the relay never waited again after its retry: it spins")
+	}
 	require.NoError(t, r.Close(ctx))
 	require.NoError(t, <-done)
 }
