@@ -1,0 +1,49 @@
+// Package redisratelimit keeps the state of ratelimit.Keyed limiters in
+// Redis (go-redis/v9), so that one limit per key holds across every process
+// that shares the Redis server and the key prefix.
+//
+//	store, err := redisratelimit.New(redisratelimit.Config{Client: rdb, Prefix: "api:"})
+//	...
+//	l, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
+//		Config: ratelimit.Config{Limit: 100, Period: time.Second},
+//		Store:  store,
+//	})
+//
+// Each key is one hash, and each Take is one Lua script run on the server
+// (EVALSHA, falling back to EVAL when the server has lost the script), so
+// a call reads and updates its key atomically in one round trip: calls
+// racing from many processes never admit more than the limit between them.
+// The scripts decide exactly as ratelimit.MemoryStore does, in integer
+// arithmetic on nanoseconds (Lua's numbers are doubles, so the scripts
+// carry wider integers in limbs rather than rounding), and the conformance
+// suite ratelimittest holds for both. A key expires as soon as its state
+// is the same as none: a token bucket when it is full again, a sliding
+// window two periods after its current window began.
+//
+// # Clocks
+//
+// The time a call is decided at is the limiter's (KeyedConfig.Clock, the
+// system clock by default), not Redis's: every process sharing a store
+// needs a synchronised clock. NTP keeps clocks within milliseconds, well
+// inside a rate limit's tolerance; a process whose clock runs ahead uses up
+// permits early, and one behind has its calls decided at the latest time
+// the key has seen, so it cannot refill a bucket by being late.
+//
+// # When Redis is down
+//
+// Take returns an error wrapping the client's, and the limiter returns it
+// wrapped: such an error does not match ratelimit.ErrLimited. Whether a
+// call then goes ahead (fail open) or is refused (fail closed) is the
+// caller's choice; bulwarkhttp's RateLimiter serves the request unless
+// FailClosed is set.
+//
+// How long a call takes to fail is the client's to bound. With go-redis's
+// defaults a Redis that is down costs about 2 s (4 attempts, each dialling
+// 5 times) and one that stops answering 3 s per attempt (ReadTimeout).
+// Keyed.Allow gives the store no deadline; Keyed.Wait passes its ctx,
+// which cuts the retries short and, on a client with
+// ContextTimeoutEnabled, the wait for a reply too. A limiter in front of
+// requests wants a client with MaxRetries -1 and DialerRetries 1, and a
+// short ReadTimeout. (A retried call whose first attempt reached Redis
+// takes two permits: the safe side for a limiter.)
+package redisratelimit
