@@ -3,35 +3,16 @@ package pgeventsource
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pglisten"
 )
 
 // Listen implements eventsource.Listener: it opens a connection of its own
 // (with the pool's settings), LISTENs on Config.Channel, calls wake once,
 // then once per notification, until ctx is done or the connection fails.
 func (s *Store) Listen(ctx context.Context, wake func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
-	if err != nil {
-		return fmt.Errorf("pgeventsource: listening: %w", err)
+	if err := pglisten.Run(ctx, s.pool.Config().ConnConfig, s.sql.listen, wake); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("pgeventsource: %w", err)
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	if _, err := conn.Exec(ctx, s.sql.listen); err != nil {
-		return fmt.Errorf("pgeventsource: listening: %w", err)
-	}
-	wake()
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("pgeventsource: waiting for notifications: %w", err)
-		}
-		wake()
-	}
+	return ctx.Err()
 }
