@@ -140,6 +140,7 @@ func (s *Subscription) run(ctx context.Context, checkpoint int64, handlePage fun
 			<-done
 		}()
 	}
+	// reported: OnCaughtUp has been called since the last event handled.
 	pos, reported := checkpoint, false
 	for {
 		page, err := s.store.ReadAll(ctx, pos+1, s.cfg.PageSize)
@@ -153,12 +154,12 @@ func (s *Subscription) run(ctx context.Context, checkpoint int64, handlePage fun
 			if err := handlePage(ctx, page); err != nil {
 				return err
 			}
-			pos = page[len(page)-1].GlobalPosition
+			pos, reported = page[len(page)-1].GlobalPosition, false
 		}
 		if len(page) == s.cfg.PageSize {
 			continue
 		}
-		if s.cfg.OnCaughtUp != nil && (!reported || len(page) > 0) {
+		if s.cfg.OnCaughtUp != nil && !reported {
 			s.cfg.OnCaughtUp(pos)
 		}
 		reported = true
