@@ -1,0 +1,36 @@
+// Package rabbitmq holds bulwark's RabbitMQ adapters, one subpackage per
+// pattern: rabbitoutbox (an outbox.Publisher) and rabbitdlq (a
+// retry.DeadLetterSink). It is its own module, so that only programs that
+// use RabbitMQ depend on amqp091-go.
+//
+// Both publish the same way: on a channel in confirm mode, with the
+// mandatory flag, persistent delivery, and a connection of their own that
+// they open on first use and open again on the next call after it (or the
+// channel) dies. A publish succeeds only once the broker has confirmed it;
+// an unroutable message (no queue bound for its routing key) is returned by
+// the broker and fails with an error matching ErrUnroutable, and a nack
+// fails with ErrNacked. The package holds those errors.
+package rabbitmq
+
+import "github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/confirm"
+
+// Errors of a confirmed publish, matched with errors.Is.
+var (
+	// ErrUnroutable: the broker returned the message because no queue was
+	// bound for its routing key (the publish is mandatory). The error is an
+	// *UnroutableError.
+	ErrUnroutable = confirm.ErrUnroutable
+	// ErrNacked: the broker refused the message (a nack: an internal error,
+	// or a queue's overflow policy reject-publish).
+	ErrNacked = confirm.ErrNacked
+	// ErrConnectionLost: the channel or connection closed before the broker
+	// confirmed the message. The broker may have stored it; publishing
+	// again may make a duplicate.
+	ErrConnectionLost = confirm.ErrConnectionLost
+	// ErrClosed: the publisher was closed.
+	ErrClosed = confirm.ErrClosed
+)
+
+// UnroutableError is the error of a message the broker returned: where it
+// was sent and the broker's reply.
+type UnroutableError = confirm.UnroutableError
