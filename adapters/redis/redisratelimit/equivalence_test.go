@@ -28,8 +28,8 @@ import (
 // much faster or slower, the scripts record it in the key's field
 // "expire", and the replayer deletes the key when its own time reaches it.
 const recordExpiry = `
-local function expire(k, d)
-	redis.call('HSET', k, 'expire', ttl(d))
+local function expire(k, s, n)
+	redis.call('HSET', k, 'expire', ms(s, n))
 end
 `
 
@@ -224,6 +224,32 @@ func TestMatchesMemoryStore(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d: %d calls agreed, %d of them rejections, after %d keys expired", seed, calls, rejected, r.expired)
+}
+
+// TestLateArrivalsMatchMemoryStore replays calls that read the clock in an
+// earlier fixed window, or several, than the latest call for their key:
+// each is decided in the latest call's window, which the script finds by
+// division when that call was another rule's (here a token bucket's).
+func TestLateArrivalsMatchMemoryStore(t *testing.T) {
+	r := newReplayer(t)
+	bucket := ratelimit.Rule{Algorithm: ratelimit.TokenBucket, Limit: 3, Period: time.Second, Burst: 2}
+	for _, rl := range []ratelimit.Rule{
+		{Algorithm: ratelimit.SlidingWindow, Limit: 3, Period: time.Second},
+		{Algorithm: ratelimit.SlidingWindow, Limit: 3, Period: 7 * time.Second / 3},
+		bucket,
+	} {
+		for _, back := range []time.Duration{1, 300 * time.Millisecond, 1500 * time.Millisecond, 5 * time.Second, 100 * time.Hour} {
+			key := fmt.Sprint(rl, back)
+			r.what = key
+			at := 10*time.Second + 200*time.Millisecond
+			r.take(key, bucket, epochs[0].Add(at), -1)
+			for i := range 6 {
+				r.take(key, rl, epochs[0].Add(at-back), 2*i)
+				at += 700 * time.Millisecond
+				r.take(key, rl, epochs[0].Add(at), 2*i+1)
+			}
+		}
+	}
 }
 
 // FuzzMatchesMemoryStore replays calls under a rule and at times the

@@ -6,11 +6,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Each script is wide.lua's integer arithmetic, state.lua's reading and
-// expiring of state, and one rule kind's algorithm. go-redis runs it with
-// EVALSHA, and with EVAL when the server does not have it (yet, or any
-// more, after a restart or SCRIPT FLUSH), which loads it again.
+// Each script is nanos.lua's exact arithmetic on nanoseconds, for the
+// sliding window wide.lua's products, state.lua's expiry, and the rule
+// kind's algorithm. go-redis runs it with EVALSHA, and with EVAL when the
+// server does not have it (yet, or any more, after a restart or SCRIPT
+// FLUSH), which loads it again.
 var (
+	//go:embed nanos.lua
+	nanosLua string
 	//go:embed wide.lua
 	wideLua string
 	//go:embed state.lua
@@ -26,12 +29,12 @@ type scripts struct {
 	tokenBucket, slidingWindow *redis.Script
 }
 
-// newScripts returns the scripts with extra Lua between the shared code
-// and each algorithm (tests use it to shadow a function).
+// newScripts returns the scripts with extra Lua before each algorithm
+// (tests use it to shadow a function).
 func newScripts(extra string) scripts {
 	return scripts{
-		tokenBucket:   redis.NewScript(wideLua + stateLua + extra + tokenBucketLua),
-		slidingWindow: redis.NewScript(wideLua + stateLua + extra + slidingWindowLua),
+		tokenBucket:   redis.NewScript(nanosLua + stateLua + extra + tokenBucketLua),
+		slidingWindow: redis.NewScript(nanosLua + wideLua + stateLua + extra + slidingWindowLua),
 	}
 }
 
@@ -45,4 +48,11 @@ const maxExactLimit = 1 << 53
 // luaLimit returns the Limit to pass to the sliding window script.
 func luaLimit(limit int) int64 {
 	return min(int64(limit), maxExactLimit)
+}
+
+// split returns the pair s, n the scripts read as s*1e9 + n nanoseconds,
+// with n in [0, 1e9).
+func split(ns int64) (s, n int64) {
+	n = floorMod(ns, 1e9)
+	return (ns - n) / 1e9, n
 }

@@ -63,12 +63,16 @@ func (s *Store) Take(ctx context.Context, key string, rule ratelimit.Rule, now t
 	keys := []string{s.prefix + key}
 	n, period, limit := now.UnixNano(), int64(rule.Period), int64(rule.Limit)
 	var cmd *redis.Cmd
+	ns, nn := split(n)
 	if rule.Algorithm == ratelimit.SlidingWindow {
-		start := n - floorMod(n, period)
-		cmd = s.scripts.slidingWindow.Run(ctx, s.c, keys, n, start, period, luaLimit(rule.Limit))
+		ss, sn := split(n - floorMod(n, period))
+		ps, pn := split(period)
+		cmd = s.scripts.slidingWindow.Run(ctx, s.c, keys, ns, nn, ss, sn, ps, pn, luaLimit(rule.Limit))
 	} else {
 		interval := (period + limit - 1) / limit
-		cmd = s.scripts.tokenBucket.Run(ctx, s.c, keys, n, interval, int64(rule.Burst)*interval)
+		is, in := split(interval)
+		ts, tn := split(int64(rule.Burst) * interval)
+		cmd = s.scripts.tokenBucket.Run(ctx, s.c, keys, ns, nn, is, in, ts, tn)
 	}
 	reply, err := cmd.Text()
 	if err != nil {

@@ -1,12 +1,11 @@
--- Exact integer arithmetic for the rate limit scripts. Lua 5.1, which
--- Redis runs, has only doubles, exact up to 2^53: Unix nanoseconds (about
--- 2^61) and the sliding window's products need more. A wide number is a
+
+-- Products and quotients for the sliding window script. A wide number is a
 -- table of four limbs {a1, a2, a3, a4} in base 2^16, worth
--- a1 + a2*2^16 + a3*2^32 + a4*2^48, with a1..a3 in [0, 2^16) and a4 signed.
--- It holds every int64, and the product of one with a count up to 2^36,
--- with every intermediate value below 2^53.
+-- a1 + a2*2^16 + a3*2^32 + a4*2^48 (a1..a3 in [0, 2^16)): it holds the
+-- product of a non-negative int64 and a count up to 2^36 with every
+-- intermediate value below 2^53.
 local B = 65536
-local CAP = 68719476736 -- 2^36: the largest count mul and divsmall accept
+local CAP = 68719476736 -- 2^36: the largest count mul and divsmall take
 local floor = math.floor
 
 -- norm carries each limb's excess into the next one, in place.
@@ -19,98 +18,61 @@ local function norm(a)
 	return a
 end
 
--- wide converts an integer below 2^53 in magnitude.
-local function wide(n)
-	return norm({n, 0, 0, 0})
+-- wide converts s, n >= 0 (below 2^63).
+local function wide(s, n)
+	local a = norm({s, 0, 0, 0})
+	return norm({a[1] * NS + n, a[2] * NS, a[3] * NS, a[4] * NS})
 end
 
-local ZERO, ONE = wide(0), wide(1)
-
-local function add(a, b)
-	return norm({a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]})
+-- mul returns a*c for a wide a below 2^63 and an integer c in [0, CAP].
+local function mul(a, c)
+	return norm({a[1] * c, a[2] * c, a[3] * c, a[4] * c})
 end
 
-local function sub(a, b)
-	return norm({a[1] - b[1], a[2] - b[2], a[3] - b[3], a[4] - b[4]})
-end
-
--- cmp returns -1, 0 or 1 as a is less than, equal to or greater than b.
-local function cmp(a, b)
-	for i = 4, 1, -1 do
-		if a[i] ~= b[i] then
-			if a[i] < b[i] then return -1 end
-			return 1
-		end
-	end
-	return 0
-end
-
-local function max(a, b)
-	if cmp(a, b) >= 0 then return a end
-	return b
-end
-
--- mul returns a*n for an int64 a and an integer n in [0, CAP].
-local function mul(a, n)
-	return norm({a[1] * n, a[2] * n, a[3] * n, a[4] * n})
-end
-
--- divsmall returns floor(a/n) and a mod n for a >= 0 with a4 < 2^52 and
--- an integer n in [1, CAP]. Each step divides an x below 2^53 - n by n,
--- and floor(x / n) is exact then: the double quotient could round up to
--- the next integer q+1 only if (q+1)*n >= 2^53.
-local function divsmall(a, n)
+-- divsmall returns floor(a/c) and a mod c for a wide a >= 0 with a4 < 2^52
+-- and an integer c in [1, CAP]. Each step divides an x below 2^53 - c by
+-- c, and floor(x / c) is exact then: the double quotient could round up
+-- to the next integer q+1 only if (q+1)*c >= 2^53.
+local function divsmall(a, c)
 	local q, r = {0, 0, 0, 0}, 0
 	for i = 4, 1, -1 do
 		local x = r * B + a[i]
-		q[i] = floor(x / n)
-		r = x - q[i] * n
+		q[i] = floor(x / c)
+		r = x - q[i] * c
 	end
 	return q, r
 end
 
--- mod returns a mod p for a >= 0 and p > 0, by binary long division.
-local function mod(a, p)
-	local ps = {p}
+-- exceeds reports whether a*c1 > b*c2 for wide a and b and counts c1, c2.
+local function exceeds(a, c1, b, c2)
+	local x, y = mul(a, c1), mul(b, c2)
+	for i = 4, 1, -1 do
+		if x[i] ~= y[i] then return x[i] > y[i] end
+	end
+	return false
+end
+
+-- muldiv returns floor(s, n * c1 / c2) as a pair, for s, n >= 0 and counts
+-- c1 < c2.
+local function muldiv(s, n, c1, c2)
+	local q = divsmall(mul(wide(s, n), c1), c2)
+	local qs, qn = divsmall(q, NS)
+	return qs[1] + B * (qs[2] + B * (qs[3] + B * qs[4])), qn
+end
+
+-- mod returns s1, n1 mod s2, n2 for s1, n1 >= 0 and s2, n2 > 0, by binary
+-- long division.
+local function mod(s1, n1, s2, n2)
+	local ds = {{s2, n2}}
 	while true do
-		local d = add(ps[#ps], ps[#ps])
-		if cmp(d, a) > 0 then break end
-		ps[#ps + 1] = d
+		local d = ds[#ds]
+		local s, n = add(d[1], d[2], d[1], d[2])
+		if less(s1, n1, s, n) then break end
+		ds[#ds + 1] = {s, n}
 	end
-	for i = #ps, 1, -1 do
-		if cmp(a, ps[i]) >= 0 then a = sub(a, ps[i]) end
+	for i = #ds, 1, -1 do
+		local d = ds[i]
+		if not less(s1, n1, d[1], d[2]) then s1, n1 = sub(s1, n1, d[1], d[2]) end
 	end
-	return a
-end
-
--- number converts a wide number below 2^53 in magnitude.
-local function number(a)
-	return a[1] + B * (a[2] + B * (a[3] + B * a[4]))
-end
-
--- parse reads a decimal integer of at most 19 digits, or returns nil.
-local function parse(s)
-	if type(s) ~= 'string' then return nil end
-	local sign, d = string.match(s, '^(%-?)(%d+)$')
-	if not d or #d > 19 then return nil end
-	local first = (#d - 1) % 9 + 1
-	local a = wide(tonumber(string.sub(d, 1, first)))
-	for i = first + 1, #d, 9 do
-		local chunk = tonumber(string.sub(d, i, i + 8))
-		a = norm({a[1] * 1e9 + chunk, a[2] * 1e9, a[3] * 1e9, a[4] * 1e9})
-	end
-	if sign == '-' then a = sub(ZERO, a) end
-	return a
-end
-
--- format writes a wide number below 2^64 in magnitude in decimal.
-local function format(a)
-	local sign = ''
-	if a[4] < 0 then sign, a = '-', sub(ZERO, a) end
-	local q, lo = divsmall(a, 1e9)
-	local hi, mid = divsmall(q, 1e9)
-	hi = number(hi)
-	if hi > 0 then return string.format('%s%d%09d%09d', sign, hi, mid, lo) end
-	if mid > 0 then return string.format('%s%d%09d', sign, mid, lo) end
-	return string.format('%s%d', sign, lo)
+	return s1, n1
 end
