@@ -279,7 +279,9 @@ func TestCancelWhileWaiting(t *testing.T) {
 	proxy.Stall(false)
 
 	// A dial that hangs: the broker accepts TCP but never answers.
+	conn := rabbitoutbox.PublisherConnection(p)
 	proxy.Cut()
+	require.Eventually(t, conn.IsClosed, 5*time.Second, time.Millisecond)
 	proxy.Stall(true)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
