@@ -190,7 +190,11 @@ func TestFaultUnroutableIsDeadLettered(t *testing.T) {
 	rc.MaxAttempts = 3
 	rc.RetryInitialInterval = 10 * time.Millisecond
 	rc.RetryMaxInterval = 20 * time.Millisecond
-	rc.OnRetry = func(_ outbox.Message, _ int, err error, _ time.Time) { mu.Lock(); retryErrs = append(retryErrs, err); mu.Unlock() }
+	rc.OnRetry = func(_ outbox.Message, _ int, err error, _ time.Time) {
+		mu.Lock()
+		retryErrs = append(retryErrs, err)
+		mu.Unlock()
+	}
 	rc.OnDeadLetter = func(m outbox.Message, _ int, _ error) { dead <- m }
 	relay, err := outbox.NewRelay(store, pub, rc)
 	require.NoError(t, err)
