@@ -14,11 +14,19 @@
 // a call reads and updates its key atomically in one round trip: calls
 // racing from many processes never admit more than the limit between them.
 // The scripts decide exactly as ratelimit.MemoryStore does, in integer
-// arithmetic on nanoseconds (Lua's numbers are doubles, so the scripts
-// carry wider integers in limbs rather than rounding), and the conformance
-// suite ratelimittest holds for both. A key expires as soon as its state
-// is the same as none: a token bucket when it is full again, a sliding
-// window two periods after its current window began.
+// arithmetic on nanoseconds (Lua's numbers are doubles, exact only to
+// 2^53, so the scripts hold times as seconds and nanoseconds, and
+// products in limbs, rather than round), and the conformance suite
+// ratelimittest holds for both. They differ in two corners: a sliding
+// window whose period changed (a redeployment) weighs a stored window
+// that does not line up with the new period's as the previous one, where
+// the memory store can return a negative wait; and a key refuses to count
+// more than 2^36 calls in one window (an error, not a guess), which no
+// Redis serves in a window shorter than days.
+//
+// A key expires as soon as its state is the same as none: a token bucket
+// when it is full again, a sliding window two periods after its current
+// window began.
 //
 // # Clocks
 //

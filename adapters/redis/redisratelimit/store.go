@@ -31,9 +31,10 @@ func DefaultConfig() Config {
 
 // Store is a ratelimit.Store in Redis: one hash per key, read and written
 // by one Lua script per call, so that every process using the same Redis
-// and prefix shares one limit per key. It decides exactly as
-// ratelimit.MemoryStore does for the same rule, keys and times. It is safe
-// for concurrent use by many goroutines and processes.
+// and prefix shares one limit per key. It decides as ratelimit.MemoryStore
+// does for the same rule, keys and times (see the package doc for two
+// corners). It is safe for concurrent use by many goroutines and
+// processes.
 type Store struct {
 	c       redis.Scripter
 	prefix  string
