@@ -14,11 +14,13 @@ require (
 	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/nats v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/postgres v0.0.0-00010101000000-000000000000
+	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.0.0-00010101000000-000000000000
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
+	github.com/rabbitmq/amqp091-go v1.16.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -48,3 +50,5 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/sqlite v1.62.0 // indirect
 )
+
+replace github.com/bulwark-go/bulwark/adapters/rabbitmq => ../adapters/rabbitmq
