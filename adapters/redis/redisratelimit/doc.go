@@ -47,7 +47,7 @@
 //
 // How long a call takes to fail is the client's to bound. With go-redis's
 // defaults a Redis that is down costs about 2 s (4 attempts, each dialling
-// 5 times) and one that stops answering 3 s per attempt (ReadTimeout).
+// 5 times), and one that stops answering a 5 s ReadTimeout per attempt.
 // Keyed.Allow gives the store no deadline; Keyed.Wait passes its ctx,
 // which cuts the retries short and, on a client with
 // ContextTimeoutEnabled, the wait for a reply too. A limiter in front of

@@ -126,7 +126,7 @@ func TestRedisGoneAway(t *testing.T) {
 		{"down, a short ctx", redis.Options{}, false, true},
 		{"down, no retries", noRetries, false, false},
 		// Only with ContextTimeoutEnabled does a ctx deadline reach the
-		// read; else the client's 3 s ReadTimeout bounds it.
+		// read; else the client's ReadTimeout (5 s by default) bounds it.
 		{"not answering, a short ctx", redis.Options{ContextTimeoutEnabled: true}, true, true},
 		{"not answering, a short ReadTimeout", redis.Options{ReadTimeout: 100 * time.Millisecond, MaxRetries: -1}, true, false},
 	} {
