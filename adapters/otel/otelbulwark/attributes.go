@@ -1,0 +1,103 @@
+package otelbulwark
+
+import (
+	"context"
+	"errors"
+
+	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/chaos"
+	"github.com/bulwark-go/bulwark/circuitbreaker"
+	"github.com/bulwark-go/bulwark/ratelimit"
+	"github.com/bulwark-go/bulwark/retry"
+	"github.com/bulwark-go/bulwark/timeout"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// The attributes bulwark's metrics and spans carry besides semantic
+// convention ones (error.type, messaging.*).
+const (
+	nameKey            = attribute.Key("bulwark.name")
+	keyKey             = attribute.Key("bulwark.key")
+	cbStateKey         = attribute.Key("bulwark.circuitbreaker.state")
+	cbPreviousStateKey = attribute.Key("bulwark.circuitbreaker.previous_state")
+	retryAttemptKey    = attribute.Key("bulwark.retry.attempt")
+	retryReasonKey     = attribute.Key("bulwark.retry.reason")
+	bhDirectionKey     = attribute.Key("bulwark.bulkhead.direction")
+	hedgeAttemptKey    = attribute.Key("bulwark.hedge.attempt")
+	chaosFaultKey      = attribute.Key("bulwark.chaos.fault")
+	sagaStepKey        = attribute.Key("bulwark.saga.step")
+	sagaCompKey        = attribute.Key("bulwark.saga.compensation")
+	sagaStatusKey      = attribute.Key("bulwark.saga.status")
+	rejectedKey        = attribute.Key("bulwark.rejected")
+	retryAfterKey      = attribute.Key("bulwark.retry_after")
+	attemptKey         = attribute.Key("bulwark.attempt")
+	attemptsKey        = attribute.Key("bulwark.attempts")
+	outboxKeyKey       = attribute.Key("bulwark.outbox.key")
+	errorTypeKey       = semconv.ErrorTypeKey
+)
+
+// background is the context of measurements made from hooks, which get none.
+var background = context.Background()
+
+// nameOption returns the measurement option of a name alone, made once per
+// instrumented pattern so that recording allocates nothing for it.
+func nameOption(name string, more ...attribute.KeyValue) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{nameKey.String(name)}, more...)...))
+}
+
+// keyedOption returns the option of name and, when the Telemetry records
+// keys and key is not empty, key; fixed is the option without the key.
+func (t *Telemetry) keyedOption(fixed metric.MeasurementOption, name, key string) metric.MeasurementOption {
+	if !t.keys || key == "" {
+		return fixed
+	}
+	return metric.WithAttributes(nameKey.String(name), keyKey.String(key))
+}
+
+// ErrorType returns the value bulwark gives the error.type attribute for
+// err: "" for nil; the sentinel a bulwark rejection matches
+// ("circuitbreaker.ErrOpen", "bulkhead.ErrFull", "ratelimit.ErrLimited",
+// "timeout.ErrTimeout", "retry.ErrAttemptTimeout", "chaos.ErrInjected");
+// "context.Canceled" or "context.DeadlineExceeded"; otherwise the type of
+// the error (the last attempt's error for a retry.Error, the marked error for
+// retry.Permanent), after unwrapping fmt.Errorf wrappers, as semconv.ErrorType names it, e.g. "*net.OpError".
+// Values are low-cardinality: one per error type, never per message.
+func ErrorType(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, circuitbreaker.ErrOpen):
+		return "circuitbreaker.ErrOpen"
+	case errors.Is(err, bulkhead.ErrFull):
+		return "bulkhead.ErrFull"
+	case errors.Is(err, ratelimit.ErrLimited):
+		return "ratelimit.ErrLimited"
+	case errors.Is(err, timeout.ErrTimeout):
+		return "timeout.ErrTimeout"
+	case errors.Is(err, retry.ErrAttemptTimeout):
+		return "retry.ErrAttemptTimeout"
+	case errors.Is(err, chaos.ErrInjected):
+		return "chaos.ErrInjected"
+	case errors.Is(err, context.Canceled):
+		return "context.Canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "context.DeadlineExceeded"
+	}
+	var re *retry.Error
+	if errors.As(err, &re) && re.Err != nil {
+		return ErrorType(re.Err)
+	}
+	if inner := errors.Unwrap(err); inner != nil && retry.IsPermanent(err) {
+		return ErrorType(inner) // the error marked Permanent, not the mark
+	}
+	return semconv.ErrorType(err).Value.AsString()
+}
+
+// rejected reports whether err is a policy's refusal to run the call at all
+// (an open breaker, a full bulkhead, a rate limit).
+func rejected(err error) bool {
+	return errors.Is(err, circuitbreaker.ErrOpen) || errors.Is(err, bulkhead.ErrFull) ||
+		errors.Is(err, ratelimit.ErrLimited)
+}

@@ -1,0 +1,151 @@
+package otelbulwark
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bulwark-go/bulwark/circuitbreaker"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// breakerStates are the states a breaker reports, in the order the state
+// gauge lists them.
+var breakerStates = [...]circuitbreaker.State{
+	circuitbreaker.StateClosed, circuitbreaker.StateHalfOpen, circuitbreaker.StateOpen,
+	circuitbreaker.StateForcedOpen, circuitbreaker.StateDisabled,
+}
+
+// breakerOptions are the measurement options of one breaker's name, per
+// state, made once so that counting a rejection allocates nothing.
+type breakerOptions struct {
+	name     string
+	byState  [len(breakerStates)]metric.MeasurementOption
+	nameOnly metric.MeasurementOption
+}
+
+func newBreakerOptions(name string) *breakerOptions {
+	o := &breakerOptions{name: name, nameOnly: nameOption(name)}
+	for i, s := range breakerStates {
+		o.byState[i] = nameOption(name, cbStateKey.String(s.String()))
+	}
+	return o
+}
+
+func (o *breakerOptions) state(s circuitbreaker.State) metric.MeasurementOption {
+	if int(s) < len(o.byState) && breakerStates[s] == s {
+		return o.byState[s]
+	}
+	return nameOption(o.name, cbStateKey.String(s.String()))
+}
+
+// InstrumentBreaker makes cfg's breaker count its changes of state
+// (bulwark.circuitbreaker.transitions, with the new and previous state) and
+// its rejections (bulwark.circuitbreaker.rejected_calls, with the state that
+// rejected), each with bulwark.name set to name. The hooks cfg already has
+// run after the recording. A breaker's success path is untouched: the hooks
+// fire only on changes and rejections, and counting a rejection allocates
+// nothing.
+func (t *Telemetry) InstrumentBreaker(name string, cfg *circuitbreaker.Config) {
+	opts := newBreakerOptions(name)
+	onChange, onReject := cfg.OnStateChange, cfg.OnReject
+	cfg.OnStateChange = func(c circuitbreaker.StateChange) {
+		t.countTransition(opts.name, "", c)
+		if onChange != nil {
+			onChange(c)
+		}
+	}
+	cfg.OnReject = func(e *circuitbreaker.OpenError) {
+		t.inst.cbRejected.Add(background, 1, opts.state(e.State))
+		if onReject != nil {
+			onReject(e)
+		}
+	}
+}
+
+func (t *Telemetry) countTransition(name, key string, c circuitbreaker.StateChange) {
+	attrs := []attribute.KeyValue{nameKey.String(name),
+		cbStateKey.String(c.To.String()), cbPreviousStateKey.String(c.From.String())}
+	if t.keys && key != "" {
+		attrs = append(attrs, keyKey.String(key))
+	}
+	t.inst.cbTransitions.Add(background, 1, metric.WithAttributes(attrs...))
+}
+
+// InstrumentKeyedBreaker instruments a keyed breaker's configuration as
+// InstrumentBreaker does a breaker's, through its keyed hooks; with
+// Config.Keys the key (formatted with fmt.Sprint) is recorded as
+// bulwark.key.
+func InstrumentKeyedBreaker[K comparable](t *Telemetry, name string, cfg *circuitbreaker.KeyedConfig[K]) {
+	opts := newBreakerOptions(name)
+	onChange, onReject := cfg.OnStateChange, cfg.OnReject
+	cfg.OnStateChange = func(key K, c circuitbreaker.StateChange) {
+		t.countTransition(name, t.keyString(key), c)
+		if onChange != nil {
+			onChange(key, c)
+		}
+	}
+	cfg.OnReject = func(key K, e *circuitbreaker.OpenError) {
+		opt := opts.state(e.State)
+		if k := t.keyString(key); k != "" {
+			opt = metric.WithAttributes(nameKey.String(name), cbStateKey.String(e.State.String()), keyKey.String(k))
+		}
+		t.inst.cbRejected.Add(background, 1, opt)
+		if onReject != nil {
+			onReject(key, e)
+		}
+	}
+}
+
+// keyString formats key for bulwark.key, or returns "" when keys are not
+// recorded.
+func (t *Telemetry) keyString(key any) string {
+	if !t.keys {
+		return ""
+	}
+	if s, ok := key.(string); ok {
+		return s
+	}
+	return fmt.Sprint(key)
+}
+
+// ObserveBreaker reports b's state when metrics are collected:
+// bulwark.circuitbreaker.state (1 for the state b is in, 0 for the other
+// four, in the attribute bulwark.circuitbreaker.state) and the failure and
+// slow-call rates of its window (bulwark.circuitbreaker.failure_rate and
+// slow_call_rate, from 0 to 1), with bulwark.name set to name. Unregister the
+// returned registration when b is no longer used.
+func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metric.Registration, error) {
+	opts := newBreakerOptions(name)
+	in := &t.inst
+	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		m := b.Metrics()
+		for i, s := range breakerStates {
+			var v int64
+			if s == m.State {
+				v = 1
+			}
+			o.ObserveInt64(in.cbState, v, opts.byState[i])
+		}
+		o.ObserveFloat64(in.cbFailureRate, m.FailureRate/100, opts.nameOnly)
+		o.ObserveFloat64(in.cbSlowCallRate, m.SlowCallRate/100, opts.nameOnly)
+		return nil
+	}, in.cbState, in.cbFailureRate, in.cbSlowCallRate)
+}
+
+// ObserveKeyedBreaker reports a keyed breaker's set when metrics are
+// collected: the breakers it holds (bulwark.circuitbreaker.keyed.breakers),
+// how many of them reject calls (open_breakers), and the running counts of
+// suppressed trips and evictions, with bulwark.name set to name.
+func ObserveKeyedBreaker[K comparable](t *Telemetry, name string, k *circuitbreaker.Keyed[K]) (metric.Registration, error) {
+	opt := nameOption(name)
+	in := &t.inst
+	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		m := k.Metrics()
+		o.ObserveInt64(in.cbKeys, int64(m.Keys), opt)
+		o.ObserveInt64(in.cbOpenKeys, int64(m.Open), opt)
+		o.ObserveInt64(in.cbSuppressedTrips, int64(m.SuppressedTrips), opt)
+		o.ObserveInt64(in.cbEvictions, int64(m.Evictions), opt)
+		return nil
+	}, in.cbKeys, in.cbOpenKeys, in.cbSuppressedTrips, in.cbEvictions)
+}
