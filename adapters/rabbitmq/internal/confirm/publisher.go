@@ -53,6 +53,10 @@ func DialURL(url string) Dialer {
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, fmt.Errorf("%w (%w)", ctx.Err(), err)
+		case err != nil && expired(ctx):
+			// The socket's deadline, which is ctx's, passed just before ctx
+			// noticed.
+			return nil, fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 		case err != nil:
 			return nil, err
 		case cut:
@@ -61,6 +65,11 @@ func DialURL(url string) Dialer {
 		}
 		return conn, nil
 	}
+}
+
+func expired(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // Publisher publishes messages and waits for the broker's confirmation. It
