@@ -8,12 +8,14 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/otel/otelbulwark"
 	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 var epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -46,6 +48,16 @@ func newRig(t *testing.T, keys bool) *rig {
 	}
 	r.tel = tel
 	return r
+}
+
+// newTelemetryWithTracer returns a Telemetry on tp and a no-op meter.
+func newTelemetryWithTracer(t *testing.T, tp trace.TracerProvider) *otelbulwark.Telemetry {
+	t.Helper()
+	tel, err := otelbulwark.New(otelbulwark.Config{TracerProvider: tp, MeterProvider: metricnoop.NewMeterProvider()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tel
 }
 
 // collect reads every metric the rig's meter holds now.
