@@ -6,7 +6,8 @@
 // Both publish the same way: on a channel in confirm mode, with the
 // mandatory flag, persistent delivery, and a connection of their own that
 // they open on first use and open again on the next call after it (or the
-// channel) dies. A publish succeeds only once the broker has confirmed it;
+// channel) dies. While the broker blocks publishers (a resource alarm), a
+// publish waits for it to unblock or for its context. A publish succeeds only once the broker has confirmed it;
 // an unroutable message (no queue bound for its routing key) is returned by
 // the broker and fails with an error matching ErrUnroutable, and a nack
 // fails with ErrNacked. The package holds those errors.

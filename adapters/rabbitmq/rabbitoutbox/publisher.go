@@ -17,7 +17,9 @@
 // or channel dies (a broker restart, a network cut, a channel error such as
 // publishing to a missing exchange), publishes waiting for a confirmation
 // fail at once with rabbitmq.ErrConnectionLost, and the next Publish
-// connects again.
+// connects again. While the broker blocks publishers (a memory or disk
+// alarm), Publish waits for it to unblock, or for its context, rather than
+// write to a connection the broker has stopped reading.
 //
 // # Duplicates
 //

@@ -322,3 +322,44 @@ func TestClosedPublisher(t *testing.T) {
 	err = p.Publish(context.Background(), outbox.NewMessage("x", "k", nil))
 	assert.True(t, errors.Is(err, rabbitmq.ErrClosed), "got %v", err)
 }
+
+// TestBlockedBrokerHoldsPublishes: while the broker blocks publishers (a
+// resource alarm), Publish waits without writing, returns promptly when
+// its ctx ends, and goes on once the broker unblocks.
+func TestBlockedBrokerHoldsPublishes(t *testing.T) {
+	url := rabbittest.URL(t)
+	proxy := rabbittest.NewProxy(t, url)
+	x := rabbittest.Exchange(t, url)
+	q := rabbittest.Queue(t, url, x, nil, "#")
+	d := rabbittest.Consume(t, url, q)
+	p := newPublisher(t, rabbitoutbox.Config{URL: proxy.URL, Exchange: x})
+	require.NoError(t, p.Publish(context.Background(), outbox.NewMessage("a", "k", nil)))
+	receive(t, d, 1)
+
+	proxy.Inject(60, "low on memory") // connection.blocked
+	require.Eventually(t, func() bool { return rabbitoutbox.PublisherBlocked(p) }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := p.Publish(ctx, outbox.NewMessage("b", "k", nil))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "the broker blocks publishers: low on memory")
+	assert.Less(t, time.Since(start), 2*time.Second)
+
+	held := outbox.NewMessage("c", "k", nil)
+	done := make(chan error, 1)
+	go func() { done <- p.Publish(context.Background(), held) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Publish went ahead while blocked: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	proxy.Inject(61, "") // connection.unblocked
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish still held 5s after the broker unblocked")
+	}
+	assert.Equal(t, held.ID, receive(t, d, 1)[0].ID, "b was never sent")
+}

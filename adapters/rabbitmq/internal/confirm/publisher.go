@@ -81,6 +81,7 @@ type Publisher struct {
 
 	mu         sync.Mutex
 	conn       *amqp.Connection
+	gate       *gate // conn's
 	sess       *session
 	connecting chan struct{} // closed when the dial under way ends
 	closed     bool
@@ -95,7 +96,8 @@ func New(name string, dial Dialer) *Publisher {
 // once the broker has confirmed it. A returned message fails with an
 // *UnroutableError, a nack with ErrNacked, a channel or connection that
 // closes first with ErrConnectionLost (the next Publish reconnects), and a
-// done ctx with ctx's error, promptly.
+// done ctx with ctx's error, promptly. While the broker blocks publishers
+// (a resource alarm), Publish waits for it to unblock before writing.
 func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -104,6 +106,9 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.
 	for try := 0; ; try++ {
 		s, err := p.session(ctx)
 		if err != nil {
+			return err
+		}
+		if err := s.gate.wait(ctx); err != nil {
 			return err
 		}
 		w, err = s.publish(ctx, exchange, key, msg)
@@ -139,7 +144,7 @@ func (p *Publisher) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	conn := p.conn
-	p.conn, p.sess = nil, nil
+	p.conn, p.gate, p.sess = nil, nil, nil
 	p.mu.Unlock()
 	if conn == nil || conn.IsClosed() {
 		return nil
@@ -198,10 +203,10 @@ func (p *Publisher) session(ctx context.Context) (*session, error) {
 	}
 	done := make(chan struct{})
 	p.connecting = done
-	conn := p.conn
+	conn, g := p.conn, p.gate
 	p.mu.Unlock()
 
-	s, conn, err := p.open(ctx, conn)
+	s, conn, g, err := p.open(ctx, conn, g)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -213,7 +218,7 @@ func (p *Publisher) session(ctx context.Context) (*session, error) {
 		}
 		return nil, ErrClosed
 	}
-	p.conn = conn
+	p.conn, p.gate = conn, g
 	if err != nil {
 		return nil, err
 	}
@@ -222,24 +227,24 @@ func (p *Publisher) session(ctx context.Context) (*session, error) {
 }
 
 // open opens a confirming channel on conn, first dialing a new connection
-// if conn is nil or closed. It returns the connection it used (nil if none
-// is open).
-func (p *Publisher) open(ctx context.Context, conn *amqp.Connection) (*session, *amqp.Connection, error) {
+// if conn is nil or closed. It returns the connection it used and its gate
+// (nil if none is open).
+func (p *Publisher) open(ctx context.Context, conn *amqp.Connection, g *gate) (*session, *amqp.Connection, *gate, error) {
 	if conn != nil && conn.IsClosed() {
 		conn = nil
 	}
 	if conn == nil {
 		c, err := p.dial(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: connecting to RabbitMQ: %w", p.name, err)
+			return nil, nil, nil, fmt.Errorf("%s: connecting to RabbitMQ: %w", p.name, err)
 		}
-		conn = c
+		conn, g = c, watchBlocked(c)
 	}
-	s, err := openSession(conn)
+	s, err := openSession(conn, g)
 	if err != nil {
 		// A connection that cannot open a channel is of no use.
 		conn.Close()
-		return nil, nil, fmt.Errorf("%s: opening a channel: %w", p.name, err)
+		return nil, nil, nil, fmt.Errorf("%s: opening a channel: %w", p.name, err)
 	}
-	return s, conn, nil
+	return s, conn, g, nil
 }

@@ -14,6 +14,7 @@ import (
 // message's ack) before it sees the ack.
 type session struct {
 	ch   *amqp.Channel
+	gate *gate
 	turn chan struct{} // a token: held while publishing, so delivery tags are predictable
 
 	mu      sync.Mutex
@@ -32,7 +33,7 @@ type waiter struct {
 	err      error
 }
 
-func openSession(conn *amqp.Connection) (*session, error) {
+func openSession(conn *amqp.Connection, g *gate) (*session, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, err
@@ -41,7 +42,7 @@ func openSession(conn *amqp.Connection) (*session, error) {
 		ch.Close()
 		return nil, err
 	}
-	s := &session{ch: ch, turn: make(chan struct{}, 1), waiters: make(map[uint64]*waiter), byID: make(map[string][]uint64)}
+	s := &session{ch: ch, gate: g, turn: make(chan struct{}, 1), waiters: make(map[uint64]*waiter), byID: make(map[string][]uint64)}
 	confirms := ch.NotifyPublish(make(chan amqp.Confirmation))
 	returns := ch.NotifyReturn(make(chan amqp.Return))
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))

@@ -20,6 +20,8 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
+	clients map[net.Conn]struct{}
+	wmu     sync.Mutex // serialises writes to clients, so Inject never splits a frame
 	refuse  bool
 	stalled chan struct{} // closed while not stalled
 }
@@ -43,7 +45,7 @@ func NewProxy(t testing.TB, brokerURL string) *Proxy {
 	u.Host = l.Addr().String()
 	running := make(chan struct{})
 	close(running)
-	p := &Proxy{URL: u.String(), t: t, target: target, l: l, conns: make(map[net.Conn]struct{}), stalled: running}
+	p := &Proxy{URL: u.String(), t: t, target: target, l: l, conns: make(map[net.Conn]struct{}), clients: make(map[net.Conn]struct{}), stalled: running}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); p.accept(&wg) }()
@@ -76,6 +78,7 @@ func (p *Proxy) accept(wg *sync.WaitGroup) {
 		}
 		p.mu.Lock()
 		p.conns[c], p.conns[b] = struct{}{}, struct{}{}
+		p.clients[c] = struct{}{}
 		p.mu.Unlock()
 		wg.Add(2)
 		go func() { defer wg.Done(); p.pipe(b, c, false) }()
@@ -92,6 +95,8 @@ func (p *Proxy) pipe(dst, src net.Conn, fromBroker bool) {
 		p.mu.Lock()
 		delete(p.conns, dst)
 		delete(p.conns, src)
+		delete(p.clients, dst)
+		delete(p.clients, src)
 		p.mu.Unlock()
 	}()
 	buf := make([]byte, 32<<10)
@@ -104,7 +109,14 @@ func (p *Proxy) pipe(dst, src net.Conn, fromBroker bool) {
 			<-wait
 		}
 		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if fromBroker {
+				p.wmu.Lock()
+			}
+			_, werr := dst.Write(buf[:n])
+			if fromBroker {
+				p.wmu.Unlock()
+			}
+			if werr != nil {
 				return
 			}
 		}
@@ -152,4 +164,29 @@ func (p *Proxy) Conns() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.conns) / 2
+}
+
+// Inject sends a connection-level method frame (class 10) to every client
+// as if the broker had sent it: method 60 (connection.blocked, with reason)
+// or 61 (connection.unblocked). Call it while the connections are idle, so
+// it cannot land inside a frame the broker is sending.
+func (p *Proxy) Inject(method uint16, reason string) {
+	payload := []byte{0, 10, byte(method >> 8), byte(method)}
+	if method == 60 {
+		payload = append(payload, byte(len(reason)))
+		payload = append(payload, reason...)
+	}
+	frame := []byte{1, 0, 0, byte(len(payload) >> 24), byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload))}
+	frame = append(append(frame, payload...), 0xCE)
+	p.mu.Lock()
+	clients := make([]net.Conn, 0, len(p.clients))
+	for c := range p.clients {
+		clients = append(clients, c)
+	}
+	p.mu.Unlock()
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	for _, c := range clients {
+		_, _ = c.Write(frame)
+	}
 }
