@@ -33,6 +33,17 @@ func (s *sent) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 // commands sent per call as roundtrips/op.
 func BenchmarkTake(b *testing.B) {
 	s, c, _ := newStore(b)
+	// Open the connections the goroutines use before counting commands.
+	conns := make([]*redis.Conn, 16)
+	for i := range conns {
+		conns[i] = c.Conn()
+		if err := conns[i].Ping(context.Background()).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, cn := range conns {
+		cn.Close()
+	}
 	counter := &sent{}
 	c.AddHook(counter)
 	keys := make([]string, 1000)
