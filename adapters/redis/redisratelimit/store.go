@@ -63,8 +63,8 @@ func (s *Store) Take(ctx context.Context, key string, rule ratelimit.Rule, now t
 	}
 	keys := []string{s.prefix + key}
 	n, period, limit := now.UnixNano(), int64(rule.Period), int64(rule.Limit)
-	var cmd *redis.Cmd
 	ns, nn := split(n)
+	var cmd *redis.Cmd
 	if rule.Algorithm == ratelimit.SlidingWindow {
 		ss, sn := split(n - floorMod(n, period))
 		ps, pn := split(period)
