@@ -41,19 +41,28 @@ const (
 // background is the context of measurements made from hooks, which get none.
 var background = context.Background()
 
-// nameOption returns the measurement option of a name alone, made once per
-// instrumented pattern so that recording allocates nothing for it.
-func nameOption(name string, more ...attribute.KeyValue) metric.MeasurementOption {
-	return metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{nameKey.String(name)}, more...)...))
+// fixedAttrs is an attribute set made once per instrumented pattern, as
+// the option slices Add, Record and Observe take: passing a slice made in advance
+// keeps a measurement from allocating one.
+type fixedAttrs struct {
+	add     []metric.AddOption
+	record  []metric.RecordOption
+	observe []metric.ObserveOption
 }
 
-// keyedOption returns the option of name and, when the Telemetry records
-// keys and key is not empty, key; fixed is the option without the key.
-func (t *Telemetry) keyedOption(fixed metric.MeasurementOption, name, key string) metric.MeasurementOption {
+// fixed returns the attributes bulwark.name=name and more.
+func fixed(name string, more ...attribute.KeyValue) fixedAttrs {
+	o := metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{nameKey.String(name)}, more...)...))
+	return fixedAttrs{add: []metric.AddOption{o}, record: []metric.RecordOption{o}, observe: []metric.ObserveOption{o}}
+}
+
+// keyed returns the attributes of name and, when the Telemetry records keys
+// and key is not empty, key; f is the attributes without the key.
+func (t *Telemetry) keyed(f fixedAttrs, name, key string) []metric.AddOption {
 	if !t.keys || key == "" {
-		return fixed
+		return f.add
 	}
-	return metric.WithAttributes(nameKey.String(name), keyKey.String(key))
+	return []metric.AddOption{metric.WithAttributes(nameKey.String(name), keyKey.String(key))}
 }
 
 // ErrorType returns the value bulwark gives the error.type attribute for

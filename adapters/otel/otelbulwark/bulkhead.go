@@ -17,10 +17,10 @@ import (
 // has run after the recording. Counting a rejection without a key allocates
 // nothing.
 func (t *Telemetry) InstrumentBulkhead(name string, cfg *bulkhead.Config) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onFull, onLimit := cfg.OnFull, cfg.OnLimitChange
 	cfg.OnFull = func(key string) {
-		t.inst.bhRejected.Add(background, 1, t.keyedOption(opt, name, key))
+		t.inst.bhRejected.Add(background, 1, t.keyed(opt, name, key)...)
 		if onFull != nil {
 			onFull(key)
 		}
@@ -47,12 +47,12 @@ func (t *Telemetry) InstrumentBulkhead(name string, cfg *bulkhead.Config) {
 // bulwark.name set to name. Unregister the returned registration when b is
 // no longer used.
 func (t *Telemetry) ObserveBulkhead(name string, b *bulkhead.Bulkhead) (metric.Registration, error) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(in.bhActive, int64(b.InFlight()), opt)
-		o.ObserveInt64(in.bhQueued, int64(b.Waiting()), opt)
-		o.ObserveInt64(in.bhLimit, int64(b.Limit()), opt)
+		o.ObserveInt64(in.bhActive, int64(b.InFlight()), opt.observe...)
+		o.ObserveInt64(in.bhQueued, int64(b.Waiting()), opt.observe...)
+		o.ObserveInt64(in.bhLimit, int64(b.Limit()), opt.observe...)
 		return nil
 	}, in.bhActive, in.bhQueued, in.bhLimit)
 }

@@ -20,23 +20,23 @@ var breakerStates = [...]circuitbreaker.State{
 // state, made once so that counting a rejection allocates nothing.
 type breakerOptions struct {
 	name     string
-	byState  [len(breakerStates)]metric.MeasurementOption
-	nameOnly metric.MeasurementOption
+	byState  [len(breakerStates)]fixedAttrs
+	nameOnly fixedAttrs
 }
 
 func newBreakerOptions(name string) *breakerOptions {
-	o := &breakerOptions{name: name, nameOnly: nameOption(name)}
+	o := &breakerOptions{name: name, nameOnly: fixed(name)}
 	for i, s := range breakerStates {
-		o.byState[i] = nameOption(name, cbStateKey.String(s.String()))
+		o.byState[i] = fixed(name, cbStateKey.String(s.String()))
 	}
 	return o
 }
 
-func (o *breakerOptions) state(s circuitbreaker.State) metric.MeasurementOption {
+func (o *breakerOptions) state(s circuitbreaker.State) fixedAttrs {
 	if int(s) < len(o.byState) && breakerStates[s] == s {
 		return o.byState[s]
 	}
-	return nameOption(o.name, cbStateKey.String(s.String()))
+	return fixed(o.name, cbStateKey.String(s.String()))
 }
 
 // InstrumentBreaker makes cfg's breaker count its changes of state
@@ -56,7 +56,7 @@ func (t *Telemetry) InstrumentBreaker(name string, cfg *circuitbreaker.Config) {
 		}
 	}
 	cfg.OnReject = func(e *circuitbreaker.OpenError) {
-		t.inst.cbRejected.Add(background, 1, opts.state(e.State))
+		t.inst.cbRejected.Add(background, 1, opts.state(e.State).add...)
 		if onReject != nil {
 			onReject(e)
 		}
@@ -88,9 +88,9 @@ func InstrumentKeyedBreaker[K comparable](t *Telemetry, name string, cfg *circui
 	cfg.OnReject = func(key K, e *circuitbreaker.OpenError) {
 		opt := opts.state(e.State)
 		if k := t.keyString(key); k != "" {
-			opt = metric.WithAttributes(nameKey.String(name), cbStateKey.String(e.State.String()), keyKey.String(k))
+			opt = fixed(name, cbStateKey.String(e.State.String()), keyKey.String(k))
 		}
-		t.inst.cbRejected.Add(background, 1, opt)
+		t.inst.cbRejected.Add(background, 1, opt.add...)
 		if onReject != nil {
 			onReject(key, e)
 		}
@@ -125,10 +125,10 @@ func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metr
 			if s == m.State {
 				v = 1
 			}
-			o.ObserveInt64(in.cbState, v, opts.byState[i])
+			o.ObserveInt64(in.cbState, v, opts.byState[i].observe...)
 		}
-		o.ObserveFloat64(in.cbFailureRate, m.FailureRate/100, opts.nameOnly)
-		o.ObserveFloat64(in.cbSlowCallRate, m.SlowCallRate/100, opts.nameOnly)
+		o.ObserveFloat64(in.cbFailureRate, m.FailureRate/100, opts.nameOnly.observe...)
+		o.ObserveFloat64(in.cbSlowCallRate, m.SlowCallRate/100, opts.nameOnly.observe...)
 		return nil
 	}, in.cbState, in.cbFailureRate, in.cbSlowCallRate)
 }
@@ -138,14 +138,14 @@ func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metr
 // how many of them reject calls (open_breakers), and the running counts of
 // suppressed trips and evictions, with bulwark.name set to name.
 func ObserveKeyedBreaker[K comparable](t *Telemetry, name string, k *circuitbreaker.Keyed[K]) (metric.Registration, error) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		m := k.Metrics()
-		o.ObserveInt64(in.cbKeys, int64(m.Keys), opt)
-		o.ObserveInt64(in.cbOpenKeys, int64(m.Open), opt)
-		o.ObserveInt64(in.cbSuppressedTrips, int64(m.SuppressedTrips), opt)
-		o.ObserveInt64(in.cbEvictions, int64(m.Evictions), opt)
+		o.ObserveInt64(in.cbKeys, int64(m.Keys), opt.observe...)
+		o.ObserveInt64(in.cbOpenKeys, int64(m.Open), opt.observe...)
+		o.ObserveInt64(in.cbSuppressedTrips, int64(m.SuppressedTrips), opt.observe...)
+		o.ObserveInt64(in.cbEvictions, int64(m.Evictions), opt.observe...)
 		return nil
 	}, in.cbKeys, in.cbOpenKeys, in.cbSuppressedTrips, in.cbEvictions)
 }

@@ -28,11 +28,19 @@ type rig struct {
 	tp     *sdktrace.TracerProvider
 }
 
-func newRig(t *testing.T, keys bool) *rig {
+func newRig(t *testing.T, keys bool) *rig { return newRigTB(t, keys) }
+
+func newRigB(b *testing.B) *rig { return newRigTB(b, false) }
+
+func newRigTB(t testing.TB, keys bool) *rig {
 	t.Helper()
 	r := &rig{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.reader))
 	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.spans))
+	if _, bench := t.(*testing.B); bench {
+		// Benchmarks must not keep every span they make.
+		r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discardSpans{}))
+	}
 	t.Cleanup(func() {
 		_ = mp.Shutdown(context.Background())
 		_ = r.tp.Shutdown(context.Background())
@@ -208,3 +216,11 @@ var (
 )
 
 func atomicAdd(n *int32) int32 { return atomic.AddInt32(n, 1) }
+
+// discardSpans is a span processor that keeps nothing.
+type discardSpans struct{}
+
+func (discardSpans) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (discardSpans) OnEnd(sdktrace.ReadOnlySpan)                    {}
+func (discardSpans) Shutdown(context.Context) error                 { return nil }
+func (discardSpans) ForceFlush(context.Context) error               { return nil }

@@ -58,16 +58,16 @@ func messageFailure(name string, msg outbox.Message, err error) metric.Measureme
 // context; a failed read reports nothing and returns its error to the
 // reader. Unregister the returned registration when r is no longer used.
 func (t *Telemetry) ObserveRelay(name string, r *outbox.Relay) (metric.Registration, error) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		st, err := r.Stats(ctx)
 		if err != nil {
 			return err
 		}
-		o.ObserveInt64(in.obBacklog, int64(st.Backlog), opt)
-		o.ObserveFloat64(in.obLag, st.Lag.Seconds(), opt)
-		o.ObserveInt64(in.obDeadLetters, int64(st.DeadLetters), opt)
+		o.ObserveInt64(in.obBacklog, int64(st.Backlog), opt.observe...)
+		o.ObserveFloat64(in.obLag, st.Lag.Seconds(), opt.observe...)
+		o.ObserveInt64(in.obDeadLetters, int64(st.DeadLetters), opt.observe...)
 		return nil
 	}, in.obBacklog, in.obLag, in.obDeadLetters)
 }

@@ -18,10 +18,10 @@ import (
 // bulwark.key. The hook cfg already has runs after the recording. Counting
 // a rejection without a key allocates nothing.
 func (t *Telemetry) InstrumentRateLimit(name string, cfg *ratelimit.Config) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onLimited := cfg.OnLimited
 	cfg.OnLimited = func(key string, retryAfter time.Duration) {
-		t.inst.rlRejected.Add(background, 1, t.keyedOption(opt, name, key))
+		t.inst.rlRejected.Add(background, 1, t.keyed(opt, name, key)...)
 		if onLimited != nil {
 			onLimited(key, retryAfter)
 		}
@@ -32,10 +32,10 @@ func (t *Telemetry) InstrumentRateLimit(name string, cfg *ratelimit.Config) {
 // time (bulwark.timeout.timed_out_calls) with bulwark.name set to name. The
 // hook cfg already has runs after the recording.
 func (t *Telemetry) InstrumentTimeout(name string, cfg *timeout.Config) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onTimeout := cfg.OnTimeout
 	cfg.OnTimeout = func() {
-		t.inst.toTimedOut.Add(background, 1, opt)
+		t.inst.toTimedOut.Add(background, 1, opt.add...)
 		if onTimeout != nil {
 			onTimeout()
 		}
@@ -47,17 +47,17 @@ func (t *Telemetry) InstrumentTimeout(name string, cfg *timeout.Config) {
 // the first hedge) with bulwark.name set to name. The hook cfg already has
 // runs after the recording.
 func (t *Telemetry) InstrumentHedge(name string, cfg *hedge.Config) {
-	var byAttempt [12]metric.MeasurementOption // attempts 2 to 11 (MaxHedges is at most 10)
+	var byAttempt [12]fixedAttrs // attempts 2 to 11 (MaxHedges is at most 10)
 	for n := 2; n < len(byAttempt); n++ {
-		byAttempt[n] = nameOption(name, hedgeAttemptKey.Int(n))
+		byAttempt[n] = fixed(name, hedgeAttemptKey.Int(n))
 	}
 	onHedge := cfg.OnHedge
 	cfg.OnHedge = func(attempt int, delay time.Duration) {
-		opt := nameOption(name, hedgeAttemptKey.Int(attempt))
+		opt := fixed(name, hedgeAttemptKey.Int(attempt))
 		if attempt >= 2 && attempt < len(byAttempt) {
 			opt = byAttempt[attempt]
 		}
-		t.inst.hedgeAttempts.Add(background, 1, opt)
+		t.inst.hedgeAttempts.Add(background, 1, opt.add...)
 		if onHedge != nil {
 			onHedge(attempt, delay)
 		}
@@ -69,10 +69,10 @@ func (t *Telemetry) InstrumentHedge(name string, cfg *hedge.Config) {
 // collected, with bulwark.name set to name: the configured delay, or the
 // latency percentile once h has learnt it.
 func (t *Telemetry) ObserveHedger(name string, h *hedge.Hedger) (metric.Registration, error) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveFloat64(in.hedgeDelay, h.Delay().Seconds(), opt)
+		o.ObserveFloat64(in.hedgeDelay, h.Delay().Seconds(), opt.observe...)
 		return nil
 	}, in.hedgeDelay)
 }
@@ -97,17 +97,17 @@ func (t *Telemetry) InstrumentFallback(name string, cfg *fallback.Config) {
 // "panic") with bulwark.name set to name. The hook cfg already has runs
 // after the recording.
 func (t *Telemetry) InstrumentChaos(name string, cfg *chaos.Config) {
-	byFault := map[chaos.Fault]metric.MeasurementOption{}
+	byFault := map[chaos.Fault]fixedAttrs{}
 	for _, f := range []chaos.Fault{chaos.FaultLatency, chaos.FaultError, chaos.FaultPanic} {
-		byFault[f] = nameOption(name, chaosFaultKey.String(f.String()))
+		byFault[f] = fixed(name, chaosFaultKey.String(f.String()))
 	}
 	onFault := cfg.OnFault
 	cfg.OnFault = func(f chaos.Fault) {
 		opt, ok := byFault[f]
 		if !ok {
-			opt = nameOption(name, chaosFaultKey.String(f.String()))
+			opt = fixed(name, chaosFaultKey.String(f.String()))
 		}
-		t.inst.chaosFaults.Add(background, 1, opt)
+		t.inst.chaosFaults.Add(background, 1, opt.add...)
 		if onFault != nil {
 			onFault(f)
 		}

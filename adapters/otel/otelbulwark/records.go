@@ -12,16 +12,16 @@ import (
 // bulwark.name set to name. The hooks cfg already has run after the
 // recording.
 func (t *Telemetry) InstrumentKeeper(name string, cfg *idempotency.Config) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onReplay, onTakeover := cfg.OnReplay, cfg.OnTakeover
 	cfg.OnReplay = func(ref idempotency.Ref) {
-		t.inst.idemReplays.Add(background, 1, opt)
+		t.inst.idemReplays.Add(background, 1, opt.add...)
 		if onReplay != nil {
 			onReplay(ref)
 		}
 	}
 	cfg.OnTakeover = func(ref idempotency.Ref, attempt int) {
-		t.inst.idemTakeovers.Add(background, 1, opt)
+		t.inst.idemTakeovers.Add(background, 1, opt.add...)
 		if onTakeover != nil {
 			onTakeover(ref, attempt)
 		}
@@ -32,10 +32,10 @@ func (t *Telemetry) InstrumentKeeper(name string, cfg *idempotency.Config) {
 // processed (bulwark.idempotency.duplicates) with bulwark.name set to name.
 // The hook cfg already has runs after the recording.
 func (t *Telemetry) InstrumentInbox(name string, cfg *idempotency.InboxConfig) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onDuplicate := cfg.OnDuplicate
 	cfg.OnDuplicate = func(id string) {
-		t.inst.idemDuplicates.Add(background, 1, opt)
+		t.inst.idemDuplicates.Add(background, 1, opt.add...)
 		if onDuplicate != nil {
 			onDuplicate(id)
 		}
@@ -48,7 +48,7 @@ func (t *Telemetry) InstrumentInbox(name string, cfg *idempotency.InboxConfig) {
 // (bulwark.eventsource.snapshot_errors), with bulwark.name set to name. The
 // hooks cfg already has run after the recording.
 func InstrumentRepository[S any](t *Telemetry, name string, cfg *eventsource.RepositoryConfig[S]) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onRetry, onSnapshotError := cfg.OnRetry, cfg.OnSnapshotError
 	cfg.OnRetry = func(id string, attempt int, err error) {
 		t.inst.esRetries.Add(background, 1, metric.WithAttributes(nameKey.String(name),
@@ -58,7 +58,7 @@ func InstrumentRepository[S any](t *Telemetry, name string, cfg *eventsource.Rep
 		}
 	}
 	cfg.OnSnapshotError = func(streamID string, err error) {
-		t.inst.esSnapshotErrors.Add(background, 1, opt)
+		t.inst.esSnapshotErrors.Add(background, 1, opt.add...)
 		if onSnapshotError != nil {
 			onSnapshotError(streamID, err)
 		}
@@ -71,10 +71,10 @@ func InstrumentRepository[S any](t *Telemetry, name string, cfg *eventsource.Rep
 // name. Compared with the head of the log, it shows how far behind the
 // subscription is. The hook cfg already has runs after the recording.
 func (t *Telemetry) InstrumentSubscription(name string, cfg *eventsource.SubscriptionConfig) {
-	opt := nameOption(name)
+	opt := fixed(name)
 	onCaughtUp := cfg.OnCaughtUp
 	cfg.OnCaughtUp = func(position int64) {
-		t.inst.esPosition.Record(background, position, opt)
+		t.inst.esPosition.Record(background, position, opt.record...)
 		if onCaughtUp != nil {
 			onCaughtUp(position)
 		}

@@ -84,14 +84,14 @@ func (t *Telemetry) ObserveSagas(name string, store saga.Store) (metric.Registra
 	if strings.TrimSpace(name) == "" {
 		return nil, fmt.Errorf("otelbulwark: ObserveSagas needs the definition's name")
 	}
-	opt := nameOption(name)
+	opt := fixed(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		recs, err := store.List(ctx, saga.ListQuery{Name: name, Status: saga.NeedsAttention})
 		if err != nil {
 			return err
 		}
-		o.ObserveInt64(in.sagaNeedsAttention, int64(len(recs)), opt)
+		o.ObserveInt64(in.sagaNeedsAttention, int64(len(recs)), opt.observe...)
 		return nil
 	}, in.sagaNeedsAttention)
 }

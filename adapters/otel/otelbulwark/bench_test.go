@@ -1,0 +1,49 @@
+package otelbulwark_test
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkBreakerSuccess measures a closed breaker's success path with and
+// without instrumentation (on an SDK meter, with its gauges registered).
+func BenchmarkBreakerSuccess(b *testing.B) {
+	benchBreaker(b, false)
+}
+
+// BenchmarkBreakerRejection measures a forced-open breaker's rejection,
+// which an instrumented breaker counts.
+func BenchmarkBreakerRejection(b *testing.B) {
+	benchBreaker(b, true)
+}
+
+func benchBreaker(b *testing.B, open bool) {
+	for _, impl := range []struct {
+		name       string
+		instrument bool
+	}{{"bulwark", false}, {"bulwark-otel", true}} {
+		b.Run("impl="+impl.name, func(b *testing.B) {
+			r := newRigB(b)
+			br := newBreaker(b, r, impl.instrument, open)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_ = br.Do(ctx, ok)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkTrace measures the tracing policy around a successful call, with
+// spans sampled and recorded.
+func BenchmarkTrace(b *testing.B) {
+	r := newRigB(b)
+	p := r.tel.Trace("inventory")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Do(ctx, ok)
+	}
+}
