@@ -221,6 +221,6 @@ func atomicAdd(n *int32) int32 { return atomic.AddInt32(n, 1) }
 type discardSpans struct{}
 
 func (discardSpans) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (discardSpans) OnEnd(sdktrace.ReadOnlySpan)                    {}
-func (discardSpans) Shutdown(context.Context) error                 { return nil }
-func (discardSpans) ForceFlush(context.Context) error               { return nil }
+func (discardSpans) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (discardSpans) Shutdown(context.Context) error                  { return nil }
+func (discardSpans) ForceFlush(context.Context) error                { return nil }

@@ -24,7 +24,9 @@ type Config struct {
 	// nil means otel.GetTracerProvider().
 	TracerProvider trace.TracerProvider
 	// Propagator writes trace context into outbox messages and reads it
-	// back; nil means otel.GetTextMapPropagator().
+	// back; nil means otel.GetTextMapPropagator(), which propagates nothing
+	// until otel.SetTextMapPropagator is called (with
+	// propagation.TraceContext{}, say).
 	Propagator propagation.TextMapPropagator
 	// Keys adds the key of keyed patterns (keyed breakers, bulkheads and
 	// rate limiters) to their metrics as the bulwark.key attribute. Off by
