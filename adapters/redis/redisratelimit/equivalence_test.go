@@ -123,7 +123,7 @@ func randomRule(t testing.TB, rng *rand.Rand) ratelimit.Rule {
 	alg, burst := ratelimit.SlidingWindow, 0
 	if rng.IntN(2) == 0 {
 		alg = ratelimit.TokenBucket
-		burst = 1 + rng.IntN(min(2*limit, 40))
+		burst = min(1+rng.IntN(min(2*limit, 40)), maxBurst(limit, period))
 		if rng.IntN(8) == 0 {
 			burst = maxBurst(limit, period)
 		}
