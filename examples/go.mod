@@ -13,6 +13,7 @@ replace (
 require (
 	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/nats v0.0.0-00010101000000-000000000000
+	github.com/bulwark-go/bulwark/adapters/otel v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/postgres v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.0.0-00010101000000-000000000000
@@ -21,13 +22,20 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rabbitmq/amqp091-go v1.16.0
+	go.opentelemetry.io/otel/exporters/stdout/stdoutmetric v1.47.0
+	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0
+	go.opentelemetry.io/otel/sdk v1.47.0
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.uber.org/goleak v1.3.0
 )
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
@@ -40,6 +48,11 @@ require (
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/metric v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -52,3 +65,5 @@ require (
 )
 
 replace github.com/bulwark-go/bulwark/adapters/rabbitmq => ../adapters/rabbitmq
+
+replace github.com/bulwark-go/bulwark/adapters/otel => ../adapters/otel

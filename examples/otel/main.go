@@ -1,0 +1,176 @@
+// Command otel shows bulwark's OpenTelemetry instrumentation on a chain of
+// retry, circuit breaker and bulkhead in front of a dependency that goes
+// down for a while.
+//
+//	go run ./examples/otel
+//
+// A client calls an inventory service every 100ms, twelve times; the
+// service fails from 0.3s to 0.7s. Each call runs in a span
+// (otelbulwark.Trace) with an event per failed attempt (TraceAttempts); the
+// retry, breaker and bulkhead count their retries, give-ups, changes of
+// state and rejections, and report their state as gauges. The story is
+// printed as it happens; then the spans and the metrics, as OpenTelemetry's
+// stdout exporters write them (one JSON document per span, then one for
+// the metrics). Point the same Telemetry at an OTLP exporter in production.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/adapters/otel/otelbulwark"
+	"github.com/bulwark-go/bulwark/bulkhead"
+	"github.com/bulwark-go/bulwark/circuitbreaker"
+	"github.com/bulwark-go/bulwark/clock"
+	"github.com/bulwark-go/bulwark/retry"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+const (
+	calls     = 12
+	interval  = 100 * time.Millisecond
+	downFrom  = 300 * time.Millisecond
+	downUntil = 700 * time.Millisecond
+)
+
+var errUnavailable = errors.New("inventory: 503 service unavailable")
+
+func main() {
+	if err := run(context.Background(), os.Stdout, clock.System); err != nil {
+		fmt.Fprintln(os.Stderr, "otel example:", err)
+		os.Exit(1)
+	}
+}
+
+// The headers between the story, the spans and the metrics.
+const (
+	spansHeader   = "--- spans (stdouttrace) ---"
+	metricsHeader = "--- metrics (stdoutmetric) ---"
+)
+
+func run(ctx context.Context, out io.Writer, clk clock.Clock) error {
+	// The SDK side: spans are exported as they end (kept until the story is
+	// told, then written out); metrics are read once, at the end.
+	var spans bytes.Buffer
+	spanExporter, err := stdouttrace.New(stdouttrace.WithWriter(&spans))
+	if err != nil {
+		return err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spanExporter))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = tp.Shutdown(ctx); _ = mp.Shutdown(ctx) }()
+
+	tel, err := otelbulwark.New(otelbulwark.Config{MeterProvider: mp, TracerProvider: tp})
+	if err != nil {
+		return err
+	}
+	policy, observed, err := newPolicy(tel, clk)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, reg := range observed {
+			_ = reg.Unregister()
+		}
+	}()
+
+	start := clk.Now()
+	fmt.Fprintf(out, "calling inventory every %v, %d times; it is down from %v to %v\n\n", interval, calls, downFrom, downUntil)
+	for i := range calls {
+		if i > 0 {
+			if err := clock.Sleep(ctx, clk, interval); err != nil {
+				return err
+			}
+		}
+		at := clk.Now().Sub(start)
+		err := policy.Do(ctx, func(context.Context) error {
+			if at >= downFrom && at < downUntil {
+				return errUnavailable
+			}
+			return nil
+		})
+		outcome := "ok"
+		if err != nil {
+			outcome = err.Error()
+		}
+		fmt.Fprintf(out, "%5.2fs  %s\n", at.Seconds(), outcome)
+	}
+	fmt.Fprintf(out, "\n%s\n", spansHeader)
+	if _, err := spans.WriteTo(out); err != nil {
+		return err
+	}
+	return exportMetrics(ctx, out, reader)
+}
+
+// newPolicy builds retry → breaker → bulkhead, instrumented with tel, and
+// registers the gauges of the breaker and the bulkhead.
+func newPolicy(tel *otelbulwark.Telemetry, clk clock.Clock) (bulwark.Policy, []interface{ Unregister() error }, error) {
+	rcfg := retry.Config{
+		MaxAttempts: 2,
+		Backoff:     retry.Constant{}, // retry at once, for a short story
+		// A rejection by the breaker is not worth retrying right away.
+		RetryIf: func(err error) bool { return !errors.Is(err, circuitbreaker.ErrOpen) },
+		Clock:   clk,
+	}
+	tel.InstrumentRetry("inventory", &rcfg)
+	retrier, err := retry.New(rcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	bcfg := circuitbreaker.DefaultConfig()
+	bcfg.Name, bcfg.Clock = "inventory", clk
+	bcfg.ConsecutiveFailures = 2
+	bcfg.OpenWait, bcfg.OpenWaitMultiplier, bcfg.MaxOpenWait, bcfg.OpenWaitJitter = 250*time.Millisecond, 0, 0, 0
+	bcfg.HalfOpenCalls, bcfg.HalfOpenSuccesses, bcfg.MaxHalfOpenWait = 1, 1, 0
+	tel.InstrumentBreaker("inventory", &bcfg)
+	breaker, err := circuitbreaker.New(bcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	hcfg := bulkhead.Config{MaxConcurrent: 4}
+	tel.InstrumentBulkhead("inventory", &hcfg)
+	bh, err := bulkhead.New(hcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var observed []interface{ Unregister() error }
+	regB, err := tel.ObserveBreaker("inventory", breaker)
+	if err != nil {
+		return nil, nil, err
+	}
+	regH, err := tel.ObserveBulkhead("inventory", bh)
+	if err != nil {
+		_ = regB.Unregister()
+		return nil, nil, err
+	}
+	observed = append(observed, regB, regH)
+	return bulwark.Chain(tel.Trace("inventory"), retrier, tel.TraceAttempts(), breaker, bh), observed, nil
+}
+
+// exportMetrics reads every metric once and writes it to out.
+func exportMetrics(ctx context.Context, out io.Writer, reader *sdkmetric.ManualReader) error {
+	exporter, err := stdoutmetric.New(stdoutmetric.WithWriter(out))
+	if err != nil {
+		return err
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n%s\n", metricsHeader)
+	return exporter.Export(ctx, &rm)
+}
