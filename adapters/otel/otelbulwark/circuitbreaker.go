@@ -73,7 +73,8 @@ func (t *Telemetry) countTransition(name, key string, c circuitbreaker.StateChan
 }
 
 // InstrumentKeyedBreaker instruments a keyed breaker's configuration as
-// InstrumentBreaker does a breaker's, through its keyed hooks; with
+// InstrumentBreaker does a breaker's, through its keyed hooks (leave
+// cfg.Breaker alone: a keyed breaker's Config takes no hooks); with
 // Config.Keys the key (formatted with fmt.Sprint) is recorded as
 // bulwark.key.
 func InstrumentKeyedBreaker[K comparable](t *Telemetry, name string, cfg *circuitbreaker.KeyedConfig[K]) {
