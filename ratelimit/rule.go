@@ -120,13 +120,16 @@ type window struct {
 func (w *window) take(now, period, limit int64) int64 {
 	start := now - floorMod(now, period)
 	switch {
-	case start == w.start:
-	case start == w.start+period:
+	case start <= w.start:
+		// The same window, or the clock went back: count the call in the
+		// current window.
+	case start-w.start <= period:
+		// The next window. (With an unchanged period the distance is
+		// exactly one period; after the period changed, a window that
+		// began less than one period ago is the previous one too.)
 		w.start, w.prev, w.curr = start, w.curr, 0
-	case start > w.start+period:
-		w.start, w.prev, w.curr = start, 0, 0
 	default:
-		// The clock went back: count the call in the current window.
+		w.start, w.prev, w.curr = start, 0, 0
 	}
 	elapsed := min(max(now-w.start, 0), period)
 	if w.curr < limit && !exceeds(w.prev, period-elapsed, limit-w.curr-1, period) {

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 		{"TokenBucketRefillsToBurstOnly", testTokenBucketRefillsToBurstOnly},
 		{"SlidingWindowWeighsThePreviousWindow", testSlidingWindowWeighsThePreviousWindow},
 		{"SlidingWindowLimitOne", testSlidingWindowLimitOne},
+		{"SlidingWindowPeriodChange", testSlidingWindowPeriodChange},
 		{"RejectionsRecordNothing", testRejectionsRecordNothing},
 		{"KeysAreIndependent", testKeysAreIndependent},
 		{"RetryAfterIsExact", testRetryAfterIsExact},
@@ -114,6 +115,21 @@ func testSlidingWindowLimitOne(t *testing.T, s ratelimit.Store) {
 	assert.Equal(t, 2*time.Second, take(t, s, "k", one, 0))
 	assert.Equal(t, 500*time.Millisecond, take(t, s, "k", one, 1500*time.Millisecond))
 	assert.Zero(t, take(t, s, "k", one, 2*time.Second))
+}
+
+// testSlidingWindowPeriodChange changes a live key's period, as a redeploy
+// with a new rule does: a window that began less than one new period ago
+// counts as the previous window, and no wait is ever negative.
+func testSlidingWindowPeriodChange(t *testing.T, s ratelimit.Store) {
+	twoPer5s := ratelimit.Rule{Algorithm: ratelimit.SlidingWindow, Limit: 2, Period: 5 * time.Second}
+	twoPer4s := ratelimit.Rule{Algorithm: ratelimit.SlidingWindow, Limit: 2, Period: 4 * time.Second}
+	require.Zero(t, take(t, s, "k", twoPer5s, 5*time.Second))
+	require.Zero(t, take(t, s, "k", twoPer5s, 5*time.Second))
+	// At 11.5 s the 4 s window began at 8 s, 3 s after the stored one (at
+	// 5 s): that one is the previous window, its two calls weighing
+	// 2 × 0.5 / 4 = 0.125 of a period. One call fits, a second does not.
+	assert.Zero(t, take(t, s, "k", twoPer4s, 11500*time.Millisecond))
+	assert.Positive(t, take(t, s, "k", twoPer4s, 11500*time.Millisecond))
 }
 
 func testRejectionsRecordNothing(t *testing.T, s ratelimit.Store) {
