@@ -2,6 +2,7 @@ package otelbulwark_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/bulkhead"
@@ -86,4 +87,21 @@ func newBreaker(t testing.TB, r *rig, instrument, open bool) *circuitbreaker.Bre
 		b.ForceOpen()
 	}
 	return b
+}
+
+// TestRejectionSeriesGoWithTheirPattern checks that the tallies behind the
+// rejection counters do not outlive the pattern that counts into them.
+func TestRejectionSeriesGoWithTheirPattern(t *testing.T) {
+	r := newRig(t, false)
+	func() {
+		cfg := bulkhead.Config{MaxConcurrent: 1}
+		r.tel.InstrumentBulkhead("short-lived", &cfg)
+		b, _ := bulkhead.New(cfg)
+		_, _ = b.TryAcquire()
+		_ = b.Do(context.Background(), ok)
+		wantCounter(t, r.collect(t), "bulwark.bulkhead.rejected_calls", "{call}", p(int64(1), attrName.String("short-lived")))
+	}()
+	runtime.GC()
+	runtime.GC()
+	absent(t, r.collect(t), "bulwark.bulkhead.rejected_calls")
 }

@@ -56,13 +56,22 @@ func fixed(name string, more ...attribute.KeyValue) fixedAttrs {
 	return fixedAttrs{add: []metric.AddOption{o}, record: []metric.RecordOption{o}, observe: []metric.ObserveOption{o}}
 }
 
-// keyed returns the attributes of name and, when the Telemetry records keys
-// and key is not empty, key; f is the attributes without the key.
-func (t *Telemetry) keyed(f fixedAttrs, name, key string) []metric.AddOption {
-	if !t.keys || key == "" {
-		return f.add
+// rejectionTally returns the function that counts a rejection of the
+// pattern name in ts: under its key when the Telemetry records keys and
+// the key is not empty.
+func (t *Telemetry) rejectionTally(ts *tallies, name string) func(key string) {
+	all := ts.add(name)
+	if !t.keys {
+		return func(string) { all.inc() }
 	}
-	return []metric.AddOption{metric.WithAttributes(nameKey.String(name), keyKey.String(key))}
+	byKey := &keyedTallies{ts: ts, name: name}
+	return func(key string) {
+		if key == "" {
+			all.inc()
+			return
+		}
+		byKey.get(key).inc()
+	}
 }
 
 // ErrorType returns the value bulwark gives the error.type attribute for

@@ -14,13 +14,13 @@ import (
 // bulwark.bulkhead.direction "increase" or "decrease"), each with
 // bulwark.name set to name and, for a keyed bulkhead (instrument its
 // KeyedConfig's Config) with Config.Keys, bulwark.key. The hooks cfg already
-// has run after the recording. Counting a rejection without a key allocates
-// nothing.
+// has run after the recording. Counting a rejection is one atomic add, read
+// when metrics are collected.
 func (t *Telemetry) InstrumentBulkhead(name string, cfg *bulkhead.Config) {
-	opt := fixed(name)
+	rejected := t.rejectionTally(t.inst.bhRejected, name)
 	onFull, onLimit := cfg.OnFull, cfg.OnLimitChange
 	cfg.OnFull = func(key string) {
-		t.inst.bhRejected.Add(background, 1, t.keyed(opt, name, key)...)
+		rejected(key)
 		if onFull != nil {
 			onFull(key)
 		}

@@ -16,8 +16,9 @@ var breakerStates = [...]circuitbreaker.State{
 	circuitbreaker.StateForcedOpen, circuitbreaker.StateDisabled,
 }
 
-// breakerOptions are the measurement options of one breaker's name, per
-// state, made once so that counting a rejection allocates nothing.
+// breakerOptions are one breaker's attribute sets per state, and its
+// rejection tallies per state, made once so that recording allocates
+// nothing.
 type breakerOptions struct {
 	name     string
 	byState  [len(breakerStates)]fixedAttrs
@@ -32,11 +33,34 @@ func newBreakerOptions(name string) *breakerOptions {
 	return o
 }
 
-func (o *breakerOptions) state(s circuitbreaker.State) fixedAttrs {
-	if int(s) < len(o.byState) && breakerStates[s] == s {
-		return o.byState[s]
+// rejections are the tallies of one breaker's rejections, per state.
+type rejections struct {
+	ts      *tallies
+	name    string
+	byState [len(breakerStates)]*tally
+	keyed   [len(breakerStates)]*keyedTallies // with Config.Keys
+}
+
+func (t *Telemetry) newRejections(name string) *rejections {
+	r := &rejections{ts: t.inst.cbRejected, name: name}
+	for i, s := range breakerStates {
+		r.byState[i] = r.ts.add(name, cbStateKey.String(s.String()))
+		r.keyed[i] = &keyedTallies{ts: r.ts, name: name, more: []attribute.KeyValue{cbStateKey.String(s.String())}}
 	}
-	return fixed(o.name, cbStateKey.String(s.String()))
+	return r
+}
+
+// count counts a rejection in state s, under key when it is not empty.
+func (r *rejections) count(s circuitbreaker.State, key string) {
+	if int(s) >= len(breakerStates) || breakerStates[s] != s {
+		r.ts.add(r.name, cbStateKey.String(s.String())).inc() // a state this package does not know yet
+		return
+	}
+	if key != "" {
+		r.keyed[s].get(key).inc()
+		return
+	}
+	r.byState[s].inc()
 }
 
 // InstrumentBreaker makes cfg's breaker count its changes of state
@@ -44,19 +68,20 @@ func (o *breakerOptions) state(s circuitbreaker.State) fixedAttrs {
 // its rejections (bulwark.circuitbreaker.rejected_calls, with the state that
 // rejected), each with bulwark.name set to name. The hooks cfg already has
 // run after the recording. A breaker's success path is untouched: the hooks
-// fire only on changes and rejections, and counting a rejection allocates
-// nothing.
+// fire only on changes and rejections. Counting a rejection (which an open
+// breaker may do at request rate) is one atomic add, read when metrics are
+// collected.
 func (t *Telemetry) InstrumentBreaker(name string, cfg *circuitbreaker.Config) {
-	opts := newBreakerOptions(name)
+	rejected := t.newRejections(name)
 	onChange, onReject := cfg.OnStateChange, cfg.OnReject
 	cfg.OnStateChange = func(c circuitbreaker.StateChange) {
-		t.countTransition(opts.name, "", c)
+		t.countTransition(name, "", c)
 		if onChange != nil {
 			onChange(c)
 		}
 	}
 	cfg.OnReject = func(e *circuitbreaker.OpenError) {
-		t.inst.cbRejected.Add(background, 1, opts.state(e.State).add...)
+		rejected.count(e.State, "")
 		if onReject != nil {
 			onReject(e)
 		}
@@ -78,7 +103,7 @@ func (t *Telemetry) countTransition(name, key string, c circuitbreaker.StateChan
 // Config.Keys the key (formatted with fmt.Sprint) is recorded as
 // bulwark.key.
 func InstrumentKeyedBreaker[K comparable](t *Telemetry, name string, cfg *circuitbreaker.KeyedConfig[K]) {
-	opts := newBreakerOptions(name)
+	rejected := t.newRejections(name)
 	onChange, onReject := cfg.OnStateChange, cfg.OnReject
 	cfg.OnStateChange = func(key K, c circuitbreaker.StateChange) {
 		t.countTransition(name, t.keyString(key), c)
@@ -87,11 +112,7 @@ func InstrumentKeyedBreaker[K comparable](t *Telemetry, name string, cfg *circui
 		}
 	}
 	cfg.OnReject = func(key K, e *circuitbreaker.OpenError) {
-		opt := opts.state(e.State)
-		if k := t.keyString(key); k != "" {
-			opt = fixed(name, cbStateKey.String(e.State.String()), keyKey.String(k))
-		}
-		t.inst.cbRejected.Add(background, 1, opt.add...)
+		rejected.count(e.State, t.keyString(key))
 		if onReject != nil {
 			onReject(key, e)
 		}

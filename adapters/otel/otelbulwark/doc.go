@@ -16,8 +16,10 @@
 //
 // Nothing in bulwark's core changes, and an instrumented pattern's success
 // path is untouched: the hooks fire on changes, retries and rejections
-// only, and recording one allocates nothing beyond what the OpenTelemetry
-// SDK does. Hooks carry no context, so their measurements carry none (no
+// only. Rejections, which an open breaker, a full bulkhead or a rate limit
+// may count at request rate, are one atomic add each, read when metrics
+// are collected; other measurements go straight to OpenTelemetry's
+// instruments. Hooks carry no context, so their measurements carry none (no
 // exemplars).
 //
 // # Metrics

@@ -16,12 +16,12 @@ import (
 // (bulwark.ratelimit.rejected_calls) with bulwark.name set to name and, for
 // a keyed limiter (instrument its KeyedConfig's Config) with Config.Keys,
 // bulwark.key. The hook cfg already has runs after the recording. Counting
-// a rejection without a key allocates nothing.
+// a rejection is one atomic add, read when metrics are collected.
 func (t *Telemetry) InstrumentRateLimit(name string, cfg *ratelimit.Config) {
-	opt := fixed(name)
+	rejected := t.rejectionTally(t.inst.rlRejected, name)
 	onLimited := cfg.OnLimited
 	cfg.OnLimited = func(key string, retryAfter time.Duration) {
-		t.inst.rlRejected.Add(background, 1, t.keyed(opt, name, key)...)
+		rejected(key)
 		if onLimited != nil {
 			onLimited(key, retryAfter)
 		}

@@ -82,6 +82,9 @@ func New(cfg Config) (*Telemetry, error) {
 	if err := t.inst.create(t.meter); err != nil {
 		return nil, fmt.Errorf("otelbulwark: creating instruments: %w", err)
 	}
+	if err := t.observeTallies(t.inst.cbRejected, t.inst.bhRejected, t.inst.rlRejected); err != nil {
+		return nil, fmt.Errorf("otelbulwark: registering the rejection counters: %w", err)
+	}
 	return t, nil
 }
 
@@ -95,6 +98,10 @@ func (mk *instrumentMaker) counter(name, unit, desc string) metric.Int64Counter 
 	c, err := mk.m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 	mk.errs = append(mk.errs, err)
 	return c
+}
+
+func (mk *instrumentMaker) tallied(name, unit, desc string) *tallies {
+	return &tallies{inst: mk.observedCounter(name, unit, desc)}
 }
 
 func (mk *instrumentMaker) upDown(name, unit, desc string) metric.Int64ObservableUpDownCounter {
@@ -145,12 +152,12 @@ var (
 type instruments struct {
 	cbState, cbKeys, cbOpenKeys                metric.Int64ObservableGauge
 	cbFailureRate, cbSlowCallRate              metric.Float64ObservableGauge
-	cbTransitions, cbRejected                  metric.Int64Counter
+	cbTransitions                              metric.Int64Counter
+	cbRejected, bhRejected, rlRejected         *tallies
 	cbSuppressedTrips, cbEvictions             metric.Int64ObservableCounter
 	retryRetries, retryGiveUps                 metric.Int64Counter
-	bhRejected, bhLimitChanges                 metric.Int64Counter
+	bhLimitChanges                             metric.Int64Counter
 	bhActive, bhQueued, bhLimit                metric.Int64ObservableUpDownCounter
-	rlRejected                                 metric.Int64Counter
 	toTimedOut                                 metric.Int64Counter
 	hedgeAttempts                              metric.Int64Counter
 	hedgeDelay                                 metric.Float64ObservableGauge
@@ -179,7 +186,7 @@ func (in *instruments) create(m metric.Meter) error {
 		"Share of the calls in a circuit breaker's window that were slow, from 0 to 1.")
 	in.cbTransitions = mk.counter("bulwark.circuitbreaker.transitions", "{transition}",
 		"Changes of state of circuit breakers.")
-	in.cbRejected = mk.counter("bulwark.circuitbreaker.rejected_calls", "{call}",
+	in.cbRejected = mk.tallied("bulwark.circuitbreaker.rejected_calls", "{call}",
 		"Calls a circuit breaker rejected (in dry-run mode: would have rejected).")
 	in.cbKeys = mk.intGauge("bulwark.circuitbreaker.keyed.breakers", "{breaker}",
 		"Breakers a keyed circuit breaker holds.")
@@ -195,7 +202,7 @@ func (in *instruments) create(m metric.Meter) error {
 	in.retryGiveUps = mk.counter("bulwark.retry.give_ups", "{call}",
 		"Calls a retrier gave up on, by reason.")
 
-	in.bhRejected = mk.counter("bulwark.bulkhead.rejected_calls", "{call}",
+	in.bhRejected = mk.tallied("bulwark.bulkhead.rejected_calls", "{call}",
 		"Calls a bulkhead rejected because it was full.")
 	in.bhLimitChanges = mk.counter("bulwark.bulkhead.limit_changes", "{change}",
 		"Changes of an adaptive bulkhead's limit.")
@@ -206,7 +213,7 @@ func (in *instruments) create(m metric.Meter) error {
 	in.bhLimit = mk.upDown("bulwark.bulkhead.limit", "{call}",
 		"The most calls a bulkhead lets run at once.")
 
-	in.rlRejected = mk.counter("bulwark.ratelimit.rejected_calls", "{call}",
+	in.rlRejected = mk.tallied("bulwark.ratelimit.rejected_calls", "{call}",
 		"Calls a rate limiter rejected.")
 	in.toTimedOut = mk.counter("bulwark.timeout.timed_out_calls", "{call}",
 		"Calls that ran out of time.")
