@@ -42,8 +42,8 @@ const (
 var background = context.Background()
 
 // fixedAttrs is an attribute set made once per instrumented pattern, as
-// the option slices Add, Record and Observe take: passing a slice made in advance
-// keeps a measurement from allocating one.
+// the option slices Add, Record and Observe take: passing a slice made in
+// advance keeps a measurement from allocating one.
 type fixedAttrs struct {
 	add     []metric.AddOption
 	record  []metric.RecordOption

@@ -16,17 +16,15 @@ var breakerStates = [...]circuitbreaker.State{
 	circuitbreaker.StateForcedOpen, circuitbreaker.StateDisabled,
 }
 
-// breakerOptions are one breaker's attribute sets per state, and its
-// rejection tallies per state, made once so that recording allocates
-// nothing.
+// breakerOptions are one breaker's attribute sets, alone and per state,
+// made once so that observing its gauges allocates nothing.
 type breakerOptions struct {
-	name     string
 	byState  [len(breakerStates)]fixedAttrs
 	nameOnly fixedAttrs
 }
 
 func newBreakerOptions(name string) *breakerOptions {
-	o := &breakerOptions{name: name, nameOnly: fixed(name)}
+	o := &breakerOptions{nameOnly: fixed(name)}
 	for i, s := range breakerStates {
 		o.byState[i] = fixed(name, cbStateKey.String(s.String()))
 	}

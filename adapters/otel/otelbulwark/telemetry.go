@@ -141,8 +141,8 @@ func (mk *instrumentMaker) seconds(name, desc string, bounds []float64) metric.F
 	return h
 }
 
-// Bucket boundaries, in seconds: durations of calls and steps, and the
-// longer delays of messages waiting in an outbox.
+// Bucket boundaries, in seconds: durations of saga steps, and the longer
+// delays of messages waiting in an outbox.
 var (
 	durationBounds = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
 	lagBounds      = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
