@@ -12,6 +12,7 @@ replace (
 
 require (
 	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
+	github.com/bulwark-go/bulwark/adapters/kafka v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/nats v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/otel v0.0.0-00010101000000-000000000000
 	github.com/bulwark-go/bulwark/adapters/postgres v0.0.0-00010101000000-000000000000
@@ -22,6 +23,8 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/rabbitmq/amqp091-go v1.16.0
+	github.com/twmb/franz-go v1.22.3
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.opentelemetry.io/otel/exporters/stdout/stdoutmetric v1.47.0
 	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -47,7 +50,9 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
@@ -67,3 +72,5 @@ require (
 replace github.com/bulwark-go/bulwark/adapters/rabbitmq => ../adapters/rabbitmq
 
 replace github.com/bulwark-go/bulwark/adapters/otel => ../adapters/otel
+
+replace github.com/bulwark-go/bulwark/adapters/kafka => ../adapters/kafka
