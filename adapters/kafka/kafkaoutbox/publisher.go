@@ -30,10 +30,11 @@
 //		return handle(ctx, m)
 //	})
 //
-// A duplicate never overtakes a later message of its key: the relay
-// publishes a key's next message only once the previous one is acked, so a
-// repeat lands after the first copy and before its successors, or right
-// after the successors it was already in flight with.
+// Order survives this: the relay publishes a key's next message only once
+// the previous one is acked, so the first copies of a key's messages are
+// in order on its partition. A repeat may come after later messages of its
+// key (a relay that published m1 and m2 and died publishes both again:
+// m1 m2 m1 m2), so consumers drop repeats by ID, not by position.
 package kafkaoutbox
 
 import (

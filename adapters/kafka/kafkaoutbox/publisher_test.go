@@ -151,7 +151,8 @@ func TestBrokerRefusalIsAnError(t *testing.T) {
 
 // TestPublishReturnsWhenContextEndsInFlight: a broker that takes the
 // produce request and never answers holds the record in flight, where the
-// client cannot fail it; Publish still returns as soon as ctx ends.
+// client cannot fail it. Publish waits for the ack meanwhile, and still
+// returns as soon as ctx ends.
 func TestPublishReturnsWhenContextEndsInFlight(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
@@ -169,15 +170,16 @@ func TestPublishReturnsWhenContextEndsInFlight(t *testing.T) {
 		return nil, nil, false // then let the cluster answer
 	})
 	for _, tc := range []struct {
-		name string
-		end  func(context.CancelFunc)
-		want error
+		name    string
+		timeout time.Duration
+		end     func(context.CancelFunc)
+		want    error
 	}{
-		{"Cancel", func(cancel context.CancelFunc) { cancel() }, context.Canceled},
-		{"Deadline", func(context.CancelFunc) {}, context.DeadlineExceeded},
+		{"Cancel", time.Minute, func(cancel context.CancelFunc) { cancel() }, context.Canceled},
+		{"Deadline", 300 * time.Millisecond, func(context.CancelFunc) {}, context.DeadlineExceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
 			defer cancel()
 			errc := make(chan error, 1)
 			go func() { errc <- pub.Publish(ctx, outbox.NewMessage(topic, "k", []byte(tc.name))) }()
@@ -186,6 +188,11 @@ func TestPublishReturnsWhenContextEndsInFlight(t *testing.T) {
 				case <-arrived:
 				case <-time.After(10 * time.Second):
 					t.Fatal("the produce request never reached the broker")
+				}
+				select {
+				case err := <-errc:
+					t.Fatalf("Publish returned %v before the broker acked", err)
+				case <-time.After(100 * time.Millisecond):
 				}
 			}
 			tc.end(cancel)
