@@ -79,11 +79,22 @@ func (p *Publisher) Publish(ctx context.Context, m outbox.Message) error {
 		msg.Header[k] = []string{v}
 	}
 	msg.Header[KeyHeader] = []string{m.Key}
-	msg.Header[CreatedAtHeader] = []string{m.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	msg.Header[CreatedAtHeader] = []string{createdAt(m.CreatedAt)}
 	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID.String())); err != nil {
 		return fmt.Errorf("natsoutbox: publishing %s to %s: %w", m.ID, msg.Subject, err)
 	}
 	return nil
+}
+
+// createdAt formats t in RFC 3339 with nanoseconds, in UTC unless that would
+// move it out of the years RFC 3339 can write (0 to 9999): a creation time
+// of 0000-01-01T00:00:00+01:00 is year -1 in UTC, which Decode could not
+// read back.
+func createdAt(t time.Time) string {
+	if u := t.UTC(); u.Year() >= 0 && u.Year() <= 9999 {
+		t = u
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 // Decode turns a message natsoutbox published back into an outbox.Message,

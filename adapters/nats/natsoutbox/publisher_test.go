@@ -118,7 +118,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again := nats.Header{"Nats-Msg-Id": {m.ID.String()}, natsoutbox.KeyHeader: {m.Key}, natsoutbox.CreatedAtHeader: {m.CreatedAt.UTC().Format(time.RFC3339Nano)}}
+		again := nats.Header{"Nats-Msg-Id": {m.ID.String()}, natsoutbox.KeyHeader: {m.Key}, natsoutbox.CreatedAtHeader: {m.CreatedAt.Format(time.RFC3339Nano)}}
 		for k, v := range m.Headers {
 			again[k] = []string{v}
 		}
@@ -129,4 +129,28 @@ func FuzzDecode(f *testing.F) {
 		assert.Equal(t, m.Headers, m2.Headers)
 		assert.True(t, m.CreatedAt.Equal(m2.CreatedAt))
 	})
+}
+
+// TestCreationTimesAtTheEdgesRoundTrip publishes messages whose creation
+// times sit at the ends of what RFC 3339 can write; each decodes to the same
+// instant. Writing every time in UTC turned year 0 at +01:00 into year -1.
+func TestCreationTimesAtTheEdgesRoundTrip(t *testing.T) {
+	h := harness(t, natstest.Server(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("", -3600)),
+		time.Date(2026, 11, 29, 5, 0, 0, 1, time.UTC),
+	}
+	for _, at := range times {
+		m := outbox.NewMessage(h.Topic, "k", []byte("x"))
+		m.CreatedAt = at
+		require.NoError(t, h.Publisher.Publish(ctx, m))
+	}
+	got, err := h.Receive(ctx, len(times))
+	require.NoError(t, err)
+	for i, at := range times {
+		assert.True(t, got[i].CreatedAt.Equal(at), "sent %v, decoded %v", at, got[i].CreatedAt)
+	}
 }
