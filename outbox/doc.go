@@ -17,8 +17,9 @@
 //     pgoutbox (PostgreSQL; pgx.Tx or *sql.Tx), sqliteoutbox (SQLite;
 //     *sql.Tx), and MemoryStore here for tests.
 //   - Relay: claims batches from a Store, publishes them through a
-//     Publisher (natsoutbox for NATS JetStream, MemoryPublisher here), and
-//     records the outcome. Failed publishes are retried with exponential
+//     Publisher (natsoutbox for NATS JetStream, kafkaoutbox for Kafka,
+//     rabbitoutbox for RabbitMQ, MemoryPublisher here), and records the
+//     outcome. Failed publishes are retried with exponential
 //     backoff; after Config.MaxAttempts a message becomes a dead letter,
 //     which can be listed, replayed or discarded through the Store.
 //

@@ -27,8 +27,9 @@
 // the context's error) and op's last error, and counts the attempts.
 //
 // For message consumers, Handler retries a handler and hands messages that
-// still fail to a DeadLetterSink (MemorySink here; queue and table sinks live
-// in the adapter modules), with the error and the history of every attempt.
+// still fail to a DeadLetterSink (MemorySink here; kafkadlq and rabbitdlq in
+// the adapter modules), with the error and the history of every attempt.
+// Every sink passes the conformance suite in retry/retrytest.
 // A shutdown never dead-letters a message.
 //
 // Retrier implements bulwark.Policy. Put it outermost in a chain so that each
