@@ -1,0 +1,175 @@
+// Package sqlitecqrs keeps the checkpoints of cqrs projections in SQLite
+// (modernc.org/sqlite, pure Go): a cqrs.Store whose transactions are
+// *sql.Tx, so that read models in the same database file are updated
+// exactly once. It passes the cqrstest conformance suite.
+//
+// Open the database with sqlite.Open (github.com/bulwark-go/bulwark/adapters/sqlite):
+// its transactions take the write lock up front, so an Update reads the
+// checkpoint, runs the projector's function — which applies a batch of
+// events through the transaction — and writes the checkpoint back as one
+// step among all the goroutines and processes sharing the file. Updates, and
+// every other writer of the file, take turns: keep batches small enough
+// that appends do not wait long behind them.
+package sqlitecqrs
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bulwark-go/bulwark/cqrs"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+)
+
+// Config configures a Store. Start from DefaultConfig.
+type Config struct {
+	// DB is the database holding the checkpoints and the read models,
+	// opened with sqlite.Open. Required.
+	DB *sql.DB
+	// Table holds the checkpoints, "name" or "schema.name": letters,
+	// digits and underscores.
+	Table string
+}
+
+// DefaultConfig returns a Config with the table "bulwark_projections". Set
+// DB before calling New.
+func DefaultConfig() Config {
+	return Config{Table: "bulwark_projections"}
+}
+
+// Store is a cqrs.Store in a SQLite table. It is safe for concurrent use by
+// many goroutines and processes.
+type Store struct {
+	db  *sql.DB
+	sql statements
+}
+
+var _ cqrs.Store[*sql.Tx] = (*Store)(nil)
+
+type statements struct {
+	migrate, read, write, list string
+}
+
+//go:embed migrate.sql
+var migrateSQL string
+
+const columns = `name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at`
+
+// New returns a Store, or an error naming the first invalid setting. It
+// does not touch the database; call Migrate to create the table.
+func New(cfg Config) (*Store, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("sqlitecqrs: Config.DB must be set")
+	}
+	if err := sqlident.Check("sqlitecqrs: Config.Table", cfg.Table); err != nil {
+		return nil, err
+	}
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
+	return &Store{db: cfg.DB, sql: statements{
+		migrate: r.Replace(migrateSQL),
+		read:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
+		write: r.Replace(`INSERT INTO {{table}} ({{columns}}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (name, version) DO UPDATE SET position = excluded.position, live = excluded.live, owner = excluded.owner,
+	lease_until = excluded.lease_until, failed_position = excluded.failed_position, failed_error = excluded.failed_error,
+	failed_at = excluded.failed_at, updated_at = excluded.updated_at`),
+		list: r.Replace(`SELECT {{columns}} FROM {{table}} ORDER BY name, version`),
+	}}, nil
+}
+
+// Migrate creates the table if it does not exist. It is safe to run
+// concurrently and repeatedly.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.sql.migrate); err != nil {
+		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
+	}
+	return nil
+}
+
+// Update implements cqrs.Store.Update in one transaction of its own, which
+// holds the database's write lock from its start.
+func (s *Store) Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx *sql.Tx, cp *cqrs.Checkpoint) error) error {
+	fail := func(err error) error {
+		return fmt.Errorf("sqlitecqrs: updating the checkpoint of %q version %d: %w", name, version, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+	cps, err := scan(tx.QueryContext(ctx, s.sql.read, name, version))
+	if err != nil {
+		return fail(err)
+	}
+	cp := cqrs.Checkpoint{Name: name, Version: version}
+	if len(cps) == 1 {
+		cp = cps[0]
+	}
+	if err := fn(ctx, tx, &cp); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.sql.write, name, version, cp.Position, cp.Live, cp.Owner, micros(cp.LeaseUntil),
+		cp.Failed.Position, cp.Failed.Error, micros(cp.Failed.At), micros(cp.UpdatedAt)); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// List implements cqrs.Store.List.
+func (s *Store) List(ctx context.Context) ([]cqrs.Checkpoint, error) {
+	cps, err := scan(s.db.QueryContext(ctx, s.sql.list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitecqrs: listing the checkpoints: %w", err)
+	}
+	return cps, nil
+}
+
+func scan(rows *sql.Rows, err error) ([]cqrs.Checkpoint, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []cqrs.Checkpoint
+	for rows.Next() {
+		var (
+			cp                              cqrs.Checkpoint
+			leaseUntil, failedAt, updatedAt sql.NullInt64
+		)
+		if err := rows.Scan(&cp.Name, &cp.Version, &cp.Position, &cp.Live, &cp.Owner, &leaseUntil,
+			&cp.Failed.Position, &cp.Failed.Error, &failedAt, &updatedAt); err != nil {
+			return nil, err
+		}
+		cp.LeaseUntil, cp.Failed.At, cp.UpdatedAt = timeOf(leaseUntil), timeOf(failedAt), timeOf(updatedAt)
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+// micros stores a time as Unix microseconds, the zero time as NULL.
+func micros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func timeOf(us sql.NullInt64) time.Time {
+	if !us.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(us.Int64).UTC()
+}
