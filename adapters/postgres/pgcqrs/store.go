@@ -90,7 +90,7 @@ func New(cfg Config) (*Store, error) {
 		write: r.Replace(`UPDATE {{table}} SET position = $3, live = $4, owner = $5, lease_until = $6,
 	failed_position = $7, failed_error = $8, failed_at = $9, updated_at = $10
 WHERE name = $1 AND version = $2`),
-		list: r.Replace(`SELECT {{columns}} FROM {{table}} ORDER BY name, version`),
+		list: r.Replace(`SELECT {{columns}} FROM {{table}} ORDER BY name COLLATE "C", version`),
 	}}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
@@ -35,6 +36,8 @@ func newStore(t testing.TB, pool *pgxpool.Pool) *pgcqrs.Store {
 const readModelSQL = `CREATE TABLE read_model (projection TEXT NOT NULL, position BIGINT NOT NULL)`
 
 func TestConformance(t *testing.T) {
+	current := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, current) })
 	cqrstest.Run(t, func(t *testing.T) cqrstest.Harness[pgx.Tx] {
 		pool := pgtest.Pool(t)
 		_, err := pool.Exec(context.Background(), readModelSQL)
