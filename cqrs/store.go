@@ -68,7 +68,8 @@ type Store[Tx any] interface {
 	// not created), tx is rolled back, and Update returns fn's error as
 	// it is.
 	Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx Tx, cp *Checkpoint) error) error
-	// List returns every stored checkpoint, ordered by name, then version.
+	// List returns every stored checkpoint, ordered by name (bytewise),
+	// then version.
 	// It does not wait for Updates in flight: it sees the committed ones.
 	List(ctx context.Context) ([]Checkpoint, error)
 }

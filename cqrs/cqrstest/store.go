@@ -175,13 +175,14 @@ func testUpdatesTakeTurns[Tx any](t *testing.T, h Harness[Tx]) {
 	assert.Equal(t, want, h.Recorded(t, "counter"), "each update saw the one before")
 }
 
-// testListOrders: List returns every checkpoint by name, then version.
+// testListOrders: List returns every checkpoint by name (in byte order, as
+// Go compares strings), then version.
 func testListOrders[Tx any](t *testing.T, h Harness[Tx]) {
 	ctx := testContext(t)
 	keys := []struct {
 		name    string
 		version int
-	}{{"b", 2}, {"a", 10}, {"b", 0}, {"a", 9}, {"c", 1}, {"a", 2}}
+	}{{"b", 2}, {"a", 10}, {"b", 0}, {"a", 9}, {"c", 1}, {"a", 2}, {"B", 1}, {"é", 0}}
 	rand.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	for i, k := range keys {
 		require.NoError(t, h.Store.Update(ctx, k.name, k.version, func(_ context.Context, _ Tx, cp *cqrs.Checkpoint) error {
@@ -193,7 +194,7 @@ func testListOrders[Tx any](t *testing.T, h Harness[Tx]) {
 	for _, cp := range list(t, h.Store) {
 		got = append(got, fmt.Sprintf("%s/%d", cp.Name, cp.Version))
 	}
-	assert.Equal(t, []string{"a/2", "a/9", "a/10", "b/0", "b/2", "c/1"}, got, "versions compare as numbers")
+	assert.Equal(t, []string{"B/1", "a/2", "a/9", "a/10", "b/0", "b/2", "c/1", "é/0"}, got, "names compare as bytes, versions as numbers")
 }
 
 // testCanceledContext: Update and List fail on a canceled context and
