@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/cqrs"
@@ -46,6 +47,9 @@ func DefaultConfig() Config {
 type Store struct {
 	db  *sql.DB
 	sql statements
+
+	mu          sync.Mutex // guards the prepared statements
+	read, write *sql.Stmt  // prepared at the first Update
 }
 
 var _ cqrs.Store[*sql.Tx] = (*Store)(nil)
@@ -103,12 +107,16 @@ func (s *Store) Update(ctx context.Context, name string, version int, fn func(ct
 	fail := func(err error) error {
 		return fmt.Errorf("sqlitecqrs: updating the checkpoint of %q version %d: %w", name, version, err)
 	}
+	read, write, err := s.prepared(ctx)
+	if err != nil {
+		return fail(err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(err)
 	}
 	defer tx.Rollback()
-	cps, err := scan(tx.QueryContext(ctx, s.sql.read, name, version))
+	cps, err := scan(tx.StmtContext(ctx, read).QueryContext(ctx, name, version))
 	if err != nil {
 		return fail(err)
 	}
@@ -119,7 +127,7 @@ func (s *Store) Update(ctx context.Context, name string, version int, fn func(ct
 	if err := fn(ctx, tx, &cp); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.sql.write, name, version, cp.Position, cp.Live, cp.Owner, micros(cp.LeaseUntil),
+	if _, err := tx.StmtContext(ctx, write).ExecContext(ctx, name, version, cp.Position, cp.Live, cp.Owner, micros(cp.LeaseUntil),
 		cp.Failed.Position, cp.Failed.Error, micros(cp.Failed.At), micros(cp.UpdatedAt)); err != nil {
 		return fail(err)
 	}
@@ -127,6 +135,24 @@ func (s *Store) Update(ctx context.Context, name string, version int, fn func(ct
 		return fail(err)
 	}
 	return nil
+}
+
+// prepared returns the statements Update runs, prepared once: SQLite
+// parsing them costs more than running them.
+func (s *Store) prepared(ctx context.Context) (read, write *sql.Stmt, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.read == nil {
+		if s.read, err = s.db.PrepareContext(ctx, s.sql.read); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.write == nil {
+		if s.write, err = s.db.PrepareContext(ctx, s.sql.write); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s.read, s.write, nil
 }
 
 // List implements cqrs.Store.List.
