@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -32,7 +33,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"log/slog"
 )
 
 var payload = []byte(`{"account":"7f9c2ba4-e88f-11ea-adc1-0242ac120002","amount":4200,"currency":"EUR","reference":"INV-2291"}`)
