@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/cqrs/cqrstest"
+	"github.com/bulwark-go/bulwark/internal/leakcheck"
 )
 
 // memoryReadModel is a read model kept in memory, outside any transaction.
@@ -17,6 +18,7 @@ type memoryReadModel struct {
 }
 
 func TestMemoryStoreConformance(t *testing.T) {
+	leakcheck.Check(t)
 	cqrstest.Run(t, func(t *testing.T) cqrstest.Harness[cqrs.NoTx] {
 		m := &memoryReadModel{rows: map[string][]int64{}}
 		return cqrstest.Harness[cqrs.NoTx]{

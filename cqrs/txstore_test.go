@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/cqrs/cqrstest"
+	"github.com/bulwark-go/bulwark/internal/leakcheck"
 )
 
 // txStore is a transactional checkpoint store in memory, for tests: the
@@ -94,6 +95,7 @@ func (s *txStore) recorded(projection string) []int64 {
 // TestTransactionalStoreConformance runs the suite on txStore: the
 // projector's exactly-once behaviour, checked without a database.
 func TestTransactionalStoreConformance(t *testing.T) {
+	leakcheck.Check(t)
 	cqrstest.Run(t, func(t *testing.T) cqrstest.Harness[*memTx] {
 		s := newTxStore()
 		return cqrstest.Harness[*memTx]{
