@@ -274,8 +274,13 @@ func (r *runner[Tx]) hold(ctx context.Context, cp Checkpoint) {
 		case errors.Is(err, errMoved):
 			stop()
 		case err != nil:
-			if ctx.Err() == nil {
-				r.p.log.Warn("cqrs: renewing a projection's lease failed", "projection", r.proj.Name, "version", r.proj.Version, "error", err)
+			if ctx.Err() != nil {
+				continue
+			}
+			r.p.log.Warn("cqrs: renewing a projection's lease failed", "projection", r.proj.Name, "version", r.proj.Version, "error", err)
+			if sub == nil && retry == nil { // read the checkpoint again before restarting
+				failures++
+				retry = r.p.clock.NewTimer(r.p.backoff(failures))
 			}
 			continue
 		}
