@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/google/uuid"
@@ -101,4 +103,29 @@ func VerifyCrash(t *testing.T, s eventsource.Store, run, output string) {
 	}
 	t.Logf("writer killed after %d acknowledged batches (%d events); the batch in flight had committed: %v; after re-sending it the stream has %d events",
 		acked+1, len(want), committed, len(final))
+}
+
+// KillAfter starts cmd, a child process running CrashWriter, lets it
+// acknowledge n batches, waits delay (a random moment of its next appends)
+// and kills it with SIGKILL. It returns everything the writer printed, for
+// VerifyCrash. cmd's Stdout must be unset.
+func KillAfter(t *testing.T, cmd *exec.Cmd, n int, delay time.Duration) string {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for acked := 0; acked < n && sc.Scan(); acked++ {
+		out.WriteString(sc.Text() + "\n")
+	}
+	time.Sleep(delay)
+	require.NoError(t, cmd.Process.Kill())
+	// Read the rest through the same scanner: it may already hold lines
+	// beyond the first n, which reading the pipe directly would lose.
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+	}
+	_ = cmd.Wait()
+	return out.String()
 }

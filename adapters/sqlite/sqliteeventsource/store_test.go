@@ -1,14 +1,11 @@
 package sqliteeventsource_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -243,26 +240,12 @@ func TestKilledWriter(t *testing.T) {
 }
 
 // killAfter starts the crash writer and kills it with SIGKILL delay after
-// it has acknowledged n batches (a random moment of its next appends),
-// returning everything it printed.
+// it has acknowledged n batches, returning everything it printed.
 func killAfter(t *testing.T, n int, delay time.Duration, env ...string) string {
 	t.Helper()
 	cmd := testenv.Command(t, "crash-writer", env...)
 	cmd.Stdout = nil
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for acked := 0; acked < n && sc.Scan(); acked++ {
-		out.WriteString(sc.Text() + "\n")
-	}
-	time.Sleep(delay)
-	require.NoError(t, cmd.Process.Kill())
-	rest, _ := io.ReadAll(stdout)
-	out.Write(rest)
-	_ = cmd.Wait()
-	return out.String()
+	return eventsourcetest.KillAfter(t, cmd, n, delay)
 }
 
 // TestClockStampsRecordedAt: events and snapshots are stamped by
