@@ -13,7 +13,7 @@ import (
 // Bulkhead bounds the calls that run at once, so that one slow dependency
 // cannot take every goroutine, connection or thread of its callers. It is
 // safe for concurrent use. While nobody waits, a fixed bulkhead's permit
-// costs one compare-and-swap to take and one atomic add to return, with no
+// costs one atomic add to take and one to return, with no
 // lock, no clock read and no allocation.
 type Bulkhead struct {
 	sem     permits

@@ -297,6 +297,56 @@ func TestConcurrentCallsNeverExceedTheLimit(t *testing.T) {
 	assert.Equal(t, 0, b.Waiting())
 }
 
+// TestWaitersAreNotStrandedByRejectedCalls hammers a full bulkhead with
+// TryAcquire while callers wait in line. A rejected TryAcquire counts a
+// permit for a moment before giving it back; a release in that moment sees
+// no free permit to hand on, so the give-back must hand it on itself, or the
+// waiter stays in line although a permit is free. Every waiter must get in
+// long before its hour-long MaxWait.
+func TestWaitersAreNotStrandedByRejectedCalls(t *testing.T) {
+	const limit, waiters, hammerers = 2, 200, 4
+	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: limit, MaxWaiting: waiters, MaxWait: time.Hour})
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	var hammering sync.WaitGroup
+	for range hammerers {
+		hammering.Add(1)
+		go func() {
+			defer hammering.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if p, ok := b.TryAcquire(); ok {
+					p.Release(nil)
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var served sync.WaitGroup
+	for range waiters {
+		served.Add(1)
+		go func() {
+			defer served.Done()
+			p, err := b.Acquire(ctx)
+			if err != nil {
+				t.Errorf("a waiter was stranded: %v", err)
+				return
+			}
+			p.Release(nil)
+		}()
+	}
+	served.Wait()
+	close(stop)
+	hammering.Wait()
+	assert.Equal(t, 0, b.InFlight())
+	assert.Equal(t, 0, b.Waiting())
+}
+
 // TestHooksMayCallBack checks that hooks run outside the bulkhead's locks:
 // hooks that call back into the bulkhead do not deadlock.
 func TestHooksMayCallBack(t *testing.T) {

