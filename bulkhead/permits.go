@@ -59,17 +59,24 @@ func (p *permits) init(limit, maxWaiting int) {
 
 // tryAcquire takes a permit if one is free and nobody waits.
 //
-// It counts the permit first and checks after: while anyone waits the word
-// is at least 1<<32, above any limit, and otherwise the count after the add
-// is at most the limit exactly when a permit was free. A call that finds
-// none gives its count back through release, which also hands a permit to
-// any waiter that this call's passing count made queue (or made a release
-// skip). So no more than the limit is ever in use and no permit is lost; the
-// one cost is that for the nanoseconds between such a call's add and its
-// give-back, another call racing with it at the limit may be turned away
-// although a permit had just come back.
+// A word seen at or above the limit (no permit free, or someone waiting) is
+// refused by a plain load, so rejections under overload write nothing to
+// the shared word. Otherwise it counts the permit first and checks after:
+// while anyone waits the word is at least 1<<32, above any limit, and
+// otherwise the count after the add is at most the limit exactly when a
+// permit was free. A call that finds none gives its count back through
+// release, which also hands a permit to any waiter that this call's passing
+// count made queue (or made a release skip). So no more than the limit is
+// ever in use and no permit is lost; the one cost is that for the
+// nanoseconds between such a call's add and its give-back, another call
+// racing with it at the limit may be turned away although a permit had just
+// come back.
 func (p *permits) tryAcquire() bool {
-	if p.state.Add(1) <= uint64(p.limit.Load()) {
+	limit := uint64(p.limit.Load())
+	if p.state.Load() >= limit {
+		return false // full, or someone waits: turned away without a write
+	}
+	if p.state.Add(1) <= limit {
 		return true
 	}
 	p.release()
