@@ -324,7 +324,8 @@ func testReplay(t *testing.T, h Harness) {
 // testReplayWhileKeyHeld: with dead letters skipped, a key's later messages
 // may be claimed when its dead letter is replayed. The replayed message
 // then sorts first in its key, but must not be claimed (nor the held ones
-// again) until the claim holding the key ends.
+// again) until the claim holding the key ends, whatever the claim's limit:
+// a claim of one message reads only the replayed one, not the held one.
 func testReplayWhileKeyHeld(t *testing.T, h Harness) {
 	dead := deadLetterFirst(t, h)
 	r := req(1, base)
@@ -337,8 +338,8 @@ func testReplayWhileKeyHeld(t *testing.T, h Harness) {
 		_, err := h.Store.Replay(context.Background(), dead.ID) // may wait for the claim on key a
 		replayed <- err
 	}()
-	r.Limit = 10
-	for range 3 {
+	for _, limit := range []int{1, 10, 1, 10} {
+		r.Limit = limit
 		b := claim(t, h, r)
 		for _, m := range b.Messages() {
 			assert.NotEqual(t, "a", m.Key, "key a is held, yet %s was claimed", m.Payload)
@@ -347,6 +348,7 @@ func testReplayWhileKeyHeld(t *testing.T, h Harness) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	publishAll(t, held, base)
+	r.Limit = 10
 	select {
 	case err := <-replayed:
 		require.NoError(t, err)

@@ -59,13 +59,16 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	}
 	// A key is held while any of its messages is leased: usually its
 	// oldest, but after a replay an older message may be free while a later
-	// one is leased.
+	// one is leased, possibly beyond this scan's limit. So the leases are
+	// looked up over the whole table, not only among the rows read.
 	now := req.Now.UnixNano()
-	held := map[string]bool{}
+	keys := make([]string, 0, len(read))
 	for _, r := range read {
-		if r.claimedUntil.Valid && r.claimedUntil.Int64 > now {
-			held[r.m.Key] = true
-		}
+		keys = append(keys, r.m.Key)
+	}
+	held, err := s.heldKeys(ctx, tx, keys, now)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	for _, r := range read {
@@ -101,6 +104,34 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	}
 	b.leased = true
 	return b, nil
+}
+
+// heldKeys returns which of keys have a message whose lease runs past now.
+func (s *Store) heldKeys(ctx context.Context, tx *sql.Tx, keys []string, now int64) (map[string]bool, error) {
+	held := map[string]bool{}
+	if len(keys) == 0 {
+		return held, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, s.sql.held, now, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+		}
+		held[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
+	}
+	return held, nil
 }
 
 type batch struct {

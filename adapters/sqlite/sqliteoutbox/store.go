@@ -55,8 +55,8 @@ type Store struct {
 var _ outbox.Store = (*Store)(nil)
 
 type statements struct {
-	migrate, insertPrefix, scan, lease, owned, release, deletePublished, keepPublished string
-	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup                  string
+	migrate, insertPrefix, scan, held, lease, owned, release, deletePublished, keepPublished string
+	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup                        string
 }
 
 //go:embed migrate.sql
@@ -102,6 +102,9 @@ func New(cfg Config) (*Store, error) {
 			                    AND r.key = o.key AND r.retry_at > ?2)
 			  AND (?3 OR NOT EXISTS (SELECT 1 FROM {{dead_table}} d WHERE d.key = o.key AND d.seq < o.seq))
 			ORDER BY o.seq LIMIT ?1`),
+		// ?1 now, ?2 JSON array of keys.
+		held: r.Replace(`SELECT DISTINCT key FROM {{table}}
+			WHERE published_at IS NULL AND claimed_until > ?1 AND key IN (SELECT value FROM json_each(?2))`),
 		lease:           r.Replace(`UPDATE {{table}} SET claim_token = ?1, claimed_until = ?2 WHERE seq IN (SELECT value FROM json_each(?3))`),
 		owned:           r.Replace(`SELECT count(*) FROM {{table}} WHERE claim_token = ?1 AND seq IN (SELECT value FROM json_each(?2))`),
 		release:         r.Replace(`UPDATE {{table}} SET claim_token = NULL, claimed_until = NULL WHERE claim_token = ?1`),
