@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -247,9 +248,36 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 		}()
 	}
 
-	// Faults until everything has arrived: a SIGKILL every 100-900 ms,
-	// cutting the relays' database connections now and then, one broker
-	// restart.
+	// Faults at random moments paced by progress, not by the clock, so
+	// that a fast machine gets as many as a slow one: one fault each time
+	// the messages received pass the next of faultPoints random counts
+	// between 2% and 90% of the total. Two faults, drawn at random, cut
+	// the relays' database connections; one in the middle third restarts
+	// the broker (when the test runs its own); the rest SIGKILL a relay.
+	const faultPoints = 16
+	points := make([]int, faultPoints)
+	for i := range points {
+		points[i] = total/50 + rng.IntN(total*88/100)
+	}
+	slices.Sort(points)
+	faults := make([]string, faultPoints)
+	for i := range faults {
+		faults[i] = "kill"
+	}
+	if restartBroker != nil {
+		faults[faultPoints/3+rng.IntN(faultPoints/3)] = "restart"
+	}
+	for cut := 0; cut < 2; {
+		if i := rng.IntN(faultPoints); faults[i] == "kill" {
+			faults[i] = "cut"
+			cut++
+		}
+	}
+	receivedNow := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return received
+	}
 	var kills, cuts, restarts int
 	for done := false; !done; {
 		select {
@@ -261,14 +289,19 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 		case <-ctx.Done():
 			mu.Lock()
 			t.Fatalf("timed out: %d of %d received after %d kills (%d duplicates dropped, %d out of order)", received, total, kills, dups, outOfOrd)
-		case <-time.After(time.Duration(100+rng.IntN(800)) * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
-		switch r := rng.IntN(10); {
-		case r == 0 && cuts < 3:
+		if len(points) == 0 || receivedNow() < points[0] {
+			continue
+		}
+		fault := faults[faultPoints-len(points)]
+		points = points[1:]
+		switch fault {
+		case "cut":
 			_, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", "relay_"+schema)
 			require.NoError(t, err)
 			cuts++
-		case r == 1 && restarts == 0 && restartBroker != nil && kills >= 4:
+		case "restart":
 			restartBroker(500 * time.Millisecond)
 			restarts++
 		default:
@@ -306,6 +339,9 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 	assert.Zero(t, outOfOrd)
 	assert.Equal(t, uint64(total), info.State.Msgs)
 	assert.GreaterOrEqual(t, kills, 10)
+	if restartBroker != nil {
+		assert.Equal(t, 1, restarts, "broker restarts")
+	}
 	for k := range keys {
 		assert.Equal(t, total/keys, next[fmt.Sprint("key-", k)], "key-%d", k)
 	}
