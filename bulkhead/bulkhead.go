@@ -13,8 +13,9 @@ import (
 // Bulkhead bounds the calls that run at once, so that one slow dependency
 // cannot take every goroutine, connection or thread of its callers. It is
 // safe for concurrent use. While nobody waits, a fixed bulkhead's permit
-// costs one atomic add to take and one to return, with no
-// lock, no clock read and no allocation.
+// costs a load and an atomic add to take and an atomic add to return, with
+// no lock, no clock read and no allocation; a full bulkhead turns a call
+// away after the load alone.
 type Bulkhead struct {
 	sem     permits
 	key     string

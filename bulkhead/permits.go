@@ -13,13 +13,14 @@ import (
 // first-come-first-served line of waiters.
 //
 // Its state is one word: permits in use in the low 32 bits, waiters in the
-// high 32. Taking a permit while nobody waits is one atomic add, and
-// returning one another, with no lock. (An add, unlike a load followed by a
-// compare-and-swap, never retries and moves the word between cores once;
-// under two-core contention it costs about 40 ns where the compare-and-swap
-// costs 57-90.) The word sits on a cache line of its own, so that reading
-// the limit does not contend with it. Waiting goes through mu,
-// which guards the line; the lock-free paths stay safe beside it because:
+// high 32. Taking a permit while nobody waits is a load and one atomic add,
+// and returning one another add, with no lock. (An add, unlike a
+// compare-and-swap, never retries when another core moved the word first;
+// measured side by side on two contended cores, an acquire and release took
+// 23.6 ns against the compare-and-swap loop's 32.7.) The word sits on a
+// cache line of its own, so that reading the limit does not contend with
+// it. Waiting goes through mu, which guards the line; the lock-free paths
+// stay safe beside it because:
 //   - the waiter count changes only under mu, and equals the line's length
 //     whenever mu is free;
 //   - nobody takes a permit without the lock while anyone waits, so waiters
