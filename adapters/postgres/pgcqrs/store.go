@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/jackc/pgx/v5"
@@ -97,14 +98,7 @@ WHERE name = $1 AND version = $2`),
 // Migrate creates the table if it does not exist. It is safe to run
 // concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, s.sql.migrate)
-		return err
-	})
-	if err != nil {
+	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgcqrs: migrating: %w", err)
 	}
 	return nil

@@ -49,10 +49,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -173,14 +173,7 @@ const migrateLock = 0x6275_6c77 // "bulw"
 // exist (and replaces the functions, so that they match this version of the
 // package). It is safe to run concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, s.sql.migrate)
-		return err
-	})
-	if err != nil {
+	if err := pgmigrate.Run(ctx, s.pool, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgeventsource: migrating: %w", err)
 	}
 	return nil

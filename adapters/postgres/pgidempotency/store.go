@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/jackc/pgx/v5"
@@ -122,9 +123,13 @@ WHERE r.expires_at <= $3`),
 	}}, nil
 }
 
-// Migrate creates the table and its index if they do not exist.
+// migrateLock is the advisory lock Migrate takes.
+const migrateLock = 0x62756c7761726b06 // "bulwark" + 6
+
+// Migrate creates the table and its index if they do not exist. It is safe
+// to run concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.db.Exec(ctx, s.sql.migrate); err != nil {
+	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgidempotency: migrating: %w", err)
 	}
 	return nil

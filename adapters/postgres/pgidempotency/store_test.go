@@ -3,6 +3,7 @@ package pgidempotency_test
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
@@ -120,4 +121,23 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.keys`).Scan(&n))
 	assert.Equal(t, 1, n)
+}
+
+// TestMigrateIsSafeConcurrently: services start together and each runs
+// Migrate; concurrent CREATE ... IF NOT EXISTS of one table must not fail.
+func TestMigrateIsSafeConcurrently(t *testing.T) {
+	for range 5 {
+		s := newStoreOn(pgtest.Pool(t))
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs <- s.Migrate(context.Background()) }()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+	}
 }

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -159,19 +160,7 @@ func New(cfg Config) (*Store, error) {
 // exist. It is safe to run at every start, from several processes at once.
 // MigrationSQL returns the same statements for a migration tool.
 func (s *Store) Migrate(ctx context.Context) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("pgoutbox: migrating: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	// Concurrent CREATE ... IF NOT EXISTS can still collide; take turns.
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("pgoutbox.migrate", "")); err != nil {
-		return fmt.Errorf("pgoutbox: migrating: %w", err)
-	}
-	if _, err := tx.Exec(ctx, s.sql.migrate); err != nil {
-		return fmt.Errorf("pgoutbox: migrating: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := pgmigrate.Run(ctx, s.pool, lockKey("pgoutbox.migrate", ""), s.sql.migrate); err != nil {
 		return fmt.Errorf("pgoutbox: migrating: %w", err)
 	}
 	return nil

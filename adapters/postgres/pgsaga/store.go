@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/saga"
 	"github.com/jackc/pgx/v5"
@@ -114,14 +115,7 @@ WHERE id = ANY($2) AND owner = $1 AND status IN ('running', 'compensating')`),
 // Migrate creates the table and its indexes if they do not exist. It is
 // safe to call from several processes at once.
 func (s *Store) Migrate(ctx context.Context) error {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, s.sql.migrate)
-		return err
-	})
-	if err != nil {
+	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgsaga: migrating: %w", err)
 	}
 	return nil
