@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
@@ -87,15 +88,7 @@ ON CONFLICT (name, version) DO UPDATE SET position = excluded.position, live = e
 // Migrate creates the table if it does not exist. It is safe to run
 // concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
 	}
 	return nil

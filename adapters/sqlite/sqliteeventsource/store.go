@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
@@ -120,15 +121,7 @@ WHERE s.schema_version <> excluded.schema_version OR s.stream_version <= exclude
 // Migrate creates the tables if they do not exist. It is safe to run
 // concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
 	}
 	return nil

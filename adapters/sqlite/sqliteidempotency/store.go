@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
@@ -95,7 +96,7 @@ WHERE r.expires_at <= excluded.lease_until`),
 
 // Migrate creates the table and its index if they do not exist.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, s.sql.migrate); err != nil {
+	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqliteidempotency: migrating: %w", err)
 	}
 	return nil

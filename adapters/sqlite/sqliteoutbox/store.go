@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/outbox"
 )
@@ -130,15 +131,7 @@ func New(cfg Config) (*Store, error) {
 // Migrate creates the tables and indexes if they do not exist. It is safe
 // to run at every start. MigrationSQL returns the same statements.
 func (s *Store) Migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
 	}
 	return nil

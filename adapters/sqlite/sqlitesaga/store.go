@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -102,7 +103,7 @@ WHERE owner = ? AND status IN ('running', 'compensating') AND id IN `),
 
 // Migrate creates the table and its indexes if they do not exist.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, s.sql.migrate); err != nil {
+	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqlitesaga: migrating: %w", err)
 	}
 	return nil
