@@ -278,7 +278,7 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 		defer mu.Unlock()
 		return received
 	}
-	var kills, cuts, restarts int
+	var point, kills, cuts, restarts int // point: the next fault point
 	for done := false; !done; {
 		select {
 		case <-allIn:
@@ -291,11 +291,11 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 			t.Fatalf("timed out: %d of %d received after %d kills (%d duplicates dropped, %d out of order)", received, total, kills, dups, outOfOrd)
 		case <-time.After(5 * time.Millisecond):
 		}
-		if len(points) == 0 || receivedNow() < points[0] {
+		if point == faultPoints || receivedNow() < points[point] {
 			continue
 		}
-		fault := faults[faultPoints-len(points)]
-		points = points[1:]
+		fault := faults[point]
+		point++
 		switch fault {
 		case "cut":
 			_, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", "relay_"+schema)
