@@ -11,12 +11,9 @@ package cqrs
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -27,12 +24,11 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitecqrs"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteeventsource"
+	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 var payload = []byte(`{"account":"7f9c2ba4-e88f-11ea-adc1-0242ac120002","amount":4200,"currency":"EUR","reference":"INV-2291"}`)
@@ -214,47 +210,9 @@ INSERT INTO hand_checkpoints VALUES ('read_model', 0);`
 	pgCheckpoint = `UPDATE hand_checkpoints SET position = $1 WHERE name = 'read_model'`
 )
 
-// schemaPool makes a fresh schema, dropped after the benchmark, and a pool
-// whose connections use it.
-func schemaPool(b *testing.B) (*pgxpool.Pool, string) {
-	b.Helper()
-	base := testenv.PostgresDSN(b)
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	schema := "bench_" + hex.EncodeToString(r[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	pool, err := pgxpool.New(ctx, u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		pool.Close()
-		if c, err := pgx.Connect(context.Background(), base); err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			_ = c.Close(context.Background())
-		}
-	})
-	return pool, schema
-}
-
 func projectPostgres(b *testing.B, impl string, batch int) {
 	ctx := context.Background()
-	pool, schema := schemaPool(b)
+	pool, schema := benchpg.Pool(b, nil)
 	ecfg := pgeventsource.DefaultConfig()
 	ecfg.Pool, ecfg.Channel = pool, schema
 	events, err := pgeventsource.New(ecfg)

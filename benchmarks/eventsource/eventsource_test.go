@@ -9,64 +9,24 @@ package eventsource
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgeventsource"
+	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
 	"github.com/bulwark-go/bulwark/eventsource"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 var payload = []byte(`{"account":"7f9c2ba4-e88f-11ea-adc1-0242ac120002","amount":4200,"currency":"EUR","reference":"INV-2291"}`)
 
-// schemaPool makes a fresh schema, dropped after the benchmark, and a pool
-// whose connections use it.
-func schemaPool(b testing.TB) (*pgxpool.Pool, string) {
-	b.Helper()
-	base := testenv.PostgresDSN(b)
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	schema := "bench_" + hex.EncodeToString(r[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("pool_max_conns", "16")
-	u.RawQuery = q.Encode()
-	pool, err := pgxpool.New(ctx, u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			_ = c.Close(context.Background())
-		}
-	})
-	return pool, schema
-}
+// maxConns16 gives a benchmark's pool room for 8 writers and the raw
+// INSERT reference beside them.
+func maxConns16(cfg *pgxpool.Config) { cfg.MaxConns = 16 }
 
 func newStore(b testing.TB, pool *pgxpool.Pool, schema string) *pgeventsource.Store {
 	b.Helper()
@@ -129,7 +89,7 @@ func BenchmarkAppend(b *testing.B) {
 			for _, writers := range []int{1, 8} {
 				b.Run(fmt.Sprintf("impl=%s/batch=%d/writers=%d", impl, batch, writers), func(b *testing.B) {
 					ctx := context.Background()
-					pool, schema := schemaPool(b)
+					pool, schema := benchpg.Pool(b, maxConns16)
 					var appendBatch func(w int, version int64, evs []eventsource.EventData) error
 					if impl == "bulwark" {
 						s := newStore(b, pool, schema)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
 	"github.com/bulwark-go/bulwark/eventsource"
 )
 
@@ -28,7 +29,7 @@ const aggregateEvents = 10_000
 // snapshot is checked against the stream, so one event is still read).
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
-	pool, schema := schemaPool(b)
+	pool, schema := benchpg.Pool(b, maxConns16)
 	store := newStore(b, pool, schema)
 	for v := 0; v < aggregateEvents; v += 500 {
 		if _, err := store.Append(ctx, "account-1", eventsource.ExpectedVersion(v), batchOf(500)...); err != nil {

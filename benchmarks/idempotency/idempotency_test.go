@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
 	"github.com/bulwark-go/bulwark/adapters/redis/redisidempotency"
+	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
@@ -123,30 +124,9 @@ func (c *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 // pgidempotency: req/s, and roundtrips/op counted by a pgx tracer (target:
 // 2 for a new key, claim and complete; 1 for a replay).
 func BenchmarkPostgres(b *testing.B) {
-	dsn := testenv.PostgresDSN(b)
 	ctx := context.Background()
-	schema := "bench_" + randomName()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	tracer := &roundTrips{}
-	cfg.ConnConfig.Tracer = tracer
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
+	pool, _ := benchpg.Pool(b, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = tracer })
 	s, err := pgidempotency.New(pgidempotency.Config{DB: pool, Table: "idempotency_records"})
 	if err != nil {
 		b.Fatal(err)

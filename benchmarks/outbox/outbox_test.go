@@ -8,11 +8,7 @@ package outbox
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,6 +19,7 @@ import (
 	wsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgoutbox"
+	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -37,48 +34,6 @@ const keys = 100
 var messagesPerOp = map[int]int{1: 1000, 100: 20000, 1000: 50000}
 
 var payload = []byte(`{"order_id":"7f9c2ba4-e88f-11ea-adc1-0242ac120002","total":4200,"currency":"EUR","lines":3}`)
-
-// schemaPool makes a fresh schema, dropped after the benchmark, and a pool
-// whose connections use it.
-func schemaPool(b *testing.B) (*pgxpool.Pool, string) {
-	b.Helper()
-	base := os.Getenv("BULWARK_POSTGRES_DSN")
-	if base == "" {
-		b.Skip("set BULWARK_POSTGRES_DSN to run the outbox benchmarks")
-	}
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	schema := "bench_" + hex.EncodeToString(r[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	pool, err := pgxpool.New(ctx, u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		pool.Close()
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			_ = c.Close(context.Background())
-		}
-	})
-	return pool, schema
-}
 
 func newStore(b *testing.B, pool *pgxpool.Pool, channel string) *pgoutbox.Store {
 	b.Helper()
@@ -142,7 +97,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	for _, batch := range []int{1, 100, 1000} {
 		n := messagesPerOp[batch]
 		b.Run(fmt.Sprintf("impl=bulwark/batch=%d", batch), func(b *testing.B) {
-			pool, schema := schemaPool(b)
+			pool, schema := benchpg.Pool(b, nil)
 			store := newStore(b, pool, schema)
 			cfg := outbox.DefaultConfig()
 			cfg.BatchSize = batch
@@ -171,7 +126,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 			b.ReportMetric(float64(n*b.N)/moved.Seconds(), "msg/s")
 		})
 		b.Run(fmt.Sprintf("impl=watermill-sql/batch=%d", batch), func(b *testing.B) {
-			pool, _ := schemaPool(b)
+			pool, _ := benchpg.Pool(b, nil)
 			db := wsql.BeginnerFromPgx(pool)
 			schema := wsql.DefaultPostgreSQLSchema{
 				GeneratePayloadType: func(string) string { return "BYTEA" },
@@ -336,7 +291,7 @@ func steadyWriter(b *testing.B, ctx context.Context, from, n int, write func(ctx
 func BenchmarkCommitToPublish(b *testing.B) {
 	const perOp = 1000
 	b.Run("impl=bulwark", func(b *testing.B) {
-		pool, schema := schemaPool(b)
+		pool, schema := benchpg.Pool(b, nil)
 		store := newStore(b, pool, schema)
 		lat := newLatencies()
 		pub := outbox.PublisherFunc(func(ctx context.Context, m outbox.Message) error {
@@ -373,7 +328,7 @@ func BenchmarkCommitToPublish(b *testing.B) {
 		<-done
 	})
 	b.Run("impl=watermill-sql", func(b *testing.B) {
-		pool, _ := schemaPool(b)
+		pool, _ := benchpg.Pool(b, nil)
 		db := wsql.BeginnerFromPgx(pool)
 		schema := wsql.DefaultPostgreSQLSchema{GeneratePayloadType: func(string) string { return "BYTEA" }, SubscribeBatchSize: 100}
 		logger := watermill.NopLogger{}

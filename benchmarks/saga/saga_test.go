@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgsaga"
-	"github.com/bulwark-go/bulwark/internal/testenv"
+	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
 	"github.com/bulwark-go/bulwark/saga"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -136,31 +136,12 @@ type pgBench struct {
 // postgres sets up a schema of its own on BULWARK_POSTGRES_DSN, dropped
 // when the benchmark ends.
 func postgres(b *testing.B) *pgBench {
-	dsn := testenv.PostgresDSN(b)
 	ctx := context.Background()
-	schema := "bench_" + randomName()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Close(ctx) })
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE") })
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = 16
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	counts := &statements{}
-	cfg.ConnConfig.Tracer = counts
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
+	pool, _ := benchpg.Pool(b, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = 16
+		cfg.ConnConfig.Tracer = counts
+	})
 	s, err := pgsaga.New(pgsaga.Config{DB: pool, Table: "sagas"})
 	if err != nil {
 		b.Fatal(err)
