@@ -62,9 +62,13 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	// one is leased, possibly beyond this scan's limit. So the leases are
 	// looked up over the whole table, not only among the rows read.
 	now := req.Now.UnixNano()
-	keys := make([]string, 0, len(read))
+	var keys []string // each key of the rows read, once
+	listed := map[string]bool{}
 	for _, r := range read {
-		keys = append(keys, r.m.Key)
+		if !listed[r.m.Key] {
+			listed[r.m.Key] = true
+			keys = append(keys, r.m.Key)
+		}
 	}
 	held, err := s.heldKeys(ctx, tx, keys, now)
 	if err != nil {
