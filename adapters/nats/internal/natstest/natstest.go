@@ -7,7 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,13 +30,16 @@ func Server(t testing.TB) string {
 }
 
 // Broker is an embedded nats-server with JetStream that a test can restart
-// on the same port and storage, as a broker failing and coming back.
+// on the same port and storage, as a broker failing and coming back. What
+// the server logs at notice level and above is kept and printed when the
+// test fails, so a broker-side cause is never silent.
 type Broker struct {
 	// URL is the client URL; it stays the same across restarts.
 	URL  string
 	t    testing.TB
 	opts server.Options
 	srv  *server.Server
+	log  serverLog
 }
 
 // NewBroker starts a Broker on a free loopback port with storage in a
@@ -50,7 +57,12 @@ func NewBroker(t testing.TB) *Broker {
 	}}
 	b.start()
 	b.URL = b.srv.ClientURL()
-	t.Cleanup(b.stop)
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("natstest: what the embedded nats-server logged:\n%s", b.log.String())
+		}
+	})
 	return b
 }
 
@@ -61,6 +73,7 @@ func (b *Broker) start() {
 	if err != nil {
 		b.t.Fatalf("natstest: %v", err)
 	}
+	s.SetLogger(&b.log, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
@@ -110,6 +123,11 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 // and everything under it (prefix and prefix.>), with the given duplicate
 // window (0 for the server's default of two minutes), and deletes it when
 // the test ends. It returns the stream and the prefix.
+//
+// A server-side failure to create the stream's storage (a 500 from the
+// JetStream API) is tried again, up to five times, each failure logged: it
+// is the broker's file store, not the code under test, and one such failure
+// once failed a whole CI run.
 func Stream(t testing.TB, js jetstream.JetStream, duplicates time.Duration) (jetstream.Stream, string) {
 	t.Helper()
 	var b [6]byte
@@ -117,7 +135,13 @@ func Stream(t testing.TB, js jetstream.JetStream, duplicates time.Duration) (jet
 	name := "T_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name, name + ".>"}, Duplicates: duplicates})
+	cfg := jetstream.StreamConfig{Name: name, Subjects: []string{name, name + ".>"}, Duplicates: duplicates}
+	st, err := js.CreateStream(ctx, cfg)
+	for try := 1; err != nil && try < 5 && serverFault(err); try++ {
+		t.Logf("natstest: creating stream %s failed on the server, trying again: %v", name, err)
+		time.Sleep(200 * time.Millisecond)
+		st, err = js.CreateStream(ctx, cfg)
+	}
 	if err != nil {
 		t.Fatalf("natstest: creating stream %s: %v", name, err)
 	}
@@ -128,3 +152,39 @@ func Stream(t testing.TB, js jetstream.JetStream, duplicates time.Duration) (jet
 	})
 	return st, name
 }
+
+// serverFault reports whether err is the JetStream API's internal error.
+func serverFault(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 500
+}
+
+// serverLog is a nats-server logger that keeps the last lines in memory.
+type serverLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const serverLogLines = 200
+
+func (l *serverLog) add(level, format string, v []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == serverLogLines {
+		l.lines = l.lines[1:]
+	}
+	l.lines = append(l.lines, time.Now().Format("15:04:05.000 ")+level+" "+fmt.Sprintf(format, v...))
+}
+
+func (l *serverLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func (l *serverLog) Noticef(format string, v ...any) { l.add("INF", format, v) }
+func (l *serverLog) Warnf(format string, v ...any)   { l.add("WRN", format, v) }
+func (l *serverLog) Fatalf(format string, v ...any)  { l.add("FTL", format, v) }
+func (l *serverLog) Errorf(format string, v ...any)  { l.add("ERR", format, v) }
+func (l *serverLog) Debugf(format string, v ...any)  { l.add("DBG", format, v) }
+func (l *serverLog) Tracef(format string, v ...any)  { l.add("TRC", format, v) }
