@@ -89,6 +89,27 @@ func newHedger(t *testing.T, cfg hedge.Config, fc *clocktest.Fake) (*hedge.Hedge
 	return h, &events
 }
 
+// hedgeAfter waits until the call has its hedge timer set, moves the clock
+// on by d and returns the attempt that starts then.
+func (s *script) hedgeAfter(fc *clocktest.Fake, d time.Duration) *attempt {
+	fc.BlockUntil(1)
+	fc.Advance(d)
+	return <-s.starts
+}
+
+// twoAttempts starts an idempotent call on a hedger with one hedge after
+// 10ms, lets the delay pass, and returns the call's result and both of its
+// running attempts.
+func twoAttempts(t *testing.T) (done <-chan error, first, second *attempt) {
+	t.Helper()
+	fc := clocktest.New(epoch)
+	h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 1}, fc)
+	s := newScript()
+	done = doAsync(hedge.Idempotent(context.Background()), h, s.op)
+	first = <-s.starts
+	return done, first, s.hedgeAfter(fc, 10*time.Millisecond)
+}
+
 func doAsync(ctx context.Context, h *hedge.Hedger, op func(context.Context) error) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- h.Do(ctx, op) }()
@@ -196,9 +217,7 @@ func TestDoStartsAtMostMaxHedges(t *testing.T) {
 	var attempts []*attempt
 	attempts = append(attempts, <-s.starts)
 	for range 2 {
-		fc.BlockUntil(1)
-		fc.Advance(10 * time.Millisecond)
-		attempts = append(attempts, <-s.starts)
+		attempts = append(attempts, s.hedgeAfter(fc, 10*time.Millisecond))
 	}
 	assert.Equal(t, 0, fc.Timers(), "no further hedge is scheduled")
 	fc.Advance(time.Hour)
@@ -243,14 +262,8 @@ func TestDoReturnsTheFirstAttemptsErrorWhenEveryAttemptFails(t *testing.T) {
 	})
 
 	t.Run("a failed hedge waits for the first attempt", func(t *testing.T) {
-		fc := clocktest.New(epoch)
-		h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 1}, fc)
-		s := newScript()
-		done := doAsync(hedge.Idempotent(context.Background()), h, s.op)
-		first := <-s.starts
-		fc.BlockUntil(1)
-		fc.Advance(10 * time.Millisecond)
-		(<-s.starts).result <- errSecond
+		done, first, second := twoAttempts(t)
+		second.result <- errSecond
 		select {
 		case err := <-done:
 			t.Fatalf("Do returned %v while the first attempt was still running", err)
@@ -261,28 +274,15 @@ func TestDoReturnsTheFirstAttemptsErrorWhenEveryAttemptFails(t *testing.T) {
 	})
 
 	t.Run("the first attempt's error even when it fails first", func(t *testing.T) {
-		fc := clocktest.New(epoch)
-		h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 1}, fc)
-		s := newScript()
-		done := doAsync(hedge.Idempotent(context.Background()), h, s.op)
-		first := <-s.starts
-		fc.BlockUntil(1)
-		fc.Advance(10 * time.Millisecond)
-		second := <-s.starts
+		done, first, second := twoAttempts(t)
 		first.result <- errFirst
 		second.result <- errSecond
 		assert.Same(t, errFirst, <-done)
 	})
 
 	t.Run("a failed hedge does not stop a later success", func(t *testing.T) {
-		fc := clocktest.New(epoch)
-		h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 1}, fc)
-		s := newScript()
-		done := doAsync(hedge.Idempotent(context.Background()), h, s.op)
-		first := <-s.starts
-		fc.BlockUntil(1)
-		fc.Advance(10 * time.Millisecond)
-		(<-s.starts).result <- errSecond
+		done, first, second := twoAttempts(t)
+		second.result <- errSecond
 		first.result <- nil
 		assert.NoError(t, <-done)
 	})
@@ -296,9 +296,7 @@ func TestDoStopsEveryAttemptWhenTheCallerCancels(t *testing.T) {
 	ctx, cancel := context.WithCancel(hedge.Idempotent(context.Background()))
 	done := doAsync(ctx, h, s.op)
 	first := <-s.starts
-	fc.BlockUntil(1)
-	fc.Advance(10 * time.Millisecond)
-	second := <-s.starts
+	second := s.hedgeAfter(fc, 10*time.Millisecond)
 	cancel()
 	err := <-done
 	assert.ErrorIs(t, err, context.Canceled)
@@ -327,9 +325,7 @@ func TestAllIdempotentHedgesUnmarkedCalls(t *testing.T) {
 	s := newScript()
 	done := doAsync(context.Background(), h, s.op)
 	<-s.starts
-	fc.BlockUntil(1)
-	fc.Advance(time.Millisecond)
-	(<-s.starts).result <- nil
+	s.hedgeAfter(fc, time.Millisecond).result <- nil
 	require.NoError(t, <-done)
 	assert.Len(t, *events, 1)
 }
@@ -368,9 +364,7 @@ func TestPercentileCountsALosingFirstAttemptAsFarAsItRan(t *testing.T) {
 	s := newScript()
 	done := doAsync(ctx, h, s.op)
 	<-s.starts
-	fc.BlockUntil(1)
-	fc.Advance(10 * time.Millisecond)
-	second := <-s.starts
+	second := s.hedgeAfter(fc, 10*time.Millisecond)
 	fc.Advance(5 * time.Millisecond)
 	second.result <- nil
 	require.NoError(t, <-done)
