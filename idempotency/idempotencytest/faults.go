@@ -239,24 +239,7 @@ func HolderChild(s idempotency.Store, counter Counter) {
 func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exec.Cmd) {
 	key := RandomName("killed-")
 	child.Env = append(child.Env, childKeyVar+"="+key)
-	child.Stdout = nil
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = child.Process.Kill()
-			_ = child.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err, "the child exited before holding the key")
-	require.Equal(t, "holding\n", line)
-	claimedBy := time.Now()
-	require.NoError(t, child.Process.Kill())
-	_ = child.Wait()
-	killed = true
+	claimedBy := killWhenHolding(t, child, "the key")
 
 	// The parent's clock starts where the child's was and moves by hand.
 	fake := clocktest.New(claimedBy)
@@ -281,6 +264,33 @@ func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exe
 	require.NoError(t, err)
 	assert.Equal(t, 1, charges, "the recovery point kept the takeover from charging again")
 	t.Logf("holder killed mid-request; 1 retry got 409 during the lease, the takeover ran as attempt 2 and completed, 1 replay; %d charge counted", charges)
+}
+
+// killWhenHolding starts child, waits until it prints "holding" (it holds
+// what, mid-transaction or mid-request), kills it with SIGKILL and returns
+// the time it was seen holding. A child still running when the test fails
+// before the kill is killed too.
+func killWhenHolding(t *testing.T, child *exec.Cmd, what string) time.Time {
+	t.Helper()
+	child.Stdout = nil
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	killed := false
+	defer func() {
+		if !killed {
+			_ = child.Process.Kill()
+			_ = child.Wait()
+		}
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the child exited before holding %s", what)
+	require.Equal(t, "holding\n", line)
+	held := time.Now()
+	require.NoError(t, child.Process.Kill())
+	_ = child.Wait()
+	killed = true
+	return held
 }
 
 // childTB stands in for testing.TB in a child process: a failure exits.

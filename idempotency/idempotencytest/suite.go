@@ -7,7 +7,9 @@
 //	}
 //
 // It also holds the fault tests the stores share: 1,000 concurrent
-// duplicate requests, and a holder killed mid-request (KilledHolder).
+// duplicate requests, and a holder killed mid-request (KilledHolder); and
+// the suite of the SQL adapters' transactional inboxes (RunInbox, with a
+// consumer killed mid-transaction in KilledInboxConsumer).
 package idempotencytest
 
 import (

@@ -1,18 +1,14 @@
 package pgidempotency_test
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
-	"github.com/bulwark-go/bulwark/clock/clocktest"
+	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,141 +16,40 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newInbox(t testing.TB, pool *pgxpool.Pool, fake *clocktest.Fake) *pgidempotency.Inbox {
-	cfg := pgidempotency.DefaultInboxConfig()
-	cfg.Store, cfg.Consumer, cfg.Retention = newStoreOn(pool), "billing", time.Hour
-	if fake != nil {
-		cfg.Clock = fake
+// inboxHarness gives the inbox suite inboxes over the store on pool and
+// the effects table, both already created.
+func inboxHarness(pool *pgxpool.Pool) idempotencytest.InboxHarness[pgx.Tx] {
+	return idempotencytest.InboxHarness[pgx.Tx]{
+		NewInbox: func(s idempotencytest.InboxSettings) (idempotencytest.TxInbox[pgx.Tx], error) {
+			cfg := pgidempotency.DefaultInboxConfig()
+			cfg.Store, cfg.Consumer, cfg.Retention = newStoreOn(pool), s.Consumer, s.Retention
+			cfg.Clock, cfg.OnDuplicate = s.Clock, s.OnDuplicate
+			return pgidempotency.NewInbox(cfg)
+		},
+		Effect: func(ctx context.Context, tx pgx.Tx, messageID string) error {
+			_, err := tx.Exec(ctx, `INSERT INTO effects (message_id) VALUES ($1)`, messageID)
+			return err
+		},
+		Effects: func(t *testing.T, messageID string) int {
+			var n int
+			require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM effects WHERE message_id = $1`, messageID).Scan(&n))
+			return n
+		},
 	}
-	in, err := pgidempotency.NewInbox(cfg)
-	require.NoError(t, err)
-	return in
 }
 
-func setUpInbox(t *testing.T) *pgxpool.Pool {
-	pool := pgtest.Pool(t)
+// setUpInbox creates the store's table and the effects table on pool.
+func setUpInbox(t *testing.T, pool *pgxpool.Pool) idempotencytest.InboxHarness[pgx.Tx] {
 	newStore(t, pool)
 	_, err := pool.Exec(context.Background(), `CREATE TABLE effects (message_id TEXT NOT NULL)`)
 	require.NoError(t, err)
-	return pool
+	return inboxHarness(pool)
 }
 
-// effect is a handler's own write.
-func effect(id string) func(ctx context.Context, tx pgx.Tx) error {
-	return func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO effects (message_id) VALUES ($1)`, id)
-		return err
-	}
-}
-
-func effects(t *testing.T, pool *pgxpool.Pool, id string) int {
-	var n int
-	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM effects WHERE message_id = $1`, id).Scan(&n))
-	return n
-}
-
-func TestInboxProcessesEachMessageOnce(t *testing.T) {
-	pool := setUpInbox(t)
-	var dups []string
-	cfg := pgidempotency.DefaultInboxConfig()
-	cfg.Store, cfg.Consumer = newStoreOn(pool), "billing"
-	cfg.OnDuplicate = func(id string) { dups = append(dups, id) }
-	in, err := pgidempotency.NewInbox(cfg)
-	require.NoError(t, err)
-	ctx := context.Background()
-	for range 3 {
-		_, err := in.Process(ctx, "m-1", effect("m-1"))
-		require.NoError(t, err)
-	}
-	assert.Equal(t, 1, effects(t, pool, "m-1"))
-	assert.Equal(t, []string{"m-1", "m-1"}, dups)
-	cfg.Consumer = "shipping"
-	shipping, err := pgidempotency.NewInbox(cfg)
-	require.NoError(t, err)
-	ran, err := shipping.Process(ctx, "m-1", effect("m-1"))
-	require.NoError(t, err)
-	assert.True(t, ran, "another consumer processes the message too")
-}
-
-func TestInboxFailureRollsBackTheRecordWithTheWrites(t *testing.T) {
-	pool := setUpInbox(t)
-	in := newInbox(t, pool, nil)
-	ctx := context.Background()
-	errLater := errors.New("downstream unavailable")
-	ran, err := in.Process(ctx, "m-1", func(ctx context.Context, tx pgx.Tx) error {
-		require.NoError(t, effect("m-1")(ctx, tx))
-		return errLater
+func TestInbox(t *testing.T) {
+	idempotencytest.RunInbox(t, func(t *testing.T) idempotencytest.InboxHarness[pgx.Tx] {
+		return setUpInbox(t, pgtest.Pool(t))
 	})
-	assert.True(t, ran)
-	require.ErrorIs(t, err, errLater)
-	assert.Zero(t, effects(t, pool, "m-1"), "the failed attempt's write is rolled back")
-	ran, err = in.Process(ctx, "m-1", effect("m-1"))
-	require.NoError(t, err)
-	assert.True(t, ran, "the redelivery after a failure runs")
-	assert.Equal(t, 1, effects(t, pool, "m-1"))
-	assert.Panics(t, func() {
-		_, _ = in.Process(ctx, "m-2", func(ctx context.Context, tx pgx.Tx) error {
-			require.NoError(t, effect("m-2")(ctx, tx))
-			panic("bug")
-		})
-	})
-	ran, err = in.Process(ctx, "m-2", effect("m-2"))
-	require.NoError(t, err)
-	assert.True(t, ran, "a panic rolls back too")
-	assert.Equal(t, 1, effects(t, pool, "m-2"))
-}
-
-func TestInboxConcurrentDeliveries(t *testing.T) {
-	pool := setUpInbox(t)
-	in := newInbox(t, pool, nil)
-	const messages, deliveries = 5, 20
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ranCount := map[string]int{}
-	for i := range messages * deliveries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := fmt.Sprint("m-", i%messages)
-			ran, err := in.Process(context.Background(), id, effect(id))
-			assert.NoError(t, err)
-			if ran {
-				mu.Lock()
-				ranCount[id]++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	for i := range messages {
-		id := fmt.Sprint("m-", i)
-		assert.Equal(t, 1, effects(t, pool, id), id)
-		assert.Equal(t, 1, ranCount[id], id)
-	}
-	t.Logf("%d concurrent deliveries of %d messages: each handled once (effects counted in the database)", messages*deliveries, messages)
-}
-
-func TestInboxRetentionAndCleanup(t *testing.T) {
-	pool := setUpInbox(t)
-	fake := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	in := newInbox(t, pool, fake)
-	ctx := context.Background()
-	_, err := in.Process(ctx, "m-1", effect("m-1"))
-	require.NoError(t, err)
-	fake.Advance(time.Hour - time.Millisecond)
-	n, err := in.Cleanup(ctx)
-	require.NoError(t, err)
-	assert.Zero(t, n)
-	ran, err := in.Process(ctx, "m-1", effect("m-1"))
-	require.NoError(t, err)
-	assert.False(t, ran)
-	fake.Advance(time.Millisecond)
-	n, err = in.Cleanup(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	ran, err = in.Process(ctx, "m-1", effect("m-1"))
-	require.NoError(t, err)
-	assert.True(t, ran, "after the retention the ID is forgotten")
 }
 
 func TestNewInboxRejectsInvalidConfig(t *testing.T) {
@@ -172,58 +67,23 @@ func TestNewInboxRejectsInvalidConfig(t *testing.T) {
 	}
 }
 
-// runInboxHolder is a child process: it handles message m-1, writes its
-// effect inside the transaction and hangs there until killed.
+// runInboxHolder is the child process of TestInboxConsumerKilledMidTransaction.
 func runInboxHolder() {
 	pool, err := pgxpool.New(context.Background(), os.Getenv(dsnVar))
 	if err != nil {
 		panic(err)
 	}
-	cfg := pgidempotency.DefaultInboxConfig()
-	cfg.Store, cfg.Consumer = newStoreOn(pool), "billing"
-	in, err := pgidempotency.NewInbox(cfg)
-	if err != nil {
-		panic(err)
-	}
-	_, _ = in.Process(context.Background(), "m-1", func(ctx context.Context, tx pgx.Tx) error {
-		if err := effect("m-1")(ctx, tx); err != nil {
-			return err
-		}
-		os.Stdout.WriteString("holding\n")
-		select {}
-	})
+	idempotencytest.InboxHolderChild(inboxHarness(pool))
 }
 
+// TestInboxConsumerKilledMidTransaction: the server notices the killed
+// consumer's dead connection and rolls its transaction back; until then the
+// redelivery waits on the message's row.
 func TestInboxConsumerKilledMidTransaction(t *testing.T) {
 	testenv.SkipUnderRace(t)
 	_, dsn := pgtest.Schema(t)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
 	defer pool.Close()
-	newStore(t, pool)
-	_, err = pool.Exec(context.Background(), `CREATE TABLE effects (message_id TEXT NOT NULL)`)
-	require.NoError(t, err)
-
-	child := testenv.Command(t, "inbox-holder", dsnVar+"="+dsn)
-	child.Stdout = nil
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "holding\n", line)
-	require.NoError(t, child.Process.Kill())
-	_ = child.Wait()
-
-	in := newInbox(t, pool, nil)
-	// The server notices the dead connection and rolls its transaction back;
-	// until then the redelivery waits on the message's row.
-	ran, err := in.Process(context.Background(), "m-1", effect("m-1"))
-	require.NoError(t, err)
-	assert.True(t, ran, "the killed consumer's record was rolled back with its write")
-	assert.Equal(t, 1, effects(t, pool, "m-1"))
-	ran, err = in.Process(context.Background(), "m-1", effect("m-1"))
-	require.NoError(t, err)
-	assert.False(t, ran)
-	t.Logf("consumer killed mid-transaction: its write and record rolled back; the redelivery ran once (1 effect), the next was skipped")
+	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, pool), testenv.Command(t, "inbox-holder", dsnVar+"="+dsn))
 }
