@@ -3,40 +3,296 @@ package cqrstest
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/cqrs"
+	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/internal/testenv"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// The crash tests of the SQL drivers run projectors in child processes
-// that they kill with SIGKILL. Each child writes a line to a file of its
-// own (CallLog) whenever its handler is called, committed or not; VerifyCalls
-// reads the files of all the children and checks that no two of them ever
-// ran the projection at the same time.
+// The crash test of the SQL drivers (RunCrash) holds a Projector to its
+// promises when processes die for real. Two projector processes run one
+// projection while four writers append events; the process holding the
+// lease is killed with SIGKILL six times, soon after it took over (while
+// it catches up, often in the middle of a batch), and a new one started
+// each time. Once the writers have stopped and a survivor has caught up
+// with the log, the test proves that:
+//
+//   - every stored event is in the read model exactly once: none skipped,
+//     none applied twice, although killed processes left batches half done
+//     (their read model rows and checkpoint roll back together);
+//   - every append the writers saw succeed is stored;
+//   - no two processes ever ran the projection at the same time: each
+//     child logs every handler call, committed or not, to a file of its
+//     own (callLog), and in time order the calls of all the children form
+//     one run per child (verifyCalls).
+//
+// The kills land at random moments: they find a window as long as a batch
+// (read model writes outside the checkpoint's transaction), seldom one of
+// microseconds (two commits in a row).
+//
+// A driver's test fills in a Crash (its stores, how to read its tables,
+// how a child finds the database) and calls RunCrash; its TestMain runs
+// RunCrashChild as the child (see internal/testenv).
 
-// CallLog records a projector process's handler calls in a file, one
-// unbuffered write per call, so that what a killed process did is there.
-type CallLog struct{ f *os.File }
+// The crash test's shape and pace. What depends on the driver is in Crash
+// (KillDelay) and CrashChild (PollInterval, HandleDelay).
+const (
+	crashProjection = "applied" // the projection the children run
+	crashWriters    = 4
+	crashStreams    = 50 // the writers append to streams chosen among these
+	crashKills      = 6
+	crashCatchUp    = 2 * time.Minute // how long the last holder may take to catch up
+	// The environment a child gets beside Crash.ChildEnv: its instance ID
+	// and the path of its call log.
+	crashIDVar    = "BULWARK_CQRSTEST_CRASH_ID"
+	crashCallsVar = "BULWARK_CQRSTEST_CRASH_CALLS"
+)
 
-// OpenCallLog opens (creating) the file at path for appending.
-func OpenCallLog(path string) (*CallLog, error) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
+// Crash is a SQL driver's part in the crash test: a database holding an
+// event store, a checkpoint store and the read model, a table of
+// (position, owner) rows, one per event applied (CrashChild.Apply), all
+// created and empty.
+type Crash[Tx any] struct {
+	// Events is the event store the writers append to and the children
+	// project from.
+	Events interface {
+		eventsource.Store
+		eventsource.HeadReader
 	}
-	return &CallLog{f: f}, nil
+	// Checkpoints is the checkpoint store the children keep the
+	// projection's checkpoint in; the test reads its lease holder and
+	// position with List.
+	Checkpoints cqrs.Store[Tx]
+	// Stored returns the global position of every stored event, read from
+	// the database directly: not through Events, whose reads the
+	// projectors rely on.
+	Stored func(ctx context.Context) ([]int64, error)
+	// Applied returns the read model's rows.
+	Applied func(ctx context.Context) ([]CrashRow, error)
+	// Child is the name of the child process (testenv.Main) that calls
+	// RunCrashChild.
+	Child string
+	// ChildEnv is the environment ("KEY=value") from which a child finds
+	// the database.
+	ChildEnv []string
+	// KillDelay bounds the random time a holder runs once the test has
+	// seen it hold the lease: short enough that it dies catching up.
+	KillDelay time.Duration
 }
 
-// Called records a call of the handler for the event at position.
-func (l *CallLog) Called(position int64) error {
-	_, err := fmt.Fprintf(l.f, "%d %d\n", time.Now().UnixNano(), position)
-	return err
+// CrashRow is a row of the crash test's read model: the event at Position
+// was applied by the child projector Owner.
+type CrashRow struct {
+	Position int64
+	Owner    string
+}
+
+// RunCrash runs the crash test (described above) on c's database and logs
+// what it counted. It is heavy, so it skips itself under the race detector.
+func RunCrash[Tx any](t *testing.T, c Crash[Tx]) {
+	t.Helper()
+	testenv.SkipUnderRace(t)
+	require.NotNil(t, c.Events, "Crash.Events")
+	require.NotNil(t, c.Checkpoints, "Crash.Checkpoints")
+	require.NotNil(t, c.Stored, "Crash.Stored")
+	require.NotNil(t, c.Applied, "Crash.Applied")
+	require.NotEmpty(t, c.Child, "Crash.Child")
+	require.Positive(t, c.KillDelay, "Crash.KillDelay")
+	ctx := context.Background()
+	children := newCrashChildren(t, c.Child, c.ChildEnv)
+	children.start()
+	children.start()
+	stopWriters := startCrashWriters(t, c.Events)
+
+	// Kill each holder soon after it took over (while it catches up): each
+	// round waits for another process to take the lease over.
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	for kills := 0; kills < crashKills; {
+		cp, err := crashCheckpoint(ctx, c.Checkpoints)
+		require.NoError(t, err)
+		if !children.running(cp.Owner) {
+			time.Sleep(20 * time.Millisecond) // not claimed yet, or its holder is dead
+			continue
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(c.KillDelay))))
+		children.kill(cp.Owner)
+		kills++
+		children.start()
+	}
+	appended := stopWriters()
+
+	head, err := c.Events.HeadPosition(ctx)
+	require.NoError(t, err)
+	deadline := time.Now().Add(crashCatchUp)
+	for {
+		cp, err := crashCheckpoint(ctx, c.Checkpoints)
+		require.NoError(t, err)
+		if cp.Position == head {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the projection is stuck at %d of %d", cp.Position, head)
+		time.Sleep(100 * time.Millisecond)
+	}
+	children.killAll()
+
+	stored, err := c.Stored(ctx)
+	require.NoError(t, err)
+	rows, err := c.Applied(ctx)
+	require.NoError(t, err)
+	applied := map[int64]int{} // position → rows
+	holders := map[string]bool{}
+	for _, r := range rows {
+		applied[r.Position]++
+		holders[r.Owner] = true
+	}
+	var missing, twice []int64
+	for _, p := range stored {
+		if applied[p] == 0 {
+			missing = append(missing, p)
+		}
+	}
+	for p, n := range applied {
+		if n > 1 {
+			twice = append(twice, p)
+		}
+	}
+	assert.Equal(t, len(stored), len(applied), "every event applied")
+	assert.Zero(t, len(missing), "no event skipped; skipped: %v", lowest(missing))
+	assert.Equal(t, len(stored), len(rows), "no event applied twice; applied twice: %v", lowest(twice))
+	assert.Equal(t, int64(len(stored)), appended, "every acknowledged append stored")
+	calls := verifyCalls(t, children.logs)
+	t.Logf("%d events appended by %d writers while %d holders were SIGKILLed; %d processes applied events; %d rows, one per event; %d handler calls (%d rolled back by kills)",
+		len(stored), crashWriters, crashKills, len(holders), len(rows), calls, calls-len(rows))
+}
+
+// lowest returns the ten lowest positions of ps (sorting ps), for failure
+// messages.
+func lowest(ps []int64) []int64 {
+	slices.Sort(ps)
+	return ps[:min(len(ps), 10)]
+}
+
+// crashCheckpoint returns the checkpoint of the crash test's projection,
+// the zero Checkpoint while it has none.
+func crashCheckpoint[Tx any](ctx context.Context, s cqrs.Store[Tx]) (cqrs.Checkpoint, error) {
+	cps, err := s.List(ctx)
+	if err != nil {
+		return cqrs.Checkpoint{}, err
+	}
+	for _, cp := range cps {
+		if cp.Name == crashProjection {
+			return cp, nil
+		}
+	}
+	return cqrs.Checkpoint{}, nil
+}
+
+// startCrashWriters starts the writers: each appends a batch of 1 to 4
+// events to a random stream every 0 to 20ms, so that each new holder has a
+// backlog to catch up with when it is killed in turn. stop stops them and
+// returns how many events they appended.
+func startCrashWriters(t *testing.T, events eventsource.Store) (stop func() int64) {
+	ctx := context.Background()
+	done := make(chan struct{})
+	var appended atomic.Int64
+	var wg sync.WaitGroup
+	for w := range crashWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(time.Duration(rng.IntN(20000)) * time.Microsecond):
+				}
+				batch := make([]eventsource.EventData, 1+rng.IntN(4))
+				for i := range batch {
+					batch[i] = eventsource.EventData{ID: uuid.New(), Type: "e", SchemaVersion: 1, Data: []byte(`{}`)}
+				}
+				if _, err := events.Append(ctx, fmt.Sprint("stream-", rng.IntN(crashStreams)), eventsource.Any, batch...); err != nil {
+					t.Errorf("appending: %v", err)
+					return
+				}
+				appended.Add(int64(len(batch)))
+			}
+		}()
+	}
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		return appended.Load()
+	}
+}
+
+// crashChildren are the child projectors of a crash test: the running ones
+// by instance ID, and the call log of every one started. The test's
+// cleanup kills those still running.
+type crashChildren struct {
+	t       *testing.T
+	name    string   // the child's name in testenv.Main
+	env     []string // Crash.ChildEnv
+	dir     string   // where the call logs are
+	started int
+	alive   map[string]*crashChild
+	logs    map[string]string // instance ID → call log path
+}
+
+type crashChild struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed once the process has exited
+}
+
+func newCrashChildren(t *testing.T, name string, env []string) *crashChildren {
+	c := &crashChildren{t: t, name: name, env: env, dir: t.TempDir(), alive: map[string]*crashChild{}, logs: map[string]string{}}
+	t.Cleanup(c.killAll)
+	return c
+}
+
+// start starts another child: projector-1, projector-2…
+func (c *crashChildren) start() {
+	c.started++
+	id := fmt.Sprint("projector-", c.started)
+	c.logs[id] = filepath.Join(c.dir, id+".calls")
+	cmd := testenv.Command(c.t, c.name, slices.Concat(c.env, []string{crashIDVar + "=" + id, crashCallsVar + "=" + c.logs[id]})...)
+	require.NoError(c.t, cmd.Start())
+	child := &crashChild{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(child.done) }()
+	c.alive[id] = child
+}
+
+// running reports whether the child id is running ("" is no child).
+func (c *crashChildren) running(id string) bool { return c.alive[id] != nil }
+
+// kill kills the running child id with SIGKILL and waits until it has exited.
+func (c *crashChildren) kill(id string) {
+	child := c.alive[id]
+	_ = child.cmd.Process.Kill()
+	<-child.done
+	delete(c.alive, id)
+}
+
+func (c *crashChildren) killAll() {
+	for id := range c.alive {
+		c.kill(id)
+	}
 }
 
 type call struct {
@@ -45,11 +301,11 @@ type call struct {
 	position int64
 }
 
-// VerifyCalls reads the call logs (owner → file path) and checks that the
+// verifyCalls reads the call logs (owner → file path) and checks that the
 // owners' calls, in time order, form one run per owner: once another
 // process has called the handler, the previous one never calls it again.
 // It returns how many calls it read (a line cut by a kill is ignored).
-func VerifyCalls(t *testing.T, logs map[string]string) int {
+func verifyCalls(t *testing.T, logs map[string]string) int {
 	t.Helper()
 	var calls []call
 	for owner, path := range logs {

@@ -2,38 +2,23 @@ package pgcqrs_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgcqrs"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgeventsource"
-	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/cqrs/cqrstest"
-	"github.com/bulwark-go/bulwark/eventsource"
-	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
+// Where a projector child of TestSIGKILLedProjectors finds the database.
 const (
 	faultDSNVar     = "BULWARK_PGCQRS_FAULT_DSN"
 	faultChannelVar = "BULWARK_PGCQRS_FAULT_CHANNEL"
-	faultIDVar      = "BULWARK_PGCQRS_FAULT_ID"
-	faultCallsVar   = "BULWARK_PGCQRS_FAULT_CALLS"
-	faultKills      = 6
 )
 
 // eventStore opens the fault test's event store on pool.
@@ -43,61 +28,33 @@ func eventStore(pool *pgxpool.Pool, channel string) (*pgeventsource.Store, error
 	return pgeventsource.New(cfg)
 }
 
-// runProjectorChild is a projector process of TestSIGKILLedProjectors: it
-// projects every event into the table applied, one row per event, and logs
-// each handler call, until it is killed.
+// runProjectorChild is a projector process of TestSIGKILLedProjectors (see
+// cqrstest.RunCrashChild). LISTEN/NOTIFY tells it of other processes'
+// appends, so it seldom polls.
 func runProjectorChild() {
-	ctx := context.Background()
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "projector child:", err)
-		os.Exit(1)
-	}
-	pool, err := pgxpool.New(ctx, os.Getenv(faultDSNVar))
-	if err != nil {
-		fail(err)
-	}
-	events, err := eventStore(pool, os.Getenv(faultChannelVar))
-	if err != nil {
-		fail(err)
-	}
-	checkpoints, err := pgcqrs.New(pgcqrs.Config{DB: pool, Table: "bulwark_projections"})
-	if err != nil {
-		fail(err)
-	}
-	calls, err := cqrstest.OpenCallLog(os.Getenv(faultCallsVar))
-	if err != nil {
-		fail(err)
-	}
-	id := os.Getenv(faultIDVar)
-	cfg := cqrs.DefaultConfig[pgx.Tx]()
-	cfg.Events, cfg.Checkpoints, cfg.InstanceID = events, checkpoints, id
-	cfg.BatchSize, cfg.LeaseDuration, cfg.PollInterval = 50, 2*time.Second, 200*time.Millisecond
-	cfg.RetryDelay, cfg.MaxRetryDelay = 10*time.Millisecond, 200*time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	cfg.Projections = []cqrs.Projection[pgx.Tx]{{
-		Name: "applied",
-		Handle: func(ctx context.Context, tx pgx.Tx, e eventsource.Event) error {
-			if err := calls.Called(e.GlobalPosition); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO applied (position, owner) VALUES ($1, $2)`, e.GlobalPosition, id)
+	cqrstest.RunCrashChild(func(ctx context.Context) (c cqrstest.CrashChild[pgx.Tx], err error) {
+		pool, err := pgxpool.New(ctx, os.Getenv(faultDSNVar))
+		if err != nil {
+			return c, err
+		}
+		if c.Events, err = eventStore(pool, os.Getenv(faultChannelVar)); err != nil {
+			return c, err
+		}
+		c.Checkpoints, err = pgcqrs.New(pgcqrs.Config{DB: pool, Table: "bulwark_projections"})
+		c.PollInterval = 200 * time.Millisecond
+		c.Apply = func(ctx context.Context, tx pgx.Tx, position int64, owner string) error {
+			_, err := tx.Exec(ctx, `INSERT INTO applied (position, owner) VALUES ($1, $2)`, position, owner)
 			return err
-		},
-	}}
-	p, err := cqrs.New(cfg)
-	if err != nil {
-		fail(err)
-	}
-	_ = p.Run(ctx)
+		}
+		return c, err
+	})
 }
 
-// TestSIGKILLedProjectors runs two projector processes on one projection
-// while four writers append events, and repeatedly kills the one holding
-// the lease with SIGKILL (mid-batch, as often as not), starting a new one
-// each time. Every event must be applied to the read model exactly once,
-// and no two processes may ever have run the projection at the same time.
+// TestSIGKILLedProjectors runs cqrstest's crash test: projector processes
+// killed with SIGKILL (mid-batch, as often as not) while writers append
+// must apply every event to the read model exactly once, one process at a
+// time.
 func TestSIGKILLedProjectors(t *testing.T) {
-	testenv.SkipUnderRace(t)
 	ctx := context.Background()
 	schema, dsn := pgtest.Schema(t)
 	pool, err := pgxpool.New(ctx, dsn)
@@ -106,116 +63,21 @@ func TestSIGKILLedProjectors(t *testing.T) {
 	events, err := eventStore(pool, schema)
 	require.NoError(t, err)
 	require.NoError(t, events.Migrate(ctx))
-	newStore(t, pool)
 	_, err = pool.Exec(ctx, `CREATE TABLE applied (position BIGINT NOT NULL, owner TEXT NOT NULL)`)
 	require.NoError(t, err)
-
-	dir := t.TempDir()
-	type child struct {
-		cmd  *exec.Cmd
-		done chan struct{}
-	}
-	children := map[string]*child{}
-	logs := map[string]string{}
-	n := 0
-	start := func() {
-		n++
-		id := fmt.Sprint("projector-", n)
-		logs[id] = filepath.Join(dir, id+".calls")
-		cmd := testenv.Command(t, "projector", faultDSNVar+"="+dsn, faultChannelVar+"="+schema, faultIDVar+"="+id, faultCallsVar+"="+logs[id])
-		require.NoError(t, cmd.Start())
-		c := &child{cmd: cmd, done: make(chan struct{})}
-		go func() { _ = cmd.Wait(); close(c.done) }()
-		children[id] = c
-	}
-	kill := func(id string) {
-		c := children[id]
-		_ = c.cmd.Process.Signal(syscall.SIGKILL)
-		<-c.done
-		delete(children, id)
-	}
-	t.Cleanup(func() {
-		for id := range children {
-			kill(id)
-		}
+	cqrstest.RunCrash(t, cqrstest.Crash[pgx.Tx]{
+		Events:      events,
+		Checkpoints: newStore(t, pool),
+		Stored: func(ctx context.Context) ([]int64, error) {
+			rows, _ := pool.Query(ctx, `SELECT position FROM bulwark_events`)
+			return pgx.CollectRows(rows, pgx.RowTo[int64])
+		},
+		Applied: func(ctx context.Context) ([]cqrstest.CrashRow, error) {
+			rows, _ := pool.Query(ctx, `SELECT position, owner FROM applied`)
+			return pgx.CollectRows(rows, pgx.RowToStructByPos[cqrstest.CrashRow])
+		},
+		Child:     "projector",
+		ChildEnv:  []string{faultDSNVar + "=" + dsn, faultChannelVar + "=" + schema},
+		KillDelay: 300 * time.Millisecond,
 	})
-	start()
-	start()
-
-	// Writers append all along, so that each new holder has a backlog to
-	// catch up with when it is killed in turn.
-	stop := make(chan struct{})
-	var appended atomic.Int64
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(time.Duration(rng.IntN(20000)) * time.Microsecond):
-				}
-				batch := make([]eventsource.EventData, 1+rng.IntN(4))
-				for i := range batch {
-					batch[i] = eventsourcetest.NewEvent("e", `{}`)
-				}
-				if _, err := events.Append(ctx, fmt.Sprint("stream-", rng.IntN(50)), eventsource.Any, batch...); err != nil {
-					t.Errorf("appending: %v", err)
-					return
-				}
-				appended.Add(int64(len(batch)))
-			}
-		}()
-	}
-	// Kill each holder soon after it took over (while it catches up): each
-	// round waits for another process to take the lease over.
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
-	for kills := 0; kills < faultKills; {
-		var owner string
-		err := pool.QueryRow(ctx, `SELECT owner FROM bulwark_projections WHERE name = 'applied'`).Scan(&owner)
-		if err == pgx.ErrNoRows || children[owner] == nil {
-			time.Sleep(20 * time.Millisecond) // not claimed yet, or its holder is dead
-			continue
-		}
-		require.NoError(t, err)
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
-		kill(owner)
-		kills++
-		start()
-	}
-	close(stop)
-	wg.Wait()
-
-	head, err := events.HeadPosition(ctx)
-	require.NoError(t, err)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var pos int64
-		err := pool.QueryRow(ctx, `SELECT position FROM bulwark_projections WHERE name = 'applied'`).Scan(&pos)
-		require.NoError(t, err)
-		if pos == head {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the projection is stuck at %d of %d", pos, head)
-		time.Sleep(100 * time.Millisecond)
-	}
-	for id := range children {
-		kill(id)
-	}
-
-	var stored, rows, distinct, holders int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM bulwark_events`).Scan(&stored))
-	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT position), count(DISTINCT owner) FROM applied`).Scan(&rows, &distinct, &holders))
-	var missing int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM bulwark_events e WHERE NOT EXISTS (SELECT 1 FROM applied a WHERE a.position = e.position)`).Scan(&missing))
-	assert.Equal(t, stored, distinct, "every event applied")
-	assert.Zero(t, missing, "no event skipped")
-	assert.Equal(t, stored, rows, "no event applied twice")
-	calls := cqrstest.VerifyCalls(t, logs)
-	assert.Equal(t, int64(stored), appended.Load())
-	t.Logf("%d events appended by 4 writers while %d holders were SIGKILLed; %d processes applied events; %d rows, one per event; %d handler calls (%d rolled back by kills)",
-		stored, faultKills, holders, rows, calls, calls-rows)
 }
