@@ -50,6 +50,7 @@ func (a *Attempt) Complete(ctx context.Context, outcome []byte) error {
 	if err := a.k.cfg.Store.Complete(ctx, a.ref, a.token, outcome, a.k.now().Add(a.k.cfg.TTL)); err != nil {
 		return fmt.Errorf("idempotency: completing key %q: %w", a.ref.Key, err)
 	}
+	a.k.waiters.settle(a.ref)
 	return nil
 }
 
@@ -61,6 +62,7 @@ func (a *Attempt) Release(ctx context.Context) error {
 	if err := a.k.cfg.Store.Release(ctx, a.ref, a.token); err != nil {
 		return fmt.Errorf("idempotency: releasing key %q: %w", a.ref.Key, err)
 	}
+	a.k.waiters.settle(a.ref)
 	return nil
 }
 

@@ -21,7 +21,9 @@
 // same key sent with a different request gets ErrMismatch (HTTP 422), never
 // the other request's outcome. Duplicates that arrive while the first
 // attempt runs get ErrInProgress (HTTP 409) at once, or wait up to
-// Config.Wait for its outcome.
+// Config.Wait for its outcome: a duplicate waiting on an attempt of the same
+// Keeper gets it the moment that attempt completes, one waiting on another
+// process's attempt at its next look (Config.PollInterval).
 //
 // # Crashes, side effects and recovery points
 //

@@ -32,7 +32,9 @@ type Config struct {
 	Wait time.Duration
 
 	// PollInterval is how often a waiting duplicate looks at the record.
-	// Must be > 0.
+	// A duplicate waiting on an attempt of the same Keeper is woken as soon
+	// as that attempt completes or releases the key; polling is how it
+	// learns of attempts in other processes. Must be > 0.
 	PollInterval time.Duration
 
 	// Codec encodes the values Do stores. Nil means JSONCodec.
@@ -63,9 +65,10 @@ func DefaultConfig() Config {
 // key runs, every later one with the same key gets the first one's outcome.
 // It is safe for concurrent use.
 type Keeper struct {
-	cfg   Config
-	clock clock.Clock
-	codec Codec
+	cfg     Config
+	clock   clock.Clock
+	codec   Codec
+	waiters waiters
 }
 
 // New returns a Keeper, or an error naming the first invalid setting.
@@ -125,7 +128,15 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 	for token == 0 {
 		token = rand.Int64()
 	}
-	var deadline time.Time
+	var (
+		deadline time.Time
+		wait     *wake // registered once the key is found in progress
+	)
+	defer func() {
+		if wait != nil {
+			k.waiters.unwatch(ref, wait)
+		}
+	}()
 	for {
 		now := k.now()
 		if deadline.IsZero() {
@@ -161,7 +172,16 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 		if remaining <= 0 {
 			return nil, nil, ErrInProgress
 		}
-		if err := clock.Sleep(ctx, k.clock, min(remaining, k.cfg.PollInterval)); err != nil {
+		if wait == nil || isClosed(wait.ch) {
+			// Watch, then read the record again before sleeping: a holder
+			// settling in between is seen by one or the other.
+			if wait != nil {
+				k.waiters.unwatch(ref, wait)
+			}
+			wait = k.waiters.watch(ref)
+			continue
+		}
+		if err := wait.sleep(ctx, k.clock, min(remaining, k.cfg.PollInterval)); err != nil {
 			return nil, nil, fmt.Errorf("idempotency: waiting for key %q: %w", req.Key, err)
 		}
 	}

@@ -19,14 +19,69 @@ type payment struct {
 	Amount int
 }
 
-func newKeeper(t *testing.T, s idempotency.Store, fake *clocktest.Fake, wait time.Duration) *idempotency.Keeper {
+func newKeeper(t *testing.T, s idempotency.Store, fake *clocktest.Fake, wait time.Duration, opts ...func(*idempotency.Config)) *idempotency.Keeper {
 	t.Helper()
 	cfg := idempotency.DefaultConfig()
 	cfg.Store, cfg.Clock, cfg.Wait = s, fake, wait
 	cfg.Lease, cfg.TTL, cfg.PollInterval = 10*time.Second, time.Hour, 100*time.Millisecond
+	for _, o := range opts {
+		o(&cfg)
+	}
 	k, err := idempotency.New(cfg)
 	require.NoError(t, err)
 	return k
+}
+
+func withPoll(d time.Duration) func(*idempotency.Config) {
+	return func(c *idempotency.Config) { c.PollInterval = d }
+}
+
+// holdKey runs Do for req on k in a goroutine, and returns once its
+// operation runs; the operation returns v when release is closed, and Do's
+// error arrives on done.
+func holdKey(t *testing.T, k *idempotency.Keeper, req idempotency.Request, v payment) (release chan struct{}, done <-chan error) {
+	t.Helper()
+	started, release, errc := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := idempotency.Do(ctx, k, req, func(ctx context.Context) (payment, error) {
+			close(started)
+			<-release
+			return v, nil
+		})
+		errc <- err
+	}()
+	<-started
+	return release, errc
+}
+
+type doResult struct {
+	v   payment
+	err error
+}
+
+// woken returns the result of a duplicate that the test expects to be
+// woken without the fake clock moving, failing the test (rather than
+// hanging it) if it is not within 10 s.
+func woken(t *testing.T, done <-chan doResult) doResult {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting duplicate was not woken when the key was settled")
+		return doResult{}
+	}
+}
+
+// doAsync runs Do for req on k in a goroutine, with an operation that
+// returns v.
+func doAsync(k *idempotency.Keeper, req idempotency.Request, v payment) <-chan doResult {
+	done := make(chan doResult, 1)
+	go func() {
+		got, err := idempotency.Do(ctx, k, req, func(ctx context.Context) (payment, error) { return v, nil })
+		done <- doResult{got, err}
+	}()
+	return done
 }
 
 // runKeeper checks the Keeper's promises on top of the store: the same
@@ -100,29 +155,13 @@ func runKeeper(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	})
 
 	t.Run("DuplicateWaitsForTheOutcome", func(t *testing.T) {
+		// The holder runs in another process (another Keeper on the same
+		// store): the waiting duplicate learns of its outcome by polling.
 		fake := clocktest.New(t0)
-		k := newKeeper(t, newStore(t), fake, 5*time.Second)
-		started, release, holderDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-		go func() {
-			_, err := idempotency.Do(ctx, k, req, func(ctx context.Context) (payment, error) {
-				close(started)
-				<-release
-				return payment{ID: "first", Amount: 1}, nil
-			})
-			holderDone <- err
-		}()
-		<-started
-		type result struct {
-			v   payment
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			v, err := idempotency.Do(ctx, k, req, func(ctx context.Context) (payment, error) {
-				return payment{ID: "duplicate ran"}, nil
-			})
-			done <- result{v, err}
-		}()
+		s := newStore(t)
+		holder, k := newKeeper(t, s, fake, 5*time.Second), newKeeper(t, s, fake, 5*time.Second)
+		release, holderDone := holdKey(t, holder, req, payment{ID: "first", Amount: 1})
+		done := doAsync(k, req, payment{ID: "duplicate ran"})
 		fake.BlockUntil(1)
 		fake.Advance(time.Second) // the duplicate looks, and waits on
 		fake.BlockUntil(1)
@@ -132,6 +171,36 @@ func runKeeper(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 		r := <-done
 		require.NoError(t, r.err)
 		assert.Equal(t, payment{ID: "first", Amount: 1}, r.v)
+	})
+
+	t.Run("DuplicateInTheSameProcessIsWokenByTheOutcome", func(t *testing.T) {
+		// No poll is due for an hour: only the holder's Complete can end
+		// the wait, and the clock never moves.
+		fake := clocktest.New(t0)
+		k := newKeeper(t, newStore(t), fake, 2*time.Hour, withPoll(time.Hour))
+		release, holderDone := holdKey(t, k, req, payment{ID: "first", Amount: 1})
+		done := doAsync(k, req, payment{ID: "duplicate ran"})
+		fake.BlockUntil(1)
+		close(release)
+		require.NoError(t, <-holderDone)
+		r := woken(t, done)
+		require.NoError(t, r.err)
+		assert.Equal(t, payment{ID: "first", Amount: 1}, r.v)
+		assert.Equal(t, t0, fake.Now())
+	})
+
+	t.Run("DuplicateInTheSameProcessIsWokenByARelease", func(t *testing.T) {
+		fake := clocktest.New(t0)
+		k := newKeeper(t, newStore(t), fake, 2*time.Hour, withPoll(time.Hour))
+		att, _, err := k.Start(ctx, req)
+		require.NoError(t, err)
+		done := doAsync(k, req, payment{ID: "second"})
+		fake.BlockUntil(1)
+		require.NoError(t, att.Release(ctx))
+		r := woken(t, done)
+		require.NoError(t, r.err)
+		assert.Equal(t, payment{ID: "second"}, r.v, "the released key ran again for the waiting duplicate")
+		assert.Equal(t, t0, fake.Now())
 	})
 
 	t.Run("WaitIsBounded", func(t *testing.T) {
