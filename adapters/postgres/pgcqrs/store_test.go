@@ -3,7 +3,6 @@ package pgcqrs_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
@@ -83,21 +82,7 @@ func TestMigrateConcurrentlyAndAgain(t *testing.T) {
 	t.Cleanup(pool.Close)
 	s, err := pgcqrs.New(pgcqrs.Config{DB: pool, Table: schema + ".checkpoints"})
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- s.Migrate(ctx)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	require.NoError(t, s.Migrate(ctx))
+	pgtest.MigrateConcurrently(t, 4, s.Migrate)
 	require.NoError(t, s.Update(ctx, "p", 0, func(context.Context, pgx.Tx, *cqrs.Checkpoint) error { return nil }))
 	cps, err := s.List(ctx)
 	require.NoError(t, err)

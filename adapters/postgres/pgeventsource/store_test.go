@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -119,17 +118,7 @@ func TestMigrateConcurrentlyAndAgain(t *testing.T) {
 	cfg.EventsTable, cfg.SnapshotsTable = schema+".ev", schema+".ev_snap"
 	s, err := pgeventsource.New(cfg)
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = s.Migrate(context.Background()) }()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
-	require.NoError(t, s.Migrate(context.Background()))
+	pgtest.MigrateConcurrently(t, 4, s.Migrate)
 	_, err = s.Append(context.Background(), "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
 	require.NoError(t, err)
 }

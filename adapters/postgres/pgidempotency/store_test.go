@@ -3,7 +3,6 @@ package pgidempotency_test
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
@@ -127,17 +126,6 @@ func TestSchemaQualifiedTable(t *testing.T) {
 // Migrate; concurrent CREATE ... IF NOT EXISTS of one table must not fail.
 func TestMigrateIsSafeConcurrently(t *testing.T) {
 	for range 5 {
-		s := newStoreOn(pgtest.Pool(t))
-		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		for range 8 {
-			wg.Add(1)
-			go func() { defer wg.Done(); errs <- s.Migrate(context.Background()) }()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+		pgtest.MigrateConcurrently(t, 8, newStoreOn(pgtest.Pool(t)).Migrate)
 	}
 }

@@ -118,12 +118,7 @@ func TestSchemaQualifiedNamesAndRepeatedMigrate(t *testing.T) {
 	cfg := pgoutbox.Config{Pool: pool, Table: schema + "_app.Orders_Outbox", DeadLetterTable: schema + "_app.orders_dead", Channel: schema}
 	s, err := pgoutbox.New(cfg)
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Add(1)
-		go func() { defer wg.Done(); assert.NoError(t, s.Migrate(ctx)) }()
-	}
-	wg.Wait()
+	pgtest.MigrateConcurrently(t, 3, s.Migrate)
 	require.NoError(t, enqueueTx(s, pool)(ctx, outbox.Message{Topic: "t", Key: "k"}))
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+schema+`_app."Orders_Outbox"`).Scan(&n))

@@ -59,18 +59,7 @@ func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	pool := pgtest.Pool(t)
 	s, err := pgsaga.New(pgsaga.Config{DB: pool, Table: "sagas"})
 	require.NoError(t, err)
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- s.Migrate(context.Background()) }()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	require.NoError(t, s.Migrate(context.Background()))
+	pgtest.MigrateConcurrently(t, 4, s.Migrate)
 }
 
 func TestSchemaQualifiedTable(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,4 +72,27 @@ func Pool(t testing.TB) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// MigrateConcurrently runs migrate from n goroutines at once, as services
+// starting together do, then once more, as a later restart does; every run
+// must succeed.
+func MigrateConcurrently(t testing.TB, n int, migrate func(context.Context) error) {
+	t.Helper()
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- migrate(context.Background()) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("pgtest: a concurrent Migrate failed: %v", err)
+		}
+	}
+	if err := migrate(context.Background()); err != nil {
+		t.Fatalf("pgtest: Migrate run again failed: %v", err)
+	}
 }
