@@ -85,36 +85,60 @@ func (c *chain) callOp(ctx context.Context) error {
 }
 
 // Call runs op through p and returns the value of op's first successful
-// invocation. When p reports an error, Call returns the zero T with it. When p
-// reports success without op having succeeded (a fallback policy that
-// swallowed the error, say), Call returns the zero T and nil.
+// invocation, or the value a policy delivered in op's place (see Deliver):
+// a fallback's value reaches the caller as op's would. When p reports an
+// error, Call returns the zero T with it. When p reports success with no
+// value (a policy that swallowed op's error without delivering one), Call
+// returns the zero T and nil.
 //
 // Call is safe with policies that run op concurrently (hedge) or abandon an
-// attempt that goes on running (a detached timeout): only the first success
+// attempt that goes on running (a detached timeout): only the first result
 // before Call returns is kept, and no later one races with it.
 func Call[T any](ctx context.Context, p Policy, op func(context.Context) (T, error)) (T, error) {
-	var (
-		mu     sync.Mutex
-		closed bool // a result was kept, or Call has returned
-		result T
-	)
-	err := p.Do(ctx, func(ctx context.Context) error {
+	s := new(resultSlot[T])
+	err := p.Do(context.WithValue(ctx, callKey{}, s), func(ctx context.Context) error {
 		v, err := op(ctx)
 		if err == nil {
-			mu.Lock()
-			if !closed {
-				result, closed = v, true
-			}
-			mu.Unlock()
+			s.offer(v)
 		}
 		return err
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	closed = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return result, nil
+	return s.result, nil
+}
+
+// Deliver offers v as the result of the innermost Call in ctx, as if Call's
+// op had returned v without error. A policy that answers for op instead of
+// running it (fallback.Fallback) calls it so that its value reaches Call's
+// caller. It reports whether v was kept: false when ctx carries no Call
+// with result type T, or that Call already kept a result or has returned.
+func Deliver[T any](ctx context.Context, v T) bool {
+	s, ok := ctx.Value(callKey{}).(*resultSlot[T])
+	return ok && s.offer(v)
+}
+
+// callKey is the context key of the innermost Call's result slot.
+type callKey struct{}
+
+// resultSlot keeps the first result offered to one Call.
+type resultSlot[T any] struct {
+	mu     sync.Mutex
+	closed bool // a result was kept, or Call has returned
+	result T
+}
+
+func (s *resultSlot[T]) offer(v T) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.result, s.closed = v, true
+	return true
 }

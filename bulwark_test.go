@@ -242,3 +242,49 @@ func TestCallWithAbandonedAttempt(t *testing.T) {
 		assert.Equal(t, 1, v)
 	}
 }
+
+func TestDeliverGivesCallAValueInPlaceOfOp(t *testing.T) {
+	// A policy that answers for a failed op, as a fallback does.
+	answer := bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
+		if err := op(ctx); err != nil {
+			bulwark.Deliver(ctx, 42)
+		}
+		return nil
+	})
+	v, err := bulwark.Call(context.Background(), bulwark.Chain(answer, bulwark.Chain()), func(context.Context) (int, error) {
+		return 0, errors.New("down")
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 42, v)
+}
+
+func TestDeliverKeepsTheFirstResultOnly(t *testing.T) {
+	late := bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
+		err := op(ctx)
+		assert.False(t, bulwark.Deliver(ctx, 7), "op's own result was kept first")
+		return err
+	})
+	v, err := bulwark.Call(context.Background(), late, func(context.Context) (int, error) { return 1, nil })
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+}
+
+func TestDeliverOfAnotherTypeOrOutsideCallIsRefused(t *testing.T) {
+	assert.False(t, bulwark.Deliver(context.Background(), 1), "no Call in the context")
+	wrongType := bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
+		assert.False(t, bulwark.Deliver(ctx, "text"), "the Call's result is an int")
+		return nil
+	})
+	v, err := bulwark.Call(context.Background(), wrongType, func(context.Context) (int, error) { return 5, nil })
+	require.NoError(t, err)
+	assert.Zero(t, v, "success without a value gives the zero T")
+}
+
+func BenchmarkCall(b *testing.B) {
+	p := bulwark.Chain(bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error { return op(ctx) }))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = bulwark.Call(ctx, p, func(context.Context) (int, error) { return 1, nil })
+	}
+}

@@ -13,19 +13,23 @@ import (
 // Exponential, Decorrelated or BackOff; the last brings any
 // cenkalti/backoff BackOff, which is how to plug in a schedule of your own.
 //
-// Every Backoff is capped by Config.MaxDelay. The built-in ones keep no state
-// between calls: they are safe to share, and choosing a delay allocates
-// nothing.
+// Backoff is the one way every bulwark package that waits between tries is
+// configured: the Retrier, the outbox relay's publish retries, saga
+// recovery, projection retries. Constant, Exponential and Decorrelated keep
+// no state between calls: they are safe to share, and choosing a delay
+// allocates nothing.
 type Backoff interface {
-	validate() error
+	// Wait returns the wait before retry n (1 for the first retry). prev
+	// is the wait chosen before retry n-1 (0 before the first, or when the
+	// caller keeps no history), and limit, when > 0, caps the result.
+	Wait(n int, prev, limit time.Duration) time.Duration
+	// Validate returns an error naming the first invalid setting.
+	Validate() error
 }
 
 // schedule is a Backoff that keeps no per-call state: all but BackOff.
 type schedule interface {
-	// delay returns the wait before retry n (1 for the first retry). prev is
-	// the wait it chose before retry n-1 (0 before the first) and limit is
-	// Config.MaxDelay (0: no cap).
-	delay(n int, prev, limit time.Duration) time.Duration
+	Wait(n int, prev, limit time.Duration) time.Duration
 }
 
 // Jitter says how Exponential randomises its delays. Randomising spreads the
@@ -63,13 +67,13 @@ type Constant struct {
 	Delay time.Duration
 }
 
-func (c Constant) delay(_ int, _, limit time.Duration) time.Duration {
+func (c Constant) Wait(_ int, _, limit time.Duration) time.Duration {
 	return capped(c.Delay, limit)
 }
 
-func (c Constant) validate() error {
+func (c Constant) Validate() error {
 	if c.Delay < 0 {
-		return fmt.Errorf("retry: Config.Backoff: Constant.Delay must be >= 0, got %v", c.Delay)
+		return fmt.Errorf("Constant.Delay must be >= 0, got %v", c.Delay)
 	}
 	return nil
 }
@@ -86,7 +90,7 @@ type Exponential struct {
 	Jitter Jitter
 }
 
-func (e Exponential) delay(n int, _, limit time.Duration) time.Duration {
+func (e Exponential) Wait(n int, _, limit time.Duration) time.Duration {
 	m := e.Multiplier
 	if m == 0 {
 		m = 2
@@ -106,15 +110,15 @@ func (e Exponential) delay(n int, _, limit time.Duration) time.Duration {
 	return d
 }
 
-func (e Exponential) validate() error {
+func (e Exponential) Validate() error {
 	if e.Initial <= 0 {
-		return fmt.Errorf("retry: Config.Backoff: Exponential.Initial must be > 0, got %v", e.Initial)
+		return fmt.Errorf("Exponential.Initial must be > 0, got %v", e.Initial)
 	}
 	if e.Multiplier != 0 && (e.Multiplier < 1 || e.Multiplier > 100) {
-		return fmt.Errorf("retry: Config.Backoff: Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got %v", e.Multiplier)
+		return fmt.Errorf("Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got %v", e.Multiplier)
 	}
 	if e.Jitter < NoJitter || e.Jitter > EqualJitter {
-		return fmt.Errorf("retry: Config.Backoff: Exponential.Jitter must be NoJitter, FullJitter or EqualJitter, got %v", e.Jitter)
+		return fmt.Errorf("Exponential.Jitter must be NoJitter, FullJitter or EqualJitter, got %v", e.Jitter)
 	}
 	return nil
 }
@@ -129,7 +133,7 @@ type Decorrelated struct {
 	Base time.Duration
 }
 
-func (d Decorrelated) delay(_ int, prev, limit time.Duration) time.Duration {
+func (d Decorrelated) Wait(_ int, prev, limit time.Duration) time.Duration {
 	hi := time.Duration(math.MaxInt64)
 	if p := max(prev, d.Base); p < math.MaxInt64/3 {
 		hi = 3 * p
@@ -137,9 +141,9 @@ func (d Decorrelated) delay(_ int, prev, limit time.Duration) time.Duration {
 	return capped(randomIn(d.Base, hi), limit)
 }
 
-func (d Decorrelated) validate() error {
+func (d Decorrelated) Validate() error {
 	if d.Base <= 0 {
-		return fmt.Errorf("retry: Config.Backoff: Decorrelated.Base must be > 0, got %v", d.Base)
+		return fmt.Errorf("Decorrelated.Base must be > 0, got %v", d.Base)
 	}
 	return nil
 }
@@ -152,9 +156,30 @@ type BackOff struct {
 	New func() backoff.BackOff
 }
 
-func (b BackOff) validate() error {
+// Wait returns the n-th wait of a fresh BackOff from New, stepping it n
+// times (so it costs O(n); the Retrier keeps one BackOff per call instead).
+// A BackOff that stops before its n-th wait yields limit, or, with no limit,
+// the last wait it gave (0 if none).
+func (b BackOff) Wait(n int, _, limit time.Duration) time.Duration {
+	bo := b.New()
+	bo.Reset()
+	var last time.Duration
+	for range max(n, 1) {
+		d := bo.NextBackOff()
+		if d == backoff.Stop {
+			if limit > 0 {
+				return limit
+			}
+			return last
+		}
+		last = d
+	}
+	return capped(last, limit)
+}
+
+func (b BackOff) Validate() error {
 	if b.New == nil {
-		return fmt.Errorf("retry: Config.Backoff: BackOff.New must not be nil")
+		return fmt.Errorf("BackOff.New must not be nil")
 	}
 	return nil
 }

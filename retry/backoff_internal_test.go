@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"github.com/cenkalti/backoff/v4"
 	"math"
 	"testing"
 	"time"
@@ -13,21 +14,21 @@ import (
 
 func TestExponentialWithoutJitterIsExact(t *testing.T) {
 	e := Exponential{Initial: 10 * time.Millisecond, Multiplier: 1.5}
-	assert.Equal(t, 10*time.Millisecond, e.delay(1, 0, 0))
-	assert.Equal(t, 15*time.Millisecond, e.delay(2, 0, 0))
-	assert.Equal(t, 22500*time.Microsecond, e.delay(3, 0, 0))
-	assert.Equal(t, 20*time.Millisecond, e.delay(3, 0, 20*time.Millisecond), "capped")
+	assert.Equal(t, 10*time.Millisecond, e.Wait(1, 0, 0))
+	assert.Equal(t, 15*time.Millisecond, e.Wait(2, 0, 0))
+	assert.Equal(t, 22500*time.Microsecond, e.Wait(3, 0, 0))
+	assert.Equal(t, 20*time.Millisecond, e.Wait(3, 0, 20*time.Millisecond), "capped")
 }
 
 func TestExponentialSaturatesInsteadOfOverflowing(t *testing.T) {
 	for _, j := range []Jitter{NoJitter, FullJitter, EqualJitter} {
 		e := Exponential{Initial: time.Hour, Jitter: j}
 		for n := 1; n < 2000; n += 97 {
-			d := e.delay(n, 0, 0)
+			d := e.Wait(n, 0, 0)
 			assert.GreaterOrEqual(t, d, time.Duration(0), "%v retry %d", j, n)
 		}
 		if j == NoJitter {
-			assert.Equal(t, time.Duration(math.MaxInt64), e.delay(1000, 0, 0))
+			assert.Equal(t, time.Duration(math.MaxInt64), e.Wait(1000, 0, 0))
 		}
 	}
 }
@@ -51,7 +52,7 @@ func TestJitterBoundsAndSpread(t *testing.T) {
 				var sum float64
 				distinct := map[time.Duration]bool{}
 				for range draws {
-					d := e.delay(n, 0, limit)
+					d := e.Wait(n, 0, limit)
 					frac := float64(d) / float64(full)
 					if frac < tt.lo || frac >= tt.hi {
 						t.Fatalf("retry %d: delay %v outside [%v, %v) of %v", n, d, tt.lo, tt.hi, full)
@@ -73,7 +74,7 @@ func TestDecorrelatedBoundsAndGrowth(t *testing.T) {
 	for range 500 {
 		prev := time.Duration(0)
 		for n := 1; n <= 30; n++ {
-			next := d.delay(n, prev, limit)
+			next := d.Wait(n, prev, limit)
 			lo, hi := d.Base, 3*max(prev, d.Base)
 			if next != limit && (next < lo || next >= hi) {
 				t.Fatalf("retry %d after %v: delay %v outside [%v, %v)", n, prev, next, lo, hi)
@@ -89,7 +90,7 @@ func TestDecorrelatedBoundsAndGrowth(t *testing.T) {
 	for range 1000 {
 		prev := time.Duration(0)
 		for n := 1; n <= 8; n++ {
-			prev = d.delay(n, prev, 0)
+			prev = d.Wait(n, prev, 0)
 		}
 		sum += prev
 	}
@@ -98,11 +99,22 @@ func TestDecorrelatedBoundsAndGrowth(t *testing.T) {
 
 func TestDecorrelatedSaturatesInsteadOfOverflowing(t *testing.T) {
 	d := Decorrelated{Base: time.Second}
-	got := d.delay(5, math.MaxInt64/2, 0)
+	got := d.Wait(5, math.MaxInt64/2, 0)
 	assert.GreaterOrEqual(t, got, time.Second)
 }
 
 func TestConstantIsCapped(t *testing.T) {
-	assert.Equal(t, time.Second, Constant{Delay: time.Second}.delay(9, 0, 0))
-	assert.Equal(t, 500*time.Millisecond, Constant{Delay: time.Second}.delay(9, 0, 500*time.Millisecond))
+	assert.Equal(t, time.Second, Constant{Delay: time.Second}.Wait(9, 0, 0))
+	assert.Equal(t, 500*time.Millisecond, Constant{Delay: time.Second}.Wait(9, 0, 500*time.Millisecond))
+}
+
+func TestBackOffWaitStepsAFreshBackOff(t *testing.T) {
+	b := BackOff{New: func() backoff.BackOff {
+		return backoff.WithMaxRetries(&backoff.ConstantBackOff{Interval: 3 * time.Millisecond}, 2)
+	}}
+	assert.Equal(t, 3*time.Millisecond, b.Wait(1, 0, 0))
+	assert.Equal(t, 3*time.Millisecond, b.Wait(2, 0, 0))
+	assert.Equal(t, 3*time.Millisecond, b.Wait(3, 0, 0), "after Stop, the last wait without a limit")
+	assert.Equal(t, time.Second, b.Wait(3, 0, time.Second), "after Stop, the limit")
+	assert.Equal(t, 2*time.Millisecond, b.Wait(1, 0, 2*time.Millisecond), "capped")
 }

@@ -89,8 +89,8 @@ func New(cfg Config) (*Retrier, error) {
 	case cfg.AttemptTimeout < 0:
 		return nil, fmt.Errorf("retry: Config.AttemptTimeout must be >= 0, got %v", cfg.AttemptTimeout)
 	}
-	if err := cfg.Backoff.validate(); err != nil {
-		return nil, err
+	if err := cfg.Backoff.Validate(); err != nil {
+		return nil, fmt.Errorf("retry: Config.Backoff: %w", err)
 	}
 	r := &Retrier{
 		maxAttempts:    cfg.MaxAttempts,
@@ -195,7 +195,7 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err error) (time.Duration, error) {
 	var delay time.Duration
 	if r.schedule != nil {
-		delay = r.schedule.delay(n, *prev, r.maxDelay)
+		delay = r.schedule.Wait(n, *prev, r.maxDelay)
 		*prev = delay
 	} else {
 		if *bo == nil {
