@@ -11,7 +11,7 @@ import (
 )
 
 func TestMemorySinkConformance(t *testing.T) {
-	retrytest.RunDeadLetterSink(t, func(t *testing.T) retrytest.Harness {
+	retrytest.Run(t, func(t *testing.T) retrytest.Harness {
 		sink := new(retry.MemorySink[retrytest.Item])
 		return retrytest.Harness{
 			Sink: sink,
