@@ -66,7 +66,7 @@ func ExampleRetrier_Do_rejection() {
 // bulwark.ErrRejected.
 type breakerOpen struct{}
 
-func (breakerOpen) Error() string          { return "circuit open" }
+func (breakerOpen) Error() string        { return "circuit open" }
 func (breakerOpen) Is(target error) bool { return target == bulwark.ErrRejected }
 
 func ExampleDefaultConfig() {

@@ -122,8 +122,8 @@ func giveUpError(t *testing.T, err error) *retry.Error {
 // bulwark.ErrRejected and may suggest when to try again.
 type rejection struct{ after time.Duration }
 
-func (r rejection) Error() string              { return "circuit open" }
-func (r rejection) Is(target error) bool       { return target == bulwark.ErrRejected }
+func (r rejection) Error() string             { return "circuit open" }
+func (r rejection) Is(target error) bool      { return target == bulwark.ErrRejected }
 func (r rejection) RetryAfter() time.Duration { return r.after }
 
 // recorder collects a Retrier's events.
