@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,11 +35,18 @@ func FuzzNew(f *testing.F) {
 	f.Add(int64(-5), 2, 95.0, 100001, true)
 	f.Fuzz(func(t *testing.T, delay int64, maxHedges int, percentile float64, window int, failFast bool) {
 		fc := clocktest.New(epoch)
-		var hedges []hedge.Hedged
+		var (
+			mu     sync.Mutex
+			hedges []hedge.Hedged
+		)
 		h, err := hedge.New(hedge.Config{
 			Delay: time.Duration(delay), MaxHedges: maxHedges, Percentile: percentile, Window: window,
 			AllIdempotent: true, Clock: fc,
-			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { hedges = append(hedges, e.(hedge.Hedged)) }),
+			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				hedges = append(hedges, e.(hedge.Hedged))
+			}),
 		})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "hedge: Config.") {
