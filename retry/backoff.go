@@ -27,11 +27,6 @@ type Backoff interface {
 	Validate() error
 }
 
-// schedule is a Backoff that keeps no per-call state: all but BackOff.
-type schedule interface {
-	Wait(n int, prev, limit time.Duration) time.Duration
-}
-
 // Jitter says how Exponential randomises its delays. Randomising spreads the
 // retries of many callers that failed together, so they do not return
 // together. The zero Jitter is FullJitter.
