@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
@@ -41,9 +42,18 @@ type Faults struct {
 	Latency time.Duration
 }
 
-// Config configures an Injector.
+// Config configures an Injector. The zero Config is the default
+// configuration: an enabled Injector that injects nothing until rates are
+// set (here or with SetFaults), with a random seed.
 type Config struct {
+	// Name names the Injector in its events (Event.Component).
+	Name string
+	// Observer receives the Injector's events (Injected). nil observes
+	// nothing and costs nothing.
+	Observer bulwark.Observer
+
 	// Faults are the faults injected from the start; SetFaults changes them.
+	// The zero Faults inject nothing.
 	Faults
 
 	// Seed makes the sequence of faults reproducible. 0 means a random seed,
@@ -54,16 +64,13 @@ type Config struct {
 	// Enable. Off by default, that is the Injector starts injecting.
 	Disabled bool
 
-	// OnFault, if set, is called on the caller's goroutine just before each
-	// fault is injected.
-	OnFault func(Fault)
-
 	// Clock times the added latency. nil means clock.System.
 	Clock clock.Clock
 }
 
-// DefaultConfig returns a Config that injects nothing until rates are set
-// (here or with SetFaults), with a random seed.
+// DefaultConfig returns the defaults that the zero Config stands for: an
+// enabled Injector that injects nothing until rates are set (here or with
+// SetFaults), with a random seed.
 func DefaultConfig() Config {
 	return Config{}
 }
@@ -91,14 +98,16 @@ func (f Fault) String() string {
 }
 
 // Injector is a policy that injects faults into the calls it runs. It is
-// safe for concurrent use, including its switches.
+// safe for concurrent use, including its switches. The zero Injector is not
+// usable: its methods panic; make one with New.
 type Injector struct {
-	enabled atomic.Bool
-	faults  atomic.Pointer[Faults]
-	calls   atomic.Uint64 // calls that reached the dice, numbering them
-	seed    uint64
-	onFault func(Fault)
-	clock   clock.Clock
+	enabled  atomic.Bool
+	faults   atomic.Pointer[Faults]
+	calls    atomic.Uint64 // calls that reached the dice, numbering them
+	seed     uint64
+	name     string
+	observer bulwark.Observer
+	clock    clock.Clock
 }
 
 // New returns an Injector, or an error naming the first invalid field of cfg.
@@ -110,7 +119,7 @@ func New(cfg Config) (*Injector, error) {
 	for seed == 0 {
 		seed = rand.Uint64()
 	}
-	inj := &Injector{seed: seed, onFault: cfg.OnFault, clock: clock.OrSystem(cfg.Clock)}
+	inj := &Injector{seed: seed, name: cfg.Name, observer: cfg.Observer, clock: clock.OrSystem(cfg.Clock)}
 	f := cfg.Faults
 	inj.faults.Store(&f)
 	inj.enabled.Store(!cfg.Disabled)
@@ -144,14 +153,18 @@ func (f *Faults) validate(owner string) error {
 // op does not run); then it panics with ErrPanic with probability PanicRate,
 // or returns Faults.Error without running op with probability ErrorRate;
 // otherwise op runs. While disabled, Do is op(ctx) behind one atomic load.
+//
+// Each fault is reported to the Observer as Injected, on the caller's
+// goroutine, just before it is injected. Do panics on an Injector not made
+// by New.
 func (i *Injector) Do(ctx context.Context, op func(context.Context) error) error {
-	if !i.enabled.Load() {
+	if !i.Enabled() {
 		return op(ctx)
 	}
 	f := i.faults.Load()
 	n := i.calls.Add(1)
 	if f.LatencyRate > 0 && uniform(i.seed, 2*n) < f.LatencyRate {
-		i.hook(FaultLatency)
+		i.report(ctx, FaultLatency, n)
 		if err := clock.Sleep(ctx, i.clock, f.Latency); err != nil {
 			return fmt.Errorf("chaos: during injected latency: %w", err)
 		}
@@ -160,10 +173,10 @@ func (i *Injector) Do(ctx context.Context, op func(context.Context) error) error
 		u := uniform(i.seed, 2*n+1)
 		switch {
 		case u < f.PanicRate:
-			i.hook(FaultPanic)
+			i.report(ctx, FaultPanic, n)
 			panic(ErrPanic)
 		case u < f.PanicRate+f.ErrorRate:
-			i.hook(FaultError)
+			i.report(ctx, FaultError, n)
 			if f.Error != nil {
 				return f.Error
 			}
@@ -173,25 +186,32 @@ func (i *Injector) Do(ctx context.Context, op func(context.Context) error) error
 	return op(ctx)
 }
 
-func (i *Injector) hook(f Fault) {
-	if i.onFault != nil {
-		i.onFault(f)
+func (i *Injector) report(ctx context.Context, f Fault, call uint64) {
+	if i.observer != nil {
+		i.observer.Observe(ctx, Injected{Name: i.name, Fault: f, Call: call})
+	}
+}
+
+func (i *Injector) check() {
+	if i.clock == nil {
+		panic("chaos: Injector used without New")
 	}
 }
 
 // Enable switches fault injection on.
-func (i *Injector) Enable() { i.enabled.Store(true) }
+func (i *Injector) Enable() { i.check(); i.enabled.Store(true) }
 
 // Disable switches fault injection off: calls run untouched until Enable.
-func (i *Injector) Disable() { i.enabled.Store(false) }
+func (i *Injector) Disable() { i.check(); i.enabled.Store(false) }
 
 // Enabled reports whether faults are being injected.
-func (i *Injector) Enabled() bool { return i.enabled.Load() }
+func (i *Injector) Enabled() bool { i.check(); return i.enabled.Load() }
 
 // SetFaults replaces the faults injected from now on, or returns an error
 // naming the first invalid field of f and changes nothing. Calls already
 // past their dice keep the faults they drew.
 func (i *Injector) SetFaults(f Faults) error {
+	i.check()
 	if err := f.validate("Faults"); err != nil {
 		return err
 	}
@@ -200,11 +220,11 @@ func (i *Injector) SetFaults(f Faults) error {
 }
 
 // Faults returns the faults being injected.
-func (i *Injector) Faults() Faults { return *i.faults.Load() }
+func (i *Injector) Faults() Faults { i.check(); return *i.faults.Load() }
 
 // Seed returns the seed of the Injector's dice: Config.Seed, or the random
 // one chosen when that was 0.
-func (i *Injector) Seed() uint64 { return i.seed }
+func (i *Injector) Seed() uint64 { i.check(); return i.seed }
 
 // uniform returns a number in [0, 1) that depends only on seed and n
 // (SplitMix64's finaliser over the pair): the dice of call n.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
@@ -27,6 +28,12 @@ func newInjector(t *testing.T, cfg chaos.Config) *chaos.Injector {
 }
 
 func succeed(context.Context) error { return nil }
+
+// onFault returns an Observer that passes the fault of each Injected event
+// to fn.
+func onFault(fn func(chaos.Fault)) bulwark.Observer {
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { fn(e.(chaos.Injected).Fault) })
+}
 
 // instantClock is a clock whose timers fire at once: injected latency costs
 // nothing, so tests can count latency faults over many calls.
@@ -85,7 +92,7 @@ func TestDefaultConfigInjectsNothing(t *testing.T) {
 
 func TestErrorFault(t *testing.T) {
 	var faults []chaos.Fault
-	inj := newInjector(t, chaos.Config{Faults: chaos.Faults{ErrorRate: 1}, OnFault: func(f chaos.Fault) { faults = append(faults, f) }})
+	inj := newInjector(t, chaos.Config{Faults: chaos.Faults{ErrorRate: 1}, Observer: onFault(func(f chaos.Fault) { faults = append(faults, f) })})
 	ran := false
 	err := inj.Do(context.Background(), func(context.Context) error { ran = true; return nil })
 	assert.Equal(t, chaos.ErrInjected, err)
@@ -99,7 +106,7 @@ func TestErrorFault(t *testing.T) {
 
 func TestPanicFault(t *testing.T) {
 	var faults []chaos.Fault
-	inj := newInjector(t, chaos.Config{Faults: chaos.Faults{PanicRate: 1}, OnFault: func(f chaos.Fault) { faults = append(faults, f) }})
+	inj := newInjector(t, chaos.Config{Faults: chaos.Faults{PanicRate: 1}, Observer: onFault(func(f chaos.Fault) { faults = append(faults, f) })})
 	ran := false
 	assert.PanicsWithValue(t, chaos.ErrPanic, func() {
 		_ = inj.Do(context.Background(), func(context.Context) error { ran = true; return nil })
@@ -112,9 +119,9 @@ func TestLatencyFault(t *testing.T) {
 	fc := clocktest.New(epoch)
 	var faults atomic.Int64
 	inj := newInjector(t, chaos.Config{
-		Faults:  chaos.Faults{LatencyRate: 1, Latency: time.Second},
-		Clock:   fc,
-		OnFault: func(f chaos.Fault) { assert.Equal(t, chaos.FaultLatency, f); faults.Add(1) },
+		Faults:   chaos.Faults{LatencyRate: 1, Latency: time.Second},
+		Clock:    fc,
+		Observer: onFault(func(f chaos.Fault) { assert.Equal(t, chaos.FaultLatency, f); faults.Add(1) }),
 	})
 	var ranAt time.Time
 	done := make(chan error, 1)
@@ -152,9 +159,9 @@ func TestLatencyEndsWithTheContext(t *testing.T) {
 func TestLatencyThenError(t *testing.T) {
 	var faults []chaos.Fault
 	inj := newInjector(t, chaos.Config{
-		Faults:  chaos.Faults{LatencyRate: 1, Latency: time.Second, ErrorRate: 1},
-		Clock:   instantClock{},
-		OnFault: func(f chaos.Fault) { faults = append(faults, f) },
+		Faults:   chaos.Faults{LatencyRate: 1, Latency: time.Second, ErrorRate: 1},
+		Clock:    instantClock{},
+		Observer: onFault(func(f chaos.Fault) { faults = append(faults, f) }),
 	})
 	assert.Equal(t, chaos.ErrInjected, inj.Do(context.Background(), succeed))
 	assert.Equal(t, []chaos.Fault{chaos.FaultLatency, chaos.FaultError}, faults, "a late call may fail too")
@@ -202,11 +209,11 @@ func TestRatesAreHonoured(t *testing.T) {
 	for range 5 {
 		seed := rand.Uint64()
 		var latency int
-		inj := newInjector(t, chaos.Config{Faults: faults, Seed: seed, Clock: instantClock{}, OnFault: func(f chaos.Fault) {
+		inj := newInjector(t, chaos.Config{Faults: faults, Seed: seed, Clock: instantClock{}, Observer: onFault(func(f chaos.Fault) {
 			if f == chaos.FaultLatency {
 				latency++
 			}
-		}})
+		})})
 		c := run(inj, calls)
 		// Five standard deviations: a correct injector fails this about once
 		// in two million seeds.
@@ -226,7 +233,7 @@ func TestSeedReproducesTheSequence(t *testing.T) {
 	faults := chaos.Faults{ErrorRate: 0.3, PanicRate: 0.1, LatencyRate: 0.2, Latency: time.Second}
 	sequence := func(seed uint64) []chaos.Fault {
 		var seq []chaos.Fault
-		inj := newInjector(t, chaos.Config{Faults: faults, Seed: seed, Clock: instantClock{}, OnFault: func(f chaos.Fault) { seq = append(seq, f) }})
+		inj := newInjector(t, chaos.Config{Faults: faults, Seed: seed, Clock: instantClock{}, Observer: onFault(func(f chaos.Fault) { seq = append(seq, f) })})
 		run(inj, 500)
 		return seq
 	}
@@ -245,11 +252,11 @@ func TestSeedReproducesCountsUnderConcurrency(t *testing.T) {
 	faults := chaos.Faults{ErrorRate: 0.25, LatencyRate: 0.25, Latency: time.Second}
 	count := func(goroutines int) (errs, latency int64) {
 		var e, l atomic.Int64
-		inj := newInjector(t, chaos.Config{Faults: faults, Seed: 7, Clock: instantClock{}, OnFault: func(f chaos.Fault) {
+		inj := newInjector(t, chaos.Config{Faults: faults, Seed: 7, Clock: instantClock{}, Observer: onFault(func(f chaos.Fault) {
 			if f == chaos.FaultLatency {
 				l.Add(1)
 			}
-		}})
+		})})
 		var wg sync.WaitGroup
 		for range goroutines {
 			wg.Add(1)
@@ -314,4 +321,58 @@ func TestFaultString(t *testing.T) {
 	assert.Equal(t, "error", chaos.FaultError.String())
 	assert.Equal(t, "panic", chaos.FaultPanic.String())
 	assert.Equal(t, "Fault(9)", chaos.Fault(9).String())
+}
+
+func TestZeroInjectorPanics(t *testing.T) {
+	var inj chaos.Injector
+	for name, method := range map[string]func(){
+		"Do":        func() { _ = inj.Do(context.Background(), succeed) },
+		"Enable":    inj.Enable,
+		"Disable":   inj.Disable,
+		"Enabled":   func() { inj.Enabled() },
+		"SetFaults": func() { _ = inj.SetFaults(chaos.Faults{}) },
+		"Faults":    func() { inj.Faults() },
+		"Seed":      func() { inj.Seed() },
+	} {
+		assert.PanicsWithValue(t, "chaos: Injector used without New", method, name)
+	}
+}
+
+func TestZeroConfigInjectsNothing(t *testing.T) {
+	inj := newInjector(t, chaos.Config{})
+	assert.True(t, inj.Enabled())
+	assert.Equal(t, chaos.Faults{}, inj.Faults())
+	assert.NotZero(t, inj.Seed())
+	for range 1000 {
+		require.NoError(t, inj.Do(context.Background(), succeed))
+	}
+}
+
+func TestInjectedEvent(t *testing.T) {
+	type key struct{}
+	var got []bulwark.Event
+	var ctxValues []any
+	inj := newInjector(t, chaos.Config{
+		Name:   "inventory",
+		Faults: chaos.Faults{ErrorRate: 1, LatencyRate: 1, Latency: time.Second},
+		Clock:  instantClock{},
+		Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+			got = append(got, e)
+			ctxValues = append(ctxValues, ctx.Value(key{}))
+		}),
+	})
+	ctx := context.WithValue(context.Background(), key{}, "caller")
+	for range 2 {
+		require.ErrorIs(t, inj.Do(ctx, succeed), chaos.ErrInjected)
+	}
+	assert.Equal(t, []bulwark.Event{
+		chaos.Injected{Name: "inventory", Fault: chaos.FaultLatency, Call: 1},
+		chaos.Injected{Name: "inventory", Fault: chaos.FaultError, Call: 1},
+		chaos.Injected{Name: "inventory", Fault: chaos.FaultLatency, Call: 2},
+		chaos.Injected{Name: "inventory", Fault: chaos.FaultError, Call: 2},
+	}, got)
+	assert.Equal(t, []any{"caller", "caller", "caller", "caller"}, ctxValues)
+	assert.Equal(t, "chaos.injected", got[0].Kind())
+	assert.Equal(t, "inventory", got[0].Component())
+	assert.Equal(t, "[fault=error call=2]", got[3].LogValue().String())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/chaos"
 )
 
@@ -26,4 +27,26 @@ func ExampleInjector() {
 	// Output:
 	// true
 	// <nil>
+}
+
+// The Observer hears of every fault before it is injected; the seed makes
+// the sequence repeat.
+func ExampleInjected() {
+	inj, err := chaos.New(chaos.Config{
+		Name:   "inventory",
+		Faults: chaos.Faults{ErrorRate: 0.3},
+		Seed:   7,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			fmt.Println(e.Kind(), e.Component(), e.LogValue())
+		}),
+	})
+	if err != nil {
+		panic(err)
+	}
+	for range 10 {
+		_ = inj.Do(context.Background(), func(context.Context) error { return nil })
+	}
+	// Output:
+	// chaos.injected inventory [fault=error call=4]
+	// chaos.injected inventory [fault=error call=5]
 }

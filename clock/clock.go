@@ -1,8 +1,13 @@
 // Package clock is the time source of every time-dependent type in bulwark.
 //
-// Production code uses System, the real clock. Tests pass a
-// clocktest.Fake, which moves only when the test advances it, so tests of
-// time-dependent behaviour are exact and never sleep.
+// Every Config with a Clock field treats nil as System, the real clock
+// (OrSystem). Tests pass a clocktest.Fake, which moves only when the test
+// advances it, so tests of time-dependent behaviour are exact and never
+// sleep. Sleep is the one way bulwark waits on a Clock: it waits the full
+// duration on that clock, or returns the context's error as soon as the
+// context ends, and stops its timer either way.
+//
+// The package has no configuration and reports no events.
 package clock
 
 import (

@@ -11,7 +11,7 @@ import (
 // fallback (benchmarks/fallback compares them with failsafe-go).
 func BenchmarkCall(b *testing.B) {
 	ctx := context.Background()
-	fb, err := fallback.New(fallback.DefaultConfig(), fallback.Value(42))
+	fb, err := fallback.New(fallback.Value(42), fallback.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

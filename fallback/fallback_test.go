@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/fallback"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,18 +18,12 @@ var (
 	errInvalid = errors.New("invalid product")
 )
 
-// policy is bulwark.Policy's method set (a policy package does not import
-// the root).
-type policy interface {
-	Do(ctx context.Context, op func(context.Context) error) error
-}
-
-var _ policy = (*fallback.Fallback[int])(nil)
+var _ bulwark.Policy = (*fallback.Fallback[int])(nil)
 
 func TestNewRejectsANilAlternative(t *testing.T) {
-	_, err := fallback.New[int](fallback.DefaultConfig(), nil)
-	assert.EqualError(t, err, "fallback: the alternative must not be nil")
-	_, err = fallback.New(fallback.DefaultConfig(), fallback.Op(nil))
+	_, err := fallback.New[int](nil, fallback.Config{})
+	assert.EqualError(t, err, "fallback: alternative must not be nil")
+	_, err = fallback.New(fallback.Op(nil), fallback.Config{})
 	assert.Error(t, err)
 }
 
@@ -52,7 +47,9 @@ func TestCall(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen []error
-			fb, err := fallback.New(fallback.Config{Handle: tc.handle, OnFallback: func(err error) { seen = append(seen, err) }}, fallback.Value(42))
+			fb, err := fallback.New(fallback.Value(42), fallback.Config{Handle: tc.handle, Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				seen = append(seen, e.(fallback.FellBack).Err)
+			})})
 			require.NoError(t, err)
 			got, err := fb.Call(context.Background(), func(context.Context) (int, error) { return tc.value, tc.err })
 			assert.Equal(t, tc.want, got)
@@ -62,7 +59,7 @@ func TestCall(t *testing.T) {
 				assert.NoError(t, err)
 			}
 			if tc.wantAlted {
-				assert.Equal(t, []error{tc.err}, seen, "OnFallback sees op's error")
+				assert.Equal(t, []error{tc.err}, seen, "FellBack reports op's error")
 			} else {
 				assert.Empty(t, seen)
 			}
@@ -75,10 +72,10 @@ func TestAlternativeGetsContextAndError(t *testing.T) {
 	ctx := context.WithValue(context.Background(), key{}, "request-7")
 	var gotValue any
 	var gotErr error
-	fb, err := fallback.New(fallback.DefaultConfig(), func(ctx context.Context, err error) (string, error) {
+	fb, err := fallback.New(func(ctx context.Context, err error) (string, error) {
 		gotValue, gotErr = ctx.Value(key{}), err
 		return "cached", nil
-	})
+	}, fallback.Config{})
 	require.NoError(t, err)
 	v, err := fb.Call(ctx, func(context.Context) (string, error) { return "", errDown })
 	require.NoError(t, err)
@@ -89,7 +86,7 @@ func TestAlternativeGetsContextAndError(t *testing.T) {
 
 func TestFailingAlternativeKeepsBothErrors(t *testing.T) {
 	errCache := errors.New("cache miss")
-	fb, err := fallback.New(fallback.DefaultConfig(), func(context.Context, error) (int, error) { return 5, errCache })
+	fb, err := fallback.New(func(context.Context, error) (int, error) { return 5, errCache }, fallback.Config{})
 	require.NoError(t, err)
 	v, err := fb.Call(context.Background(), func(context.Context) (int, error) { return 0, errDown })
 	assert.Zero(t, v, "no value comes with an error")
@@ -104,10 +101,10 @@ func TestFailingAlternativeKeepsBothErrors(t *testing.T) {
 
 func TestDoRunsAnAlternativeOp(t *testing.T) {
 	var queued []error
-	fb, err := fallback.New(fallback.Config{Handle: fallback.ErrorIs(errDown)}, fallback.Op(func(_ context.Context, err error) error {
+	fb, err := fallback.New(fallback.Op(func(_ context.Context, err error) error {
 		queued = append(queued, err)
 		return nil
-	}))
+	}), fallback.Config{Handle: fallback.ErrorIs(errDown)})
 	require.NoError(t, err)
 
 	assert.NoError(t, fb.Do(context.Background(), func(context.Context) error { return nil }))
@@ -120,7 +117,7 @@ func TestDoRunsAnAlternativeOp(t *testing.T) {
 	assert.Len(t, queued, 1, "unhandled error leaves the alternative alone")
 
 	errQueue := errors.New("queue full")
-	failing, err := fallback.New(fallback.DefaultConfig(), fallback.Op(func(context.Context, error) error { return errQueue }))
+	failing, err := fallback.New(fallback.Op(func(context.Context, error) error { return errQueue }), fallback.Config{})
 	require.NoError(t, err)
 	err = failing.Do(context.Background(), func(context.Context) error { return errDown })
 	assert.ErrorIs(t, err, errQueue)
@@ -129,7 +126,7 @@ func TestDoRunsAnAlternativeOp(t *testing.T) {
 
 func TestPanicsPassThrough(t *testing.T) {
 	ran := false
-	fb, err := fallback.New(fallback.DefaultConfig(), func(context.Context, error) (int, error) { ran = true; return 0, nil })
+	fb, err := fallback.New(func(context.Context, error) (int, error) { ran = true; return 0, nil }, fallback.Config{})
 	require.NoError(t, err)
 	assert.PanicsWithValue(t, "op exploded", func() {
 		_, _ = fb.Call(context.Background(), func(context.Context) (int, error) { panic("op exploded") })
@@ -138,7 +135,7 @@ func TestPanicsPassThrough(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	fb, err := fallback.New(fallback.DefaultConfig(), fallback.Value("cached"))
+	fb, err := fallback.New(fallback.Value("cached"), fallback.Config{})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	for i := range 16 {
@@ -159,7 +156,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestSuccessPathAllocatesNothing(t *testing.T) {
-	fb, err := fallback.New(fallback.Config{Handle: fallback.ErrorIs(errDown)}, fallback.Value(1))
+	fb, err := fallback.New(fallback.Value(1), fallback.Config{Handle: fallback.ErrorIs(errDown)})
 	require.NoError(t, err)
 	ctx := context.Background()
 	op := func(context.Context) (int, error) { return 2, nil }
@@ -169,4 +166,76 @@ func TestSuccessPathAllocatesNothing(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() {
 		_, _ = fb.Call(ctx, func(context.Context) (int, error) { return 0, errDown })
 	}), "a value fallback allocates nothing either")
+}
+
+// passthrough is a policy that runs op, standing for the policies a
+// fallback usually wraps (a breaker, a retrier).
+var passthrough = bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error { return op(ctx) })
+
+func TestCallThroughAChainReturnsTheAlternativesValue(t *testing.T) {
+	fb, err := fallback.New(fallback.Value(42), fallback.Config{Handle: fallback.ErrorIs(errDown)})
+	require.NoError(t, err)
+	ctx := context.Background()
+	for name, p := range map[string]bulwark.Policy{
+		"fallback alone":         fb,
+		"fallback outermost":     bulwark.Chain(fb, passthrough),
+		"fallback in the middle": bulwark.Chain(passthrough, fb, passthrough),
+	} {
+		t.Run(name, func(t *testing.T) {
+			v, err := bulwark.Call(ctx, p, func(context.Context) (int, error) { return 0, errDown })
+			assert.NoError(t, err)
+			assert.Equal(t, 42, v, "the alternative's value, not the zero int")
+
+			v, err = bulwark.Call(ctx, p, func(context.Context) (int, error) { return 7, nil })
+			assert.NoError(t, err)
+			assert.Equal(t, 7, v, "op's own value when it succeeds")
+
+			v, err = bulwark.Call(ctx, p, func(context.Context) (int, error) { return 3, errInvalid })
+			assert.Equal(t, errInvalid, err, "an unhandled error passes through")
+			assert.Zero(t, v)
+		})
+	}
+	t.Run("a failing alternative", func(t *testing.T) {
+		errCache := errors.New("cache miss")
+		failing, err := fallback.New(func(context.Context, error) (int, error) { return 5, errCache }, fallback.Config{})
+		require.NoError(t, err)
+		v, err := bulwark.Call(ctx, bulwark.Chain(failing, passthrough), func(context.Context) (int, error) { return 0, errDown })
+		assert.ErrorIs(t, err, errCache)
+		assert.Zero(t, v)
+	})
+	t.Run("another result type", func(t *testing.T) {
+		v, err := bulwark.Call(ctx, bulwark.Chain(fb, passthrough), func(context.Context) (string, error) { return "", errDown })
+		assert.NoError(t, err, "the alternative answered")
+		assert.Empty(t, v, "but its int cannot be a string")
+	})
+}
+
+func TestZeroFallbackPanics(t *testing.T) {
+	var fb fallback.Fallback[int]
+	assert.PanicsWithValue(t, "fallback: Fallback used without New", func() {
+		_, _ = fb.Call(context.Background(), func(context.Context) (int, error) { return 1, nil })
+	})
+	assert.PanicsWithValue(t, "fallback: Fallback used without New", func() {
+		_ = fb.Do(context.Background(), func(context.Context) error { return nil })
+	})
+}
+
+func TestFellBackEvent(t *testing.T) {
+	type key struct{}
+	var got []bulwark.Event
+	var ctxValue any
+	fb, err := fallback.New(fallback.Value(1), fallback.Config{Name: "pricing", Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+		got = append(got, e)
+		ctxValue = ctx.Value(key{})
+	})})
+	require.NoError(t, err)
+	ctx := context.WithValue(context.Background(), key{}, "caller")
+	require.NoError(t, fb.Do(ctx, func(context.Context) error { return nil }))
+	assert.Empty(t, got, "success is not reported")
+	require.NoError(t, fb.Do(ctx, func(context.Context) error { return errDown }))
+	require.Equal(t, []bulwark.Event{fallback.FellBack{Name: "pricing", Err: errDown}}, got)
+	assert.Equal(t, "caller", ctxValue)
+	assert.Equal(t, "fallback.fell_back", got[0].Kind())
+	assert.Equal(t, "pricing", got[0].Component())
+	assert.Equal(t, "[error=pricing is down]", got[0].LogValue().String())
 }

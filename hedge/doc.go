@@ -7,17 +7,36 @@
 // A Hedger hedges only calls whose context is marked with Idempotent (or
 // every call, with Config.AllIdempotent); other calls run once, untouched:
 //
-//	h, err := hedge.New(hedge.DefaultConfig())
+//	h, err := hedge.New(hedge.Config{Name: "profiles"})
 //	...
 //	err = h.Do(hedge.Idempotent(ctx), func(ctx context.Context) error {
 //		return getProfile(ctx, id)
 //	})
 //
-// The delay is fixed (Config.Delay) or follows a percentile of recent
-// latencies (Config.Percentile), as in "The Tail at Scale": hedging at the
-// 95th percentile adds about 5% load. When one attempt succeeds, every other
-// one's context is cancelled (cause ErrLost), and Do returns only after all
-// of them have returned, so no goroutine outlives the call.
+// # Defaults
+//
+// The zero Config is the default configuration, which DefaultConfig spells
+// out: one hedge (MaxHedges), started at the 95th percentile (Percentile)
+// of the last 100 successful calls' latency (Window), and after 50ms
+// (Delay) until 100 latencies are known, for calls marked Idempotent.
+// NoPercentile keeps the delay fixed; NoDelay starts every attempt at once.
+//
+// # Guarantees
+//
+// The delay follows a percentile of recent latencies, as in "The Tail at
+// Scale" (hedging at the 95th percentile adds about 5% load), or stays
+// fixed. When one attempt succeeds, every other one's context is cancelled
+// (cause ErrLost). Do returns only after every attempt has returned, so no
+// attempt outlives the call — even when one panics: the panic, on whichever
+// goroutine it happened, is raised again on the caller's goroutine once
+// every attempt has ended, no hedge starts after it, and a recover around
+// Do catches it. A call that is not hedged allocates nothing; a hedged call
+// answered within the delay starts no goroutine.
+//
+// # Events
+//
+// With Config.Observer set, a Hedger reports Hedged each time a hedge
+// starts, on that hedge's goroutine, with the caller's context.
 //
 // Hedger implements bulwark.Policy; bulwark.Call carries a typed result
 // through it and keeps only the winner's.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
@@ -14,78 +15,131 @@ import (
 // attempt of the same call succeeded first.
 var ErrLost = errors.New("hedge: another attempt succeeded first")
 
-// Config configures a Hedger. Start from DefaultConfig.
+// errPanicked is the cause of the attempts' context when one of them
+// panicked: the call is over and Do will re-raise the panic.
+var errPanicked = errors.New("hedge: another attempt panicked")
+
+// Named settings for fields whose zero value means a default.
+const (
+	// NoDelay, as Config.Delay, starts every attempt at once: the call
+	// races MaxHedges+1 attempts from the start.
+	NoDelay time.Duration = -1
+	// NoPercentile, as Config.Percentile, keeps the delay fixed at
+	// Config.Delay instead of following recent latencies.
+	NoPercentile float64 = -1
+)
+
+// The defaults that zero Config fields stand for.
+const (
+	// DefaultDelay is Config.Delay when it is 0.
+	DefaultDelay = 50 * time.Millisecond
+	// DefaultMaxHedges is Config.MaxHedges when it is 0.
+	DefaultMaxHedges = 1
+	// DefaultPercentile is Config.Percentile when it is 0.
+	DefaultPercentile = 95.0
+	// DefaultWindow is Config.Window when it is 0.
+	DefaultWindow = 100
+)
+
+// Config configures a Hedger. The zero Config is the default configuration
+// (see DefaultConfig): every zero field means the default its comment
+// names.
 type Config struct {
+	// Name names the Hedger in its events (Event.Component).
+	Name string
+	// Observer receives the Hedger's events (Hedged). nil observes nothing
+	// and costs nothing.
+	Observer bulwark.Observer
+
 	// Delay is how long the latest attempt may go unanswered before the next
-	// one starts, in [0, 1h]; 0 starts every attempt at once. With
-	// Percentile set, Delay is used until Window latencies are known.
+	// one starts: 0 means DefaultDelay (50ms), NoDelay starts every attempt
+	// at once, otherwise in (0, 1h]. With a Percentile, Delay is used until
+	// Window latencies are known.
 	Delay time.Duration
-	// MaxHedges is how many attempts may start after the first, in [1, 10].
+	// MaxHedges is how many attempts may start after the first: 0 means
+	// DefaultMaxHedges (1), otherwise in [1, 10].
 	MaxHedges int
-	// Percentile, when > 0, sets the delay to this percentile, in (0, 100],
-	// of the first attempt's latency over the last Window successful hedged
-	// calls. A first attempt that lost to another counts with how long it had
-	// run by then; one that failed does not count. It costs two clock reads
-	// per hedged call.
+	// Percentile sets the delay to this percentile of the first attempt's
+	// latency over the last Window successful hedged calls: 0 means
+	// DefaultPercentile (95), NoPercentile keeps Delay fixed, otherwise in
+	// (0, 100]. A first attempt that lost to another counts with how long
+	// it had run by then; one that failed does not count. It costs two
+	// clock reads per hedged call.
 	Percentile float64
-	// Window is how many latencies Percentile is taken over, in
-	// [1, 100000]; used, and required, only with Percentile.
+	// Window is how many latencies Percentile is taken over: 0 means
+	// DefaultWindow (100), otherwise in [1, 100000]. Unused with
+	// NoPercentile.
 	Window int
-	// AllIdempotent, when true, hedges every call. When false, Do hedges
-	// only calls whose context was marked by Idempotent, and runs the others
-	// once.
+	// AllIdempotent, when true, hedges every call. When false (the
+	// default), Do hedges only calls whose context was marked by
+	// Idempotent, and runs the others once.
 	AllIdempotent bool
-	// OnHedge, when set, is called as an attempt after the first starts,
-	// with its number (2 for the first hedge) and the delay waited for it.
-	OnHedge func(attempt int, delay time.Duration)
 	// Clock is the time source for delays and latencies; nil means
 	// clock.System.
 	Clock clock.Clock
 }
 
-// DefaultConfig returns one hedge at the 95th percentile of the last 100
-// calls' latency, starting from 50ms, for calls marked idempotent.
+// DefaultConfig returns the defaults that the zero Config stands for,
+// spelled out: one hedge, at the 95th percentile of the last 100 calls'
+// latency, after 50ms until those are known, for calls marked idempotent.
 func DefaultConfig() Config {
-	return Config{Delay: 50 * time.Millisecond, MaxHedges: 1, Percentile: 95, Window: 100}
+	return Config{Delay: DefaultDelay, MaxHedges: DefaultMaxHedges, Percentile: DefaultPercentile, Window: DefaultWindow}
 }
 
 // Hedger runs idempotent operations with hedged attempts. It is safe for
 // concurrent use; share one per downstream, so its latency window sees all
-// the downstream's calls.
+// the downstream's calls. The zero Hedger is not usable: make one with New.
 type Hedger struct {
+	name          string
+	observer      bulwark.Observer
 	delay         time.Duration
 	maxHedges     int
 	allIdempotent bool
-	onHedge       func(int, time.Duration)
 	clock         clock.Clock
 	systemClock   bool
-	latencies     *latencies // nil without Percentile
+	latencies     *latencies // nil with NoPercentile
 }
 
 // New returns a Hedger, or an error naming the first invalid setting.
 func New(cfg Config) (*Hedger, error) {
+	// Written so that NaN fails: every comparison with NaN is false.
 	switch {
-	case cfg.Delay < 0 || cfg.Delay > time.Hour:
-		return nil, fmt.Errorf("hedge: Config.Delay must be in [0, 1h], got %v", cfg.Delay)
-	case cfg.MaxHedges < 1 || cfg.MaxHedges > 10:
-		return nil, fmt.Errorf("hedge: Config.MaxHedges must be in [1, 10], got %d", cfg.MaxHedges)
-	case !(cfg.Percentile >= 0 && cfg.Percentile <= 100):
-		return nil, fmt.Errorf("hedge: Config.Percentile must be 0 (off) or in (0, 100], got %v", cfg.Percentile)
+	case cfg.Delay != NoDelay && (cfg.Delay < 0 || cfg.Delay > time.Hour):
+		return nil, fmt.Errorf("hedge: Config.Delay must be hedge.NoDelay or in [0, 1h] (0 means %v), got %v", DefaultDelay, cfg.Delay)
+	case cfg.MaxHedges < 0 || cfg.MaxHedges > 10:
+		return nil, fmt.Errorf("hedge: Config.MaxHedges must be in [0, 10] (0 means %d), got %d", DefaultMaxHedges, cfg.MaxHedges)
+	case !(cfg.Percentile == NoPercentile || (cfg.Percentile >= 0 && cfg.Percentile <= 100)):
+		return nil, fmt.Errorf("hedge: Config.Percentile must be hedge.NoPercentile or in [0, 100] (0 means %v), got %v", DefaultPercentile, cfg.Percentile)
 	case cfg.Window < 0 || cfg.Window > 100000:
-		return nil, fmt.Errorf("hedge: Config.Window must be in [1, 100000], got %d", cfg.Window)
-	case cfg.Percentile > 0 && cfg.Window == 0:
-		return nil, fmt.Errorf("hedge: Config.Window must be in [1, 100000] when Percentile is set, got 0")
+		return nil, fmt.Errorf("hedge: Config.Window must be in [0, 100000] (0 means %d), got %d", DefaultWindow, cfg.Window)
 	}
 	h := &Hedger{
+		name:          cfg.Name,
+		observer:      cfg.Observer,
 		delay:         cfg.Delay,
 		maxHedges:     cfg.MaxHedges,
 		allIdempotent: cfg.AllIdempotent,
-		onHedge:       cfg.OnHedge,
 		clock:         clock.OrSystem(cfg.Clock),
 	}
+	switch h.delay {
+	case 0:
+		h.delay = DefaultDelay
+	case NoDelay:
+		h.delay = 0
+	}
+	if h.maxHedges == 0 {
+		h.maxHedges = DefaultMaxHedges
+	}
 	h.systemClock = h.clock == clock.System
-	if cfg.Percentile > 0 {
-		h.latencies = newLatencies(cfg.Percentile, cfg.Window)
+	if cfg.Percentile != NoPercentile {
+		percentile, window := cfg.Percentile, cfg.Window
+		if percentile == 0 {
+			percentile = DefaultPercentile
+		}
+		if window == 0 {
+			window = DefaultWindow
+		}
+		h.latencies = newLatencies(percentile, window)
 	}
 	return h, nil
 }
@@ -108,12 +162,19 @@ func IsIdempotent(ctx context.Context) bool {
 // unanswered before starting another: Config.Delay, or the latency
 // percentile once Window latencies are known.
 func (h *Hedger) Delay() time.Duration {
+	h.check()
 	if h.latencies != nil {
 		if d, ok := h.latencies.percentile(); ok {
 			return d
 		}
 	}
 	return h.delay
+}
+
+func (h *Hedger) check() {
+	if h.clock == nil {
+		panic("hedge: Hedger used without New")
+	}
 }
 
 // Do runs op. For a call that may be hedged, each time the latest attempt
@@ -130,7 +191,15 @@ func (h *Hedger) Delay() time.Duration {
 // its own, started only when its delay has passed: a hedged call answered in
 // time starts no goroutine. A call that may not be hedged runs op(ctx) once
 // and returns its error, allocating nothing.
+//
+// No attempt outlives the call, even one that panics. When any attempt
+// panics, Do starts no more hedges, cancels the others, waits for every
+// attempt to return, and then panics on the caller's goroutine with the
+// first panic's value — a hedge's panic too, which would otherwise end the
+// process — so a recover around Do catches it. Do panics on a Hedger not
+// made by New.
 func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
+	h.check()
 	if !h.allIdempotent && !IsIdempotent(ctx) {
 		return op(ctx)
 	}
@@ -146,16 +215,19 @@ func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
 // system clock).
 type call struct {
 	h      *Hedger
+	caller context.Context // the caller's, for the Observer
 	ctx    context.Context // every attempt's
 	cancel context.CancelCauseFunc
 	op     func(context.Context) error
 	delay  time.Duration
 
-	mu      sync.Mutex
-	closed  bool // no more hedges may start
-	started int  // attempts started, the first included
-	timer   stopper
-	results chan error // the hedges' outcomes, made when the first starts
+	mu       sync.Mutex
+	closed   bool // no more hedges may start
+	started  int  // attempts started, the first included
+	timer    stopper
+	results  chan error // the hedges' outcomes, made when the first starts
+	panicked bool       // a hedge panicked, with panicVal
+	panicVal any
 
 	// running counts timer goroutines, and so every hedge attempt: Do
 	// waits for it to reach zero before it returns.
@@ -187,14 +259,32 @@ func (c *call) fire() {
 	}
 	c.mu.Unlock()
 
-	if c.h.onHedge != nil {
-		c.h.onHedge(attempt, c.delay)
-	}
-	err := c.op(c.ctx)
+	err := c.runHedge(attempt)
 	if err == nil {
 		c.cancel(ErrLost) // the first attempt may be waiting on it
 	}
 	results <- err
+}
+
+// runHedge reports and runs hedge number attempt. A panic there (in op or
+// the Observer) is recorded for Do to re-raise on the caller's goroutine,
+// cancels the other attempts, and reads as errPanicked.
+func (c *call) runHedge(attempt int) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.mu.Lock()
+			if !c.panicked {
+				c.panicked, c.panicVal = true, v
+			}
+			c.mu.Unlock()
+			c.cancel(errPanicked)
+			err = errPanicked
+		}
+	}()
+	if c.h.observer != nil {
+		c.h.observer.Observe(c.caller, Hedged{Name: c.h.name, Attempt: attempt, Delay: c.delay})
+	}
+	return c.op(c.ctx)
 }
 
 // close lets no more hedges start, and reports how many attempts started
@@ -209,10 +299,24 @@ func (c *call) close() (started int, results chan error) {
 	return started, results
 }
 
+// end lets no more hedges start, cancels the attempts still running with
+// cause (unless nil), waits for every one of them to return, and then
+// re-raises a hedge's panic, if there was one.
+func (c *call) end(cause error) {
+	c.close()
+	if cause != nil {
+		c.cancel(cause)
+	}
+	c.running.Wait()
+	if c.panicked { // written before the hedge's running.Done
+		panic(c.panicVal)
+	}
+}
+
 func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) error {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	c := &call{h: h, ctx: actx, cancel: cancel, op: op, delay: h.Delay(), started: 1}
+	c := &call{h: h, caller: ctx, ctx: actx, cancel: cancel, op: op, delay: h.Delay(), started: 1}
 	var began time.Time
 	if h.latencies != nil {
 		began = h.clock.Now()
@@ -221,14 +325,24 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 	c.arm()
 	c.mu.Unlock()
 
+	returned := false
+	defer func() {
+		if !returned {
+			// The first attempt panicked (or called runtime.Goexit): its
+			// panic goes on unwinding once no hedge can start and every
+			// hedge has returned.
+			c.close()
+			cancel(errPanicked)
+			c.running.Wait()
+		}
+	}()
 	firstErr := op(actx)
+	returned = true
 	// The first attempt lost if a hedge's success cancelled it; if it failed
 	// on its own, its latency says nothing about how long a success takes.
 	firstLost := firstErr != nil && context.Cause(actx) == ErrLost
 	if firstErr == nil {
-		c.close()
-		cancel(ErrLost)
-		c.running.Wait()
+		c.end(ErrLost)
 		h.observe(began)
 		return nil
 	}
@@ -243,7 +357,7 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 			// Every attempt started has failed, and closing now may race
 			// with a timer that is starting one more: count again.
 			if started, _ := c.close(); started == finished {
-				c.running.Wait()
+				c.end(nil)
 				return failure(ctx, firstErr)
 			}
 			continue
@@ -251,17 +365,18 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 		select {
 		case err := <-results:
 			finished++
-			if err == nil {
-				c.close()
-				c.running.Wait()
+			switch err {
+			case nil:
+				c.end(nil)
 				if firstLost {
 					h.observe(began)
 				}
 				return nil
+			case errPanicked:
+				c.end(errPanicked) // panics
 			}
 		case <-ctx.Done():
-			c.close() // the attempts' context, under ctx, is done too
-			c.running.Wait()
+			c.end(nil) // the attempts' context, under ctx, is done too
 			return fmt.Errorf("hedge: %w", ctx.Err())
 		}
 	}

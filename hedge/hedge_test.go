@@ -3,11 +3,14 @@ package hedge_test
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/hedge"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
@@ -72,6 +75,8 @@ type hedgeEvent struct {
 	delay   time.Duration
 }
 
+// newHedger returns a Hedger on fc that records its Hedged events. A
+// Config without a Percentile gets NoPercentile: a fixed delay.
 func newHedger(t *testing.T, cfg hedge.Config, fc *clocktest.Fake) (*hedge.Hedger, *[]hedgeEvent) {
 	t.Helper()
 	var (
@@ -79,11 +84,15 @@ func newHedger(t *testing.T, cfg hedge.Config, fc *clocktest.Fake) (*hedge.Hedge
 		events []hedgeEvent
 	)
 	cfg.Clock = fc
-	cfg.OnHedge = func(attempt int, delay time.Duration) {
+	if cfg.Percentile == 0 {
+		cfg.Percentile = hedge.NoPercentile
+	}
+	cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		h := e.(hedge.Hedged)
 		mu.Lock()
 		defer mu.Unlock()
-		events = append(events, hedgeEvent{attempt, delay})
-	}
+		events = append(events, hedgeEvent{h.Attempt, h.Delay})
+	})
 	h, err := hedge.New(cfg)
 	require.NoError(t, err)
 	return h, &events
@@ -122,14 +131,17 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		modify func(*hedge.Config)
 		want   string
 	}{
-		{"negative Delay", func(c *hedge.Config) { c.Delay = -1 }, "Config.Delay must be in [0, 1h], got -1ns"},
-		{"long Delay", func(c *hedge.Config) { c.Delay = 2 * time.Hour }, "Config.Delay must be in [0, 1h], got 2h0m0s"},
-		{"no hedges", func(c *hedge.Config) { c.MaxHedges = 0 }, "Config.MaxHedges must be in [1, 10], got 0"},
-		{"too many hedges", func(c *hedge.Config) { c.MaxHedges = 11 }, "Config.MaxHedges must be in [1, 10], got 11"},
-		{"negative Percentile", func(c *hedge.Config) { c.Percentile = -5 }, "Config.Percentile must be 0 (off) or in (0, 100], got -5"},
-		{"Percentile over 100", func(c *hedge.Config) { c.Percentile = 101 }, "Config.Percentile must be 0 (off) or in (0, 100], got 101"},
-		{"negative Window", func(c *hedge.Config) { c.Window = -1 }, "Config.Window must be in [1, 100000], got -1"},
-		{"Percentile without Window", func(c *hedge.Config) { c.Window = 0 }, "Config.Window must be in [1, 100000] when Percentile is set, got 0"},
+		{"negative Delay", func(c *hedge.Config) { c.Delay = -2 }, "Config.Delay must be hedge.NoDelay or in [0, 1h] (0 means 50ms), got -2ns"},
+		{"long Delay", func(c *hedge.Config) { c.Delay = 2 * time.Hour }, "Config.Delay must be hedge.NoDelay or in [0, 1h] (0 means 50ms), got 2h0m0s"},
+		{"negative MaxHedges", func(c *hedge.Config) { c.MaxHedges = -1 }, "Config.MaxHedges must be in [0, 10] (0 means 1), got -1"},
+		{"too many hedges", func(c *hedge.Config) { c.MaxHedges = 11 }, "Config.MaxHedges must be in [0, 10] (0 means 1), got 11"},
+		{"negative Percentile", func(c *hedge.Config) { c.Percentile = -5 }, "Config.Percentile must be hedge.NoPercentile or in [0, 100] (0 means 95), got -5"},
+		{"Percentile over 100", func(c *hedge.Config) { c.Percentile = 101 }, "Config.Percentile must be hedge.NoPercentile or in [0, 100] (0 means 95), got 101"},
+		{"NaN Percentile", func(c *hedge.Config) { c.Percentile = math.NaN() }, "Config.Percentile must be hedge.NoPercentile or in [0, 100] (0 means 95), got NaN"},
+		{"+Inf Percentile", func(c *hedge.Config) { c.Percentile = math.Inf(1) }, "Config.Percentile must be hedge.NoPercentile or in [0, 100] (0 means 95), got +Inf"},
+		{"-Inf Percentile", func(c *hedge.Config) { c.Percentile = math.Inf(-1) }, "Config.Percentile must be hedge.NoPercentile or in [0, 100] (0 means 95), got -Inf"},
+		{"negative Window", func(c *hedge.Config) { c.Window = -1 }, "Config.Window must be in [0, 100000] (0 means 100), got -1"},
+		{"huge Window", func(c *hedge.Config) { c.Window = 100001 }, "Config.Window must be in [0, 100000] (0 means 100), got 100001"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,8 +155,10 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	}
 	_, err := hedge.New(hedge.DefaultConfig())
 	assert.NoError(t, err)
-	_, err = hedge.New(hedge.Config{MaxHedges: 1})
-	assert.NoError(t, err, "a fixed delay needs no window")
+	_, err = hedge.New(hedge.Config{})
+	assert.NoError(t, err, "the zero Config is the default")
+	_, err = hedge.New(hedge.Config{Delay: hedge.NoDelay, Percentile: hedge.NoPercentile, Window: 0})
+	assert.NoError(t, err)
 }
 
 func TestIdempotentMarksTheContext(t *testing.T) {
@@ -235,7 +249,7 @@ func TestDoStartsAtMostMaxHedges(t *testing.T) {
 func TestDoWithZeroDelayStartsEveryAttemptAtOnce(t *testing.T) {
 	leakcheck.Check(t)
 	fc := clocktest.New(epoch)
-	h, _ := newHedger(t, hedge.Config{MaxHedges: 2}, fc)
+	h, _ := newHedger(t, hedge.Config{Delay: hedge.NoDelay, MaxHedges: 2}, fc)
 	s := newScript()
 	done := doAsync(hedge.Idempotent(context.Background()), h, s.op)
 	a, b, c := <-s.starts, <-s.starts, <-s.starts
@@ -428,4 +442,199 @@ func TestHedgedCallAnsweredInTimeStartsNoGoroutine(t *testing.T) {
 		}))
 		assert.Equal(t, before, during, "the first attempt runs on the caller's goroutine, and no hedge is waiting on one")
 	}
+}
+
+// doRecover runs h.Do(ctx, op) on a goroutine of its own, which is the
+// caller's goroutine as far as Do knows, and delivers what a recover there
+// caught (nil when Do returned).
+func doRecover(ctx context.Context, h *hedge.Hedger, op func(context.Context) error) <-chan any {
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = h.Do(ctx, op)
+	}()
+	return recovered
+}
+
+// within waits for a value from c, failing the test if none comes in time.
+func within[T any](t *testing.T, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing arrived within 10s")
+		panic("unreachable")
+	}
+}
+
+func TestAPanicInAHedgeReachesTheCaller(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(epoch)
+	h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 3}, fc)
+	s := newScript()
+	var calls atomic.Int32
+	recovered := doRecover(hedge.Idempotent(context.Background()), h, func(ctx context.Context) error {
+		if calls.Add(1) == 2 {
+			panic("hedge boom")
+		}
+		return s.op(ctx)
+	})
+	first := <-s.starts
+	fc.BlockUntil(1)
+	fc.Advance(10 * time.Millisecond) // the hedge starts, and panics
+
+	assert.Equal(t, "hedge boom", within(t, recovered), "the panic reaches the caller's recover")
+	assert.Equal(t, 1, s.exitedCount(), "the first attempt had returned before Do panicked")
+	assert.Error(t, first.ctx.Err(), "the first attempt was cancelled")
+	assert.Equal(t, 0, fc.Timers(), "no further hedge is scheduled")
+	fc.Advance(time.Hour)
+	assert.Equal(t, int32(2), calls.Load(), "no attempt starts after the panic")
+}
+
+func TestAPanicInAHedgeIsNotLostToASuccess(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(epoch)
+	h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 1}, fc)
+	var calls atomic.Int32
+	recovered := doRecover(hedge.Idempotent(context.Background()), h, func(ctx context.Context) error {
+		if calls.Add(1) == 2 {
+			panic("hedge boom")
+		}
+		fc.BlockUntil(1)
+		fc.Advance(10 * time.Millisecond)
+		<-ctx.Done() // cancelled by the panic…
+		return nil   // …yet answers success
+	})
+	assert.Equal(t, "hedge boom", within(t, recovered))
+}
+
+func TestAPanicInAHedgeOnTheSystemClock(t *testing.T) {
+	leakcheck.Check(t)
+	h, err := hedge.New(hedge.Config{Delay: time.Millisecond, Percentile: hedge.NoPercentile})
+	require.NoError(t, err)
+	var calls atomic.Int32
+	errBoom := errors.New("boom")
+	recovered := doRecover(hedge.Idempotent(context.Background()), h, func(ctx context.Context) error {
+		if calls.Add(1) == 2 {
+			panic(errBoom)
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	assert.Same(t, errBoom, within(t, recovered), "the panic value is passed on as is")
+}
+
+func TestAPanickingFirstAttemptStartsNoHedge(t *testing.T) {
+	t.Run("before the delay", func(t *testing.T) {
+		leakcheck.Check(t)
+		fc := clocktest.New(epoch)
+		h, events := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 2}, fc)
+		var calls atomic.Int32
+		recovered := doRecover(hedge.Idempotent(context.Background()), h, func(context.Context) error {
+			calls.Add(1)
+			panic("first boom")
+		})
+		assert.Equal(t, "first boom", within(t, recovered))
+		assert.Equal(t, 0, fc.Timers(), "the armed hedge timer is stopped")
+		fc.Advance(time.Hour)
+		assert.Equal(t, int32(1), calls.Load())
+		assert.Empty(t, *events)
+	})
+	t.Run("after a hedge started", func(t *testing.T) {
+		leakcheck.Check(t)
+		fc := clocktest.New(epoch)
+		h, _ := newHedger(t, hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 2}, fc)
+		s := newScript()
+		var calls atomic.Int32
+		recovered := doRecover(hedge.Idempotent(context.Background()), h, func(ctx context.Context) error {
+			if calls.Add(1) > 1 {
+				return s.op(ctx)
+			}
+			fc.BlockUntil(1)
+			fc.Advance(10 * time.Millisecond)
+			<-s.starts // the hedge is running
+			panic("first boom")
+		})
+		assert.Equal(t, "first boom", within(t, recovered))
+		assert.Equal(t, 1, s.exitedCount(), "the hedge returned before the panic left Do")
+		assert.Equal(t, 0, fc.Timers(), "the next hedge timer is stopped")
+		fc.Advance(time.Hour)
+		assert.Equal(t, int32(2), calls.Load())
+	})
+}
+
+func TestZeroHedgerPanics(t *testing.T) {
+	var h hedge.Hedger
+	assert.PanicsWithValue(t, "hedge: Hedger used without New", func() { _ = h.Do(context.Background(), succeedOp) })
+	assert.PanicsWithValue(t, "hedge: Hedger used without New", func() { h.Delay() })
+}
+
+func succeedOp(context.Context) error { return nil }
+
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	for name, cfg := range map[string]hedge.Config{"zero": {}, "DefaultConfig": hedge.DefaultConfig()} {
+		t.Run(name, func(t *testing.T) {
+			leakcheck.Check(t)
+			fc := clocktest.New(epoch)
+			cfg.Clock = fc
+			h, err := hedge.New(cfg)
+			require.NoError(t, err)
+			assert.Equal(t, 50*time.Millisecond, h.Delay())
+
+			// Calls not marked idempotent are not hedged.
+			s := newScript()
+			done := doAsync(context.Background(), h, s.op)
+			(<-s.starts).result <- nil
+			require.NoError(t, <-done)
+			assert.Equal(t, 0, fc.Timers())
+
+			// One hedge at most.
+			ctx := hedge.Idempotent(context.Background())
+			done = doAsync(ctx, h, s.op)
+			first := <-s.starts
+			s.hedgeAfter(fc, 50*time.Millisecond).result <- errors.New("refused")
+			assert.Equal(t, 0, fc.Timers(), "no second hedge is scheduled")
+			fc.Advance(time.Hour)
+			s.notStarted(t)
+			first.result <- nil
+			require.NoError(t, <-done)
+
+			// The 95th percentile of the last 100 calls. From 50ms on, each
+			// call's hedge starts as the first attempt moves the clock: only
+			// the first attempt moves it.
+			for i := 1; i <= 100; i++ {
+				var first atomic.Bool
+				require.NoError(t, h.Do(ctx, func(context.Context) error {
+					if first.CompareAndSwap(false, true) {
+						fc.Advance(time.Duration(i) * time.Millisecond)
+					}
+					return nil
+				}))
+			}
+			assert.Equal(t, 95*time.Millisecond, h.Delay())
+		})
+	}
+}
+
+func TestHedgedEvent(t *testing.T) {
+	e := hedge.Hedged{Name: "profiles", Attempt: 2, Delay: 30 * time.Millisecond}
+	assert.Equal(t, "hedge.hedged", e.Kind())
+	assert.Equal(t, "profiles", e.Component())
+	assert.Equal(t, "[attempt=2 delay=30ms]", e.LogValue().String())
+
+	type key struct{}
+	fc := clocktest.New(epoch)
+	got := make(chan string, 1)
+	h, err := hedge.New(hedge.Config{Name: "profiles", Delay: 10 * time.Millisecond, Clock: fc,
+		Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+			got <- e.Component() + ":" + ctx.Value(key{}).(string)
+		})})
+	require.NoError(t, err)
+	s := newScript()
+	done := doAsync(context.WithValue(hedge.Idempotent(context.Background()), key{}, "caller"), h, s.op)
+	<-s.starts
+	s.hedgeAfter(fc, 10*time.Millisecond).result <- nil
+	require.NoError(t, <-done)
+	assert.Equal(t, "profiles:caller", <-got, "with the caller's context")
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,13 +17,13 @@ func TestFirstAttemptSuccessAllocatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	configs := map[string]retry.Config{
 		"default":      retry.DefaultConfig(),
+		"zero":         {},
 		"decorrelated": {MaxAttempts: 3, Backoff: retry.Decorrelated{Base: time.Millisecond}},
 		"elapsed":      {MaxAttempts: 3, MaxElapsedTime: time.Second, Backoff: retry.Constant{}},
 		"hooks": {
 			MaxAttempts: 3, Backoff: retry.Constant{},
 			RetryIf:  func(error) bool { return true },
-			OnRetry:  func(int, error, time.Duration) {},
-			OnGiveUp: func(*retry.Error) {},
+			Observer: bulwark.ObserverFunc(func(context.Context, bulwark.Event) {}),
 		},
 		"budget": {MaxAttempts: 3, Backoff: retry.Constant{}, Budget: budget},
 	}

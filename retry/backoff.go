@@ -27,23 +27,18 @@ type Backoff interface {
 	Validate() error
 }
 
-// schedule is a Backoff that keeps no per-call state: all but BackOff.
-type schedule interface {
-	Wait(n int, prev, limit time.Duration) time.Duration
-}
-
 // Jitter says how Exponential randomises its delays. Randomising spreads the
 // retries of many callers that failed together, so they do not return
-// together.
+// together. The zero Jitter is FullJitter.
 type Jitter int
 
 const (
-	// NoJitter waits exactly Initial × Multiplier^(n-1) before retry n.
-	NoJitter Jitter = iota
 	// FullJitter waits a uniformly random time in [0, d), d being the
 	// NoJitter delay: the least synchronised schedule, and the one that does
-	// the least work in total under contention.
-	FullJitter
+	// the least work in total under contention. It is the zero Jitter.
+	FullJitter Jitter = iota
+	// NoJitter waits exactly Initial × Multiplier^(n-1) before retry n.
+	NoJitter
 	// EqualJitter waits d/2 plus a uniformly random time in [0, d/2): never
 	// less than half the NoJitter delay.
 	EqualJitter
@@ -61,16 +56,29 @@ func (j Jitter) String() string {
 	return fmt.Sprintf("Jitter(%d)", int(j))
 }
 
+// The defaults of the backoffs' zero fields.
+const (
+	// DefaultInitial is Exponential's Initial when it is 0.
+	DefaultInitial = 100 * time.Millisecond
+	// DefaultMultiplier is Exponential's Multiplier when it is 0.
+	DefaultMultiplier = 2.0
+	// DefaultBase is Decorrelated's Base when it is 0.
+	DefaultBase = 100 * time.Millisecond
+)
+
 // Constant waits the same Delay before every retry. A zero Delay retries at
 // once.
 type Constant struct {
+	// Delay is the wait before each retry, >= 0; 0 retries at once.
 	Delay time.Duration
 }
 
+// Wait returns Delay, capped by limit when limit > 0.
 func (c Constant) Wait(_ int, _, limit time.Duration) time.Duration {
 	return capped(c.Delay, limit)
 }
 
+// Validate rejects a negative Delay.
 func (c Constant) Validate() error {
 	if c.Delay < 0 {
 		return fmt.Errorf("Constant.Delay must be >= 0, got %v", c.Delay)
@@ -79,25 +87,37 @@ func (c Constant) Validate() error {
 }
 
 // Exponential waits Initial before the first retry and Multiplier times as
-// long before each next one, capped by Config.MaxDelay before Jitter is
-// applied (so FullJitter keeps spreading retries once the cap is reached).
+// long before each next one, capped by the limit (a Retrier's
+// Config.MaxDelay) before Jitter is applied, so FullJitter keeps spreading
+// retries once the cap is reached. The growth saturates: however many
+// retries, a delay never wraps around.
+//
+// Its zero value is the default schedule: Initial 100ms, Multiplier 2,
+// FullJitter.
 type Exponential struct {
-	// Initial is the delay before the first retry; it must be > 0.
+	// Initial is the delay before the first retry, >= 0; 0 means
+	// DefaultInitial (100ms).
 	Initial time.Duration
-	// Multiplier is the growth per retry, in [1, 100]; 0 means 2.
+	// Multiplier is the growth per retry: 0 means DefaultMultiplier (2),
+	// otherwise in [1, 100]. NaN and ±Inf are invalid.
 	Multiplier float64
-	// Jitter randomises each delay; the zero value is NoJitter.
+	// Jitter randomises each delay; the zero value is FullJitter.
 	Jitter Jitter
 }
 
+// Wait returns the delay before retry n (n < 1 reads as 1), capped by limit
+// when limit > 0, with Jitter applied.
 func (e Exponential) Wait(n int, _, limit time.Duration) time.Duration {
-	m := e.Multiplier
-	if m == 0 {
-		m = 2
+	initial, m := e.Initial, e.Multiplier
+	if initial == 0 {
+		initial = DefaultInitial
 	}
-	f := float64(e.Initial) * math.Pow(m, float64(n-1))
+	if m == 0 {
+		m = DefaultMultiplier
+	}
+	f := float64(initial) * math.Pow(m, float64(max(n, 1)-1))
 	d := time.Duration(math.MaxInt64)
-	if f < math.MaxInt64 {
+	if f < math.MaxInt64 { // false for +Inf and NaN too: saturate
 		d = time.Duration(f)
 	}
 	d = capped(d, limit)
@@ -110,40 +130,49 @@ func (e Exponential) Wait(n int, _, limit time.Duration) time.Duration {
 	return d
 }
 
+// Validate returns an error naming the first invalid field.
 func (e Exponential) Validate() error {
-	if e.Initial <= 0 {
-		return fmt.Errorf("Exponential.Initial must be > 0, got %v", e.Initial)
+	if e.Initial < 0 {
+		return fmt.Errorf("Exponential.Initial must be >= 0 (0 means %v), got %v", DefaultInitial, e.Initial)
 	}
-	if e.Multiplier != 0 && (e.Multiplier < 1 || e.Multiplier > 100) {
+	// Written so that NaN fails: every comparison with NaN is false.
+	if !(e.Multiplier == 0 || (e.Multiplier >= 1 && e.Multiplier <= 100)) {
 		return fmt.Errorf("Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got %v", e.Multiplier)
 	}
-	if e.Jitter < NoJitter || e.Jitter > EqualJitter {
-		return fmt.Errorf("Exponential.Jitter must be NoJitter, FullJitter or EqualJitter, got %v", e.Jitter)
+	if e.Jitter < FullJitter || e.Jitter > EqualJitter {
+		return fmt.Errorf("Exponential.Jitter must be FullJitter, NoJitter or EqualJitter, got %v", e.Jitter)
 	}
 	return nil
 }
 
 // Decorrelated is "decorrelated jitter": each delay is uniformly random in
-// [Base, 3 × the previous delay), capped by Config.MaxDelay, starting from
-// [Base, 3 × Base). Delays grow about as fast as Exponential's but each
-// caller's schedule wanders on its own, which breaks up callers that failed
-// together.
+// [Base, 3 × the previous delay), capped by the limit (a Retrier's
+// Config.MaxDelay), starting from [Base, 3 × Base). Delays grow about as
+// fast as Exponential's but each caller's schedule wanders on its own, which
+// breaks up callers that failed together. Its zero value has Base 100ms.
 type Decorrelated struct {
-	// Base is the shortest delay; it must be > 0.
+	// Base is the shortest delay, >= 0; 0 means DefaultBase (100ms).
 	Base time.Duration
 }
 
+// Wait returns a random delay in [Base, 3 × max(prev, Base)), capped by
+// limit when limit > 0.
 func (d Decorrelated) Wait(_ int, prev, limit time.Duration) time.Duration {
+	base := d.Base
+	if base == 0 {
+		base = DefaultBase
+	}
 	hi := time.Duration(math.MaxInt64)
-	if p := max(prev, d.Base); p < math.MaxInt64/3 {
+	if p := max(prev, base); p < math.MaxInt64/3 {
 		hi = 3 * p
 	}
-	return capped(randomIn(d.Base, hi), limit)
+	return capped(randomIn(base, hi), limit)
 }
 
+// Validate rejects a negative Base.
 func (d Decorrelated) Validate() error {
-	if d.Base <= 0 {
-		return fmt.Errorf("Decorrelated.Base must be > 0, got %v", d.Base)
+	if d.Base < 0 {
+		return fmt.Errorf("Decorrelated.Base must be >= 0 (0 means %v), got %v", DefaultBase, d.Base)
 	}
 	return nil
 }
@@ -177,6 +206,7 @@ func (b BackOff) Wait(n int, _, limit time.Duration) time.Duration {
 	return capped(last, limit)
 }
 
+// Validate rejects a nil New.
 func (b BackOff) Validate() error {
 	if b.New == nil {
 		return fmt.Errorf("BackOff.New must not be nil")

@@ -13,7 +13,7 @@ import (
 // bounds on every draw and the spread of many draws rather than exact values.
 
 func TestExponentialWithoutJitterIsExact(t *testing.T) {
-	e := Exponential{Initial: 10 * time.Millisecond, Multiplier: 1.5}
+	e := Exponential{Initial: 10 * time.Millisecond, Multiplier: 1.5, Jitter: NoJitter}
 	assert.Equal(t, 10*time.Millisecond, e.Wait(1, 0, 0))
 	assert.Equal(t, 15*time.Millisecond, e.Wait(2, 0, 0))
 	assert.Equal(t, 22500*time.Microsecond, e.Wait(3, 0, 0))
@@ -29,6 +29,7 @@ func TestExponentialSaturatesInsteadOfOverflowing(t *testing.T) {
 		}
 		if j == NoJitter {
 			assert.Equal(t, time.Duration(math.MaxInt64), e.Wait(1000, 0, 0))
+			assert.Equal(t, time.Minute, e.Wait(1000, 0, time.Minute), "capped")
 		}
 	}
 }

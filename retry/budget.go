@@ -9,28 +9,49 @@ import (
 	"github.com/bulwark-go/bulwark/clock"
 )
 
-// BudgetConfig configures a Budget.
+// None, as BudgetConfig.Ratio or BudgetConfig.MinPerSecond, turns that
+// source of retries off (a zero field means its default). Setting both to
+// None is an error: such a budget would allow no retry at all.
+const None float64 = -1
+
+// The defaults that zero BudgetConfig fields stand for: the budget Finagle
+// made its default.
+const (
+	// DefaultRatio is BudgetConfig.Ratio when it is 0.
+	DefaultRatio = 0.1
+	// DefaultMinPerSecond is BudgetConfig.MinPerSecond when it is 0.
+	DefaultMinPerSecond = 10.0
+	// DefaultWindow is BudgetConfig.Window when it is 0.
+	DefaultWindow = 10 * time.Second
+)
+
+// BudgetConfig configures a Budget. The zero BudgetConfig is the default
+// configuration (see DefaultBudgetConfig).
 type BudgetConfig struct {
 	// Ratio is how many retries each call earns: 0.1 lets retries add at
-	// most 10% to the load the callers put on the downstream. In [0, 100].
+	// most 10% to the load the callers put on the downstream. 0 means
+	// DefaultRatio (0.1), None earns nothing per call; otherwise in
+	// (0, 100].
 	Ratio float64
 	// MinPerSecond is a floor of retries allowed whatever the traffic, so
 	// that callers with little traffic can still retry: MinPerSecond ×
-	// Window seconds retries per Window. In [0, 1e6]; Ratio and MinPerSecond
-	// may not both be 0.
+	// Window seconds retries per Window. 0 means DefaultMinPerSecond (10),
+	// None sets no floor; otherwise in (0, 1e6]. Ratio and MinPerSecond
+	// may not both be None.
 	MinPerSecond float64
-	// Window is how far back calls and retries count, in (0, 1h]. The
-	// budget forgets in tenths of it.
+	// Window is how far back calls and retries count: 0 means
+	// DefaultWindow (10s), otherwise in (0, 1h]. The budget forgets in
+	// tenths of it.
 	Window time.Duration
 	// Clock is the time source; nil means clock.System.
 	Clock clock.Clock
 }
 
-// DefaultBudgetConfig returns the budget Finagle made the default: retries
-// may add 10% to the load, plus 10 retries per second, counted over the last
-// ten seconds.
+// DefaultBudgetConfig returns the defaults that the zero BudgetConfig stands
+// for, spelled out: retries may add 10% to the load, plus 10 retries per
+// second, counted over the last ten seconds.
 func DefaultBudgetConfig() BudgetConfig {
-	return BudgetConfig{Ratio: 0.1, MinPerSecond: 10, Window: 10 * time.Second}
+	return BudgetConfig{Ratio: DefaultRatio, MinPerSecond: DefaultMinPerSecond, Window: DefaultWindow}
 }
 
 // budgetBuckets is the number of slices a Budget's window is kept in.
@@ -42,7 +63,7 @@ const budgetBuckets = 10
 // ErrBudgetExhausted. Without a budget, a downstream in trouble receives
 // MaxAttempts times its normal load from callers that all retry; with one,
 // at most 1 + Ratio times (plus the floor). Budget is safe for concurrent
-// use.
+// use. The zero Budget is not usable: make one with NewBudget.
 //
 // Counting a call costs one atomic add; one call in 64 also reads the clock
 // and files the calls counted so far in the window's slices, as does every
@@ -65,27 +86,45 @@ type Budget struct {
 	syncedAt    time.Duration // since origin, when they were
 }
 
-// NewBudget returns a Budget with no calls and no retries counted.
+// NewBudget returns a Budget with no calls and no retries counted, or an
+// error naming the first invalid setting.
 func NewBudget(cfg BudgetConfig) (*Budget, error) {
+	// Written so that NaN fails: every comparison with NaN is false.
 	switch {
-	case !(cfg.Ratio >= 0 && cfg.Ratio <= 100):
-		return nil, fmt.Errorf("retry: BudgetConfig.Ratio must be in [0, 100], got %v", cfg.Ratio)
-	case !(cfg.MinPerSecond >= 0 && cfg.MinPerSecond <= 1e6):
-		return nil, fmt.Errorf("retry: BudgetConfig.MinPerSecond must be in [0, 1e6], got %v", cfg.MinPerSecond)
-	case cfg.Ratio == 0 && cfg.MinPerSecond == 0:
-		return nil, fmt.Errorf("retry: BudgetConfig.Ratio and BudgetConfig.MinPerSecond are both 0, which allows no retry; set one of them")
-	case cfg.Window <= 0 || cfg.Window > time.Hour:
-		return nil, fmt.Errorf("retry: BudgetConfig.Window must be in (0, 1h], got %v", cfg.Window)
+	case !(cfg.Ratio == None || (cfg.Ratio >= 0 && cfg.Ratio <= 100)):
+		return nil, fmt.Errorf("retry: BudgetConfig.Ratio must be retry.None or in [0, 100], got %v", cfg.Ratio)
+	case !(cfg.MinPerSecond == None || (cfg.MinPerSecond >= 0 && cfg.MinPerSecond <= 1e6)):
+		return nil, fmt.Errorf("retry: BudgetConfig.MinPerSecond must be retry.None or in [0, 1e6], got %v", cfg.MinPerSecond)
+	case cfg.Ratio == None && cfg.MinPerSecond == None:
+		return nil, fmt.Errorf("retry: BudgetConfig.Ratio and BudgetConfig.MinPerSecond are both retry.None, which allows no retry; set one of them")
+	case cfg.Window < 0 || cfg.Window > time.Hour:
+		return nil, fmt.Errorf("retry: BudgetConfig.Window must be in [0, 1h] (0 means %v), got %v", DefaultWindow, cfg.Window)
+	}
+	ratio, perSecond, window := cfg.Ratio, cfg.MinPerSecond, cfg.Window
+	switch ratio {
+	case 0:
+		ratio = DefaultRatio
+	case None:
+		ratio = 0
+	}
+	switch perSecond {
+	case 0:
+		perSecond = DefaultMinPerSecond
+	case None:
+		perSecond = 0
+	}
+	if window == 0 {
+		window = DefaultWindow
 	}
 	c := clock.OrSystem(cfg.Clock)
-	width := cfg.Window / budgetBuckets
+	width := window / budgetBuckets
 	if width == 0 {
 		width = 1
 	}
 	return &Budget{
 		clock:  c,
-		ratio:  cfg.Ratio,
-		floor:  cfg.MinPerSecond * cfg.Window.Seconds(),
+		ratio:  ratio,
+		floor:  perSecond * window.Seconds(),
 		width:  width,
 		origin: c.Now(),
 	}, nil

@@ -3,10 +3,12 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/assert"
@@ -19,13 +21,16 @@ func TestNewBudgetRejectsInvalidConfig(t *testing.T) {
 		modify func(*retry.BudgetConfig)
 		want   string
 	}{
-		{"negative Ratio", func(c *retry.BudgetConfig) { c.Ratio = -0.1 }, "BudgetConfig.Ratio must be in [0, 100], got -0.1"},
-		{"huge Ratio", func(c *retry.BudgetConfig) { c.Ratio = 101 }, "BudgetConfig.Ratio must be in [0, 100], got 101"},
-		{"NaN Ratio", func(c *retry.BudgetConfig) { c.Ratio = nan() }, "BudgetConfig.Ratio must be in [0, 100], got NaN"},
-		{"negative MinPerSecond", func(c *retry.BudgetConfig) { c.MinPerSecond = -1 }, "BudgetConfig.MinPerSecond must be in [0, 1e6], got -1"},
-		{"both zero", func(c *retry.BudgetConfig) { c.Ratio, c.MinPerSecond = 0, 0 }, "BudgetConfig.Ratio and BudgetConfig.MinPerSecond are both 0"},
-		{"zero Window", func(c *retry.BudgetConfig) { c.Window = 0 }, "BudgetConfig.Window must be in (0, 1h], got 0s"},
-		{"long Window", func(c *retry.BudgetConfig) { c.Window = 2 * time.Hour }, "BudgetConfig.Window must be in (0, 1h], got 2h0m0s"},
+		{"negative Ratio", func(c *retry.BudgetConfig) { c.Ratio = -0.1 }, "BudgetConfig.Ratio must be retry.None or in [0, 100], got -0.1"},
+		{"huge Ratio", func(c *retry.BudgetConfig) { c.Ratio = 101 }, "BudgetConfig.Ratio must be retry.None or in [0, 100], got 101"},
+		{"NaN Ratio", func(c *retry.BudgetConfig) { c.Ratio = math.NaN() }, "BudgetConfig.Ratio must be retry.None or in [0, 100], got NaN"},
+		{"infinite Ratio", func(c *retry.BudgetConfig) { c.Ratio = math.Inf(1) }, "BudgetConfig.Ratio must be retry.None or in [0, 100], got +Inf"},
+		{"negative MinPerSecond", func(c *retry.BudgetConfig) { c.MinPerSecond = -2 }, "BudgetConfig.MinPerSecond must be retry.None or in [0, 1e6], got -2"},
+		{"NaN MinPerSecond", func(c *retry.BudgetConfig) { c.MinPerSecond = math.NaN() }, "BudgetConfig.MinPerSecond must be retry.None or in [0, 1e6], got NaN"},
+		{"-Inf MinPerSecond", func(c *retry.BudgetConfig) { c.MinPerSecond = math.Inf(-1) }, "BudgetConfig.MinPerSecond must be retry.None or in [0, 1e6], got -Inf"},
+		{"both None", func(c *retry.BudgetConfig) { c.Ratio, c.MinPerSecond = retry.None, retry.None }, "BudgetConfig.Ratio and BudgetConfig.MinPerSecond are both retry.None"},
+		{"negative Window", func(c *retry.BudgetConfig) { c.Window = -1 }, "BudgetConfig.Window must be in [0, 1h] (0 means 10s), got -1ns"},
+		{"long Window", func(c *retry.BudgetConfig) { c.Window = 2 * time.Hour }, "BudgetConfig.Window must be in [0, 1h] (0 means 10s), got 2h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,9 +44,9 @@ func TestNewBudgetRejectsInvalidConfig(t *testing.T) {
 	}
 	_, err := retry.NewBudget(retry.DefaultBudgetConfig())
 	assert.NoError(t, err)
+	_, err = retry.NewBudget(retry.BudgetConfig{})
+	assert.NoError(t, err, "the zero BudgetConfig is the default")
 }
-
-func nan() float64 { zero := 0.0; return zero / zero }
 
 // budgeted is a Retrier of two attempts and no wait, sharing budget, that
 // counts its retries.
@@ -57,7 +62,7 @@ func newBudgeted(t *testing.T, fc *clocktest.Fake, budget *retry.Budget) *budget
 		Backoff:     retry.Constant{},
 		Budget:      budget,
 		Clock:       fc,
-		OnRetry:     func(int, error, time.Duration) { b.retries++ },
+		Observer:    counting(&b.retries, new(int)),
 	})
 	require.NoError(t, err)
 	b.r = r
@@ -69,7 +74,7 @@ func fail(context.Context) error    { return errTransient }
 
 func TestBudgetLimitsRetriesToARatioOfCalls(t *testing.T) {
 	fc := clocktest.New(epoch)
-	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, Window: 10 * time.Second, Clock: fc})
+	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, MinPerSecond: retry.None, Window: 10 * time.Second, Clock: fc})
 	require.NoError(t, err)
 	b := newBudgeted(t, fc, budget)
 	for range 100 {
@@ -97,7 +102,7 @@ func TestBudgetLimitsRetriesToARatioOfCalls(t *testing.T) {
 
 func TestBudgetIsSharedByItsRetriers(t *testing.T) {
 	fc := clocktest.New(epoch)
-	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, Window: 10 * time.Second, Clock: fc})
+	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, MinPerSecond: retry.None, Window: 10 * time.Second, Clock: fc})
 	require.NoError(t, err)
 	healthy, failing := newBudgeted(t, fc, budget), newBudgeted(t, fc, budget)
 	for range 50 {
@@ -112,7 +117,7 @@ func TestBudgetIsSharedByItsRetriers(t *testing.T) {
 
 func TestBudgetFloorAllowsRetriesWithoutTraffic(t *testing.T) {
 	fc := clocktest.New(epoch)
-	budget, err := retry.NewBudget(retry.BudgetConfig{MinPerSecond: 2, Window: 10 * time.Second, Clock: fc})
+	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: retry.None, MinPerSecond: 2, Window: 10 * time.Second, Clock: fc})
 	require.NoError(t, err)
 	b := newBudgeted(t, fc, budget)
 	for range 30 {
@@ -134,7 +139,7 @@ func TestBudgetFloorAllowsRetriesWithoutTraffic(t *testing.T) {
 func TestBudgetForgetsCallsOlderThanTheWindow(t *testing.T) {
 	for _, wait := range []time.Duration{0, 11 * time.Second} {
 		fc := clocktest.New(epoch)
-		budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.5, Window: 10 * time.Second, Clock: fc})
+		budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.5, MinPerSecond: retry.None, Window: 10 * time.Second, Clock: fc})
 		require.NoError(t, err)
 		b := newBudgeted(t, fc, budget)
 		for range 128 {
@@ -175,7 +180,11 @@ func TestBudgetStopsARetryStorm(t *testing.T) {
 		Backoff:     retry.Constant{},
 		Budget:      budget,
 		Clock:       fc,
-		OnRetry:     func(int, error, time.Duration) { retryTimes = append(retryTimes, fc.Now().Sub(epoch)) },
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(retry.Retried); ok {
+				retryTimes = append(retryTimes, fc.Now().Sub(epoch))
+			}
+		}),
 	})
 	require.NoError(t, err)
 
@@ -228,7 +237,7 @@ func TestBudgetStopsARetryStorm(t *testing.T) {
 
 func TestBudgetUnderConcurrentCallers(t *testing.T) {
 	fc := clocktest.New(epoch)
-	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.2, Window: time.Minute, Clock: fc})
+	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.2, MinPerSecond: retry.None, Window: time.Minute, Clock: fc})
 	require.NoError(t, err)
 	var retries [8]int
 	done := make(chan struct{})
@@ -238,7 +247,7 @@ func TestBudgetUnderConcurrentCallers(t *testing.T) {
 			Backoff:     retry.Constant{},
 			Budget:      budget,
 			Clock:       fc,
-			OnRetry:     func(int, error, time.Duration) { retries[g]++ },
+			Observer:    counting(&retries[g], new(int)),
 		})
 		require.NoError(t, err)
 		go func() {

@@ -48,12 +48,25 @@ type DeadLetterSink[T any] interface {
 // attempts or the time run out, when the Backoff stops, and when the error
 // is not retryable (Permanent, or rejected by RetryIf: a poison message).
 //
-// It never dead-letters a message because of the caller: when ctx is
-// cancelled or expires (a shutdown), or when the Budget refuses a retry (the
-// downstream is in trouble, not the message), the wrapped handler returns
+// It never dead-letters a message because of the caller or the downstream:
+// when ctx is cancelled or expires (a shutdown), when the next wait would
+// pass ctx's deadline (ErrDeadline), when a policy rejected the attempt
+// (ErrRejected: an open breaker says the downstream is in trouble, not the
+// message) or when the Budget refuses a retry, the wrapped handler returns
 // the error and the message stays with the caller for redelivery. When sink
-// fails, the wrapped handler returns an error wrapping both errors.
+// fails, the wrapped handler returns an error wrapping both errors; when it
+// succeeds, r's Observer gets a DeadLettered event.
+//
+// Handler panics when r, sink or handle is nil, naming the parameter.
 func Handler[T any](r *Retrier, sink DeadLetterSink[T], handle func(ctx context.Context, msg T) error) func(ctx context.Context, msg T) error {
+	switch {
+	case r == nil:
+		panic("retry: Handler: r (the Retrier) is nil")
+	case sink == nil:
+		panic("retry: Handler: sink is nil")
+	case handle == nil:
+		panic("retry: Handler: handle is nil")
+	}
 	return func(ctx context.Context, msg T) error {
 		var hist []Attempt
 		err := r.do(ctx, func(ctx context.Context) error { return handle(ctx, msg) }, &hist)
@@ -66,6 +79,9 @@ func Handler[T any](r *Retrier, sink DeadLetterSink[T], handle func(ctx context.
 		}
 		if serr := sink.DeadLetter(ctx, DeadLetter[T]{Item: msg, Err: err, Attempts: hist}); serr != nil {
 			return fmt.Errorf("retry: dead-letter sink failed: %w (message failed: %w)", serr, err)
+		}
+		if r.observer != nil {
+			r.observer.Observe(ctx, DeadLettered{Name: r.name, Attempts: gaveUp.Attempts, Err: err})
 		}
 		return nil
 	}

@@ -25,7 +25,7 @@ func (fr *fakeRun) handle(ctx context.Context, h func(context.Context, order) er
 
 func TestHandlerDeadLettersAMessageWhoseRetriesRunOut(t *testing.T) {
 	fr := newFakeRun(t)
-	r := fr.retrier(retry.Config{MaxAttempts: 3, Backoff: retry.Exponential{Initial: time.Second}})
+	r := fr.retrier(retry.Config{MaxAttempts: 3, Backoff: retry.Exponential{Initial: time.Second, Jitter: retry.NoJitter}})
 	var sink retry.MemorySink[order]
 	errs := []error{errors.New("timeout 1"), errors.New("timeout 2"), errors.New("timeout 3")}
 	calls := 0
@@ -173,7 +173,7 @@ func TestHandlerNeverDeadLettersOnShutdown(t *testing.T) {
 
 func TestHandlerDoesNotDeadLetterWhenTheBudgetRefuses(t *testing.T) {
 	fc := clocktest.New(epoch)
-	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, Window: time.Second, Clock: fc})
+	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, MinPerSecond: retry.None, Window: time.Second, Clock: fc})
 	require.NoError(t, err)
 	r, err := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.Constant{}, Budget: budget, Clock: fc})
 	require.NoError(t, err)
@@ -183,6 +183,63 @@ func TestHandlerDoesNotDeadLetterWhenTheBudgetRefuses(t *testing.T) {
 	assert.ErrorIs(t, err, retry.ErrBudgetExhausted, "the message goes back to the caller")
 	assert.ErrorIs(t, err, errTransient)
 	assert.Equal(t, 0, sink.Len())
+}
+
+func TestHandlerDoesNotDeadLetterARejectionOrAWaitPastTheDeadline(t *testing.T) {
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		err    error
+		reason error
+	}{
+		{"rejected by a policy", context.Background(), rejection{after: time.Second}, retry.ErrRejected},
+		{"the wait would pass the deadline", withDeadline(epoch.Add(time.Second)), hinted{time.Minute}, retry.ErrDeadline},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recorder
+			r, err := retry.New(retry.Config{Clock: clocktest.New(epoch), Observer: &rec})
+			require.NoError(t, err)
+			var sink retry.MemorySink[order]
+			h := retry.Handler(r, &sink, func(context.Context, order) error { return tt.err })
+			err = h(tt.ctx, order{"o-5"})
+			assert.ErrorIs(t, err, tt.reason, "the message goes back to the caller")
+			assert.ErrorIs(t, err, tt.err)
+			assert.Equal(t, 0, sink.Len())
+			for _, e := range rec.all() {
+				assert.NotEqual(t, "retry.dead_lettered", e.Kind())
+			}
+		})
+	}
+}
+
+func TestHandlerReportsDeadLettered(t *testing.T) {
+	var rec recorder
+	r, err := retry.New(retry.Config{Name: "orders", MaxAttempts: 2, Backoff: retry.Constant{}, Observer: &rec})
+	require.NoError(t, err)
+	var sink retry.MemorySink[order]
+	h := retry.Handler(r, &sink, func(context.Context, order) error { return errTransient })
+	require.NoError(t, h(context.Background(), order{"o-6"}))
+	events := rec.all()
+	require.Len(t, events, 3)
+	assert.Equal(t, "retry.retried", events[0].Kind())
+	assert.Equal(t, "retry.gave_up", events[1].Kind())
+	dl, ok := events[2].(retry.DeadLettered)
+	require.True(t, ok, "%T", events[2])
+	assert.Equal(t, "orders", dl.Name)
+	assert.Equal(t, 2, dl.Attempts)
+	assert.ErrorIs(t, dl.Err, retry.ErrMaxAttempts)
+	assert.Same(t, sink.Letters()[0].Err, dl.Err)
+}
+
+func TestHandlerPanicsOnNilArguments(t *testing.T) {
+	r, err := retry.New(retry.Config{})
+	require.NoError(t, err)
+	var sink retry.MemorySink[order]
+	handle := func(context.Context, order) error { return nil }
+	assert.PanicsWithValue(t, "retry: Handler: r (the Retrier) is nil", func() { retry.Handler(nil, &sink, handle) })
+	assert.PanicsWithValue(t, "retry: Handler: sink is nil", func() { retry.Handler[order](r, nil, handle) })
+	assert.PanicsWithValue(t, "retry: Handler: handle is nil", func() { retry.Handler(r, &sink, nil) })
 }
 
 type failingSink struct{ err error }

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,8 +11,8 @@ import (
 )
 
 // Reasons for giving up, found in an *Error's Reason and matched with
-// errors.Is on the error Do returns. A cancelled or expired context is the
-// fifth reason: the context's own error.
+// errors.Is on the error Do returns. A cancelled or expired context is one
+// more reason: the context's own error.
 var (
 	// ErrMaxAttempts: Config.MaxAttempts attempts were made.
 	ErrMaxAttempts = errors.New("retry: max attempts reached")
@@ -26,7 +27,24 @@ var (
 	ErrBudgetExhausted = errors.New("retry: retry budget exhausted")
 	// ErrBackoffStopped: a BackOff returned backoff.Stop.
 	ErrBackoffStopped = errors.New("retry: backoff stopped")
+	// ErrRejected: a policy refused the attempt (the error matches
+	// bulwark.ErrRejected: an open breaker, a full bulkhead, a rate limit)
+	// and Config.RetryRejected is off, so Do gave up at once instead of
+	// knocking again. The returned error matches the rejection too
+	// (errors.Is(err, circuitbreaker.ErrOpen) holds).
+	ErrRejected = errors.New("retry: rejected by a policy")
+	// ErrDeadline: the next wait would have ended at or after the deadline
+	// of the caller's context, so Do gave up at once instead of sleeping in
+	// vain. It also matches context.DeadlineExceeded.
+	ErrDeadline error = deadlineError{}
 )
+
+type deadlineError struct{}
+
+func (deadlineError) Error() string { return "retry: next wait would pass the context deadline" }
+
+// Is makes ErrDeadline match context.DeadlineExceeded.
+func (deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // ErrAttemptTimeout marks an attempt that Config.AttemptTimeout cut short.
 // It is the cause (context.Cause) of the context the attempt ran with, and
@@ -43,8 +61,9 @@ type Error struct {
 	// Attempts is how many times op ran.
 	Attempts int
 	// Reason says why Do stopped: ErrMaxAttempts, ErrMaxElapsedTime,
-	// ErrNotRetryable, ErrBudgetExhausted, ErrBackoffStopped, or the error of
-	// the caller's context (context.Canceled or context.DeadlineExceeded).
+	// ErrNotRetryable, ErrBudgetExhausted, ErrBackoffStopped, ErrRejected,
+	// ErrDeadline, or the error of the caller's context (context.Canceled or
+	// context.DeadlineExceeded).
 	Reason error
 	// Err is the last attempt's error.
 	Err error
@@ -107,28 +126,6 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
-
-// retryAfter returns the hint of the first error in err's tree with a
-// RetryAfter method (a circuit breaker's open error, a rate limiter's or
-// bulkhead's rejection, an HTTP 429 or 503). A negative hint reads as 0.
-// It walks the tree itself rather than use errors.As, which would allocate.
-func retryAfter(err error) (time.Duration, bool) {
-	switch e := err.(type) {
-	case nil:
-		return 0, false
-	case interface{ RetryAfter() time.Duration }:
-		return max(e.RetryAfter(), 0), true
-	case interface{ Unwrap() error }:
-		return retryAfter(e.Unwrap())
-	case interface{ Unwrap() []error }:
-		for _, inner := range e.Unwrap() {
-			if d, ok := retryAfter(inner); ok {
-				return d, true
-			}
-		}
-	}
-	return 0, false
-}
 
 // attemptTimeoutError is the error recorded for an attempt that
 // Config.AttemptTimeout cut short.

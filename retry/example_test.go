@@ -6,17 +6,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/retry"
 )
 
 func ExampleRetrier_Do() {
 	r, err := retry.New(retry.Config{
+		Name:        "inventory",
 		MaxAttempts: 4,
-		Backoff:     retry.Exponential{Initial: time.Millisecond, Jitter: retry.FullJitter},
+		Backoff:     retry.Exponential{Initial: time.Millisecond},
 		MaxDelay:    10 * time.Millisecond,
-		OnRetry: func(attempt int, err error, _ time.Duration) {
-			fmt.Printf("attempt %d failed: %v\n", attempt, err)
-		},
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if r, ok := e.(retry.Retried); ok {
+				fmt.Printf("%s: attempt %d failed: %v\n", r.Name, r.Attempt, r.Err)
+			}
+		}),
 	})
 	if err != nil {
 		panic(err)
@@ -30,9 +34,45 @@ func ExampleRetrier_Do() {
 	})
 	fmt.Println("result:", err)
 	// Output:
-	// attempt 1 failed: connection refused
-	// attempt 2 failed: connection refused
+	// inventory: attempt 1 failed: connection refused
+	// inventory: attempt 2 failed: connection refused
 	// result: <nil>
+}
+
+// A policy's refusal — here an open circuit breaker's — ends the retries at
+// once: the breaker already said the dependency is down, and the operation
+// did not even run.
+func ExampleRetrier_Do_rejection() {
+	r, err := retry.New(retry.Config{}) // the defaults: three attempts
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	start := time.Now()
+	err = r.Do(context.Background(), func(context.Context) error {
+		calls++
+		return breakerOpen{} // what bulwark.Chain(r, breaker) sees from an open breaker
+	})
+	fmt.Println(calls, time.Since(start) < 100*time.Millisecond)
+	fmt.Println(errors.Is(err, bulwark.ErrRejected), errors.Is(err, retry.ErrRejected))
+	fmt.Println(err)
+	// Output:
+	// 1 true
+	// true true
+	// retry: gave up after 1 attempt (rejected by a policy): circuit open
+}
+
+// breakerOpen stands for circuitbreaker's open error: a refusal matching
+// bulwark.ErrRejected.
+type breakerOpen struct{}
+
+func (breakerOpen) Error() string        { return "circuit open" }
+func (breakerOpen) Is(target error) bool { return target == bulwark.ErrRejected }
+
+func ExampleDefaultConfig() {
+	cfg := retry.DefaultConfig()
+	fmt.Println(cfg.MaxAttempts, cfg.MaxDelay, cfg.Backoff)
+	// Output: 3 30s {100ms 2 FullJitter}
 }
 
 func ExampleError() {
@@ -73,14 +113,12 @@ func ExampleHandler() {
 
 func ExampleNewBudget() {
 	// One budget per downstream, shared by every Retrier that calls it:
-	// retries may add 10% to the load, plus 10 per second.
+	// retries may add 10% to the load, plus 10 per second (the defaults).
 	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, MinPerSecond: 10, Window: 10 * time.Second})
 	if err != nil {
 		panic(err)
 	}
-	cfg := retry.DefaultConfig()
-	cfg.Budget = budget
-	inventory, err := retry.New(cfg)
+	inventory, err := retry.New(retry.Config{Budget: budget})
 	if err != nil {
 		panic(err)
 	}

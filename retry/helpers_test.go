@@ -3,9 +3,11 @@ package retry_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/require"
@@ -16,15 +18,15 @@ var (
 	errPoison    = errors.New("poison")
 )
 
-// retryEvent is one OnRetry call.
+// retryEvent is one Retried event.
 type retryEvent struct {
 	attempt int
 	err     error
 	delay   time.Duration
 }
 
-// fakeRun drives a Retrier on a fake clock: OnRetry reports each wait, and
-// the test moves the clock by exactly that wait once the Retrier sleeps.
+// fakeRun drives a Retrier on a fake clock: its Observer reports each wait,
+// and the test moves the clock by exactly that wait once the Retrier sleeps.
 type fakeRun struct {
 	t      *testing.T
 	fc     *clocktest.Fake
@@ -36,12 +38,20 @@ func newFakeRun(t *testing.T) *fakeRun {
 	return &fakeRun{t: t, fc: clocktest.New(epoch), events: make(chan retryEvent)}
 }
 
-// config returns cfg wired to the fake clock and OnRetry of fr.
+// config returns cfg wired to the fake clock and the Observer of fr, which
+// passes every other event on to cfg's own Observer.
 func (fr *fakeRun) config(cfg retry.Config) retry.Config {
 	cfg.Clock = fr.fc
-	cfg.OnRetry = func(attempt int, err error, delay time.Duration) {
-		fr.events <- retryEvent{attempt, err, delay}
-	}
+	next := cfg.Observer
+	cfg.Observer = bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+		if r, ok := e.(retry.Retried); ok {
+			fr.events <- retryEvent{r.Attempt, r.Err, r.Delay}
+			return
+		}
+		if next != nil {
+			next.Observe(ctx, e)
+		}
+	})
 	return cfg
 }
 
@@ -106,4 +116,42 @@ func giveUpError(t *testing.T, err error) *retry.Error {
 	var e *retry.Error
 	require.ErrorAs(t, err, &e)
 	return e
+}
+
+// rejection is a policy's refusal, as an open breaker's error: it matches
+// bulwark.ErrRejected and may suggest when to try again.
+type rejection struct{ after time.Duration }
+
+func (r rejection) Error() string             { return "circuit open" }
+func (r rejection) Is(target error) bool      { return target == bulwark.ErrRejected }
+func (r rejection) RetryAfter() time.Duration { return r.after }
+
+// recorder collects a Retrier's events.
+type recorder struct {
+	mu     sync.Mutex
+	events []bulwark.Event
+}
+
+func (r *recorder) Observe(_ context.Context, e bulwark.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) all() []bulwark.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bulwark.Event(nil), r.events...)
+}
+
+// counting returns an Observer that counts Retried and GaveUp events.
+func counting(retries, giveUps *int) bulwark.Observer {
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		switch e.(type) {
+		case retry.Retried:
+			*retries++
+		case retry.GaveUp:
+			*giveUps++
+		}
+	})
 }

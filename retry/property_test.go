@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/bulwark-go/bulwark/retry"
 )
@@ -32,14 +31,17 @@ func TestDoProperty(t *testing.T) {
 		for i := range script {
 			script[i] = []int{ok, transient, transient, transient, permanent, rejected}[rng.IntN(6)]
 		}
-		maxAttempts := rng.IntN(8) // 0: no limit
+		maxAttempts := rng.IntN(8) // 0: no limit (retry.Unlimited)
+		limit := maxAttempts
+		if limit == 0 {
+			limit = retry.Unlimited
+		}
 		calls, retries, giveUps := 0, 0, 0
 		r, err := retry.New(retry.Config{
-			MaxAttempts: maxAttempts,
+			MaxAttempts: limit,
 			Backoff:     retry.Constant{},
 			RetryIf:     func(err error) bool { return !errors.Is(err, errPoison) },
-			OnRetry:     func(int, error, time.Duration) { retries++ },
-			OnGiveUp:    func(*retry.Error) { giveUps++ },
+			Observer:    counting(&retries, &giveUps),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -2,75 +2,110 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/cenkalti/backoff/v4"
 )
 
-// Config configures a Retrier. Start from DefaultConfig.
+// Unlimited, as Config.MaxAttempts, sets no limit on the number of
+// attempts: the call then ends on success, on a non-retryable error, on
+// MaxElapsedTime, on the Budget or on the caller's context.
+const Unlimited = -1
+
+// The defaults that zero Config fields stand for.
+const (
+	// DefaultMaxAttempts is Config.MaxAttempts when it is 0.
+	DefaultMaxAttempts = 3
+	// DefaultMaxDelay is Config.MaxDelay when it is 0: the cap on every
+	// wait, including a server's Retry-After hint.
+	DefaultMaxDelay = 30 * time.Second
+)
+
+// Config configures a Retrier. The zero Config is the default
+// configuration (see DefaultConfig): every zero field means the default its
+// comment names.
 type Config struct {
-	// MaxAttempts is the most times op runs, the first attempt included, in
-	// [0, 1e6]; 1 never retries. 0 sets no limit: the call then ends on
-	// success, on MaxElapsedTime, on the budget or on the caller's context.
+	// Name names the Retrier in its events (Event.Component).
+	Name string
+	// Observer receives the Retrier's events: Retried, GaveUp and, through
+	// Handler, DeadLettered. nil observes nothing and costs nothing.
+	Observer bulwark.Observer
+
+	// MaxAttempts is the most times op runs, the first attempt included:
+	// 0 means DefaultMaxAttempts (3), Unlimited sets no limit, otherwise in
+	// [1, 1e6]; 1 never retries.
 	MaxAttempts int
 	// MaxElapsedTime, when > 0, stops retrying once the next wait would end
-	// more than MaxElapsedTime after the call began. An attempt under way
-	// is not cut short (that is AttemptTimeout's job, or the context's).
-	// Setting it costs a clock read per call.
+	// more than MaxElapsedTime after the call began; 0 (the default) sets
+	// no such limit. An attempt under way is not cut short (that is
+	// AttemptTimeout's job, or the context's). Setting it costs a clock
+	// read per call.
 	MaxElapsedTime time.Duration
 	// Backoff chooses the wait before each retry: Constant, Exponential,
-	// Decorrelated or BackOff. It must be set.
+	// Decorrelated or BackOff. nil means Exponential{}: from 100ms,
+	// doubling, with full jitter.
 	Backoff Backoff
-	// MaxDelay, when > 0, caps every wait: the Backoff's and a RetryAfter
-	// hint's.
+	// MaxDelay caps every wait: the Backoff's, a RetryAfter hint's (an HTTP
+	// 503's or 429's) and, with RetryRejected, a rejection's. 0 means
+	// DefaultMaxDelay (30s); there is no uncapped setting. Must be >= 0.
 	MaxDelay time.Duration
 	// AttemptTimeout, when > 0, limits each attempt: op's context ends
 	// after AttemptTimeout with cause ErrAttemptTimeout, and the attempt
-	// counts as failed and retryable. The caller's context deadline still
-	// bounds the whole call.
+	// counts as failed and retryable. 0 (the default) sets no limit per
+	// attempt; the caller's context deadline still bounds the whole call.
 	AttemptTimeout time.Duration
+	// RetryRejected, when true, retries an attempt that a policy refused
+	// (an error matching bulwark.ErrRejected: an open breaker, a full
+	// bulkhead, a rate limit) after the wait the rejection suggests
+	// (bulwark.RetryAfter, capped by MaxDelay; the Backoff's wait when it
+	// suggests none). Off by default: a rejection ends the call at once
+	// with ErrRejected, since the operation did not run and knocking again
+	// only adds load.
+	RetryRejected bool
 	// RetryIf, when set, decides which errors are worth retrying; nil
-	// retries every error. Errors marked Permanent are never retried and
-	// timed-out attempts always are, whatever RetryIf says.
+	// retries every error. Errors marked Permanent are never retried,
+	// rejections only with RetryRejected, and timed-out attempts always
+	// are, whatever RetryIf says.
 	RetryIf func(err error) bool
-	// Budget, when set, limits retries across every Retrier that shares it.
+	// Budget, when set, limits retries across every Retrier that shares it;
+	// nil means no budget. It must come from NewBudget.
 	Budget *Budget
-	// OnRetry, when set, is called before each wait with the number of the
-	// attempt that failed (1 for the first), its error and the wait chosen.
-	OnRetry func(attempt int, err error, delay time.Duration)
-	// OnGiveUp, when set, is called with the error Do is about to return
-	// when it gives up after running op.
-	OnGiveUp func(err *Error)
-	// Clock is the time source for waits, timeouts and elapsed time; nil
-	// means clock.System.
+	// Clock is the time source for waits, timeouts, elapsed time and the
+	// comparison with ctx's deadline; nil means clock.System.
 	Clock clock.Clock
 }
 
-// DefaultConfig returns three attempts with exponential backoff and full
-// jitter from 100ms, each wait capped at 10s, and no budget.
+// DefaultConfig returns the defaults that the zero Config stands for,
+// spelled out: three attempts, exponential backoff with full jitter from
+// 100ms doubling each retry, each wait capped at 30s, rejections not
+// retried, no budget, no time limits beyond the caller's context.
 func DefaultConfig() Config {
 	return Config{
-		MaxAttempts: 3,
-		Backoff:     Exponential{Initial: 100 * time.Millisecond, Multiplier: 2, Jitter: FullJitter},
-		MaxDelay:    10 * time.Second,
+		MaxAttempts: DefaultMaxAttempts,
+		Backoff:     Exponential{Initial: DefaultInitial, Multiplier: DefaultMultiplier, Jitter: FullJitter},
+		MaxDelay:    DefaultMaxDelay,
 	}
 }
 
 // Retrier runs operations again when they fail. It keeps no per-call state
 // and is safe for concurrent use; build one per downstream and share it.
+// The zero Retrier is not usable: make one with New.
 type Retrier struct {
-	maxAttempts    int
+	name           string
+	observer       bulwark.Observer
+	maxAttempts    int // 0: no limit
 	maxElapsed     time.Duration
-	schedule       schedule
+	schedule       Backoff
 	newBackOff     func() backoff.BackOff
 	maxDelay       time.Duration
 	attemptTimeout time.Duration
+	retryRejected  bool
 	retryIf        func(error) bool
 	budget         *Budget
-	onRetry        func(int, error, time.Duration)
-	onGiveUp       func(*Error)
 	clock          clock.Clock
 	systemClock    bool
 }
@@ -78,36 +113,49 @@ type Retrier struct {
 // New returns a Retrier, or an error naming the first invalid setting.
 func New(cfg Config) (*Retrier, error) {
 	switch {
-	case cfg.MaxAttempts < 0 || cfg.MaxAttempts > 1e6:
-		return nil, fmt.Errorf("retry: Config.MaxAttempts must be in [0, 1e6], got %d", cfg.MaxAttempts)
+	case cfg.MaxAttempts != Unlimited && (cfg.MaxAttempts < 0 || cfg.MaxAttempts > 1e6):
+		return nil, fmt.Errorf("retry: Config.MaxAttempts must be retry.Unlimited or in [1, 1e6], got %d", cfg.MaxAttempts)
 	case cfg.MaxElapsedTime < 0:
 		return nil, fmt.Errorf("retry: Config.MaxElapsedTime must be >= 0, got %v", cfg.MaxElapsedTime)
-	case cfg.Backoff == nil:
-		return nil, fmt.Errorf("retry: Config.Backoff must be set (Constant, Exponential, Decorrelated or BackOff)")
 	case cfg.MaxDelay < 0:
-		return nil, fmt.Errorf("retry: Config.MaxDelay must be >= 0, got %v", cfg.MaxDelay)
+		return nil, fmt.Errorf("retry: Config.MaxDelay must be >= 0 (0 means %v), got %v", DefaultMaxDelay, cfg.MaxDelay)
 	case cfg.AttemptTimeout < 0:
 		return nil, fmt.Errorf("retry: Config.AttemptTimeout must be >= 0, got %v", cfg.AttemptTimeout)
+	case cfg.Budget != nil && cfg.Budget.clock == nil:
+		return nil, errors.New("retry: Config.Budget must be made by NewBudget")
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Exponential{}
 	}
 	if err := cfg.Backoff.Validate(); err != nil {
 		return nil, fmt.Errorf("retry: Config.Backoff: %w", err)
 	}
 	r := &Retrier{
+		name:           cfg.Name,
+		observer:       cfg.Observer,
 		maxAttempts:    cfg.MaxAttempts,
 		maxElapsed:     cfg.MaxElapsedTime,
 		maxDelay:       cfg.MaxDelay,
 		attemptTimeout: cfg.AttemptTimeout,
+		retryRejected:  cfg.RetryRejected,
 		retryIf:        cfg.RetryIf,
 		budget:         cfg.Budget,
-		onRetry:        cfg.OnRetry,
-		onGiveUp:       cfg.OnGiveUp,
 		clock:          clock.OrSystem(cfg.Clock),
+	}
+	switch r.maxAttempts {
+	case 0:
+		r.maxAttempts = DefaultMaxAttempts
+	case Unlimited:
+		r.maxAttempts = 0
+	}
+	if r.maxDelay == 0 {
+		r.maxDelay = DefaultMaxDelay
 	}
 	r.systemClock = r.clock == clock.System
 	if b, ok := cfg.Backoff.(BackOff); ok {
 		r.newBackOff = b.New
 	} else {
-		r.schedule = cfg.Backoff.(schedule)
+		r.schedule = cfg.Backoff
 	}
 	return r, nil
 }
@@ -117,18 +165,29 @@ func New(cfg Config) (*Retrier, error) {
 // *Error wrapping the reason and op's last error. If ctx is done before the
 // first attempt, op does not run and Do returns ctx.Err() wrapped.
 //
-// A cancelled ctx ends a wait at once. An error with a
-// RetryAfter() time.Duration method anywhere in its tree sets the next wait
-// (capped by MaxDelay) in place of the Backoff's.
+// Do gives up at once, without waiting, when op's error:
+//   - is marked Permanent, or RetryIf rejects it (ErrNotRetryable);
+//   - matches bulwark.ErrRejected and Config.RetryRejected is off
+//     (ErrRejected): the returned error still matches the rejection;
+//   - would need a wait that ends at or after ctx's deadline (ErrDeadline).
+//
+// Each wait is the Backoff's, or the hint of an error with a
+// RetryAfter() time.Duration method anywhere in its tree (bulwark.RetryAfter),
+// and never longer than Config.MaxDelay. A cancelled ctx ends a wait at
+// once.
 //
 // A first-attempt success allocates nothing and reads no clock unless
-// MaxElapsedTime or AttemptTimeout is set.
+// MaxElapsedTime or AttemptTimeout is set. Do panics on a Retrier not made
+// by New.
 func (r *Retrier) Do(ctx context.Context, op func(context.Context) error) error {
 	return r.do(ctx, op, nil)
 }
 
 // do is Do, recording each attempt in hist when hist is not nil.
 func (r *Retrier) do(ctx context.Context, op func(context.Context) error, hist *[]Attempt) error {
+	if r.clock == nil {
+		panic("retry: Retrier used without New")
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("retry: not attempted: %w", err)
 	}
@@ -163,23 +222,23 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 		if reason == nil {
 			delay, reason = r.nextDelay(n, &prev, &bo, err)
 		}
-		if reason == nil && r.maxElapsed > 0 && r.clock.Now().Sub(start)+delay > r.maxElapsed {
-			reason = ErrMaxElapsedTime
+		if reason == nil {
+			reason = r.checkTime(ctx, start, delay)
 		}
 		if reason == nil && r.budget != nil && !r.budget.withdraw() {
 			reason = ErrBudgetExhausted
 		}
 		if reason != nil {
-			return r.giveUp(n, reason, err)
+			return r.giveUp(ctx, n, reason, err)
 		}
 		if hist != nil {
 			(*hist)[n-1].Delay = delay
 		}
-		if r.onRetry != nil {
-			r.onRetry(n, err, delay)
+		if r.observer != nil {
+			r.observer.Observe(ctx, Retried{Name: r.name, Attempt: n, Err: err, Delay: delay})
 		}
 		if werr := clock.Sleep(ctx, r.clock, delay); werr != nil {
-			return r.giveUp(n, werr, err)
+			return r.giveUp(ctx, n, werr, err)
 		}
 		n++
 		if err = r.attempt(ctx, op, hist); err == nil {
@@ -188,15 +247,14 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 	}
 }
 
-// nextDelay returns the wait before retry n, or ErrBackoffStopped. prev and
-// bo are the call's Backoff state: the schedule's previous delay, or the
-// BackOff made for the call on its first retry. A RetryAfter hint in err
-// overrides the Backoff.
+// nextDelay returns the wait before retry n, capped by MaxDelay, or
+// ErrBackoffStopped. prev and bo are the call's Backoff state: the
+// schedule's previous delay, or the BackOff made for the call on its first
+// retry. A RetryAfter hint in err overrides the Backoff.
 func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err error) (time.Duration, error) {
 	var delay time.Duration
 	if r.schedule != nil {
 		delay = r.schedule.Wait(n, *prev, r.maxDelay)
-		*prev = delay
 	} else {
 		if *bo == nil {
 			*bo = r.newBackOff()
@@ -206,10 +264,30 @@ func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err
 			return 0, ErrBackoffStopped
 		}
 	}
-	if hint, ok := retryAfter(err); ok {
+	if hint, ok := bulwark.RetryAfter(err); ok {
 		delay = hint
 	}
-	return capped(delay, r.maxDelay), nil
+	delay = min(max(delay, 0), r.maxDelay)
+	*prev = delay
+	return delay, nil
+}
+
+// checkTime returns why a wait of delay would be in vain: it would pass
+// MaxElapsedTime since start, or end at or after ctx's deadline. It reads
+// the clock only when one of the two is set.
+func (r *Retrier) checkTime(ctx context.Context, start time.Time, delay time.Duration) error {
+	deadline, hasDeadline := ctx.Deadline()
+	if r.maxElapsed <= 0 && (!hasDeadline || delay == 0) {
+		return nil
+	}
+	now := r.clock.Now()
+	if r.maxElapsed > 0 && now.Sub(start)+delay > r.maxElapsed {
+		return ErrMaxElapsedTime
+	}
+	if hasDeadline && delay > 0 && !now.Add(delay).Before(deadline) {
+		return ErrDeadline
+	}
+	return nil
 }
 
 // classify returns why err ends the call, or nil if it may be retried.
@@ -223,16 +301,19 @@ func (r *Retrier) classify(ctx context.Context, err error) error {
 	if _, timedOut := err.(*attemptTimeoutError); timedOut {
 		return nil
 	}
+	if !r.retryRejected && errors.Is(err, bulwark.ErrRejected) {
+		return ErrRejected
+	}
 	if r.retryIf != nil && !r.retryIf(err) {
 		return ErrNotRetryable
 	}
 	return nil
 }
 
-func (r *Retrier) giveUp(attempts int, reason, err error) *Error {
+func (r *Retrier) giveUp(ctx context.Context, attempts int, reason, err error) *Error {
 	e := &Error{Attempts: attempts, Reason: reason, Err: err, chain: [2]error{reason, err}}
-	if r.onGiveUp != nil {
-		r.onGiveUp(e)
+	if r.observer != nil {
+		r.observer.Observe(ctx, GaveUp{Name: r.name, Attempts: attempts, Reason: reason, Err: err})
 	}
 	return e
 }

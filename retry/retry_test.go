@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/bulwark-go/bulwark/retry"
@@ -22,18 +24,23 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		modify func(*retry.Config)
 		want   string
 	}{
-		{"negative MaxAttempts", func(c *retry.Config) { c.MaxAttempts = -1 }, "Config.MaxAttempts must be in [0, 1e6], got -1"},
-		{"huge MaxAttempts", func(c *retry.Config) { c.MaxAttempts = 2e6 }, "Config.MaxAttempts must be in [0, 1e6], got 2000000"},
+		{"negative MaxAttempts", func(c *retry.Config) { c.MaxAttempts = -3 }, "Config.MaxAttempts must be retry.Unlimited or in [1, 1e6], got -3"},
+		{"huge MaxAttempts", func(c *retry.Config) { c.MaxAttempts = 2e6 }, "Config.MaxAttempts must be retry.Unlimited or in [1, 1e6], got 2000000"},
 		{"negative MaxElapsedTime", func(c *retry.Config) { c.MaxElapsedTime = -time.Second }, "Config.MaxElapsedTime must be >= 0, got -1s"},
-		{"missing Backoff", func(c *retry.Config) { c.Backoff = nil }, "Config.Backoff must be set"},
-		{"negative MaxDelay", func(c *retry.Config) { c.MaxDelay = -1 }, "Config.MaxDelay must be >= 0, got -1ns"},
+		{"negative MaxDelay", func(c *retry.Config) { c.MaxDelay = -1 }, "Config.MaxDelay must be >= 0 (0 means 30s), got -1ns"},
 		{"negative AttemptTimeout", func(c *retry.Config) { c.AttemptTimeout = -time.Millisecond }, "Config.AttemptTimeout must be >= 0, got -1ms"},
-		{"negative Constant", func(c *retry.Config) { c.Backoff = retry.Constant{Delay: -1} }, "Constant.Delay must be >= 0, got -1ns"},
-		{"zero Exponential.Initial", func(c *retry.Config) { c.Backoff = retry.Exponential{} }, "Exponential.Initial must be > 0, got 0s"},
-		{"small Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Initial: 1, Multiplier: 0.5} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got 0.5"},
-		{"large Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Initial: 1, Multiplier: 101} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got 101"},
-		{"unknown Jitter", func(c *retry.Config) { c.Backoff = retry.Exponential{Initial: 1, Jitter: 7} }, "Exponential.Jitter must be NoJitter, FullJitter or EqualJitter, got Jitter(7)"},
-		{"zero Decorrelated.Base", func(c *retry.Config) { c.Backoff = retry.Decorrelated{} }, "Decorrelated.Base must be > 0, got 0s"},
+		{"Budget not from NewBudget", func(c *retry.Config) { c.Budget = new(retry.Budget) }, "Config.Budget must be made by NewBudget"},
+		{"negative Constant", func(c *retry.Config) { c.Backoff = retry.Constant{Delay: -1} }, "Config.Backoff: Constant.Delay must be >= 0, got -1ns"},
+		{"negative Exponential.Initial", func(c *retry.Config) { c.Backoff = retry.Exponential{Initial: -1} }, "Exponential.Initial must be >= 0 (0 means 100ms), got -1ns"},
+		{"small Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Multiplier: 0.5} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got 0.5"},
+		{"negative Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Multiplier: -2} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got -2"},
+		{"large Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Multiplier: 101} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got 101"},
+		{"NaN Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Multiplier: math.NaN()} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got NaN"},
+		{"+Inf Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Multiplier: math.Inf(1)} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got +Inf"},
+		{"-Inf Exponential.Multiplier", func(c *retry.Config) { c.Backoff = retry.Exponential{Multiplier: math.Inf(-1)} }, "Exponential.Multiplier must be 0 (meaning 2) or in [1, 100], got -Inf"},
+		{"unknown Jitter", func(c *retry.Config) { c.Backoff = retry.Exponential{Jitter: 7} }, "Exponential.Jitter must be FullJitter, NoJitter or EqualJitter, got Jitter(7)"},
+		{"negative Jitter", func(c *retry.Config) { c.Backoff = retry.Exponential{Jitter: -1} }, "Exponential.Jitter must be FullJitter, NoJitter or EqualJitter, got Jitter(-1)"},
+		{"negative Decorrelated.Base", func(c *retry.Config) { c.Backoff = retry.Decorrelated{Base: -time.Second} }, "Decorrelated.Base must be >= 0 (0 means 100ms), got -1s"},
 		{"nil BackOff.New", func(c *retry.Config) { c.Backoff = retry.BackOff{} }, "BackOff.New must not be nil"},
 	}
 	for _, tt := range tests {
@@ -51,7 +58,10 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 
 func TestNewAcceptsEveryBackoff(t *testing.T) {
 	for _, b := range []retry.Backoff{
+		nil,
 		retry.Constant{},
+		retry.Exponential{},
+		retry.Decorrelated{},
 		retry.Exponential{Initial: time.Millisecond},
 		retry.Exponential{Initial: time.Millisecond, Multiplier: 1, Jitter: retry.EqualJitter},
 		retry.Decorrelated{Base: time.Millisecond},
@@ -68,7 +78,7 @@ func TestDoSucceedsFirstTimeWithoutWaiting(t *testing.T) {
 	fr := newFakeRun(t)
 	gaveUp := false
 	cfg := retry.DefaultConfig()
-	cfg.OnGiveUp = func(*retry.Error) { gaveUp = true }
+	cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { _, gaveUp = e.(retry.GaveUp) })
 	r := fr.retrier(cfg)
 	op, calls := failing(0, nil)
 	require.NoError(t, fr.do(context.Background(), r, op))
@@ -84,7 +94,7 @@ func TestDoRetriesUntilSuccess(t *testing.T) {
 	r := fr.retrier(retry.Config{
 		MaxAttempts: 5,
 		Backoff:     retry.Constant{Delay: time.Second},
-		OnGiveUp:    func(*retry.Error) { gaveUp = true },
+		Observer:    bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { _, gaveUp = e.(retry.GaveUp) }),
 	})
 	op, calls := failing(3, errTransient)
 	require.NoError(t, fr.do(context.Background(), r, op))
@@ -100,11 +110,16 @@ func TestDoRetriesUntilSuccess(t *testing.T) {
 
 func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
 	fr := newFakeRun(t)
-	var hooked *retry.Error
+	var hooked retry.GaveUp
 	r := fr.retrier(retry.Config{
+		Name:        "inventory",
 		MaxAttempts: 3,
 		Backoff:     retry.Constant{Delay: time.Millisecond},
-		OnGiveUp:    func(e *retry.Error) { hooked = e },
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if g, ok := e.(retry.GaveUp); ok {
+				hooked = g
+			}
+		}),
 	})
 	cause := fmt.Errorf("read inventory: %w", io.ErrUnexpectedEOF)
 	op, calls := failing(100, cause)
@@ -118,7 +133,7 @@ func TestDoGivesUpAfterMaxAttempts(t *testing.T) {
 	assert.Equal(t, cause, e.Err)
 	assert.ErrorIs(t, err, retry.ErrMaxAttempts)
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "wraps the last error")
-	assert.Same(t, e, hooked, "OnGiveUp sees the returned error")
+	assert.Equal(t, retry.GaveUp{Name: "inventory", Attempts: 3, Reason: retry.ErrMaxAttempts, Err: cause}, hooked, "GaveUp reports the returned error's fields")
 	assert.Equal(t, "retry: gave up after 3 attempts (max attempts reached): read inventory: unexpected EOF", err.Error())
 }
 
@@ -128,7 +143,7 @@ func TestErrorMessageForOneAttempt(t *testing.T) {
 }
 
 func TestDoWithoutAttemptLimitRetriesUntilSuccess(t *testing.T) {
-	r, err := retry.New(retry.Config{Backoff: retry.Constant{}})
+	r, err := retry.New(retry.Config{MaxAttempts: retry.Unlimited, Backoff: retry.Constant{}})
 	require.NoError(t, err)
 	op, calls := failing(500, errTransient)
 	require.NoError(t, r.Do(context.Background(), op))
@@ -139,7 +154,7 @@ func TestDoBacksOffExponentiallyUpToMaxDelay(t *testing.T) {
 	fr := newFakeRun(t)
 	r := fr.retrier(retry.Config{
 		MaxAttempts: 8,
-		Backoff:     retry.Exponential{Initial: 100 * time.Millisecond},
+		Backoff:     retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.NoJitter},
 		MaxDelay:    time.Second,
 	})
 	op, _ := failing(100, errTransient)
@@ -151,7 +166,7 @@ func TestDoBacksOffExponentiallyUpToMaxDelay(t *testing.T) {
 
 func TestDoWithMultiplierThree(t *testing.T) {
 	fr := newFakeRun(t)
-	r := fr.retrier(retry.Config{MaxAttempts: 4, Backoff: retry.Exponential{Initial: time.Second, Multiplier: 3}})
+	r := fr.retrier(retry.Config{MaxAttempts: 4, Backoff: retry.Exponential{Initial: time.Second, Multiplier: 3, Jitter: retry.NoJitter}})
 	op, _ := failing(100, errTransient)
 	require.Error(t, fr.do(context.Background(), r, op))
 	assert.Equal(t, []time.Duration{time.Second, 3 * time.Second, 9 * time.Second}, fr.delays())
@@ -181,6 +196,7 @@ func TestDoUsesAnyBackOff(t *testing.T) {
 	fr := newFakeRun(t)
 	made := 0
 	r := fr.retrier(retry.Config{
+		MaxAttempts: retry.Unlimited,
 		Backoff: retry.BackOff{New: func() backoff.BackOff {
 			made++
 			return backoff.WithMaxRetries(backoff.NewConstantBackOff(2*time.Second), 3)
@@ -260,14 +276,79 @@ func TestDoStopsWhenContextIsCancelledDuringAnAttempt(t *testing.T) {
 }
 
 func TestDoStopsWhenContextDeadlinePasses(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	r, err := retry.New(retry.Config{Backoff: retry.Constant{Delay: time.Hour}})
+	r, err := retry.New(retry.Config{Backoff: retry.Constant{Delay: time.Millisecond}, MaxAttempts: retry.Unlimited})
 	require.NoError(t, err)
-	err = r.Do(ctx, func(context.Context) error { return errTransient })
+	calls := 0
+	err = r.Do(ctx, func(ctx context.Context) error {
+		if calls++; calls == 1 {
+			return errTransient // a wait of 1ms fits before the deadline
+		}
+		<-ctx.Done() // the deadline passes during the second attempt
+		return fmt.Errorf("query: %w", ctx.Err())
+	})
+	assert.Equal(t, 2, calls)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorIs(t, err, errTransient)
+	assert.Equal(t, context.DeadlineExceeded, giveUpError(t, err).Reason)
 }
+
+func TestDoGivesUpAtOnceWhenTheWaitWouldPassTheDeadline(t *testing.T) {
+	t.Run("fake clock", func(t *testing.T) {
+		fr := newFakeRun(t)
+		r := fr.retrier(retry.Config{Backoff: retry.Constant{Delay: 10 * time.Second}})
+		ctx := withDeadline(fr.fc.Now().Add(5 * time.Second))
+		for _, wait := range []struct {
+			name string
+			err  error
+		}{{"backoff", errTransient}, {"hint", hinted{20 * time.Second}}} {
+			op, calls := failing(100, wait.err)
+			err := fr.do(ctx, r, op)
+			assert.Equal(t, 1, *calls, wait.name)
+			assert.ErrorIs(t, err, retry.ErrDeadline, wait.name)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, wait.name)
+			assert.ErrorIs(t, err, wait.err, wait.name)
+			assert.Equal(t, retry.ErrDeadline, giveUpError(t, err).Reason)
+		}
+		assert.Empty(t, fr.seen, "no wait began")
+		assert.Equal(t, epoch, fr.fc.Now(), "no time passed")
+
+		// A wait that ends exactly at the deadline is in vain too; one that
+		// ends before it is waited.
+		op, calls := failing(100, hinted{5 * time.Second})
+		require.ErrorIs(t, fr.do(ctx, r, op), retry.ErrDeadline)
+		assert.Equal(t, 1, *calls)
+		op, _ = failing(1, hinted{5*time.Second - 1})
+		require.NoError(t, fr.do(ctx, r, op))
+		assert.Equal(t, []time.Duration{5*time.Second - 1}, fr.delays())
+	})
+	t.Run("system clock", func(t *testing.T) {
+		r, err := retry.New(retry.Config{})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		calls := 0
+		start := time.Now()
+		err = r.Do(ctx, func(context.Context) error { calls++; return hinted{time.Hour} })
+		elapsed := time.Since(start)
+		assert.Equal(t, 1, calls)
+		assert.ErrorIs(t, err, retry.ErrDeadline)
+		assert.Less(t, elapsed, 100*time.Millisecond, "gave up at once instead of sleeping until the deadline")
+	})
+}
+
+// deadlineCtx has a deadline on a test's fake clock and never ends by
+// itself, as a context a timeout.Timeout on that clock would give.
+type deadlineCtx struct {
+	context.Context
+	at time.Time
+}
+
+func withDeadline(at time.Time) context.Context {
+	return deadlineCtx{context.Background(), at}
+}
+
+func (c deadlineCtx) Deadline() (time.Time, bool) { return c.at, true }
 
 func TestDoDoesNotRunOpWhenContextIsAlreadyDone(t *testing.T) {
 	r, err := retry.New(retry.DefaultConfig())
@@ -366,6 +447,7 @@ func TestDoHonoursRetryAfterHints(t *testing.T) {
 		{"hint found through wrapping", fmt.Errorf("call: %w", hinted{3 * time.Second}), 0, 3 * time.Second},
 		{"hint found in a joined error", errors.Join(errTransient, hinted{4 * time.Second}), 0, 4 * time.Second},
 		{"hint capped by MaxDelay", hinted{time.Minute}, 2 * time.Second, 2 * time.Second},
+		{"an hour's hint capped by the default MaxDelay", hinted{time.Hour}, 0, retry.DefaultMaxDelay},
 		{"negative hint means now", hinted{-time.Second}, 0, 0},
 		{"no hint", errTransient, 0, time.Second},
 	}
@@ -478,9 +560,9 @@ func TestAttemptTimeoutOnTheSystemClock(t *testing.T) {
 	assert.NotErrorIs(t, err, retry.ErrAttemptTimeout)
 }
 
-func TestOnRetryReportsEachRetry(t *testing.T) {
+func TestRetriedReportsEachRetry(t *testing.T) {
 	fr := newFakeRun(t)
-	r := fr.retrier(retry.Config{MaxAttempts: 4, Backoff: retry.Exponential{Initial: time.Second}})
+	r := fr.retrier(retry.Config{MaxAttempts: 4, Backoff: retry.Exponential{Initial: time.Second, Jitter: retry.NoJitter}})
 	errs := []error{errors.New("one"), errors.New("two"), errors.New("three"), errors.New("four")}
 	calls := 0
 	err := fr.do(context.Background(), r, func(context.Context) error {
@@ -492,7 +574,7 @@ func TestOnRetryReportsEachRetry(t *testing.T) {
 		{1, errs[0], time.Second},
 		{2, errs[1], 2 * time.Second},
 		{3, errs[2], 4 * time.Second},
-	}, fr.seen, "OnRetry is not called for the attempt Do gives up on")
+	}, fr.seen, "Retried is not reported for the attempt Do gives up on")
 	assert.Equal(t, errs[3], giveUpError(t, err).Err)
 }
 
@@ -519,4 +601,179 @@ func TestRetrierIsSafeForConcurrentUse(t *testing.T) {
 		total += <-done
 	}
 	assert.Greater(t, total, 8*200/3)
+}
+
+func TestRejectionEndsTheRetriesAtOnce(t *testing.T) {
+	// A policy's refusal: an open breaker's error, wrapped as a chain
+	// would pass it up, with a hint of when the breaker half-opens.
+	open := fmt.Errorf("inventory: %w", rejection{after: 5 * time.Second})
+	t.Run("fake clock", func(t *testing.T) {
+		fr := newFakeRun(t)
+		var rec recorder
+		r := fr.retrier(retry.Config{Name: "inventory", Observer: &rec})
+		op, calls := failing(100, open)
+		err := fr.do(context.Background(), r, op)
+		assert.Equal(t, 1, *calls, "op is not called again")
+		assert.Empty(t, fr.seen, "no wait")
+		assert.Equal(t, epoch, fr.fc.Now(), "no time passed")
+		assert.ErrorIs(t, err, bulwark.ErrRejected, "the rejection still matches")
+		assert.ErrorIs(t, err, rejection{after: 5 * time.Second}, "and so does its own error")
+		assert.ErrorIs(t, err, retry.ErrRejected)
+		e := giveUpError(t, err)
+		assert.Equal(t, retry.ErrRejected, e.Reason)
+		assert.Equal(t, 1, e.Attempts)
+		assert.Equal(t, []bulwark.Event{retry.GaveUp{Name: "inventory", Attempts: 1, Reason: retry.ErrRejected, Err: open}}, rec.all())
+	})
+	t.Run("system clock", func(t *testing.T) {
+		r, err := retry.New(retry.DefaultConfig())
+		require.NoError(t, err)
+		for range 20 { // the fastest of several runs, so a busy machine does not fail it
+			op, calls := failing(100, open)
+			start := time.Now()
+			err = r.Do(context.Background(), op)
+			elapsed := time.Since(start)
+			require.Equal(t, 1, *calls)
+			require.ErrorIs(t, err, bulwark.ErrRejected)
+			if elapsed < 100*time.Microsecond {
+				return
+			}
+		}
+		t.Fatal("a rejected call took 100µs or more in each of 20 runs")
+	})
+	t.Run("after a retryable failure", func(t *testing.T) {
+		fr := newFakeRun(t)
+		r := fr.retrier(retry.Config{MaxAttempts: 5, Backoff: retry.Constant{Delay: time.Second}})
+		calls := 0
+		err := fr.do(context.Background(), r, func(context.Context) error {
+			if calls++; calls == 1 {
+				return errTransient
+			}
+			return open
+		})
+		assert.Equal(t, 2, calls)
+		assert.Equal(t, retry.ErrRejected, giveUpError(t, err).Reason)
+		assert.Equal(t, []time.Duration{time.Second}, fr.delays())
+	})
+}
+
+func TestRetryRejectedWaitsTheCappedHint(t *testing.T) {
+	tests := []struct {
+		name     string
+		hint     time.Duration
+		maxDelay time.Duration
+		want     time.Duration
+	}{
+		{"the hint", 5 * time.Second, 0, 5 * time.Second},
+		{"capped by MaxDelay", time.Minute, 2 * time.Second, 2 * time.Second},
+		{"capped by the default MaxDelay", time.Hour, 0, retry.DefaultMaxDelay},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fr := newFakeRun(t)
+			r := fr.retrier(retry.Config{RetryRejected: true, MaxDelay: tt.maxDelay, Backoff: retry.Constant{Delay: time.Millisecond}})
+			op, calls := failing(2, rejection{after: tt.hint})
+			require.NoError(t, fr.do(context.Background(), r, op))
+			assert.Equal(t, 3, *calls)
+			assert.Equal(t, []time.Duration{tt.want, tt.want}, fr.delays())
+			assert.Equal(t, epoch.Add(2*tt.want), fr.fc.Now(), "waited exactly the capped hint, twice")
+		})
+	}
+	t.Run("the backoff without a hint", func(t *testing.T) {
+		fr := newFakeRun(t)
+		r := fr.retrier(retry.Config{RetryRejected: true, Backoff: retry.Constant{Delay: 7 * time.Second}})
+		op, _ := failing(1, fmt.Errorf("bulkhead: %w", bulwark.ErrRejected))
+		require.NoError(t, fr.do(context.Background(), r, op))
+		assert.Equal(t, []time.Duration{7 * time.Second}, fr.delays())
+	})
+	t.Run("not past the deadline", func(t *testing.T) {
+		fr := newFakeRun(t)
+		r := fr.retrier(retry.Config{RetryRejected: true})
+		op, calls := failing(1, rejection{after: 5 * time.Second})
+		err := fr.do(withDeadline(epoch.Add(time.Second)), r, op)
+		assert.Equal(t, 1, *calls)
+		assert.ErrorIs(t, err, retry.ErrDeadline)
+		assert.ErrorIs(t, err, bulwark.ErrRejected)
+		assert.Equal(t, epoch, fr.fc.Now())
+	})
+	t.Run("RetryIf still decides", func(t *testing.T) {
+		r, err := retry.New(retry.Config{RetryRejected: true, RetryIf: func(err error) bool { return !errors.Is(err, bulwark.ErrRejected) }})
+		require.NoError(t, err)
+		op, calls := failing(1, rejection{})
+		assert.ErrorIs(t, r.Do(context.Background(), op), retry.ErrNotRetryable)
+		assert.Equal(t, 1, *calls)
+	})
+}
+
+func TestEveryWaitIsCappedByTheDefaultMaxDelay(t *testing.T) {
+	for _, b := range []retry.Backoff{
+		retry.Constant{Delay: time.Hour},
+		retry.Exponential{Initial: time.Minute, Jitter: retry.NoJitter},
+		retry.Decorrelated{Base: time.Hour},
+		retry.BackOff{New: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }},
+	} {
+		fr := newFakeRun(t)
+		r := fr.retrier(retry.Config{Backoff: b})
+		op, _ := failing(2, errTransient)
+		require.NoError(t, fr.do(context.Background(), r, op))
+		assert.Equal(t, []time.Duration{retry.DefaultMaxDelay, retry.DefaultMaxDelay}, fr.delays(), "%T", b)
+	}
+}
+
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	for name, cfg := range map[string]retry.Config{"zero": {}, "DefaultConfig": retry.DefaultConfig()} {
+		t.Run(name, func(t *testing.T) {
+			fr := newFakeRun(t)
+			r := fr.retrier(cfg)
+			op, calls := failing(100, errTransient)
+			err := fr.do(context.Background(), r, op)
+			assert.Equal(t, 3, *calls, "three attempts")
+			assert.Equal(t, retry.ErrMaxAttempts, giveUpError(t, err).Reason)
+			for i, d := range fr.delays() {
+				full := 100 * time.Millisecond << i
+				assert.True(t, d >= 0 && d < full, "retry %d: full jitter under %v, got %v", i+1, full, d)
+			}
+		})
+	}
+}
+
+func TestZeroRetrierPanics(t *testing.T) {
+	var r retry.Retrier
+	assert.PanicsWithValue(t, "retry: Retrier used without New", func() { _ = r.Do(context.Background(), succeed) })
+	var sink retry.MemorySink[string]
+	assert.PanicsWithValue(t, "retry: Retrier used without New", func() {
+		_ = retry.Handler(&r, &sink, func(context.Context, string) error { return nil })(context.Background(), "m")
+	})
+}
+
+func TestEvents(t *testing.T) {
+	tests := []struct {
+		event bulwark.Event
+		kind  string
+		log   string
+	}{
+		{retry.Retried{Name: "inv", Attempt: 2, Err: errTransient, Delay: time.Second}, "retry.retried", "[attempt=2 delay=1s error=transient]"},
+		{retry.GaveUp{Name: "inv", Attempts: 3, Reason: retry.ErrMaxAttempts, Err: errTransient}, "retry.gave_up", "[attempts=3 reason=retry: max attempts reached error=transient]"},
+		{retry.DeadLettered{Name: "inv", Attempts: 1, Err: errPoison}, "retry.dead_lettered", "[attempts=1 error=poison]"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.kind, tt.event.Kind())
+		assert.Equal(t, "inv", tt.event.Component())
+		assert.Equal(t, tt.log, tt.event.LogValue().String())
+	}
+}
+
+func TestEventsReachTheObserverOnTheCallersGoroutineWithItsContext(t *testing.T) {
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "caller")
+	var got []string
+	r, err := retry.New(retry.Config{
+		Name: "inv", MaxAttempts: 2, Backoff: retry.Constant{},
+		Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+			got = append(got, e.Kind()+":"+ctx.Value(key{}).(string))
+		}),
+	})
+	require.NoError(t, err)
+	op, _ := failing(100, errTransient)
+	require.Error(t, r.Do(ctx, op))
+	assert.Equal(t, []string{"retry.retried:caller", "retry.gave_up:caller"}, got)
 }

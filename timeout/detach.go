@@ -48,14 +48,14 @@ func (t *Timeout) doDetached(ctx context.Context, d deadline, op func(context.Co
 
 	select {
 	case o := <-done:
-		return t.finish(o, d.end())
+		return t.finish(ctx, o, d.end())
 	case <-d.ctx.Done():
 		if !state.CompareAndSwap(running, abandoned) {
 			// op returned as the context ended: take its outcome.
-			return t.finish(<-done, d.end())
+			return t.finish(ctx, <-done, d.end())
 		}
 		if d.end() {
-			return t.result(nil, true)
+			return t.result(ctx, nil, true, true)
 		}
 		return fmt.Errorf("timeout: left the operation running: %w", ctx.Err())
 	}
@@ -63,9 +63,9 @@ func (t *Timeout) doDetached(ctx context.Context, d deadline, op func(context.Co
 
 // finish reports the outcome of a detached op that returned while Do waited,
 // raising its panic on the caller's goroutine.
-func (t *Timeout) finish(o outcome, timedOut bool) error {
+func (t *Timeout) finish(ctx context.Context, o outcome, timedOut bool) error {
 	if o.panicked {
 		panic(o.panicVal)
 	}
-	return t.result(o.err, timedOut)
+	return t.result(ctx, o.err, timedOut, false)
 }

@@ -22,10 +22,24 @@
 //     logged rather than crashing the program. Use it to put a bound on a
 //     dependency whose client takes no context, and remember that the work
 //     goes on: op must not touch state the caller reads after Do returns.
+//     A panic op raises while Do still waits is raised again on the
+//     caller's goroutine.
 //
 // In both modes an ErrTimeout does not mean the work did not happen: a
 // request may have reached the server and succeeded after the caller stopped
 // waiting.
+//
+// # Defaults
+//
+// The zero Config is the default configuration, which DefaultConfig spells
+// out: a 10 second timeout (DefaultTimeout), waiting for an op that ignores
+// its context, the real clock, and slog.Default for a detached op's late
+// panic.
+//
+// # Events
+//
+// With Config.Observer set, a Timeout reports TimedOut for every call that
+// ran out of time, on the caller's goroutine, just before Do returns.
 //
 // # Example
 //

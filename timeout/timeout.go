@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
@@ -14,10 +15,21 @@ import (
 // ran out of time. Those errors match context.DeadlineExceeded too.
 var ErrTimeout = errors.New("timeout: deadline exceeded")
 
-// Config configures a Timeout.
+// DefaultTimeout is Config.Timeout when it is 0.
+const DefaultTimeout = 10 * time.Second
+
+// Config configures a Timeout. The zero Config is the default
+// configuration (see DefaultConfig): every zero field means the default its
+// comment names.
 type Config struct {
-	// Timeout is how long one call may run, from the moment Do starts it.
-	// It must be > 0.
+	// Name names the Timeout in its events (Event.Component).
+	Name string
+	// Observer receives the Timeout's events (TimedOut). nil observes
+	// nothing and costs nothing.
+	Observer bulwark.Observer
+
+	// Timeout is how long one call may run, from the moment Do starts it:
+	// 0 means DefaultTimeout (10s), otherwise > 0.
 	Timeout time.Duration
 
 	// Detach makes Do return at the deadline even when op ignores its
@@ -25,10 +37,6 @@ type Config struct {
 	// still running, when the deadline passes (see the package doc). Off by
 	// default: Do runs op on the caller's goroutine and waits for it.
 	Detach bool
-
-	// OnTimeout, if set, is called once for every call that ran out of time,
-	// on the caller's goroutine, just before Do returns the timeout error.
-	OnTimeout func()
 
 	// Logger receives a detached op's panic raised after Do returned (there
 	// is no caller left to panic into). nil means slog.Default().
@@ -38,27 +46,34 @@ type Config struct {
 	Clock clock.Clock
 }
 
-// DefaultConfig returns a Config with a 10 second timeout, waiting for ops
-// that ignore their context.
+// DefaultConfig returns the defaults that the zero Config stands for,
+// spelled out: a 10 second timeout, waiting for ops that ignore their
+// context.
 func DefaultConfig() Config {
-	return Config{Timeout: 10 * time.Second}
+	return Config{Timeout: DefaultTimeout}
 }
 
-// Timeout bounds the duration of calls. It is safe for concurrent use.
+// Timeout bounds the duration of calls. It is safe for concurrent use. The
+// zero Timeout is not usable: make one with New.
 type Timeout struct {
-	timeout   time.Duration
-	detach    bool
-	onTimeout func()
-	logger    *slog.Logger
-	clock     clock.Clock
-	system    bool  // clock is clock.System: deadlines are the runtime's timers
-	cause     error // context.Cause of a context this Timeout ended
+	name     string
+	observer bulwark.Observer
+	timeout  time.Duration
+	detach   bool
+	logger   *slog.Logger
+	clock    clock.Clock
+	system   bool  // clock is clock.System: deadlines are the runtime's timers
+	cause    error // context.Cause of a context this Timeout ended
 }
 
 // New returns a Timeout, or an error naming the first invalid field of cfg.
 func New(cfg Config) (*Timeout, error) {
-	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("timeout: Config.Timeout must be > 0, got %v", cfg.Timeout)
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("timeout: Config.Timeout must be >= 0 (0 means %v), got %v", DefaultTimeout, cfg.Timeout)
+	}
+	d := cfg.Timeout
+	if d == 0 {
+		d = DefaultTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -66,13 +81,14 @@ func New(cfg Config) (*Timeout, error) {
 	}
 	c := clock.OrSystem(cfg.Clock)
 	return &Timeout{
-		timeout:   cfg.Timeout,
-		detach:    cfg.Detach,
-		onTimeout: cfg.OnTimeout,
-		logger:    logger,
-		clock:     c,
-		system:    c == clock.System,
-		cause:     &causeError{timeout: cfg.Timeout},
+		name:     cfg.Name,
+		observer: cfg.Observer,
+		timeout:  d,
+		detach:   cfg.Detach,
+		logger:   logger,
+		clock:    c,
+		system:   c == clock.System,
+		cause:    &causeError{timeout: d},
 	}, nil
 }
 
@@ -85,7 +101,14 @@ func New(cfg Config) (*Timeout, error) {
 // return, or, with Config.Detach, returning at the deadline. When ctx ends
 // first, the caller's cancellation or deadline is reported as such, not as
 // ErrTimeout. If ctx is already done, op does not run.
+//
+// A call that ran out of time is reported to the Observer as TimedOut, on
+// the caller's goroutine, just before Do returns. Do panics on a Timeout not
+// made by New.
 func (t *Timeout) Do(ctx context.Context, op func(context.Context) error) error {
+	if t.clock == nil {
+		panic("timeout: Timeout used without New")
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("timeout: not started: %w", err)
 	}
@@ -94,16 +117,16 @@ func (t *Timeout) Do(ctx context.Context, op func(context.Context) error) error 
 		return t.doDetached(ctx, d, op)
 	}
 	err := op(d.ctx)
-	return t.result(err, d.end())
+	return t.result(ctx, err, d.end(), false)
 }
 
-// result turns op's error into Do's.
-func (t *Timeout) result(err error, timedOut bool) error {
+// result turns op's error into Do's; leftRunning says op was abandoned.
+func (t *Timeout) result(ctx context.Context, err error, timedOut, leftRunning bool) error {
 	if !timedOut {
 		return err
 	}
-	if t.onTimeout != nil {
-		t.onTimeout()
+	if t.observer != nil {
+		t.observer.Observe(ctx, TimedOut{Name: t.name, Timeout: t.timeout, Detached: leftRunning, Err: err})
 	}
 	return &timeoutError{timeout: t.timeout, err: err}
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/bulwark-go/bulwark/timeout"
@@ -45,24 +47,95 @@ func notWithin(t *testing.T, ch <-chan error, what string) {
 	}
 }
 
+// countTimeouts returns an Observer that counts TimedOut events in n.
+func countTimeouts(n *int) bulwark.Observer {
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if _, ok := e.(timeout.TimedOut); ok {
+			*n++
+		}
+	})
+}
+
 func TestNewRejectsInvalidConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		timeout time.Duration
-	}{
-		{"zero", 0},
-		{"negative", -time.Second},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := timeout.DefaultConfig()
-			cfg.Timeout = tc.timeout
-			_, err := timeout.New(cfg)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "Config.Timeout must be > 0, got "+tc.timeout.String())
-		})
+	for _, d := range []time.Duration{-1, -time.Second, math.MinInt64} {
+		cfg := timeout.DefaultConfig()
+		cfg.Timeout = d
+		tm, err := timeout.New(cfg)
+		assert.Nil(t, tm)
+		require.Error(t, err)
+		assert.Equal(t, "timeout: Config.Timeout must be >= 0 (0 means 10s), got "+d.String(), err.Error())
 	}
 	_, err := timeout.New(timeout.DefaultConfig())
 	assert.NoError(t, err, "the default config is valid")
+}
+
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	for name, cfg := range map[string]timeout.Config{"zero": {}, "DefaultConfig": timeout.DefaultConfig()} {
+		fc := clocktest.New(epoch)
+		cfg.Clock = fc
+		tm := newTimeout(t, cfg)
+		var deadline time.Time
+		release := make(chan struct{})
+		done := call(tm, context.Background(), func(ctx context.Context) error {
+			deadline, _ = ctx.Deadline()
+			<-release // ignores its context: the default waits for it
+			return nil
+		})
+		fc.BlockUntil(1)
+		fc.Advance(10 * time.Second)
+		notWithin(t, done, name+": Do returned before op did")
+		close(release)
+		assert.ErrorIs(t, <-done, timeout.ErrTimeout, name)
+		assert.Equal(t, epoch.Add(10*time.Second), deadline, name)
+	}
+}
+
+func TestZeroTimeoutPanics(t *testing.T) {
+	var tm timeout.Timeout
+	assert.PanicsWithValue(t, "timeout: Timeout used without New", func() {
+		_ = tm.Do(context.Background(), func(context.Context) error { return nil })
+	})
+}
+
+func TestTimedOutEvent(t *testing.T) {
+	errLate := errors.New("late")
+	for _, tc := range []struct {
+		detach bool
+		opErr  error
+		want   timeout.TimedOut
+		log    string
+	}{
+		{false, errLate, timeout.TimedOut{Name: "inventory", Timeout: time.Second, Err: errLate}, "[timeout=1s detached=false error=late]"},
+		{true, nil, timeout.TimedOut{Name: "inventory", Timeout: time.Second, Detached: true}, "[timeout=1s detached=true]"},
+	} {
+		type key struct{}
+		fc := clocktest.New(epoch)
+		var got []bulwark.Event
+		var ctxValue any
+		tm := newTimeout(t, timeout.Config{Name: "inventory", Timeout: time.Second, Detach: tc.detach, Clock: fc,
+			Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+				got = append(got, e)
+				ctxValue = ctx.Value(key{})
+			})})
+		release := make(chan struct{})
+		done := call(tm, context.WithValue(context.Background(), key{}, "caller"), func(ctx context.Context) error {
+			if tc.detach {
+				<-release
+				return nil
+			}
+			<-ctx.Done()
+			return tc.opErr
+		})
+		fc.BlockUntil(1)
+		fc.Advance(time.Second)
+		require.ErrorIs(t, <-done, timeout.ErrTimeout)
+		close(release)
+		assert.Equal(t, []bulwark.Event{tc.want}, got, "detach=%v", tc.detach)
+		assert.Equal(t, "caller", ctxValue, "the caller's context")
+		assert.Equal(t, "timeout.timed_out", got[0].Kind())
+		assert.Equal(t, "inventory", got[0].Component())
+		assert.Equal(t, tc.log, got[0].LogValue().String())
+	}
 }
 
 func TestOpFinishingInTimeKeepsItsResult(t *testing.T) {
@@ -71,7 +144,7 @@ func TestOpFinishingInTimeKeepsItsResult(t *testing.T) {
 		for _, want := range []error{nil, boom} {
 			fc := clocktest.New(epoch)
 			timedOut := 0
-			tm := newTimeout(t, timeout.Config{Timeout: time.Second, Detach: detach, Clock: fc, OnTimeout: func() { timedOut++ }})
+			tm := newTimeout(t, timeout.Config{Timeout: time.Second, Detach: detach, Clock: fc, Observer: countTimeouts(&timedOut)})
 			var deadline time.Time
 			err := tm.Do(context.Background(), func(ctx context.Context) error {
 				deadline, _ = ctx.Deadline()
@@ -88,7 +161,7 @@ func TestDeadlineEndsAnOpThatHonoursItsContext(t *testing.T) {
 	for _, detach := range []bool{false, true} {
 		fc := clocktest.New(epoch)
 		timedOut := 0
-		tm := newTimeout(t, timeout.Config{Timeout: time.Second, Detach: detach, Clock: fc, OnTimeout: func() { timedOut++ }})
+		tm := newTimeout(t, timeout.Config{Timeout: time.Second, Detach: detach, Clock: fc, Observer: countTimeouts(&timedOut)})
 		seen := make(chan [2]error, 1)
 		done := call(tm, context.Background(), func(ctx context.Context) error {
 			child, cancel := context.WithCancel(ctx)
@@ -116,7 +189,7 @@ func TestDeadlineEndsAnOpThatHonoursItsContext(t *testing.T) {
 		errs := <-seen
 		assert.Equal(t, context.DeadlineExceeded, errs[0], "op's context reports the deadline")
 		assert.Equal(t, context.DeadlineExceeded, errs[1], "so do contexts derived from it")
-		assert.Equal(t, 1, timedOut, "OnTimeout runs once")
+		assert.Equal(t, 1, timedOut, "TimedOut is reported once")
 	}
 }
 
@@ -230,7 +303,7 @@ func TestCallersCancellationIsNotATimeout(t *testing.T) {
 	for _, detach := range []bool{false, true} {
 		fc := clocktest.New(epoch)
 		timedOut := 0
-		tm := newTimeout(t, timeout.Config{Timeout: time.Second, Detach: detach, Clock: fc, OnTimeout: func() { timedOut++ }})
+		tm := newTimeout(t, timeout.Config{Timeout: time.Second, Detach: detach, Clock: fc, Observer: countTimeouts(&timedOut)})
 		ctx, cancel := context.WithCancel(context.Background())
 		release := make(chan struct{})
 		started := make(chan struct{})
@@ -286,7 +359,7 @@ func TestSystemClockDeadline(t *testing.T) {
 func TestCallersEarlierDeadlineWins(t *testing.T) {
 	for _, detach := range []bool{false, true} {
 		timedOut := 0
-		tm := newTimeout(t, timeout.Config{Timeout: time.Hour, Detach: detach, OnTimeout: func() { timedOut++ }})
+		tm := newTimeout(t, timeout.Config{Timeout: time.Hour, Detach: detach, Observer: countTimeouts(&timedOut)})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		want, _ := ctx.Deadline()
 		got := make(chan time.Time, 1)
@@ -319,7 +392,7 @@ func TestNoGoroutineOutlivesTheCall(t *testing.T) {
 func TestConcurrentCalls(t *testing.T) {
 	fc := clocktest.New(epoch)
 	var timedOut atomic.Int64
-	tm := newTimeout(t, timeout.Config{Timeout: time.Second, Clock: fc, OnTimeout: func() { timedOut.Add(1) }})
+	tm := newTimeout(t, timeout.Config{Timeout: time.Second, Clock: fc, Observer: bulwark.ObserverFunc(func(context.Context, bulwark.Event) { timedOut.Add(1) })})
 	const slow, fast = 20, 20
 	var slowCalls, fastCalls sync.WaitGroup
 	started := make(chan struct{}, slow)

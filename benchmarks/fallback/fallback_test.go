@@ -26,7 +26,7 @@ func BenchmarkFallback(b *testing.B) {
 		{"failure", func() (int, error) { return 0, errDown }},
 	} {
 		b.Run("impl=bulwark/outcome="+outcome.name, func(b *testing.B) {
-			fb, err := fallback.New(fallback.DefaultConfig(), fallback.Value(42))
+			fb, err := fallback.New(fallback.Value(42), fallback.Config{})
 			if err != nil {
 				b.Fatal(err)
 			}

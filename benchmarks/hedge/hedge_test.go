@@ -25,7 +25,10 @@ type impl struct {
 
 var impls = []impl{
 	{"bulwark", func(b *testing.B, delay time.Duration) func(func(context.Context) error) error {
-		h, err := hedge.New(hedge.Config{Delay: delay, MaxHedges: 1, AllIdempotent: true})
+		if delay == 0 {
+			delay = hedge.NoDelay // every attempt at once
+		}
+		h, err := hedge.New(hedge.Config{Delay: delay, MaxHedges: 1, Percentile: hedge.NoPercentile, AllIdempotent: true})
 		if err != nil {
 			b.Fatal(err)
 		}

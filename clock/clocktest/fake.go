@@ -1,4 +1,10 @@
 // Package clocktest provides a manual clock for tests.
+//
+// A Fake moves only when the test calls Advance or Set, and fires the
+// timers due by then in deadline order, each with its own deadline as the
+// time delivered; BlockUntil tells the test when the code under test has
+// started waiting, so tests never sleep to wait for a state. The package
+// has no configuration and reports no events.
 package clocktest
 
 import (

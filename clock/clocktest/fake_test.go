@@ -62,6 +62,17 @@ func TestFakeSetBackwardsFiresNothing(t *testing.T) {
 	}
 }
 
+// within fails the test unless c is closed within 5 seconds: a broken
+// BlockUntil fails the test instead of hanging it.
+func within(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: not within 5s", what)
+	}
+}
+
 func TestFakeBlockUntil(t *testing.T) {
 	fc := clocktest.New(epoch)
 	ready := make(chan struct{})
@@ -70,6 +81,40 @@ func TestFakeBlockUntil(t *testing.T) {
 		close(ready)
 	}()
 	fc.NewTimer(time.Second)
+	select {
+	case <-ready:
+		t.Fatal("BlockUntil(2) returned while one timer was waiting")
+	default:
+	}
 	fc.NewTimer(time.Second)
-	<-ready
+	within(t, ready, "BlockUntil(2) returning once two timers wait")
+
+	// Enough timers already waiting: it returns at once.
+	again := make(chan struct{})
+	go func() {
+		fc.BlockUntil(2)
+		close(again)
+	}()
+	within(t, again, "BlockUntil(2) returning with two timers waiting")
+}
+
+func TestFakeBlockUntilCountsOnlyWaitingTimers(t *testing.T) {
+	fc := clocktest.New(epoch)
+	fc.NewTimer(time.Second).Stop()
+	fc.NewTimer(0) // fires at once: never waits
+	fc.NewTimer(time.Second)
+	fc.Advance(time.Second)
+	assert.Equal(t, 0, fc.Timers())
+	ready := make(chan struct{})
+	go func() {
+		fc.BlockUntil(1)
+		close(ready)
+	}()
+	select {
+	case <-ready:
+		t.Fatal("BlockUntil(1) counted a stopped, an immediate or a fired timer")
+	default:
+	}
+	fc.NewTimer(time.Minute)
+	within(t, ready, "BlockUntil(1) returning once a timer waits")
 }

@@ -1,7 +1,24 @@
 // Package retrytest holds the conformance suite for retry.DeadLetterSink
-// implementations: RunDeadLetterSink. Every sink in bulwark (MemorySink, the
-// broker and table sinks of the adapter modules) runs it, so what "stored"
-// means is specified once and holds for all of them.
+// implementations: Run. Every sink in bulwark (MemorySink, the broker and
+// table sinks of the adapter modules) runs it, so what "stored" means is
+// specified once and holds for all of them.
+//
+// The suite depends only on package retry, testify and the standard
+// library, so a sink in any module runs it from an ordinary test:
+//
+//	func TestConformance(t *testing.T) {
+//		retrytest.Run(t, func(t *testing.T) retrytest.Harness {
+//			q := newQueue(t) // fresh storage of the test's own
+//			return retrytest.Harness{Sink: mysink.New(q), ReadBack: q.readBack}
+//		})
+//	}
+//
+// It promises that a sink keeps every letter it accepted — the item, the
+// final error's text and every attempt's number, start, duration, error
+// text and delay (times to the microsecond) — across many concurrent
+// writers and with any text, and that a cancelled or expired context makes
+// DeadLetter fail with the context's error instead of claiming a letter
+// was stored.
 package retrytest
 
 import (
@@ -48,7 +65,7 @@ type StoredAttempt struct {
 	Delay    time.Duration
 }
 
-// Harness is what a sink gives RunDeadLetterSink for one test: a sink
+// Harness is what a sink gives Run for one test: a sink
 // writing to fresh storage (a queue, topic or table of the test's own), and
 // a way to read back what that storage holds.
 type Harness struct {
@@ -64,10 +81,10 @@ type Harness struct {
 	DecodeItem func([]byte) (Item, error)
 }
 
-// RunDeadLetterSink runs the dead-letter sink conformance suite.
-// newHarness is called once per subtest and must return a sink on empty
-// storage.
-func RunDeadLetterSink(t *testing.T, newHarness func(t *testing.T) Harness) {
+// Run runs the dead-letter sink conformance suite, one subtest per
+// promise. newHarness is called once per subtest and must return a sink on
+// empty storage.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, Harness)

@@ -89,7 +89,7 @@ func TestSuiteOnBrokenSink(t *testing.T) {
 	if flaw == "" {
 		t.Skip("run by TestSuiteCatchesBrokenSinks")
 	}
-	retrytest.RunDeadLetterSink(t, func(t *testing.T) retrytest.Harness {
+	retrytest.Run(t, func(t *testing.T) retrytest.Harness {
 		s := &brokenSink{flaw: flaw}
 		return retrytest.Harness{Sink: s, ReadBack: func(ctx context.Context, n int) ([]retrytest.Stored, error) {
 			ctx, cancel := context.WithTimeout(ctx, time.Second) // a lost letter fails fast
