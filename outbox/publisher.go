@@ -30,6 +30,16 @@ type Publisher interface {
 	Publish(ctx context.Context, msg Message) error
 }
 
+// Checker is implemented by Publishers that can tell, without asking the
+// broker, that they would refuse a message (see ErrInvalidMessage): Check
+// returns the error Publish would return for it, or nil when Publish may
+// accept it. Call it before Enqueue to refuse such a message in the
+// business transaction, where the caller can still act on the error,
+// rather than find it among the dead letters.
+type Checker interface {
+	Check(msg Message) error
+}
+
 // PublisherFunc adapts an ordinary function to the Publisher interface.
 type PublisherFunc func(ctx context.Context, msg Message) error
 
@@ -46,7 +56,10 @@ type MemoryPublisher struct {
 	made     bool // by NewMemoryPublisher
 }
 
-var _ Publisher = (*MemoryPublisher)(nil)
+var (
+	_ Publisher = (*MemoryPublisher)(nil)
+	_ Checker   = (*MemoryPublisher)(nil)
+)
 
 // check panics on a MemoryPublisher not made by NewMemoryPublisher.
 func (p *MemoryPublisher) check() {
@@ -77,6 +90,12 @@ func (p *MemoryPublisher) Publish(ctx context.Context, msg Message) error {
 	p.notify = make(chan struct{})
 	p.mu.Unlock()
 	return nil
+}
+
+// Check returns msg.Validate(): MemoryPublisher refuses nothing else.
+func (p *MemoryPublisher) Check(msg Message) error {
+	p.check()
+	return msg.Validate()
 }
 
 // Messages returns a copy of the messages published so far, in the order

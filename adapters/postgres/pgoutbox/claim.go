@@ -2,7 +2,6 @@ package pgoutbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -160,10 +159,8 @@ func (b *batch) read(res pgx.BatchResults) error {
 		m.ID = id.Bytes
 		m.CreatedAt = createdAt
 		m.Attempts = int(attempts)
-		if headers != nil {
-			if err := json.Unmarshal(headers, &m.Headers); err != nil {
-				return fmt.Errorf("decoding the headers of message %s: %w", m.ID, err)
-			}
+		if m.Headers, err = outbox.DecodeHeaders(headers); err != nil {
+			return fmt.Errorf("decoding the headers of message %s: %w", m.ID, err)
 		}
 		b.msgs = append(b.msgs, m)
 		b.seqs = append(b.seqs, seq)

@@ -2,7 +2,6 @@ package pgoutbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -46,10 +45,8 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 			return d, err
 		}
 		d.ID, d.CreatedAt, d.DeadAt, d.Attempts = id.Bytes, createdAt, deadAt, int(attempts)
-		if headers != nil {
-			if err := json.Unmarshal(headers, &d.Headers); err != nil {
-				return d, fmt.Errorf("decoding the headers of message %s: %w", d.ID, err)
-			}
+		if d.Headers, err = outbox.DecodeHeaders(headers); err != nil {
+			return d, fmt.Errorf("decoding the headers of message %s: %w", d.ID, err)
 		}
 		return d, nil
 	})

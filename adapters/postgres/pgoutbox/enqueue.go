@@ -3,7 +3,6 @@ package pgoutbox
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -119,11 +118,9 @@ func (s *Store) insertStatement(msgs []outbox.Message) (string, []any, error) {
 	args := make([]any, 0, 6*len(msgs))
 	for i, m := range msgs {
 		var headers any
-		if len(m.Headers) > 0 {
-			j, err := json.Marshal(m.Headers)
-			if err != nil {
-				return "", nil, fmt.Errorf("pgoutbox: encoding headers: %w", err)
-			}
+		if j, err := outbox.EncodeHeaders(m.Headers); err != nil {
+			return "", nil, fmt.Errorf("pgoutbox: %w", err)
+		} else if j != nil {
 			headers = string(j)
 		}
 		payload := m.Payload
