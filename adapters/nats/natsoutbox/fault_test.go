@@ -24,6 +24,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgoutbox"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -62,19 +63,20 @@ func runRelay() {
 	if err != nil {
 		fail(err)
 	}
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	pub, err := natsoutbox.New(js, natsoutbox.Config{})
 	if err != nil {
 		fail(err)
 	}
-	rc := outbox.DefaultConfig()
+	rc := outbox.Config{
+		Concurrency:    16,
+		PollInterval:   200 * time.Millisecond,
+		PublishTimeout: 5 * time.Second,
+		Lease:          30 * time.Second,
+		MaxAttempts:    outbox.Unlimited, // the broker comes back: never give up
+		Backoff:        retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.EqualJitter},
+		MaxDelay:       time.Second,
+	}
 	rc.BatchSize, _ = strconv.Atoi(os.Getenv("FAULT_BATCH"))
-	rc.Concurrency = 16
-	rc.PollInterval = 200 * time.Millisecond
-	rc.PublishTimeout = 5 * time.Second
-	rc.Lease = 30 * time.Second
-	rc.MaxAttempts = 0 // the broker comes back: never give up
-	rc.RetryInitialInterval = 50 * time.Millisecond
-	rc.RetryMaxInterval = time.Second
 	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	relay, err := outbox.NewRelay(store, pub, rc)
 	if err != nil {
