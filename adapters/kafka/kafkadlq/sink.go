@@ -103,7 +103,7 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // New returns a Sink, or an error naming the first invalid setting of
 // cfg.
 func New[T any](cfg Config[T]) (*Sink[T], error) {
-	if err := produce.Check("kafkadlq", cfg.Client); err != nil {
+	if err := produce.Check("kafkadlq: Config.Client", cfg.Client); err != nil {
 		return nil, err
 	}
 	if !topicName.MatchString(cfg.Topic) || cfg.Topic == "." || cfg.Topic == ".." {

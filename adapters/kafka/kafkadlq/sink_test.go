@@ -73,7 +73,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		assert.NoError(t, err, topic)
 	}
 	_, err := kafkadlq.New(kafkadlq.Config[int]{Topic: "dlq"})
-	assert.EqualError(t, err, "kafkadlq: Config.Client must be set")
+	assert.EqualError(t, err, "kafkadlq: Config.Client must not be nil")
 	_, err = kafkadlq.New(kafkadlq.Config[int]{Client: kafkatest.Client(t, c, kgo.ManualFlushing()), Topic: "dlq"})
 	assert.EqualError(t, err, "kafkadlq: Config.Client must flush automatically (the default), got kgo.ManualFlushing")
 }
