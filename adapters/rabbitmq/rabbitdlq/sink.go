@@ -109,7 +109,7 @@ func New[T any](cfg Config[T]) (*Sink[T], error) {
 	if cfg.RoutingKey == "" {
 		return nil, fmt.Errorf("rabbitdlq: Config.RoutingKey must be set (the queue's name with the default exchange)")
 	}
-	s := &Sink[T]{pub: confirm.New("rabbitdlq", dial), exchange: cfg.Exchange, key: cfg.RoutingKey, encode: cfg.Encode, contentType: cfg.ContentType}
+	s := &Sink[T]{pub: confirm.New("rabbitdlq", dial, confirm.DefaultMaxBody), exchange: cfg.Exchange, key: cfg.RoutingKey, encode: cfg.Encode, contentType: cfg.ContentType}
 	if s.encode == nil {
 		s.encode = func(item T) ([]byte, error) { return json.Marshal(item) }
 		if s.contentType == "" {

@@ -11,6 +11,7 @@ var (
 	ErrNacked         = errors.New("rabbitmq: broker nacked the message")
 	ErrConnectionLost = errors.New("rabbitmq: connection lost before the broker confirmed")
 	ErrClosed         = errors.New("rabbitmq: publisher closed")
+	ErrInvalid        = errors.New("rabbitmq: message cannot be published as it is")
 )
 
 // UnroutableError is the error of a message the broker returned.
