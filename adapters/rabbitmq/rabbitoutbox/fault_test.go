@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/rabbittest"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitoutbox"
 	"github.com/bulwark-go/bulwark/internal/testenv"
-	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/google/uuid"
