@@ -49,9 +49,7 @@ func runRelay() {
 	if err != nil {
 		fail(err)
 	}
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, os.Getenv("FAULT_SCHEMA")
-	store, err := pgoutbox.New(cfg)
+	store, err := pgoutbox.New(pool, pgoutbox.Config{Channel: os.Getenv("FAULT_SCHEMA")})
 	if err != nil {
 		fail(err)
 	}
@@ -150,9 +148,7 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer pool.Close()
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, schema
-	store, err := pgoutbox.New(cfg)
+	store, err := pgoutbox.New(pool, pgoutbox.Config{Channel: schema})
 	require.NoError(t, err)
 	require.NoError(t, store.Migrate(ctx))
 

@@ -72,6 +72,7 @@ SELECT seq, id, topic, key, payload, headers, created_at, attempts + 1, err, $3 
 // relay's bookkeeping may be lost in a server crash, which only makes the
 // relay publish those messages again. One round trip.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batch, error) {
+	s.check()
 	if req.Limit < 1 {
 		return nil, fmt.Errorf("pgoutbox: ClaimRequest.Limit must be at least 1, got %d", req.Limit)
 	}

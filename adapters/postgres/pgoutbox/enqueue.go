@@ -27,6 +27,7 @@ const maxRowsPerInsert = 1000
 // transaction enqueueing for a key waits for the first to end. One round
 // trip per 1000 messages.
 func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, msgs ...outbox.Message) error {
+	s.check()
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -53,6 +54,7 @@ func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, msgs ...outbox.Message) 
 // pgx's stdlib driver, lib/pq or any driver that takes $n placeholders).
 // Two round trips per call (the key locks, then the insert).
 func (s *Store) EnqueueSQL(ctx context.Context, tx *sql.Tx, msgs ...outbox.Message) error {
+	s.check()
 	if len(msgs) == 0 {
 		return nil
 	}

@@ -20,6 +20,7 @@ const maxRowsPerInsert = 1000
 // back. Zero IDs, empty keys and zero CreatedAt are filled in msgs (see
 // outbox.Prepare).
 func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, msgs ...outbox.Message) error {
+	s.check()
 	if len(msgs) == 0 {
 		return nil
 	}
