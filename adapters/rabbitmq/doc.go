@@ -31,7 +31,7 @@ var (
 	// confirmed the message. The broker may have stored it; publishing
 	// again may make a duplicate.
 	ErrConnectionLost = confirm.ErrConnectionLost
-	// ErrClosed: the publisher was closed.
+	// ErrClosed: the publisher was closed. It matches bulwark.ErrClosed.
 	ErrClosed = confirm.ErrClosed
 	// ErrInvalid: the message cannot be published as it is, and nothing
 	// was sent: a name or routing key over AMQP's 255 bytes, properties

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/rabbittest"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitoutbox"
@@ -342,6 +343,7 @@ func TestClosedPublisher(t *testing.T) {
 	require.NoError(t, p.Close())
 	err = p.Publish(context.Background(), outbox.NewMessage("x", "k", nil))
 	assert.True(t, errors.Is(err, rabbitmq.ErrClosed), "got %v", err)
+	assert.ErrorIs(t, err, bulwark.ErrClosed)
 }
 
 // TestBlockedBrokerHoldsPublishes: while the broker blocks publishers (a
