@@ -164,7 +164,6 @@ func (f *flaky) Publish(ctx context.Context, m outbox.Message) error {
 type hookLog struct {
 	mu     sync.Mutex
 	events []string
-	kinds  []string
 }
 
 func (h *hookLog) add(format string, args ...any) {

@@ -194,7 +194,7 @@ func invalidRecord(err error) bool {
 // MaxTopicLen of the characters [a-zA-Z0-9._-], and neither "." nor "..".
 func CheckTopic(topic string) error {
 	if len(topic) == 0 || len(topic) > MaxTopicLen || topic == "." || topic == ".." {
-		return fmt.Errorf("kafkaoutbox: the topic %.64q (%d bytes) is not 1 to %d of [a-zA-Z0-9._-], nor . or ..", topic, len(topic), MaxTopicLen)
+		return fmt.Errorf("kafkaoutbox: the topic %.64q (%d bytes) is not 1 to %d of [a-zA-Z0-9._-] other than \".\" and \"..\"", topic, len(topic), MaxTopicLen)
 	}
 	for i := range len(topic) {
 		if c := topic[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
