@@ -17,21 +17,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// connected returns a publisher to a fresh exchange whose every message
+// reaches d, once it has connected (and so knows the frame_max), and its
+// connection.
+func connected(ctx context.Context, t *testing.T) (url, exchange string, d <-chan amqp.Delivery, p *rabbitoutbox.Publisher, conn *amqp.Connection) {
+	url = rabbittest.URL(t)
+	exchange = rabbittest.Exchange(t, url)
+	d = rabbittest.Consume(t, url, rabbittest.Queue(t, url, exchange, nil, "#"))
+	p = newPublisher(t, rabbitoutbox.Config{URL: url, Exchange: exchange})
+	require.NoError(t, p.Publish(ctx, outbox.NewMessage("orders", "warm-up", nil)))
+	receive(t, d, 1)
+	return url, exchange, d, p, rabbitoutbox.PublisherConnection(p)
+}
+
 // TestHeaderFrameLimitIsExact: the largest header value Check accepts is
 // published and confirmed (the broker does not close the connection with
 // frame_too_large), and one byte more is refused without sending. So the
 // publisher measures the header frame as the broker does.
 func TestHeaderFrameLimitIsExact(t *testing.T) {
-	url := rabbittest.URL(t)
-	x := rabbittest.Exchange(t, url)
-	q := rabbittest.Queue(t, url, x, nil, "#")
-	d := rabbittest.Consume(t, url, q)
-	p := newPublisher(t, rabbitoutbox.Config{URL: url, Exchange: x})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	require.NoError(t, p.Publish(ctx, outbox.NewMessage("orders", "k", nil)), "connect, to learn the frame_max")
-	receive(t, d, 1)
-	conn := rabbitoutbox.PublisherConnection(p)
+	url, x, d, p, conn := connected(ctx, t)
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC) // the same length every time
 	msg := func(n int) outbox.Message {
@@ -105,16 +111,9 @@ func TestHeaderFrameLimitIsExact(t *testing.T) {
 // first attempt (no failure is charged to them), and the publisher keeps
 // its one connection throughout.
 func TestPoisonMessageUnderTheRelay(t *testing.T) {
-	url := rabbittest.URL(t)
-	x := rabbittest.Exchange(t, url)
-	q := rabbittest.Queue(t, url, x, nil, "#")
-	d := rabbittest.Consume(t, url, q)
-	p := newPublisher(t, rabbitoutbox.Config{URL: url, Exchange: x})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, p.Publish(ctx, outbox.NewMessage("orders", "warm-up", nil)))
-	receive(t, d, 1)
-	conn := rabbitoutbox.PublisherConnection(p)
+	_, _, d, p, conn := connected(ctx, t)
 
 	longName := outbox.NewMessage("orders", "poison-1", []byte("long name"))
 	longName.Headers = map[string]string{strings.Repeat("n", 300): "v"}
