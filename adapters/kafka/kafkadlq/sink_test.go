@@ -243,3 +243,9 @@ func TestDecodeRejectsForeignRecords(t *testing.T) {
 	_, err = kafkadlq.Decode[*kgo.Record](&kgo.Record{Headers: []kgo.RecordHeader{{Key: kafkadlq.ErrorHeader}, {Key: kafkadlq.AttemptsHeader, Value: []byte(`[]`)}, {Key: kafkadlq.OriginOffsetHeader, Value: []byte("x")}}}, nil)
 	assert.ErrorContains(t, err, "bad origin headers")
 }
+
+func TestZeroSinkPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "kafkadlq: Sink used without New", func() {
+		_ = new(kafkadlq.Sink[int]).DeadLetter(context.Background(), retry.DeadLetter[int]{})
+	})
+}
