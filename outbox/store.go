@@ -101,11 +101,13 @@ type Batch interface {
 	Contended() bool
 	// Finish records the outcome and ends the claim. Messages the outcome
 	// does not mention are released unchanged. Finish records the whole
-	// outcome or nothing (one transaction): when it fails — the claim was
-	// lost first (the error wraps ErrClaimLost), ctx ended, the database
-	// failed — nothing is recorded and the messages are claimable again
-	// as they were, once the claim's lease or connection ends at the
-	// latest. Finish returns promptly when ctx is done.
+	// outcome or nothing (one transaction), never a part: when it fails —
+	// the claim was lost first (the error wraps ErrClaimLost), ctx ended,
+	// the database failed — nothing is recorded and the messages are
+	// claimable again as they were, once the claim's lease or connection
+	// ends at the latest. (Only a commit whose reply was lost may have
+	// recorded everything though Finish failed.) Finish returns promptly
+	// when ctx is done.
 	Finish(ctx context.Context, o Outcome) error
 	// Release ends the claim without recording anything: every message is
 	// claimable again as it was. Release after Finish does nothing.
