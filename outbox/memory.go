@@ -14,7 +14,8 @@ import (
 // MemoryStore is a Store that keeps messages in memory: for tests, examples
 // and single-process programs that accept losing pending messages when the
 // process exits. It has no transactions, so Enqueue stores at once. It is
-// safe for concurrent use.
+// safe for concurrent use. A MemoryStore made without NewMemoryStore panics
+// from every method.
 type MemoryStore struct {
 	mu        sync.Mutex
 	seq       int64
@@ -44,6 +45,13 @@ var (
 	_ Chainer  = (*memBatch)(nil)
 )
 
+// check panics on a MemoryStore not made by NewMemoryStore.
+func (s *MemoryStore) check() {
+	if s == nil || s.deadKeys == nil {
+		panic("outbox: MemoryStore used without NewMemoryStore")
+	}
+}
+
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{deadKeys: map[string]int{}, listeners: map[*func()]struct{}{}}
@@ -52,6 +60,7 @@ func NewMemoryStore() *MemoryStore {
 // Enqueue stores msgs at once, in order, after Prepare (which fills zero
 // IDs, empty keys and zero CreatedAt in msgs), and wakes listening relays.
 func (s *MemoryStore) Enqueue(ctx context.Context, msgs ...Message) error {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -79,6 +88,7 @@ func (s *MemoryStore) Enqueue(ctx context.Context, msgs ...Message) error {
 // Listen calls wake once, then after every Enqueue, Replay and Discard,
 // until ctx is done.
 func (s *MemoryStore) Listen(ctx context.Context, wake func()) error {
+	s.check()
 	s.mu.Lock()
 	s.listeners[&wake] = struct{}{}
 	s.mu.Unlock()
@@ -92,6 +102,7 @@ func (s *MemoryStore) Listen(ctx context.Context, wake func()) error {
 
 // Claim implements Store.
 func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (Batch, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -241,6 +252,7 @@ func (s *MemoryStore) compactLocked() {
 
 // Stats implements Store.
 func (s *MemoryStore) Stats(ctx context.Context) (Stats, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
@@ -257,6 +269,7 @@ func (s *MemoryStore) Stats(ctx context.Context) (Stats, error) {
 
 // DeadLetters implements Store.
 func (s *MemoryStore) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]DeadLetter, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -280,6 +293,7 @@ func (s *MemoryStore) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]Dea
 
 // Replay implements Store.
 func (s *MemoryStore) Replay(ctx context.Context, ids ...uuid.UUID) (int, error) {
+	s.check()
 	return s.takeDead(ctx, ids, func(r *memRow) {
 		r.attempts, r.retryAt, r.lastErr, r.deadAt = 0, time.Time{}, "", time.Time{}
 		i, found := slices.BinarySearchFunc(s.pending, r.seq, func(p *memRow, seq int64) int { return cmp.Compare(p.seq, seq) })
@@ -295,6 +309,7 @@ func (s *MemoryStore) Replay(ctx context.Context, ids ...uuid.UUID) (int, error)
 
 // Discard implements Store.
 func (s *MemoryStore) Discard(ctx context.Context, ids ...uuid.UUID) (int, error) {
+	s.check()
 	return s.takeDead(ctx, ids, func(*memRow) {})
 }
 
@@ -332,6 +347,7 @@ func (s *MemoryStore) takeDead(ctx context.Context, ids []uuid.UUID, then func(*
 
 // Cleanup implements Store.
 func (s *MemoryStore) Cleanup(ctx context.Context, publishedBefore time.Time) (int, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -10,15 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
-	"github.com/cenkalti/backoff/v4"
 )
-
-// ErrRelayClosed is returned by Run on a relay that was closed.
-var ErrRelayClosed = errors.New("outbox: relay closed")
-
-// ErrRelayRunning is returned by Run on a relay that is already running.
-var ErrRelayRunning = errors.New("outbox: relay already running")
 
 // finishTimeout bounds recording a batch's outcome after the relay's context
 // ended, so that what was published is not published again needlessly.
@@ -26,44 +20,55 @@ const finishTimeout = 10 * time.Second
 
 // Relay moves committed messages from a Store to a Publisher: it claims a
 // batch, publishes it (each key's messages in order, several keys at once),
-// and records the outcome. A failed publish is retried with exponential
-// backoff; after Config.MaxAttempts the message becomes a dead letter.
+// and records the outcome. A failed publish is retried after a wait chosen
+// by Config.Backoff; after Config.MaxAttempts, or at once when the
+// Publisher refuses the message as invalid (ErrInvalidMessage), the message
+// becomes a dead letter.
 //
 // Delivery is at least once: a message is forgotten only after the
 // publisher accepted it and the store recorded that, so a relay that dies in
 // between publishes it again when it (or another relay) claims it. Several
 // relays may run against one store; each message is held by one claim at a
 // time.
+//
+// Relay is a bulwark.Service: NewRelay starts nothing, Run relays until its
+// context ends or Close, and Close stops it. A Relay made without NewRelay
+// panics from every method.
 type Relay struct {
 	store    Store
 	pub      Publisher
-	cfg      Config
+	cfg      Config // resolved: no zero field means a default
 	clock    clock.Clock
 	log      *slog.Logger
 	listener Listener
 
 	wake    chan struct{} // buffered 1: a notification or a Replay is waiting
-	closing chan struct{}
+	closing chan struct{} // closed by the first Close
 
 	mu      sync.Mutex
 	running bool
 	closed  bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	abort   context.CancelFunc // ends the running Run's work, recording included
+	done    chan struct{}      // closed when the last Run returned
 
 	nextRetry atomic.Int64 // unix nanos of the earliest retry this relay scheduled; 0 for none
-	inHooks   atomic.Bool  // Run's goroutine is calling hooks
+	inHooks   atomic.Bool  // Run's goroutine is reporting events
 }
 
-// NewRelay returns a relay from store to pub. It does nothing until Run.
+var _ bulwark.Service = (*Relay)(nil)
+
+// NewRelay returns a relay from store to pub, or an error naming a nil
+// collaborator or the first invalid setting of cfg (see Config; the zero
+// Config is the defaults). It starts nothing: call Run.
 func NewRelay(store Store, pub Publisher, cfg Config) (*Relay, error) {
 	if store == nil {
-		return nil, errors.New("outbox: NewRelay needs a Store, got nil")
+		return nil, errors.New("outbox: NewRelay: store must not be nil")
 	}
 	if pub == nil {
-		return nil, errors.New("outbox: NewRelay needs a Publisher, got nil")
+		return nil, errors.New("outbox: NewRelay: pub must not be nil")
 	}
-	if err := cfg.validate(); err != nil {
+	cfg, err := cfg.resolve()
+	if err != nil {
 		return nil, err
 	}
 	r := &Relay{
@@ -82,64 +87,89 @@ func NewRelay(store Store, pub Publisher, cfg Config) (*Relay, error) {
 	return r, nil
 }
 
-// Run relays messages until ctx is done or Close is called. It returns nil
-// after Close, and ctx.Err() when ctx ended it (the batch in flight is then
-// abandoned: what was published is recorded, the rest is released).
+// check panics on a Relay not made by NewRelay.
+func (r *Relay) check() {
+	if r == nil || r.store == nil {
+		panic("outbox: Relay used without NewRelay")
+	}
+}
+
+// Run relays messages until ctx is done (it then returns ctx's error,
+// wrapped) or Close is called (it then returns nil). A Run while another is
+// running returns bulwark.ErrRunning; a Run after Close returns
+// bulwark.ErrClosed.
 //
 // Run processes batch after batch while full batches come back; then it
 // waits for the store's notification (see Listener), the poll interval, or
 // the earliest retry it scheduled, whichever comes first. A failed claim is
 // logged and tried again after a pause that grows up to the poll interval.
+// With Config.Retention set, Run also deletes, every CleanupInterval, the
+// published messages kept longer than Retention.
+//
+// When ctx ends mid-batch, publishing stops, the messages already published
+// are recorded (for at most 10 s more), the rest are released unchanged,
+// and Run returns.
 func (r *Relay) Run(ctx context.Context) error {
+	r.check()
 	r.mu.Lock()
 	switch {
 	case r.closed:
 		r.mu.Unlock()
-		return ErrRelayClosed
+		return bulwark.ErrClosed
 	case r.running:
 		r.mu.Unlock()
-		return ErrRelayRunning
+		return bulwark.ErrRunning
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	r.running, r.cancel, r.done = true, cancel, make(chan struct{})
-	done := r.done
+	// hard carries ctx's values but ends only when Close's own context ends
+	// first (or Run returns): it bounds the recording of an outcome, which
+	// outlives ctx.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	work, cancel := context.WithCancel(ctx)
+	abort := func() { cancel(); cancelHard() }
+	done := make(chan struct{})
+	r.running, r.abort, r.done = true, abort, done
 	r.mu.Unlock()
-	defer close(done)
-	defer cancel()
+	defer func() {
+		abort()
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+		close(done)
+	}()
 
 	var wg sync.WaitGroup
 	if r.listener != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.listen(ctx) }()
+		go func() { defer wg.Done(); r.listen(work) }()
 	}
 	if r.cfg.Retention > 0 {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.cleanup(ctx) }()
+		go func() { defer wg.Done(); r.cleanup(work) }()
 	}
-	err := r.loop(ctx)
+	err := r.loop(work, hard)
 	cancel()
 	wg.Wait()
 	return err
 }
 
-func (r *Relay) loop(ctx context.Context) error {
+func (r *Relay) loop(ctx, hard context.Context) error {
 	var failures int
 	var carried Batch // claimed together with the previous batch's outcome
 	defer func() {
 		if carried != nil {
-			_ = carried.Release(context.WithoutCancel(ctx))
+			rctx, cancel := context.WithTimeout(hard, finishTimeout)
+			_ = carried.Release(rctx)
+			cancel()
 		}
 	}()
 	for {
-		select {
-		case <-r.closing:
+		if r.isClosing() {
 			return nil
-		default:
 		}
 		if ctx.Err() != nil {
 			return r.stopErr(ctx)
 		}
-		res, next, err := r.process(ctx, carried, true)
+		res, next, err := r.process(ctx, hard, carried, true)
 		carried = next
 		var wait time.Duration
 		switch {
@@ -148,7 +178,7 @@ func (r *Relay) loop(ctx context.Context) error {
 		case err != nil:
 			failures++
 			wait = min(r.cfg.PollInterval, 50*time.Millisecond<<min(failures, 10))
-			r.log.Warn("outbox: relay batch failed", "error", err, "retry_in", wait)
+			r.log.WarnContext(ctx, "outbox: relay batch failed", "relay", r.cfg.Name, "error", err, "retry_in", wait)
 		case res.Claimed == r.cfg.BatchSize:
 			failures = 0
 			continue
@@ -193,14 +223,12 @@ func (r *Relay) pause(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-// stopErr is Run's result once ctx is done: nil if Close cancelled it.
+// stopErr is Run's result once ctx is done: nil if Close ended it.
 func (r *Relay) stopErr(ctx context.Context) error {
-	select {
-	case <-r.closing:
+	if r.isClosing() {
 		return nil
-	default:
-		return ctx.Err()
 	}
+	return fmt.Errorf("outbox: relay stopped: %w", ctx.Err())
 }
 
 func (r *Relay) signal() {
@@ -217,7 +245,7 @@ func (r *Relay) listen(ctx context.Context) {
 			return
 		}
 		wait := min(r.cfg.PollInterval, 100*time.Millisecond<<min(failures, 10))
-		r.log.Warn("outbox: relay lost its store notifications; polling until they are back", "error", err, "retry_in", wait)
+		r.log.WarnContext(ctx, "outbox: relay lost its store notifications; polling until they are back", "relay", r.cfg.Name, "error", err, "retry_in", wait)
 		r.signal()
 		if clock.Sleep(ctx, r.clock, wait) != nil {
 			return
@@ -228,40 +256,48 @@ func (r *Relay) listen(ctx context.Context) {
 func (r *Relay) cleanup(ctx context.Context) {
 	for clock.Sleep(ctx, r.clock, r.cfg.CleanupInterval) == nil {
 		if _, err := r.store.Cleanup(ctx, r.clock.Now().Add(-r.cfg.Retention)); err != nil && ctx.Err() == nil {
-			r.log.Warn("outbox: deleting published messages failed", "error", err)
+			r.log.WarnContext(ctx, "outbox: deleting published messages failed", "relay", r.cfg.Name, "error", err)
 		}
 	}
 }
 
-// Close stops the relay: Run claims no more batches, finishes the one in
-// flight and returns nil. If ctx ends first, Close cancels the batch in
-// flight (its published messages are recorded, the rest released), waits
-// for Run to return and returns ctx.Err(). Close on a relay that is not
-// running just stops it from starting; a second Close returns nil. Close
-// called from a hook (or while Run is calling hooks) does not wait: Run
-// stops once the hooks return.
+// Close stops the relay and waits, within ctx, for Run to return: Run
+// claims no more batches and starts no more publishes, lets the publishes
+// under way finish, records the batch's outcome (what was not published is
+// released unchanged, for the next claim) and returns nil. Close then
+// returns nil.
+//
+// When ctx ends first, Close cancels what is left — the publishes under
+// way and the recording of the outcome — and returns ctx's error, wrapped,
+// once Run has returned (promptly, as every Publisher and Store returns
+// when its context ends). A store records a batch's outcome in one
+// transaction, so a cancelled recording leaves the batch as it was claimed,
+// never half-recorded: its messages are published again (at least once).
+//
+// Close may be called before Run (Run then returns bulwark.ErrClosed), more
+// than once (each call waits as the first does) and from any goroutine.
+// Called while Run reports events (from an Observer, say), Close does not
+// wait: the batch's outcome is already recorded, and Run returns once the
+// Observer does.
 func (r *Relay) Close(ctx context.Context) error {
+	r.check()
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
+	if !r.closed {
+		r.closed = true
+		close(r.closing)
 	}
-	r.closed = true
-	close(r.closing)
-	running, cancel, done := r.running, r.cancel, r.done
+	abort, done := r.abort, r.done
 	r.mu.Unlock()
-	if !running || r.inHooks.Load() {
-		// Not running, or perhaps called from a hook on Run's goroutine,
-		// which cannot return while Close waits for it.
+	if done == nil || r.inHooks.Load() {
 		return nil
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		cancel()
+		abort()
 		<-done
-		return ctx.Err()
+		return fmt.Errorf("outbox: closing the relay: %w", ctx.Err())
 	}
 }
 
@@ -279,13 +315,17 @@ type BatchResult struct {
 // ProcessBatch claims one batch, publishes it and records the outcome. Run
 // calls it in a loop; call it directly to relay from a scheduled job, or to
 // step a relay in a test. It is safe to call concurrently with Run and with
-// itself (each call is one claim).
+// itself (each call is one claim). After Close it returns bulwark.ErrClosed.
 //
 // When ctx ends mid-batch, publishing stops, the messages already published
-// are recorded, the rest are released unchanged, and the error wraps
-// ctx.Err().
+// are recorded (for at most 10 s more), the rest are released unchanged,
+// and the error wraps ctx.Err().
 func (r *Relay) ProcessBatch(ctx context.Context) (BatchResult, error) {
-	res, _, err := r.process(ctx, nil, false)
+	r.check()
+	if r.isClosing() {
+		return BatchResult{}, bulwark.ErrClosed
+	}
+	res, _, err := r.process(ctx, context.WithoutCancel(ctx), nil, false)
 	return res, err
 }
 
@@ -294,10 +334,11 @@ func (r *Relay) claimRequest(now time.Time) ClaimRequest {
 }
 
 // process publishes batch b (claiming one when b is nil) and records the
-// outcome. chain is set on Run's goroutine: then, with a full batch, a
-// store that supports it and the relay not closing, it claims the next
-// batch in the same round trip as the outcome and returns it.
-func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, Batch, error) {
+// outcome, under hard (which outlives ctx) for at most finishTimeout.
+// chain is set on Run's goroutine: then, with a full batch, a store that
+// supports it and the relay not closing, it claims the next batch in the
+// same round trip as the outcome and returns it.
+func (r *Relay) process(ctx, hard context.Context, b Batch, chain bool) (BatchResult, Batch, error) {
 	now := r.clock.Now()
 	if b == nil {
 		var err error
@@ -305,10 +346,12 @@ func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, 
 			return BatchResult{}, nil, fmt.Errorf("outbox: claiming messages: %w", err)
 		}
 	}
+	fctx, fcancel := context.WithTimeout(hard, finishTimeout)
+	defer fcancel()
 	msgs := b.Messages()
 	res := BatchResult{Claimed: len(msgs), Contended: b.Contended()}
 	if len(msgs) == 0 {
-		return res, nil, b.Release(context.WithoutCancel(ctx))
+		return res, nil, b.Release(fctx)
 	}
 	// Stop publishing a little before the lease ends, leaving time to
 	// record the outcome while the claim still holds.
@@ -329,8 +372,6 @@ func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, 
 			}
 		}
 	}
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer fcancel()
 	var next Batch
 	var err error
 	if chainer, ok := b.(Chainer); ok && chain && len(msgs) == r.cfg.BatchSize && ctx.Err() == nil && !r.isClosing() {
@@ -348,23 +389,24 @@ func (r *Relay) process(ctx context.Context, b Batch, chain bool) (BatchResult, 
 		r.inHooks.Store(true)
 		defer r.inHooks.Store(false)
 	}
+	obs := r.cfg.Observer
 	for i, pr := range results {
 		m := msgs[i]
 		switch pr.state {
 		case published:
 			res.Published++
-			if r.cfg.OnPublished != nil {
-				r.cfg.OnPublished(m.Message)
+			if obs != nil {
+				obs.Observe(ctx, Published{Relay: r.cfg.Name, Message: m.Message, Attempts: m.Attempts})
 			}
 		case retried:
 			res.Retried++
-			if r.cfg.OnRetry != nil {
-				r.cfg.OnRetry(m.Message, m.Attempts+1, pr.err, pr.retryAt)
+			if obs != nil {
+				obs.Observe(ctx, PublishFailed{Relay: r.cfg.Name, Message: m.Message, Attempts: m.Attempts + 1, Err: pr.err, RetryAt: pr.retryAt})
 			}
 		case dead:
 			res.DeadLettered++
-			if r.cfg.OnDeadLetter != nil {
-				r.cfg.OnDeadLetter(m.Message, m.Attempts+1, pr.err)
+			if obs != nil {
+				obs.Observe(ctx, DeadLettered{Relay: r.cfg.Name, Message: m.Message, Attempts: m.Attempts + 1, Err: pr.err, Invalid: pr.invalid})
 			}
 		}
 	}
@@ -413,6 +455,7 @@ const (
 type publishResult struct {
 	state   publishState
 	err     error
+	invalid bool // err matched ErrInvalidMessage
 	retryAt time.Time
 }
 
@@ -458,9 +501,12 @@ func (r *Relay) publish(ctx context.Context, msgs []Claimed, now time.Time) []pu
 	return results
 }
 
+// publishKey publishes the messages idx of one key in order, until one
+// fails, ctx ends or the relay is closing (a message not started then is
+// left untried, for the next claim).
 func (r *Relay) publishKey(ctx context.Context, msgs []Claimed, idx []int, results []publishResult, now time.Time) {
 	for _, i := range idx {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || r.isClosing() {
 			return
 		}
 		err := r.publishOne(ctx, msgs[i].Message)
@@ -472,42 +518,23 @@ func (r *Relay) publishKey(ctx context.Context, msgs []Claimed, idx []int, resul
 			return // the relay stopped: not the message's fault
 		}
 		attempts := msgs[i].Attempts + 1
-		if r.cfg.MaxAttempts > 0 && attempts >= r.cfg.MaxAttempts {
-			results[i] = publishResult{state: dead, err: err}
-		} else {
-			results[i] = publishResult{state: retried, err: err, retryAt: now.Add(r.retryDelay(attempts))}
+		switch invalid := errors.Is(err, ErrInvalidMessage); {
+		case invalid || (r.cfg.MaxAttempts != Unlimited && attempts >= r.cfg.MaxAttempts):
+			results[i] = publishResult{state: dead, err: err, invalid: invalid}
+		default:
+			results[i] = publishResult{state: retried, err: err, retryAt: now.Add(r.cfg.Backoff.Wait(attempts, 0, r.cfg.MaxDelay))}
 		}
 		return
 	}
 }
 
 func (r *Relay) publishOne(ctx context.Context, m Message) error {
-	if r.cfg.PublishTimeout == 0 {
+	if r.cfg.PublishTimeout == NoTimeout {
 		return r.pub.Publish(ctx, m)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
 	return r.pub.Publish(ctx, m)
-}
-
-// retryDelay is the wait after the given number of failed attempts:
-// exponential from RetryInitialInterval, capped at RetryMaxInterval, with
-// RetryJitter applied.
-func (r *Relay) retryDelay(attempts int) time.Duration {
-	b := &backoff.ExponentialBackOff{
-		InitialInterval:     r.cfg.RetryInitialInterval,
-		RandomizationFactor: r.cfg.RetryJitter,
-		Multiplier:          2,
-		MaxInterval:         r.cfg.RetryMaxInterval,
-		Stop:                backoff.Stop,
-		Clock:               backoff.SystemClock,
-	}
-	b.Reset()
-	var d time.Duration
-	for range attempts {
-		d = b.NextBackOff()
-	}
-	return d
 }
 
 // RelayStats is a snapshot of a relay's backlog.
@@ -523,6 +550,7 @@ type RelayStats struct {
 
 // Stats reports the backlog and lag of the relay's store.
 func (r *Relay) Stats(ctx context.Context) (RelayStats, error) {
+	r.check()
 	st, err := r.store.Stats(ctx)
 	if err != nil {
 		return RelayStats{}, fmt.Errorf("outbox: reading store stats: %w", err)

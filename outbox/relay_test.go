@@ -12,20 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
+// testConfig is the default configuration with exact (unjittered) retry
+// waits and fc as the clock.
 func testConfig(fc *clocktest.Fake) outbox.Config {
-	cfg := outbox.DefaultConfig()
-	cfg.RetryJitter = 0
-	cfg.Clock = fc
-	return cfg
+	return outbox.Config{Backoff: retry.Exponential{Initial: time.Second}, Clock: fc}
 }
 
 func payloadsOf(msgs []outbox.Message) []string {
@@ -49,35 +50,42 @@ func TestConfigValidation(t *testing.T) {
 		change func(*outbox.Config)
 		want   string
 	}{
-		{"batch zero", func(c *outbox.Config) { c.BatchSize = 0 }, "Config.BatchSize must be in [1, 10000], got 0"},
-		{"batch huge", func(c *outbox.Config) { c.BatchSize = 10001 }, "Config.BatchSize must be in [1, 10000], got 10001"},
-		{"concurrency", func(c *outbox.Config) { c.Concurrency = 0 }, "Config.Concurrency must be in [1, 1024], got 0"},
-		{"poll", func(c *outbox.Config) { c.PollInterval = 0 }, "Config.PollInterval must be more than 0, got 0s"},
-		{"publish timeout", func(c *outbox.Config) { c.PublishTimeout = -1 }, "Config.PublishTimeout must be 0 (none) or more, got -1ns"},
-		{"lease", func(c *outbox.Config) { c.Lease = c.PublishTimeout }, "Config.Lease must be more than PublishTimeout (10s), got 10s"},
-		{"attempts", func(c *outbox.Config) { c.MaxAttempts = -1 }, "Config.MaxAttempts must be 0 (retry for ever) or more, got -1"},
-		{"retry initial", func(c *outbox.Config) { c.RetryInitialInterval = 0 }, "Config.RetryInitialInterval must be more than 0, got 0s"},
-		{"retry max", func(c *outbox.Config) { c.RetryMaxInterval = time.Millisecond }, "Config.RetryMaxInterval must be at least RetryInitialInterval (1s), got 1ms"},
-		{"jitter", func(c *outbox.Config) { c.RetryJitter = 1.5 }, "Config.RetryJitter must be in [0, 1], got 1.5"},
-		{"retention", func(c *outbox.Config) { c.Retention = -time.Second }, "Config.Retention must be 0 (delete at once) or more, got -1s"},
-		{"cleanup", func(c *outbox.Config) { c.Retention, c.CleanupInterval = time.Hour, 0 }, "Config.CleanupInterval must be more than 0 when Retention is set, got 0s"},
+		{"batch negative", func(c *outbox.Config) { c.BatchSize = -1 }, "Config.BatchSize must be 0 (meaning 100) or in [1, 10000], got -1"},
+		{"batch huge", func(c *outbox.Config) { c.BatchSize = 10001 }, "Config.BatchSize must be 0 (meaning 100) or in [1, 10000], got 10001"},
+		{"concurrency", func(c *outbox.Config) { c.Concurrency = 1025 }, "Config.Concurrency must be 0 (meaning 8) or in [1, 1024], got 1025"},
+		{"poll", func(c *outbox.Config) { c.PollInterval = -time.Second }, "Config.PollInterval must be 0 (meaning 1s) or in (0, 24h], got -1s"},
+		{"poll huge", func(c *outbox.Config) { c.PollInterval = 25 * time.Hour }, "Config.PollInterval must be 0 (meaning 1s) or in (0, 24h], got 25h0m0s"},
+		{"publish timeout", func(c *outbox.Config) { c.PublishTimeout = -2 }, "Config.PublishTimeout must be 0 (meaning 10s), outbox.NoTimeout or in (0, Lease = 1m0s), got -2ns"},
+		{"publish timeout over lease", func(c *outbox.Config) { c.PublishTimeout = time.Minute }, "Config.PublishTimeout must be 0 (meaning 10s), outbox.NoTimeout or in (0, Lease = 1m0s), got 1m0s"},
+		{"lease", func(c *outbox.Config) { c.Lease = -1 }, "Config.Lease must be 0 (meaning 1m0s) or in (0, 24h], got -1ns"},
+		{"attempts", func(c *outbox.Config) { c.MaxAttempts = -2 }, "Config.MaxAttempts must be 0 (meaning 10), outbox.Unlimited or in [1, 1e6], got -2"},
+		{"attempts huge", func(c *outbox.Config) { c.MaxAttempts = 1e6 + 1 }, "Config.MaxAttempts must be 0 (meaning 10), outbox.Unlimited or in [1, 1e6], got 1000001"},
+		{"backoff", func(c *outbox.Config) { c.Backoff = retry.Exponential{} }, "Config.Backoff: Exponential.Initial must be > 0, got 0s"},
+		{"max delay", func(c *outbox.Config) { c.MaxDelay = -time.Second }, "Config.MaxDelay must be 0 (meaning 1m0s) or in (0, 24h], got -1s"},
+		{"retention", func(c *outbox.Config) { c.Retention = -time.Second }, "Config.Retention must be 0 (delete at once) or in (0, 87600h], got -1s"},
+		{"cleanup", func(c *outbox.Config) { c.CleanupInterval = -time.Second }, "Config.CleanupInterval must be 0 (meaning 1m0s) or in (0, 24h], got -1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := outbox.DefaultConfig()
+			var cfg outbox.Config
 			tc.change(&cfg)
 			_, err := outbox.NewRelay(outbox.NewMemoryStore(), outbox.NewMemoryPublisher(), cfg)
 			require.Error(t, err)
 			assert.Equal(t, "outbox: "+tc.want, err.Error())
 		})
 	}
-	_, err := outbox.NewRelay(nil, outbox.NewMemoryPublisher(), outbox.DefaultConfig())
-	assert.ErrorContains(t, err, "needs a Store")
-	_, err = outbox.NewRelay(outbox.NewMemoryStore(), nil, outbox.DefaultConfig())
-	assert.ErrorContains(t, err, "needs a Publisher")
-	cfg := outbox.DefaultConfig()
-	cfg.PublishTimeout, cfg.MaxAttempts = 0, 0
-	_, err = outbox.NewRelay(outbox.NewMemoryStore(), outbox.NewMemoryPublisher(), cfg)
-	assert.NoError(t, err, "zero PublishTimeout and MaxAttempts turn those features off")
+	_, err := outbox.NewRelay(nil, outbox.NewMemoryPublisher(), outbox.Config{})
+	assert.EqualError(t, err, "outbox: NewRelay: store must not be nil")
+	_, err = outbox.NewRelay(outbox.NewMemoryStore(), nil, outbox.Config{})
+	assert.EqualError(t, err, "outbox: NewRelay: pub must not be nil")
+	for _, cfg := range []outbox.Config{
+		{},
+		outbox.DefaultConfig(),
+		{PublishTimeout: outbox.NoTimeout, MaxAttempts: outbox.Unlimited},
+		{Lease: 5 * time.Second}, // the default publish timeout becomes a tenth of it
+	} {
+		_, err = outbox.NewRelay(outbox.NewMemoryStore(), outbox.NewMemoryPublisher(), cfg)
+		assert.NoError(t, err, "%+v", cfg)
+	}
 }
 
 // TestProcessBatchKeyOrderAndParallelKeys: one key's messages go out one at
@@ -152,6 +160,7 @@ func (f *flaky) Publish(ctx context.Context, m outbox.Message) error {
 	return f.MemoryPublisher.Publish(ctx, m)
 }
 
+// hookLog records the relay's events as text; it is a bulwark.Observer.
 type hookLog struct {
 	mu     sync.Mutex
 	events []string
@@ -171,14 +180,25 @@ func (h *hookLog) take() []string {
 	return e
 }
 
+func (h *hookLog) Observe(_ context.Context, e bulwark.Event) {
+	switch e := e.(type) {
+	case outbox.Published:
+		h.add("published %s", e.Message.Payload)
+	case outbox.PublishFailed:
+		h.add("retry %s attempt %d at +%s: %v", e.Message.Payload, e.Attempts, e.RetryAt.Sub(t0), e.Err)
+	case outbox.DeadLettered:
+		if e.Invalid {
+			h.add("invalid %s after %d: %v", e.Message.Payload, e.Attempts, e.Err)
+		} else {
+			h.add("dead %s after %d: %v", e.Message.Payload, e.Attempts, e.Err)
+		}
+	default:
+		h.add("unexpected event %T", e)
+	}
+}
+
 func hooked(cfg outbox.Config, log *hookLog) outbox.Config {
-	cfg.OnPublished = func(m outbox.Message) { log.add("published %s", m.Payload) }
-	cfg.OnRetry = func(m outbox.Message, attempts int, err error, at time.Time) {
-		log.add("retry %s attempt %d at +%s: %v", m.Payload, attempts, at.Sub(t0), err)
-	}
-	cfg.OnDeadLetter = func(m outbox.Message, attempts int, err error) {
-		log.add("dead %s after %d: %v", m.Payload, attempts, err)
-	}
+	cfg.Observer = log
 	return cfg
 }
 
@@ -221,8 +241,8 @@ func TestRetryIntervalIsCapped(t *testing.T) {
 	enqueueN(t, s, "a", 0, 1)
 	log := &hookLog{}
 	cfg := hooked(testConfig(fc), log)
-	cfg.RetryMaxInterval = 3 * time.Second
-	cfg.MaxAttempts = 0
+	cfg.MaxDelay = 3 * time.Second
+	cfg.MaxAttempts = outbox.Unlimited
 	r, err := outbox.NewRelay(s, newFlaky(map[string]int{"a0": 4}), cfg)
 	require.NoError(t, err)
 	var waits []time.Duration
@@ -333,7 +353,7 @@ func (f finishFails) Finish(ctx context.Context, _ outbox.Outcome) error {
 	return fmt.Errorf("connection reset: %w", outbox.ErrClaimLost)
 }
 
-func TestFinishFailureCallsNoHooksAndRepublishes(t *testing.T) {
+func TestFinishFailureReportsNoEventsAndRepublishes(t *testing.T) {
 	ctx := context.Background()
 	s := outbox.NewMemoryStore()
 	enqueueN(t, s, "a", 0, 1)
@@ -387,6 +407,7 @@ func TestRunPollsWithoutListener(t *testing.T) {
 	s := outbox.NewMemoryStore()
 	pub := outbox.NewMemoryPublisher()
 	cfg := testConfig(fc)
+	cfg.PollInterval = 3 * time.Second
 	r, err := outbox.NewRelay(pollOnly{s}, pub, cfg)
 	require.NoError(t, err)
 	done := make(chan error)
@@ -415,7 +436,7 @@ func TestRunWakesForItsRetry(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- r.Run(context.Background()) }()
 	fc.BlockUntil(1)
-	fc.Advance(cfg.RetryInitialInterval)
+	fc.Advance(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, pub.WaitFor(ctx, 1), "published at the retry time, not the next poll")
@@ -474,12 +495,18 @@ func TestCloseFinishesInFlightBatch(t *testing.T) {
 	close(pub.release)
 	require.NoError(t, <-closed)
 	require.NoError(t, <-done)
-	assert.Equal(t, []string{"k0", "k1"}, payloadsOf(pub.Messages()))
+	assert.Equal(t, []string{"k0"}, payloadsOf(pub.Messages()), "the publish under way finished; none started after Close")
 	st, err := s.Stats(context.Background())
 	require.NoError(t, err)
-	assert.Zero(t, st.Pending, "the batch's outcome was recorded")
+	assert.Equal(t, 1, st.Pending, "k0's publication was recorded, k1 released")
+	b, err := s.Claim(context.Background(), outbox.ClaimRequest{Limit: 10, Now: time.Now(), Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, b.Messages(), 1)
+	assert.Zero(t, b.Messages()[0].Attempts, "k1 was not tried")
 
-	assert.ErrorIs(t, r.Run(context.Background()), outbox.ErrRelayClosed)
+	assert.ErrorIs(t, r.Run(context.Background()), bulwark.ErrClosed)
+	_, err = r.ProcessBatch(context.Background())
+	assert.ErrorIs(t, err, bulwark.ErrClosed)
 	assert.NoError(t, r.Close(context.Background()), "a second Close")
 }
 
@@ -518,9 +545,12 @@ func TestRunTwiceAndCancel(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()
 	fc.BlockUntil(1)
-	assert.ErrorIs(t, r.Run(ctx), outbox.ErrRelayRunning)
+	assert.ErrorIs(t, r.Run(ctx), bulwark.ErrRunning)
 	cancel()
-	assert.ErrorIs(t, <-done, context.Canceled)
+	err = <-done
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.EqualError(t, err, "outbox: relay stopped: context canceled")
+	require.NoError(t, r.Close(context.Background()))
 }
 
 // retentionStore records Cleanup calls.
@@ -601,13 +631,14 @@ func TestManyRelaysKeepKeyOrder(t *testing.T) {
 		}
 		return nil
 	})
-	cfg := outbox.DefaultConfig()
-	cfg.BatchSize = 7
-	cfg.Concurrency = 3
-	cfg.MaxAttempts = 0
-	cfg.RetryInitialInterval = time.Millisecond
-	cfg.RetryMaxInterval = 5 * time.Millisecond
-	cfg.PollInterval = 10 * time.Millisecond
+	cfg := outbox.Config{
+		BatchSize:    7,
+		Concurrency:  3,
+		MaxAttempts:  outbox.Unlimited,
+		Backoff:      retry.Exponential{Initial: time.Millisecond, Jitter: retry.FullJitter},
+		MaxDelay:     5 * time.Millisecond,
+		PollInterval: 10 * time.Millisecond,
+	}
 	var wg sync.WaitGroup
 	var rs []*outbox.Relay
 	for range relays {
@@ -736,24 +767,22 @@ func TestRunChainsFullBatches(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-// TestHooksMayCallBackIntoTheRelay: a hook that reads Stats or closes the
-// relay does not deadlock it.
+// TestHooksMayCallBackIntoTheRelay: an Observer that reads Stats or closes
+// the relay does not deadlock it.
 func TestHooksMayCallBackIntoTheRelay(t *testing.T) {
 	leakcheck.Check(t)
 	s := outbox.NewMemoryStore()
 	enqueueN(t, s, "k", 0, 3)
 	var r *outbox.Relay
 	var backlog []int
-	cfg := outbox.DefaultConfig()
-	cfg.BatchSize = 1
-	cfg.OnPublished = func(outbox.Message) {
-		st, err := r.Stats(context.Background())
+	cfg := outbox.Config{BatchSize: 1, Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+		st, err := r.Stats(ctx)
 		assert.NoError(t, err)
 		backlog = append(backlog, st.Backlog)
 		if len(backlog) == 2 {
 			assert.NoError(t, r.Close(context.Background()))
 		}
-	}
+	})}
 	r, err := outbox.NewRelay(s, outbox.NewMemoryPublisher(), cfg)
 	require.NoError(t, err)
 	done := make(chan error)

@@ -17,7 +17,11 @@ var ErrClaimLost = errors.New("outbox: claim lost before its outcome was recorde
 // Store is the driver interface a database implements for the Relay. Enqueue
 // is not part of it: each driver offers its own Enqueue taking the
 // transaction type of its database (pgx.Tx, *sql.Tx), so a message is
-// written in the caller's transaction.
+// written in the caller's transaction. Enqueue calls Prepare first, and
+// every message read back (claimed or dead) has exactly the bytes it was
+// enqueued with: ID, Topic, Key, Payload, every header name and value, and
+// CreatedAt to the microsecond. A driver keeping headers in a JSON or text
+// column stores them with EncodeHeaders.
 //
 // Every driver passes the conformance suite in outboxtest, which specifies
 // the behaviour below.
@@ -96,9 +100,14 @@ type Batch interface {
 	// ready as soon as that claim finishes.
 	Contended() bool
 	// Finish records the outcome and ends the claim. Messages the outcome
-	// does not mention are released unchanged. When the claim was lost
-	// first, Finish records nothing and returns an error wrapping
-	// ErrClaimLost.
+	// does not mention are released unchanged. Finish records the whole
+	// outcome or nothing (one transaction), never a part: when it fails —
+	// the claim was lost first (the error wraps ErrClaimLost), ctx ended,
+	// the database failed — nothing is recorded and the messages are
+	// claimable again as they were, once the claim's lease or connection
+	// ends at the latest. (Only a commit whose reply was lost may have
+	// recorded everything though Finish failed.) Finish returns promptly
+	// when ctx is done.
 	Finish(ctx context.Context, o Outcome) error
 	// Release ends the claim without recording anything: every message is
 	// claimable again as it was. Release after Finish does nothing.

@@ -10,7 +10,10 @@
 // publish waits for it to unblock or for its context. A publish succeeds only once the broker has confirmed it;
 // an unroutable message (no queue bound for its routing key) is returned by
 // the broker and fails with an error matching ErrUnroutable, and a nack
-// fails with ErrNacked. The package holds those errors.
+// fails with ErrNacked. A message that cannot be sent as it is fails with
+// ErrInvalid before anything is written, and ErrConnectionLost means only
+// that the connection or channel closed before the broker confirmed. The
+// package holds those errors.
 package rabbitmq
 
 import "github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/confirm"
@@ -28,8 +31,17 @@ var (
 	// confirmed the message. The broker may have stored it; publishing
 	// again may make a duplicate.
 	ErrConnectionLost = confirm.ErrConnectionLost
-	// ErrClosed: the publisher was closed.
+	// ErrClosed: the publisher was closed. It matches bulwark.ErrClosed.
 	ErrClosed = confirm.ErrClosed
+	// ErrInvalid: the message cannot be published as it is, and nothing
+	// was sent: a name or routing key over AMQP's 255 bytes, properties
+	// and headers over the connection's frame_max (128 KiB by default),
+	// a body over the publisher's largest message, a header value of a
+	// type AMQP cannot hold. Sent, such a message would make amqp091 or
+	// the broker close the connection or channel, failing every publish
+	// in flight on it; refused, it fails alone and the connection stays
+	// up. Publishing it again cannot succeed.
+	ErrInvalid = confirm.ErrInvalid
 )
 
 // UnroutableError is the error of a message the broker returned: where it

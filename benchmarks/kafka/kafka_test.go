@@ -59,7 +59,7 @@ func BenchmarkPublish(b *testing.B) {
 	ctx := context.Background()
 	ms := messages(1024)
 	b.Run("impl=bulwark", func(b *testing.B) {
-		pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: cluster(b)})
+		pub, err := kafkaoutbox.New(cluster(b), kafkaoutbox.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func BenchmarkPublish(b *testing.B) {
 func BenchmarkRelay(b *testing.B) {
 	ctx := context.Background()
 	b.Run("impl=bulwark", func(b *testing.B) {
-		pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: cluster(b)})
+		pub, err := kafkaoutbox.New(cluster(b), kafkaoutbox.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -37,10 +37,7 @@ var payload = []byte(`{"order_id":"7f9c2ba4-e88f-11ea-adc1-0242ac120002","total"
 
 func newStore(b *testing.B, pool *pgxpool.Pool, channel string) *pgoutbox.Store {
 	b.Helper()
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool = pool
-	cfg.Channel = channel
-	s, err := pgoutbox.New(cfg)
+	s, err := pgoutbox.New(pool, pgoutbox.Config{Channel: channel})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,24 @@
 // Package outboxtest holds the conformance suites of the outbox package:
 // Run for Store drivers and RunPublisher for Publishers. Every driver in
-// bulwark runs them, so a behaviour is specified once and holds everywhere.
+// bulwark runs them, so a behaviour is specified once and holds everywhere;
+// a driver written elsewhere runs them the same way, from its own tests.
+//
+// Both suites take a function that makes a fresh Harness for each subtest:
+//
+//	func TestConformance(t *testing.T) {
+//		outboxtest.Run(t, func(t *testing.T) outboxtest.Harness {
+//			s := newStore(t) // empty, removed when t ends
+//			return outboxtest.Harness{Store: s, Enqueue: s.Enqueue}
+//		})
+//	}
+//
+// Run checks claims, key order, retries, dead letters, replay, cleanup and
+// concurrency, and that every byte of a message (payload, key, header
+// values, including NUL bytes and invalid UTF-8) comes back as enqueued.
+// RunPublisher checks that what a publisher sends reaches a consumer byte
+// for byte and in key order, and that a message its broker cannot carry
+// (Limits) fails alone with outbox.ErrInvalidMessage while concurrent good
+// messages are all delivered.
 package outboxtest
 
 import (
@@ -19,7 +37,8 @@ import (
 
 // Harness is what a store driver gives the suite for one test: a fresh,
 // empty store and a way to enqueue messages into it (each call in a
-// transaction of its own, committed before it returns).
+// transaction of its own, committed before it returns, or rolled back when
+// it fails).
 type Harness struct {
 	Store   outbox.Store
 	Enqueue func(ctx context.Context, msgs ...outbox.Message) error
@@ -33,7 +52,10 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		test func(*testing.T, Harness)
 	}{
 		{"RoundTrip", testRoundTrip},
+		{"BytesRoundTrip", testBytesRoundTrip},
 		{"EnqueuePreparesMessages", testEnqueuePrepares},
+		{"EnqueueRefusesInvalidText", testEnqueueRefusesInvalidText},
+		{"FinishCancelled", testFinishCancelled},
 		{"ClaimOrderAndLimit", testClaimOrderAndLimit},
 		{"ClaimsNeverShareAKey", testClaimsNeverShareAKey},
 		{"ReleaseMakesClaimable", testRelease},

@@ -87,7 +87,7 @@ type Config[T any] struct {
 }
 
 // Sink is a retry.DeadLetterSink that writes to a Kafka topic. It is safe
-// for concurrent use.
+// for concurrent use. A Sink made without New panics from DeadLetter.
 type Sink[T any] struct {
 	cl     *kgo.Client
 	topic  string
@@ -103,7 +103,7 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // New returns a Sink, or an error naming the first invalid setting of
 // cfg.
 func New[T any](cfg Config[T]) (*Sink[T], error) {
-	if err := produce.Check("kafkadlq", cfg.Client); err != nil {
+	if err := produce.Check("kafkadlq: Config.Client", cfg.Client); err != nil {
 		return nil, err
 	}
 	if !topicName.MatchString(cfg.Topic) || cfg.Topic == "." || cfg.Topic == ".." {
@@ -122,6 +122,9 @@ func New[T any](cfg Config[T]) (*Sink[T], error) {
 // error then wraps ctx.Err(), and the record may still be stored: a retry
 // would store the letter twice).
 func (s *Sink[T]) DeadLetter(ctx context.Context, letter retry.DeadLetter[T]) error {
+	if s == nil || s.cl == nil {
+		panic("kafkadlq: Sink used without New")
+	}
 	rec, err := s.record(letter)
 	if err != nil {
 		return err

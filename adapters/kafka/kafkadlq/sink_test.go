@@ -73,7 +73,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		assert.NoError(t, err, topic)
 	}
 	_, err := kafkadlq.New(kafkadlq.Config[int]{Topic: "dlq"})
-	assert.EqualError(t, err, "kafkadlq: Config.Client must be set")
+	assert.EqualError(t, err, "kafkadlq: Config.Client must not be nil")
 	_, err = kafkadlq.New(kafkadlq.Config[int]{Client: kafkatest.Client(t, c, kgo.ManualFlushing()), Topic: "dlq"})
 	assert.EqualError(t, err, "kafkadlq: Config.Client must flush automatically (the default), got kgo.ManualFlushing")
 }
@@ -242,4 +242,10 @@ func TestDecodeRejectsForeignRecords(t *testing.T) {
 	assert.ErrorContains(t, err, "kafkadlq: decoding a dead letter's item")
 	_, err = kafkadlq.Decode[*kgo.Record](&kgo.Record{Headers: []kgo.RecordHeader{{Key: kafkadlq.ErrorHeader}, {Key: kafkadlq.AttemptsHeader, Value: []byte(`[]`)}, {Key: kafkadlq.OriginOffsetHeader, Value: []byte("x")}}}, nil)
 	assert.ErrorContains(t, err, "bad origin headers")
+}
+
+func TestZeroSinkPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "kafkadlq: Sink used without New", func() {
+		_ = new(kafkadlq.Sink[int]).DeadLetter(context.Background(), retry.DeadLetter[int]{})
+	})
 }

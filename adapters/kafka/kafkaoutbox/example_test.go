@@ -28,7 +28,7 @@ func Example() {
 		panic(err)
 	}
 	defer producer.Close()
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: producer})
+	pub, err := kafkaoutbox.New(producer, kafkaoutbox.Config{})
 	if err != nil {
 		panic(err)
 	}

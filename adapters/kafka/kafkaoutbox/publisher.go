@@ -41,16 +41,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/kafka/internal/produce"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// The headers kafkaoutbox sets besides the message's own. A message header
-// with one of these names is not published.
+// The headers kafkaoutbox sets besides the message's own. Header names
+// starting with "Bulwark-" (in any case) are kafkaoutbox's: Publish refuses
+// a message with one, Record leaves them out and Decode does not return
+// them.
 const (
 	// IDHeader carries outbox.Message.ID, the key to deduplicate on.
 	IDHeader = "Bulwark-Id"
@@ -59,39 +63,45 @@ const (
 	CreatedAtHeader = "Bulwark-Created-At"
 )
 
-// ErrNotAnOutboxMessage is wrapped by Decode's error for a record that
-// kafkaoutbox did not publish (no valid Bulwark-Id header).
-var ErrNotAnOutboxMessage = errors.New("kafkaoutbox: not an outbox message")
+// MaxTopicLen is the longest topic name Kafka accepts, in bytes.
+const MaxTopicLen = 249
 
-// Config configures a Publisher.
+// Config configures a Publisher. The zero Config is the default.
 type Config struct {
-	// Client produces the records. Required. It must keep franz-go's
-	// durable defaults: acks from all in-sync replicas, idempotent writes,
-	// automatic flushing, no transactional ID. Publisher never closes it.
-	// Per-key order relies on a partitioner that hashes the record key
-	// (the default); the topics must exist unless the client may create
-	// them (kgo.AllowAutoTopicCreation).
-	Client *kgo.Client
 	// Topic returns the topic of a message; nil means the message's Topic.
+	// Per-key order relies on a partitioner that hashes the record key
+	// (the client's default); the topics must exist unless the client may
+	// create them (kgo.AllowAutoTopicCreation).
 	Topic func(outbox.Message) string
 }
 
 // Publisher is an outbox.Publisher for Kafka. It is safe for concurrent
-// use.
+// use. A Publisher made without New panics from every method.
 type Publisher struct {
 	cl    *kgo.Client
 	topic func(outbox.Message) string
 }
 
-var _ outbox.Publisher = (*Publisher)(nil)
+var (
+	_ outbox.Publisher = (*Publisher)(nil)
+	_ outbox.Checker   = (*Publisher)(nil)
+)
 
-// New returns a Publisher, or an error naming the first setting of cfg
-// that cannot publish durably.
-func New(cfg Config) (*Publisher, error) {
-	if err := produce.Check("kafkaoutbox", cfg.Client); err != nil {
+// New returns a Publisher that produces with cl, or an error when cl is nil
+// or would not produce durably: cl must keep franz-go's durable defaults
+// (acks from all in-sync replicas, idempotent writes, automatic flushing,
+// no transactional ID). The Publisher never closes cl.
+func New(cl *kgo.Client, cfg Config) (*Publisher, error) {
+	if err := produce.Check("kafkaoutbox: New: cl", cl); err != nil {
 		return nil, err
 	}
-	return &Publisher{cl: cfg.Client, topic: cfg.Topic}, nil
+	return &Publisher{cl: cl, topic: cfg.Topic}, nil
+}
+
+func (p *Publisher) check() {
+	if p == nil || p.cl == nil {
+		panic("kafkaoutbox: Publisher used without New")
+	}
 }
 
 // Publish produces m and waits until all in-sync replicas have it. When
@@ -99,27 +109,117 @@ func New(cfg Config) (*Publisher, error) {
 // ctx.Err(); the record may still be stored (see Duplicates in the package
 // documentation). A broker's refusal is returned as franz-go reports it
 // (a *kerr.Error for Kafka's error codes).
+//
+// A message Kafka cannot take as it is fails alone, with an error matching
+// outbox.ErrInvalidMessage: one that does not Validate, a topic that is
+// not 1 to 249 of [a-zA-Z0-9._-] (nor "." or ".."), a header name starting
+// with "Bulwark-", and a record larger than the client's
+// ProducerBatchMaxBytes (1,000,012 bytes by default), which the client
+// refuses before sending; so is a record the broker refuses as too large
+// or corrupt.
 func (p *Publisher) Publish(ctx context.Context, m outbox.Message) error {
-	rec := Record(m)
-	if p.topic != nil {
-		rec.Topic = p.topic(m)
+	p.check()
+	rec, err := p.record(m)
+	if err != nil {
+		return err
 	}
 	if err := produce.Sync(ctx, p.cl, rec); err != nil {
+		if invalidRecord(err) {
+			return fmt.Errorf("kafkaoutbox: message %s to %s (a key of %d bytes, a payload of %d, headers of %d): %w: %w",
+				m.ID, rec.Topic, len(rec.Key), len(rec.Value), headerBytes(rec), outbox.ErrInvalidMessage, err)
+		}
 		return fmt.Errorf("kafkaoutbox: publishing %s to %s: %w", m.ID, rec.Topic, err)
 	}
 	return nil
 }
 
-// Record returns the record Publish produces for m (to m.Topic): for a
-// program that produces outbox messages itself, in a Kafka transaction
-// say.
+// Check returns the error Publish would return for m without producing it
+// (but for the broker's own limits), or nil.
+func (p *Publisher) Check(m outbox.Message) error {
+	p.check()
+	rec, err := p.record(m)
+	if err != nil {
+		return err
+	}
+	size := len(rec.Key) + len(rec.Value) + headerBytes(rec)
+	if max, _ := p.cl.OptValue(kgo.ProducerBatchMaxBytes).(int32); max > 0 && size > int(max) {
+		return fmt.Errorf("kafkaoutbox: message %s to %s: %w: the record is %d bytes, over the client's ProducerBatchMaxBytes of %d",
+			m.ID, rec.Topic, outbox.ErrInvalidMessage, size, max)
+	}
+	return nil
+}
+
+// record checks m and returns the record Publish produces.
+func (p *Publisher) record(m outbox.Message) (*kgo.Record, error) {
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("kafkaoutbox: message %s: %w", m.ID, err)
+	}
+	for name := range m.Headers {
+		if reserved(name) {
+			return nil, fmt.Errorf("kafkaoutbox: message %s: %w: the header name %.64q is reserved: Bulwark- headers are kafkaoutbox's own",
+				m.ID, outbox.ErrInvalidMessage, name)
+		}
+	}
+	rec := Record(m)
+	if p.topic != nil {
+		rec.Topic = p.topic(m)
+	}
+	if err := CheckTopic(rec.Topic); err != nil {
+		return nil, fmt.Errorf("kafkaoutbox: message %s: %w: %w", m.ID, outbox.ErrInvalidMessage, err)
+	}
+	return rec, nil
+}
+
+// headerBytes is the size of rec's header names and values.
+func headerBytes(rec *kgo.Record) int {
+	n := 0
+	for _, h := range rec.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// invalidRecord reports whether err is Kafka's refusal of the record
+// itself, which producing it again cannot change.
+func invalidRecord(err error) bool {
+	for _, e := range []error{kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord, kerr.CorruptMessage, kerr.InvalidTopicException} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckTopic returns an error when topic is not a name Kafka accepts: 1 to
+// MaxTopicLen of the characters [a-zA-Z0-9._-], and neither "." nor "..".
+func CheckTopic(topic string) error {
+	if len(topic) == 0 || len(topic) > MaxTopicLen || topic == "." || topic == ".." {
+		return fmt.Errorf("kafkaoutbox: the topic %.64q (%d bytes) is not 1 to %d of [a-zA-Z0-9._-] other than \".\" and \"..\"", topic, len(topic), MaxTopicLen)
+	}
+	for i := range len(topic) {
+		if c := topic[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("kafkaoutbox: the topic %.64q holds %q: Kafka takes [a-zA-Z0-9._-]", topic, c)
+		}
+	}
+	return nil
+}
+
+// reserved reports whether a header name is kafkaoutbox's.
+func reserved(name string) bool {
+	const prefix = "bulwark-"
+	return len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
+}
+
+// Record returns the record Publish produces for m (to m.Topic), without
+// checking m: for a program that produces outbox messages itself, in a
+// Kafka transaction say. Headers named Bulwark-… are left out.
 func Record(m outbox.Message) *kgo.Record {
 	hs := make([]kgo.RecordHeader, 0, len(m.Headers)+2)
 	hs = append(hs,
 		kgo.RecordHeader{Key: IDHeader, Value: []byte(m.ID.String())},
 		kgo.RecordHeader{Key: CreatedAtHeader, Value: appendTime(nil, m.CreatedAt)})
 	for k, v := range m.Headers {
-		if k == IDHeader || k == CreatedAtHeader {
+		if reserved(k) {
 			continue
 		}
 		hs = append(hs, kgo.RecordHeader{Key: k, Value: []byte(v)})
@@ -138,31 +238,31 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // Decode turns a record that kafkaoutbox published back into an
 // outbox.Message, for consumers: the record's topic becomes the Topic, its
-// key the Key, its value the Payload, and every header but Bulwark-Id and
-// Bulwark-Created-At a Header (the first, if a name repeats). A record
-// without a valid Bulwark-Id is rejected with an error wrapping
-// ErrNotAnOutboxMessage. The Payload shares the record's memory.
+// key the Key, its value the Payload, and every header but those named
+// Bulwark-… a Header (the first, if a name repeats). A record without a
+// valid Bulwark-Id is rejected with an error wrapping
+// outbox.ErrNotAnOutboxMessage. The Payload shares the record's memory.
 func Decode(rec *kgo.Record) (outbox.Message, error) {
 	var idv, atv []byte
 	var haveID bool
 	extra := 0
 	for _, h := range rec.Headers {
-		switch h.Key {
-		case IDHeader:
+		switch {
+		case h.Key == IDHeader:
 			if !haveID {
 				idv, haveID = h.Value, true
 			}
-		case CreatedAtHeader:
+		case h.Key == CreatedAtHeader:
 			if atv == nil {
 				atv = h.Value
 			}
-		default:
+		case !reserved(h.Key):
 			extra++
 		}
 	}
 	id, err := uuid.ParseBytes(idv)
 	if err != nil {
-		return outbox.Message{}, fmt.Errorf("%w: %s %q: %w", ErrNotAnOutboxMessage, IDHeader, idv, err)
+		return outbox.Message{}, fmt.Errorf("kafkaoutbox: %w: %s %q: %w", outbox.ErrNotAnOutboxMessage, IDHeader, idv, err)
 	}
 	m := outbox.Message{ID: id, Topic: rec.Topic, Key: string(rec.Key), Payload: rec.Value}
 	if len(atv) > 0 {
@@ -173,7 +273,7 @@ func Decode(rec *kgo.Record) (outbox.Message, error) {
 	if extra > 0 {
 		m.Headers = make(map[string]string, extra)
 		for _, h := range rec.Headers {
-			if h.Key == IDHeader || h.Key == CreatedAtHeader {
+			if reserved(h.Key) {
 				continue
 			}
 			if _, dup := m.Headers[h.Key]; !dup {

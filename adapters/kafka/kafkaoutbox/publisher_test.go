@@ -23,12 +23,21 @@ func TestPublisherConformance(t *testing.T) {
 	outboxtest.RunPublisher(t, func(t *testing.T) outboxtest.PublisherHarness {
 		c := kafkatest.Cluster(t)
 		topic := kafkatest.Topic(t, c, 4)
-		pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c)})
+		pub, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{})
 		require.NoError(t, err)
 		r := kafkatest.NewReader(t, c, topic)
 		return outboxtest.PublisherHarness{
 			Publisher: pub,
 			Topic:     topic,
+			// Kafka's topic names, kafkaoutbox's own headers, and the
+			// client's largest record (ProducerBatchMaxBytes).
+			Limits: outboxtest.Limits{
+				MaxTopic:           kafkaoutbox.MaxTopicLen,
+				MaxHeaders:         1_000_012,
+				MaxPayload:         1_000_012,
+				InvalidTopics:      []string{"a b", "slash/x", "colon:x", "é", "!.", "!.."},
+				InvalidHeaderNames: []string{kafkaoutbox.IDHeader, kafkaoutbox.CreatedAtHeader, "bulwark-id", "Bulwark-Other"},
+			},
 			// Kafka keeps every copy: consumers deduplicate (see
 			// TestRepublishedMessagesReachAnInboxOnce).
 			Deduplicates: false,
@@ -57,35 +66,37 @@ func TestNewRejectsClientsThatCannotPublishDurably(t *testing.T) {
 		want string
 	}{
 		{"LeaderAck", []kgo.Opt{kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.LeaderAck())},
-			"kafkaoutbox: Config.Client must wait for all in-sync replicas (kgo.RequiredAcks(kgo.AllISRAcks()), the default), got acks from leader only"},
+			"kafkaoutbox: New: cl must wait for all in-sync replicas (kgo.RequiredAcks(kgo.AllISRAcks()), the default), got acks from leader only"},
 		{"NoAck", []kgo.Opt{kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.NoAck())},
-			"kafkaoutbox: Config.Client must wait for all in-sync replicas (kgo.RequiredAcks(kgo.AllISRAcks()), the default), got acks from none"},
+			"kafkaoutbox: New: cl must wait for all in-sync replicas (kgo.RequiredAcks(kgo.AllISRAcks()), the default), got acks from none"},
 		{"NotIdempotent", []kgo.Opt{kgo.DisableIdempotentWrite()},
-			"kafkaoutbox: Config.Client must write idempotently (the default), got kgo.DisableIdempotentWrite"},
+			"kafkaoutbox: New: cl must write idempotently (the default), got kgo.DisableIdempotentWrite"},
 		{"ManualFlushing", []kgo.Opt{kgo.ManualFlushing()},
-			"kafkaoutbox: Config.Client must flush automatically (the default), got kgo.ManualFlushing"},
+			"kafkaoutbox: New: cl must flush automatically (the default), got kgo.ManualFlushing"},
 		{"Transactional", []kgo.Opt{kgo.TransactionalID("tx")},
-			`kafkaoutbox: Config.Client must not be transactional, got kgo.TransactionalID("tx")`},
+			`kafkaoutbox: New: cl must not be transactional, got kgo.TransactionalID("tx")`},
 		{"DefaultTopicAlways", []kgo.Opt{kgo.DefaultProduceTopic("t"), kgo.DefaultProduceTopicAlways()},
-			"kafkaoutbox: Config.Client must produce to each record's topic, got kgo.DefaultProduceTopicAlways"},
+			"kafkaoutbox: New: cl must produce to each record's topic, got kgo.DefaultProduceTopicAlways"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c, tc.opts...)})
+			_, err := kafkaoutbox.New(kafkatest.Client(t, c, tc.opts...), kafkaoutbox.Config{})
 			assert.EqualError(t, err, tc.want)
 		})
 	}
-	_, err := kafkaoutbox.New(kafkaoutbox.Config{})
-	assert.EqualError(t, err, "kafkaoutbox: Config.Client must be set")
-	_, err = kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c, kgo.ProducerLinger(0))})
+	_, err := kafkaoutbox.New(nil, kafkaoutbox.Config{})
+	assert.EqualError(t, err, "kafkaoutbox: New: cl must not be nil")
+	assert.PanicsWithValue(t, "kafkaoutbox: Publisher used without New", func() {
+		_ = new(kafkaoutbox.Publisher).Publish(context.Background(), outbox.Message{})
+	})
+	_, err = kafkaoutbox.New(kafkatest.Client(t, c, kgo.ProducerLinger(0)), kafkaoutbox.Config{})
 	assert.NoError(t, err, "other settings are the user's")
 }
 
 func TestTopicMapping(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{
-		Client: kafkatest.Client(t, c),
-		Topic:  func(m outbox.Message) string { return topic + "." + m.Topic },
+	pub, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{
+		Topic: func(m outbox.Message) string { return topic + "." + m.Topic },
 	})
 	require.NoError(t, err)
 	require.NoError(t, c.CreateTopic(topic+".orders", 1, nil))
@@ -132,7 +143,7 @@ func TestRecordLayout(t *testing.T) {
 func TestBrokerRefusalIsAnError(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c)})
+	pub, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{})
 	require.NoError(t, err)
 	f := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.PolicyViolation})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -156,7 +167,7 @@ func TestBrokerRefusalIsAnError(t *testing.T) {
 func TestPublishReturnsWhenContextEndsInFlight(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c)})
+	pub, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{})
 	require.NoError(t, err)
 	release := make(chan struct{})
 	defer close(release)
@@ -212,7 +223,7 @@ func TestPublishReturnsWhenContextEndsInFlight(t *testing.T) {
 func TestPublishDoesNotWaitForLinger(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c, kgo.ProducerLinger(2*time.Second))})
+	pub, err := kafkaoutbox.New(kafkatest.Client(t, c, kgo.ProducerLinger(2*time.Second)), kafkaoutbox.Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -228,15 +239,15 @@ func TestPublishDoesNotWaitForLinger(t *testing.T) {
 
 func TestDecodeRejectsForeignRecords(t *testing.T) {
 	_, err := kafkaoutbox.Decode(&kgo.Record{Topic: "t"})
-	assert.ErrorIs(t, err, kafkaoutbox.ErrNotAnOutboxMessage)
+	assert.ErrorIs(t, err, outbox.ErrNotAnOutboxMessage)
 	_, err = kafkaoutbox.Decode(&kgo.Record{Headers: []kgo.RecordHeader{{Key: kafkaoutbox.IDHeader, Value: []byte("not-a-uuid")}}})
-	assert.ErrorIs(t, err, kafkaoutbox.ErrNotAnOutboxMessage)
+	assert.ErrorIs(t, err, outbox.ErrNotAnOutboxMessage)
 	_, err = kafkaoutbox.Decode(&kgo.Record{Headers: []kgo.RecordHeader{
 		{Key: kafkaoutbox.IDHeader, Value: []byte("0190a0f0-0000-7000-8000-000000000000")},
 		{Key: kafkaoutbox.CreatedAtHeader, Value: []byte("yesterday")},
 	}})
 	assert.ErrorContains(t, err, "bad Bulwark-Created-At")
-	assert.False(t, errors.Is(err, kafkaoutbox.ErrNotAnOutboxMessage))
+	assert.False(t, errors.Is(err, outbox.ErrNotAnOutboxMessage))
 }
 
 // FuzzDecode: any record decodes to a message or an error, never a panic;

@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/kafka/internal/kafkatest"
 	"github.com/bulwark-go/bulwark/adapters/kafka/kafkaoutbox"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,7 +111,7 @@ func TestRelayKeepsKeyOrderAcrossPartitions(t *testing.T) {
 	t.Logf("seed %d", seed)
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 8)
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c)})
+	pub, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{})
 	require.NoError(t, err)
 	store := outbox.NewMemoryStore()
 	want := enqueueKeys(t, store, topic, 40, 25, seed)
@@ -148,7 +150,7 @@ func TestRelayRetriesWhileTheBrokerRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := kafkatest.Cluster(t)
 			topic := kafkatest.Topic(t, c, 4)
-			pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c)})
+			pub, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{})
 			require.NoError(t, err)
 			fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: tc.err, Count: -1})
 			store := outbox.NewMemoryStore()
@@ -157,20 +159,25 @@ func TestRelayRetriesWhileTheBrokerRefuses(t *testing.T) {
 			var mu sync.Mutex
 			var retryErrs []error
 			retried := make(chan struct{}, 100)
-			cfg := outbox.DefaultConfig()
-			cfg.MaxAttempts = 0
-			cfg.PollInterval = 50 * time.Millisecond
-			cfg.PublishTimeout = 300 * time.Millisecond
-			cfg.RetryInitialInterval = 20 * time.Millisecond
-			cfg.RetryMaxInterval = 50 * time.Millisecond
-			cfg.OnRetry = func(_ outbox.Message, _ int, err error, _ time.Time) {
-				mu.Lock()
-				retryErrs = append(retryErrs, err)
-				mu.Unlock()
-				select {
-				case retried <- struct{}{}:
-				default:
-				}
+			cfg := outbox.Config{
+				MaxAttempts:    outbox.Unlimited,
+				PollInterval:   50 * time.Millisecond,
+				PublishTimeout: 300 * time.Millisecond,
+				Backoff:        retry.Exponential{Initial: 20 * time.Millisecond},
+				MaxDelay:       50 * time.Millisecond,
+				Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+					f, ok := e.(outbox.PublishFailed)
+					if !ok {
+						return
+					}
+					mu.Lock()
+					retryErrs = append(retryErrs, f.Err)
+					mu.Unlock()
+					select {
+					case retried <- struct{}{}:
+					default:
+					}
+				}),
 			}
 			runRelay(t, newRelay(t, store, pub, cfg))
 			for range 8 {
@@ -237,7 +244,7 @@ func TestRepublishedMessagesReachAnInboxOnce(t *testing.T) {
 	// The first relay publishes everything, then its process dies.
 	first, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
 	require.NoError(t, err)
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: first})
+	pub, err := kafkaoutbox.New(first, kafkaoutbox.Config{})
 	require.NoError(t, err)
 	res, err := newRelay(t, crashingStore{store}, pub, cfg).ProcessBatch(context.Background())
 	require.ErrorIs(t, err, errCrash)
@@ -247,7 +254,7 @@ func TestRepublishedMessagesReachAnInboxOnce(t *testing.T) {
 	// After the dead relay's lease, a new one publishes them all again.
 	clk := clocktest.New(time.Now().Add(2 * cfg.Lease))
 	cfg.Clock = clk
-	pub2, err := kafkaoutbox.New(kafkaoutbox.Config{Client: kafkatest.Client(t, c)})
+	pub2, err := kafkaoutbox.New(kafkatest.Client(t, c), kafkaoutbox.Config{})
 	require.NoError(t, err)
 	res, err = newRelay(t, store, pub2, cfg).ProcessBatch(context.Background())
 	require.NoError(t, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgoutbox"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -48,9 +49,7 @@ func runRelay() {
 	if err != nil {
 		fail(err)
 	}
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, os.Getenv("FAULT_SCHEMA")
-	store, err := pgoutbox.New(cfg)
+	store, err := pgoutbox.New(pool, pgoutbox.Config{Channel: os.Getenv("FAULT_SCHEMA")})
 	if err != nil {
 		fail(err)
 	}
@@ -62,19 +61,20 @@ func runRelay() {
 	if err != nil {
 		fail(err)
 	}
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	pub, err := natsoutbox.New(js, natsoutbox.Config{})
 	if err != nil {
 		fail(err)
 	}
-	rc := outbox.DefaultConfig()
+	rc := outbox.Config{
+		Concurrency:    16,
+		PollInterval:   200 * time.Millisecond,
+		PublishTimeout: 5 * time.Second,
+		Lease:          30 * time.Second,
+		MaxAttempts:    outbox.Unlimited, // the broker comes back: never give up
+		Backoff:        retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.EqualJitter},
+		MaxDelay:       time.Second,
+	}
 	rc.BatchSize, _ = strconv.Atoi(os.Getenv("FAULT_BATCH"))
-	rc.Concurrency = 16
-	rc.PollInterval = 200 * time.Millisecond
-	rc.PublishTimeout = 5 * time.Second
-	rc.Lease = 30 * time.Second
-	rc.MaxAttempts = 0 // the broker comes back: never give up
-	rc.RetryInitialInterval = 50 * time.Millisecond
-	rc.RetryMaxInterval = time.Second
 	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	relay, err := outbox.NewRelay(store, pub, rc)
 	if err != nil {
@@ -148,9 +148,7 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer pool.Close()
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, schema
-	store, err := pgoutbox.New(cfg)
+	store, err := pgoutbox.New(pool, pgoutbox.Config{Channel: schema})
 	require.NoError(t, err)
 	require.NoError(t, store.Migrate(ctx))
 

@@ -2,6 +2,7 @@ package natsoutbox_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 func harness(t *testing.T, url string) outboxtest.PublisherHarness {
 	_, js := natstest.Connect(t, url)
 	st, prefix := natstest.Stream(t, js, 0)
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	pub, err := natsoutbox.New(js, natsoutbox.Config{})
 	require.NoError(t, err)
 	cons, err := st.OrderedConsumer(context.Background(), jetstream.OrderedConsumerConfig{})
 	require.NoError(t, err)
@@ -32,6 +33,7 @@ func harness(t *testing.T, url string) outboxtest.PublisherHarness {
 		Publisher:    pub,
 		Topic:        prefix,
 		Deduplicates: true,
+		Limits:       limits(t),
 		Receive: func(ctx context.Context, n int) ([]outbox.Message, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -58,6 +60,22 @@ func harness(t *testing.T, url string) outboxtest.PublisherHarness {
 	}
 }
 
+// limits are what natsoutbox refuses besides invalid messages (see the
+// package documentation): subjects past MaxSubjectLen or not literal,
+// header names NATS cannot carry or natsoutbox and JetStream reserve, and
+// messages over the embedded server's default max_payload of 1 MiB.
+func limits(t *testing.T) outboxtest.Limits {
+	return outboxtest.Limits{
+		MaxTopic:   natsoutbox.MaxSubjectLen,
+		MaxHeaders: 1 << 20,
+		MaxPayload: 1 << 20,
+		InvalidTopics: []string{"*", ">", "x.*.y", "x.>", "a b", "tab\tx", "line\nbreak", "trailing.", "a..b", "!.leading",
+			"!*", "!>", "del\x7f"},
+		InvalidHeaderNames: []string{"Nats-Msg-Id", "nats-expected-stream", "Nats-TTL", natsoutbox.KeyHeader, "bulwark-created-at",
+			natsoutbox.EncodedHeader, "Bulwark-Other", "has space", "colon:name", "naïve", "a\tb"},
+	}
+}
+
 func TestPublisherConformanceEmbedded(t *testing.T) {
 	running := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, running) }) // after the server's and connections' cleanups
@@ -71,14 +89,17 @@ func TestPublisherConformanceExternal(t *testing.T) {
 }
 
 func TestNewNeedsJetStream(t *testing.T) {
-	_, err := natsoutbox.New(natsoutbox.Config{})
-	assert.EqualError(t, err, "natsoutbox: Config.JetStream must be set")
+	_, err := natsoutbox.New(nil, natsoutbox.Config{})
+	assert.EqualError(t, err, "natsoutbox: New: js must not be nil")
+	assert.PanicsWithValue(t, "natsoutbox: Publisher used without New", func() {
+		_ = new(natsoutbox.Publisher).Publish(context.Background(), outbox.Message{})
+	})
 }
 
 func TestSubjectMapping(t *testing.T) {
 	_, js := natstest.Connect(t, natstest.Server(t))
 	st, prefix := natstest.Stream(t, js, 0)
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js, Subject: func(m outbox.Message) string { return prefix + "." + m.Topic }})
+	pub, err := natsoutbox.New(js, natsoutbox.Config{Subject: func(m outbox.Message) string { return prefix + "." + m.Topic }})
 	require.NoError(t, err)
 	require.NoError(t, pub.Publish(context.Background(), outbox.NewMessage("orders", "k", []byte("x"))))
 	m, err := st.GetLastMsgForSubject(context.Background(), prefix+".orders")
@@ -90,7 +111,7 @@ func TestSubjectMapping(t *testing.T) {
 // ack), not a silent success.
 func TestPublishWithoutStreamFails(t *testing.T) {
 	_, js := natstest.Connect(t, natstest.Server(t))
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	pub, err := natsoutbox.New(js, natsoutbox.Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -99,9 +120,9 @@ func TestPublishWithoutStreamFails(t *testing.T) {
 
 func TestDecodeRejectsForeignMessages(t *testing.T) {
 	_, err := natsoutbox.Decode("s", nats.Header{}, nil)
-	assert.ErrorIs(t, err, natsoutbox.ErrNotAnOutboxMessage)
+	assert.ErrorIs(t, err, outbox.ErrNotAnOutboxMessage)
 	_, err = natsoutbox.Decode("s", nats.Header{"Nats-Msg-Id": {"not-a-uuid"}}, nil)
-	assert.ErrorIs(t, err, natsoutbox.ErrNotAnOutboxMessage)
+	assert.ErrorIs(t, err, outbox.ErrNotAnOutboxMessage)
 	_, err = natsoutbox.Decode("s", nats.Header{"Nats-Msg-Id": {"0190a0f0-0000-7000-8000-000000000000"}, natsoutbox.CreatedAtHeader: {"yesterday"}}, nil)
 	assert.ErrorContains(t, err, "bad Bulwark-Created-At")
 }
@@ -152,5 +173,60 @@ func TestCreationTimesAtTheEdgesRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	for i, at := range times {
 		assert.True(t, got[i].CreatedAt.Equal(at), "sent %v, decoded %v", at, got[i].CreatedAt)
+	}
+}
+
+// TestKeysMappedIntoSubjectsMustBeLiteral: with a Subject that puts the
+// key into the subject, a key that makes the subject a wildcard (or not a
+// subject at all) is refused by Check and Publish with an error matching
+// outbox.ErrInvalidMessage, and nothing is stored; a literal key is
+// published.
+func TestKeysMappedIntoSubjectsMustBeLiteral(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, js := natstest.Connect(t, natstest.Server(t))
+	st, prefix := natstest.Stream(t, js, 0)
+	pub, err := natsoutbox.New(js, natsoutbox.Config{Subject: func(m outbox.Message) string { return prefix + "." + m.Key }})
+	require.NoError(t, err)
+	for _, key := range []string{"*", ">", "x.*.y", "a.>", "", "a b", "a..b", "end."} {
+		m := outbox.NewMessage("orders", key, []byte("x"))
+		assert.ErrorIs(t, pub.Check(m), outbox.ErrInvalidMessage, "Check of key %q", key)
+		err := pub.Publish(ctx, m)
+		assert.ErrorIs(t, err, outbox.ErrInvalidMessage, "key %q", key)
+		assert.ErrorContains(t, err, "subject", "key %q", key)
+	}
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, info.State.Msgs, "nothing was stored")
+
+	m := outbox.NewMessage("orders", "order-1", []byte("x"))
+	require.NoError(t, pub.Check(m))
+	require.NoError(t, pub.Publish(ctx, m))
+	got, err := st.GetLastMsgForSubject(ctx, prefix+".order-1")
+	require.NoError(t, err)
+	assert.Equal(t, []byte("x"), got.Data)
+}
+
+func TestCheckSubject(t *testing.T) {
+	for _, ok := range []string{"a", "a.b.c", "a*b", "a>b", "ünïcode.✓", strings.Repeat("s", natsoutbox.MaxSubjectLen)} {
+		assert.NoError(t, natsoutbox.CheckSubject(ok), ok)
+	}
+	for bad, why := range map[string]string{
+		"":       "is empty",
+		"*":      `wildcard token "*"`,
+		"a.>":    `wildcard token ">"`,
+		"a.*.b":  `wildcard token "*"`,
+		".a":     "empty token",
+		"a.":     "empty token",
+		"a..b":   "empty token",
+		"a b":    `holds ' '`,
+		"a\tb":   `holds '\t'`,
+		"a\x00b": `holds '\x00'`,
+		"a\xffb": "not valid UTF-8",
+		strings.Repeat("s", natsoutbox.MaxSubjectLen+1): "over natsoutbox.MaxSubjectLen",
+	} {
+		err := natsoutbox.CheckSubject(bad)
+		assert.ErrorContains(t, err, why, "%.20q", bad)
+		assert.True(t, strings.HasPrefix(err.Error(), "natsoutbox: "), err.Error())
 	}
 }

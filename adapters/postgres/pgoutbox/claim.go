@@ -2,7 +2,6 @@ package pgoutbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -73,6 +72,7 @@ SELECT seq, id, topic, key, payload, headers, created_at, attempts + 1, err, $3 
 // relay's bookkeeping may be lost in a server crash, which only makes the
 // relay publish those messages again. One round trip.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batch, error) {
+	s.check()
 	if req.Limit < 1 {
 		return nil, fmt.Errorf("pgoutbox: ClaimRequest.Limit must be at least 1, got %d", req.Limit)
 	}
@@ -160,10 +160,8 @@ func (b *batch) read(res pgx.BatchResults) error {
 		m.ID = id.Bytes
 		m.CreatedAt = createdAt
 		m.Attempts = int(attempts)
-		if headers != nil {
-			if err := json.Unmarshal(headers, &m.Headers); err != nil {
-				return fmt.Errorf("decoding the headers of message %s: %w", m.ID, err)
-			}
+		if m.Headers, err = outbox.DecodeHeaders(headers); err != nil {
+			return fmt.Errorf("decoding the headers of message %s: %w", m.ID, err)
 		}
 		b.msgs = append(b.msgs, m)
 		b.seqs = append(b.seqs, seq)

@@ -2,7 +2,6 @@ package pgoutbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 // Stats implements outbox.Store.
 func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+	s.check()
 	var st outbox.Stats
 	var pending, dead int64
 	var oldest pgtype.Timestamptz
@@ -29,6 +29,7 @@ func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 
 // DeadLetters implements outbox.Store.
 func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	s.check()
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("pgoutbox: DeadLetterQuery.Limit must be at least 1, got %d", q.Limit)
 	}
@@ -46,10 +47,8 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 			return d, err
 		}
 		d.ID, d.CreatedAt, d.DeadAt, d.Attempts = id.Bytes, createdAt, deadAt, int(attempts)
-		if headers != nil {
-			if err := json.Unmarshal(headers, &d.Headers); err != nil {
-				return d, fmt.Errorf("decoding the headers of message %s: %w", d.ID, err)
-			}
+		if d.Headers, err = outbox.DecodeHeaders(headers); err != nil {
+			return d, fmt.Errorf("decoding the headers of message %s: %w", d.ID, err)
 		}
 		return d, nil
 	})
@@ -66,6 +65,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 // (possible when the relay skips dead letters). The insert fires the notify
 // trigger, so listening relays wake at once.
 func (s *Store) Replay(ctx context.Context, ids ...uuid.UUID) (int, error) {
+	s.check()
 	var n int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		list := uuidStrings(ids)
@@ -84,6 +84,7 @@ func (s *Store) Replay(ctx context.Context, ids ...uuid.UUID) (int, error) {
 
 // Discard implements outbox.Store.
 func (s *Store) Discard(ctx context.Context, ids ...uuid.UUID) (int, error) {
+	s.check()
 	tag, err := s.pool.Exec(ctx, s.sql.discard, uuidStrings(ids))
 	if err != nil {
 		return 0, fmt.Errorf("pgoutbox: discarding dead letters: %w", err)
@@ -93,6 +94,7 @@ func (s *Store) Discard(ctx context.Context, ids ...uuid.UUID) (int, error) {
 
 // Cleanup implements outbox.Store.
 func (s *Store) Cleanup(ctx context.Context, publishedBefore time.Time) (int, error) {
+	s.check()
 	tag, err := s.pool.Exec(ctx, s.sql.cleanup, publishedBefore)
 	if err != nil {
 		return 0, fmt.Errorf("pgoutbox: deleting published messages: %w", err)

@@ -3,7 +3,6 @@ package pgoutbox
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -28,6 +27,7 @@ const maxRowsPerInsert = 1000
 // transaction enqueueing for a key waits for the first to end. One round
 // trip per 1000 messages.
 func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, msgs ...outbox.Message) error {
+	s.check()
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -54,6 +54,7 @@ func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, msgs ...outbox.Message) 
 // pgx's stdlib driver, lib/pq or any driver that takes $n placeholders).
 // Two round trips per call (the key locks, then the insert).
 func (s *Store) EnqueueSQL(ctx context.Context, tx *sql.Tx, msgs ...outbox.Message) error {
+	s.check()
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -119,11 +120,9 @@ func (s *Store) insertStatement(msgs []outbox.Message) (string, []any, error) {
 	args := make([]any, 0, 6*len(msgs))
 	for i, m := range msgs {
 		var headers any
-		if len(m.Headers) > 0 {
-			j, err := json.Marshal(m.Headers)
-			if err != nil {
-				return "", nil, fmt.Errorf("pgoutbox: encoding headers: %w", err)
-			}
+		if j, err := outbox.EncodeHeaders(m.Headers); err != nil {
+			return "", nil, fmt.Errorf("pgoutbox: %w", err)
+		} else if j != nil {
 			headers = string(j)
 		}
 		payload := m.Payload

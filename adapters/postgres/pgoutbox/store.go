@@ -26,6 +26,13 @@
 // on a connection of its own, so the relay publishes a commit at once and
 // polls only as a fallback.
 //
+// Bytes. The payload is stored as BYTEA and the headers as JSONB written by
+// outbox.EncodeHeaders (a value that is not valid UTF-8 or holds a NUL byte
+// is kept in base64, which jsonb can hold), so every byte of the payload,
+// key and header values comes back as enqueued. Enqueue refuses a topic,
+// key or header name that is not text (outbox.ErrInvalidMessage) before
+// writing anything.
+//
 // Upkeep. Every message is inserted, then deleted (or, with a retention
 // window, updated and later deleted), so the table churns like any queue
 // table: leave autovacuum on for it. A long-running transaction anywhere on
@@ -46,32 +53,32 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Config configures a Store. Start from DefaultConfig.
+// Config configures a Store. The zero Config is the default: each empty
+// field means the default its comment names.
 type Config struct {
-	// Pool is the database. Required. Each claim in flight holds one of its
-	// connections until the batch is finished; Listen opens a connection of
-	// its own with the pool's settings.
-	Pool *pgxpool.Pool
 	// Table is the pending messages' table, "name" or "schema.name":
-	// letters, digits and underscores.
+	// letters, digits and underscores; "" means "outbox_messages".
 	Table string
-	// DeadLetterTable is the dead letters' table, named the same way.
+	// DeadLetterTable is the dead letters' table, named the same way; ""
+	// means "outbox_dead_letters".
 	DeadLetterTable string
 	// Channel is the NOTIFY channel that wakes relays (letters, digits and
-	// underscores). Channels are per database, not per schema: give each
-	// outbox in one database its own.
+	// underscores); "" means the Table's name without its schema.
+	// Channels are per database, not per schema: give each outbox in one
+	// database its own.
 	Channel string
 }
 
-// DefaultConfig returns a Config with the tables "outbox_messages" and
-// "outbox_dead_letters" and the channel "outbox_messages". Set Pool before
-// calling New.
+// DefaultConfig returns the defaults the zero Config stands for: the
+// tables "outbox_messages" and "outbox_dead_letters" and the channel
+// "outbox_messages".
 func DefaultConfig() Config {
 	return Config{Table: "outbox_messages", DeadLetterTable: "outbox_dead_letters", Channel: "outbox_messages"}
 }
 
 // Store is an outbox.Store in PostgreSQL. It is safe for concurrent use by
-// many goroutines and processes.
+// many goroutines and processes. A Store made without New panics from every
+// method.
 type Store struct {
 	pool    *pgxpool.Pool
 	table   string // quoted
@@ -93,11 +100,24 @@ type statements struct {
 //go:embed migrate.sql
 var migrateSQL string
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the tables.
-func New(cfg Config) (*Store, error) {
-	if cfg.Pool == nil {
-		return nil, errors.New("pgoutbox: Config.Pool must be set")
+// New returns a Store in the database of pool, or an error naming a nil
+// pool or the first invalid setting. Each claim in flight holds one of
+// pool's connections until its batch is finished; Listen opens a
+// connection of its own with pool's settings. New does not touch the
+// database; call Migrate to create the tables.
+func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgoutbox: New: pool must not be nil")
+	}
+	def := DefaultConfig()
+	if cfg.Table == "" {
+		cfg.Table = def.Table
+	}
+	if cfg.DeadLetterTable == "" {
+		cfg.DeadLetterTable = def.DeadLetterTable
+	}
+	if cfg.Channel == "" {
+		cfg.Channel = cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
 	}
 	if err := sqlident.Check("pgoutbox: Config.Table", cfg.Table); err != nil {
 		return nil, err
@@ -131,7 +151,7 @@ func New(cfg Config) (*Store, error) {
 		"{{notify_trigger}}", sqlident.Quote(tname+"_notify"),
 		"{{channel}}", cfg.Channel,
 	)
-	return &Store{pool: cfg.Pool, table: t, channel: cfg.Channel, lockNS: cfg.Table, sql: statements{
+	return &Store{pool: pool, table: t, channel: cfg.Channel, lockNS: cfg.Table, sql: statements{
 		migrate:         r.Replace(migrateSQL),
 		claim:           r.Replace(claimSQL),
 		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE ctid = ANY($1::tid[])`),
@@ -160,6 +180,7 @@ func New(cfg Config) (*Store, error) {
 // exist. It is safe to run at every start, from several processes at once.
 // MigrationSQL returns the same statements for a migration tool.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := pgmigrate.Run(ctx, s.pool, lockKey("pgoutbox.migrate", ""), s.sql.migrate); err != nil {
 		return fmt.Errorf("pgoutbox: migrating: %w", err)
 	}
@@ -167,4 +188,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // MigrationSQL returns the SQL that Migrate runs, with the configured names.
-func (s *Store) MigrationSQL() string { return s.sql.migrate }
+func (s *Store) MigrationSQL() string {
+	s.check()
+	return s.sql.migrate
+}
+
+// check panics on a Store not made by New.
+func (s *Store) check() {
+	if s == nil || s.pool == nil {
+		panic("pgoutbox: Store used without New")
+	}
+}

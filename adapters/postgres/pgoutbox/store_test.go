@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,10 +35,7 @@ func storeOn(t *testing.T, schema, dsn string) (*pgoutbox.Store, *pgxpool.Pool) 
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool = pool
-	cfg.Channel = schema
-	s, err := pgoutbox.New(cfg)
+	s, err := pgoutbox.New(pool, pgoutbox.Config{Channel: schema})
 	require.NoError(t, err)
 	return s, pool
 }
@@ -91,19 +89,47 @@ func TestConfigValidation(t *testing.T) {
 		change func(*pgoutbox.Config)
 		want   string
 	}{
-		{func(c *pgoutbox.Config) { c.Pool = nil }, "pgoutbox: Config.Pool must be set"},
 		{func(c *pgoutbox.Config) { c.Table = "x; DROP TABLE y" }, `pgoutbox: Config.Table: "x; DROP TABLE y"`},
-		{func(c *pgoutbox.Config) { c.DeadLetterTable = "" }, "pgoutbox: Config.DeadLetterTable: must not be empty"},
-		{func(c *pgoutbox.Config) { c.DeadLetterTable = c.Table }, "pgoutbox: Config.DeadLetterTable must differ from Table"},
+		{func(c *pgoutbox.Config) { c.DeadLetterTable = "outbox_messages" }, "pgoutbox: Config.DeadLetterTable must differ from Table"},
 		{func(c *pgoutbox.Config) { c.Channel = "a.b" }, `pgoutbox: Config.Channel must be letters, digits and underscores, got "a.b"`},
-		{func(c *pgoutbox.Config) { c.Channel = "" }, `pgoutbox: Config.Channel must be letters, digits and underscores, got ""`},
+		{func(c *pgoutbox.Config) { c.Channel = "a b" }, `pgoutbox: Config.Channel must be letters, digits and underscores, got "a b"`},
 	} {
-		cfg := pgoutbox.DefaultConfig()
-		cfg.Pool = pool
+		var cfg pgoutbox.Config
 		tc.change(&cfg)
-		_, err := pgoutbox.New(cfg)
+		_, err := pgoutbox.New(pool, cfg)
 		assert.ErrorContains(t, err, tc.want)
 	}
+	_, err := pgoutbox.New(nil, pgoutbox.Config{})
+	assert.EqualError(t, err, "pgoutbox: New: pool must not be nil")
+	zero, err := pgoutbox.New(pool, pgoutbox.Config{})
+	require.NoError(t, err)
+	def, err := pgoutbox.New(pool, pgoutbox.DefaultConfig())
+	require.NoError(t, err)
+	assert.Equal(t, def.MigrationSQL(), zero.MigrationSQL(), "the zero Config is DefaultConfig")
+	named, err := pgoutbox.New(pool, pgoutbox.Config{Table: "app.orders_outbox", DeadLetterTable: "app.orders_dead"})
+	require.NoError(t, err)
+	assert.Contains(t, named.MigrationSQL(), "('orders_outbox')", "the channel defaults to the table's name")
+	assert.PanicsWithValue(t, "pgoutbox: Store used without New", func() { _, _ = new(pgoutbox.Store).Stats(context.Background()) })
+}
+
+// FuzzNew: any names give an error or a store whose migration names them,
+// never a panic.
+func FuzzNew(f *testing.F) {
+	for _, seed := range [][3]string{{"", "", ""}, {"outbox", "dead", "ch"}, {"s.t", "s.d", ""}, {"a-b", "", ""}, {"x", "x", ""},
+		{"t", "d", "a.b"}, {"t\x00", "d", "c"}, {"\"", "'", "$$"}, {"a.b.c", "", ""}} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	pool := &pgxpool.Pool{}
+	f.Fuzz(func(t *testing.T, table, dead, channel string) {
+		s, err := pgoutbox.New(pool, pgoutbox.Config{Table: table, DeadLetterTable: dead, Channel: channel})
+		if err != nil {
+			assert.True(t, strings.HasPrefix(err.Error(), "pgoutbox: "), err.Error())
+			return
+		}
+		if channel != "" {
+			assert.Contains(t, s.MigrationSQL(), "('"+channel+"')")
+		}
+	})
 }
 
 func TestSchemaQualifiedNamesAndRepeatedMigrate(t *testing.T) {
@@ -115,8 +141,7 @@ func TestSchemaQualifiedNamesAndRepeatedMigrate(t *testing.T) {
 	_, err = pool.Exec(ctx, "CREATE SCHEMA "+schema+"_app")
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+"_app CASCADE") })
-	cfg := pgoutbox.Config{Pool: pool, Table: schema + "_app.Orders_Outbox", DeadLetterTable: schema + "_app.orders_dead", Channel: schema}
-	s, err := pgoutbox.New(cfg)
+	s, err := pgoutbox.New(pool, pgoutbox.Config{Table: schema + "_app.Orders_Outbox", DeadLetterTable: schema + "_app.orders_dead", Channel: schema})
 	require.NoError(t, err)
 	pgtest.MigrateConcurrently(t, 3, s.Migrate)
 	require.NoError(t, enqueueTx(s, pool)(ctx, outbox.Message{Topic: "t", Key: "k"}))

@@ -79,7 +79,8 @@ type Config[T any] struct {
 }
 
 // Sink is a retry.DeadLetterSink that publishes letters to RabbitMQ. It is
-// safe for concurrent use; Close it when done.
+// safe for concurrent use; Close it when done. A Sink made without New
+// panics from its methods.
 type Sink[T any] struct {
 	pub         *confirm.Publisher
 	exchange    string
@@ -109,7 +110,7 @@ func New[T any](cfg Config[T]) (*Sink[T], error) {
 	if cfg.RoutingKey == "" {
 		return nil, fmt.Errorf("rabbitdlq: Config.RoutingKey must be set (the queue's name with the default exchange)")
 	}
-	s := &Sink[T]{pub: confirm.New("rabbitdlq", dial), exchange: cfg.Exchange, key: cfg.RoutingKey, encode: cfg.Encode, contentType: cfg.ContentType}
+	s := &Sink[T]{pub: confirm.New("rabbitdlq", dial, confirm.DefaultMaxBody), exchange: cfg.Exchange, key: cfg.RoutingKey, encode: cfg.Encode, contentType: cfg.ContentType}
 	if s.encode == nil {
 		s.encode = func(item T) ([]byte, error) { return json.Marshal(item) }
 		if s.contentType == "" {
@@ -124,6 +125,7 @@ func New[T any](cfg Config[T]) (*Sink[T], error) {
 // returns the letter (unroutable) or nacks it, when the connection dies
 // first, and promptly with an error wrapping ctx.Err() when ctx is done.
 func (s *Sink[T]) DeadLetter(ctx context.Context, letter retry.DeadLetter[T]) error {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("rabbitdlq: %w", err)
 	}
@@ -151,7 +153,16 @@ func (s *Sink[T]) DeadLetter(ctx context.Context, letter retry.DeadLetter[T]) er
 
 // Close closes the Sink's connection. Letters waiting for a confirmation
 // fail; later ones fail with rabbitmq.ErrClosed.
-func (s *Sink[T]) Close() error { return s.pub.Close() }
+func (s *Sink[T]) Close() error {
+	s.check()
+	return s.pub.Close()
+}
+
+func (s *Sink[T]) check() {
+	if s == nil || s.pub == nil {
+		panic("rabbitdlq: Sink used without New")
+	}
+}
 
 func headers[T any](letter retry.DeadLetter[T]) amqp.Table {
 	kept := letter.Attempts

@@ -240,3 +240,9 @@ func FuzzDecode(f *testing.F) {
 		assert.Equal(t, attemptErr, l.Attempts[0].Err)
 	})
 }
+
+func TestZeroSinkPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "rabbitdlq: Sink used without New", func() {
+		_ = new(rabbitdlq.Sink[int]).DeadLetter(context.Background(), retry.DeadLetter[int]{})
+	})
+}

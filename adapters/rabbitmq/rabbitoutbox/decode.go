@@ -11,14 +11,14 @@ import (
 
 // Decode turns a delivery of a message rabbitoutbox published back into an
 // outbox.Message, for consumers. The Topic is the topic header, or the
-// routing key when it is missing; every other string header becomes a
-// Header (headers of other types, such as the broker's x-death, are left
-// out). A delivery whose message-id is not a UUID is rejected with an error
-// wrapping ErrNotAnOutboxMessage.
+// routing key when it is missing; every other string header but those
+// named bulwark-… becomes a Header (headers of other types, such as the
+// broker's x-death, are left out). A delivery whose message-id is not a
+// UUID is rejected with an error wrapping outbox.ErrNotAnOutboxMessage.
 func Decode(d amqp.Delivery) (outbox.Message, error) {
 	id, err := uuid.Parse(d.MessageId)
 	if err != nil {
-		return outbox.Message{}, fmt.Errorf("%w: message-id %q: %w", ErrNotAnOutboxMessage, d.MessageId, err)
+		return outbox.Message{}, fmt.Errorf("rabbitoutbox: %w: message-id %q: %w", outbox.ErrNotAnOutboxMessage, d.MessageId, err)
 	}
 	m := outbox.Message{ID: id, Topic: d.RoutingKey, Payload: d.Body}
 	for k, v := range d.Headers {
@@ -36,6 +36,9 @@ func Decode(d amqp.Delivery) (outbox.Message, error) {
 				return outbox.Message{}, fmt.Errorf("rabbitoutbox: message %s: bad %s %q: %w", id, CreatedAtHeader, s, err)
 			}
 		default:
+			if reserved(k) {
+				continue
+			}
 			if m.Headers == nil {
 				m.Headers = make(map[string]string, len(d.Headers))
 			}

@@ -1,6 +1,7 @@
 package rabbitoutbox_test
 
 import (
+	"github.com/bulwark-go/bulwark/outbox"
 	"testing"
 	"time"
 
@@ -40,9 +41,9 @@ func TestDecode(t *testing.T) {
 
 func TestDecodeRejectsForeignMessages(t *testing.T) {
 	_, err := rabbitoutbox.Decode(amqp.Delivery{})
-	assert.ErrorIs(t, err, rabbitoutbox.ErrNotAnOutboxMessage)
+	assert.ErrorIs(t, err, outbox.ErrNotAnOutboxMessage)
 	_, err = rabbitoutbox.Decode(amqp.Delivery{MessageId: "not-a-uuid"})
-	assert.ErrorIs(t, err, rabbitoutbox.ErrNotAnOutboxMessage)
+	assert.ErrorIs(t, err, outbox.ErrNotAnOutboxMessage)
 	_, err = rabbitoutbox.Decode(amqp.Delivery{MessageId: "0190a0f0-0000-7000-8000-000000000000", Headers: amqp.Table{rabbitoutbox.CreatedAtHeader: "yesterday"}})
 	assert.ErrorContains(t, err, "bad bulwark-created-at")
 }

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/rabbittest"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitoutbox"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,19 +79,26 @@ func TestFaultConnectionDiesUnderRelay(t *testing.T) {
 
 	store := outbox.NewMemoryStore()
 	pub := newPublisher(t, rabbitoutbox.Config{URL: proxy.URL, Exchange: x})
-	rc := outbox.DefaultConfig()
-	rc.BatchSize = 200
-	rc.Concurrency = 32
-	rc.PollInterval = 50 * time.Millisecond
-	rc.PublishTimeout = 5 * time.Second
-	rc.Lease = 30 * time.Second
-	rc.MaxAttempts = 0 // the broker comes back: never give up
-	rc.RetryInitialInterval = 20 * time.Millisecond
-	rc.RetryMaxInterval = 200 * time.Millisecond
 	var failedMu sync.Mutex
 	failed := 0
-	rc.OnRetry = func(outbox.Message, int, error, time.Time) { failedMu.Lock(); failed++; failedMu.Unlock() }
-	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	rc := outbox.Config{
+		BatchSize:      200,
+		Concurrency:    32,
+		PollInterval:   50 * time.Millisecond,
+		PublishTimeout: 5 * time.Second,
+		Lease:          30 * time.Second,
+		MaxAttempts:    outbox.Unlimited, // the broker comes back: never give up
+		Backoff:        retry.Exponential{Initial: 20 * time.Millisecond},
+		MaxDelay:       200 * time.Millisecond,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(outbox.PublishFailed); ok {
+				failedMu.Lock()
+				failed++
+				failedMu.Unlock()
+			}
+		}),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
 	relay, err := outbox.NewRelay(store, pub, rc)
 	require.NoError(t, err)
 	relayDone := make(chan error, 1)
@@ -185,17 +194,22 @@ func TestFaultUnroutableIsDeadLettered(t *testing.T) {
 	var mu sync.Mutex
 	var retryErrs []error
 	dead := make(chan outbox.Message, 1)
-	rc := outbox.DefaultConfig()
-	rc.PollInterval = 20 * time.Millisecond
-	rc.MaxAttempts = 3
-	rc.RetryInitialInterval = 10 * time.Millisecond
-	rc.RetryMaxInterval = 20 * time.Millisecond
-	rc.OnRetry = func(_ outbox.Message, _ int, err error, _ time.Time) {
-		mu.Lock()
-		retryErrs = append(retryErrs, err)
-		mu.Unlock()
+	rc := outbox.Config{
+		PollInterval: 20 * time.Millisecond,
+		MaxAttempts:  3,
+		Backoff:      retry.Exponential{Initial: 10 * time.Millisecond},
+		MaxDelay:     20 * time.Millisecond,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			switch e := e.(type) {
+			case outbox.PublishFailed:
+				mu.Lock()
+				retryErrs = append(retryErrs, e.Err)
+				mu.Unlock()
+			case outbox.DeadLettered:
+				dead <- e.Message
+			}
+		}),
 	}
-	rc.OnDeadLetter = func(m outbox.Message, _ int, _ error) { dead <- m }
 	relay, err := outbox.NewRelay(store, pub, rc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

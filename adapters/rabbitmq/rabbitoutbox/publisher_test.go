@@ -3,10 +3,12 @@ package rabbitoutbox_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/rabbittest"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitoutbox"
@@ -53,8 +55,19 @@ func TestPublisherConformance(t *testing.T) {
 		var mu sync.Mutex
 		var got []outbox.Message
 		return outboxtest.PublisherHarness{
-			Publisher: newPublisher(t, rabbitoutbox.Config{URL: url, Exchange: x}),
+			Publisher: newPublisher(t, rabbitoutbox.Config{URL: url, Exchange: x, MaxMessageSize: 1 << 20}),
 			Topic:     "orders",
+			// AMQP's short strings (routing keys, header names), the
+			// connection's frame_max for the headers (128 KiB), the
+			// publisher's MaxMessageSize, rabbitoutbox's own headers.
+			Limits: outboxtest.Limits{
+				MaxTopic:           255,
+				MaxHeaderName:      255,
+				MaxHeaders:         128 << 10,
+				MaxKey:             128 << 10,
+				MaxPayload:         1<<20 + 1,
+				InvalidHeaderNames: []string{rabbitoutbox.KeyHeader, rabbitoutbox.TopicHeader, rabbitoutbox.CreatedAtHeader, "Bulwark-Other"},
+			},
 			Receive: func(ctx context.Context, n int) ([]outbox.Message, error) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -75,6 +88,12 @@ func TestPublisherConformance(t *testing.T) {
 	})
 }
 
+func TestZeroPublisherPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "rabbitoutbox: Publisher used without New", func() {
+		_ = new(rabbitoutbox.Publisher).Publish(context.Background(), outbox.Message{})
+	})
+}
+
 func TestNewValidates(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -84,6 +103,9 @@ func TestNewValidates(t *testing.T) {
 		{"nothing", rabbitoutbox.Config{}, "rabbitoutbox: Config.URL or Config.Dial must be set"},
 		{"both", rabbitoutbox.Config{URL: "amqp://localhost/", Dial: func(context.Context) (*amqp.Connection, error) { return nil, nil }}, "rabbitoutbox: set Config.URL or Config.Dial, not both"},
 		{"bad URL", rabbitoutbox.Config{URL: "http://localhost/"}, "rabbitoutbox: Config.URL: AMQP scheme must be either 'amqp://' or 'amqps://'"},
+		{"negative size", rabbitoutbox.Config{URL: "amqp://localhost/", MaxMessageSize: -1}, "rabbitoutbox: Config.MaxMessageSize must be 0 (meaning 16 MiB) or in [1, 512 MiB], got -1"},
+		{"huge size", rabbitoutbox.Config{URL: "amqp://localhost/", MaxMessageSize: 512<<20 + 1}, "rabbitoutbox: Config.MaxMessageSize must be 0 (meaning 16 MiB) or in [1, 512 MiB], got 536870913"},
+		{"long exchange", rabbitoutbox.Config{URL: "amqp://localhost/", Exchange: strings.Repeat("x", 256)}, "rabbitoutbox: Config.Exchange must be at most 255 bytes, got 256"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := rabbitoutbox.New(tt.cfg)
@@ -321,6 +343,7 @@ func TestClosedPublisher(t *testing.T) {
 	require.NoError(t, p.Close())
 	err = p.Publish(context.Background(), outbox.NewMessage("x", "k", nil))
 	assert.True(t, errors.Is(err, rabbitmq.ErrClosed), "got %v", err)
+	assert.ErrorIs(t, err, bulwark.ErrClosed)
 }
 
 // TestBlockedBrokerHoldsPublishes: while the broker blocks publishers (a

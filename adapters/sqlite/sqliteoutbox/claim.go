@@ -21,6 +21,7 @@ import (
 // claim, and leases their oldest messages (the heads) until req.Now +
 // req.Lease.
 func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batch, error) {
+	s.check()
 	if req.Limit < 1 {
 		return nil, fmt.Errorf("sqliteoutbox: ClaimRequest.Limit must be at least 1, got %d", req.Limit)
 	}

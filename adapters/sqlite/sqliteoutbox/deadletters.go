@@ -13,6 +13,7 @@ import (
 
 // Stats implements outbox.Store.
 func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+	s.check()
 	var st outbox.Stats
 	var oldest sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, s.sql.stats).Scan(&st.Pending, &oldest, &st.DeadLetters); err != nil {
@@ -26,6 +27,7 @@ func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 
 // DeadLetters implements outbox.Store.
 func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]outbox.DeadLetter, error) {
+	s.check()
 	if q.Limit < 1 {
 		return nil, fmt.Errorf("sqliteoutbox: DeadLetterQuery.Limit must be at least 1, got %d", q.Limit)
 	}
@@ -62,6 +64,7 @@ func (s *Store) DeadLetters(ctx context.Context, q outbox.DeadLetterQuery) ([]ou
 
 // Replay implements outbox.Store.
 func (s *Store) Replay(ctx context.Context, ids ...uuid.UUID) (int, error) {
+	s.check()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqliteoutbox: replaying dead letters: %w", err)
@@ -84,6 +87,7 @@ func (s *Store) Replay(ctx context.Context, ids ...uuid.UUID) (int, error) {
 
 // Discard implements outbox.Store.
 func (s *Store) Discard(ctx context.Context, ids ...uuid.UUID) (int, error) {
+	s.check()
 	res, err := s.db.ExecContext(ctx, s.sql.discard, idList(ids))
 	if err != nil {
 		return 0, fmt.Errorf("sqliteoutbox: discarding dead letters: %w", err)
@@ -94,6 +98,7 @@ func (s *Store) Discard(ctx context.Context, ids ...uuid.UUID) (int, error) {
 
 // Cleanup implements outbox.Store.
 func (s *Store) Cleanup(ctx context.Context, publishedBefore time.Time) (int, error) {
+	s.check()
 	res, err := s.db.ExecContext(ctx, s.sql.cleanup, publishedBefore.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("sqliteoutbox: deleting published messages: %w", err)

@@ -3,7 +3,6 @@ package sqliteoutbox
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,6 +20,7 @@ const maxRowsPerInsert = 1000
 // back. Zero IDs, empty keys and zero CreatedAt are filled in msgs (see
 // outbox.Prepare).
 func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, msgs ...outbox.Message) error {
+	s.check()
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -53,27 +53,21 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, msgs ...outbox.Message)
 	return nil
 }
 
-// encodeHeaders stores headers as a JSON object, or NULL for none.
+// encodeHeaders stores headers with outbox.EncodeHeaders as JSON text, or
+// NULL for none.
 func encodeHeaders(h map[string]string) (any, error) {
-	if len(h) == 0 {
-		return nil, nil
-	}
-	j, err := json.Marshal(h)
-	if err != nil {
-		return nil, fmt.Errorf("sqliteoutbox: encoding headers: %w", err)
+	j, err := outbox.EncodeHeaders(h)
+	if err != nil || j == nil {
+		return nil, err
 	}
 	return string(j), nil
 }
 
-// decodeHeaders reads what encodeHeaders stored: NULL (nil) or a JSON
-// object of strings. Anything else is an error, never a panic.
+// decodeHeaders reads what encodeHeaders stored: NULL (nil) or
+// outbox.EncodeHeaders's JSON. Anything else is an error, never a panic.
 func decodeHeaders(stored sql.NullString) (map[string]string, error) {
 	if !stored.Valid {
 		return nil, nil
 	}
-	var h map[string]string
-	if err := json.Unmarshal([]byte(stored.String), &h); err != nil {
-		return nil, fmt.Errorf("sqliteoutbox: decoding stored headers: %w", err)
-	}
-	return h, nil
+	return outbox.DecodeHeaders([]byte(stored.String))
 }

@@ -13,6 +13,12 @@
 // transaction. A relay that dies holds its keys until the lease runs out.
 // SQLite has no notifications: relays find new messages by polling
 // (outbox.Config.PollInterval).
+//
+// The payload is stored as a BLOB and the headers as JSON text written by
+// outbox.EncodeHeaders, so every byte of the payload, key and header
+// values comes back as enqueued; Enqueue refuses a topic, key or header
+// name that is not text (outbox.ErrInvalidMessage) before writing
+// anything.
 package sqliteoutbox
 
 import (
@@ -28,26 +34,26 @@ import (
 	"github.com/bulwark-go/bulwark/outbox"
 )
 
-// Config configures a Store. Start from DefaultConfig.
+// Config configures a Store. The zero Config is the default: each empty
+// field means the default its comment names.
 type Config struct {
-	// DB is the database, opened with adapters/sqlite.Open (WAL, busy
-	// timeout, BEGIN IMMEDIATE). Required.
-	DB *sql.DB
 	// Table is the pending messages' table: letters, digits and
-	// underscores.
+	// underscores; "" means "outbox_messages".
 	Table string
-	// DeadLetterTable is the dead letters' table, named the same way.
+	// DeadLetterTable is the dead letters' table, named the same way; ""
+	// means "outbox_dead_letters".
 	DeadLetterTable string
 }
 
-// DefaultConfig returns a Config with the tables "outbox_messages" and
-// "outbox_dead_letters". Set DB before calling New.
+// DefaultConfig returns the defaults the zero Config stands for: the
+// tables "outbox_messages" and "outbox_dead_letters".
 func DefaultConfig() Config {
 	return Config{Table: "outbox_messages", DeadLetterTable: "outbox_dead_letters"}
 }
 
 // Store is an outbox.Store in SQLite. It is safe for concurrent use by many
-// goroutines, and by several processes sharing the database file.
+// goroutines, and by several processes sharing the database file. A Store
+// made without New panics from every method.
 type Store struct {
 	db  *sql.DB
 	sql statements
@@ -63,11 +69,20 @@ type statements struct {
 //go:embed migrate.sql
 var migrateSQL string
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the tables.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("sqliteoutbox: Config.DB must be set")
+// New returns a Store in db, opened with adapters/sqlite.Open (WAL, busy
+// timeout, BEGIN IMMEDIATE), or an error naming a nil db or the first
+// invalid setting. It does not touch the database; call Migrate to create
+// the tables.
+func New(db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqliteoutbox: New: db must not be nil")
+	}
+	def := DefaultConfig()
+	if cfg.Table == "" {
+		cfg.Table = def.Table
+	}
+	if cfg.DeadLetterTable == "" {
+		cfg.DeadLetterTable = def.DeadLetterTable
 	}
 	for _, f := range []struct{ name, value string }{{"Table", cfg.Table}, {"DeadLetterTable", cfg.DeadLetterTable}} {
 		if err := sqlident.Check("sqliteoutbox: Config."+f.name, f.value); err != nil {
@@ -91,7 +106,7 @@ func New(cfg Config) (*Store, error) {
 		"{{dead_key_index}}", sqlident.Quote(d+"_key"),
 		"{{dead_id_index}}", sqlident.Quote(d+"_id"),
 	)
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate:      r.Replace(migrateSQL),
 		insertPrefix: r.Replace(`INSERT INTO {{table}} (id, topic, key, payload, headers, created_at) VALUES `),
 		// ?1 limit, ?2 now, ?3 skip dead letters.
@@ -131,6 +146,7 @@ func New(cfg Config) (*Store, error) {
 // Migrate creates the tables and indexes if they do not exist. It is safe
 // to run at every start. MigrationSQL returns the same statements.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
 	}
@@ -138,4 +154,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // MigrationSQL returns the SQL that Migrate runs, with the configured names.
-func (s *Store) MigrationSQL() string { return s.sql.migrate }
+func (s *Store) MigrationSQL() string {
+	s.check()
+	return s.sql.migrate
+}
+
+// check panics on a Store not made by New.
+func (s *Store) check() {
+	if s == nil || s.db == nil {
+		panic("sqliteoutbox: Store used without New")
+	}
+}

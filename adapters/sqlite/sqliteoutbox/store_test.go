@@ -3,6 +3,7 @@ package sqliteoutbox_test
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,9 +18,7 @@ import (
 func newStore(t *testing.T) (*sqliteoutbox.Store, *sql.DB) {
 	t.Helper()
 	db := sqlitetest.Open(t)
-	cfg := sqliteoutbox.DefaultConfig()
-	cfg.DB = db
-	s, err := sqliteoutbox.New(cfg)
+	s, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	require.NoError(t, s.Migrate(context.Background()), "Migrate is idempotent")
@@ -53,17 +52,42 @@ func TestConfigValidation(t *testing.T) {
 		change func(*sqliteoutbox.Config)
 		want   string
 	}{
-		{func(c *sqliteoutbox.Config) { c.DB = nil }, "sqliteoutbox: Config.DB must be set"},
 		{func(c *sqliteoutbox.Config) { c.Table = "a-b" }, `sqliteoutbox: Config.Table: "a-b"`},
 		{func(c *sqliteoutbox.Config) { c.Table = "main.outbox" }, `sqliteoutbox: Config.Table must be a plain table name, got "main.outbox"`},
-		{func(c *sqliteoutbox.Config) { c.DeadLetterTable = c.Table }, "sqliteoutbox: Config.DeadLetterTable must differ from Table"},
+		{func(c *sqliteoutbox.Config) { c.DeadLetterTable = "outbox_messages" }, "sqliteoutbox: Config.DeadLetterTable must differ from Table"},
 	} {
-		cfg := sqliteoutbox.DefaultConfig()
-		cfg.DB = db
+		var cfg sqliteoutbox.Config
 		tc.change(&cfg)
-		_, err := sqliteoutbox.New(cfg)
+		_, err := sqliteoutbox.New(db, cfg)
 		assert.ErrorContains(t, err, tc.want)
 	}
+	_, err := sqliteoutbox.New(nil, sqliteoutbox.Config{})
+	assert.EqualError(t, err, "sqliteoutbox: New: db must not be nil")
+	zero, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
+	require.NoError(t, err)
+	def, err := sqliteoutbox.New(db, sqliteoutbox.DefaultConfig())
+	require.NoError(t, err)
+	assert.Equal(t, def.MigrationSQL(), zero.MigrationSQL(), "the zero Config is DefaultConfig")
+	assert.PanicsWithValue(t, "sqliteoutbox: Store used without New", func() { _, _ = new(sqliteoutbox.Store).Stats(context.Background()) })
+}
+
+// FuzzNew: any table names give an error or a store whose migration names
+// them, never a panic.
+func FuzzNew(f *testing.F) {
+	for _, seed := range [][2]string{{"", ""}, {"outbox", "dead"}, {"a-b", "c"}, {"x", "x"}, {"main.t", ""}, {"t\x00", "d"}, {"\"", "'"}} {
+		f.Add(seed[0], seed[1])
+	}
+	db := &sql.DB{}
+	f.Fuzz(func(t *testing.T, table, dead string) {
+		s, err := sqliteoutbox.New(db, sqliteoutbox.Config{Table: table, DeadLetterTable: dead})
+		if err != nil {
+			assert.True(t, strings.HasPrefix(err.Error(), "sqliteoutbox: "), err.Error())
+			return
+		}
+		if table != "" {
+			assert.Contains(t, s.MigrationSQL(), table)
+		}
+	})
 }
 
 func TestRolledBackEnqueueIsNeverPublished(t *testing.T) {
@@ -109,9 +133,7 @@ func TestRelayEndToEnd(t *testing.T) {
 	s, db := newStore(t)
 	ctx := context.Background()
 	pub := outbox.NewMemoryPublisher()
-	cfg := outbox.DefaultConfig()
-	cfg.PollInterval = 10 * time.Millisecond
-	r, err := outbox.NewRelay(s, pub, cfg)
+	r, err := outbox.NewRelay(s, pub, outbox.Config{PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
 	done := make(chan error)
 	go func() { done <- r.Run(ctx) }()

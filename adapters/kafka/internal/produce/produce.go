@@ -13,30 +13,30 @@ import (
 // Check returns an error naming the first setting of cl that would let a
 // record be acknowledged without being durably stored, or never be sent:
 // acks other than all in-sync replicas, idempotent writes disabled, manual
-// flushing, a transactional ID, or DefaultProduceTopicAlways. pkg prefixes
-// the error ("kafkaoutbox").
-func Check(pkg string, cl *kgo.Client) error {
+// flushing, a transactional ID, or DefaultProduceTopicAlways. name
+// prefixes the error: the package and what cl is ("kafkadlq: Config.Client").
+func Check(name string, cl *kgo.Client) error {
 	if cl == nil {
-		return fmt.Errorf("%s: Config.Client must be set", pkg)
+		return fmt.Errorf("%s must not be nil", name)
 	}
 	if acks, _ := cl.OptValue(kgo.RequiredAcks).(kgo.Acks); acks != kgo.AllISRAcks() {
 		got := "leader only"
 		if acks == kgo.NoAck() {
 			got = "none"
 		}
-		return fmt.Errorf("%s: Config.Client must wait for all in-sync replicas (kgo.RequiredAcks(kgo.AllISRAcks()), the default), got acks from %s", pkg, got)
+		return fmt.Errorf("%s must wait for all in-sync replicas (kgo.RequiredAcks(kgo.AllISRAcks()), the default), got acks from %s", name, got)
 	}
 	if off, _ := cl.OptValue(kgo.DisableIdempotentWrite).(bool); off {
-		return fmt.Errorf("%s: Config.Client must write idempotently (the default), got kgo.DisableIdempotentWrite", pkg)
+		return fmt.Errorf("%s must write idempotently (the default), got kgo.DisableIdempotentWrite", name)
 	}
 	if manual, _ := cl.OptValue(kgo.ManualFlushing).(bool); manual {
-		return fmt.Errorf("%s: Config.Client must flush automatically (the default), got kgo.ManualFlushing", pkg)
+		return fmt.Errorf("%s must flush automatically (the default), got kgo.ManualFlushing", name)
 	}
 	if vs := cl.OptValues(kgo.TransactionalID); len(vs) == 2 && vs[1] == true {
-		return fmt.Errorf("%s: Config.Client must not be transactional, got kgo.TransactionalID(%q)", pkg, vs[0])
+		return fmt.Errorf("%s must not be transactional, got kgo.TransactionalID(%q)", name, vs[0])
 	}
 	if always, _ := cl.OptValue(kgo.DefaultProduceTopicAlways).(bool); always {
-		return fmt.Errorf("%s: Config.Client must produce to each record's topic, got kgo.DefaultProduceTopicAlways", pkg)
+		return fmt.Errorf("%s must produce to each record's topic, got kgo.DefaultProduceTopicAlways", name)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package confirm
 import (
 	"errors"
 	"fmt"
+
+	"github.com/bulwark-go/bulwark"
 )
 
 // The errors of a confirmed publish; the rabbitmq package exports them.
@@ -10,7 +12,8 @@ var (
 	ErrUnroutable     = errors.New("rabbitmq: message unroutable")
 	ErrNacked         = errors.New("rabbitmq: broker nacked the message")
 	ErrConnectionLost = errors.New("rabbitmq: connection lost before the broker confirmed")
-	ErrClosed         = errors.New("rabbitmq: publisher closed")
+	ErrClosed         = fmt.Errorf("rabbitmq: publisher closed (%w)", bulwark.ErrClosed)
+	ErrInvalid        = errors.New("rabbitmq: message cannot be published as it is")
 )
 
 // UnroutableError is the error of a message the broker returned.

@@ -76,8 +76,9 @@ func expired(ctx context.Context) bool {
 // is safe for concurrent use: publishes share one channel, so messages
 // published one after another arrive in a queue in that order.
 type Publisher struct {
-	dial Dialer
-	name string // error prefix: "rabbitoutbox", "rabbitdlq"
+	dial    Dialer
+	name    string // error prefix: "rabbitoutbox", "rabbitdlq"
+	maxBody int    // the largest body Publish sends; 0 for no limit
 
 	mu         sync.Mutex
 	conn       *amqp.Connection
@@ -87,17 +88,44 @@ type Publisher struct {
 	closed     bool
 }
 
-// New returns a Publisher that connects with dial on first use.
-func New(name string, dial Dialer) *Publisher {
-	return &Publisher{dial: dial, name: name}
+// New returns a Publisher that connects with dial on first use and refuses
+// bodies over maxBody bytes (0 for no limit).
+func New(name string, dial Dialer, maxBody int) *Publisher {
+	return &Publisher{dial: dial, name: name, maxBody: maxBody}
+}
+
+// DefaultMaxBody is the largest body a Publisher sends unless told
+// otherwise: RabbitMQ 4's default max_message_size (16 MiB). The broker
+// closes the channel on a larger one, failing every publish in flight on
+// it.
+const DefaultMaxBody = 16 << 20
+
+// defaultFrameMax is the frame_max Check assumes before the first
+// connection: RabbitMQ's default, which amqp091 also asks for.
+const defaultFrameMax = 131072
+
+// Check returns the error, wrapping ErrInvalid, that Publish would return
+// for msg without sending it: with the frame_max of the connection in use,
+// or of RabbitMQ's default (128 KiB) before the first one.
+func (p *Publisher) Check(exchange, key string, msg amqp.Publishing) error {
+	frameMax := defaultFrameMax
+	p.mu.Lock()
+	if p.sess != nil {
+		frameMax = p.sess.frameMax
+	}
+	p.mu.Unlock()
+	return check(exchange, key, msg, frameMax, p.maxBody)
 }
 
 // Publish publishes msg, mandatory, to exchange with key, and returns nil
 // once the broker has confirmed it. A returned message fails with an
 // *UnroutableError, a nack with ErrNacked, a channel or connection that
 // closes first with ErrConnectionLost (the next Publish reconnects), and a
-// done ctx with ctx's error, promptly. While the broker blocks publishers
-// (a resource alarm), Publish waits for it to unblock before writing.
+// done ctx with ctx's error, promptly. A message that cannot be sent as it
+// is (see check) fails with an error wrapping ErrInvalid before anything
+// is written, so that it disturbs no other publish. While the broker
+// blocks publishers (a resource alarm), Publish waits for it to unblock
+// before writing.
 func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -106,6 +134,9 @@ func (p *Publisher) Publish(ctx context.Context, exchange, key string, msg amqp.
 	for try := 0; ; try++ {
 		s, err := p.session(ctx)
 		if err != nil {
+			return err
+		}
+		if err := check(exchange, key, msg, s.frameMax, p.maxBody); err != nil {
 			return err
 		}
 		if err := s.gate.wait(ctx); err != nil {

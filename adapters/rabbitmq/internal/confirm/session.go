@@ -13,9 +13,10 @@ import (
 // has recorded a message's return (which the broker sends before the
 // message's ack) before it sees the ack.
 type session struct {
-	ch   *amqp.Channel
-	gate *gate
-	turn chan struct{} // a token: held while publishing, so delivery tags are predictable
+	ch       *amqp.Channel
+	gate     *gate
+	frameMax int           // the connection's, negotiated; 0 for no limit
+	turn     chan struct{} // a token: held while publishing, so delivery tags are predictable
 
 	mu      sync.Mutex
 	waiters map[uint64]*waiter
@@ -42,7 +43,7 @@ func openSession(conn *amqp.Connection, g *gate) (*session, error) {
 		ch.Close()
 		return nil, err
 	}
-	s := &session{ch: ch, gate: g, turn: make(chan struct{}, 1), waiters: make(map[uint64]*waiter), byID: make(map[string][]uint64)}
+	s := &session{ch: ch, gate: g, frameMax: max(conn.Config.FrameSize, 0), turn: make(chan struct{}, 1), waiters: make(map[uint64]*waiter), byID: make(map[string][]uint64)}
 	confirms := ch.NotifyPublish(make(chan amqp.Confirmation))
 	returns := ch.NotifyReturn(make(chan amqp.Return))
 	closes := ch.NotifyClose(make(chan *amqp.Error, 1))
@@ -58,9 +59,6 @@ func (s *session) isDead() bool {
 
 // publish sends msg and returns the waiter for its confirmation.
 func (s *session) publish(ctx context.Context, exchange, key string, msg amqp.Publishing) (*waiter, error) {
-	if err := msg.Headers.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid headers: %w", err)
-	}
 	select {
 	case s.turn <- struct{}{}:
 	case <-ctx.Done():
