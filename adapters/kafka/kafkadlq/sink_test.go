@@ -22,7 +22,7 @@ import (
 )
 
 func TestSinkConformance(t *testing.T) {
-	retrytest.RunDeadLetterSink(t, func(t *testing.T) retrytest.Harness {
+	retrytest.Run(t, func(t *testing.T) retrytest.Harness {
 		c := kafkatest.Cluster(t)
 		topic := kafkatest.Topic(t, c, 3)
 		sink, err := kafkadlq.New(kafkadlq.Config[retrytest.Item]{Client: kafkatest.Client(t, c), Topic: topic})

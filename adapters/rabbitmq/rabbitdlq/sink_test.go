@@ -42,7 +42,7 @@ func TestSinkConformance(t *testing.T) {
 	running := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, running) }) // after every connection's cleanup
 	url := rabbittest.URL(t)
-	retrytest.RunDeadLetterSink(t, func(t *testing.T) retrytest.Harness {
+	retrytest.Run(t, func(t *testing.T) retrytest.Harness {
 		q := rabbittest.Queue(t, url, "", nil)
 		d := rabbittest.Consume(t, url, q)
 		var mu sync.Mutex
