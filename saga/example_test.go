@@ -61,7 +61,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer orch.Close()
+	defer orch.Close(context.Background())
 
 	ctx := context.Background()
 	err = orch.Execute(ctx, "trip-1", Trip{Customer: "ada", Budget: 1000})
@@ -105,7 +105,7 @@ func ExampleOrchestrator_List() {
 	if err != nil {
 		panic(err)
 	}
-	defer orch.Close()
+	defer orch.Close(context.Background())
 	ctx := context.Background()
 	_ = orch.Execute(ctx, "trip-3", Trip{})
 
