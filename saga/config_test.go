@@ -3,6 +3,7 @@ package saga_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"runtime"
 	"strings"
@@ -114,7 +115,8 @@ func watch(t *testing.T, cfg saga.Config) observed {
 			runCtx, cancel := context.WithCancel(ctx)
 			ran := make(chan error, 1)
 			go func() { ran <- o.Run(runCtx) }()
-			b.poll = e.clk.WaitFor(time.Millisecond, time.Hour)
+			b.poll = e.clk.WaitFor(time.Millisecond, b.lease/3-1) // not the heartbeat's
+
 			cancel()
 			<-ran
 			return b
@@ -234,7 +236,7 @@ func FuzzNew(f *testing.F) {
 		}
 		fc := clocktest.New(epoch)
 		var waits []time.Duration
-		cfg.Clock = fc
+		cfg.Clock, cfg.Logger = fc, slog.New(slog.DiscardHandler)
 		cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
 			if r, ok := ev.(saga.Retrying); ok {
 				waits = append(waits, r.Wait)

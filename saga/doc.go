@@ -49,8 +49,9 @@
 // orchestrator's bulwark.Service method, keeps taking over sagas whose
 // lease has ended (their instance died or was closed) and drives them on,
 // forward or compensating; Recover does it once, for programs that do not
-// call Run. While any saga is being driven, one goroutine renews the leases
-// of those with long steps; it ends with the last of them.
+// call Run. While sagas are being driven, one goroutine renews the leases
+// of those with long steps; it ends at its first renewal time (every
+// LeaseDuration/3) when no saga is driven any more, or at Close.
 //
 // Close stops the orchestrator: Run returns nil, and every saga in flight
 // finishes the invocation it is running, writes its outcome, releases its

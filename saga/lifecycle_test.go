@@ -117,6 +117,7 @@ func TestCloseLetsTheInvocationInFlightFinishThenReleasesTheSaga(t *testing.T) {
 	executed := make(chan error, 1)
 	go func() { executed <- a.Execute(ctx, "o1", Order{}) }()
 	<-started
+	e.clk.Wait(saga.DefaultConfig().PollInterval) // Run has looked once and sleeps
 
 	closed := make(chan error, 1)
 	go func() { closed <- a.Close(ctx) }()
@@ -232,17 +233,21 @@ func TestCloseEndsTheWaitBetweenTries(t *testing.T) {
 	assert.Empty(t, e.clk.Live(), "no timer is left")
 }
 
-func TestExecuteWithoutRunRenewsItsLeaseAndStopsAllItStarted(t *testing.T) {
+func TestTheHeartbeatRunsWhileSagasAreDrivenAndEndsWhenIdle(t *testing.T) {
 	e := newEnv(t)
 	started, release := make(chan struct{}, 1), make(chan struct{})
-	o := e.orchestrator(def(e.blockingStep("charge", started, release)))
+	// Not closed by the test: nothing may be left running all the same.
+	o, err := saga.New(def(e.blockingStep("charge", started, release)), e.store, e.config())
+	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(context.Background(), "o1", Order{}) }()
 	<-started
 	assert.Equal(t, []time.Duration{heartbeat}, e.clk.Live(), "the heartbeat runs while a saga is driven")
 	close(release)
 	require.NoError(t, <-done)
-	assert.Empty(t, e.clk.Live(), "and ends with it")
+	require.NoError(t, o.Execute(context.Background(), "o2", Order{}))
+	assert.Equal(t, []time.Duration{heartbeat}, e.clk.Live(), "one heartbeat serves one saga after another")
+	e.fc.Advance(heartbeat) // it finds no saga to renew, and ends
 }
 
 func TestZeroValuesPanicFromTheirMethods(t *testing.T) {

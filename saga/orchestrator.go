@@ -54,14 +54,16 @@ type Orchestrator[T any] struct {
 	active  map[*execution[T]]struct{} // sagas being driven
 	busy    int                        // active sagas, Run and the heartbeat
 	idle    chan struct{}              // closed once closed and busy == 0
-	beat    clock.Timer                // the heartbeat's armed timer; nil when no heartbeat runs
-	unbeat  chan struct{}              // closed to end the running heartbeat
+	beating bool                       // the heartbeat runs
+	wake    chan struct{}              // tells the heartbeat to look whether it is still needed
 }
 
 // New validates def and cfg and returns an Orchestrator that drives sagas of
 // def in store. It starts nothing: sagas are driven by the goroutines that
-// Execute, Resume, Recover and Run start, and a lease-renewing goroutine
-// runs while any saga is being driven.
+// Execute, Resume, Recover and Run start, and the heartbeat, a goroutine
+// renewing the leases of sagas with long steps, starts with the first saga
+// driven and ends at its first renewal time when none is (at most
+// LeaseDuration/3 after the last one ended), or at Close.
 func New[T any](def Definition[T], store Store, cfg Config) (*Orchestrator[T], error) {
 	noReturn, err := def.validate()
 	if err != nil {
@@ -91,6 +93,7 @@ func New[T any](def Definition[T], store Store, cfg Config) (*Orchestrator[T], e
 		obs:      cfg.Observer,
 		active:   make(map[*execution[T]]struct{}),
 		idle:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 	}
 	if o.codec == nil {
 		o.codec = JSON[T]{}
@@ -188,7 +191,7 @@ func (o *Orchestrator[T]) driveFor(ctx context.Context, e *execution[T]) error {
 }
 
 // begin registers e as driven by this orchestrator, and starts the
-// heartbeat if it is the only one; false once closed.
+// heartbeat unless it runs; false once closed.
 func (o *Orchestrator[T]) begin(e *execution[T]) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -197,27 +200,34 @@ func (o *Orchestrator[T]) begin(e *execution[T]) bool {
 	}
 	o.busy++
 	o.active[e] = struct{}{}
-	if o.beat == nil {
+	if !o.beating {
 		// The first timer is armed here, not by the goroutine, so that it
-		// exists as soon as the saga does (tests count timers).
+		// exists as soon as the saga does (tests wait for it).
+		o.beating = true
 		o.busy++
-		o.beat, o.unbeat = o.clk.NewTimer(o.cfg.LeaseDuration/3), make(chan struct{})
-		go o.heartbeat(o.beat, o.unbeat)
+		go o.heartbeat(o.clk.NewTimer(o.cfg.LeaseDuration / 3))
 	}
 	return true
 }
 
-// end unregisters e, and ends the heartbeat when no saga is left.
+// end unregisters e. Once closed, the last saga to end tells the heartbeat
+// to stop.
 func (o *Orchestrator[T]) end(e *execution[T]) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.active, e)
-	if len(o.active) == 0 && o.beat != nil {
-		o.beat.Stop()
-		close(o.unbeat)
-		o.beat, o.unbeat = nil, nil
+	if o.closed && len(o.active) == 0 {
+		o.wakeHeartbeat()
 	}
 	o.done()
+}
+
+// wakeHeartbeat makes the heartbeat look whether it is still needed.
+func (o *Orchestrator[T]) wakeHeartbeat() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 }
 
 // done counts one piece of work (a saga, Run, the heartbeat) finished; the
@@ -256,6 +266,9 @@ func (o *Orchestrator[T]) Close(ctx context.Context) error {
 		o.stopDrain()
 		if o.busy == 0 {
 			close(o.idle)
+		}
+		if len(o.active) == 0 {
+			o.wakeHeartbeat()
 		}
 	}
 	o.mu.Unlock()

@@ -160,37 +160,41 @@ func waitForSlot(ctx context.Context, slots chan struct{}) error {
 
 // heartbeat renews, every LeaseDuration/3, the leases of the sagas this
 // orchestrator drives whose lease is more than a third gone (a saga whose
-// steps are quick extends its lease with every transition instead). It
-// runs while any saga is driven: begin starts it with its first timer t,
-// end closes unbeat when the last saga is done. It also ends when a Close
-// gives up waiting, so that the leases of sagas cut short run out.
-func (o *Orchestrator[T]) heartbeat(t clock.Timer, unbeat chan struct{}) {
-	defer func() {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		o.done()
-	}()
+// steps are quick extends its lease with every transition instead). begin
+// starts it, with its first timer t, when a saga starts and it does not
+// run. It ends at a renewal time when no saga is driven, so that a
+// process running one saga after another keeps one heartbeat; once closed,
+// as soon as no saga is driven; and when a Close gives up waiting, so that
+// the leases of the sagas cut short run out.
+func (o *Orchestrator[T]) heartbeat(t clock.Timer) {
 	interval := o.cfg.LeaseDuration / 3
 	for {
+		var quit bool
 		select {
 		case <-t.C():
-		case <-unbeat:
-			return
+			o.renew(interval)
+			o.mu.Lock()
+			if quit = len(o.active) == 0; !quit {
+				t = o.clk.NewTimer(interval)
+			}
+		case <-o.wake:
+			o.mu.Lock()
+			quit = o.closed && len(o.active) == 0
 		case <-o.kill.Done():
+			o.mu.Lock()
+			quit = true
+		}
+		if quit {
+			// Under the same lock as the decision, so that a saga begun
+			// meanwhile starts a heartbeat of its own.
 			t.Stop()
-			return
+			o.beating = false
+			o.done()
 		}
-		o.renew(interval)
-		o.mu.Lock()
-		select {
-		case <-unbeat:
-			o.mu.Unlock()
-			return
-		default:
-		}
-		t = o.clk.NewTimer(interval)
-		o.beat = t
 		o.mu.Unlock()
+		if quit {
+			return
+		}
 	}
 }
 

@@ -70,7 +70,6 @@ func TestQuickSagasNeedNoRenewals(t *testing.T) {
 	store := &renewals{Store: e.store}
 	o := e.orchestratorOn(store, def(e.step("a", saga.Compensatable, nil, nil)), func(c *saga.Config) { c.LeaseDuration = 30 * time.Second })
 	require.NoError(t, o.Execute(context.Background(), "o1", Order{}))
-	assert.Empty(t, e.clk.Live(), "the heartbeat ends with the last saga driven")
 	e.fc.Advance(time.Hour)
 	assert.Zero(t, store.n.Load())
 }
