@@ -20,22 +20,8 @@ func runInstances(t *testing.T, h harnesses) {
 	ctx := context.Background()
 
 	t.Run("DeadInstancesSagasAreTakenOver", func(t *testing.T) {
-		first, reopen := h.stores(t)
-		store := &faultyStore{Store: first}
-		l := newLedger()
-		fc := clocktest.New(epoch)
-		hold := make(chan struct{})
-		charging := make(chan struct{}, 1)
-		cfgA := config(fc, "a")
-		cfgA.Observer = onStepStarted(func(inv saga.Invocation) {
-			if inv.Step == "charge" {
-				charging <- struct{}{}
-			}
-		})
-		a := orchestrator(t, definition(l, plan{block: map[string]chan struct{}{"charge": hold}}), store, cfgA)
-		started := make(chan error, 1)
-		go func() { started <- a.Execute(ctx, "o1", Order{ID: "o1"}) }()
-		<-charging
+		w := startCharging(t, h)
+		store, reopen, l, fc, hold, started := w.store, w.reopen, w.l, w.fc, w.hold, w.started
 
 		b := orchestrator(t, definition(l, plan{}), reopen(), config(fc, "b"))
 		n, err := b.Recover(ctx)
@@ -45,7 +31,7 @@ func runInstances(t *testing.T, h harnesses) {
 		// a dies: it reaches the store no more. Once its lease has ended,
 		// b takes over and finishes the saga.
 		store.dead.Store(true)
-		fc.Advance(cfgA.LeaseDuration + time.Second)
+		fc.Advance(config(fc, "a").LeaseDuration + time.Second)
 		n, err = b.Recover(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
@@ -59,27 +45,13 @@ func runInstances(t *testing.T, h harnesses) {
 	})
 
 	t.Run("AnInstanceThatLostItsLeaseStops", func(t *testing.T) {
-		first, reopen := h.stores(t)
-		store := &faultyStore{Store: first}
-		l := newLedger()
-		fc := clocktest.New(epoch)
-		hold := make(chan struct{})
-		charging := make(chan struct{}, 1)
-		cfgA := config(fc, "a")
-		cfgA.Observer = onStepStarted(func(inv saga.Invocation) {
-			if inv.Step == "charge" {
-				charging <- struct{}{}
-			}
-		})
-		a := orchestrator(t, definition(l, plan{block: map[string]chan struct{}{"charge": hold}}), store, cfgA)
-		started := make(chan error, 1)
-		go func() { started <- a.Execute(ctx, "o1", Order{ID: "o1"}) }()
-		<-charging
+		w := startCharging(t, h)
+		store, reopen, l, fc, hold, started := w.store, w.reopen, w.l, w.fc, w.hold, w.started
 
 		// a is paused (its renewals get lost), so its lease ends and b takes
 		// the saga over.
 		store.dropRenew.Store(true)
-		fc.Advance(cfgA.LeaseDuration + time.Second)
+		fc.Advance(config(fc, "a").LeaseDuration + time.Second)
 		b := orchestrator(t, definition(l, plan{}), reopen(), config(fc, "b"))
 		n, err := b.Recover(ctx)
 		require.NoError(t, err)
@@ -158,4 +130,35 @@ func runInstances(t *testing.T, h harnesses) {
 		}
 		t.Logf("drivers: %v", drivers)
 	})
+}
+
+// charging is an instance a, on a store that can cut it off, driving saga
+// o1 and held in its step "charge" until hold is closed; started delivers
+// what a's Execute returns.
+type charging struct {
+	store   *faultyStore
+	reopen  func() saga.Store
+	l       *ledger
+	fc      *clocktest.Fake
+	hold    chan struct{}
+	started chan error
+}
+
+func startCharging(t *testing.T, h harnesses) charging {
+	first, reopen := h.stores(t)
+	w := charging{
+		store: &faultyStore{Store: first}, reopen: reopen, l: newLedger(), fc: clocktest.New(epoch),
+		hold: make(chan struct{}), started: make(chan error, 1),
+	}
+	entered := make(chan struct{}, 1)
+	cfg := config(w.fc, "a")
+	cfg.Observer = onStepStarted(func(inv saga.Invocation) {
+		if inv.Step == "charge" {
+			entered <- struct{}{}
+		}
+	})
+	a := orchestrator(t, definition(w.l, plan{block: map[string]chan struct{}{"charge": w.hold}}), w.store, cfg)
+	go func() { w.started <- a.Execute(context.Background(), "o1", Order{ID: "o1"}) }()
+	<-entered
+	return w
 }
