@@ -270,3 +270,16 @@ func TestZeroValuesPanicFromTheirMethods(t *testing.T) {
 	assert.PanicsWithValue(t, "saga: MemoryStore used without NewMemoryStore", func() { _ = m.Create(ctx, saga.Record{ID: "x"}) })
 	assert.PanicsWithValue(t, "saga: MemoryStore used without NewMemoryStore", func() { _, _ = m.Get(ctx, "x") })
 }
+
+func TestRecoverReturnsItsContextsErrorWrappedAndErrClosedAfterClose(t *testing.T) {
+	e := newEnv(t)
+	o := e.orchestrator(def(e.step("a", saga.Compensatable, nil, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := o.Recover(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "saga: Recover: ")
+	require.NoError(t, o.Close(context.Background()))
+	_, err = o.Recover(context.Background())
+	assert.ErrorIs(t, err, bulwark.ErrClosed)
+}
