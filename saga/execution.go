@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
@@ -33,6 +34,12 @@ type execution[T any] struct {
 // end of the Run or Recover context); not a failure of the saga.
 var errStopping = errors.New("stopping")
 
+// stopping reports whether the execution must stop before its next
+// invocation: Close was called, or run was cancelled.
+func (e *execution[T]) stopping(run context.Context) bool {
+	return e.o.drain.Err() != nil || run.Err() != nil
+}
+
 // drive runs the saga until it is terminal, this instance loses it, or run
 // is cancelled. caller is the context of the Execute or Resume call
 // (Background when taken over): cancelling it compensates a saga that has
@@ -42,7 +49,7 @@ func (e *execution[T]) drive(caller, parent context.Context) error {
 	e.caller = caller
 	run, stopRun := context.WithCancelCause(parent)
 	defer stopRun(nil)
-	defer context.AfterFunc(o.stop, func() { stopRun(ErrClosed) })()
+	defer context.AfterFunc(o.kill, func() { stopRun(context.Cause(o.kill)) })()
 	fwd := run
 	if caller.Done() != nil {
 		var stopFwd context.CancelCauseFunc
@@ -59,6 +66,10 @@ func (e *execution[T]) drive(caller, parent context.Context) error {
 		err = e.needsAttention(run, e.rec.Step, fmt.Errorf("cannot resume from the stored record: %w", err))
 	}
 	for err == nil {
+		if e.stopping(run) {
+			err = errStopping
+			break
+		}
 		switch e.rec.Status {
 		case Running:
 			err = e.forward(run, fwd)
@@ -106,7 +117,7 @@ func (e *execution[T]) forward(run, fwd context.Context) error {
 			err = e.attempt(run, s, s.Action)
 		}
 		switch {
-		case run.Err() != nil:
+		case run.Err() != nil, errors.Is(err, errStopping):
 			return errStopping
 		case err == nil:
 			return e.advance(run, i+1)
@@ -170,9 +181,7 @@ func (e *execution[T]) advance(run context.Context, next int) error {
 	if err := e.write(run, Completed, next, ""); err != nil {
 		return err
 	}
-	if h := e.o.cfg.OnFinished; h != nil {
-		h(SagaEvent{SagaID: e.rec.ID, Status: Completed})
-	}
+	observe(e.o.obs, run, Finished{Orchestrator: e.o.cfg.Name, SagaID: e.rec.ID, Status: Completed})
 	return nil
 }
 
@@ -188,11 +197,9 @@ func (e *execution[T]) beginCompensation(run context.Context, from int, cause er
 	if err := e.write(run, status, next, cause.Error()); err != nil {
 		return err
 	}
-	if h := e.o.cfg.OnCompensating; h != nil {
-		h(SagaEvent{SagaID: e.rec.ID, Status: Compensating, Err: cause})
-	}
-	if h := e.o.cfg.OnFinished; h != nil && status == Compensated {
-		h(SagaEvent{SagaID: e.rec.ID, Status: Compensated, Err: cause})
+	observe(e.o.obs, run, CompensationStarted{Orchestrator: e.o.cfg.Name, SagaID: e.rec.ID, Err: cause})
+	if status == Compensated {
+		observe(e.o.obs, run, Finished{Orchestrator: e.o.cfg.Name, SagaID: e.rec.ID, Status: Compensated, Err: cause})
 	}
 	return nil
 }
@@ -219,7 +226,7 @@ func (e *execution[T]) compensate(run context.Context) error {
 		e.inv = Invocation{SagaID: e.rec.ID, Step: s.Name, Compensation: true}
 		err := e.retry(run, o.cfg.CompensationAttempts, s, s.Compensate)
 		switch {
-		case run.Err() != nil:
+		case run.Err() != nil, errors.Is(err, errStopping):
 			return errStopping
 		case err != nil:
 			return e.needsAttention(run, j, fmt.Errorf("compensation of step %q failed %d time(s): %w", s.Name, o.cfg.CompensationAttempts, err))
@@ -232,14 +239,12 @@ func (e *execution[T]) compensate(run context.Context) error {
 	if err := e.write(run, Compensated, next, ""); err != nil {
 		return err
 	}
-	if h := o.cfg.OnFinished; h != nil {
-		h(SagaEvent{SagaID: e.rec.ID, Status: Compensated, Err: e.causeOr()})
-	}
+	observe(o.obs, run, Finished{Orchestrator: o.cfg.Name, SagaID: e.rec.ID, Status: Compensated, Err: e.causeOr()})
 	return nil
 }
 
 // needsAttention writes the saga as stuck at step, and tells the log and
-// the OnFinished hook.
+// the observer.
 func (e *execution[T]) needsAttention(run context.Context, step int, err error) error {
 	if e.cause != nil || e.rec.Error != "" {
 		err = fmt.Errorf("%w; then %w", e.causeOr(), err)
@@ -248,10 +253,8 @@ func (e *execution[T]) needsAttention(run context.Context, step int, err error) 
 	if werr := e.write(run, NeedsAttention, step, err.Error()); werr != nil {
 		return werr
 	}
-	e.o.log.Error("saga needs attention: Resume or Abandon it", "saga", e.rec.ID, "definition", e.rec.Name, "step", step, "err", err)
-	if h := e.o.cfg.OnFinished; h != nil {
-		h(SagaEvent{SagaID: e.rec.ID, Status: NeedsAttention, Err: err})
-	}
+	e.o.log.Error("saga needs attention: Resume or Abandon it", "saga", e.rec.ID, "definition", e.rec.Name, "step", step, "error", err)
+	observe(e.o.obs, run, Finished{Orchestrator: e.o.cfg.Name, SagaID: e.rec.ID, Status: NeedsAttention, Err: err})
 	return nil
 }
 
@@ -272,22 +275,27 @@ func (e *execution[T]) outcome() error {
 }
 
 // stopped ends an execution that did not reach a terminal status. When the
-// orchestrator is stopping, it releases the lease so another instance can
-// take the saga over at once.
+// orchestrator is stopping it, it releases the lease so another instance
+// can take the saga over at once.
 func (e *execution[T]) stopped(run context.Context, err error) error {
-	if errors.Is(err, ErrLeaseLost) {
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		observe(e.o.obs, run, Stopped{Orchestrator: e.o.cfg.Name, SagaID: e.rec.ID, Err: err})
 		return fmt.Errorf("saga %s: %w", e.rec.ID, err)
-	}
-	if run.Err() != nil {
-		err = context.Cause(run)
+	case run.Err() != nil || errors.Is(err, errStopping):
+		err = bulwark.ErrClosed // drained by Close
+		if run.Err() != nil {
+			err = context.Cause(run)
+		}
 		rec := e.rec
 		rec.Owner, rec.LeaseUntil, rec.UpdatedAt = "", time.Time{}, e.o.clk.Now()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(run), 5*time.Second)
 		defer cancel()
 		_ = e.o.store.Update(ctx, rec) // best effort: otherwise the lease just runs out
-	} else {
-		e.o.log.Warn("saga stopped on a store error; Run or Recover resumes it when its lease ends", "saga", e.rec.ID, "err", err)
+	default:
+		e.o.log.Warn("saga stopped on a store error; Run or Recover resumes it when its lease ends", "saga", e.rec.ID, "error", err)
 	}
+	observe(e.o.obs, run, Stopped{Orchestrator: e.o.cfg.Name, SagaID: e.rec.ID, Err: err})
 	return fmt.Errorf("saga %s: %w: %w", e.rec.ID, ErrStopped, err)
 }
 
@@ -343,18 +351,44 @@ func (e *execution[T]) restore() error {
 	return nil
 }
 
-// retry runs attempts of fn until one succeeds, run ends, or limit of them
-// failed (never, for limit 0), waiting with backoff between them.
+// retry runs tries of fn until one succeeds, run ends, or limit of them
+// failed (never, for Unlimited), waiting as Config.Backoff says between
+// them. It returns errStopping when Close or the end of run cut a wait
+// short.
 func (e *execution[T]) retry(run context.Context, limit int, s *Step[T], fn StepFunc[T]) error {
+	o := e.o
+	var wait time.Duration
 	for n := 1; ; n++ {
 		err := e.attempt(run, s, fn)
-		if err == nil || run.Err() != nil || (limit > 0 && n >= limit) {
+		if err == nil || run.Err() != nil || (limit != Unlimited && n >= limit) {
 			return err
 		}
-		if clock.Sleep(run, e.o.clk, e.o.backoff(n)) != nil {
-			return err
+		wait = o.cfg.Backoff.Wait(n, wait, o.cfg.MaxDelay)
+		observe(o.obs, run, Retrying{Orchestrator: o.cfg.Name, Invocation: e.inv, Err: err, Wait: wait})
+		if !e.pause(run, wait) {
+			return errStopping
 		}
 	}
+}
+
+// pause waits d on the orchestrator's clock; false when Close or the end
+// of run cut it short.
+func (e *execution[T]) pause(run context.Context, d time.Duration) bool {
+	if e.stopping(run) {
+		return false
+	}
+	if d <= 0 {
+		return true
+	}
+	t := e.o.clk.NewTimer(d)
+	select {
+	case <-t.C():
+		return true
+	case <-run.Done():
+	case <-e.o.drain.Done():
+	}
+	t.Stop()
+	return false
 }
 
 // attempt runs one try of fn (an action or compensation of s) through the
@@ -367,7 +401,7 @@ func (e *execution[T]) attempt(ctx context.Context, s *Step[T], fn StepFunc[T]) 
 }
 
 // invoke calls fn once, on data decoded from the log if an earlier
-// invocation may have changed it, with the step's timeout and the hooks.
+// invocation may have changed it, with the step's timeout, and reports it.
 func (e *execution[T]) invoke(ctx context.Context, s *Step[T], fn StepFunc[T]) error {
 	o := e.o
 	inv := &e.inv
@@ -377,20 +411,22 @@ func (e *execution[T]) invoke(ctx context.Context, s *Step[T], fn StepFunc[T]) e
 		}
 	}
 	inv.Attempt++
-	if h := o.cfg.OnStepStarted; h != nil {
-		h(StepEvent{Invocation: *inv})
-	}
 	if s.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = withTimer(ctx, o.clk, s.Timeout, ErrStepTimeout)
 		defer cancel()
 	}
+	var start time.Time
+	if o.obs != nil {
+		start = o.clk.Now()
+		o.obs.Observe(ctx, StepStarted{Orchestrator: o.cfg.Name, Invocation: *inv})
+	}
 	e.dirty = true
 	err := e.call(ctx, fn, *inv)
 	if err == nil {
 		e.dirty = false
-		if h := o.cfg.OnStepCompleted; h != nil {
-			h(StepEvent{Invocation: *inv})
+		if o.obs != nil {
+			o.obs.Observe(ctx, StepCompleted{Orchestrator: o.cfg.Name, Invocation: *inv, Duration: o.clk.Now().Sub(start)})
 		}
 		return nil
 	}
@@ -399,8 +435,8 @@ func (e *execution[T]) invoke(ctx context.Context, s *Step[T], fn StepFunc[T]) e
 			err = fmt.Errorf("%w (%w)", err, cause)
 		}
 	}
-	if h := o.cfg.OnStepFailed; h != nil {
-		h(StepEvent{Invocation: *inv, Err: err})
+	if o.obs != nil {
+		o.obs.Observe(ctx, StepFailed{Orchestrator: o.cfg.Name, Invocation: *inv, Duration: o.clk.Now().Sub(start), Err: err})
 	}
 	return err
 }

@@ -18,12 +18,11 @@ var errDeclined = errors.New("card declined")
 
 func TestCompletedSagaRanEveryStepInOrder(t *testing.T) {
 	e := newEnv(t)
-	h := &hookLog{}
 	o := e.orchestrator(def(
 		e.step("reserve", saga.Compensatable, nil, nil),
 		e.step("charge", saga.Pivot, nil, nil),
 		e.step("ship", saga.Retriable, nil, nil),
-	), h.install)
+	))
 	require.NoError(t, o.Execute(context.Background(), "o1", Order{ID: "o1"}))
 	assert.Equal(t, []string{"o1/reserve", "o1/charge", "o1/ship"}, e.j.list())
 	assert.Equal(t, []string{
@@ -31,7 +30,7 @@ func TestCompletedSagaRanEveryStepInOrder(t *testing.T) {
 		"started charge #1", "completed charge #1",
 		"started ship #1", "completed ship #1",
 		"finished completed",
-	}, h.list())
+	}, e.events.list())
 	snap, err := o.Get(context.Background(), "o1")
 	require.NoError(t, err)
 	assert.Equal(t, saga.Completed, snap.Status)
@@ -41,13 +40,12 @@ func TestCompletedSagaRanEveryStepInOrder(t *testing.T) {
 
 func TestFailedStepIsCompensatedWithTheStepsBeforeItInReverse(t *testing.T) {
 	e := newEnv(t)
-	h := &hookLog{}
 	o := e.orchestrator(def(
 		e.step("reserve", saga.Compensatable, nil, nil),
 		saga.Step[Order]{Name: "notify", Action: nop}, // nothing to undo
 		e.step("charge", saga.Compensatable, always(errDeclined), nil),
 		e.step("confirm", saga.Pivot, nil, nil),
-	), h.install)
+	))
 	err := o.Execute(context.Background(), "o1", Order{ID: "o1"})
 	var serr *saga.Error
 	require.ErrorAs(t, err, &serr)
@@ -68,7 +66,7 @@ func TestFailedStepIsCompensatedWithTheStepsBeforeItInReverse(t *testing.T) {
 		"started undo charge #1", "completed undo charge #1",
 		"started undo reserve #1", "completed undo reserve #1",
 		"finished compensated",
-	}, h.list())
+	}, e.events.list())
 	snap, err := o.Get(context.Background(), "o1")
 	require.NoError(t, err)
 	assert.Equal(t, saga.Compensated, snap.Status)
@@ -100,21 +98,20 @@ func TestPivotFailureCompensatesOnlyTheStepsBeforeIt(t *testing.T) {
 
 func TestRetriableStepIsRetriedUntilItSucceedsAndNeverCompensated(t *testing.T) {
 	e := newEnv(t)
-	h := &hookLog{}
 	o := e.orchestrator(def(
 		e.step("reserve", saga.Compensatable, nil, nil),
 		e.step("charge", saga.Pivot, nil, nil),
 		e.step("ship", saga.Retriable, fails(4, errors.New("carrier down")), nil),
-	), h.install)
+	))
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(context.Background(), "o1", Order{ID: "o1"}) }()
 	for range 4 {
-		e.waitTimers(1) // the backoff before the next try
-		e.fc.Advance(saga.DefaultConfig().MaxRetryDelay)
+		e.clk.WaitFor(time.Millisecond, saga.DefaultConfig().MaxDelay) // the backoff before the next try
+		e.fc.Advance(saga.DefaultConfig().MaxDelay)
 	}
 	require.NoError(t, <-done)
 	assert.Equal(t, []string{"o1/reserve", "o1/charge", "o1/ship"}, e.j.list())
-	assert.Contains(t, h.list(), "completed ship #5")
+	assert.Contains(t, e.events.list(), "completed ship #5")
 }
 
 func TestRetriableStepPastItsLimitNeedsAttentionAndResumes(t *testing.T) {
@@ -129,7 +126,7 @@ func TestRetriableStepPastItsLimitNeedsAttentionAndResumes(t *testing.T) {
 	o := e.orchestrator(def(e.step("charge", saga.Pivot, nil, nil), ship), func(c *saga.Config) { c.RetriableAttempts = 2 })
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(context.Background(), "o1", Order{ID: "o1"}) }()
-	e.waitTimers(1)
+	e.clk.WaitFor(50*time.Millisecond, 100*time.Millisecond) // the default backoff's first wait
 	e.fc.Advance(time.Minute)
 	err := <-done
 	assert.ErrorIs(t, err, saga.ErrNeedsAttention)
@@ -153,27 +150,27 @@ func TestCompensationRetriesWithBackoffThenNeedsAttention(t *testing.T) {
 		}
 		return errors.New("inventory service down")
 	}
-	h := &hookLog{}
 	d := def(
 		e.step("reserve", saga.Compensatable, nil, undoReserve),
 		e.step("charge", saga.Compensatable, always(errDeclined), nil),
 	)
-	o := e.orchestrator(d, h.install, func(c *saga.Config) { c.CompensationAttempts = 3 })
+	o := e.orchestrator(d, func(c *saga.Config) { c.CompensationAttempts = 3 })
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(context.Background(), "o1", Order{ID: "o1"}) }()
 	for _, wait := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond} {
-		e.waitTimers(1)
-		// Jitter takes up to half off the delay: not due before half of it.
-		e.fc.Advance(wait/2 - time.Millisecond)
-		assert.Equal(t, e.timers+1, e.fc.Timers(), "still waiting")
-		e.fc.Advance(wait/2 + time.Millisecond)
+		// The default backoff doubles from 100ms, and its jitter takes up
+		// to half off each wait.
+		d := e.clk.WaitFor(wait/2, wait)
+		e.fc.Advance(d - time.Millisecond)
+		assert.Contains(t, e.clk.Live(), d, "still waiting")
+		e.fc.Advance(time.Millisecond)
 	}
 	err := <-done
 	assert.ErrorIs(t, err, saga.ErrNeedsAttention)
 	assert.ErrorIs(t, err, errDeclined, "the original cause is kept")
 	assert.ErrorContains(t, err, `compensation of step "reserve" failed 3 time(s): inventory service down`)
-	assert.Contains(t, h.list(), "failed undo reserve #3: inventory service down")
-	assert.Equal(t, "finished needs_attention", h.list()[len(h.list())-1])
+	assert.Contains(t, e.events.list(), "failed undo reserve #3: inventory service down")
+	assert.Equal(t, "finished needs_attention", e.events.list()[len(e.events.list())-1])
 	assert.Contains(t, e.logs.String(), "saga needs attention")
 
 	stuck, err := o.List(context.Background(), saga.ListQuery{Status: saga.NeedsAttention})
@@ -212,10 +209,10 @@ func TestResumeAndAbandonOnlyApplyToSagasNeedingAttention(t *testing.T) {
 
 func TestAbandonedSagaStaysAbandoned(t *testing.T) {
 	e := newEnv(t)
-	ch := make(chan saga.SagaEvent, 4)
+	ch := e.events.finished
 	o := e.orchestrator(def(
 		e.step("charge", saga.Compensatable, always(errDeclined), always(errors.New("refund failed"))),
-	), func(c *saga.Config) { c.CompensationAttempts = 1 }, finished(ch))
+	), func(c *saga.Config) { c.CompensationAttempts = 1 })
 	ctx := context.Background()
 	assert.ErrorIs(t, o.Execute(ctx, "o1", Order{}), saga.ErrNeedsAttention)
 	assert.Equal(t, saga.NeedsAttention, (<-ch).Status)
@@ -250,7 +247,7 @@ func TestCompensationSurvivesTheCallerGoingAway(t *testing.T) {
 			return nil
 		}
 	}
-	ch := make(chan saga.SagaEvent, 1)
+	ch := e.events.finished
 	o := e.orchestrator(def(
 		saga.Step[Order]{Name: "reserve", Action: nop, Compensate: undo("reserve")},
 		saga.Step[Order]{Name: "charge", Action: func(ctx context.Context, _ *Order, _ saga.Invocation) error {
@@ -259,7 +256,7 @@ func TestCompensationSurvivesTheCallerGoingAway(t *testing.T) {
 			return ctx.Err()
 		}, Compensate: undo("charge")},
 		saga.Step[Order]{Name: "ship", Kind: saga.Pivot, Action: nop},
-	), finished(ch))
+	))
 
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "trace-1"))
 	done := make(chan error, 1)
@@ -284,7 +281,7 @@ func TestCallerGoingAwayPastThePivotDoesNotStopTheSaga(t *testing.T) {
 	shipping := make(chan struct{})
 	release := make(chan struct{})
 	var shipCtxErr error
-	ch := make(chan saga.SagaEvent, 1)
+	ch := e.events.finished
 	o := e.orchestrator(def(
 		e.step("reserve", saga.Compensatable, nil, nil),
 		e.step("charge", saga.Pivot, nil, nil),
@@ -294,7 +291,7 @@ func TestCallerGoingAwayPastThePivotDoesNotStopTheSaga(t *testing.T) {
 			shipCtxErr = ctx.Err()
 			return nil
 		}},
-	), finished(ch))
+	))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(ctx, "o1", Order{}) }()
@@ -310,7 +307,7 @@ func TestCallerGoingAwayPastThePivotDoesNotStopTheSaga(t *testing.T) {
 func TestCallerGoneBeforeThePivotCompensatesInsteadOfEnteringIt(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan saga.SagaEvent, 1)
+	ch := e.events.finished
 	o := e.orchestrator(def(
 		saga.Step[Order]{Name: "reserve", Action: func(_ context.Context, _ *Order, inv saga.Invocation) error {
 			e.j.record(inv)
@@ -318,7 +315,7 @@ func TestCallerGoneBeforeThePivotCompensatesInsteadOfEnteringIt(t *testing.T) {
 			return nil
 		}, Compensate: func(_ context.Context, _ *Order, inv saga.Invocation) error { e.j.record(inv); return nil }},
 		e.step("charge", saga.Pivot, nil, nil),
-	), finished(ch))
+	))
 	assert.ErrorIs(t, o.Execute(ctx, "o1", Order{}), context.Canceled)
 	assert.Equal(t, saga.Compensated, (<-ch).Status)
 	assert.Equal(t, []string{"o1/reserve", "o1/reserve/compensation"}, e.j.list())
@@ -343,7 +340,7 @@ func TestDeadlineCompensatesTheRunningStep(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(context.Background(), "o1", Order{}) }()
 	<-charging
-	e.waitTimers(1) // the deadline's timer
+	e.clk.Wait(10 * time.Second) // the deadline's timer
 	e.fc.Advance(10*time.Second - time.Millisecond)
 	select {
 	case err := <-done:
@@ -401,7 +398,6 @@ func TestDeadlineDoesNotReachPastThePivot(t *testing.T) {
 
 func TestStepTimeoutCancelsEachInvocation(t *testing.T) {
 	e := newEnv(t)
-	h := &hookLog{}
 	var causes []error
 	slowOnce := saga.Step[Order]{
 		Name: "charge", Timeout: 5 * time.Second,
@@ -416,14 +412,14 @@ func TestStepTimeoutCancelsEachInvocation(t *testing.T) {
 			return nil
 		},
 	}
-	o := e.orchestrator(def(slowOnce), h.install)
+	o := e.orchestrator(def(slowOnce))
 	done := make(chan error, 1)
 	go func() { done <- o.Execute(context.Background(), "o1", Order{}) }()
-	e.waitTimers(1)
+	e.clk.Wait(5 * time.Second) // the step's timeout
 	e.fc.Advance(5 * time.Second)
 	require.NoError(t, <-done)
 	assert.Equal(t, []error{saga.ErrStepTimeout}, causes)
-	assert.Contains(t, h.list(), "failed charge #1: context canceled (saga: step timeout)")
+	assert.Contains(t, e.events.list(), "failed charge #1: context canceled (saga: step timeout)")
 	assert.Equal(t, []string{"o1/charge"}, e.j.list())
 }
 
@@ -439,23 +435,21 @@ func retryPolicy(n int) bulwark.Policy {
 
 func TestPermanentErrorsSkipTheStepsRetries(t *testing.T) {
 	e := newEnv(t)
-	h := &hookLog{}
 	o := e.orchestrator(def(
 		e.step("reserve", saga.Compensatable, nil, nil),
 		saga.Step[Order]{Name: "charge", Policy: retryPolicy(5), Action: func(context.Context, *Order, saga.Invocation) error {
 			return retry.Permanent(errDeclined)
 		}},
-	), h.install)
+	))
 	err := o.Execute(context.Background(), "o1", Order{})
 	assert.ErrorIs(t, err, saga.ErrCompensated)
 	assert.ErrorIs(t, err, errDeclined)
-	assert.Contains(t, h.list(), "failed charge #1: card declined")
-	assert.NotContains(t, h.list(), "started charge #2")
+	assert.Contains(t, e.events.list(), "failed charge #1: card declined")
+	assert.NotContains(t, e.events.list(), "started charge #2")
 }
 
 func TestPolicyRunsEachAttemptOnThePersistedData(t *testing.T) {
 	e := newEnv(t)
-	h := &hookLog{}
 	charge := saga.Step[Order]{
 		Name: "charge", Policy: retryPolicy(3),
 		Action: func(_ context.Context, o *Order, inv saga.Invocation) error {
@@ -467,7 +461,7 @@ func TestPolicyRunsEachAttemptOnThePersistedData(t *testing.T) {
 			return nil
 		},
 	}
-	o := e.orchestrator(def(charge), h.install)
+	o := e.orchestrator(def(charge))
 	require.NoError(t, o.Execute(context.Background(), "o1", Order{Amount: 10}))
 	snap, err := o.Get(context.Background(), "o1")
 	require.NoError(t, err)
@@ -478,7 +472,7 @@ func TestPolicyRunsEachAttemptOnThePersistedData(t *testing.T) {
 		"started charge #2", "failed charge #2: timeout",
 		"started charge #3", "completed charge #3",
 		"finished completed",
-	}, h.list())
+	}, e.events.list())
 }
 
 func TestStepsPassDataToLaterStepsAndCompensations(t *testing.T) {

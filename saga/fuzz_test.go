@@ -52,7 +52,7 @@ func FuzzRecoverFromAnyRecord(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer o.Close()
+		defer o.Close(ctx)
 		if _, err := o.Recover(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,8 @@ import (
 
 // MemoryStore is a Store in process memory, for tests, examples and
 // programs whose sagas need not survive the process. It is safe for
-// concurrent use by several orchestrators.
+// concurrent use by several orchestrators. Make it with NewMemoryStore: the
+// zero MemoryStore's methods panic.
 type MemoryStore struct {
 	mu    sync.Mutex
 	sagas map[string]*Record
@@ -25,6 +26,13 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{sagas: make(map[string]*Record)}
 }
 
+// check panics on a MemoryStore not made by NewMemoryStore.
+func (m *MemoryStore) check() {
+	if m == nil || m.sagas == nil {
+		panic("saga: MemoryStore used without NewMemoryStore")
+	}
+}
+
 // copyRecord returns rec with its own copy of Data, so neither the caller
 // nor the store sees the other's later changes.
 func copyRecord(rec Record) Record {
@@ -34,6 +42,7 @@ func copyRecord(rec Record) Record {
 
 // Create implements Store.
 func (m *MemoryStore) Create(ctx context.Context, rec Record) error {
+	m.check()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -49,6 +58,7 @@ func (m *MemoryStore) Create(ctx context.Context, rec Record) error {
 
 // Update implements Store.
 func (m *MemoryStore) Update(ctx context.Context, rec Record) error {
+	m.check()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -70,6 +80,7 @@ func (m *MemoryStore) Update(ctx context.Context, rec Record) error {
 
 // Get implements Store.
 func (m *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
+	m.check()
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
@@ -84,6 +95,7 @@ func (m *MemoryStore) Get(ctx context.Context, id string) (Record, error) {
 
 // Claim implements Store.
 func (m *MemoryStore) Claim(ctx context.Context, name, owner string, now, until time.Time, limit int) ([]Record, error) {
+	m.check()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -115,6 +127,7 @@ func (m *MemoryStore) Claim(ctx context.Context, name, owner string, now, until 
 
 // Renew implements Store.
 func (m *MemoryStore) Renew(ctx context.Context, owner string, ids []string, until time.Time) error {
+	m.check()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -130,6 +143,7 @@ func (m *MemoryStore) Renew(ctx context.Context, owner string, ids []string, unt
 
 // List implements Store.
 func (m *MemoryStore) List(ctx context.Context, q ListQuery) ([]Record, error) {
+	m.check()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -8,5 +8,7 @@ import (
 )
 
 func TestMemoryStoreConformance(t *testing.T) {
-	sagatest.Run(t, func(*testing.T) saga.Store { return saga.NewMemoryStore() })
+	sagatest.Run(t, func(*testing.T) sagatest.Harness {
+		return sagatest.Harness{Store: saga.NewMemoryStore()}
+	})
 }

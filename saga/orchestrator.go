@@ -9,111 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
-
-// Config configures an Orchestrator. Start from DefaultConfig.
-type Config struct {
-	// InstanceID names this orchestrator instance as the owner of the leases
-	// it holds. Empty means a random ID, new for every New.
-	InstanceID string
-	// LeaseDuration is how long a saga stays with the instance driving it
-	// without news from that instance; every transition and a background
-	// renewal every LeaseDuration/3 extend it. When an instance dies, other
-	// instances take its sagas over this long after its last renewal. It
-	// must exceed the clock skew between instances. Must be > 0.
-	LeaseDuration time.Duration
-	// PollInterval is how often Run looks for sagas to take over. Must be > 0.
-	PollInterval time.Duration
-	// Concurrency is how many taken-over sagas Run and Recover drive at once.
-	// Must be >= 1.
-	Concurrency int
-	// CompensationAttempts is how many times a compensation is tried (each
-	// try through the step's Policy) before the saga needs attention.
-	// Must be >= 1.
-	CompensationAttempts int
-	// RetriableAttempts is how many times a retriable step is tried before
-	// the saga needs attention. Zero means until it succeeds. Must be >= 0.
-	RetriableAttempts int
-	// RetryDelay is the wait after the first failed try of a compensation
-	// or retriable step; it doubles with every further failure up to
-	// MaxRetryDelay, and each wait is jittered down by up to half.
-	// RetryDelay must be > 0 and MaxRetryDelay >= RetryDelay.
-	RetryDelay    time.Duration
-	MaxRetryDelay time.Duration
-	// Clock is the time source; nil means clock.System.
-	Clock clock.Clock
-	// Logger receives what no caller can be told: sagas that need
-	// attention, store errors of background work, panicking steps. Nil
-	// means slog.Default().
-	Logger *slog.Logger
-
-	// Hooks, each optional, called synchronously outside any lock by the
-	// goroutine driving the saga; a hook may call the Orchestrator.
-
-	// OnStepStarted is called before each invocation of an action or
-	// compensation.
-	OnStepStarted func(StepEvent)
-	// OnStepCompleted is called after each successful invocation.
-	OnStepCompleted func(StepEvent)
-	// OnStepFailed is called after each failed invocation, with Err set.
-	OnStepFailed func(StepEvent)
-	// OnCompensating is called when a saga starts compensating, with the
-	// cause in Err, after the transition has been persisted.
-	OnCompensating func(SagaEvent)
-	// OnFinished is called when a saga reaches a terminal status
-	// (Completed, Compensated, NeedsAttention, Abandoned), after the
-	// transition has been persisted.
-	OnFinished func(SagaEvent)
-}
-
-// StepEvent describes one invocation of an action or compensation.
-type StepEvent struct {
-	Invocation
-	Err error // the invocation's error, for OnStepFailed
-}
-
-// SagaEvent describes a saga's transition to Compensating or a terminal
-// status.
-type SagaEvent struct {
-	SagaID string
-	Status Status
-	Err    error // the cause; nil for Completed
-}
-
-// DefaultConfig returns the defaults: leases of 30s polled every 5s, 16
-// sagas recovered at once, 10 compensation attempts, retriable steps tried
-// until they succeed, retry delays from 100ms doubling up to 30s.
-func DefaultConfig() Config {
-	return Config{
-		LeaseDuration:        30 * time.Second,
-		PollInterval:         5 * time.Second,
-		Concurrency:          16,
-		CompensationAttempts: 10,
-		RetryDelay:           100 * time.Millisecond,
-		MaxRetryDelay:        30 * time.Second,
-	}
-}
-
-func (c Config) validate() error {
-	switch {
-	case c.LeaseDuration <= 0:
-		return fmt.Errorf("saga: Config.LeaseDuration must be > 0, got %v", c.LeaseDuration)
-	case c.PollInterval <= 0:
-		return fmt.Errorf("saga: Config.PollInterval must be > 0, got %v", c.PollInterval)
-	case c.Concurrency < 1:
-		return fmt.Errorf("saga: Config.Concurrency must be >= 1, got %d", c.Concurrency)
-	case c.CompensationAttempts < 1:
-		return fmt.Errorf("saga: Config.CompensationAttempts must be >= 1, got %d", c.CompensationAttempts)
-	case c.RetriableAttempts < 0:
-		return fmt.Errorf("saga: Config.RetriableAttempts must be >= 0 (0: until success), got %d", c.RetriableAttempts)
-	case c.RetryDelay <= 0:
-		return fmt.Errorf("saga: Config.RetryDelay must be > 0, got %v", c.RetryDelay)
-	case c.MaxRetryDelay < c.RetryDelay:
-		return fmt.Errorf("saga: Config.MaxRetryDelay must be >= RetryDelay (%v), got %v", c.RetryDelay, c.MaxRetryDelay)
-	}
-	return nil
-}
 
 // Orchestrator runs sagas of one Definition against a Store.
 //
@@ -125,38 +23,60 @@ func (c Config) validate() error {
 // is conditional on the saga's version, so an instance that lost its lease
 // stops at its next transition.
 //
-// An Orchestrator is safe for concurrent use. Close it to stop its
-// background work.
+// An Orchestrator is a bulwark.Service: New starts nothing, Run takes over
+// the sagas of dead instances until its context ends or Close, and Close
+// lets the sagas in flight reach their next transition. Execute, Resume
+// and Recover work with or without Run. An Orchestrator is safe for
+// concurrent use; its zero value is not usable (its methods panic).
 type Orchestrator[T any] struct {
 	def      Definition[T]
 	codec    Codec[T]
 	noReturn int // index of the pivot or first retriable step
 	store    Store
-	cfg      Config
+	cfg      Config // with every default applied
 	clk      clock.Clock
 	log      *slog.Logger
+	obs      bulwark.Observer
 
-	stop      context.Context // cancelled by Close
-	closeStop context.CancelFunc
-	wg        sync.WaitGroup // heartbeat and every driving goroutine
+	// drain is cancelled by Close: no saga starts another invocation,
+	// waits end, Run and Recover stop claiming.
+	drain     context.Context
+	stopDrain context.CancelFunc
+	// kill is cancelled, with cause bulwark.ErrClosed, when a Close's ctx
+	// ends before the sagas in flight stopped: their invocations are cut
+	// short.
+	kill     context.Context
+	stopKill context.CancelCauseFunc
 
-	mu     sync.Mutex
-	closed bool
-	active map[*execution[T]]struct{} // sagas being driven, for lease renewal
+	mu      sync.Mutex
+	closed  bool
+	running bool                       // a Run has not returned
+	active  map[*execution[T]]struct{} // sagas being driven
+	busy    int                        // active sagas, Run and the heartbeat
+	idle    chan struct{}              // closed once closed and busy == 0
+	beating bool                       // the heartbeat runs
+	wake    chan struct{}              // tells the heartbeat to look whether it is still needed
 }
 
 // New validates def and cfg and returns an Orchestrator that drives sagas of
-// def in store. It starts the goroutine that renews leases; Close stops it.
+// def in store. It starts nothing: sagas are driven by the goroutines that
+// Execute, Resume, Recover and Run start, and the heartbeat, a goroutine
+// renewing the leases of sagas with long steps, starts with the first saga
+// driven and ends at its first renewal time when none is (at most
+// LeaseDuration/3 after the last one ended), or at Close.
 func New[T any](def Definition[T], store Store, cfg Config) (*Orchestrator[T], error) {
 	noReturn, err := def.validate()
 	if err != nil {
 		return nil, err
 	}
 	if store == nil {
-		return nil, errors.New("saga: store must not be nil")
+		return nil, errors.New("saga: New: store must not be nil")
 	}
-	if err := cfg.validate(); err != nil {
+	if cfg, err = cfg.resolve(); err != nil {
 		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = def.Name
 	}
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = rand.Text()
@@ -168,31 +88,46 @@ func New[T any](def Definition[T], store Store, cfg Config) (*Orchestrator[T], e
 		noReturn: noReturn,
 		store:    store,
 		cfg:      cfg,
-		clk:      clock.OrSystem(cfg.Clock),
+		clk:      cfg.Clock,
 		log:      cfg.Logger,
+		obs:      cfg.Observer,
 		active:   make(map[*execution[T]]struct{}),
+		idle:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 	}
 	if o.codec == nil {
 		o.codec = JSON[T]{}
 	}
-	if o.log == nil {
-		o.log = slog.Default()
-	}
-	o.stop, o.closeStop = context.WithCancel(context.Background())
-	o.wg.Add(1)
-	go o.heartbeat()
+	o.drain, o.stopDrain = context.WithCancel(context.Background())
+	o.kill, o.stopKill = context.WithCancelCause(context.Background())
 	return o, nil
 }
 
+// check panics on an Orchestrator not made by New.
+func (o *Orchestrator[T]) check() {
+	if o == nil || o.store == nil {
+		panic("saga: Orchestrator used without New")
+	}
+}
+
 // InstanceID returns the ID this orchestrator holds leases under.
-func (o *Orchestrator[T]) InstanceID() string { return o.cfg.InstanceID }
+func (o *Orchestrator[T]) InstanceID() string {
+	o.check()
+	return o.cfg.InstanceID
+}
 
 // Execute starts a saga with the given ID (unique in the store; an error
-// matching ErrExists if not) and data, and drives it to its end.
+// matching ErrExists if not) and data, and drives it to its end on a
+// goroutine of its own. It needs no Run: Run only takes over sagas whose
+// instance went away.
 //
 // It returns nil when the saga completed, and an *Error matching
 // ErrCompensated (with the failing step's error) when it was compensated or
-// ErrNeedsAttention when a compensation failed past its limit.
+// ErrNeedsAttention when a compensation failed past its limit. An error
+// matching ErrStopped means the orchestrator stopped driving the saga (Close,
+// a store error) and left it for Run or Recover to resume; one matching
+// ErrLeaseLost that another instance took it over. After Close, Execute
+// starts nothing and returns an error matching bulwark.ErrClosed.
 //
 // Cancelling ctx before the saga reaches its point of no return (the pivot,
 // or the first retriable step) cancels the running step and compensates the
@@ -202,6 +137,7 @@ func (o *Orchestrator[T]) InstanceID() string { return o.cfg.InstanceID }
 // are never cut short by the caller going away. Close stops that work at
 // its next transition, and Run or Recover resume it later.
 func (o *Orchestrator[T]) Execute(ctx context.Context, id string, data T) error {
+	o.check()
 	if id == "" {
 		return errors.New("saga: Execute: id must not be empty")
 	}
@@ -223,7 +159,7 @@ func (o *Orchestrator[T]) Execute(ctx context.Context, id string, data T) error 
 		e.rec.Deadline = now.Add(o.def.Timeout)
 	}
 	if !o.begin(e) {
-		return ErrClosed
+		return fmt.Errorf("saga %s: not started: %w", id, bulwark.ErrClosed)
 	}
 	if err := o.store.Create(ctx, e.rec); err != nil {
 		o.end(e)
@@ -237,8 +173,9 @@ func (o *Orchestrator[T]) Execute(ctx context.Context, id string, data T) error 
 func (o *Orchestrator[T]) driveFor(ctx context.Context, e *execution[T]) error {
 	done := make(chan error, 1)
 	go func() {
-		defer o.end(e)
-		done <- e.drive(ctx, context.WithoutCancel(ctx))
+		err := e.drive(ctx, context.WithoutCancel(ctx))
+		o.end(e) // before the outcome is known: nothing of e's runs after Execute returns
+		done <- err
 	}()
 	select {
 	case err := <-done:
@@ -253,37 +190,100 @@ func (o *Orchestrator[T]) driveFor(ctx context.Context, e *execution[T]) error {
 	}
 }
 
-// begin registers e as driven by this orchestrator; false once closed.
+// begin registers e as driven by this orchestrator, and starts the
+// heartbeat unless it runs; false once closed.
 func (o *Orchestrator[T]) begin(e *execution[T]) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return false
 	}
-	o.wg.Add(1)
+	o.busy++
 	o.active[e] = struct{}{}
+	if !o.beating {
+		// The first timer is armed here, not by the goroutine, so that it
+		// exists as soon as the saga does (tests wait for it).
+		o.beating = true
+		o.busy++
+		go o.heartbeat(o.clk.NewTimer(o.cfg.LeaseDuration / 3))
+	}
 	return true
 }
 
+// end unregisters e. Once closed, the last saga to end tells the heartbeat
+// to stop.
 func (o *Orchestrator[T]) end(e *execution[T]) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	delete(o.active, e)
-	o.mu.Unlock()
-	o.wg.Done()
+	if o.closed && len(o.active) == 0 {
+		o.wakeHeartbeat()
+	}
+	o.done()
 }
 
-// Close stops the orchestrator: Run and Recover return, and sagas being
-// driven stop at their next transition (running actions and compensations
-// see their context cancelled); their leases are released so that another
-// instance can take them over at once. Close waits for all of that, and is
-// idempotent. Execute, Resume, Run and Recover return ErrClosed afterwards.
-func (o *Orchestrator[T]) Close() error {
+// wakeHeartbeat makes the heartbeat look whether it is still needed.
+func (o *Orchestrator[T]) wakeHeartbeat() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// done counts one piece of work (a saga, Run, the heartbeat) finished; the
+// caller holds mu.
+func (o *Orchestrator[T]) done() {
+	o.busy--
+	if o.closed && o.busy == 0 {
+		close(o.idle)
+	}
+}
+
+// Close stops the orchestrator and waits, within ctx, for the work in
+// flight to stop. Run returns nil and Recover bulwark.ErrClosed; every saga
+// being driven (by Execute, Resume, Run or Recover) stops at its next
+// transition: the invocation in flight, if any, is let finish and its
+// outcome is written, no further one starts, waits between tries end, and
+// the saga's lease is released so that another instance takes it over at
+// once (or Run or Recover after a restart). Close returns nil once all of
+// that is done.
+//
+// When ctx ends first, the invocations still running have their context
+// cancelled with cause bulwark.ErrClosed, and Close returns ctx's error,
+// wrapped, without waiting for them: a cut-short invocation does not count
+// as a failure (nothing is compensated for it), and its saga is left where
+// its log says, for recovery. Nothing is ever half-written: every write is
+// one conditional replacement of the saga's record.
+//
+// Close may be called before Run, more than once and from any goroutine.
+// Afterwards Execute, Resume, Run and Recover return an error matching
+// bulwark.ErrClosed; Get, List and Abandon still work.
+func (o *Orchestrator[T]) Close(ctx context.Context) error {
+	o.check()
 	o.mu.Lock()
-	o.closed = true
+	if !o.closed {
+		o.closed = true
+		o.stopDrain()
+		if o.busy == 0 {
+			close(o.idle)
+		}
+		if len(o.active) == 0 {
+			o.wakeHeartbeat()
+		}
+	}
 	o.mu.Unlock()
-	o.closeStop()
-	o.wg.Wait()
-	return nil
+	select {
+	case <-o.idle:
+		return nil
+	default:
+	}
+	select {
+	case <-o.idle:
+		return nil
+	case <-ctx.Done():
+		o.stopKill(bulwark.ErrClosed)
+		return fmt.Errorf("saga: Close: sagas cut short, left for recovery: %w", ctx.Err())
+	}
 }
 
 // Snapshot is a saga as its log stands, with its data decoded.
@@ -304,14 +304,23 @@ type Snapshot[T any] struct {
 	UpdatedAt  time.Time
 }
 
+// stepName returns the name of step i, or "" when the definition has no
+// such step.
+func (o *Orchestrator[T]) stepName(i int) string {
+	if i >= 0 && i < len(o.def.Steps) {
+		return o.def.Steps[i].Name
+	}
+	return ""
+}
+
 func (o *Orchestrator[T]) snapshot(rec Record) (Snapshot[T], error) {
 	s := Snapshot[T]{
 		ID: rec.ID, Status: rec.Status, Error: rec.Error, Deadline: rec.Deadline,
 		Owner: rec.Owner, LeaseUntil: rec.LeaseUntil, Version: rec.Version,
 		CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
 	}
-	if rec.Status != Completed && rec.Status != Compensated && rec.Step >= 0 && rec.Step < len(o.def.Steps) {
-		s.Step = o.def.Steps[rec.Step].Name
+	if rec.Status != Completed && rec.Status != Compensated {
+		s.Step = o.stepName(rec.Step)
 	}
 	if err := o.codec.Unmarshal(rec.Data, &s.Data); err != nil {
 		return s, fmt.Errorf("saga %s: decoding data: %w", rec.ID, err)
@@ -322,6 +331,7 @@ func (o *Orchestrator[T]) snapshot(rec Record) (Snapshot[T], error) {
 // Get returns the saga id of this orchestrator's definition, or an error
 // matching ErrNotFound.
 func (o *Orchestrator[T]) Get(ctx context.Context, id string) (Snapshot[T], error) {
+	o.check()
 	rec, err := o.store.Get(ctx, id)
 	if err != nil {
 		return Snapshot[T]{}, fmt.Errorf("saga %s: %w", id, err)
@@ -336,6 +346,7 @@ func (o *Orchestrator[T]) Get(ctx context.Context, id string) (Snapshot[T], erro
 // (q.Name is ignored), ordered by ID: for example every saga that needs
 // attention, ListQuery{Status: NeedsAttention}.
 func (o *Orchestrator[T]) List(ctx context.Context, q ListQuery) ([]Snapshot[T], error) {
+	o.check()
 	q.Name = o.def.Name
 	recs, err := o.store.List(ctx, q)
 	if err != nil {
@@ -357,6 +368,10 @@ func (o *Orchestrator[T]) List(ctx context.Context, q ListQuery) ([]Snapshot[T],
 // of attempts, and the saga is driven to its end as by Execute, with the
 // same results.
 func (o *Orchestrator[T]) Resume(ctx context.Context, id string) error {
+	o.check()
+	if o.isClosed() {
+		return fmt.Errorf("saga %s: not resumed: %w", id, bulwark.ErrClosed)
+	}
 	rec, err := o.stuck(ctx, id)
 	if err != nil {
 		return err
@@ -369,7 +384,7 @@ func (o *Orchestrator[T]) Resume(ctx context.Context, id string) error {
 	rec.Owner, rec.LeaseUntil, rec.UpdatedAt = o.cfg.InstanceID, now.Add(o.cfg.LeaseDuration), now
 	e := &execution[T]{o: o, id: id, dirty: true}
 	if !o.begin(e) {
-		return ErrClosed
+		return fmt.Errorf("saga %s: not resumed: %w", id, bulwark.ErrClosed)
 	}
 	if err := o.store.Update(ctx, rec); err != nil {
 		o.end(e)
@@ -382,8 +397,10 @@ func (o *Orchestrator[T]) Resume(ctx context.Context, id string) error {
 
 // Abandon ends a saga that needs attention in status Abandoned, recording
 // reason beside its error: the operator takes over responsibility for what
-// the saga left behind. No orchestrator touches it again.
+// the saga left behind. No orchestrator touches it again. It reports
+// Finished, on the caller's goroutine with ctx.
 func (o *Orchestrator[T]) Abandon(ctx context.Context, id, reason string) error {
+	o.check()
 	rec, err := o.stuck(ctx, id)
 	if err != nil {
 		return err
@@ -394,17 +411,12 @@ func (o *Orchestrator[T]) Abandon(ctx context.Context, id, reason string) error 
 	if err := o.store.Update(ctx, rec); err != nil {
 		return fmt.Errorf("saga %s: abandoning: %w", id, err)
 	}
-	if o.cfg.OnFinished != nil {
-		o.cfg.OnFinished(SagaEvent{SagaID: id, Status: Abandoned, Err: errors.New(rec.Error)})
-	}
+	observe(o.obs, ctx, Finished{Orchestrator: o.cfg.Name, SagaID: id, Status: Abandoned, Err: errors.New(rec.Error)})
 	return nil
 }
 
 // stuck returns the saga id if it is of this definition and needs attention.
 func (o *Orchestrator[T]) stuck(ctx context.Context, id string) (Record, error) {
-	if o.isClosed() {
-		return Record{}, ErrClosed
-	}
 	rec, err := o.store.Get(ctx, id)
 	if err != nil {
 		return Record{}, fmt.Errorf("saga %s: %w", id, err)

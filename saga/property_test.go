@@ -252,7 +252,7 @@ func playScenario(sc scenario) (int, error) {
 			var rec saga.Record
 			rec, err = mem.Get(ctx, "s")
 			if errors.Is(err, saga.ErrNotFound) {
-				o.Close()
+				o.Close(ctx)
 				break
 			}
 			if rec.Status == saga.NeedsAttention {
@@ -262,7 +262,7 @@ func playScenario(sc scenario) (int, error) {
 				_, err = o.Recover(ctx)
 			}
 		}
-		o.Close()
+		o.Close(ctx)
 		if err != nil && !errors.Is(err, errCrashed) && !errors.Is(err, saga.ErrCompensated) && !errors.Is(err, saga.ErrNeedsAttention) {
 			return 0, fmt.Errorf("round %d: unexpected error %v", round, err)
 		}

@@ -45,13 +45,15 @@ var definition = saga.Definition[order]{
 }
 
 func orchestrator(b *testing.B, s saga.Store) *saga.Orchestrator[order] {
-	cfg := saga.DefaultConfig()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	o, err := saga.New(definition, s, cfg)
+	o, err := saga.New(definition, s, saga.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { o.Close() })
+	b.Cleanup(func() {
+		if err := o.Close(context.Background()); err != nil {
+			b.Error(err)
+		}
+	})
 	return o
 }
 
@@ -142,7 +144,7 @@ func postgres(b *testing.B) *pgBench {
 		cfg.MaxConns = 16
 		cfg.ConnConfig.Tracer = counts
 	})
-	s, err := pgsaga.New(pgsaga.Config{DB: pool, Table: "sagas"})
+	s, err := pgsaga.New(pool, pgsaga.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

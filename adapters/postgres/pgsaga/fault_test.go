@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgsaga"
 	"github.com/bulwark-go/bulwark/internal/testenv"
@@ -186,21 +187,23 @@ func runOrchestrator() {
 		fail(err)
 	}
 	seed, _ := strconv.ParseUint(os.Getenv(faultSeedVar), 10, 64)
-	store, err := pgsaga.New(pgsaga.Config{DB: pool, Table: "sagas"})
+	store, err := pgsaga.New(pool, pgsaga.Config{})
 	if err != nil {
 		fail(err)
 	}
-	cfg := saga.DefaultConfig()
-	cfg.InstanceID = os.Getenv(faultIDVar)
-	cfg.LeaseDuration, cfg.PollInterval = 2*time.Second, 200*time.Millisecond
-	cfg.CompensationAttempts = 3
-	cfg.RetryDelay, cfg.MaxRetryDelay = 10*time.Millisecond, 100*time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := saga.Config{
+		InstanceID:    os.Getenv(faultIDVar),
+		LeaseDuration: 2 * time.Second, PollInterval: 200 * time.Millisecond,
+		CompensationAttempts: 3,
+		Backoff:              retry.Exponential{Initial: 10 * time.Millisecond, Jitter: retry.EqualJitter},
+		MaxDelay:             100 * time.Millisecond,
+		Logger:               slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
 	o, err := saga.New(faultDefinition(&service{pool: pool, seed: seed}), store, cfg)
 	if err != nil {
 		fail(err)
 	}
-	go o.Run(ctx)
+	g := bulwark.Start(ctx, o) // o.Run: takes over the sagas of killed instances
 
 	ids := make(chan string)
 	var wg sync.WaitGroup
@@ -235,7 +238,9 @@ func runOrchestrator() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	o.Close()
+	if err := g.Stop(ctx); err != nil {
+		fail(err)
+	}
 	pool.Close()
 }
 

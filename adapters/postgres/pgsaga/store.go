@@ -33,17 +33,16 @@ type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// Config configures a Store.
+// Config configures a Store. The zero Config is the default: the table
+// "sagas".
 type Config struct {
-	// DB is the database. Required.
-	DB DB
 	// Table is the sagas' table, "name" or "schema.name": letters, digits
-	// and underscores.
+	// and underscores. Empty means "sagas".
 	Table string
 }
 
-// DefaultConfig returns a Config with the table "sagas". Set DB before
-// calling New.
+// DefaultConfig returns the defaults the zero Config stands for, spelled
+// out: the table "sagas".
 func DefaultConfig() Config {
 	return Config{Table: "sagas"}
 }
@@ -70,11 +69,15 @@ const migrateLock = 0x62756c7761726b05 // "bulwark" + 5
 
 const columns = "id, name, status, step, data, error, deadline, owner, lease_until, version, created_at, updated_at"
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the table.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("pgsaga: Config.DB must be set")
+// New returns a Store keeping sagas in db, or an error naming the first
+// invalid setting. It does not touch the database; call Migrate to create
+// the table.
+func New(db DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("pgsaga: New: db must not be nil")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultConfig().Table
 	}
 	if err := sqlident.Check("pgsaga: Config.Table", cfg.Table); err != nil {
 		return nil, err
@@ -86,7 +89,7 @@ func New(cfg Config) (*Store, error) {
 		"{{status_index}}", sqlident.Quote(name+"_status"),
 		"{{columns}}", columns,
 	)
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate: r.Replace(schemaSQL),
 		create: r.Replace(`INSERT INTO {{table}} ({{columns}})
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)

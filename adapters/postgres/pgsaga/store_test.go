@@ -31,33 +31,58 @@ func noLeaks(t *testing.T) {
 
 func newStore(t *testing.T, pool *pgxpool.Pool) *pgsaga.Store {
 	t.Helper()
-	s, err := pgsaga.New(pgsaga.Config{DB: pool, Table: "sagas"})
+	s, err := pgsaga.New(pool, pgsaga.Config{})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	noLeaks(t)
-	sagatest.Run(t, func(t *testing.T) saga.Store { return newStore(t, pgtest.Pool(t)) })
+// pool opens a pool of its own on dsn, closed when the test ends.
+func pool(t *testing.T, dsn string) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
 }
 
-func TestNewValidatesTheConfig(t *testing.T) {
-	_, err := pgsaga.New(pgsaga.Config{Table: "sagas"})
-	assert.EqualError(t, err, "pgsaga: Config.DB must be set")
-	for _, table := range []string{"", "sagas; DROP TABLE x", "a.b.c", "1sagas"} {
-		cfg := pgsaga.DefaultConfig()
-		cfg.DB = &pgxpool.Pool{}
-		cfg.Table = table
-		_, err := pgsaga.New(cfg)
+func TestConformance(t *testing.T) {
+	noLeaks(t)
+	sagatest.Run(t, func(t *testing.T) sagatest.Harness {
+		_, dsn := pgtest.Schema(t)
+		return sagatest.Harness{
+			Store: newStore(t, pool(t, dsn)),
+			// Another process's pool on the same table.
+			Reopen: func(t *testing.T) saga.Store { return newStore(t, pool(t, dsn)) },
+		}
+	})
+}
+
+func TestNewValidatesItsArguments(t *testing.T) {
+	_, err := pgsaga.New(nil, pgsaga.Config{})
+	assert.EqualError(t, err, "pgsaga: New: db must not be nil")
+	for _, table := range []string{"sagas; DROP TABLE x", "a.b.c", "1sagas"} {
+		_, err := pgsaga.New(&pgxpool.Pool{}, pgsaga.Config{Table: table})
 		assert.ErrorContains(t, err, "pgsaga: Config.Table", table)
 	}
-	assert.Equal(t, "sagas", pgsaga.DefaultConfig().Table)
+	assert.Equal(t, pgsaga.Config{Table: "sagas"}, pgsaga.DefaultConfig())
+}
+
+func TestZeroConfigIsTheDefaultTable(t *testing.T) {
+	ctx := context.Background()
+	p := pgtest.Pool(t)
+	s, err := pgsaga.New(p, pgsaga.Config{})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	require.NoError(t, s.Create(ctx, saga.Record{ID: "x", Name: "order", Status: saga.Running, Data: []byte(`{}`), Version: 1}))
+	var n int
+	require.NoError(t, p.QueryRow(ctx, "SELECT count(*) FROM sagas").Scan(&n))
+	assert.Equal(t, 1, n)
 }
 
 func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
 	pool := pgtest.Pool(t)
-	s, err := pgsaga.New(pgsaga.Config{DB: pool, Table: "sagas"})
+	s, err := pgsaga.New(pool, pgsaga.Config{})
 	require.NoError(t, err)
 	pgtest.MigrateConcurrently(t, 4, s.Migrate)
 }
@@ -67,7 +92,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
 	defer pool.Close()
-	s, err := pgsaga.New(pgsaga.Config{DB: pool, Table: schema + ".order_sagas"})
+	s, err := pgsaga.New(pool, pgsaga.Config{Table: schema + ".order_sagas"})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	rec := saga.Record{ID: "x", Name: "order", Status: saga.Running, Data: []byte(`{}`), Version: 1}
@@ -122,9 +147,9 @@ func TestHappyPathWritesOncePerTransitionAndReadsNothing(t *testing.T) {
 		{Name: "confirm", Kind: saga.Pivot, Action: nop},
 		{Name: "ship", Kind: saga.Retriable, Action: nop},
 	}}
-	o, err := saga.New(def, s, saga.DefaultConfig())
+	o, err := saga.New(def, s, saga.Config{})
 	require.NoError(t, err)
-	defer o.Close()
+	defer func() { require.NoError(t, o.Close(context.Background())) }()
 	ctx := context.Background()
 	require.NoError(t, o.Execute(ctx, "warm-up", struct{ N int }{})) // prepares the statements
 	trace.reset()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitetest"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitesaga"
@@ -98,7 +99,7 @@ func runOrchestrator() {
 	if err != nil {
 		fail(err)
 	}
-	store, err := sqlitesaga.New(sqlitesaga.Config{DB: db, Table: "sagas"})
+	store, err := sqlitesaga.New(db, sqlitesaga.Config{})
 	if err != nil {
 		fail(err)
 	}
@@ -113,16 +114,18 @@ func runOrchestrator() {
 		{Name: "confirm", Kind: saga.Pivot, Action: do, Policy: r},
 		{Name: "ship", Kind: saga.Retriable, Action: do, Policy: r},
 	}}
-	cfg := saga.DefaultConfig()
-	cfg.InstanceID = os.Getenv(faultIDVar)
-	cfg.LeaseDuration, cfg.PollInterval = 2*time.Second, 200*time.Millisecond
-	cfg.RetryDelay, cfg.MaxRetryDelay = 5*time.Millisecond, 50*time.Millisecond
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg := saga.Config{
+		InstanceID:    os.Getenv(faultIDVar),
+		LeaseDuration: 2 * time.Second, PollInterval: 200 * time.Millisecond,
+		Backoff:  retry.Exponential{Initial: 5 * time.Millisecond, Jitter: retry.EqualJitter},
+		MaxDelay: 50 * time.Millisecond,
+		Logger:   slog.New(slog.DiscardHandler),
+	}
 	o, err := saga.New(def, store, cfg)
 	if err != nil {
 		fail(err)
 	}
-	go o.Run(ctx)
+	g := bulwark.Start(ctx, o) // o.Run: takes over the sagas of killed instances
 	ids := make(chan string)
 	var wg sync.WaitGroup
 	for range 6 {
@@ -150,7 +153,9 @@ func runOrchestrator() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	o.Close()
+	if err := g.Stop(ctx); err != nil {
+		fail(err)
+	}
 	db.Close()
 }
 

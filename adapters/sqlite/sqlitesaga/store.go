@@ -26,17 +26,16 @@ import (
 	"github.com/bulwark-go/bulwark/saga"
 )
 
-// Config configures a Store.
+// Config configures a Store. The zero Config is the default: the table
+// "sagas".
 type Config struct {
-	// DB is the database, opened with sqlite.Open. Required.
-	DB *sql.DB
 	// Table is the sagas' table, "name" or "schema.name": letters, digits
-	// and underscores.
+	// and underscores. Empty means "sagas".
 	Table string
 }
 
-// DefaultConfig returns a Config with the table "sagas". Set DB before
-// calling New.
+// DefaultConfig returns the defaults the zero Config stands for, spelled
+// out: the table "sagas".
 func DefaultConfig() Config {
 	return Config{Table: "sagas"}
 }
@@ -59,11 +58,15 @@ var schemaSQL string
 
 const columns = "id, name, status, step, data, error, deadline, owner, lease_until, version, created_at, updated_at"
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the table.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("sqlitesaga: Config.DB must be set")
+// New returns a Store keeping sagas in db (opened with sqlite.Open), or an
+// error naming the first invalid setting. It does not touch the database;
+// call Migrate to create the table.
+func New(db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlitesaga: New: db must not be nil")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultConfig().Table
 	}
 	if err := sqlident.Check("sqlitesaga: Config.Table", cfg.Table); err != nil {
 		return nil, err
@@ -77,7 +80,7 @@ func New(cfg Config) (*Store, error) {
 		"{{status_index}}", sqlident.Quote(cfg.Table+"_status"),
 		"{{columns}}", columns,
 	)
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate: r.Replace(schemaSQL),
 		create: r.Replace(`INSERT INTO {{table}} ({{columns}})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

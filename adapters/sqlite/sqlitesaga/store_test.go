@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitetest"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitesaga"
 	"github.com/bulwark-go/bulwark/saga"
@@ -18,9 +19,7 @@ import (
 
 func newStore(t *testing.T, db *sql.DB) *sqlitesaga.Store {
 	t.Helper()
-	cfg := sqlitesaga.DefaultConfig()
-	cfg.DB = db
-	s, err := sqlitesaga.New(cfg)
+	s, err := sqlitesaga.New(db, sqlitesaga.Config{})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	require.NoError(t, s.Migrate(context.Background()), "Migrate is idempotent")
@@ -30,24 +29,34 @@ func newStore(t *testing.T, db *sql.DB) *sqlitesaga.Store {
 func TestConformance(t *testing.T) {
 	current := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, current) })
-	sagatest.Run(t, func(t *testing.T) saga.Store { return newStore(t, sqlitetest.Open(t)) })
+	sagatest.Run(t, func(t *testing.T) sagatest.Harness {
+		path := sqlitetest.Path(t)
+		open := func(t *testing.T) saga.Store {
+			db, err := sqlite.Open(context.Background(), path)
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			return newStore(t, db)
+		}
+		// Reopen: another process's connections to the same file.
+		return sagatest.Harness{Store: open(t), Reopen: open}
+	})
 }
 
-func TestNewValidatesTheConfig(t *testing.T) {
-	_, err := sqlitesaga.New(sqlitesaga.Config{Table: "sagas"})
-	assert.EqualError(t, err, "sqlitesaga: Config.DB must be set")
-	for _, table := range []string{"", `sagas"; DROP TABLE x`, "a.b.c", "9sagas"} {
-		_, err := sqlitesaga.New(sqlitesaga.Config{DB: &sql.DB{}, Table: table})
+func TestNewValidatesItsArguments(t *testing.T) {
+	_, err := sqlitesaga.New(nil, sqlitesaga.Config{})
+	assert.EqualError(t, err, "sqlitesaga: New: db must not be nil")
+	for _, table := range []string{`sagas"; DROP TABLE x`, "a.b.c", "9sagas"} {
+		_, err := sqlitesaga.New(&sql.DB{}, sqlitesaga.Config{Table: table})
 		assert.ErrorContains(t, err, "sqlitesaga: Config.Table", table)
 	}
-	assert.Equal(t, "sagas", sqlitesaga.DefaultConfig().Table)
+	assert.Equal(t, sqlitesaga.Config{Table: "sagas"}, sqlitesaga.DefaultConfig())
 }
 
 func TestSchemaQualifiedTable(t *testing.T) {
 	db := sqlitetest.Open(t)
 	ctx := context.Background()
 	// "main" is the database's own schema name in SQLite.
-	s, err := sqlitesaga.New(sqlitesaga.Config{DB: db, Table: "main.order_sagas"})
+	s, err := sqlitesaga.New(db, sqlitesaga.Config{Table: "main.order_sagas"})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(ctx))
 	require.NoError(t, s.Create(ctx, saga.Record{ID: "x", Name: "order", Status: saga.Running, Data: []byte(`{}`), Version: 1}))
