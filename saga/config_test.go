@@ -172,7 +172,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{saga.Config{CompensationAttempts: 1e6 + 1}, "saga: Config.CompensationAttempts must be 0 (meaning 10) or in [1, 1000000], got 1000001"},
 		{saga.Config{RetriableAttempts: -2}, "saga: Config.RetriableAttempts must be 0 or saga.Unlimited (until it succeeds) or in [1, 1000000], got -2"},
 		{saga.Config{RetriableAttempts: math.MaxInt}, "saga: Config.RetriableAttempts must be 0 or saga.Unlimited (until it succeeds) or in [1, 1000000], got 9223372036854775807"},
-		{saga.Config{Backoff: retry.Exponential{}}, "saga: Config.Backoff: Exponential.Initial must be > 0, got 0s"},
+		{saga.Config{Backoff: retry.Exponential{Initial: -1}}, "saga: Config.Backoff: Exponential.Initial must be >= 0 (0 means 100ms), got -1ns"},
 		{saga.Config{Backoff: retry.Constant{Delay: -1}}, "saga: Config.Backoff: Constant.Delay must be >= 0, got -1ns"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
