@@ -63,8 +63,10 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store, opts Optio
 	t.Run("CompletedRecordExpires", func(t *testing.T) { testExpiry(t, newStore(t)) })
 	t.Run("DeleteExpired", func(t *testing.T) { testDeleteExpired(t, newStore(t), opts) })
 	t.Run("ConcurrentClaimsHaveOneWinner", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
+	t.Run("ReclaimRacesHaveOneWinner", func(t *testing.T) { testReclaimRace(t, newStore(t)) })
 	t.Run("MatchesModel", func(t *testing.T) { testModel(t, newStore(t), opts) })
 	t.Run("Keeper", func(t *testing.T) { runKeeper(t, newStore) })
+	t.Run("KeeperReusesAnExpiredKeyConcurrently", func(t *testing.T) { testKeeperReusesExpiredKey(t, newStore(t)) })
 	t.Run("DuplicateRequests", func(t *testing.T) { testDuplicateRequests(t, newStore(t), opts, 10, 100) })
 }
 

@@ -7,12 +7,18 @@
 // A Claim is one statement (one round trip): a read of the record, and,
 // only when the record is missing, expired or abandoned, an INSERT ... ON
 // CONFLICT DO UPDATE that claims it. A replay therefore reads without
-// locking or writing, so replays of one key do not queue behind each other. Complete, Release and Checkpoint are one
-// UPDATE or DELETE each, fenced by the holder's token. So a request with a
-// new key costs two round trips and a replay one.
+// locking or writing, so replays of one key do not queue behind each other.
+// When claims of one key race, the losers' statements see the winner's row
+// only after it commits, and their read may still show the record as it was
+// before: a Claim that gets back a record it should have won (expired, or
+// abandoned with its fingerprint) runs the statement again, and so always
+// returns the winner's record, never the one it replaced. Complete, Release
+// and Checkpoint are one UPDATE or DELETE each, fenced by the holder's
+// token. So a request with a new key costs two round trips and a replay one.
 package pgidempotency
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -136,8 +142,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // claimRetries bounds the re-runs of a Claim that raced with a concurrent
-// insert committed after its snapshot (it then sees neither its own row nor
-// the other's). One re-run almost always suffices.
+// claim committed after its snapshot (it then sees neither its own row nor
+// the other's, or the record as it was before the other claim). One re-run
+// almost always suffices.
 const claimRetries = 10
 
 // Claim implements idempotency.Store.
@@ -167,8 +174,8 @@ func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Rec
 		if err := rows.Err(); err != nil {
 			return idempotency.Record{}, fmt.Errorf("pgidempotency: claim: %w", err)
 		}
-		if !found {
-			continue
+		if !found || (!claimed && claimable(c, completed, rec)) {
+			continue // answered from a snapshot older than a concurrent claim: look again
 		}
 		switch {
 		case claimed:
@@ -181,6 +188,22 @@ func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Rec
 		return rec, nil
 	}
 	return idempotency.Record{}, fmt.Errorf("pgidempotency: claim of key %q kept racing with concurrent claims", c.Key)
+}
+
+// claimable reports whether c should have claimed the record rec (expired,
+// or in progress with its lease over and c's fingerprint). The claim
+// statement returns such a record, unclaimed, only when a concurrent claim
+// took it first: its INSERT ... ON CONFLICT then sees the winner's row and
+// leaves it, but its fallback read comes from the snapshot the statement
+// began with, which shows the record as it was before the winner. That
+// record is over (an old outcome and fingerprint, or a dead holder's
+// token), so Claim runs the statement again, whose new snapshot holds the
+// winner's row.
+func claimable(c idempotency.Claim, completed bool, rec idempotency.Record) bool {
+	if !rec.ExpiresAt.After(c.Now) {
+		return true
+	}
+	return !completed && !rec.LeaseUntil.After(c.Now) && bytes.Equal(rec.Fingerprint, c.Fingerprint)
 }
 
 func (s *Store) fenced(ctx context.Context, op, sql string, args ...any) error {
