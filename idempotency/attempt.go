@@ -75,7 +75,7 @@ func (a *Attempt) Checkpoint(ctx context.Context, point []byte) error {
 	}
 	a.check()
 	k := a.k
-	if err := k.store.Checkpoint(ctx, a.ref, a.token, point, k.now().Add(k.cfg.Lease)); err != nil {
+	if err := k.store.Checkpoint(ctx, a.ref, a.token, point, after(k.now(), k.cfg.Lease)); err != nil {
 		return fmt.Errorf("idempotency: checkpoint of key %q: %w", a.ref.Key, err)
 	}
 	a.point = append(a.point[:0:0], point...)
@@ -92,7 +92,7 @@ func (a *Attempt) Complete(ctx context.Context, outcome []byte) error {
 	}
 	a.check()
 	k := a.k
-	if err := k.store.Complete(ctx, a.ref, a.token, outcome, k.now().Add(k.cfg.TTL)); err != nil {
+	if err := k.store.Complete(ctx, a.ref, a.token, outcome, after(k.now(), k.cfg.TTL)); err != nil {
 		return fmt.Errorf("idempotency: completing key %q: %w", a.ref.Key, err)
 	}
 	k.waiters.settle(a.ref)

@@ -20,7 +20,9 @@ const (
 )
 
 // Config configures a Keeper. Every zero field means the default its
-// comment names, so Config{} is the default configuration.
+// comment names, so Config{} is the default configuration. Stores keep
+// whole milliseconds: a lease or a record ends at the whole millisecond at
+// or before Lease or TTL from the time it starts.
 type Config struct {
 	// Name identifies the Keeper in its events. Optional.
 	Name string
@@ -170,6 +172,11 @@ type Request struct {
 // store keeps.
 func (k *Keeper) now() time.Time { return k.cfg.Clock.Now().Truncate(time.Millisecond) }
 
+// after returns the whole millisecond d after now, rounded down: the times
+// a store is given are whole milliseconds, so that every store keeps them
+// exactly (PostgreSQL would round a sub-millisecond part to microseconds).
+func after(now time.Time, d time.Duration) time.Time { return now.Add(d).Truncate(time.Millisecond) }
+
 func (k *Keeper) observe(ctx context.Context, e bulwark.Event) {
 	if k.cfg.Observer != nil {
 		k.cfg.Observer.Observe(ctx, e)
@@ -216,8 +223,8 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 			Fingerprint: req.Fingerprint,
 			Token:       token,
 			Now:         now,
-			LeaseUntil:  now.Add(k.cfg.Lease),
-			ExpiresAt:   now.Add(k.cfg.TTL),
+			LeaseUntil:  after(now, k.cfg.Lease),
+			ExpiresAt:   after(now, k.cfg.TTL),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("idempotency: claiming key %q: %w", req.Key, err)

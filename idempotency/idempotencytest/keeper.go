@@ -314,6 +314,26 @@ func runKeeper(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 		assert.Equal(t, 4, got, "a key is new after the TTL")
 	})
 
+	t.Run("TimesAreWholeMilliseconds", func(t *testing.T) {
+		// A TTL with a sub-millisecond part ends at the whole millisecond
+		// below it in every store (PostgreSQL keeps microseconds, and
+		// would otherwise round the expiry up).
+		fake := clocktest.New(t0)
+		k := newKeeper(t, newStore(t), fake, 0, func(c *idempotency.Config) { c.TTL = time.Hour + 900*time.Microsecond })
+		var runs atomic.Int32
+		op := func(ctx context.Context) (int, error) { return int(runs.Add(1)), nil }
+		_, err := idempotency.Do(ctx, k, req, op)
+		require.NoError(t, err)
+		fake.Advance(time.Hour - time.Millisecond)
+		got, err := idempotency.Do(ctx, k, req, op)
+		require.NoError(t, err)
+		assert.Equal(t, 1, got, "replayed within the TTL")
+		fake.Advance(time.Millisecond)
+		got, err = idempotency.Do(ctx, k, req, op)
+		require.NoError(t, err)
+		assert.Equal(t, 2, got, "new at the TTL's last whole millisecond")
+	})
+
 	t.Run("Inbox", func(t *testing.T) { testInbox(t, newStore(t)) })
 }
 

@@ -19,7 +19,7 @@ import (
 // reclaimRounds and reclaimRacers size the re-claim races: each round
 // races reclaimRacers claims of one key, and a store that answers from a
 // stale snapshot fails some round with near certainty.
-const reclaimRounds, reclaimRacers = 20, 16
+const reclaimRounds, reclaimRacers = 8, 12
 
 // testReclaimRace races claims of a key whose record is over: expired after
 // completing, expired while in progress, or in progress with its lease
