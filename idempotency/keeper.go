@@ -177,12 +177,6 @@ func (k *Keeper) now() time.Time { return k.cfg.Clock.Now().Truncate(time.Millis
 // exactly (PostgreSQL would round a sub-millisecond part to microseconds).
 func after(now time.Time, d time.Duration) time.Time { return now.Add(d).Truncate(time.Millisecond) }
 
-func (k *Keeper) observe(ctx context.Context, e bulwark.Event) {
-	if k.cfg.Observer != nil {
-		k.cfg.Observer.Observe(ctx, e)
-	}
-}
-
 // Start claims req's key. When the key is new (or its record expired, or
 // was released, or its holder's lease ran out), Start returns an Attempt:
 // the caller runs the operation and then calls Complete or Release on it.
@@ -230,8 +224,8 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 			return nil, nil, fmt.Errorf("idempotency: claiming key %q: %w", req.Key, err)
 		}
 		if rec.State == Claimed {
-			if rec.Attempt > 1 {
-				k.observe(ctx, TakenOver{Name: k.cfg.Name, Ref: ref, Attempt: rec.Attempt})
+			if rec.Attempt > 1 && k.cfg.Observer != nil {
+				k.cfg.Observer.Observe(ctx, TakenOver{Name: k.cfg.Name, Ref: ref, Attempt: rec.Attempt})
 			}
 			return &Attempt{k: k, ref: ref, token: token, number: rec.Attempt, point: rec.RecoveryPoint}, nil, nil
 		}
@@ -239,7 +233,9 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 			return nil, nil, ErrMismatch
 		}
 		if rec.State == Completed {
-			k.observe(ctx, Replayed{Name: k.cfg.Name, Ref: ref})
+			if k.cfg.Observer != nil { // (an event boxed for no one would allocate)
+				k.cfg.Observer.Observe(ctx, Replayed{Name: k.cfg.Name, Ref: ref})
+			}
 			return nil, rec.Outcome, nil
 		}
 		remaining := deadline.Sub(now)
