@@ -219,6 +219,33 @@ func testInboxRetention[Tx any](t *testing.T, h InboxHarness[Tx]) {
 	assert.True(t, ran, "after the retention the ID is forgotten")
 }
 
+// CheckInbox builds an inbox of h with s, its Clock replaced by a fake
+// clock, and checks that it handles a new message once, skips its
+// redelivery, and handles it again once retention (the retention s stands
+// for) has passed. A driver's FuzzNewInbox calls it with every setting its
+// NewInbox accepts.
+func CheckInbox[Tx any](t *testing.T, h InboxHarness[Tx], s InboxSettings, retention time.Duration) {
+	t.Helper()
+	fake := clocktest.New(inboxStart)
+	s.Clock = fake
+	in, err := h.NewInbox(s)
+	require.NoError(t, err)
+	id := RandomName("m-")
+	for i, want := range []bool{true, false} {
+		ran, err := in.Process(ctx, id, effect(h, id))
+		require.NoError(t, err)
+		require.Equal(t, want, ran, "delivery %d", i+1)
+	}
+	fake.Advance(retention - time.Millisecond)
+	ran, err := in.Process(ctx, id, effect(h, id))
+	require.NoError(t, err)
+	require.False(t, ran, "kept until the retention ends")
+	fake.Advance(time.Millisecond)
+	ran, err = in.Process(ctx, id, effect(h, id))
+	require.NoError(t, err)
+	require.True(t, ran, "forgotten when the retention ended")
+}
+
 // The consumer and message of a KilledInboxConsumer child process.
 const (
 	inboxChildConsumer = "billing"

@@ -8,7 +8,6 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
-	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
@@ -75,22 +74,11 @@ func FuzzNewInbox(f *testing.F) {
 			require.ErrorContains(t, err, "pgidempotency: InboxConfig.Retention")
 			return
 		}
-		fake := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-		in, err := h.NewInbox(idempotencytest.InboxSettings{Consumer: consumer, Retention: time.Duration(retention), Clock: fake})
-		require.NoError(t, err)
-		id := idempotencytest.RandomName("m-")
-		for i, want := range []bool{true, false} {
-			ran, err := in.Process(context.Background(), id, func(ctx context.Context, tx pgx.Tx) error { return h.Effect(ctx, tx, id) })
-			require.NoError(t, err)
-			require.Equal(t, want, ran, "delivery %d", i+1)
+		want := time.Duration(retention)
+		if want == 0 {
+			want = pgidempotency.DefaultRetention
 		}
-		if retention == 0 {
-			retention = int64(pgidempotency.DefaultRetention)
-		}
-		fake.Advance(time.Duration(retention))
-		ran, err := in.Process(context.Background(), id, func(ctx context.Context, tx pgx.Tx) error { return nil })
-		require.NoError(t, err)
-		require.True(t, ran, "the retention ended")
+		idempotencytest.CheckInbox(t, h, idempotencytest.InboxSettings{Consumer: consumer, Retention: time.Duration(retention)}, want)
 	})
 }
 
