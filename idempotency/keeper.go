@@ -267,21 +267,3 @@ func (k *Keeper) Cleanup(ctx context.Context) (int, error) {
 	k.check()
 	return Cleanup(ctx, k.store, k.now())
 }
-
-// Cleanup deletes the records of s that expired by now, calling
-// s.DeleteExpired in batches until one comes back short, and returns how
-// many it deleted in all. Keeper.Cleanup and the SQL adapters' inboxes
-// use it.
-func Cleanup(ctx context.Context, s Store, now time.Time) (int, error) {
-	total := 0
-	for {
-		n, err := s.DeleteExpired(ctx, now, cleanupBatch)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("idempotency: deleting expired records: %w", err)
-		}
-		if n < cleanupBatch {
-			return total, nil
-		}
-	}
-}
