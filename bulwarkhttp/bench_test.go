@@ -24,7 +24,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("impl=bulwark", func(b *testing.B) {
-		tr, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{Policy: pass, Base: base})
+		tr, err := bulwarkhttp.NewTransport(pass, bulwarkhttp.TransportConfig{Base: base})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -135,7 +135,7 @@ func permanent(err error) bool {
 func (x *exchange) finish(err error) (*http.Response, error) {
 	x.mu.Lock()
 	x.done = true
-	kept := x.kept
+	kept, keptOK := x.kept, x.keptOK
 	x.kept = nil
 	x.mu.Unlock()
 
@@ -144,7 +144,13 @@ func (x *exchange) finish(err error) (*http.Response, error) {
 	}
 	if kept != nil {
 		var se *StatusError
-		if err == nil || errors.As(err, &se) {
+		switch {
+		case err != nil && !errors.As(err, &se):
+		case x.t.failureAsError && !keptOK:
+			if err == nil { // the policy swallowed the failure
+				err = newStatusError(x.req, kept, x.t)
+			}
+		default:
 			return kept, nil
 		}
 		discard(kept)

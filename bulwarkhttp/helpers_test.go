@@ -129,9 +129,9 @@ type closeTracker struct {
 
 func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
 
-func newClient(t *testing.T, cfg bulwarkhttp.TransportConfig) *http.Client {
+func newClient(t *testing.T, p bulwark.Policy, cfg bulwarkhttp.TransportConfig) *http.Client {
 	t.Helper()
-	tr, err := bulwarkhttp.NewTransport(cfg)
+	tr, err := bulwarkhttp.NewTransport(p, cfg)
 	require.NoError(t, err)
 	c := &http.Client{Transport: tr}
 	t.Cleanup(c.CloseIdleConnections)

@@ -2,10 +2,10 @@ package bulwarkhttp
 
 import (
 	"errors"
-	"net"
+	"fmt"
 	"net/http"
-	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/ratelimit"
 )
 
@@ -18,92 +18,104 @@ type Limiter interface {
 	Allow(key string) error
 }
 
-// RateLimiterConfig configures a RateLimiter.
+// RateLimiterConfig configures a RateLimiter. Every zero field means the
+// default its comment names, so RateLimiterConfig{} is the default
+// configuration.
 type RateLimiterConfig struct {
-	// Limiter counts each client's requests. Required.
-	Limiter Limiter
-
-	// Key names the client a request counts against. nil means RemoteIP.
-	// Behind a proxy or load balancer, use the client address it forwards,
-	// from a header only that proxy can set.
+	// Key names the client a request counts against. Nil means the
+	// client's IP address as Proxies finds it (the connection's peer when
+	// Proxies is zero).
 	Key func(*http.Request) string
+
+	// Proxies says which peers are trusted proxies, whose forwarding
+	// header names the client. The zero value trusts none. Used only when
+	// Key is nil.
+	Proxies Proxies
 
 	// FailClosed answers 503 Service Unavailable (with Retry-After: 1) when
 	// the Limiter fails rather than limits. Off by default: the request is
 	// served, so that a limiter outage is not an outage of the service.
 	FailClosed bool
 
-	// OnLimited, if set, is called for each request over its limit, with
-	// its key and the wait sent in Retry-After.
-	OnLimited func(r *http.Request, key string, retryAfter time.Duration)
+	// Name identifies the RateLimiter in its events. Optional.
+	Name string
 
-	// OnError, if set, is called when the Limiter fails, with its error.
-	OnError func(r *http.Request, key string, err error)
+	// Observer receives a Limited event for each request over its limit
+	// and a LimiterFailed event for each failure of the Limiter. Nil
+	// observes nothing.
+	Observer bulwark.Observer
 }
 
-// DefaultRateLimiterConfig returns a RateLimiterConfig keyed by RemoteIP
-// that serves requests when the Limiter fails. Limiter must still be set.
+// DefaultRateLimiterConfig returns the defaults that RateLimiterConfig{}
+// stands for: keyed by the connection's peer address, serving requests
+// when the Limiter fails.
 func DefaultRateLimiterConfig() RateLimiterConfig {
 	return RateLimiterConfig{}
 }
 
 // RateLimiter is server middleware that limits each client's request rate:
-// requests over the limit get 429 Too Many Requests with Retry-After, without
-// reaching the handler. It is safe for concurrent use.
+// requests over the limit get 429 Too Many Requests with Retry-After (the
+// limiter's wait until the client's next permit, in whole seconds rounded
+// up), as application/problem+json, without reaching the handler. It is
+// safe for concurrent use.
 type RateLimiter struct {
-	limiter    Limiter
-	key        func(*http.Request) string
-	failClosed bool
-	onLimited  func(*http.Request, string, time.Duration)
-	onError    func(*http.Request, string, error)
+	limiter Limiter
+	cfg     RateLimiterConfig
 }
 
-// NewRateLimiter returns a RateLimiter, or an error naming the first invalid
-// field of cfg.
-func NewRateLimiter(cfg RateLimiterConfig) (*RateLimiter, error) {
-	if cfg.Limiter == nil {
-		return nil, errors.New("bulwarkhttp: RateLimiterConfig.Limiter must be set, got nil")
+// NewRateLimiter returns a RateLimiter counting each client's requests with
+// limiter, or an error when limiter is nil or a setting of cfg is invalid.
+// The zero RateLimiterConfig is the default configuration.
+func NewRateLimiter(limiter Limiter, cfg RateLimiterConfig) (*RateLimiter, error) {
+	if limiter == nil {
+		return nil, errors.New("bulwarkhttp: NewRateLimiter needs a limiter, got nil")
 	}
-	l := &RateLimiter{limiter: cfg.Limiter, key: cfg.Key, failClosed: cfg.FailClosed, onLimited: cfg.OnLimited, onError: cfg.OnError}
-	if l.key == nil {
-		l.key = RemoteIP
+	if !cfg.Proxies.valid() {
+		return nil, fmt.Errorf("bulwarkhttp: RateLimiterConfig.Proxies.Header must be \"\", %q or %q, got %q", HeaderXForwardedFor, HeaderForwarded, cfg.Proxies.Header)
 	}
-	return l, nil
+	for i, p := range cfg.Proxies.Trusted {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("bulwarkhttp: RateLimiterConfig.Proxies.Trusted[%d] must be a valid prefix, got %v", i, p)
+		}
+	}
+	if cfg.Key == nil {
+		proxies := cfg.Proxies
+		cfg.Key = func(r *http.Request) string {
+			if a := proxies.ClientIP(r); a.IsValid() {
+				return a.String()
+			}
+			return r.RemoteAddr
+		}
+	}
+	return &RateLimiter{limiter: limiter, cfg: cfg}, nil
 }
 
 // Handler returns next behind the RateLimiter.
 func (l *RateLimiter) Handler(next http.Handler) http.Handler {
+	if l == nil || l.limiter == nil {
+		panic("bulwarkhttp: RateLimiter used without NewRateLimiter")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := l.key(r)
+		key := l.cfg.Key(r)
 		err := l.limiter.Allow(key)
 		switch {
 		case err == nil:
 			next.ServeHTTP(w, r)
 		case errors.Is(err, ratelimit.ErrLimited):
-			wait, _ := retryAfterOf(err)
-			if l.onLimited != nil {
-				l.onLimited(r, key, wait)
+			if l.cfg.Observer != nil {
+				wait, _ := bulwark.RetryAfter(err)
+				l.cfg.Observer.Observe(r.Context(), Limited{Name: l.cfg.Name, Key: key, Wait: wait})
 			}
-			reject(w, http.StatusTooManyRequests, wait)
+			WriteError(w, err)
 		default:
-			if l.onError != nil {
-				l.onError(r, key, err)
+			if l.cfg.Observer != nil {
+				l.cfg.Observer.Observe(r.Context(), LimiterFailed{Name: l.cfg.Name, Key: key, Err: err})
 			}
-			if l.failClosed {
-				reject(w, http.StatusServiceUnavailable, time.Second)
+			if l.cfg.FailClosed {
+				WriteProblem(w, Problem{Status: http.StatusServiceUnavailable, Detail: "The rate limiter is unavailable; retry later.", RetryAfter: minRetryAfter})
 				return
 			}
 			next.ServeHTTP(w, r)
 		}
 	})
-}
-
-// RemoteIP returns the IP address of the connection a request came on
-// (Request.RemoteAddr without its port): the default RateLimiter key.
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

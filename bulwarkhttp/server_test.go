@@ -2,10 +2,12 @@ package bulwarkhttp_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,27 +25,27 @@ import (
 
 func TestNewShedderRejectsInvalidConfig(t *testing.T) {
 	pass := bulwark.Chain()
-	for _, tc := range []struct {
-		name string
-		cfg  bulwarkhttp.ShedderConfig
-		want string
-	}{
-		{"no policy", bulwarkhttp.DefaultShedderConfig(), "bulwarkhttp: ShedderConfig.Policy must be set, got nil"},
-		{"no retry-after", bulwarkhttp.ShedderConfig{Policy: pass}, "bulwarkhttp: ShedderConfig.RetryAfter must be > 0, got 0s"},
-		{"negative retry-after", bulwarkhttp.ShedderConfig{Policy: pass, RetryAfter: -time.Second}, "bulwarkhttp: ShedderConfig.RetryAfter must be > 0, got -1s"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := bulwarkhttp.NewShedder(tc.cfg)
-			assert.EqualError(t, err, tc.want)
-		})
-	}
+	_, err := bulwarkhttp.NewShedder(nil, bulwarkhttp.DefaultShedderConfig())
+	assert.EqualError(t, err, "bulwarkhttp: NewShedder needs a policy, got nil")
+	_, err = bulwarkhttp.NewShedder(pass, bulwarkhttp.ShedderConfig{RetryAfter: -time.Second})
+	assert.EqualError(t, err, "bulwarkhttp: ShedderConfig.RetryAfter must be 0 (meaning 1s) or > 0, got -1s")
+	assert.PanicsWithValue(t, "bulwarkhttp: Shedder used without NewShedder", func() { new(bulwarkhttp.Shedder).Handler(http.NotFoundHandler()) })
 }
 
-func newShedder(t *testing.T, cfg bulwarkhttp.ShedderConfig) *bulwarkhttp.Shedder {
+func newShedder(t *testing.T, p bulwark.Policy, cfg bulwarkhttp.ShedderConfig) *bulwarkhttp.Shedder {
 	t.Helper()
-	s, err := bulwarkhttp.NewShedder(cfg)
+	s, err := bulwarkhttp.NewShedder(p, cfg)
 	require.NoError(t, err)
 	return s
+}
+
+// problemOf decodes a problem+json answer, failing the test if it is not one.
+func problemOf(t *testing.T, contentType string, body []byte) map[string]any {
+	t.Helper()
+	assert.Equal(t, "application/problem+json", contentType)
+	var p map[string]any
+	require.NoError(t, json.Unmarshal(body, &p), "%s", body)
+	return p
 }
 
 // A full bulkhead sheds the request at once with 503 and Retry-After, and
@@ -51,14 +53,14 @@ func newShedder(t *testing.T, cfg bulwarkhttp.ShedderConfig) *bulwarkhttp.Shedde
 func TestShedderShedsWhenTheBulkheadIsFull(t *testing.T) {
 	bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 1})
 	require.NoError(t, err)
-	var rejected []error
+	var rejected []bulwarkhttp.Shed
 	cfg := bulwarkhttp.DefaultShedderConfig()
-	cfg.Policy = bh
 	cfg.RetryAfter = 1500 * time.Millisecond
-	cfg.OnReject = func(_ *http.Request, err error) { rejected = append(rejected, err) }
+	cfg.Name = "api"
+	cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { rejected = append(rejected, e.(bulwarkhttp.Shed)) })
 	entered, release := make(chan struct{}), make(chan struct{})
 	var served atomic.Int32
-	h := newShedder(t, cfg).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newShedder(t, bh, cfg).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
 		if r.URL.Path == "/slow" {
 			close(entered)
@@ -81,9 +83,14 @@ func TestShedderShedsWhenTheBulkheadIsFull(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "2", resp.Header.Get("Retry-After"), "RetryAfter rounded up to whole seconds")
-	assert.Equal(t, "Service Unavailable\n", readBody(t, resp))
+	p := problemOf(t, resp.Header.Get("Content-Type"), []byte(readBody(t, resp)))
+	assert.Equal(t, "Service Unavailable", p["title"])
+	assert.Equal(t, float64(503), p["status"])
 	require.Len(t, rejected, 1)
-	assert.ErrorIs(t, rejected[0], bulkhead.ErrFull)
+	assert.ErrorIs(t, rejected[0].Err, bulkhead.ErrFull)
+	assert.Equal(t, "api", rejected[0].Component())
+	assert.Equal(t, "bulwarkhttp.shed", rejected[0].Kind())
+	assert.Equal(t, "/fast", rejected[0].Path)
 	assert.Equal(t, int32(1), served.Load(), "the shed request never reached the handler")
 
 	close(release)
@@ -105,7 +112,7 @@ func TestShedderSendsTheRejectionsRetryAfter(t *testing.T) {
 	require.NoError(t, err)
 	_ = breaker.Do(context.Background(), func(context.Context) error { return errors.New("dependency down") })
 
-	h := newShedder(t, bulwarkhttp.ShedderConfig{Policy: breaker, RetryAfter: time.Second}).
+	h := newShedder(t, breaker, bulwarkhttp.ShedderConfig{}).
 		Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { t.Error("handler ran behind an open breaker") }))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -126,7 +133,7 @@ func TestShedderServesOnce(t *testing.T) {
 	})
 	var calls int
 	var seen any
-	h := newShedder(t, bulwarkhttp.ShedderConfig{Policy: twice, RetryAfter: time.Second}).
+	h := newShedder(t, twice, bulwarkhttp.ShedderConfig{}).
 		Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls++
 			seen = r.Context().Value(key{})
@@ -148,7 +155,7 @@ func TestShedderWaitsForTheHandler(t *testing.T) {
 	tm, err := timeout.New(timeout.Config{Timeout: time.Second, Detach: true, Clock: fc})
 	require.NoError(t, err)
 	entered, release := make(chan struct{}), make(chan struct{})
-	h := newShedder(t, bulwarkhttp.ShedderConfig{Policy: tm, RetryAfter: time.Second}).
+	h := newShedder(t, tm, bulwarkhttp.ShedderConfig{}).
 		Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			close(entered)
 			<-release
@@ -176,7 +183,7 @@ func TestShedderWaitsForTheHandler(t *testing.T) {
 
 func TestShedderRejectsWhenThePolicyNeverRunsTheHandler(t *testing.T) {
 	silent := bulwark.PolicyFunc(func(context.Context, func(context.Context) error) error { return nil })
-	h := newShedder(t, bulwarkhttp.ShedderConfig{Policy: silent, RetryAfter: time.Second}).
+	h := newShedder(t, silent, bulwarkhttp.ShedderConfig{}).
 		Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("handler ran") }))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -184,9 +191,16 @@ func TestShedderRejectsWhenThePolicyNeverRunsTheHandler(t *testing.T) {
 	assert.Equal(t, "1", w.Header().Get("Retry-After"))
 }
 
-func TestNewRateLimiterRequiresALimiter(t *testing.T) {
-	_, err := bulwarkhttp.NewRateLimiter(bulwarkhttp.DefaultRateLimiterConfig())
-	assert.EqualError(t, err, "bulwarkhttp: RateLimiterConfig.Limiter must be set, got nil")
+func TestNewRateLimiterRejectsInvalidConfig(t *testing.T) {
+	_, err := bulwarkhttp.NewRateLimiter(nil, bulwarkhttp.DefaultRateLimiterConfig())
+	assert.EqualError(t, err, "bulwarkhttp: NewRateLimiter needs a limiter, got nil")
+	_, err = bulwarkhttp.NewRateLimiter(failingLimiter{}, bulwarkhttp.RateLimiterConfig{Proxies: bulwarkhttp.Proxies{Header: "X-Real-IP"}})
+	assert.EqualError(t, err, `bulwarkhttp: RateLimiterConfig.Proxies.Header must be "", "X-Forwarded-For" or "Forwarded", got "X-Real-IP"`)
+	_, err = bulwarkhttp.NewRateLimiter(failingLimiter{}, bulwarkhttp.RateLimiterConfig{Proxies: bulwarkhttp.Proxies{Trusted: []netip.Prefix{{}}}})
+	assert.EqualError(t, err, "bulwarkhttp: RateLimiterConfig.Proxies.Trusted[0] must be a valid prefix, got invalid Prefix")
+	_, err = bulwarkhttp.NewRateLimiter(failingLimiter{}, bulwarkhttp.RateLimiterConfig{Proxies: bulwarkhttp.Proxies{Header: "forwarded"}})
+	assert.NoError(t, err, "header names are case-insensitive")
+	assert.PanicsWithValue(t, "bulwarkhttp: RateLimiter used without NewRateLimiter", func() { new(bulwarkhttp.RateLimiter).Handler(http.NotFoundHandler()) })
 }
 
 // Each client has its own limit; over it, 429 with the limiter's RetryAfter.
@@ -202,10 +216,12 @@ func TestRateLimiterLimitsEachClient(t *testing.T) {
 		wait time.Duration
 	}
 	var seen []limited
-	rl, err := bulwarkhttp.NewRateLimiter(bulwarkhttp.RateLimiterConfig{
-		Limiter:   keyed,
-		Key:       func(r *http.Request) string { return r.Header.Get("X-Client") },
-		OnLimited: func(_ *http.Request, key string, wait time.Duration) { seen = append(seen, limited{key, wait}) },
+	rl, err := bulwarkhttp.NewRateLimiter(keyed, bulwarkhttp.RateLimiterConfig{
+		Key: func(r *http.Request) string { return r.Header.Get("X-Client") },
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			l := e.(bulwarkhttp.Limited)
+			seen = append(seen, limited{l.Key, l.Wait})
+		}),
 	})
 	require.NoError(t, err)
 	h := rl.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
@@ -222,7 +238,7 @@ func TestRateLimiterLimitsEachClient(t *testing.T) {
 	w := get("a")
 	assert.Equal(t, http.StatusTooManyRequests, w.Code)
 	assert.Equal(t, "30", w.Header().Get("Retry-After"), "a token comes back every 30 s")
-	assert.Equal(t, "Too Many Requests\n", w.Body.String())
+	assert.Equal(t, float64(429), problemOf(t, w.Header().Get("Content-Type"), w.Body.Bytes())["status"])
 	assert.Equal(t, []limited{{"a", 30 * time.Second}}, seen)
 	assert.Equal(t, http.StatusOK, get("b").Code, "another client has its own limit")
 
@@ -241,10 +257,11 @@ func TestRateLimiterWhenTheLimiterFails(t *testing.T) {
 	for _, failClosed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("FailClosed=%v", failClosed), func(t *testing.T) {
 			var errs []error
-			rl, err := bulwarkhttp.NewRateLimiter(bulwarkhttp.RateLimiterConfig{
-				Limiter:    failingLimiter{errStore},
+			rl, err := bulwarkhttp.NewRateLimiter(failingLimiter{errStore}, bulwarkhttp.RateLimiterConfig{
 				FailClosed: failClosed,
-				OnError:    func(_ *http.Request, _ string, err error) { errs = append(errs, err) },
+				Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+					errs = append(errs, e.(bulwarkhttp.LimiterFailed).Err)
+				}),
 			})
 			require.NoError(t, err)
 			served := false
@@ -272,7 +289,7 @@ func TestRateLimiterRetryAfterIsAtLeastASecond(t *testing.T) {
 		90 * time.Second:        "90",
 		90*time.Second + 999999: "91",
 	} {
-		rl, err := bulwarkhttp.NewRateLimiter(bulwarkhttp.RateLimiterConfig{Limiter: failingLimiter{&ratelimit.LimitedError{Delay: wait}}})
+		rl, err := bulwarkhttp.NewRateLimiter(failingLimiter{&ratelimit.LimitedError{Delay: wait}}, bulwarkhttp.RateLimiterConfig{})
 		require.NoError(t, err)
 		w := httptest.NewRecorder()
 		rl.Handler(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -300,7 +317,7 @@ func TestRateLimiterKeysByRemoteIPByDefault(t *testing.T) {
 	kcfg.Clock = clocktest.New(epoch)
 	keyed, err := ratelimit.NewKeyed(kcfg)
 	require.NoError(t, err)
-	rl, err := bulwarkhttp.NewRateLimiter(bulwarkhttp.RateLimiterConfig{Limiter: keyed})
+	rl, err := bulwarkhttp.NewRateLimiter(keyed, bulwarkhttp.RateLimiterConfig{})
 	require.NoError(t, err)
 	h := rl.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	status := func(addr string) int {

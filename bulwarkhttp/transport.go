@@ -11,8 +11,8 @@ import (
 var (
 	// ErrNotReplayable is the error of an attempt that would have sent a
 	// request a second time when that is not safe: a method that is not
-	// idempotent without an Idempotency-Key header, or a body that cannot be
-	// rewound. It is marked retry.Permanent.
+	// idempotent without an Idempotency-Key header (HeaderIdempotencyKey),
+	// or a body that cannot be rewound. It is marked retry.Permanent.
 	ErrNotReplayable = errors.New("bulwarkhttp: request cannot be sent again")
 
 	// ErrNoResponse is returned when the policy reported success without
@@ -20,12 +20,10 @@ var (
 	ErrNoResponse = errors.New("bulwarkhttp: policy succeeded without a response")
 )
 
-// TransportConfig configures a Transport.
+// TransportConfig configures a Transport. Every zero field means the
+// default its comment names, so TransportConfig{} is the default
+// configuration.
 type TransportConfig struct {
-	// Policy runs each request; every run of its operation is one attempt.
-	// Required.
-	Policy bulwark.Policy
-
 	// Base sends the attempts. nil means http.DefaultTransport.
 	Base http.RoundTripper
 
@@ -36,34 +34,46 @@ type TransportConfig struct {
 	// Clock reads the time that HTTP-date Retry-After values are measured
 	// from. nil means clock.System.
 	Clock clock.Clock
+
+	// FailureAsError makes RoundTrip return the *StatusError of a failure
+	// response, after draining and closing the response, when the policy
+	// gave up on it (a retry that ran out of attempts on 503s), instead of
+	// the response itself. http.Client.Do then returns the error (in a
+	// *url.Error), which WriteError turns into the right answer (502, 503
+	// or 504, with the downstream's Retry-After). Off by default: the
+	// caller gets the response, as from a plain http.Transport.
+	FailureAsError bool
 }
 
-// DefaultTransportConfig returns a TransportConfig sending through
-// http.DefaultTransport and counting 5xx and 429 as failures. Policy must
-// still be set.
+// DefaultTransportConfig returns the defaults that TransportConfig{} stands
+// for, spelled out: attempts sent through http.DefaultTransport, 5xx and
+// 429 counted as failures (DefaultIsFailure), the system clock, failure
+// responses returned as responses.
 func DefaultTransportConfig() TransportConfig {
-	return TransportConfig{}
+	return TransportConfig{Base: http.DefaultTransport, IsFailure: DefaultIsFailure, Clock: clock.System}
 }
 
 // Transport is an http.RoundTripper that runs each request through a policy.
 // It is safe for concurrent use. See the package doc for what the policy and
 // the caller see.
 type Transport struct {
-	policy    bulwark.Policy
-	base      http.RoundTripper
-	isFailure func(*http.Response) bool
-	clock     clock.Clock
+	policy         bulwark.Policy
+	base           http.RoundTripper
+	isFailure      func(*http.Response) bool
+	clock          clock.Clock
+	failureAsError bool
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// NewTransport returns a Transport, or an error naming the first invalid
-// field of cfg.
-func NewTransport(cfg TransportConfig) (*Transport, error) {
-	if cfg.Policy == nil {
-		return nil, errors.New("bulwarkhttp: TransportConfig.Policy must be set, got nil")
+// NewTransport returns a Transport that runs each request through policy
+// (every run of the policy's operation is one attempt), or an error when
+// policy is nil. The zero TransportConfig is the default configuration.
+func NewTransport(policy bulwark.Policy, cfg TransportConfig) (*Transport, error) {
+	if policy == nil {
+		return nil, errors.New("bulwarkhttp: NewTransport needs a policy, got nil")
 	}
-	t := &Transport{policy: cfg.Policy, base: cfg.Base, isFailure: cfg.IsFailure, clock: clock.OrSystem(cfg.Clock)}
+	t := &Transport{policy: policy, base: cfg.Base, isFailure: cfg.IsFailure, clock: clock.OrSystem(cfg.Clock), failureAsError: cfg.FailureAsError}
 	if t.base == nil {
 		t.base = http.DefaultTransport
 	}
@@ -83,6 +93,9 @@ func DefaultIsFailure(resp *http.Response) bool {
 // attempt, or the policy's error. It closes req.Body, as the RoundTripper
 // contract asks, and does not modify req.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.policy == nil {
+		panic("bulwarkhttp: Transport used without NewTransport")
+	}
 	x := &exchange{t: t, req: req, replayable: replayable(req)}
 	err := t.policy.Do(req.Context(), x.attempt)
 	return x.finish(err)
@@ -97,8 +110,8 @@ func (t *Transport) CloseIdleConnections() {
 }
 
 // replayable reports whether req may be sent more than once: an idempotent
-// method or an idempotency key (RFC 9110 §9.2.2; net/http's own retry rule
-// plus PUT and DELETE), and a body that can be had again.
+// method or an Idempotency-Key header (RFC 9110 §9.2.2; net/http's own
+// retry rule plus PUT and DELETE), and a body that can be had again.
 func replayable(req *http.Request) bool {
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return false
@@ -107,9 +120,6 @@ func replayable(req *http.Request) bool {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
 	}
-	if _, ok := req.Header["Idempotency-Key"]; ok {
-		return true
-	}
-	_, ok := req.Header["X-Idempotency-Key"]
+	_, ok := req.Header[HeaderIdempotencyKey]
 	return ok
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,11 @@ import (
 )
 
 func TestNewTransportRequiresAPolicy(t *testing.T) {
-	_, err := bulwarkhttp.NewTransport(bulwarkhttp.DefaultTransportConfig())
-	assert.EqualError(t, err, "bulwarkhttp: TransportConfig.Policy must be set, got nil")
+	_, err := bulwarkhttp.NewTransport(nil, bulwarkhttp.DefaultTransportConfig())
+	assert.EqualError(t, err, "bulwarkhttp: NewTransport needs a policy, got nil")
+	assert.PanicsWithValue(t, "bulwarkhttp: Transport used without NewTransport", func() {
+		_, _ = new(bulwarkhttp.Transport).RoundTrip(httptest.NewRequest(http.MethodGet, "/", nil))
+	})
 }
 
 func TestDefaultIsFailure(t *testing.T) {
@@ -47,7 +51,7 @@ func TestRetriesAFlakyServer(t *testing.T) {
 		fmt.Fprint(w, "hello")
 	})
 	rec := newRecorder(t)
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: retrier(t, 5), Base: rec})
+	client := newClient(t, retrier(t, 5), bulwarkhttp.TransportConfig{Base: rec})
 
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)
@@ -70,14 +74,14 @@ func TestGivesTheLastFailureResponseWhenRetriesRunOut(t *testing.T) {
 	})
 	rec := newRecorder(t)
 	var sawStatus []int
-	client := newClient(t, bulwarkhttp.TransportConfig{Base: rec, Policy: retrier(t, 3, func(c *retry.Config) {
+	client := newClient(t, retrier(t, 3, func(c *retry.Config) {
 		c.OnRetry = func(_ int, err error, _ time.Duration) {
 			var se *bulwarkhttp.StatusError
 			if assert.ErrorAs(t, err, &se) {
 				sawStatus = append(sawStatus, se.StatusCode)
 			}
 		}
-	})})
+	}), bulwarkhttp.TransportConfig{Base: rec})
 
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)
@@ -118,7 +122,7 @@ func TestHonoursRetryAfter(t *testing.T) {
 				c.Clock = fc
 				c.OnRetry = func(_ int, _ error, d time.Duration) { delays = append(delays, d) }
 			})
-			client := newClient(t, bulwarkhttp.TransportConfig{Policy: r, Clock: fc})
+			client := newClient(t, r, bulwarkhttp.TransportConfig{Clock: fc})
 
 			type result struct {
 				resp *http.Response
@@ -168,7 +172,7 @@ func TestStatusError(t *testing.T) {
 				}
 				return &http.Response{StatusCode: tc.status, Status: fmt.Sprintf("%d %s", tc.status, http.StatusText(tc.status)), Header: h, Body: http.NoBody}, nil
 			})
-			tr, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{Policy: p, Base: base, Clock: fc})
+			tr, err := bulwarkhttp.NewTransport(p, bulwarkhttp.TransportConfig{Base: base, Clock: fc})
 			require.NoError(t, err)
 			req, _ := http.NewRequest(http.MethodGet, "http://user:secret@example.test/stock", nil)
 			resp, err := tr.RoundTrip(req)
@@ -210,10 +214,12 @@ func TestRepeatsOnlyRequestsSafeToRepeat(t *testing.T) {
 		{"PUT with a rewindable body", http.MethodPut, "", func() io.Reader { return strings.NewReader(payload) }, 3},
 		{"POST", http.MethodPost, "", func() io.Reader { return strings.NewReader(payload) }, 1},
 		{"PATCH", http.MethodPatch, "", func() io.Reader { return strings.NewReader(payload) }, 1},
-		{"POST with Idempotency-Key", http.MethodPost, "Idempotency-Key", func() io.Reader { return strings.NewReader(payload) }, 3},
-		{"POST with X-Idempotency-Key", http.MethodPost, "X-Idempotency-Key", func() io.Reader { return strings.NewReader(payload) }, 3},
+		{"POST with Idempotency-Key", http.MethodPost, bulwarkhttp.HeaderIdempotencyKey, func() io.Reader { return strings.NewReader(payload) }, 3},
+		// The server's Idempotency middleware does not read it, so it
+		// does not make a request safe to resend.
+		{"POST with X-Idempotency-Key", http.MethodPost, "X-Idempotency-Key", func() io.Reader { return strings.NewReader(payload) }, 1},
 		{"PUT with a body that cannot be rewound", http.MethodPut, "", func() io.Reader { return io.MultiReader(strings.NewReader(payload)) }, 1},
-		{"keyed POST with a body that cannot be rewound", http.MethodPost, "Idempotency-Key", func() io.Reader { return io.MultiReader(strings.NewReader(payload)) }, 1},
+		{"keyed POST with a body that cannot be rewound", http.MethodPost, bulwarkhttp.HeaderIdempotencyKey, func() io.Reader { return io.MultiReader(strings.NewReader(payload)) }, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
@@ -222,7 +228,7 @@ func TestRepeatsOnlyRequestsSafeToRepeat(t *testing.T) {
 			var attempts atomic.Int32
 			var gaveUp error
 			r := retrier(t, 3, func(c *retry.Config) { c.OnGiveUp = func(err *retry.Error) { gaveUp = err } })
-			client := newClient(t, bulwarkhttp.TransportConfig{Policy: counting(r, &attempts)})
+			client := newClient(t, counting(r, &attempts), bulwarkhttp.TransportConfig{})
 
 			var body io.Reader
 			if tc.body != nil {
@@ -264,7 +270,7 @@ func TestNeverSendsAnUnsafeRequestTwice(t *testing.T) {
 		second = op(ctx)
 		return first
 	})
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: stubborn})
+	client := newClient(t, stubborn, bulwarkhttp.TransportConfig{})
 	resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("charge 10 EUR"))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
@@ -289,7 +295,7 @@ func TestTransportErrorsAreRetriedOnlyWhenSafe(t *testing.T) {
 				}
 				return nil, errReset
 			})
-			tr, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{Policy: retrier(t, 3), Base: base})
+			tr, err := bulwarkhttp.NewTransport(retrier(t, 3), bulwarkhttp.TransportConfig{Base: base})
 			require.NoError(t, err)
 			req, _ := http.NewRequest(tc.method, "http://example.test/", strings.NewReader("x"))
 			resp, err := tr.RoundTrip(req)
@@ -320,7 +326,7 @@ func TestBreakerCountsServerErrors(t *testing.T) {
 			cfg.Clock = clocktest.New(epoch)
 			breaker, err := circuitbreaker.New(cfg)
 			require.NoError(t, err)
-			client := newClient(t, bulwarkhttp.TransportConfig{Policy: breaker, IsFailure: tc.isFailed})
+			client := newClient(t, breaker, bulwarkhttp.TransportConfig{IsFailure: tc.isFailed})
 
 			for range 3 {
 				resp, err := client.Get(srv.URL)
@@ -353,7 +359,7 @@ func TestTimeoutInsideTheChainDoesNotCutTheBody(t *testing.T) {
 	})
 	tm, err := timeout.New(timeout.Config{Timeout: time.Minute})
 	require.NoError(t, err)
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: bulwark.Chain(retrier(t, 2), tm)})
+	client := newClient(t, bulwark.Chain(retrier(t, 2), tm), bulwarkhttp.TransportConfig{})
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)
 	close(release) // the policies have all returned by now
@@ -372,7 +378,7 @@ func TestCallersContextBoundsTheBody(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: retrier(t, 2)})
+	client := newClient(t, retrier(t, 2), bulwarkhttp.TransportConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	resp, err := client.Do(req)
@@ -421,7 +427,7 @@ func TestFailStallRecover(t *testing.T) {
 	r := retrier(t, 2, func(c *retry.Config) {
 		c.RetryIf = func(err error) bool { return !errors.Is(err, circuitbreaker.ErrOpen) }
 	})
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: bulwark.Chain(r, breaker, tm)})
+	client := newClient(t, bulwark.Chain(r, breaker, tm), bulwarkhttp.TransportConfig{})
 
 	// Failing: two requests of two attempts each trip the breaker.
 	for range 2 {
@@ -476,7 +482,7 @@ func TestStalledFailureBodyDoesNotHang(t *testing.T) {
 		}
 		fmt.Fprint(w, "fine")
 	})
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: retrier(t, 2)})
+	client := newClient(t, retrier(t, 2), bulwarkhttp.TransportConfig{})
 	start := time.Now()
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)
@@ -513,7 +519,7 @@ func TestConcurrentAttempts(t *testing.T) {
 		return a
 	})
 	rec := newRecorder(t)
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: hedge, Base: rec})
+	client := newClient(t, hedge, bulwarkhttp.TransportConfig{Base: rec})
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)
 	assert.Equal(t, "fast replica", readBody(t, resp))
@@ -526,7 +532,7 @@ func TestRejectedRequestIsClosedAndNotSent(t *testing.T) {
 	var sends atomic.Int32
 	base := roundTripFunc(func(*http.Request) (*http.Response, error) { sends.Add(1); return nil, errors.New("unreachable") })
 	reject := bulwark.PolicyFunc(func(context.Context, func(context.Context) error) error { return errRejected })
-	tr, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{Policy: reject, Base: base})
+	tr, err := bulwarkhttp.NewTransport(reject, bulwarkhttp.TransportConfig{Base: base})
 	require.NoError(t, err)
 	body := &closeTracker{Reader: strings.NewReader("order")}
 	req, _ := http.NewRequest(http.MethodPut, "http://example.test/", body)
@@ -539,7 +545,7 @@ func TestRejectedRequestIsClosedAndNotSent(t *testing.T) {
 
 func TestSuccessWithoutAResponse(t *testing.T) {
 	silent := bulwark.PolicyFunc(func(context.Context, func(context.Context) error) error { return nil })
-	tr, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{Policy: silent})
+	tr, err := bulwarkhttp.NewTransport(silent, bulwarkhttp.TransportConfig{})
 	require.NoError(t, err)
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
 	_, err = tr.RoundTrip(req)
@@ -558,7 +564,7 @@ func TestResponseOfAFailedPolicyIsClosed(t *testing.T) {
 		return errLate
 	})
 	rec := newRecorder(t)
-	client := newClient(t, bulwarkhttp.TransportConfig{Policy: late, Base: rec})
+	client := newClient(t, late, bulwarkhttp.TransportConfig{Base: rec})
 	_, err := client.Get(srv.URL)
 	assert.ErrorIs(t, err, errLate)
 	eof, closed := rec.responses()
@@ -576,7 +582,7 @@ func TestAttemptsCarryThePolicysContextValues(t *testing.T) {
 	tagging := bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
 		return op(context.WithValue(ctx, key{}, "span-42"))
 	})
-	tr, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{Policy: tagging, Base: base})
+	tr, err := bulwarkhttp.NewTransport(tagging, bulwarkhttp.TransportConfig{Base: base})
 	require.NoError(t, err)
 	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
 	resp, err := tr.RoundTrip(req)

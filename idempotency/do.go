@@ -24,7 +24,8 @@ const (
 //     call runs op again. The error (or panic) reaches the caller.
 //
 // op receives a context carrying its Attempt (see AttemptFrom). Do returns
-// ErrMismatch or ErrInProgress without running op, as Keeper.Start does.
+// ErrMismatch or an *InProgressError (matching ErrInProgress) without
+// running op, as Keeper.Start does.
 // If op succeeded but its Attempt lost the key to a takeover, Do returns
 // op's value together with an error wrapping ErrLeaseLost.
 func Do[T any](ctx context.Context, k *Keeper, req Request, op func(context.Context) (T, error)) (T, error) {
@@ -34,7 +35,7 @@ func Do[T any](ctx context.Context, k *Keeper, req Request, op func(context.Cont
 		return zero, err
 	}
 	if att == nil {
-		return decodeOutcome[T](k.codec, req.Key, stored)
+		return decodeOutcome[T](k.cfg.Codec, req.Key, stored)
 	}
 	v, err := runAttempt(ctx, att, op)
 	// The outcome must reach the store even when the caller gave up.
@@ -52,7 +53,7 @@ func Do[T any](ctx context.Context, k *Keeper, req Request, op func(context.Cont
 		}
 		return zero, err
 	}
-	data, err := k.codec.Marshal(v)
+	data, err := k.cfg.Codec.Marshal(v)
 	if err != nil {
 		err = fmt.Errorf("idempotency: encoding the outcome of key %q: %w", req.Key, err)
 		return zero, errors.Join(err, att.Release(done))

@@ -1,11 +1,17 @@
 package idempotency
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+	"time"
+)
 
 var (
 	// ErrInProgress reports that another attempt holds the key and its
 	// lease is live: the caller did not wait for its outcome, or waited
-	// Config.Wait without seeing it. Try again later.
+	// Config.Wait without seeing it. Try again later. Keeper.Start returns
+	// it as an *InProgressError, which says how long until the holder's
+	// lease ends.
 	ErrInProgress = errors.New("idempotency: the first request with this key is still in progress")
 
 	// ErrMismatch reports that the key was first used with a different
@@ -46,3 +52,27 @@ type StoredError struct {
 }
 
 func (e *StoredError) Error() string { return e.Message }
+
+// InProgressError is the error of a request whose key another attempt
+// holds. It matches ErrInProgress.
+type InProgressError struct {
+	// Ref is the key.
+	Ref Ref
+	// Wait is how long until the holder's lease ends, as read when Start
+	// gave up (at least 1ms): by then the holder has completed or
+	// released the key (or checkpointed, which renews the lease), or is
+	// presumed dead, and a retry may take the key over.
+	Wait time.Duration
+}
+
+func (e *InProgressError) Error() string {
+	return "idempotency: the first request with key " + strconv.Quote(e.Ref.Key) + " is still in progress; its lease ends in " + e.Wait.String()
+}
+
+// Is reports whether target is ErrInProgress.
+func (e *InProgressError) Is(target error) bool { return target == ErrInProgress }
+
+// RetryAfter returns Wait: the longest a retry must wait to find the key
+// completed, released or free for a takeover. bulwarkhttp sends it as the
+// Retry-After of its 409 answer.
+func (e *InProgressError) RetryAfter() time.Duration { return e.Wait }

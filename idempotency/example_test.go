@@ -3,18 +3,17 @@ package idempotency_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strings"
+	"log/slog"
+	"os"
+	"time"
 
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency"
 )
 
 func ExampleDo() {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = idempotency.NewMemoryStore()
-	keeper, _ := idempotency.New(cfg)
+	keeper, _ := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
 
 	charges := 0
 	charge := func(ctx context.Context) (string, error) {
@@ -34,49 +33,9 @@ func ExampleDo() {
 	// charges: 1
 }
 
-func ExampleMiddleware() {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = idempotency.NewMemoryStore()
-	keeper, _ := idempotency.New(cfg)
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = keeper
-	mcfg.Required = true
-	mcfg.Scope = func(r *http.Request) string { return r.Header.Get("X-Account") } // the authenticated principal
-	mw, _ := idempotency.NewMiddleware(mcfg)
-
-	n := 0
-	handler := mw.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n++
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, "payment %d", n)
-	}))
-	send := func(key, body string) {
-		r := httptest.NewRequest(http.MethodPost, "/payments", strings.NewReader(body))
-		r.Header.Set("X-Account", "acct-7")
-		if key != "" {
-			r.Header.Set(idempotency.KeyHeader, key)
-		}
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, r)
-		b, _ := io.ReadAll(w.Body)
-		fmt.Println(w.Code, w.Header().Get(idempotency.ReplayedHeader), string(b))
-	}
-	send("k-1", `{"amount":500}`)
-	send("k-1", `{"amount":500}`) // a retry: replayed
-	send("k-1", `{"amount":900}`) // same key, other payload
-	send("", `{"amount":500}`)    // no key
-	// Output:
-	// 201  payment 1
-	// 201 true payment 1
-	// 422  {"title":"Idempotency-Key is already used","status":422,"detail":"This Idempotency-Key was used with a different request."}
-	// 400  {"title":"Idempotency-Key is missing","status":400,"detail":"This operation requires an Idempotency-Key header."}
-}
-
 func ExampleInbox() {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = idempotency.NewMemoryStore()
-	keeper, _ := idempotency.New(cfg)
-	inbox, _ := idempotency.NewInbox(idempotency.InboxConfig{Keeper: keeper, Consumer: "billing"})
+	keeper, _ := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
+	inbox, _ := idempotency.NewInbox(keeper, idempotency.InboxConfig{Consumer: "billing"})
 
 	for _, id := range []string{"msg-1", "msg-2", "msg-1"} { // msg-1 is redelivered
 		ran, err := inbox.Process(context.Background(), id, func(ctx context.Context) error {
@@ -91,4 +50,51 @@ func ExampleInbox() {
 	// handling msg-2
 	// msg-2 true <nil>
 	// msg-1 false <nil>
+}
+
+// A charge whose process dies after charging is resumed from its recovery
+// point by the retry that takes its key over, and passes the payment
+// provider a key derived from the request's, so that a repeated call would
+// be deduplicated there too.
+func ExampleAttempt_Checkpoint() {
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	keeper, _ := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{Clock: clock})
+	req := idempotency.Request{Scope: "customer-42", Key: "order-1001"}
+	charge := func(ctx context.Context) (string, error) {
+		att := idempotency.AttemptFrom(ctx)
+		if point := att.RecoveryPoint(); point != nil {
+			return fmt.Sprintf("attempt %d resumed after %s", att.Number(), point), nil
+		}
+		fmt.Println("charging with key", att.DownstreamKey("provider.charge"))
+		if err := att.Checkpoint(ctx, []byte("charge ch_1")); err != nil {
+			return "", err
+		}
+		return "charged", nil
+	}
+
+	// The first process claims the key, charges, and dies before
+	// completing it.
+	ctx := context.Background()
+	att, _, _ := keeper.Start(ctx, req)
+	_, _ = charge(idempotency.WithAttempt(ctx, att))
+
+	clock.Advance(time.Minute) // its lease runs out
+	got, err := idempotency.Do(ctx, keeper, req, charge)
+	fmt.Println(got, err)
+	// Output:
+	// charging with key OzD5sGmC0mMYTZ-_rUiAFoFKZ2_Mmjd6pl5iUuTXXAI
+	// attempt 2 resumed after charge ch_1 <nil>
+}
+
+// A Cleaner deletes expired records in the background; run it with the
+// rest of the service's background work.
+func ExampleCleaner() {
+	keeper, _ := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
+	cleaner, _ := idempotency.NewCleaner(keeper, idempotency.CleanerConfig{
+		Interval: 10 * time.Minute,
+		Observer: bulwark.LogEvents(slog.New(slog.NewTextHandler(os.Stdout, nil)), slog.LevelDebug),
+	})
+	group := bulwark.Start(context.Background(), cleaner)
+	// ... serve ...
+	_ = group.Stop(context.Background())
 }

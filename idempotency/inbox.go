@@ -4,21 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/bulwark-go/bulwark"
 )
 
-// InboxConfig configures an Inbox.
+// InboxConfig configures an Inbox. The zero InboxConfig is the default: one
+// unnamed consumer.
 type InboxConfig struct {
-	// Keeper holds the processed message IDs. Its TTL is the retention
-	// window: a message redelivered after it counts as new. Required.
-	Keeper *Keeper
-
 	// Consumer names the consumer; it is the scope of the message IDs, so
-	// consumers sharing a store each process every message once. Required.
+	// consumers sharing a Keeper's store each process every message once.
+	// "" is a consumer like any other: set a name whenever several
+	// consumers share a store.
 	Consumer string
 
-	// OnDuplicate, if set, is called with the ID of each message skipped
-	// because it had been processed.
-	OnDuplicate func(messageID string)
+	// Name identifies the inbox in its events. Optional.
+	Name string
+
+	// Observer receives the inbox's Duplicate events. Nil observes nothing.
+	Observer bulwark.Observer
 }
 
 // Inbox is an idempotent consumer: it runs a message's handler once per
@@ -33,36 +36,39 @@ type InboxConfig struct {
 // store's transactional inbox instead (pgidempotency.Inbox,
 // sqliteidempotency.Inbox): the ID commits with the handler's writes.
 type Inbox struct {
-	k        *Keeper
-	consumer string
-	onDup    func(string)
+	k   *Keeper
+	cfg InboxConfig
 }
 
-// NewInbox returns an Inbox, or an error naming the first invalid setting.
-func NewInbox(cfg InboxConfig) (*Inbox, error) {
-	switch {
-	case cfg.Keeper == nil:
-		return nil, errors.New("idempotency: InboxConfig.Keeper must be set")
-	case cfg.Consumer == "":
-		return nil, errors.New("idempotency: InboxConfig.Consumer must not be empty")
+// NewInbox returns an Inbox keeping its message IDs with keeper (whose TTL
+// is the retention window: a message redelivered after it counts as new).
+// It fails only for a nil keeper; the zero InboxConfig is the default.
+func NewInbox(keeper *Keeper, cfg InboxConfig) (*Inbox, error) {
+	if keeper == nil {
+		return nil, errors.New("idempotency: NewInbox needs a keeper, got nil")
 	}
-	return &Inbox{k: cfg.Keeper, consumer: cfg.Consumer, onDup: cfg.OnDuplicate}, nil
+	return &Inbox{k: keeper, cfg: cfg}, nil
 }
 
 // Process runs handle for the message unless it was processed already. It
-// reports whether handle ran. A duplicate returns (false, nil): acknowledge
-// it. While another delivery of the same message is being handled,
-// Process returns an error wrapping ErrInProgress (after the Keeper's Wait):
-// let the broker redeliver it later. handle's error is returned as is, after
-// releasing the ID; a panic in handle releases it too.
+// reports whether handle ran. A duplicate returns (false, nil), reported as
+// a Duplicate event: acknowledge it. While another delivery of the same
+// message is being handled, Process returns an error wrapping
+// ErrInProgress (after the Keeper's Wait): let the broker redeliver it
+// later. handle's error is returned as is, after releasing the ID; a panic
+// in handle releases it too. handle's context carries the Attempt (see
+// AttemptFrom).
 func (in *Inbox) Process(ctx context.Context, messageID string, handle func(context.Context) error) (bool, error) {
-	att, _, err := in.k.Start(ctx, Request{Scope: in.consumer, Key: messageID})
+	if in == nil || in.k == nil {
+		panic("idempotency: Inbox used without NewInbox")
+	}
+	att, _, err := in.k.Start(ctx, Request{Scope: in.cfg.Consumer, Key: messageID})
 	if err != nil {
-		return false, fmt.Errorf("idempotency: inbox %s, message %q: %w", in.consumer, messageID, err)
+		return false, fmt.Errorf("idempotency: inbox %q, message %q: %w", in.cfg.Consumer, messageID, err)
 	}
 	if att == nil {
-		if in.onDup != nil {
-			in.onDup(messageID)
+		if in.cfg.Observer != nil {
+			in.cfg.Observer.Observe(ctx, Duplicate{Name: in.cfg.Name, Consumer: in.cfg.Consumer, MessageID: messageID})
 		}
 		return false, nil
 	}

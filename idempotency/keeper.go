@@ -8,33 +8,52 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
-// Config configures a Keeper.
+// The defaults of Config's zero fields.
+const (
+	DefaultLease        = time.Minute
+	DefaultTTL          = 24 * time.Hour
+	DefaultPollInterval = 50 * time.Millisecond
+)
+
+// Config configures a Keeper. Every zero field means the default its
+// comment names, so Config{} is the default configuration. Stores keep
+// whole milliseconds: a lease or a record ends at the whole millisecond at
+// or before Lease or TTL from the time it starts.
 type Config struct {
-	// Store holds the records. Required.
-	Store Store
+	// Name identifies the Keeper in its events. Optional.
+	Name string
+
+	// Observer receives the Keeper's events (Replayed, TakenOver). Nil
+	// observes nothing.
+	Observer bulwark.Observer
 
 	// Lease is how long a claim lasts without being completed, released or
 	// checkpointed. After it, the holder is presumed dead and a retry may
 	// take the key over and run the operation again. Make it longer than
-	// the operation ever takes. Must be > 0.
+	// the operation ever takes. 0 means DefaultLease (1 minute); otherwise
+	// at least 1ms (stores keep whole milliseconds).
 	Lease time.Duration
 
 	// TTL is how long a record is kept after it was claimed or completed:
 	// retries within it are answered from the record, after it the key is
-	// new again. Must be >= Lease.
+	// new again. 0 means DefaultTTL (24 hours); otherwise at least 1ms. It
+	// must be at least the Lease.
 	TTL time.Duration
 
 	// Wait bounds how long a duplicate of a request in progress waits for
-	// its outcome. Zero (off): duplicates get ErrInProgress at once.
+	// its outcome. 0, the default, does not wait: duplicates get
+	// ErrInProgress at once. Must not be negative.
 	Wait time.Duration
 
 	// PollInterval is how often a waiting duplicate looks at the record.
 	// A duplicate waiting on an attempt of the same Keeper is woken as soon
 	// as that attempt completes or releases the key; polling is how it
-	// learns of attempts in other processes. Must be > 0.
+	// learns of attempts in other processes. 0 means DefaultPollInterval
+	// (50ms); otherwise at least 1ms.
 	PollInterval time.Duration
 
 	// Codec encodes the values Do stores. Nil means JSONCodec.
@@ -42,54 +61,97 @@ type Config struct {
 
 	// Clock tells the time. Nil means clock.System.
 	Clock clock.Clock
-
-	// OnReplay, if set, is called when a request gets a stored outcome.
-	OnReplay func(ref Ref)
-
-	// OnTakeover, if set, is called when a request takes over a key whose
-	// holder's lease ran out; attempt is the new attempt's number (2 or more).
-	OnTakeover func(ref Ref, attempt int)
 }
 
-// DefaultConfig returns a Config with a 1-minute lease, a 24-hour TTL, no
-// waiting and a 50 ms poll interval. Set Store before calling New.
+// DefaultConfig returns the defaults that Config{} stands for, spelled
+// out: a 1-minute lease, a 24-hour TTL, no waiting, a 50ms poll interval,
+// JSON outcomes and the system clock.
 func DefaultConfig() Config {
 	return Config{
-		Lease:        time.Minute,
-		TTL:          24 * time.Hour,
-		PollInterval: 50 * time.Millisecond,
+		Lease:        DefaultLease,
+		TTL:          DefaultTTL,
+		PollInterval: DefaultPollInterval,
+		Codec:        JSONCodec{},
+		Clock:        clock.System,
 	}
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Lease == 0 {
+		c.Lease = d.Lease
+	}
+	if c.TTL == 0 {
+		c.TTL = d.TTL
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.Codec == nil {
+		c.Codec = d.Codec
+	}
+	if c.Clock == nil {
+		c.Clock = d.Clock
+	}
+	return c
+}
+
+// validate checks a Config whose defaults were filled in.
+func (c Config) validate(given Config) error {
+	if err := atLeastMillisecond("Config.Lease", given.Lease, DefaultLease); err != nil {
+		return err
+	}
+	if err := atLeastMillisecond("Config.TTL", given.TTL, DefaultTTL); err != nil {
+		return err
+	}
+	if err := atLeastMillisecond("Config.PollInterval", given.PollInterval, DefaultPollInterval); err != nil {
+		return err
+	}
+	if c.TTL < c.Lease {
+		return fmt.Errorf("idempotency: Config.TTL must be at least Config.Lease (%v), got %v", c.Lease, c.TTL)
+	}
+	if c.Wait < 0 {
+		return fmt.Errorf("idempotency: Config.Wait must be >= 0 (0: duplicates do not wait), got %v", c.Wait)
+	}
+	return nil
+}
+
+// atLeastMillisecond checks a duration setting whose zero means def.
+func atLeastMillisecond(field string, d, def time.Duration) error {
+	if d != 0 && d < time.Millisecond {
+		return fmt.Errorf("idempotency: %s must be 0 (meaning %v) or at least 1ms, got %v", field, def, d)
+	}
+	return nil
 }
 
 // Keeper runs operations under idempotency keys: the first request with a
 // key runs, every later one with the same key gets the first one's outcome.
 // It is safe for concurrent use.
 type Keeper struct {
-	cfg     Config
-	clock   clock.Clock
-	codec   Codec
+	store   Store
+	cfg     Config // defaults filled in
 	waiters waiters
 }
 
-// New returns a Keeper, or an error naming the first invalid setting.
-func New(cfg Config) (*Keeper, error) {
-	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("idempotency: Config.Store must be set")
-	case cfg.Lease <= 0:
-		return nil, fmt.Errorf("idempotency: Config.Lease must be > 0, got %v", cfg.Lease)
-	case cfg.TTL < cfg.Lease:
-		return nil, fmt.Errorf("idempotency: Config.TTL must be >= Config.Lease (%v), got %v", cfg.Lease, cfg.TTL)
-	case cfg.Wait < 0:
-		return nil, fmt.Errorf("idempotency: Config.Wait must be >= 0, got %v", cfg.Wait)
-	case cfg.PollInterval <= 0:
-		return nil, fmt.Errorf("idempotency: Config.PollInterval must be > 0, got %v", cfg.PollInterval)
+// New returns a Keeper over store, or an error naming the first invalid
+// setting of cfg. The zero Config is the default configuration.
+func New(store Store, cfg Config) (*Keeper, error) {
+	if store == nil {
+		return nil, errors.New("idempotency: New needs a store, got nil")
 	}
-	k := &Keeper{cfg: cfg, clock: clock.OrSystem(cfg.Clock), codec: cfg.Codec}
-	if k.codec == nil {
-		k.codec = JSONCodec{}
+	full := cfg.withDefaults()
+	if err := full.validate(cfg); err != nil {
+		return nil, err
 	}
-	return k, nil
+	return &Keeper{store: store, cfg: full}, nil
+}
+
+// check panics when k was not made by New.
+func (k *Keeper) check() {
+	if k == nil || k.store == nil {
+		panic("idempotency: Keeper used without New")
+	}
 }
 
 // Request identifies one request under an idempotency key.
@@ -108,18 +170,26 @@ type Request struct {
 
 // now returns the clock's time in whole milliseconds, the precision every
 // store keeps.
-func (k *Keeper) now() time.Time { return k.clock.Now().Truncate(time.Millisecond) }
+func (k *Keeper) now() time.Time { return k.cfg.Clock.Now().Truncate(time.Millisecond) }
+
+// after returns the whole millisecond d after now, rounded down: the times
+// a store is given are whole milliseconds, so that every store keeps them
+// exactly (PostgreSQL would round a sub-millisecond part to microseconds).
+func after(now time.Time, d time.Duration) time.Time { return now.Add(d).Truncate(time.Millisecond) }
 
 // Start claims req's key. When the key is new (or its record expired, or
 // was released, or its holder's lease ran out), Start returns an Attempt:
 // the caller runs the operation and then calls Complete or Release on it.
 // When the key was completed, Start returns a nil Attempt and the stored
-// outcome. It returns ErrMismatch for a key used with another fingerprint,
-// and ErrInProgress while another attempt holds the key (after waiting up
-// to Config.Wait for its outcome).
+// outcome, and reports Replayed. It returns ErrMismatch for a key used with
+// another fingerprint, and an *InProgressError (matching ErrInProgress)
+// while another attempt holds the key, after waiting up to Config.Wait for
+// its outcome.
 //
-// Most callers use Do, Middleware or Inbox, which call Start for them.
+// Most callers use Do, Inbox or bulwarkhttp's Idempotency middleware, which
+// call Start for them.
 func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, error) {
+	k.check()
 	if req.Key == "" {
 		return nil, nil, ErrInvalidKey
 	}
@@ -142,20 +212,20 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 		if deadline.IsZero() {
 			deadline = now.Add(k.cfg.Wait)
 		}
-		rec, err := k.cfg.Store.Claim(ctx, Claim{
+		rec, err := k.store.Claim(ctx, Claim{
 			Ref:         ref,
 			Fingerprint: req.Fingerprint,
 			Token:       token,
 			Now:         now,
-			LeaseUntil:  now.Add(k.cfg.Lease),
-			ExpiresAt:   now.Add(k.cfg.TTL),
+			LeaseUntil:  after(now, k.cfg.Lease),
+			ExpiresAt:   after(now, k.cfg.TTL),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("idempotency: claiming key %q: %w", req.Key, err)
 		}
 		if rec.State == Claimed {
-			if rec.Attempt > 1 && k.cfg.OnTakeover != nil {
-				k.cfg.OnTakeover(ref, rec.Attempt)
+			if rec.Attempt > 1 && k.cfg.Observer != nil {
+				k.cfg.Observer.Observe(ctx, TakenOver{Name: k.cfg.Name, Ref: ref, Attempt: rec.Attempt})
 			}
 			return &Attempt{k: k, ref: ref, token: token, number: rec.Attempt, point: rec.RecoveryPoint}, nil, nil
 		}
@@ -163,14 +233,14 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 			return nil, nil, ErrMismatch
 		}
 		if rec.State == Completed {
-			if k.cfg.OnReplay != nil {
-				k.cfg.OnReplay(ref)
+			if k.cfg.Observer != nil { // (an event boxed for no one would allocate)
+				k.cfg.Observer.Observe(ctx, Replayed{Name: k.cfg.Name, Ref: ref})
 			}
 			return nil, rec.Outcome, nil
 		}
 		remaining := deadline.Sub(now)
 		if remaining <= 0 {
-			return nil, nil, ErrInProgress
+			return nil, nil, &InProgressError{Ref: ref, Wait: max(rec.LeaseUntil.Sub(now), time.Millisecond)}
 		}
 		if wait == nil || isClosed(wait.ch) {
 			// Watch, then read the record again before sleeping: a holder
@@ -181,43 +251,19 @@ func (k *Keeper) Start(ctx context.Context, req Request) (*Attempt, []byte, erro
 			wait = k.waiters.watch(ref)
 			continue
 		}
-		if err := wait.sleep(ctx, k.clock, min(remaining, k.cfg.PollInterval)); err != nil {
+		if err := wait.sleep(ctx, k.cfg.Clock, min(remaining, k.cfg.PollInterval)); err != nil {
 			return nil, nil, fmt.Errorf("idempotency: waiting for key %q: %w", req.Key, err)
 		}
 	}
 }
 
-// Cleanup deletes the expired records, in batches, and returns how many it
-// deleted. Run it periodically (RunCleanup does), or rely on a store that
-// expires records by itself.
-func (k *Keeper) Cleanup(ctx context.Context) (int, error) {
-	const batch = 1000
-	total := 0
-	for {
-		n, err := k.cfg.Store.DeleteExpired(ctx, k.now(), batch)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("idempotency: deleting expired records: %w", err)
-		}
-		if n < batch {
-			return total, nil
-		}
-	}
-}
+// cleanupBatch is how many records Cleanup deletes per call to the store.
+const cleanupBatch = 1000
 
-// RunCleanup calls Cleanup every interval until ctx is done, and returns
-// ctx's error then. A failed Cleanup is retried at the next interval;
-// onError, if not nil, is told about it.
-func (k *Keeper) RunCleanup(ctx context.Context, every time.Duration, onError func(error)) error {
-	if every <= 0 {
-		return fmt.Errorf("idempotency: RunCleanup interval must be > 0, got %v", every)
-	}
-	for {
-		if _, err := k.Cleanup(ctx); err != nil && ctx.Err() == nil && onError != nil {
-			onError(err)
-		}
-		if err := clock.Sleep(ctx, k.clock, every); err != nil {
-			return err
-		}
-	}
+// Cleanup deletes the expired records, in batches, and returns how many it
+// deleted. A Cleaner runs it periodically; a store that expires records by
+// itself (Redis) needs neither.
+func (k *Keeper) Cleanup(ctx context.Context) (int, error) {
+	k.check()
+	return Cleanup(ctx, k.store, k.now())
 }

@@ -1,20 +1,16 @@
 package idempotency_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency"
-	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,10 +18,9 @@ import (
 // faultyStore wraps a store and fails or corrupts what the test asks for.
 type faultyStore struct {
 	idempotency.Store
-	claimErr, completeErr error
-	outcome               []byte // replaces stored outcomes when set
-	afterClaim            func()
-	deletes               atomic.Int32
+	claimErr error
+	outcome  []byte // replaces stored outcomes when set
+	deletes  atomic.Int32
 }
 
 func (s *faultyStore) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Record, error) {
@@ -33,20 +28,10 @@ func (s *faultyStore) Claim(ctx context.Context, c idempotency.Claim) (idempoten
 		return idempotency.Record{}, s.claimErr
 	}
 	rec, err := s.Store.Claim(ctx, c)
-	if s.afterClaim != nil {
-		s.afterClaim()
-	}
 	if s.outcome != nil && rec.State == idempotency.Completed {
 		rec.Outcome = s.outcome
 	}
 	return rec, err
-}
-
-func (s *faultyStore) Complete(ctx context.Context, ref idempotency.Ref, token int64, outcome []byte, exp time.Time) error {
-	if s.completeErr != nil {
-		return s.completeErr
-	}
-	return s.Store.Complete(ctx, ref, token, outcome, exp)
 }
 
 func (s *faultyStore) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
@@ -55,61 +40,14 @@ func (s *faultyStore) DeleteExpired(ctx context.Context, now time.Time, limit in
 }
 
 func keeperOn(t *testing.T, s idempotency.Store, edit func(*idempotency.Config)) *idempotency.Keeper {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = s
+	var cfg idempotency.Config
 	if edit != nil {
 		edit(&cfg)
 	}
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(s, cfg)
 	require.NoError(t, err)
 	return k
 }
-
-func TestRunCleanupRunsEveryIntervalUntilCancelled(t *testing.T) {
-	leakcheck.Check(t)
-	fake := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	s := &faultyStore{Store: idempotency.NewMemoryStore()}
-	k := keeperOn(t, s, func(c *idempotency.Config) { c.Clock = fake })
-	_, err := idempotency.Do(context.Background(), k, idempotency.Request{Key: "k"}, func(ctx context.Context) (int, error) { return 1, nil })
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- k.RunCleanup(ctx, time.Hour, nil) }()
-	for range 24 {
-		fake.BlockUntil(1)
-		fake.Advance(time.Hour)
-	}
-	fake.BlockUntil(1)
-	assert.Equal(t, int32(25), s.deletes.Load(), "one cleanup at the start and one per interval")
-	assert.Zero(t, s.Store.(*idempotency.MemoryStore).Len(), "the record expired after its TTL and was deleted")
-	cancel()
-	assert.ErrorIs(t, <-done, context.Canceled)
-	assert.Error(t, k.RunCleanup(context.Background(), 0, nil))
-}
-
-func TestRunCleanupReportsFailures(t *testing.T) {
-	fake := clocktest.New(time.Now())
-	boom := errors.New("store down")
-	s := &failingDelete{Store: idempotency.NewMemoryStore(), err: boom}
-	k := keeperOn(t, s, func(c *idempotency.Config) { c.Clock = fake })
-	ctx, cancel := context.WithCancel(context.Background())
-	errs := make(chan error, 10)
-	done := make(chan error, 1)
-	go func() { done <- k.RunCleanup(ctx, time.Minute, func(err error) { errs <- err }) }()
-	assert.ErrorIs(t, <-errs, boom)
-	fake.BlockUntil(1)
-	fake.Advance(time.Minute)
-	assert.ErrorIs(t, <-errs, boom, "retried at the next interval")
-	cancel()
-	<-done
-}
-
-type failingDelete struct {
-	idempotency.Store
-	err error
-}
-
-func (s *failingDelete) DeleteExpired(context.Context, time.Time, int) (int, error) { return 0, s.err }
 
 func TestDoReportsUnusableOutcomes(t *testing.T) {
 	ctx := context.Background()
@@ -137,74 +75,83 @@ func TestStoreErrorsAreWrapped(t *testing.T) {
 	assert.ErrorContains(t, err, `claiming key "k"`)
 }
 
-func TestOnReplayHook(t *testing.T) {
-	var replays []idempotency.Ref
+// The Keeper reports each replay and each takeover to its Observer, with
+// the context of the request that caused it.
+func TestKeeperEvents(t *testing.T) {
+	type ctxKey struct{}
+	fake := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	var events []bulwark.Event
 	k := keeperOn(t, idempotency.NewMemoryStore(), func(c *idempotency.Config) {
-		c.OnReplay = func(ref idempotency.Ref) { replays = append(replays, ref) }
+		c.Name, c.Clock, c.Lease = "payments", fake, time.Second
+		c.Observer = bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+			assert.Equal(t, "request", ctx.Value(ctxKey{}), "the context of the request")
+			events = append(events, e)
+		})
 	})
+	ctx := context.WithValue(context.Background(), ctxKey{}, "request")
+	ref := idempotency.Ref{Scope: "s", Key: "k"}
 	for range 3 {
-		_, err := idempotency.Do(context.Background(), k, idempotency.Request{Scope: "s", Key: "k"}, func(ctx context.Context) (int, error) { return 1, nil })
+		_, err := idempotency.Do(ctx, k, idempotency.Request{Scope: "s", Key: "k"}, func(ctx context.Context) (int, error) { return 1, nil })
 		require.NoError(t, err)
 	}
-	assert.Equal(t, []idempotency.Ref{{Scope: "s", Key: "k"}, {Scope: "s", Key: "k"}}, replays)
+	_, _, err := k.Start(ctx, idempotency.Request{Key: "dead"})
+	require.NoError(t, err)
+	fake.Advance(time.Second)
+	_, _, err = k.Start(ctx, idempotency.Request{Key: "dead"})
+	require.NoError(t, err)
+
+	require.Equal(t, []bulwark.Event{
+		idempotency.Replayed{Name: "payments", Ref: ref},
+		idempotency.Replayed{Name: "payments", Ref: ref},
+		idempotency.TakenOver{Name: "payments", Ref: idempotency.Ref{Key: "dead"}, Attempt: 2},
+	}, events)
+	assert.Equal(t, "idempotency.replayed", events[0].Kind())
+	assert.Equal(t, "payments", events[0].Component())
+	assert.Equal(t, "[scope=s key=k]", events[0].LogValue().String())
+	assert.Equal(t, "idempotency.taken_over", events[2].Kind())
+	assert.Equal(t, "[scope= key=dead attempt=2]", events[2].LogValue().String())
 }
 
-func TestMiddlewareStoreFailures(t *testing.T) {
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	s := &faultyStore{Store: idempotency.NewMemoryStore()}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper, mcfg.Logger = keeperOn(t, s, nil), logger
-	m, err := idempotency.NewMiddleware(mcfg)
-	require.NoError(t, err)
-	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("done")) }))
-	key := "k1"
-	send := func() *httptest.ResponseRecorder {
-		r := httptest.NewRequest("POST", "/", strings.NewReader("1"))
-		r.Header.Set(idempotency.KeyHeader, key)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w
+// A nil Attempt (a request without a key) is safe to use: its methods do
+// nothing and report success.
+func TestNilAttemptIsSafe(t *testing.T) {
+	ctx := context.Background()
+	att := idempotency.AttemptFrom(ctx)
+	require.Nil(t, att)
+	assert.Zero(t, att.Ref())
+	assert.Zero(t, att.Number())
+	assert.Nil(t, att.RecoveryPoint())
+	assert.NoError(t, att.Checkpoint(ctx, []byte("p")))
+	assert.NoError(t, att.Complete(ctx, []byte("o")))
+	assert.NoError(t, att.Release(ctx))
+	assert.Empty(t, att.DownstreamKey("payments"))
+}
+
+func TestDeriveKey(t *testing.T) {
+	ref := idempotency.Ref{Scope: "client-1", Key: "order-17"}
+	k := idempotency.DeriveKey(ref, "payments.charge")
+	assert.Equal(t, k, idempotency.DeriveKey(ref, "payments.charge"), "stable")
+	assert.Len(t, k, 43)
+	assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, k)
+	long := idempotency.Ref{Scope: strings.Repeat("s", 10000), Key: strings.Repeat("k", 10000)}
+	assert.Len(t, idempotency.DeriveKey(long, strings.Repeat("p", 10000)), 43, "bounded")
+	seen := map[string]string{}
+	for _, c := range []struct {
+		ref     idempotency.Ref
+		purpose string
+	}{
+		{ref, "payments.charge"},
+		{ref, "stock.reserve"},
+		{idempotency.Ref{Scope: "client-2", Key: "order-17"}, "payments.charge"},
+		{idempotency.Ref{Scope: "client-1", Key: "order-18"}, "payments.charge"},
+		// Boundaries between the parts cannot be moved.
+		{idempotency.Ref{Scope: "client-1order-17", Key: ""}, "payments.charge"},
+		{idempotency.Ref{Scope: "client-1", Key: "order-17payments.charge"}, ""},
+	} {
+		k := idempotency.DeriveKey(c.ref, c.purpose)
+		if prev, dup := seen[k]; dup {
+			t.Errorf("%v/%q derives the key of %s", c.ref, c.purpose, prev)
+		}
+		seen[k] = c.ref.Scope + "/" + c.ref.Key + "/" + c.purpose
 	}
-
-	s.claimErr = errors.New("connection refused")
-	w := send()
-	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
-	assert.Equal(t, "1", w.Header().Get("Retry-After"))
-	assert.Contains(t, logs.String(), "connection refused")
-
-	s.claimErr, s.completeErr = nil, errors.New("write failed")
-	w = send()
-	assert.Equal(t, http.StatusOK, w.Code, "the response reaches the client though it could not be stored")
-	assert.Equal(t, "done", w.Body.String())
-	assert.Contains(t, logs.String(), "write failed")
-
-	s.completeErr, key = nil, "k2" // k1 stays in progress until its lease ends
-	require.Equal(t, http.StatusOK, send().Code)
-	s.outcome = []byte("h\x00")
-	w = send()
-	assert.Equal(t, http.StatusInternalServerError, w.Code, "an unreadable stored response is not replayed")
-	assert.Contains(t, logs.String(), "unreadable")
-}
-
-func TestMiddlewareFinishesAClaimedRequestWhenTheClientLeaves(t *testing.T) {
-	s := &faultyStore{Store: idempotency.NewMemoryStore()}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = keeperOn(t, s, nil)
-	m, err := idempotency.NewMiddleware(mcfg)
-	require.NoError(t, err)
-	runs := 0
-	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++; _, _ = w.Write([]byte("done")) }))
-	ctx, cancel := context.WithCancel(context.Background())
-	s.afterClaim = cancel // the client hangs up right after the key was claimed
-	r := httptest.NewRequest("POST", "/", strings.NewReader("1")).WithContext(ctx)
-	r.Header.Set(idempotency.KeyHeader, "k")
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	s.afterClaim = nil
-	r = httptest.NewRequest("POST", "/", strings.NewReader("1"))
-	r.Header.Set(idempotency.KeyHeader, "k")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	assert.Equal(t, "true", w.Header().Get(idempotency.ReplayedHeader), "the claimed request ran and was stored, not left in progress")
-	assert.Equal(t, 1, runs)
 }

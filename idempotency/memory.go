@@ -9,8 +9,8 @@ import (
 
 // MemoryStore is a Store in the memory of one process, for tests, examples
 // and single-process services. Records vanish with the process, so it gives
-// no protection across restarts. Its zero value is not usable; call
-// NewMemoryStore.
+// no protection across restarts. Make it with NewMemoryStore: the methods
+// of a zero MemoryStore panic.
 type MemoryStore struct {
 	mu      sync.Mutex
 	records map[Ref]*memoryRecord
@@ -36,7 +36,7 @@ func NewMemoryStore() *MemoryStore {
 
 // Claim implements Store.
 func (s *MemoryStore) Claim(_ context.Context, c Claim) (Record, error) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	r, ok := s.records[c.Ref]
 	switch {
@@ -73,6 +73,16 @@ func (r *memoryRecord) export() Record {
 	return rec
 }
 
+// lock takes the store's mutex, panicking if s was not made by
+// NewMemoryStore.
+func (s *MemoryStore) lock() {
+	s.mu.Lock()
+	if s.records == nil {
+		s.mu.Unlock()
+		panic("idempotency: MemoryStore used without NewMemoryStore")
+	}
+}
+
 // held returns the record of ref if token holds it in progress.
 func (s *MemoryStore) held(ref Ref, token int64) (*memoryRecord, error) {
 	r, ok := s.records[ref]
@@ -84,7 +94,7 @@ func (s *MemoryStore) held(ref Ref, token int64) (*memoryRecord, error) {
 
 // Complete implements Store.
 func (s *MemoryStore) Complete(_ context.Context, ref Ref, token int64, outcome []byte, expiresAt time.Time) error {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	r, err := s.held(ref, token)
 	if err != nil {
@@ -98,7 +108,7 @@ func (s *MemoryStore) Complete(_ context.Context, ref Ref, token int64, outcome 
 
 // Release implements Store.
 func (s *MemoryStore) Release(_ context.Context, ref Ref, token int64) error {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	if _, err := s.held(ref, token); err != nil {
 		return err
@@ -109,7 +119,7 @@ func (s *MemoryStore) Release(_ context.Context, ref Ref, token int64) error {
 
 // Checkpoint implements Store.
 func (s *MemoryStore) Checkpoint(_ context.Context, ref Ref, token int64, point []byte, leaseUntil time.Time) error {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	r, err := s.held(ref, token)
 	if err != nil {
@@ -125,7 +135,7 @@ func (s *MemoryStore) Checkpoint(_ context.Context, ref Ref, token int64, point 
 
 // DeleteExpired implements Store.
 func (s *MemoryStore) DeleteExpired(_ context.Context, now time.Time, limit int) (int, error) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	n := 0
 	for ref, r := range s.records {
@@ -142,7 +152,7 @@ func (s *MemoryStore) DeleteExpired(_ context.Context, now time.Time, limit int)
 
 // Len returns the number of records held, expired ones included.
 func (s *MemoryStore) Len() int {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return len(s.records)
 }

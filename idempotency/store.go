@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -113,4 +114,22 @@ type Record struct {
 	RecoveryPoint []byte
 	LeaseUntil    time.Time
 	ExpiresAt     time.Time
+}
+
+// Cleanup deletes the records of s that expired by now, calling
+// s.DeleteExpired in batches until one comes back short, and returns how
+// many it deleted in all. Keeper.Cleanup and the SQL adapters' inboxes
+// use it.
+func Cleanup(ctx context.Context, s Store, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := s.DeleteExpired(ctx, now, cleanupBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("idempotency: deleting expired records: %w", err)
+		}
+		if n < cleanupBatch {
+			return total, nil
+		}
+	}
 }

@@ -30,7 +30,7 @@ func (s *settleOnBusy) Claim(ctx context.Context, c Claim) (Record, error) {
 
 func newWaitingKeeper(t *testing.T, s Store, fake *clocktest.Fake) *Keeper {
 	t.Helper()
-	k, err := New(Config{Store: s, Clock: fake, Lease: 10 * time.Hour, TTL: 24 * time.Hour, Wait: 2 * time.Hour, PollInterval: time.Hour})
+	k, err := New(s, Config{Clock: fake, Lease: 10 * time.Hour, TTL: 24 * time.Hour, Wait: 2 * time.Hour, PollInterval: time.Hour})
 	require.NoError(t, err)
 	return k
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
 	"github.com/bulwark-go/bulwark/adapters/redis/redisidempotency"
 	"github.com/bulwark-go/bulwark/benchmarks/internal/benchpg"
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
@@ -35,20 +36,17 @@ var handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func middleware(b *testing.B, s idempotency.Store) http.Handler {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = s
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(s, idempotency.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = k
-	mcfg.Scope = func(r *http.Request) string { return r.Header.Get("X-Client") }
-	m, err := idempotency.NewMiddleware(mcfg)
+	m, err := bulwarkhttp.NewIdempotency(k, bulwarkhttp.IdempotencyConfig{
+		Scope: func(r *http.Request) string { return r.Header.Get("X-Client") },
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return m.Wrap(handler)
+	return m.Handler(handler)
 }
 
 func randomName() string {
@@ -90,7 +88,7 @@ func serve(b *testing.B, h http.Handler, newKeys bool) {
 
 func request(key string) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/payments", strings.NewReader(body))
-	r.Header.Set(idempotency.KeyHeader, key)
+	r.Header.Set(bulwarkhttp.HeaderIdempotencyKey, key)
 	r.Header.Set("X-Client", "client-1")
 	return r
 }
@@ -127,7 +125,7 @@ func BenchmarkPostgres(b *testing.B) {
 	ctx := context.Background()
 	tracer := &roundTrips{}
 	pool, _ := benchpg.Pool(b, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = tracer })
-	s, err := pgidempotency.New(pgidempotency.Config{DB: pool, Table: "idempotency_records"})
+	s, err := pgidempotency.New(pool, pgidempotency.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -182,7 +180,7 @@ func BenchmarkRedis(b *testing.B) {
 			c.Unlink(ctx, iter.Val())
 		}
 	}()
-	s, err := redisidempotency.New(redisidempotency.Config{Client: c, Prefix: prefix})
+	s, err := redisidempotency.New(c, redisidempotency.Config{Prefix: prefix})
 	if err != nil {
 		b.Fatal(err)
 	}

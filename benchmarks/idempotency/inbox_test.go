@@ -14,13 +14,11 @@ import (
 )
 
 func newInbox(tb testing.TB) *idempotency.Inbox {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = idempotency.NewMemoryStore()
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	in, err := idempotency.NewInbox(idempotency.InboxConfig{Keeper: k, Consumer: "billing"})
+	in, err := idempotency.NewInbox(k, idempotency.InboxConfig{Consumer: "billing"})
 	if err != nil {
 		tb.Fatal(err)
 	}

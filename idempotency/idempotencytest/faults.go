@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/testenv"
@@ -52,38 +53,37 @@ type response struct {
 }
 
 // testDuplicateRequests sends keys*perKey concurrent requests, perKey with
-// each key, through the middleware over s. The handler runs exactly once
-// per key (counted in the database when opts.NewCounter is set), and every
-// duplicate gets the first response byte for byte or 409.
-func testDuplicateRequests(t *testing.T, s idempotency.Store, opts Options, keys, perKey int) {
-	t.Run("light", func(t *testing.T) { duplicateRequests(t, s, opts, 5, 20) })
+// each key, through bulwarkhttp's Idempotency middleware over h.Store. The
+// handler runs exactly once per key (counted in the database when
+// h.Counter is set), and every duplicate gets the first response byte for
+// byte or 409.
+func testDuplicateRequests(t *testing.T, h Harness, keys, perKey int) {
+	t.Run("light", func(t *testing.T) { duplicateRequests(t, h, 5, 20) })
 	t.Run("1000", func(t *testing.T) {
 		testenv.SkipUnderRace(t)
-		duplicateRequests(t, s, opts, keys, perKey)
+		duplicateRequests(t, h, keys, perKey)
 	})
 }
 
-func duplicateRequests(t *testing.T, s idempotency.Store, opts Options, keys, perKey int) {
-	var counter Counter = &memoryCounter{n: map[string]int{}}
-	if opts.NewCounter != nil {
-		counter = opts.NewCounter(t)
+func duplicateRequests(t *testing.T, h Harness, keys, perKey int) {
+	counter := h.Counter
+	if counter == nil {
+		counter = NewMemoryCounter()
 	}
 	// Two servers share the store: duplicates on one wait for the first
 	// response, on the other they get 409 at once.
 	run := RandomName("run-")
 	var urls [2]string
 	for i, wait := range []time.Duration{300 * time.Millisecond, 0} {
-		cfg := idempotency.DefaultConfig()
-		cfg.Store, cfg.Wait, cfg.PollInterval = s, wait, 10*time.Millisecond
-		k, err := idempotency.New(cfg)
+		k, err := idempotency.New(h.Store, idempotency.Config{Wait: wait, PollInterval: 10 * time.Millisecond})
 		require.NoError(t, err)
-		mcfg := idempotency.DefaultMiddlewareConfig()
-		mcfg.Keeper, mcfg.Required = k, true
-		mcfg.Scope = func(r *http.Request) string { return r.Header.Get("X-Client") }
-		m, err := idempotency.NewMiddleware(mcfg)
+		m, err := bulwarkhttp.NewIdempotency(k, bulwarkhttp.IdempotencyConfig{
+			Required: true,
+			Scope:    func(r *http.Request) string { return r.Header.Get("X-Client") },
+		})
 		require.NoError(t, err)
-		srv := httptest.NewServer(m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key := r.Header.Get(idempotency.KeyHeader)
+		srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := r.Header.Get(bulwarkhttp.HeaderIdempotencyKey)
 			if err := counter.Incr(r.Context(), key); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
@@ -116,7 +116,7 @@ func duplicateRequests(t *testing.T, s idempotency.Store, opts Options, keys, pe
 			<-start
 			key, n := i%keys, i/keys
 			req, _ := http.NewRequest(http.MethodPost, urls[n%2]+"/charges", strings.NewReader(`{"amount":100}`))
-			req.Header.Set(idempotency.KeyHeader, fmt.Sprint(run, "key-", key))
+			req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, fmt.Sprint(run, "key-", key))
 			req.Header.Set("X-Client", "client-a")
 			resp, err := client.Do(req)
 			if err != nil {
@@ -174,7 +174,7 @@ const (
 
 func holderRequest(key string) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, "/charges", strings.NewReader(`{"amount":100}`))
-	req.Header.Set(idempotency.KeyHeader, key)
+	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, key)
 	return req
 }
 
@@ -183,7 +183,7 @@ func holderRequest(key string) *http.Request {
 func chargeHandler(counter Counter, hang bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		att := idempotency.AttemptFrom(r.Context())
-		key := r.Header.Get(idempotency.KeyHeader)
+		key := r.Header.Get(bulwarkhttp.HeaderIdempotencyKey)
 		if string(att.RecoveryPoint()) != "charged" {
 			if err := counter.Incr(r.Context(), key); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -203,19 +203,16 @@ func chargeHandler(counter Counter, hang bool) http.Handler {
 	})
 }
 
-func holderMiddleware(t testing.TB, s idempotency.Store, c *clocktest.Fake) *idempotency.Middleware {
-	cfg := idempotency.DefaultConfig()
-	cfg.Store, cfg.Lease = s, ChildLease
+func holderMiddleware(t testing.TB, s idempotency.Store, c *clocktest.Fake) *bulwarkhttp.Idempotency {
+	cfg := idempotency.Config{Lease: ChildLease}
 	if c != nil {
 		cfg.Clock = c
 	}
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(s, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = k
-	m, err := idempotency.NewMiddleware(mcfg)
+	m, err := bulwarkhttp.NewIdempotency(k, bulwarkhttp.IdempotencyConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,12 +225,12 @@ func holderMiddleware(t testing.TB, s idempotency.Store, c *clocktest.Fake) *ide
 // "holding" and hangs until killed.
 func HolderChild(s idempotency.Store, counter Counter) {
 	m := holderMiddleware(&childTB{}, s, nil)
-	m.Wrap(chargeHandler(counter, true)).ServeHTTP(httptest.NewRecorder(), holderRequest(os.Getenv(childKeyVar)))
+	m.Handler(chargeHandler(counter, true)).ServeHTTP(httptest.NewRecorder(), holderRequest(os.Getenv(childKeyVar)))
 }
 
-// KilledHolder starts child (a test binary child running HolderChild over
-// the same database as s), waits until it holds a key mid-request, kills
-// it with SIGKILL, and checks that retries get 409 while the lease lasts,
+// KilledHolder starts child (the driver's test binary re-run by
+// ChildCommand as a child that calls HolderChild over the same database as
+// s), waits until it holds a key mid-request, kills it with SIGKILL, and checks that retries get 409 while the lease lasts,
 // and after it run to completion once, resuming from the recovery point
 // (the charge counted once), and are replayed from then on.
 func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exec.Cmd) {
@@ -243,7 +240,7 @@ func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exe
 
 	// The parent's clock starts where the child's was and moves by hand.
 	fake := clocktest.New(claimedBy)
-	h := holderMiddleware(t, s, fake).Wrap(chargeHandler(counter, false))
+	h := holderMiddleware(t, s, fake).Handler(chargeHandler(counter, false))
 	send := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, holderRequest(key))
@@ -255,10 +252,10 @@ func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exe
 	rec = send()
 	require.Equal(t, http.StatusCreated, rec.Code, "after the lease a retry runs: %s", rec.Body)
 	assert.Equal(t, "charged once, attempt 2", rec.Body.String())
-	assert.Empty(t, rec.Header().Get(idempotency.ReplayedHeader))
+	assert.Empty(t, rec.Header().Get(bulwarkhttp.HeaderIdempotentReplayed))
 	again := send()
 	assert.Equal(t, http.StatusCreated, again.Code)
-	assert.Equal(t, "true", again.Header().Get(idempotency.ReplayedHeader))
+	assert.Equal(t, "true", again.Header().Get(bulwarkhttp.HeaderIdempotentReplayed))
 	assert.True(t, bytes.Equal(rec.Body.Bytes(), again.Body.Bytes()))
 	charges, err := counter.Get(ctx, key)
 	require.NoError(t, err)
@@ -303,3 +300,23 @@ func (childTB) Fatal(args ...any) {
 
 // NewMemoryCounter returns a Counter in process memory.
 func NewMemoryCounter() Counter { return &memoryCounter{n: map[string]int{}} }
+
+// Main is the TestMain of a driver that runs KilledHolder or
+// KilledInboxConsumer: in a child process started by ChildCommand it runs
+// the child function of that name and exits; otherwise it runs the tests
+// and exits with their status. The one line a driver adds:
+//
+//	func TestMain(m *testing.M) {
+//		idempotencytest.Main(m, map[string]func(){
+//			"holder": func() { idempotencytest.HolderChild(openStoreFromEnv()) },
+//		})
+//	}
+func Main(m *testing.M, children map[string]func()) { testenv.Main(m, children) }
+
+// ChildCommand returns a command that re-runs the test binary as the child
+// named name (see Main), with the extra environment env ("KEY=value", say
+// the database the child must open). Pass it to KilledHolder or
+// KilledInboxConsumer, which start, kill and wait for it.
+func ChildCommand(t testing.TB, name string, env ...string) *exec.Cmd {
+	return testenv.Command(t, name, env...)
+}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
+	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,10 +32,10 @@ type TxInbox[Tx any] interface {
 // InboxSettings are the settings the suite asks a harness to build an
 // inbox with; they map one to one onto the adapters' InboxConfig.
 type InboxSettings struct {
-	Consumer    string
-	Retention   time.Duration
-	Clock       clock.Clock // nil means the system clock
-	OnDuplicate func(messageID string)
+	Consumer  string
+	Retention time.Duration
+	Clock     clock.Clock      // nil means the system clock
+	Observer  bulwark.Observer // receives idempotency.Duplicate events; may be nil
 }
 
 // InboxHarness is one empty store under test (its table migrated) and an
@@ -82,9 +84,9 @@ var inboxStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // newTxInbox returns the consumer's inbox with a retention of an hour on
 // fake.
-func newTxInbox[Tx any](t *testing.T, h InboxHarness[Tx], consumer string, fake *clocktest.Fake, onDuplicate func(string)) TxInbox[Tx] {
+func newTxInbox[Tx any](t *testing.T, h InboxHarness[Tx], consumer string, fake *clocktest.Fake, observer bulwark.Observer) TxInbox[Tx] {
 	t.Helper()
-	in, err := h.NewInbox(InboxSettings{Consumer: consumer, Retention: time.Hour, Clock: fake, OnDuplicate: onDuplicate})
+	in, err := h.NewInbox(InboxSettings{Consumer: consumer, Retention: time.Hour, Clock: fake, Observer: observer})
 	require.NoError(t, err)
 	return in
 }
@@ -95,17 +97,24 @@ func effect[Tx any](h InboxHarness[Tx], messageID string) func(ctx context.Conte
 }
 
 // testInboxOnce: redeliveries of a processed message do not run the
-// handler, are reported to OnDuplicate, and leave one effect.
+// handler, are reported as idempotency.Duplicate events, and leave one
+// effect.
 func testInboxOnce[Tx any](t *testing.T, h InboxHarness[Tx]) {
-	var dups []string
-	in := newTxInbox(t, h, "billing", clocktest.New(inboxStart), func(id string) { dups = append(dups, id) })
+	var dups []idempotency.Duplicate
+	in := newTxInbox(t, h, "billing", clocktest.New(inboxStart), bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		dups = append(dups, e.(idempotency.Duplicate))
+	}))
 	for i := range 3 {
 		ran, err := in.Process(ctx, "m-1", effect(h, "m-1"))
 		require.NoError(t, err)
 		assert.Equal(t, i == 0, ran, "delivery %d", i+1)
 	}
 	assert.Equal(t, 1, h.Effects(t, "m-1"))
-	assert.Equal(t, []string{"m-1", "m-1"}, dups)
+	require.Len(t, dups, 2)
+	for _, d := range dups {
+		assert.Equal(t, "billing", d.Consumer)
+		assert.Equal(t, "m-1", d.MessageID)
+	}
 }
 
 // testInboxConsumers: message IDs are scoped by consumer, so a message one
@@ -210,6 +219,33 @@ func testInboxRetention[Tx any](t *testing.T, h InboxHarness[Tx]) {
 	assert.True(t, ran, "after the retention the ID is forgotten")
 }
 
+// CheckInbox builds an inbox of h with s, its Clock replaced by a fake
+// clock, and checks that it handles a new message once, skips its
+// redelivery, and handles it again once retention (the retention s stands
+// for) has passed. A driver's FuzzNewInbox calls it with every setting its
+// NewInbox accepts.
+func CheckInbox[Tx any](t *testing.T, h InboxHarness[Tx], s InboxSettings, retention time.Duration) {
+	t.Helper()
+	fake := clocktest.New(inboxStart)
+	s.Clock = fake
+	in, err := h.NewInbox(s)
+	require.NoError(t, err)
+	id := RandomName("m-")
+	for i, want := range []bool{true, false} {
+		ran, err := in.Process(ctx, id, effect(h, id))
+		require.NoError(t, err)
+		require.Equal(t, want, ran, "delivery %d", i+1)
+	}
+	fake.Advance(retention - time.Millisecond)
+	ran, err := in.Process(ctx, id, effect(h, id))
+	require.NoError(t, err)
+	require.False(t, ran, "kept until the retention ends")
+	fake.Advance(time.Millisecond)
+	ran, err = in.Process(ctx, id, effect(h, id))
+	require.NoError(t, err)
+	require.True(t, ran, "forgotten when the retention ended")
+}
+
 // The consumer and message of a KilledInboxConsumer child process.
 const (
 	inboxChildConsumer = "billing"
@@ -234,8 +270,9 @@ func InboxHolderChild[Tx any](h InboxHarness[Tx]) {
 	})
 }
 
-// KilledInboxConsumer starts child (a test binary child running
-// InboxHolderChild over the same database as h), waits until it is inside
+// KilledInboxConsumer starts child (the driver's test binary re-run by
+// ChildCommand as a child that calls InboxHolderChild over the same
+// database as h), waits until it is inside
 // the message's transaction, kills it with SIGKILL, and checks that the
 // dead consumer's write rolled back with its record: the redelivery runs
 // once, leaving one effect, and the next is skipped.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/stretchr/testify/assert"
@@ -21,13 +22,11 @@ type payment struct {
 
 func newKeeper(t *testing.T, s idempotency.Store, fake *clocktest.Fake, wait time.Duration, opts ...func(*idempotency.Config)) *idempotency.Keeper {
 	t.Helper()
-	cfg := idempotency.DefaultConfig()
-	cfg.Store, cfg.Clock, cfg.Wait = s, fake, wait
-	cfg.Lease, cfg.TTL, cfg.PollInterval = 10*time.Second, time.Hour, 100*time.Millisecond
+	cfg := idempotency.Config{Clock: fake, Wait: wait, Lease: 10 * time.Second, TTL: time.Hour, PollInterval: 100 * time.Millisecond}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(s, cfg)
 	require.NoError(t, err)
 	return k
 }
@@ -146,12 +145,20 @@ func runKeeper(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	})
 
 	t.Run("DuplicateInFlightIsRejectedAtOnce", func(t *testing.T) {
-		k := newKeeper(t, newStore(t), clocktest.New(t0), 0)
+		fake := clocktest.New(t0)
+		k := newKeeper(t, newStore(t), fake, 0)
 		att, _, err := k.Start(ctx, req)
 		require.NoError(t, err)
 		require.NotNil(t, att)
+		fake.Advance(2500 * time.Millisecond)
 		_, err = idempotency.Do(ctx, k, req, func(ctx context.Context) (int, error) { return 1, nil })
 		assert.ErrorIs(t, err, idempotency.ErrInProgress)
+		var busy *idempotency.InProgressError
+		require.ErrorAs(t, err, &busy)
+		assert.Equal(t, 7500*time.Millisecond, busy.Wait, "the rest of the holder's 10 s lease")
+		wait, ok := bulwark.RetryAfter(err)
+		assert.True(t, ok)
+		assert.Equal(t, 7500*time.Millisecond, wait)
 	})
 
 	t.Run("DuplicateWaitsForTheOutcome", func(t *testing.T) {
@@ -239,11 +246,13 @@ func runKeeper(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	t.Run("DeadHolderIsTakenOverFromItsRecoveryPoint", func(t *testing.T) {
 		fake := clocktest.New(t0)
 		var takeovers []int
-		cfg := idempotency.DefaultConfig()
-		cfg.Store, cfg.Clock, cfg.Lease, cfg.TTL = newStore(t), fake, 10*time.Second, time.Hour
-		cfg.OnTakeover = func(ref idempotency.Ref, attempt int) { takeovers = append(takeovers, attempt) }
-		k, err := idempotency.New(cfg)
-		require.NoError(t, err)
+		k := newKeeper(t, newStore(t), fake, 0, func(c *idempotency.Config) {
+			c.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				if e, ok := e.(idempotency.TakenOver); ok {
+					takeovers = append(takeovers, e.Attempt)
+				}
+			})
+		})
 		dead, _, err := k.Start(ctx, req)
 		require.NoError(t, err)
 		require.NoError(t, dead.Checkpoint(ctx, []byte("charge ch_1 created")))
@@ -305,6 +314,26 @@ func runKeeper(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 		assert.Equal(t, 4, got, "a key is new after the TTL")
 	})
 
+	t.Run("TimesAreWholeMilliseconds", func(t *testing.T) {
+		// A TTL with a sub-millisecond part ends at the whole millisecond
+		// below it in every store (PostgreSQL keeps microseconds, and
+		// would otherwise round the expiry up).
+		fake := clocktest.New(t0)
+		k := newKeeper(t, newStore(t), fake, 0, func(c *idempotency.Config) { c.TTL = time.Hour + 900*time.Microsecond })
+		var runs atomic.Int32
+		op := func(ctx context.Context) (int, error) { return int(runs.Add(1)), nil }
+		_, err := idempotency.Do(ctx, k, req, op)
+		require.NoError(t, err)
+		fake.Advance(time.Hour - time.Millisecond)
+		got, err := idempotency.Do(ctx, k, req, op)
+		require.NoError(t, err)
+		assert.Equal(t, 1, got, "replayed within the TTL")
+		fake.Advance(time.Millisecond)
+		got, err = idempotency.Do(ctx, k, req, op)
+		require.NoError(t, err)
+		assert.Equal(t, 2, got, "new at the TTL's last whole millisecond")
+	})
+
 	t.Run("Inbox", func(t *testing.T) { testInbox(t, newStore(t)) })
 }
 
@@ -312,9 +341,11 @@ func testInbox(t *testing.T, s idempotency.Store) {
 	fake := clocktest.New(t0)
 	k := newKeeper(t, s, fake, 0)
 	var dups []string
-	in, err := idempotency.NewInbox(idempotency.InboxConfig{Keeper: k, Consumer: "billing", OnDuplicate: func(id string) { dups = append(dups, id) }})
+	in, err := idempotency.NewInbox(k, idempotency.InboxConfig{Consumer: "billing", Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		dups = append(dups, e.(idempotency.Duplicate).MessageID)
+	})})
 	require.NoError(t, err)
-	other, err := idempotency.NewInbox(idempotency.InboxConfig{Keeper: k, Consumer: "shipping"})
+	other, err := idempotency.NewInbox(k, idempotency.InboxConfig{Consumer: "shipping"})
 	require.NoError(t, err)
 
 	var effects atomic.Int32

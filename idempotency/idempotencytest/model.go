@@ -64,7 +64,8 @@ func (m model) held(ref idempotency.Ref, token int64) *modelRecord {
 // testModel runs random operations against the store and the model and
 // requires the same answers. The seed is printed on failure; replaySeed,
 // when not 0, replays one.
-func testModel(t *testing.T, s idempotency.Store, opts Options) {
+func testModel(t *testing.T, h Harness) {
+	s := h.Store
 	seed := replaySeed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -135,7 +136,7 @@ func testModel(t *testing.T, s idempotency.Store, opts Options) {
 		case op < 9:
 			_, err := s.DeleteExpired(ctx, now, 100)
 			require.NoError(t, err, where)
-			if opts.ExpiresByItself {
+			if h.ExpiresByItself {
 				// The back end deletes a record when its ExpiresAt comes
 				// by its own clock, and the model's times (in 2030) never
 				// come during the test: the records stay, as in the store.

@@ -3,13 +3,20 @@
 // is specified once and holds for all of them:
 //
 //	func TestConformance(t *testing.T) {
-//		idempotencytest.Run(t, func(t *testing.T) idempotency.Store { return newStore(t) }, idempotencytest.Options{})
+//		idempotencytest.Run(t, func(t *testing.T) idempotencytest.Harness {
+//			return idempotencytest.Harness{Store: newStore(t)}
+//		})
 //	}
 //
 // It also holds the fault tests the stores share: 1,000 concurrent
-// duplicate requests, and a holder killed mid-request (KilledHolder); and
-// the suite of the SQL adapters' transactional inboxes (RunInbox, with a
-// consumer killed mid-transaction in KilledInboxConsumer).
+// duplicate requests, races of claims on expired keys, and a holder killed
+// mid-request (KilledHolder); and the suite of the SQL adapters'
+// transactional inboxes (RunInbox, with a consumer killed mid-transaction
+// in KilledInboxConsumer).
+//
+// The suites run from any module. The killed-process tests re-run the
+// driver's test binary as a child process; a driver that runs them makes
+// Main its TestMain, naming its children (see Main and ChildCommand).
 package idempotencytest
 
 import (
@@ -29,16 +36,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Options adapts the suite to a store.
-type Options struct {
+// Harness is one store under test and what the suite needs to know of it.
+type Harness struct {
+	// Store is an empty store of the subtest's own (a fresh schema, table
+	// or key prefix). Required.
+	Store idempotency.Store
+
 	// ExpiresByItself says that the back end deletes expired records on
 	// its own (Redis), so DeleteExpired may report 0 of them.
 	ExpiresByItself bool
 
-	// NewCounter, if set, returns a counter kept in the store's database;
-	// the duplicate-request tests count handler runs with it. Nil counts
-	// in memory.
-	NewCounter func(t *testing.T) Counter
+	// Counter, if set, counts in the store's database; the
+	// duplicate-request tests count handler runs with it, so that a run
+	// the store failed to prevent is seen even across processes. Nil
+	// counts in memory.
+	Counter Counter
 }
 
 // Counter counts handler runs per key, in the database under test.
@@ -47,9 +59,17 @@ type Counter interface {
 	Get(ctx context.Context, key string) (int, error)
 }
 
-// Run runs the conformance suite. newStore returns an empty store of its
-// own for each subtest (a fresh schema or key prefix).
-func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store, opts Options) {
+// Run runs the conformance suite. newHarness is called once per subtest
+// (several times in some) and must return a harness over an empty store of
+// its own.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	h := func(t *testing.T) Harness {
+		t.Helper()
+		h := newHarness(t)
+		require.NotNil(t, h.Store, "Harness.Store")
+		return h
+	}
+	newStore := func(t *testing.T) idempotency.Store { return h(t).Store }
 	t.Run("ClaimNewKey", func(t *testing.T) { testClaimNewKey(t, newStore(t)) })
 	t.Run("DuplicateWhileInProgress", func(t *testing.T) { testDuplicateInProgress(t, newStore(t)) })
 	t.Run("CompleteAndReplay", func(t *testing.T) { testCompleteAndReplay(t, newStore(t)) })
@@ -61,11 +81,13 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store, opts Optio
 	t.Run("ExpiredLeaseIsTakenOver", func(t *testing.T) { testTakeover(t, newStore(t)) })
 	t.Run("CheckpointExtendsTheLease", func(t *testing.T) { testCheckpoint(t, newStore(t)) })
 	t.Run("CompletedRecordExpires", func(t *testing.T) { testExpiry(t, newStore(t)) })
-	t.Run("DeleteExpired", func(t *testing.T) { testDeleteExpired(t, newStore(t), opts) })
+	t.Run("DeleteExpired", func(t *testing.T) { testDeleteExpired(t, h(t)) })
 	t.Run("ConcurrentClaimsHaveOneWinner", func(t *testing.T) { testConcurrentClaims(t, newStore(t)) })
-	t.Run("MatchesModel", func(t *testing.T) { testModel(t, newStore(t), opts) })
+	t.Run("ReclaimRacesHaveOneWinner", func(t *testing.T) { testReclaimRace(t, newStore(t)) })
+	t.Run("MatchesModel", func(t *testing.T) { testModel(t, h(t)) })
 	t.Run("Keeper", func(t *testing.T) { runKeeper(t, newStore) })
-	t.Run("DuplicateRequests", func(t *testing.T) { testDuplicateRequests(t, newStore(t), opts, 10, 100) })
+	t.Run("KeeperReusesAnExpiredKeyConcurrently", func(t *testing.T) { testKeeperReusesExpiredKey(t, newStore(t)) })
+	t.Run("DuplicateRequests", func(t *testing.T) { testDuplicateRequests(t, h(t), 10, 100) })
 }
 
 // t0 is a whole-millisecond time, as the Keeper passes to stores.
@@ -287,7 +309,8 @@ func testExpiry(t *testing.T, s idempotency.Store) {
 	assert.Equal(t, 1, rec.Attempt)
 }
 
-func testDeleteExpired(t *testing.T, s idempotency.Store, opts Options) {
+func testDeleteExpired(t *testing.T, h Harness) {
+	s := h.Store
 	for i := range 5 {
 		ref := idempotency.Ref{Scope: "s", Key: fmt.Sprint("expired-", i)}
 		mustClaim(t, s, claim(ref, "fp", 1, 0))
@@ -304,7 +327,7 @@ func testDeleteExpired(t *testing.T, s idempotency.Store, opts Options) {
 	assert.LessOrEqual(t, n1, 3, "limit")
 	n2, err := s.DeleteExpired(ctx, at(time.Minute), 100)
 	require.NoError(t, err)
-	if opts.ExpiresByItself {
+	if h.ExpiresByItself {
 		assert.LessOrEqual(t, n1+n2, 5)
 	} else {
 		assert.Equal(t, 3, n1)

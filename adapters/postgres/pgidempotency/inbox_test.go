@@ -21,10 +21,9 @@ import (
 func inboxHarness(pool *pgxpool.Pool) idempotencytest.InboxHarness[pgx.Tx] {
 	return idempotencytest.InboxHarness[pgx.Tx]{
 		NewInbox: func(s idempotencytest.InboxSettings) (idempotencytest.TxInbox[pgx.Tx], error) {
-			cfg := pgidempotency.DefaultInboxConfig()
-			cfg.Store, cfg.Consumer, cfg.Retention = newStoreOn(pool), s.Consumer, s.Retention
-			cfg.Clock, cfg.OnDuplicate = s.Clock, s.OnDuplicate
-			return pgidempotency.NewInbox(cfg)
+			return pgidempotency.NewInbox(newStoreOn(pool), pgidempotency.InboxConfig{
+				Consumer: s.Consumer, Retention: s.Retention, Clock: s.Clock, Observer: s.Observer,
+			})
 		},
 		Effect: func(ctx context.Context, tx pgx.Tx, messageID string) error {
 			_, err := tx.Exec(ctx, `INSERT INTO effects (message_id) VALUES ($1)`, messageID)
@@ -39,7 +38,7 @@ func inboxHarness(pool *pgxpool.Pool) idempotencytest.InboxHarness[pgx.Tx] {
 }
 
 // setUpInbox creates the store's table and the effects table on pool.
-func setUpInbox(t *testing.T, pool *pgxpool.Pool) idempotencytest.InboxHarness[pgx.Tx] {
+func setUpInbox(t testing.TB, pool *pgxpool.Pool) idempotencytest.InboxHarness[pgx.Tx] {
 	newStore(t, pool)
 	_, err := pool.Exec(context.Background(), `CREATE TABLE effects (message_id TEXT NOT NULL)`)
 	require.NoError(t, err)
@@ -53,18 +52,34 @@ func TestInbox(t *testing.T) {
 }
 
 func TestNewInboxRejectsInvalidConfig(t *testing.T) {
-	s := newStoreOn(&pgxpool.Pool{})
-	for _, tc := range []struct {
-		cfg  pgidempotency.InboxConfig
-		want string
-	}{
-		{pgidempotency.InboxConfig{Consumer: "c", Retention: time.Hour}, "InboxConfig.Store must be set"},
-		{pgidempotency.InboxConfig{Store: s, Retention: time.Hour}, "InboxConfig.Consumer must not be empty"},
-		{pgidempotency.InboxConfig{Store: s, Consumer: "c"}, "InboxConfig.Retention must be > 0, got 0s"},
-	} {
-		_, err := pgidempotency.NewInbox(tc.cfg)
-		assert.EqualError(t, err, "pgidempotency: "+tc.want)
-	}
+	_, err := pgidempotency.NewInbox(nil, pgidempotency.InboxConfig{})
+	assert.EqualError(t, err, "pgidempotency: NewInbox needs a store, got nil")
+	_, err = pgidempotency.NewInbox(newStoreOn(&pgxpool.Pool{}), pgidempotency.InboxConfig{Retention: -time.Hour})
+	assert.EqualError(t, err, "pgidempotency: InboxConfig.Retention must be 0 (meaning 168h0m0s) or at least 1ms, got -1h0m0s")
+	assert.PanicsWithValue(t, "pgidempotency: Inbox used without NewInbox", func() { _, _ = new(pgidempotency.Inbox).Cleanup(context.Background()) })
+}
+
+// FuzzNewInbox feeds NewInbox arbitrary consumers and retentions: an
+// error naming InboxConfig.Retention, or an inbox that processes a
+// message once and forgets it when its retention ends.
+func FuzzNewInbox(f *testing.F) {
+	f.Add("", int64(0))
+	f.Add("billing", int64(time.Hour))
+	f.Add("a\x00b", int64(-1))
+	f.Add("ünï", int64(time.Millisecond))
+	f.Add("x", int64(1<<62))
+	h := setUpInbox(f, pgtest.Pool(f))
+	f.Fuzz(func(t *testing.T, consumer string, retention int64) {
+		if _, err := pgidempotency.NewInbox(newStoreOn(&pgxpool.Pool{}), pgidempotency.InboxConfig{Consumer: consumer, Retention: time.Duration(retention)}); err != nil {
+			require.ErrorContains(t, err, "pgidempotency: InboxConfig.Retention")
+			return
+		}
+		want := time.Duration(retention)
+		if want == 0 {
+			want = pgidempotency.DefaultRetention
+		}
+		idempotencytest.CheckInbox(t, h, idempotencytest.InboxSettings{Consumer: consumer, Retention: time.Duration(retention)}, want)
+	})
 }
 
 // runInboxHolder is the child process of TestInboxConsumerKilledMidTransaction.
@@ -85,5 +100,5 @@ func TestInboxConsumerKilledMidTransaction(t *testing.T) {
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
 	defer pool.Close()
-	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, pool), testenv.Command(t, "inbox-holder", dsnVar+"="+dsn))
+	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, pool), idempotencytest.ChildCommand(t, "inbox-holder", dsnVar+"="+dsn))
 }

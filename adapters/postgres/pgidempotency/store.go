@@ -2,17 +2,36 @@
 // for idempotency.Keeper, and offers a transactional Inbox that records a
 // message as processed in the same transaction as its handler's writes.
 //
-// Scopes and keys are stored as BYTEA, so any string works as either.
+//	store, err := pgidempotency.New(pool, pgidempotency.Config{})
+//	err = store.Migrate(ctx)
+//	keeper, err := idempotency.New(store, idempotency.Config{})
+//
+// The Store passes idempotencytest's conformance suite: one winner per
+// key however many processes claim it, the winner's record (never a
+// replaced one) for every loser, outcomes byte for byte, fencing by token.
+// Scopes and keys are stored as BYTEA, so any string works as either. The
+// zero Config uses the table "idempotency_records"; the zero InboxConfig
+// keeps message IDs for 7 days. Inbox reports idempotency.Duplicate events;
+// the Store reports none (the Keeper does).
 //
 // A Claim is one statement (one round trip): a read of the record, and,
 // only when the record is missing, expired or abandoned, an INSERT ... ON
 // CONFLICT DO UPDATE that claims it. A replay therefore reads without
-// locking or writing, so replays of one key do not queue behind each other. Complete, Release and Checkpoint are one
-// UPDATE or DELETE each, fenced by the holder's token. So a request with a
-// new key costs two round trips and a replay one.
+// locking or writing, so replays of one key do not queue behind each other.
+// When claims of one key race, the losers' statements see the winner's row
+// only after it commits, and their read may still show the record as it was
+// before: a Claim that gets back a record it should have won (expired, or
+// abandoned with its fingerprint) runs the statement again, and so always
+// returns the winner's record, never the one it replaced. Complete, Release
+// and Checkpoint are one UPDATE or DELETE each, fenced by the holder's
+// token. So a request with a new key costs two round trips and a replay one.
+//
+// Expired records stay in the table until deleted: run an
+// idempotency.Cleaner over the Keeper (or over the Inbox).
 package pgidempotency
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -35,19 +54,21 @@ type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// Config configures a Store.
+// DefaultTable is the table of the zero Config.
+const DefaultTable = "idempotency_records"
+
+// Config configures a Store. The zero Config is the default configuration.
 type Config struct {
-	// DB is the database. Required.
-	DB DB
 	// Table is the records' table, "name" or "schema.name": letters,
-	// digits and underscores.
+	// digits and underscores. "" means DefaultTable
+	// ("idempotency_records").
 	Table string
 }
 
-// DefaultConfig returns a Config with the table "idempotency_records".
-// Set DB before calling New.
+// DefaultConfig returns the defaults that Config{} stands for, spelled
+// out: the table "idempotency_records".
 func DefaultConfig() Config {
-	return Config{Table: "idempotency_records"}
+	return Config{Table: DefaultTable}
 }
 
 // Store is an idempotency.Store in a PostgreSQL table. It is safe for
@@ -66,11 +87,15 @@ type statements struct {
 //go:embed migrate.sql
 var migrateSQL string
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the table.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("pgidempotency: Config.DB must be set")
+// New returns a Store in db (a *pgxpool.Pool, say), or an error when db is
+// nil or cfg.Table is not a valid name. It does not touch the database;
+// call Migrate to create the table.
+func New(db DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("pgidempotency: New needs a database, got nil")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
 	}
 	if err := sqlident.Check("pgidempotency: Config.Table", cfg.Table); err != nil {
 		return nil, err
@@ -78,7 +103,7 @@ func New(cfg Config) (*Store, error) {
 	t := sqlident.Quote(cfg.Table)
 	name := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
 	r := strings.NewReplacer("{{table}}", t, "{{index}}", sqlident.Quote(name+"_expires_at"))
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate: r.Replace(migrateSQL),
 		claim: r.Replace(`WITH existing AS (
 	SELECT fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
@@ -123,12 +148,20 @@ WHERE r.expires_at <= $3`),
 	}}, nil
 }
 
+// check panics when s was not made by New.
+func (s *Store) check() {
+	if s == nil || s.db == nil {
+		panic("pgidempotency: Store used without New")
+	}
+}
+
 // migrateLock is the advisory lock Migrate takes.
 const migrateLock = 0x62756c7761726b06 // "bulwark" + 6
 
 // Migrate creates the table and its index if they do not exist. It is safe
 // to run concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgidempotency: migrating: %w", err)
 	}
@@ -136,12 +169,14 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // claimRetries bounds the re-runs of a Claim that raced with a concurrent
-// insert committed after its snapshot (it then sees neither its own row nor
-// the other's). One re-run almost always suffices.
+// claim committed after its snapshot (it then sees neither its own row nor
+// the other's, or the record as it was before the other claim). One re-run
+// almost always suffices.
 const claimRetries = 10
 
 // Claim implements idempotency.Store.
 func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Record, error) {
+	s.check()
 	fp := c.Fingerprint
 	if fp == nil {
 		fp = []byte{}
@@ -167,8 +202,8 @@ func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Rec
 		if err := rows.Err(); err != nil {
 			return idempotency.Record{}, fmt.Errorf("pgidempotency: claim: %w", err)
 		}
-		if !found {
-			continue
+		if !found || (!claimed && claimable(c, completed, rec)) {
+			continue // answered from a snapshot older than a concurrent claim: look again
 		}
 		switch {
 		case claimed:
@@ -183,7 +218,24 @@ func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Rec
 	return idempotency.Record{}, fmt.Errorf("pgidempotency: claim of key %q kept racing with concurrent claims", c.Key)
 }
 
+// claimable reports whether c should have claimed the record rec (expired,
+// or in progress with its lease over and c's fingerprint). The claim
+// statement returns such a record, unclaimed, only when a concurrent claim
+// took it first: its INSERT ... ON CONFLICT then sees the winner's row and
+// leaves it, but its fallback read comes from the snapshot the statement
+// began with, which shows the record as it was before the winner. That
+// record is over (an old outcome and fingerprint, or a dead holder's
+// token), so Claim runs the statement again, whose new snapshot holds the
+// winner's row.
+func claimable(c idempotency.Claim, completed bool, rec idempotency.Record) bool {
+	if !rec.ExpiresAt.After(c.Now) {
+		return true
+	}
+	return !completed && !rec.LeaseUntil.After(c.Now) && bytes.Equal(rec.Fingerprint, c.Fingerprint)
+}
+
 func (s *Store) fenced(ctx context.Context, op, sql string, args ...any) error {
+	s.check()
 	tag, err := s.db.Exec(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("pgidempotency: %s: %w", op, err)
@@ -218,6 +270,7 @@ func (s *Store) Checkpoint(ctx context.Context, ref idempotency.Ref, token int64
 // DeleteExpired implements idempotency.Store. Rows locked by concurrent
 // work are skipped, left for the next run.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	s.check()
 	tag, err := s.db.Exec(ctx, s.sql.deleteExpired, now, limit)
 	if err != nil {
 		return 0, fmt.Errorf("pgidempotency: deleting expired records: %w", err)

@@ -3,13 +3,16 @@ package pgidempotency_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
 	"github.com/bulwark-go/bulwark/internal/testenv"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +21,7 @@ import (
 const dsnVar = "BULWARK_PGIDEMPOTENCY_DSN"
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){
+	idempotencytest.Main(m, map[string]func(){
 		"holder":       func() { idempotencytest.HolderChild(childStore()) },
 		"inbox-holder": runInboxHolder,
 	})
@@ -35,16 +38,14 @@ func childStore() (idempotency.Store, idempotencytest.Counter) {
 }
 
 func newStoreOn(pool *pgxpool.Pool) *pgidempotency.Store {
-	cfg := pgidempotency.DefaultConfig()
-	cfg.DB = pool
-	s, err := pgidempotency.New(cfg)
+	s, err := pgidempotency.New(pool, pgidempotency.Config{})
 	if err != nil {
 		panic(err)
 	}
 	return s
 }
 
-func newStore(t *testing.T, pool *pgxpool.Pool) *pgidempotency.Store {
+func newStore(t testing.TB, pool *pgxpool.Pool) *pgidempotency.Store {
 	t.Helper()
 	s := newStoreOn(pool)
 	require.NoError(t, s.Migrate(context.Background()))
@@ -73,12 +74,9 @@ func (c counter) Get(ctx context.Context, key string) (int, error) {
 }
 
 func TestConformance(t *testing.T) {
-	var pool *pgxpool.Pool
-	idempotencytest.Run(t, func(t *testing.T) idempotency.Store {
-		pool = pgtest.Pool(t)
-		return newStore(t, pool)
-	}, idempotencytest.Options{
-		NewCounter: func(t *testing.T) idempotencytest.Counter { return newCounter(t, pool) },
+	idempotencytest.Run(t, func(t *testing.T) idempotencytest.Harness {
+		pool := pgtest.Pool(t)
+		return idempotencytest.Harness{Store: newStore(t, pool), Counter: newCounter(t, pool)}
 	})
 }
 
@@ -90,16 +88,59 @@ func TestKilledHolder(t *testing.T) {
 	defer pool.Close()
 	s := newStore(t, pool)
 	c := newCounter(t, pool)
-	idempotencytest.KilledHolder(t, s, c, testenv.Command(t, "holder", dsnVar+"="+dsn))
+	idempotencytest.KilledHolder(t, s, c, idempotencytest.ChildCommand(t, "holder", dsnVar+"="+dsn))
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
-	_, err := pgidempotency.New(pgidempotency.Config{Table: "x"})
-	assert.EqualError(t, err, "pgidempotency: Config.DB must be set")
-	for _, table := range []string{"", "a.b.c", "drop table;", "1abc"} {
-		_, err := pgidempotency.New(pgidempotency.Config{DB: &pgxpool.Pool{}, Table: table})
+	_, err := pgidempotency.New(nil, pgidempotency.Config{Table: "x"})
+	assert.EqualError(t, err, "pgidempotency: New needs a database, got nil")
+	for _, table := range []string{"a.b.c", "drop table;", "1abc"} {
+		_, err := pgidempotency.New(&pgxpool.Pool{}, pgidempotency.Config{Table: table})
 		assert.ErrorContains(t, err, "pgidempotency: Config.Table", "table %q", table)
 	}
+	assert.PanicsWithValue(t, "pgidempotency: Store used without New", func() { _ = new(pgidempotency.Store).Migrate(context.Background()) })
+}
+
+// The zero Config keeps records in the table DefaultConfig names.
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	pool := pgtest.Pool(t)
+	s := newStore(t, pool)
+	_, err := s.Claim(context.Background(), idempotency.Claim{Ref: idempotency.Ref{Key: "k"}, Token: 1, Now: time.Now(), LeaseUntil: time.Now().Add(time.Minute), ExpiresAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM `+pgidempotency.DefaultConfig().Table).Scan(&n))
+	assert.Equal(t, 1, n)
+}
+
+// FuzzNew feeds New arbitrary table names: it returns an error naming
+// Config.Table, or a store whose table migrates and holds records.
+func FuzzNew(f *testing.F) {
+	for _, seed := range []string{"", "keys", "app.keys", "a.b.c", "drop table;", "1abc", "UPPER_case_9", strings.Repeat("t", 70)} {
+		f.Add(seed)
+	}
+	pool := pgtest.Pool(f)
+	f.Fuzz(func(t *testing.T, table string) {
+		s, err := pgidempotency.New(&pgxpool.Pool{}, pgidempotency.Config{Table: table})
+		if err != nil {
+			require.ErrorContains(t, err, "pgidempotency: Config.Table")
+			return
+		}
+		require.NotNil(t, s)
+		if strings.Contains(table, ".") {
+			return // needs a schema of that name
+		}
+		s, err = pgidempotency.New(pool, pgidempotency.Config{Table: table})
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(context.Background()))
+		rec, err := s.Claim(context.Background(), idempotency.Claim{Ref: idempotency.Ref{Key: "k"}, Token: 1, Now: time.Now(), LeaseUntil: time.Now().Add(time.Minute), ExpiresAt: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Claimed, rec.State)
+		if table == "" {
+			table = pgidempotency.DefaultTable
+		}
+		_, err = pool.Exec(context.Background(), `DROP TABLE `+pgx.Identifier{table}.Sanitize())
+		require.NoError(t, err)
+	})
 }
 
 func TestSchemaQualifiedTable(t *testing.T) {
@@ -109,10 +150,10 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	_, err := pool.Exec(ctx, `CREATE SCHEMA `+schema)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	s, err := pgidempotency.New(pgidempotency.Config{DB: pool, Table: schema + ".keys"})
+	s, err := pgidempotency.New(pool, pgidempotency.Config{Table: schema + ".keys"})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(ctx))
-	k, err := idempotency.New(func() idempotency.Config { c := idempotency.DefaultConfig(); c.Store = s; return c }())
+	k, err := idempotency.New(s, idempotency.Config{})
 	require.NoError(t, err)
 	v, err := idempotency.Do(ctx, k, idempotency.Request{Key: "k"}, func(ctx context.Context) (int, error) { return 5, nil })
 	require.NoError(t, err)

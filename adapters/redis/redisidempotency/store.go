@@ -2,6 +2,14 @@
 // for idempotency.Keeper; with idempotency.Inbox it also deduplicates
 // consumed messages.
 //
+//	store, err := redisidempotency.New(client, redisidempotency.Config{})
+//	keeper, err := idempotency.New(store, idempotency.Config{})
+//
+// The Store passes idempotencytest's conformance suite: one winner per
+// key, the winner's record for every loser, outcomes byte for byte,
+// fencing by token. The zero Config writes keys under the prefix
+// "idempotency:". The Store reports no events (the Keeper does).
+//
 // Each record is a hash under one key, and every operation is one Lua
 // script: a claim reads and writes the record atomically on the server, so
 // concurrent claims (from any number of processes) never both win, and
@@ -26,20 +34,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Config configures a Store.
+// DefaultPrefix is the key prefix of the zero Config.
+const DefaultPrefix = "idempotency:"
+
+// Config configures a Store. The zero Config is the default configuration.
 type Config struct {
-	// Client is the Redis client (*redis.Client, *redis.ClusterClient,
-	// *redis.Ring...). Required.
-	Client redis.Scripter
 	// Prefix starts every key the store writes, to keep its records apart
-	// from other data. Must not be empty.
+	// from other data. "" means DefaultPrefix ("idempotency:").
 	Prefix string
 }
 
-// DefaultConfig returns a Config with the prefix "idempotency:". Set
-// Client before calling New.
+// DefaultConfig returns the defaults that Config{} stands for, spelled
+// out: the prefix "idempotency:".
 func DefaultConfig() Config {
-	return Config{Prefix: "idempotency:"}
+	return Config{Prefix: DefaultPrefix}
 }
 
 // Store is an idempotency.Store in Redis. It is safe for concurrent use by
@@ -51,15 +59,24 @@ type Store struct {
 
 var _ idempotency.Store = (*Store)(nil)
 
-// New returns a Store, or an error naming the first invalid setting.
-func New(cfg Config) (*Store, error) {
-	switch {
-	case cfg.Client == nil:
-		return nil, errors.New("redisidempotency: Config.Client must be set")
-	case cfg.Prefix == "":
-		return nil, errors.New("redisidempotency: Config.Prefix must not be empty")
+// New returns a Store on client (*redis.Client, *redis.ClusterClient,
+// *redis.Ring...), or an error when client is nil. The zero Config is the
+// default configuration.
+func New(client redis.Scripter, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisidempotency: New needs a client, got nil")
 	}
-	return &Store{c: cfg.Client, prefix: cfg.Prefix}, nil
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	return &Store{c: client, prefix: cfg.Prefix}, nil
+}
+
+// check panics when s was not made by New.
+func (s *Store) check() {
+	if s == nil || s.c == nil {
+		panic("redisidempotency: Store used without New")
+	}
 }
 
 // key returns the record's key: the prefix, the scope's length, the scope
@@ -131,6 +148,7 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 // Claim implements idempotency.Store.
 func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (idempotency.Record, error) {
+	s.check()
 	res, err := claimScript.Run(ctx, s.c, []string{s.key(c.Ref)},
 		c.Fingerprint, c.Token, ms(c.Now), ms(c.LeaseUntil), ms(c.ExpiresAt)).Slice()
 	if err != nil {
@@ -178,6 +196,7 @@ func str(v any) string {
 }
 
 func (s *Store) fenced(ctx context.Context, op string, script *redis.Script, ref idempotency.Ref, args ...any) error {
+	s.check()
 	n, err := script.Run(ctx, s.c, []string{s.key(ref)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisidempotency: %s: %w", op, err)
@@ -206,5 +225,6 @@ func (s *Store) Checkpoint(ctx context.Context, ref idempotency.Ref, token int64
 // DeleteExpired implements idempotency.Store. Redis deletes expired
 // records itself, so there is nothing left to delete: it returns 0.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	s.check()
 	return 0, ctx.Err()
 }

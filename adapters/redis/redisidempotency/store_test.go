@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/redis/internal/redistest"
 	"github.com/bulwark-go/bulwark/adapters/redis/redisidempotency"
@@ -19,7 +20,7 @@ import (
 const prefixVar = "BULWARK_REDISIDEMPOTENCY_PREFIX"
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){
+	idempotencytest.Main(m, map[string]func(){
 		"holder": func() {
 			c := redis.NewClient(&redis.Options{Addr: os.Getenv(testenv.RedisVar)})
 			idempotencytest.HolderChild(newStore(c, os.Getenv(prefixVar)), counter{c, os.Getenv(prefixVar)})
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 func newStore(c *redis.Client, prefix string) *redisidempotency.Store {
-	s, err := redisidempotency.New(redisidempotency.Config{Client: c, Prefix: prefix + "rec:"})
+	s, err := redisidempotency.New(c, redisidempotency.Config{Prefix: prefix + "rec:"})
 	if err != nil {
 		panic(err)
 	}
@@ -55,29 +56,23 @@ func (c counter) Get(ctx context.Context, key string) (int, error) {
 
 func TestConformance(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	var c *redis.Client
-	var prefix string
-	idempotencytest.Run(t, func(t *testing.T) idempotency.Store {
-		c, prefix = redistest.Client(t)
-		return newStore(c, prefix)
-	}, idempotencytest.Options{
-		ExpiresByItself: true,
-		NewCounter:      func(t *testing.T) idempotencytest.Counter { return counter{c, prefix} },
+	idempotencytest.Run(t, func(t *testing.T) idempotencytest.Harness {
+		c, prefix := redistest.Client(t)
+		return idempotencytest.Harness{Store: newStore(c, prefix), ExpiresByItself: true, Counter: counter{c, prefix}}
 	})
 }
 
 func TestKilledHolder(t *testing.T) {
 	testenv.SkipUnderRace(t)
 	c, prefix := redistest.Client(t)
-	idempotencytest.KilledHolder(t, newStore(c, prefix), counter{c, prefix}, testenv.Command(t, "holder", prefixVar+"="+prefix))
+	idempotencytest.KilledHolder(t, newStore(c, prefix), counter{c, prefix}, idempotencytest.ChildCommand(t, "holder", prefixVar+"="+prefix))
 }
 
 func TestRecordsExpireInRedis(t *testing.T) {
 	c, prefix := redistest.Client(t)
 	s := newStore(c, prefix)
 	cfg := idempotency.DefaultConfig()
-	cfg.Store = s
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(s, cfg)
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = idempotency.Do(ctx, k, idempotency.Request{Scope: "s", Key: "k"}, func(ctx context.Context) (int, error) { return 1, nil })
@@ -91,8 +86,52 @@ func TestRecordsExpireInRedis(t *testing.T) {
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
-	_, err := redisidempotency.New(redisidempotency.Config{Prefix: "p"})
-	assert.EqualError(t, err, "redisidempotency: Config.Client must be set")
-	_, err = redisidempotency.New(redisidempotency.Config{Client: redis.NewClient(&redis.Options{})})
-	assert.EqualError(t, err, "redisidempotency: Config.Prefix must not be empty")
+	_, err := redisidempotency.New(nil, redisidempotency.Config{Prefix: "p"})
+	assert.EqualError(t, err, "redisidempotency: New needs a client, got nil")
+	assert.PanicsWithValue(t, "redisidempotency: Store used without New", func() {
+		_, _ = new(redisidempotency.Store).DeleteExpired(context.Background(), time.Now(), 1)
+	})
+}
+
+// The zero Config writes under DefaultConfig's prefix.
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	s, err := redisidempotency.New(c, redisidempotency.Config{})
+	require.NoError(t, err)
+	key := prefix + "zero-config" // the test's prefix, inside the store's, so the test's cleanup finds it
+	now := time.Now()
+	_, err = s.Claim(context.Background(), idempotency.Claim{Ref: idempotency.Ref{Key: key}, Token: 1, Now: now, LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)})
+	require.NoError(t, err)
+	keys, err := c.Keys(context.Background(), redisidempotency.DefaultConfig().Prefix+"*"+key).Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 1)
+	require.NoError(t, c.Del(context.Background(), keys...).Err())
+}
+
+// FuzzNew feeds New arbitrary prefixes: every one makes a store whose
+// records stay apart from another prefix's.
+func FuzzNew(f *testing.F) {
+	for _, seed := range []string{"", "p:", "{tag}", "a b", "\x00", "*?[]"} {
+		f.Add(seed)
+	}
+	c, prefix := redistest.Client(f)
+	f.Fuzz(func(t *testing.T, p string) {
+		ctx := context.Background()
+		mine, err := redisidempotency.New(c, redisidempotency.Config{Prefix: prefix + p})
+		require.NoError(t, err)
+		other, err := redisidempotency.New(c, redisidempotency.Config{Prefix: prefix + p + "other"})
+		require.NoError(t, err)
+		now := time.Now()
+		ref := idempotency.Ref{Key: idempotencytest.RandomName("k-")}
+		claim := idempotency.Claim{Ref: ref, Token: 1, Now: now, LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Minute)}
+		rec, err := mine.Claim(ctx, claim)
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Claimed, rec.State)
+		claim.Token = 2
+		rec, err = other.Claim(ctx, claim)
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Claimed, rec.State, "another prefix, another record")
+		require.NoError(t, mine.Release(ctx, ref, 1))
+		require.NoError(t, other.Release(ctx, ref, 2))
+	})
 }

@@ -20,10 +20,9 @@ import (
 func inboxHarness(db *sql.DB) idempotencytest.InboxHarness[*sql.Tx] {
 	return idempotencytest.InboxHarness[*sql.Tx]{
 		NewInbox: func(s idempotencytest.InboxSettings) (idempotencytest.TxInbox[*sql.Tx], error) {
-			cfg := sqliteidempotency.DefaultInboxConfig()
-			cfg.Store, cfg.Consumer, cfg.Retention = newStoreOn(db), s.Consumer, s.Retention
-			cfg.Clock, cfg.OnDuplicate = s.Clock, s.OnDuplicate
-			return sqliteidempotency.NewInbox(cfg)
+			return sqliteidempotency.NewInbox(newStoreOn(db), sqliteidempotency.InboxConfig{
+				Consumer: s.Consumer, Retention: s.Retention, Clock: s.Clock, Observer: s.Observer,
+			})
 		},
 		Effect: func(ctx context.Context, tx *sql.Tx, messageID string) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO effects (message_id) VALUES (?)`, messageID)
@@ -38,7 +37,7 @@ func inboxHarness(db *sql.DB) idempotencytest.InboxHarness[*sql.Tx] {
 }
 
 // setUpInbox creates the store's table and the effects table in db.
-func setUpInbox(t *testing.T, db *sql.DB) idempotencytest.InboxHarness[*sql.Tx] {
+func setUpInbox(t testing.TB, db *sql.DB) idempotencytest.InboxHarness[*sql.Tx] {
 	newStore(t, db)
 	_, err := db.Exec(`CREATE TABLE effects (message_id TEXT NOT NULL)`)
 	require.NoError(t, err)
@@ -52,18 +51,34 @@ func TestInbox(t *testing.T) {
 }
 
 func TestNewInboxRejectsInvalidConfig(t *testing.T) {
-	s := newStoreOn(&sql.DB{})
-	for _, tc := range []struct {
-		cfg  sqliteidempotency.InboxConfig
-		want string
-	}{
-		{sqliteidempotency.InboxConfig{Consumer: "c", Retention: time.Hour}, "InboxConfig.Store must be set"},
-		{sqliteidempotency.InboxConfig{Store: s, Retention: time.Hour}, "InboxConfig.Consumer must not be empty"},
-		{sqliteidempotency.InboxConfig{Store: s, Consumer: "c"}, "InboxConfig.Retention must be > 0, got 0s"},
-	} {
-		_, err := sqliteidempotency.NewInbox(tc.cfg)
-		assert.EqualError(t, err, "sqliteidempotency: "+tc.want)
-	}
+	_, err := sqliteidempotency.NewInbox(nil, sqliteidempotency.InboxConfig{})
+	assert.EqualError(t, err, "sqliteidempotency: NewInbox needs a store, got nil")
+	_, err = sqliteidempotency.NewInbox(newStoreOn(&sql.DB{}), sqliteidempotency.InboxConfig{Retention: -time.Hour})
+	assert.EqualError(t, err, "sqliteidempotency: InboxConfig.Retention must be 0 (meaning 168h0m0s) or at least 1ms, got -1h0m0s")
+	assert.PanicsWithValue(t, "sqliteidempotency: Inbox used without NewInbox", func() { _, _ = new(sqliteidempotency.Inbox).Cleanup(context.Background()) })
+}
+
+// FuzzNewInbox feeds NewInbox arbitrary consumers and retentions: an
+// error naming InboxConfig.Retention, or an inbox that processes a
+// message once and forgets it when its retention ends.
+func FuzzNewInbox(f *testing.F) {
+	f.Add("", int64(0))
+	f.Add("billing", int64(time.Hour))
+	f.Add("a\x00b", int64(-1))
+	f.Add("ünï", int64(time.Millisecond))
+	f.Add("x", int64(1<<62))
+	h := setUpInbox(f, sqlitetest.Open(f))
+	f.Fuzz(func(t *testing.T, consumer string, retention int64) {
+		if _, err := sqliteidempotency.NewInbox(newStoreOn(&sql.DB{}), sqliteidempotency.InboxConfig{Consumer: consumer, Retention: time.Duration(retention)}); err != nil {
+			require.ErrorContains(t, err, "sqliteidempotency: InboxConfig.Retention")
+			return
+		}
+		want := time.Duration(retention)
+		if want == 0 {
+			want = sqliteidempotency.DefaultRetention
+		}
+		idempotencytest.CheckInbox(t, h, idempotencytest.InboxSettings{Consumer: consumer, Retention: time.Duration(retention)}, want)
+	})
 }
 
 // runInboxHolder is the child process of TestInboxConsumerKilledMidTransaction.
@@ -78,5 +93,5 @@ func TestInboxConsumerKilledMidTransaction(t *testing.T) {
 	db, err := sqlite.Open(context.Background(), path)
 	require.NoError(t, err)
 	defer db.Close()
-	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, db), testenv.Command(t, "inbox-holder", pathVar+"="+path))
+	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, db), idempotencytest.ChildCommand(t, "inbox-holder", pathVar+"="+path))
 }

@@ -3,9 +3,23 @@
 // transactional Inbox that records a message as processed in the same
 // transaction as its handler's writes.
 //
+//	db, err := sqlite.Open(ctx, "app.db")
+//	store, err := sqliteidempotency.New(db, sqliteidempotency.Config{})
+//	err = store.Migrate(ctx)
+//	keeper, err := idempotency.New(store, idempotency.Config{})
+//
 // Open the database with sqlite.Open (github.com/bulwark-go/bulwark/adapters/sqlite):
 // its transactions take the write lock up front, which makes each Claim's
-// read and write one atomic step among processes sharing the file.
+// read and write one atomic step among processes sharing the file, so the
+// Store passes idempotencytest's conformance suite: one winner per key,
+// the winner's record for every loser, outcomes byte for byte, fencing by
+// token. Times are kept as Unix milliseconds.
+//
+// The zero Config uses the table "idempotency_records"; the zero
+// InboxConfig keeps message IDs for 7 days. Inbox reports
+// idempotency.Duplicate events; the Store reports none (the Keeper does).
+// Expired records stay in the table until deleted: run an
+// idempotency.Cleaner over the Keeper (or over the Inbox).
 package sqliteidempotency
 
 import (
@@ -23,19 +37,21 @@ import (
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
 
-// Config configures a Store.
+// DefaultTable is the table of the zero Config.
+const DefaultTable = "idempotency_records"
+
+// Config configures a Store. The zero Config is the default configuration.
 type Config struct {
-	// DB is the database, opened with sqlite.Open. Required.
-	DB *sql.DB
-	// Table is the records' table, "name" or "schema.name": letters,
-	// digits and underscores.
+	// Table is the records' table, "name" or "schema.name" (an attached
+	// database): letters, digits and underscores. "" means DefaultTable
+	// ("idempotency_records").
 	Table string
 }
 
-// DefaultConfig returns a Config with the table "idempotency_records". Set
-// DB before calling New.
+// DefaultConfig returns the defaults that Config{} stands for, spelled
+// out: the table "idempotency_records".
 func DefaultConfig() Config {
-	return Config{Table: "idempotency_records"}
+	return Config{Table: DefaultTable}
 }
 
 // Store is an idempotency.Store in an SQLite table. It is safe for
@@ -54,11 +70,15 @@ type statements struct {
 //go:embed migrate.sql
 var migrateSQL string
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the table.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("sqliteidempotency: Config.DB must be set")
+// New returns a Store in db (opened with sqlite.Open), or an error when db
+// is nil or cfg.Table is not a valid name. It does not touch the database;
+// call Migrate to create the table.
+func New(db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqliteidempotency: New needs a database, got nil")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
 	}
 	if err := sqlident.Check("sqliteidempotency: Config.Table", cfg.Table); err != nil {
 		return nil, err
@@ -68,7 +88,7 @@ func New(cfg Config) (*Store, error) {
 	unqualified := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{index}}", sqlident.Quote(cfg.Table+"_expires_at"),
 		"{{unqualified}}", sqlident.Quote(unqualified))
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate: r.Replace(migrateSQL),
 		get: r.Replace(`SELECT fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
 FROM {{table}} WHERE scope = ? AND key = ?`),
@@ -94,8 +114,16 @@ WHERE r.expires_at <= excluded.lease_until`),
 	}}, nil
 }
 
+// check panics when s was not made by New.
+func (s *Store) check() {
+	if s == nil || s.db == nil {
+		panic("sqliteidempotency: Store used without New")
+	}
+}
+
 // Migrate creates the table and its index if they do not exist.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqliteidempotency: migrating: %w", err)
 	}
@@ -114,6 +142,7 @@ func orEmpty(b []byte) []byte {
 // Claim implements idempotency.Store: a read and at most one write in one
 // write-locked transaction.
 func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (rec idempotency.Record, err error) {
+	s.check()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return rec, fmt.Errorf("sqliteidempotency: claim: %w", err)
@@ -155,6 +184,7 @@ func (s *Store) Claim(ctx context.Context, c idempotency.Claim) (rec idempotency
 }
 
 func (s *Store) fenced(ctx context.Context, op, query string, args ...any) error {
+	s.check()
 	res, err := s.db.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqliteidempotency: %s: %w", op, err)
@@ -184,6 +214,7 @@ func (s *Store) Checkpoint(ctx context.Context, ref idempotency.Ref, token int64
 
 // DeleteExpired implements idempotency.Store.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	s.check()
 	res, err := s.db.ExecContext(ctx, s.sql.deleteExpired, ms(now), limit)
 	if err != nil {
 		return 0, fmt.Errorf("sqliteidempotency: deleting expired records: %w", err)

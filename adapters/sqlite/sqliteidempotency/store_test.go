@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitetest"
@@ -20,7 +22,7 @@ import (
 const pathVar = "BULWARK_SQLITEIDEMPOTENCY_PATH"
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){
+	idempotencytest.Main(m, map[string]func(){
 		"holder":       func() { idempotencytest.HolderChild(childStore()) },
 		"inbox-holder": runInboxHolder,
 	})
@@ -40,16 +42,14 @@ func childStore() (idempotency.Store, idempotencytest.Counter) {
 }
 
 func newStoreOn(db *sql.DB) *sqliteidempotency.Store {
-	cfg := sqliteidempotency.DefaultConfig()
-	cfg.DB = db
-	s, err := sqliteidempotency.New(cfg)
+	s, err := sqliteidempotency.New(db, sqliteidempotency.Config{})
 	if err != nil {
 		panic(err)
 	}
 	return s
 }
 
-func newStore(t *testing.T, db *sql.DB) *sqliteidempotency.Store {
+func newStore(t testing.TB, db *sql.DB) *sqliteidempotency.Store {
 	t.Helper()
 	s := newStoreOn(db)
 	require.NoError(t, s.Migrate(context.Background()))
@@ -78,12 +78,9 @@ func (c counter) Get(ctx context.Context, key string) (int, error) {
 }
 
 func TestConformance(t *testing.T) {
-	var db *sql.DB
-	idempotencytest.Run(t, func(t *testing.T) idempotency.Store {
-		db = sqlitetest.Open(t)
-		return newStore(t, db)
-	}, idempotencytest.Options{
-		NewCounter: func(t *testing.T) idempotencytest.Counter { return newCounter(t, db) },
+	idempotencytest.Run(t, func(t *testing.T) idempotencytest.Harness {
+		db := sqlitetest.Open(t)
+		return idempotencytest.Harness{Store: newStore(t, db), Counter: newCounter(t, db)}
 	})
 }
 
@@ -93,16 +90,46 @@ func TestKilledHolder(t *testing.T) {
 	db, err := sqlite.Open(context.Background(), path)
 	require.NoError(t, err)
 	defer db.Close()
-	idempotencytest.KilledHolder(t, newStore(t, db), newCounter(t, db), testenv.Command(t, "holder", pathVar+"="+path))
+	idempotencytest.KilledHolder(t, newStore(t, db), newCounter(t, db), idempotencytest.ChildCommand(t, "holder", pathVar+"="+path))
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
-	_, err := sqliteidempotency.New(sqliteidempotency.Config{Table: "x"})
-	assert.EqualError(t, err, "sqliteidempotency: Config.DB must be set")
-	for _, table := range []string{"", "a.b.c", "drop table;", "1abc"} {
-		_, err := sqliteidempotency.New(sqliteidempotency.Config{DB: &sql.DB{}, Table: table})
+	_, err := sqliteidempotency.New(nil, sqliteidempotency.Config{Table: "x"})
+	assert.EqualError(t, err, "sqliteidempotency: New needs a database, got nil")
+	for _, table := range []string{"a.b.c", "drop table;", "1abc"} {
+		_, err := sqliteidempotency.New(&sql.DB{}, sqliteidempotency.Config{Table: table})
 		assert.ErrorContains(t, err, "sqliteidempotency: Config.Table", "table %q", table)
 	}
+	assert.PanicsWithValue(t, "sqliteidempotency: Store used without New", func() { _ = new(sqliteidempotency.Store).Migrate(context.Background()) })
+}
+
+// FuzzNew feeds New arbitrary table names: it returns an error naming
+// Config.Table, or a store whose table migrates and holds records.
+func FuzzNew(f *testing.F) {
+	for _, seed := range []string{"", "keys", "main.keys", "a.b.c", "drop table;", "1abc", "UPPER_case_9", strings.Repeat("t", 300)} {
+		f.Add(seed)
+	}
+	db := sqlitetest.Open(f)
+	f.Fuzz(func(t *testing.T, table string) {
+		s, err := sqliteidempotency.New(db, sqliteidempotency.Config{Table: table})
+		if err != nil {
+			require.ErrorContains(t, err, "sqliteidempotency: Config.Table")
+			return
+		}
+		if schema, _, ok := strings.Cut(table, "."); ok && !strings.EqualFold(schema, "main") {
+			return // needs an attached database of that name
+		}
+		require.NoError(t, s.Migrate(context.Background()))
+		now := time.Now()
+		rec, err := s.Claim(context.Background(), idempotency.Claim{Ref: idempotency.Ref{Key: "k"}, Token: 1, Now: now, LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Claimed, rec.State)
+		if table == "" {
+			table = sqliteidempotency.DefaultTable
+		}
+		_, err = db.Exec(`DROP TABLE "` + strings.ReplaceAll(table, ".", `"."`) + `"`)
+		require.NoError(t, err)
+	})
 }
 
 func TestSchemaQualifiedTable(t *testing.T) {
@@ -112,12 +139,10 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	_, err := db.ExecContext(ctx, `ATTACH DATABASE ? AS app`, filepath.Join(t.TempDir(), "app.db"))
 	require.NoError(t, err)
-	s, err := sqliteidempotency.New(sqliteidempotency.Config{DB: db, Table: "app.keys"})
+	s, err := sqliteidempotency.New(db, sqliteidempotency.Config{Table: "app.keys"})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(ctx))
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = s
-	k, err := idempotency.New(cfg)
+	k, err := idempotency.New(s, idempotency.Config{})
 	require.NoError(t, err)
 	v, err := idempotency.Do(ctx, k, idempotency.Request{Key: "k"}, func(ctx context.Context) (int, error) { return 5, nil })
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package idempotency
+package bulwarkhttp
 
 import (
 	"encoding/binary"
@@ -8,10 +8,12 @@ import (
 	"slices"
 )
 
-// responseFormat is the first byte of an HTTP response stored by Middleware.
+// responseFormat is the first byte of an HTTP response stored by the
+// Idempotency middleware.
 const responseFormat = 'h'
 
-// storedResponse is an HTTP response as Middleware stores and replays it.
+// storedResponse is an HTTP response as the Idempotency middleware stores
+// and replays it.
 type storedResponse struct {
 	status int
 	header http.Header
@@ -46,7 +48,7 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-var errBadResponse = errors.New("idempotency: stored response is malformed")
+var errBadResponse = errors.New("bulwarkhttp: stored response is malformed")
 
 // decodeResponse parses what encodeResponse wrote. It never panics, whatever
 // the input.
