@@ -75,12 +75,12 @@ func TestGivesTheLastFailureResponseWhenRetriesRunOut(t *testing.T) {
 	rec := newRecorder(t)
 	var sawStatus []int
 	client := newClient(t, retrier(t, 3, func(c *retry.Config) {
-		c.OnRetry = func(_ int, err error, _ time.Duration) {
+		c.Observer = onRetried(func(ev retry.Retried) {
 			var se *bulwarkhttp.StatusError
-			if assert.ErrorAs(t, err, &se) {
+			if assert.ErrorAs(t, ev.Err, &se) {
 				sawStatus = append(sawStatus, se.StatusCode)
 			}
-		}
+		})
 	}), bulwarkhttp.TransportConfig{Base: rec})
 
 	resp, err := client.Get(srv.URL)
@@ -120,7 +120,7 @@ func TestHonoursRetryAfter(t *testing.T) {
 			r := retrier(t, 3, func(c *retry.Config) {
 				c.Backoff = retry.Constant{Delay: time.Hour}
 				c.Clock = fc
-				c.OnRetry = func(_ int, _ error, d time.Duration) { delays = append(delays, d) }
+				c.Observer = onRetried(func(ev retry.Retried) { delays = append(delays, ev.Delay) })
 			})
 			client := newClient(t, r, bulwarkhttp.TransportConfig{Clock: fc})
 
@@ -227,7 +227,13 @@ func TestRepeatsOnlyRequestsSafeToRepeat(t *testing.T) {
 			})
 			var attempts atomic.Int32
 			var gaveUp error
-			r := retrier(t, 3, func(c *retry.Config) { c.OnGiveUp = func(err *retry.Error) { gaveUp = err } })
+			r := retrier(t, 3, func(c *retry.Config) {
+				c.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+					if ev, ok := e.(retry.GaveUp); ok {
+						gaveUp = ev.Reason
+					}
+				})
+			})
 			client := newClient(t, counting(r, &attempts), bulwarkhttp.TransportConfig{})
 
 			var body io.Reader
@@ -589,4 +595,13 @@ func TestAttemptsCarryThePolicysContextValues(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, "span-42", got)
+}
+
+// onRetried returns an Observer that passes each retry.Retried event to f.
+func onRetried(f func(retry.Retried)) bulwark.Observer {
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if ev, ok := e.(retry.Retried); ok {
+			f(ev)
+		}
+	})
 }
