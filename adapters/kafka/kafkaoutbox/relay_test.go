@@ -266,12 +266,17 @@ func TestRepublishedMessagesReachAnInboxOnce(t *testing.T) {
 	require.NoError(t, err, "the topic holds both copies of every message")
 	assert.Equal(t, len(want), checkKeyOrder(t, want, recs))
 
-	kc := idempotency.DefaultConfig()
-	kc.Store = idempotency.NewMemoryStore()
-	keeper, err := idempotency.New(kc)
+	keeper, err := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
 	require.NoError(t, err)
 	var dups atomic.Int64
-	inbox, err := idempotency.NewInbox(idempotency.InboxConfig{Keeper: keeper, Consumer: "test", OnDuplicate: func(string) { dups.Add(1) }})
+	inbox, err := idempotency.NewInbox(keeper, idempotency.InboxConfig{
+		Consumer: "test",
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(idempotency.Duplicate); ok {
+				dups.Add(1)
+			}
+		}),
+	})
 	require.NoError(t, err)
 	handled := map[uuid.UUID]int{}
 	byKey := map[string][]uuid.UUID{}
