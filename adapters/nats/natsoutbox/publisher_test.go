@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/nats/internal/natstest"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
+	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/outbox/outboxtest"
 	"github.com/nats-io/nats.go"

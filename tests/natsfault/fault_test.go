@@ -1,4 +1,4 @@
-package natsoutbox_test
+package natsfault_test
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/nats/internal/natstest"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
+	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgoutbox"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"

@@ -1,6 +1,8 @@
 // Package natstest runs NATS JetStream for tests: an embedded nats-server
-// started in the test, or the server named by BULWARK_NATS_URL, and a
-// stream of the test's own on either.
+// started in the test (nothing to install), or the server named by
+// BULWARK_NATS_URL, and a stream of the test's own on either, deleted when
+// the test ends. bulwark's own tests use it, and so may yours: importing it
+// brings nats-server (as a library) into your test binary only.
 package natstest
 
 import (
