@@ -27,9 +27,7 @@ func Example() {
 	_ = eventsource.Register[Withdrawn](reg, "account.withdrawn", 1)
 
 	store := eventsource.NewMemoryStore()
-	cfg := eventsource.DefaultRepositoryConfig[Account]()
-	cfg.Store, cfg.Registry, cfg.StreamPrefix = store, reg, "account-"
-	cfg.Evolve = func(a Account, e any) Account {
+	evolve := func(a Account, e any) Account {
 		switch e := e.(type) {
 		case Opened:
 			a.Owner = e.Owner
@@ -40,7 +38,7 @@ func Example() {
 		}
 		return a
 	}
-	accounts, err := eventsource.NewRepository(cfg)
+	accounts, err := eventsource.NewRepository(store, reg, evolve, eventsource.RepositoryConfig[Account]{StreamPrefix: "account-"})
 	if err != nil {
 		panic(err)
 	}
