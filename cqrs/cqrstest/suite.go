@@ -65,6 +65,8 @@ func Run[Tx any](t *testing.T, newHarness func(t *testing.T) Harness[Tx]) {
 		{"ProjectorLeaseTakeover", testLeaseTakeover[Tx]},
 		{"ProjectorFencesAStaleHolder", testStaleHolder[Tx]},
 		{"WaitForFromAnotherProjector", testWaitForElsewhere[Tx]},
+		{"CloseCommitsTheBatchInFlight", testCloseCommitsTheBatch[Tx]},
+		{"CloseRollsBackWhenItGivesUp", testCloseRollsBackWhenItGivesUp[Tx]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
