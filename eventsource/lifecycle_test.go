@@ -223,10 +223,10 @@ func TestRepositoryLogsSnapshotFailures(t *testing.T) {
 
 type recordingHandler struct{ add func(slog.Record) }
 
-func (h *recordingHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (h *recordingHandler) Enabled(context.Context, slog.Level) bool      { return true }
 func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error { h.add(r); return nil }
-func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler         { return h }
-func (h *recordingHandler) WithGroup(string) slog.Handler              { return h }
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler                 { return h }
 
 func appendEvents(t *testing.T, s eventsource.Store, n int) {
 	t.Helper()
