@@ -11,6 +11,7 @@ import (
 // (with the pool's settings), LISTENs on Config.Channel, calls wake once,
 // then once per notification, until ctx is done or the connection fails.
 func (s *Store) Listen(ctx context.Context, wake func()) error {
+	s.check()
 	if err := pglisten.Run(ctx, s.pool.Config().ConnConfig, s.sql.listen, wake); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("pgeventsource: %w", err)
 	}
