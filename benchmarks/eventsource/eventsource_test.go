@@ -30,9 +30,7 @@ func maxConns16(cfg *pgxpool.Config) { cfg.MaxConns = 16 }
 
 func newStore(b testing.TB, pool *pgxpool.Pool, schema string) *pgeventsource.Store {
 	b.Helper()
-	cfg := pgeventsource.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, schema
-	s, err := pgeventsource.New(cfg)
+	s, err := pgeventsource.New(pool, pgeventsource.Config{Channel: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
