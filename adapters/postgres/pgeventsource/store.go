@@ -15,12 +15,16 @@
 // Gap safety. Positions are handed out when an append inserts, not when it
 // commits, so a position can become visible after greater ones (the trap
 // behind skipped events in event stores built on sequences). Each append
-// marks the first of its positions with an advisory lock, taken in the same
-// short critical section that hands out the positions and held until its
-// transaction ends. ReadAll, finding positions missing below committed ones,
-// probes those marks: it returns only events below the first append still
-// in flight, and treats a missing position whose append has ended as rolled
-// back only after reading again. So a reader that continues after the last
+// marks the first of its positions with an advisory lock, held until its
+// transaction ends and taken in the same short window that hands out the
+// positions; the window holds a lock on the sequence's key, shared for a
+// single-event append (so that those never wait for each other) and
+// exclusive for several events. ReadAll, finding positions missing below
+// committed ones, probes those marks; for a free mark it first waits out
+// the windows open at that moment (taking the sequence's key exclusively),
+// so that a free mark means an append that has ended. It returns only
+// events below the first append still in flight, and treats a missing
+// position whose append has ended as rolled back only after reading again. So a reader that continues after the last
 // position it got never passes an event that commits late; a long open
 // transaction that appended holds readers back (not writers) until it ends.
 // Rolled-back appends leave their positions unused.
@@ -35,11 +39,13 @@
 // deadlock; PostgreSQL then aborts one (retry it).
 //
 // Notifications. Listen waits on Config.Channel, on a connection of its
-// own. Append's commits are announced right after them, by a separate,
-// asynchronously committed NOTIFY that a short-lived goroutine sends for
-// any number of appends at once (a NOTIFY inside the append would make
-// PostgreSQL flush notifying commits one at a time); AppendTx sends its
-// NOTIFY inside the caller's transaction, delivered when it commits.
+// own, and is woken at once by the commits of the same Store's Append.
+// Other processes learn of Append's commits from a separate, asynchronously
+// committed NOTIFY that a short-lived goroutine sends for any number of
+// appends at once, at most one every 2ms (a NOTIFY inside the append would
+// make PostgreSQL flush notifying commits one at a time, and one per append
+// would cost as much as the appends); AppendTx sends its NOTIFY inside the
+// caller's transaction, delivered when it commits.
 package pgeventsource
 
 import (
