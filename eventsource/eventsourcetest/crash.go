@@ -65,11 +65,9 @@ func MainCrashWriter(open func(ctx context.Context) (eventsource.Store, error)) 
 		fmt.Fprintln(os.Stderr, "eventsourcetest crash writer:", err)
 		os.Exit(1)
 	}
-	if err := crashWriter(ctx, s, run, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "eventsourcetest crash writer:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	err = crashWriter(ctx, s, run, os.Stdout) // returns when an append fails
+	fmt.Fprintln(os.Stderr, "eventsourcetest crash writer:", err)
+	os.Exit(1)
 }
 
 // RunCrash runs the crash test: six times, it starts this test binary as a
@@ -120,8 +118,8 @@ func crashBatch(run string, i int) []eventsource.EventData {
 
 // crashWriter appends crashBatch(run, 0), crashBatch(run, 1)… to the
 // stream run, each expecting the version the previous one left, and writes
-// "acked <batch> <version>" to w after each append returns, until ctx ends
-// or an append fails.
+// "acked <batch> <version>" to w after each append returns, until an append
+// (or the write) fails, whose error it returns. It is killed before that.
 func crashWriter(ctx context.Context, s eventsource.Store, run string, w io.Writer) error {
 	version := int64(0)
 	for i := 0; ; i++ {
