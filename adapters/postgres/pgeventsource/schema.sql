@@ -73,11 +73,13 @@ DECLARE
 	found_stream  text;
 	found_version bigint;
 	first         bigint;
+	done          text; -- receives the locks' void results: an assignment
+	                    -- is evaluated directly, where PERFORM runs a query
 BEGIN
 	IF current_setting('transaction_isolation') <> 'read committed' THEN
 		RAISE EXCEPTION 'bulwark eventsource: appends need READ COMMITTED isolation, not %', current_setting('transaction_isolation');
 	END IF;
-	PERFORM pg_advisory_xact_lock(hashtextextended(p_stream, events_oid));
+	done := pg_advisory_xact_lock(hashtextextended(p_stream, events_oid))::text;
 
 	SELECT coalesce(max(e.stream_version), 0) INTO cur FROM {{events}} e WHERE e.stream_id = p_stream;
 	IF p_expected < 0 OR cur <> p_expected THEN
@@ -94,7 +96,8 @@ BEGIN
 			RETURN;
 		END IF;
 		IF p_expected >= 0 THEN
-			RETURN QUERY SELECT 2, cur, 0::bigint;
+			status := 2; version := cur; last_position := 0;
+			RETURN NEXT;
 			RETURN;
 		END IF;
 	END IF;
@@ -102,16 +105,16 @@ BEGIN
 
 	BEGIN
 		IF n = 1 THEN
-			PERFORM pg_advisory_lock_shared(sequence_oid, 0);
+			done := pg_advisory_lock_shared(sequence_oid, 0)::text;
 			first := nextval('{{sequence}}');
-			PERFORM pg_advisory_xact_lock(events_oid, {{inflight}}(first));
-			PERFORM pg_advisory_unlock_shared(sequence_oid, 0);
+			done := pg_advisory_xact_lock(events_oid, {{inflight}}(first))::text;
+			done := pg_advisory_unlock_shared(sequence_oid, 0)::text;
 		ELSE
-			PERFORM pg_advisory_lock(sequence_oid, 0);
+			done := pg_advisory_lock(sequence_oid, 0)::text;
 			first := nextval('{{sequence}}');
-			PERFORM setval('{{sequence}}', first + n - 1);
-			PERFORM pg_advisory_xact_lock(events_oid, {{inflight}}(first));
-			PERFORM pg_advisory_unlock(sequence_oid, 0);
+			done := setval('{{sequence}}', first + n - 1)::text;
+			done := pg_advisory_xact_lock(events_oid, {{inflight}}(first))::text;
+			done := pg_advisory_unlock(sequence_oid, 0)::text;
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		IF n = 1 THEN
@@ -130,7 +133,8 @@ BEGIN
 	IF p_notify THEN
 		PERFORM pg_notify({{channel}}, '');
 	END IF;
-	RETURN QUERY SELECT 0, cur + n, first + n - 1;
+	status := 0; version := cur + n; last_position := first + n - 1;
+	RETURN NEXT;
 END
 $fn$;
 
