@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/internal/lifecycle"
 )
 
 // Action is what a projector does after a failed try of an event.
@@ -69,7 +70,7 @@ type Projector[Tx any] struct {
 	renewEvery  time.Duration
 	runners     []*runner[Tx]
 	byName      map[string]*runner[Tx]
-	lc          *lifecycle
+	lc          *lifecycle.State
 
 	// Waiters of WaitFor learn of local progress through changed, which
 	// is closed and replaced whenever a projection run here moves.
@@ -114,7 +115,7 @@ func New[Tx any](events eventsource.Store, checkpoints Store[Tx], projections []
 		log:         cfg.Logger,
 		renewEvery:  max(cfg.LeaseDuration/3, 1),
 		byName:      make(map[string]*runner[Tx], len(projections)),
-		lc:          newLifecycle(),
+		lc:          lifecycle.New(),
 		changed:     make(chan struct{}),
 		list:        checkpointList{sem: make(chan struct{}, 1)},
 	}
@@ -151,11 +152,11 @@ func (p *Projector[Tx]) InstanceID() string {
 // Observer.
 func (p *Projector[Tx]) Run(ctx context.Context) error {
 	p.check()
-	work, err := p.lc.begin(ctx)
+	work, err := p.lc.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer p.lc.end()
+	defer p.lc.End()
 	var wg sync.WaitGroup
 	for _, r := range p.runners {
 		wg.Add(1)
@@ -165,7 +166,7 @@ func (p *Projector[Tx]) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if p.lc.isClosed() {
+	if p.lc.Closed() {
 		return nil
 	}
 	return fmt.Errorf("cqrs: projector stopped: %w", ctx.Err())
@@ -180,11 +181,11 @@ func (p *Projector[Tx]) Run(ctx context.Context) error {
 // than once, and from any goroutine.
 func (p *Projector[Tx]) Close(ctx context.Context) error {
 	p.check()
-	return p.lc.close(ctx, "cqrs: projector")
+	return p.lc.Close(ctx, "cqrs: projector")
 }
 
 // stopping is closed by Close.
-func (p *Projector[Tx]) stopping() <-chan struct{} { return p.lc.stop }
+func (p *Projector[Tx]) stopping() <-chan struct{} { return p.lc.Stop }
 
 // observe reports e to the Observer, if any.
 func (p *Projector[Tx]) observe(ctx context.Context, e bulwark.Event) {

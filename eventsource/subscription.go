@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
+	"github.com/bulwark-go/bulwark/internal/lifecycle"
 	"github.com/bulwark-go/bulwark/retry"
 )
 
@@ -122,7 +123,7 @@ type Subscription struct {
 	name     string // for errors
 	handle   func(ctx context.Context, stop <-chan struct{}, page []Event) (handled int64, err error)
 	position atomic.Int64
-	lc       *lifecycle
+	lc       *lifecycle.State
 }
 
 // NewSubscription returns a Subscription to store that calls handle for
@@ -181,7 +182,7 @@ func newSubscription(store Store, cfg SubscriptionConfig, handle func(context.Co
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Subscription{store: store, cfg: cfg.withDefaults(), handle: handle, lc: newLifecycle()}
+	s := &Subscription{store: store, cfg: cfg.withDefaults(), handle: handle, lc: lifecycle.New()}
 	s.name = "eventsource: subscription"
 	if cfg.Name != "" {
 		s.name += fmt.Sprintf(" %q", cfg.Name)
@@ -208,18 +209,18 @@ func (s *Subscription) Position() int64 {
 // says, until ctx ends, Close, or a failure.
 func (s *Subscription) Run(ctx context.Context) error {
 	s.check()
-	work, err := s.lc.begin(ctx)
+	work, err := s.lc.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.lc.end()
+	defer s.lc.End()
 	err = s.run(work)
 	switch {
 	case err == nil: // stopped by Close
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s stopped: %w", s.name, ctx.Err())
-	case work.Err() != nil && s.lc.isClosed(): // Close stopped waiting and cancelled the work
+	case work.Err() != nil && s.lc.Closed(): // Close stopped waiting and cancelled the work
 		return nil
 	}
 	return err
@@ -231,14 +232,14 @@ func (s *Subscription) Run(ctx context.Context) error {
 // once, and from any goroutine.
 func (s *Subscription) Close(ctx context.Context) error {
 	s.check()
-	return s.lc.close(ctx, s.name)
+	return s.lc.Close(ctx, s.name)
 }
 
 // run reads the log after the position page by page, hands each non-empty
 // page to the handler, and follows the log live. It returns nil once
 // stopped by Close.
 func (s *Subscription) run(ctx context.Context) error {
-	stop := s.lc.stop
+	stop := s.lc.Stop
 	wake := make(chan struct{}, 1)
 	signal := func() {
 		select {
