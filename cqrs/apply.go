@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
-	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
 )
 
@@ -73,7 +73,7 @@ func (r *runner[Tx]) advance(ctx context.Context, events []eventsource.Event, en
 	}
 	now := r.p.clock.Now()
 	var failed *handlerFailure
-	err := r.p.cfg.Checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(ctx context.Context, tx Tx, cp *Checkpoint) error {
+	err := r.p.checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(ctx context.Context, tx Tx, cp *Checkpoint) error {
 		if err := r.fence(cp, from); err != nil {
 			return err
 		}
@@ -90,9 +90,7 @@ func (r *runner[Tx]) advance(ctx context.Context, events []eventsource.Event, en
 	case err == nil:
 		r.committed.Store(end)
 		r.p.notify()
-		if r.p.cfg.OnApplied != nil {
-			r.p.cfg.OnApplied(r.proj.Name, end, len(events))
-		}
+		r.p.observe(ctx, Applied{Name: r.p.cfg.Name, Projection: r.proj.Name, Version: r.proj.Version, Position: end, Events: len(events)})
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -127,8 +125,10 @@ func (r *runner[Tx]) handle(ctx context.Context, tx Tx, e eventsource.Event) (er
 }
 
 // retry tries e alone after its first failure err, with backoff, until it
-// is applied, skipped, or the projection is parked (errParkedHere).
+// is applied, skipped, or the projection is parked (errParkedHere). A wait
+// is abandoned when the projector is closed (errStopping).
 func (r *runner[Tx]) retry(ctx context.Context, e eventsource.Event, err error) error {
+	var prev time.Duration
 	for attempt := 1; ; attempt++ {
 		next := RetryEvent
 		if attempt >= r.p.cfg.MaxAttempts {
@@ -141,18 +141,20 @@ func (r *runner[Tx]) retry(ctx context.Context, e eventsource.Event, err error) 
 		case ParkProjection:
 			stop := r.park(ctx, e, err)
 			if errors.Is(stop, errParkedHere) {
-				r.report(e, attempt, err, next)
+				r.report(ctx, e, attempt, err, next, 0)
 			}
 			return stop
 		case SkipEvent:
 			if stop := r.advance(ctx, nil, e.GlobalPosition); stop != nil {
 				return stop
 			}
-			r.report(e, attempt, err, next)
+			r.report(ctx, e, attempt, err, next, 0)
 			return nil
 		}
-		r.report(e, attempt, err, next)
-		if err := clock.Sleep(ctx, r.p.clock, r.p.backoff(attempt)); err != nil {
+		wait := r.p.backoff(attempt, prev)
+		prev = wait
+		r.report(ctx, e, attempt, err, next, wait)
+		if err := r.pause(ctx, wait); err != nil {
 			return err
 		}
 		err = r.advance(ctx, []eventsource.Event{e}, e.GlobalPosition)
@@ -164,22 +166,35 @@ func (r *runner[Tx]) retry(ctx context.Context, e eventsource.Event, err error) 
 	}
 }
 
-// report reports a failed try of e to the log and to OnFailed, once what
+// pause waits for d, or returns ctx's error or errStopping.
+func (r *runner[Tx]) pause(ctx context.Context, d time.Duration) error {
+	t := r.p.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.p.stopping():
+		return errStopping
+	}
+}
+
+// report reports a failed try of e to the log and the Observer, once what
 // comes next has begun (the projection is parked, the event skipped).
-func (r *runner[Tx]) report(e eventsource.Event, attempt int, err error, next Action) {
+func (r *runner[Tx]) report(ctx context.Context, e eventsource.Event, attempt int, err error, next Action, wait time.Duration) {
 	args := []any{"projection", r.proj.Name, "version", r.proj.Version, "position", e.GlobalPosition,
 		"stream", e.StreamID, "stream_version", e.StreamVersion, "type", e.Type, "attempt", attempt, "next", next.String(), "error", err}
 	switch next {
 	case ParkProjection:
-		r.p.log.Error("cqrs: parking the projection at an event it cannot apply", args...)
+		r.p.log.ErrorContext(ctx, "cqrs: parking the projection at an event it cannot apply", args...)
 	case SkipEvent:
-		r.p.log.Error("cqrs: skipping an event the projection cannot apply", args...)
+		r.p.log.ErrorContext(ctx, "cqrs: skipping an event the projection cannot apply", args...)
 	default:
-		r.p.log.Warn("cqrs: applying an event failed; retrying", args...)
+		r.p.log.WarnContext(ctx, "cqrs: applying an event failed; retrying", append(args, "retry_in", wait)...)
 	}
-	if r.p.cfg.OnFailed != nil {
-		r.p.cfg.OnFailed(r.proj.Name, EventFailure{Event: e, Attempt: attempt, Err: err, Next: next})
-	}
+	r.p.observe(ctx, EventFailed{Name: r.p.cfg.Name, Projection: r.proj.Name, Version: r.proj.Version,
+		Event: e, Attempt: attempt, Err: err, Next: next, Wait: wait})
 }
 
 // park records that the projection stopped at e and returns errParkedHere.
@@ -190,7 +205,7 @@ func (r *runner[Tx]) park(ctx context.Context, e eventsource.Event, cause error)
 		Error:    fmt.Sprintf("event %d of stream %q (type %q, schema version %d): %v", e.StreamVersion, e.StreamID, e.Type, e.SchemaVersion, cause),
 		At:       now,
 	}
-	err := r.p.cfg.Checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
+	err := r.p.checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
 		if err := r.fence(cp, from); err != nil {
 			return err
 		}

@@ -8,41 +8,35 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
-	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/retry"
 )
 
 // MaxNameLen bounds projection names and instance IDs, in bytes.
 const MaxNameLen = 200
 
-// Config configures a Projector whose checkpoint store has transactions of
-// type Tx. Start from DefaultConfig.
-type Config[Tx any] struct {
-	// Events is the event store whose global log the projections read.
-	// Required. With an eventsource.Listener (all of bulwark's stores) new
-	// events are projected as soon as they are announced; with an
-	// eventsource.HeadReader (all of bulwark's) Status reports each
-	// projection's lag.
-	Events eventsource.Store
-	// Checkpoints keeps the projections' checkpoints and leases, and runs
-	// their transactions. Required. For read models updated exactly once,
-	// use a transactional store on the read models' database.
-	Checkpoints Store[Tx]
-	// Projections are the read models to build; at least one, with
-	// distinct names.
-	Projections []Projection[Tx]
-
+// Config configures a Projector. The zero value is the default
+// configuration (see DefaultConfig): each field's zero value means the
+// default its comment names.
+type Config struct {
+	// Name names the projector in its events.
+	Name string
+	// Observer receives the projector's events (Applied, EventFailed,
+	// CaughtUp, Switched); nil reports none.
+	Observer bulwark.Observer
 	// InstanceID names this projector as the holder of the leases it
 	// takes: unique among the processes sharing the checkpoint store, at
-	// most MaxNameLen bytes. Empty picks a random one.
+	// most MaxNameLen bytes of UTF-8 without NUL. Empty (the default)
+	// picks a random one.
 	InstanceID string
 	// BatchSize is the most events applied in one transaction, and read
-	// from the event store at a time; 1 to 10000. DefaultConfig sets 100.
+	// from the event store at a time; 0 means 100, else in [1, 10000].
 	BatchSize int
 	// PollInterval is how long an idle projection waits before reading
 	// the log again when the store announces nothing new (see
-	// eventsource.SubscriptionConfig.PollInterval); more than 0.
-	// DefaultConfig sets 1s.
+	// eventsource.SubscriptionConfig.PollInterval); 0 means 1s, else in
+	// (0, 24h].
 	PollInterval time.Duration
 	// LeaseDuration is how long a projection stays with the projector
 	// running it after its last renewal. The holder renews it every
@@ -52,42 +46,26 @@ type Config[Tx any] struct {
 	// lost it (paused, cut off) cannot apply an event again, whatever the
 	// clocks say; the processes' clocks need to agree within a fraction of
 	// LeaseDuration only for one projector to run the projection at a
-	// time. More than 0; DefaultConfig sets 15s.
+	// time. 0 means 15s, else in [1ms, 24h].
 	LeaseDuration time.Duration
 	// MaxAttempts is how many times an event is tried (its batch counting
 	// as the first) before the projection is parked, or the event skipped
-	// (Projection.SkipFailed); at least 1. DefaultConfig sets 5.
+	// (Projection.SkipFailed); 0 means 5, else in [1, 1000].
 	MaxAttempts int
-	// RetryDelay is the wait before the second try of a failing event,
-	// doubling with each try up to MaxRetryDelay. The same waits separate
-	// restarts after the checkpoint store or the event store fails (those
-	// failures never park a projection). RetryDelay more than 0,
-	// MaxRetryDelay at least RetryDelay; DefaultConfig sets 100ms and 30s.
-	RetryDelay    time.Duration
-	MaxRetryDelay time.Duration
+	// Backoff chooses the wait before each retry of a failing event
+	// (counting its failed tries), and before each restart after the
+	// checkpoint store or the event store failed (counting the failures in
+	// a row; those never park a projection). Nil means
+	// retry.Exponential{Initial: 100 * time.Millisecond, Jitter:
+	// retry.FullJitter}.
+	Backoff retry.Backoff
+	// MaxDelay caps those waits; 0 means 30s, else in (0, 24h].
+	MaxDelay time.Duration
 	// WaitPollInterval is how often WaitFor reads the checkpoints of
-	// projections this projector does not run; more than 0. DefaultConfig
-	// sets 50ms. (For projections it runs, WaitFor returns as soon as the
+	// projections this projector does not run; 0 means 50ms, else in
+	// (0, 24h]. (For projections it runs, WaitFor returns as soon as the
 	// batch commits.)
 	WaitPollInterval time.Duration
-
-	// OnApplied, if set, is called after each committed batch with the
-	// new checkpoint and the number of events handled (0 when the batch
-	// held only events of other types).
-	OnApplied func(projection string, position int64, events int)
-	// OnFailed, if set, is called after each failed try of an event, with
-	// what happens next: before the wait for the next try, or once the
-	// projection is parked or the event skipped.
-	OnFailed func(projection string, f EventFailure)
-	// OnCaughtUp, if set, is called when a projection has applied every
-	// event the store can deliver so far and is about to wait for more:
-	// first when it has caught up, then after each batch of live events.
-	OnCaughtUp func(projection string, position int64)
-	// OnSwitch, if set, is called when a new version of a projection has
-	// caught up and become live, replacing version from (-1 for none):
-	// the moment to drop the old version's tables.
-	OnSwitch func(projection string, from, to int)
-
 	// Clock times leases, retries, polls and the checkpoints' times. Nil
 	// uses clock.System.
 	Clock clock.Clock
@@ -96,48 +74,111 @@ type Config[Tx any] struct {
 	Logger *slog.Logger
 }
 
-// DefaultConfig returns a configuration with the defaults above; set
-// Events, Checkpoints and Projections.
-func DefaultConfig[Tx any]() Config[Tx] {
-	return Config[Tx]{
+// DefaultConfig returns the configuration the zero Config stands for,
+// spelled out.
+func DefaultConfig() Config {
+	return Config{
 		BatchSize:        100,
 		PollInterval:     time.Second,
 		LeaseDuration:    15 * time.Second,
 		MaxAttempts:      5,
-		RetryDelay:       100 * time.Millisecond,
-		MaxRetryDelay:    30 * time.Second,
+		Backoff:          retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.FullJitter},
+		MaxDelay:         30 * time.Second,
 		WaitPollInterval: 50 * time.Millisecond,
+		Clock:            clock.System,
+		Logger:           slog.Default(),
 	}
 }
 
-func (c *Config[Tx]) validate() error {
-	switch {
-	case c.Events == nil:
-		return errors.New("cqrs: Config.Events must be set")
-	case c.Checkpoints == nil:
-		return errors.New("cqrs: Config.Checkpoints must be set")
-	case len(c.Projections) == 0:
-		return errors.New("cqrs: Config.Projections must have at least one projection")
-	case c.InstanceID != "" && checkText(c.InstanceID) != nil:
-		return fmt.Errorf("cqrs: Config.InstanceID %q: %v", c.InstanceID, checkText(c.InstanceID))
-	case c.BatchSize < 1 || c.BatchSize > 10000:
-		return fmt.Errorf("cqrs: Config.BatchSize must be in [1, 10000], got %d", c.BatchSize)
-	case c.PollInterval <= 0:
-		return fmt.Errorf("cqrs: Config.PollInterval must be more than 0, got %v", c.PollInterval)
-	case c.LeaseDuration <= 0:
-		return fmt.Errorf("cqrs: Config.LeaseDuration must be more than 0, got %v", c.LeaseDuration)
-	case c.MaxAttempts < 1:
-		return fmt.Errorf("cqrs: Config.MaxAttempts must be at least 1, got %d", c.MaxAttempts)
-	case c.RetryDelay <= 0:
-		return fmt.Errorf("cqrs: Config.RetryDelay must be more than 0, got %v", c.RetryDelay)
-	case c.MaxRetryDelay < c.RetryDelay:
-		return fmt.Errorf("cqrs: Config.MaxRetryDelay must be at least RetryDelay (%v), got %v", c.RetryDelay, c.MaxRetryDelay)
-	case c.WaitPollInterval <= 0:
-		return fmt.Errorf("cqrs: Config.WaitPollInterval must be more than 0, got %v", c.WaitPollInterval)
+// maxWait bounds every duration setting: a day.
+const maxWait = 24 * time.Hour
+
+func (c *Config) validate() error {
+	if c.InstanceID != "" {
+		if err := checkText(c.InstanceID); err != nil {
+			return fmt.Errorf("cqrs: Config.InstanceID %q: %v", c.InstanceID, err)
+		}
+	}
+	for _, err := range []error{
+		checkInt("Config.BatchSize", c.BatchSize, 1, 10000, 100),
+		checkInt("Config.MaxAttempts", c.MaxAttempts, 1, 1000, 5),
+		checkDuration("Config.PollInterval", c.PollInterval, 1, time.Second),
+		checkDuration("Config.LeaseDuration", c.LeaseDuration, time.Millisecond, 15*time.Second),
+		checkDuration("Config.MaxDelay", c.MaxDelay, 1, 30*time.Second),
+		checkDuration("Config.WaitPollInterval", c.WaitPollInterval, 1, 50*time.Millisecond),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if c.Backoff != nil {
+		if err := c.Backoff.Validate(); err != nil {
+			return fmt.Errorf("cqrs: Config.Backoff: %w", err)
+		}
+	}
+	return nil
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = d.LeaseDuration
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = d.MaxAttempts
+	}
+	if c.Backoff == nil {
+		c.Backoff = d.Backoff
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = d.MaxDelay
+	}
+	if c.WaitPollInterval == 0 {
+		c.WaitPollInterval = d.WaitPollInterval
+	}
+	c.Clock = clock.OrSystem(c.Clock)
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
+// checkInt returns an error unless v is 0 (the default, def) or in [lo, hi].
+func checkInt(field string, v, lo, hi, def int) error {
+	if v != 0 && (v < lo || v > hi) {
+		return fmt.Errorf("cqrs: %s must be 0 (meaning %d) or in [%d, %d], got %d", field, def, lo, hi, v)
+	}
+	return nil
+}
+
+// checkDuration returns an error unless d is 0 (the default, def) or in
+// [lo, 24h].
+func checkDuration(field string, d, lo, def time.Duration) error {
+	if d != 0 && (d < lo || d > maxWait) {
+		low := "(0"
+		if lo > 1 {
+			low = "[" + lo.String()
+		}
+		return fmt.Errorf("cqrs: %s must be 0 (meaning %v) or in %s, %v], got %v", field, def, low, maxWait, d)
+	}
+	return nil
+}
+
+// checkProjections returns an error naming the first invalid projection.
+func checkProjections[Tx any](projections []Projection[Tx]) error {
+	if len(projections) == 0 {
+		return errors.New("cqrs: New needs at least one projection (projections is empty)")
 	}
 	seen := map[string]bool{}
-	for i, p := range c.Projections {
-		where := fmt.Sprintf("cqrs: Config.Projections[%d]", i)
+	for i, p := range projections {
+		where := fmt.Sprintf("cqrs: projections[%d]", i)
 		if err := checkText(p.Name); err != nil {
 			return fmt.Errorf("%s.Name %q: %v", where, p.Name, err)
 		}

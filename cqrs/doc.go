@@ -29,7 +29,22 @@
 //   - Read-your-writes: WaitFor waits until a projection has applied the
 //     log up to a position (the one an append returned), bounded by ctx.
 //
-// Hooks report applied batches, failures and catching up; Status reports
+// A Projector is a bulwark.Service: New starts nothing, Run runs the
+// projections until its ctx ends or Close, and Close lets each batch in
+// flight commit — or, when Close's ctx ends first, rolls it back — so a
+// batch is never half applied; either way the leases are given up.
+//
+// Construction: cqrs.New(events, checkpoints, projections, cfg). The zero
+// Config is the default configuration (DefaultConfig spells it out); an
+// invalid setting is an error naming it. Waits between tries of a failing
+// event, and between restarts after a store failed, follow Config.Backoff
+// (a retry.Backoff, jittered by default) capped by Config.MaxDelay, on
+// Config.Clock.
+//
+// Events: with Config.Observer set, a Projector reports Applied after each
+// committed batch, EventFailed after each failed try of an event (with
+// what happens next), CaughtUp when a projection has applied everything
+// readable, and Switched when a new version becomes live. Status reports
 // each projection's checkpoint, lease, failure and lag behind the head of
 // the log.
 //
@@ -49,10 +64,9 @@
 //			return err
 //		}),
 //	}
-//	cfg := cqrs.DefaultConfig[*sql.Tx]()
-//	cfg.Events, cfg.Checkpoints, cfg.Projections = events, checkpoints, []cqrs.Projection[*sql.Tx]{balances}
-//	projector, _ := cqrs.New(cfg)
-//	go projector.Run(ctx)
+//	projector, _ := cqrs.New(events, checkpoints, []cqrs.Projection[*sql.Tx]{balances}, cqrs.Config{})
+//	services := bulwark.Start(ctx, projector)
+//	defer services.Stop(ctx)
 //	…
 //	acc, _ := accounts.Handle(ctx, "42", deposit(10))
 //	_, err := projector.WaitFor(ctx, "balances", acc.Position) // the query now sees the deposit

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
 )
@@ -23,10 +24,7 @@ func Example() {
 
 	var mu sync.Mutex
 	balances := map[string]int{}
-	cfg := cqrs.DefaultConfig[cqrs.NoTx]()
-	cfg.Events, cfg.Checkpoints = events, cqrs.NewMemoryStore()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	cfg.Projections = []cqrs.Projection[cqrs.NoTx]{{
+	projections := []cqrs.Projection[cqrs.NoTx]{{
 		Name:  "balances",
 		Types: []string{"account.deposited"},
 		Handle: cqrs.Decoded(reg, func(_ context.Context, _ cqrs.NoTx, e eventsource.Event, v any) error {
@@ -36,13 +34,11 @@ func Example() {
 			return nil
 		}),
 	}}
-	projector, err := cqrs.New(cfg)
+	projector, err := cqrs.New(events, cqrs.NewMemoryStore(), projections, cqrs.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- projector.Run(runCtx) }()
+	running := bulwark.Start(ctx, projector)
 
 	for _, amount := range []int{10, 32} {
 		data, _ := reg.Encode(Deposited{Amount: amount}, eventsource.Metadata{})
@@ -57,8 +53,9 @@ func Example() {
 		fmt.Println("balance after the deposit of", amount, "is", balances["account-42"])
 		mu.Unlock()
 	}
-	stop()
-	<-done
+	if err := running.Stop(ctx); err != nil { // lets a batch in flight commit
+		panic(err)
+	}
 	// Output:
 	// balance after the deposit of 10 is 10
 	// balance after the deposit of 32 is 42

@@ -35,9 +35,17 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{checkpoints: map[memoryKey]*memoryRecord{}}
 }
 
+// check panics on the zero MemoryStore.
+func (s *MemoryStore) check() {
+	if s.checkpoints == nil {
+		panic("cqrs: MemoryStore used without NewMemoryStore")
+	}
+}
+
 // Update implements Store.Update. It runs fn while holding the
 // projection's lock, so fn must not call Update for the same projection.
 func (s *MemoryStore) Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx NoTx, cp *Checkpoint) error) error {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -70,6 +78,7 @@ func (s *MemoryStore) Update(ctx context.Context, name string, version int, fn f
 
 // List implements Store.List.
 func (s *MemoryStore) List(ctx context.Context) ([]Checkpoint, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

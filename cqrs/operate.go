@@ -29,12 +29,13 @@ type Status struct {
 // name and version (those of this projector that have not started yet at
 // position 0), with their lag behind the head of the log.
 func (p *Projector[Tx]) Status(ctx context.Context) ([]Status, error) {
-	cps, err := p.cfg.Checkpoints.List(ctx)
+	p.check()
+	cps, err := p.checkpoints.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cqrs: reading the checkpoints: %w", err)
 	}
 	head := int64(-1)
-	if h, ok := p.cfg.Events.(eventsource.HeadReader); ok {
+	if h, ok := p.events.(eventsource.HeadReader); ok {
 		if head, err = h.HeadPosition(ctx); err != nil {
 			return nil, fmt.Errorf("cqrs: reading the head of the log: %w", err)
 		}
@@ -129,7 +130,7 @@ func (p *Projector[Tx]) operate(ctx context.Context, name, doing string, change 
 		return err
 	}
 	now := p.clock.Now()
-	err = p.cfg.Checkpoints.Update(ctx, name, r.proj.Version, func(ctx context.Context, tx Tx, cp *Checkpoint) error {
+	err = p.checkpoints.Update(ctx, name, r.proj.Version, func(ctx context.Context, tx Tx, cp *Checkpoint) error {
 		if err := change(ctx, tx, cp); err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ type Projection[Tx any] struct {
 	// Version is the version of the read model's shape, from 0. Raising it
 	// builds the new version from position 0, typically into new tables,
 	// while queries keep reading the previous version; the new one becomes
-	// live (Projector.WaitFor returns it, OnSwitch is called) once it has
+	// live (Projector.WaitFor returns it, Switched is reported) once it has
 	// caught up with the log, and older versions stop being run.
 	Version int
 	// Types, if not empty, are the only event types Handle is given; the
@@ -37,7 +37,7 @@ type Projection[Tx any] struct {
 	// the checkpoint back to 0: Projector.Rebuild needs it.
 	Reset func(ctx context.Context, tx Tx) error
 	// SkipFailed skips an event that failed Config.MaxAttempts times (it is
-	// reported to OnFailed and logged) instead of parking the projection
+	// reported as EventFailed and logged) instead of parking the projection
 	// there. Off at false: the projection stops at the event until an
 	// operator resumes it or skips it.
 	SkipFailed bool

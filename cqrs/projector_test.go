@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,12 +49,33 @@ func (c *counting) projection(name string) cqrs.Projection[cqrs.NoTx] {
 	}}
 }
 
-func baseConfig(events eventsource.Store, store cqrs.Store[cqrs.NoTx], ps ...cqrs.Projection[cqrs.NoTx]) cqrs.Config[cqrs.NoTx] {
-	cfg := cqrs.DefaultConfig[cqrs.NoTx]()
-	cfg.Events, cfg.Checkpoints, cfg.Projections = events, store, ps
-	cfg.PollInterval, cfg.LeaseDuration = time.Hour, time.Hour
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	return cfg
+// setup is a projector's configuration (set the fields in place), stores
+// and projections.
+type setup struct {
+	cqrs.Config
+	events      eventsource.Store
+	store       cqrs.Store[cqrs.NoTx]
+	projections []cqrs.Projection[cqrs.NoTx]
+}
+
+func baseConfig(events eventsource.Store, store cqrs.Store[cqrs.NoTx], ps ...cqrs.Projection[cqrs.NoTx]) setup {
+	return setup{
+		Config: cqrs.Config{PollInterval: time.Hour, LeaseDuration: time.Hour, Logger: slog.New(slog.DiscardHandler)},
+		events: events, store: store, projections: ps,
+	}
+}
+
+func (s setup) new() (*cqrs.Projector[cqrs.NoTx], error) {
+	return cqrs.New(s.events, s.store, s.projections, s.Config)
+}
+
+// on is an observer of the events of type E only.
+func on[E bulwark.Event](f func(ctx context.Context, e E)) bulwark.Observer {
+	return bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+		if e, ok := e.(E); ok {
+			f(ctx, e)
+		}
+	})
 }
 
 // runProjector runs p until the test ends.
@@ -76,43 +99,49 @@ func TestNewValidates(t *testing.T) {
 	ok := cqrs.Projection[cqrs.NoTx]{Name: "p", Handle: func(context.Context, cqrs.NoTx, eventsource.Event) error { return nil }}
 	for _, tc := range []struct {
 		name string
-		edit func(*cqrs.Config[cqrs.NoTx])
+		edit func(*setup)
 		says string
 	}{
-		{"NoEvents", func(c *cqrs.Config[cqrs.NoTx]) { c.Events = nil }, "Config.Events must be set"},
-		{"NoCheckpoints", func(c *cqrs.Config[cqrs.NoTx]) { c.Checkpoints = nil }, "Config.Checkpoints must be set"},
-		{"NoProjections", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections = nil }, "at least one projection"},
-		{"LongInstance", func(c *cqrs.Config[cqrs.NoTx]) { c.InstanceID = string(make([]byte, 201)) }, "Config.InstanceID"},
-		{"NULInstance", func(c *cqrs.Config[cqrs.NoTx]) { c.InstanceID = "a\x00b" }, "NUL"},
-		{"BatchZero", func(c *cqrs.Config[cqrs.NoTx]) { c.BatchSize = 0 }, "Config.BatchSize must be in [1, 10000], got 0"},
-		{"BatchHuge", func(c *cqrs.Config[cqrs.NoTx]) { c.BatchSize = 10001 }, "Config.BatchSize must be in [1, 10000], got 10001"},
-		{"NoPoll", func(c *cqrs.Config[cqrs.NoTx]) { c.PollInterval = 0 }, "Config.PollInterval must be more than 0, got 0s"},
-		{"NoLease", func(c *cqrs.Config[cqrs.NoTx]) { c.LeaseDuration = -time.Second }, "Config.LeaseDuration must be more than 0, got -1s"},
-		{"NoAttempts", func(c *cqrs.Config[cqrs.NoTx]) { c.MaxAttempts = 0 }, "Config.MaxAttempts must be at least 1, got 0"},
-		{"NoRetryDelay", func(c *cqrs.Config[cqrs.NoTx]) { c.RetryDelay = 0 }, "Config.RetryDelay must be more than 0, got 0s"},
-		{"MaxBelowRetry", func(c *cqrs.Config[cqrs.NoTx]) { c.MaxRetryDelay = time.Millisecond }, "Config.MaxRetryDelay must be at least RetryDelay (100ms), got 1ms"},
-		{"NoWaitPoll", func(c *cqrs.Config[cqrs.NoTx]) { c.WaitPollInterval = 0 }, "Config.WaitPollInterval must be more than 0, got 0s"},
-		{"NoName", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections[0].Name = "" }, `Config.Projections[0].Name "": must not be empty`},
-		{"BadName", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections[0].Name = "\xff" }, "not valid UTF-8"},
-		{"SameName", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections = append(c.Projections, ok) }, `Config.Projections[1].Name "p": another projection has that name`},
-		{"NegativeVersion", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections[0].Version = -1 }, "Config.Projections[0].Version must be 0 or more, got -1"},
-		{"NoHandle", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections[0].Handle = nil }, `Config.Projections[0] ("p").Handle must be set`},
-		{"EmptyType", func(c *cqrs.Config[cqrs.NoTx]) { c.Projections[0].Types = []string{"a", ""} }, "empty type name"},
+		{"NoEvents", func(c *setup) { c.events = nil }, "cqrs: New needs an event store (events is nil)"},
+		{"NoCheckpoints", func(c *setup) { c.store = nil }, "cqrs: New needs a checkpoint store (checkpoints is nil)"},
+		{"NoProjections", func(c *setup) { c.projections = nil }, "at least one projection (projections is empty)"},
+		{"LongInstance", func(c *setup) { c.InstanceID = string(make([]byte, 201)) }, "Config.InstanceID"},
+		{"NULInstance", func(c *setup) { c.InstanceID = "a\x00b" }, "NUL"},
+		{"BatchNegative", func(c *setup) { c.BatchSize = -1 }, "cqrs: Config.BatchSize must be 0 (meaning 100) or in [1, 10000], got -1"},
+		{"BatchHuge", func(c *setup) { c.BatchSize = 10001 }, "Config.BatchSize must be 0 (meaning 100) or in [1, 10000], got 10001"},
+		{"NegativePoll", func(c *setup) { c.PollInterval = -1 }, "Config.PollInterval must be 0 (meaning 1s) or in (0, 24h0m0s], got -1ns"},
+		{"HugePoll", func(c *setup) { c.PollInterval = 25 * time.Hour }, "Config.PollInterval must be 0 (meaning 1s) or in (0, 24h0m0s], got 25h0m0s"},
+		{"NegativeLease", func(c *setup) { c.LeaseDuration = -time.Second }, "Config.LeaseDuration must be 0 (meaning 15s) or in [1ms, 24h0m0s], got -1s"},
+		{"TinyLease", func(c *setup) { c.LeaseDuration = time.Microsecond }, "Config.LeaseDuration must be 0 (meaning 15s) or in [1ms, 24h0m0s], got 1µs"},
+		{"NegativeAttempts", func(c *setup) { c.MaxAttempts = -1 }, "Config.MaxAttempts must be 0 (meaning 5) or in [1, 1000], got -1"},
+		{"BadBackoff", func(c *setup) { c.Backoff = retry.Exponential{} }, "Config.Backoff: Exponential.Initial must be > 0"},
+		{"NegativeMaxDelay", func(c *setup) { c.MaxDelay = -1 }, "Config.MaxDelay must be 0 (meaning 30s) or in (0, 24h0m0s], got -1ns"},
+		{"NegativeWaitPoll", func(c *setup) { c.WaitPollInterval = -1 }, "Config.WaitPollInterval must be 0 (meaning 50ms) or in (0, 24h0m0s], got -1ns"},
+		{"NoName", func(c *setup) { c.projections[0].Name = "" }, `projections[0].Name "": must not be empty`},
+		{"BadName", func(c *setup) { c.projections[0].Name = "\xff" }, "not valid UTF-8"},
+		{"SameName", func(c *setup) { c.projections = append(c.projections, ok) }, `projections[1].Name "p": another projection has that name`},
+		{"NegativeVersion", func(c *setup) { c.projections[0].Version = -1 }, "projections[0].Version must be 0 or more, got -1"},
+		{"NoHandle", func(c *setup) { c.projections[0].Handle = nil }, `projections[0] ("p").Handle must be set`},
+		{"EmptyType", func(c *setup) { c.projections[0].Types = []string{"a", ""} }, "empty type name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := baseConfig(events, store, ok)
+			cfg.Config = cqrs.Config{}
 			tc.edit(&cfg)
-			_, err := cqrs.New(cfg)
+			_, err := cfg.new()
 			require.ErrorContains(t, err, tc.says)
 		})
 	}
-	p, err := cqrs.New(baseConfig(events, store, ok))
-	require.NoError(t, err)
+	p, err := cqrs.New(events, store, []cqrs.Projection[cqrs.NoTx]{ok}, cqrs.Config{})
+	require.NoError(t, err, "the zero Config")
 	assert.NotEmpty(t, p.InstanceID(), "an instance ID is made up")
+	_, err = cqrs.New(events, store, []cqrs.Projection[cqrs.NoTx]{ok}, cqrs.DefaultConfig())
+	require.NoError(t, err, "the defaults spelled out")
 }
 
-// TestRetryBackoff: a failing event is tried again after RetryDelay, then
-// after twice as long, up to MaxRetryDelay, on the projector's clock.
+// TestRetryBackoff: a failing event is tried again after the waits Backoff
+// gives, capped by MaxDelay, on the projector's clock, each reported in
+// EventFailed.
 func TestRetryBackoff(t *testing.T) {
 	leakcheck.Check(t)
 	events, store := eventsource.NewMemoryStore(), cqrs.NewMemoryStore()
@@ -125,8 +154,10 @@ func TestRetryBackoff(t *testing.T) {
 	}}
 	cfg := baseConfig(events, store, p)
 	cfg.Clock, cfg.MaxAttempts = fake, 5
-	cfg.RetryDelay, cfg.MaxRetryDelay = time.Second, 3*time.Second
-	pr, err := cqrs.New(cfg)
+	cfg.Backoff, cfg.MaxDelay = retry.Exponential{Initial: time.Second}, 3*time.Second
+	reported := make(chan time.Duration, 10)
+	cfg.Observer = on(func(_ context.Context, e cqrs.EventFailed) { reported <- e.Wait })
+	pr, err := cqrs.New(cfg.events, cfg.store, cfg.projections, cfg.Config)
 	require.NoError(t, err)
 	runProjector(t, pr)
 	require.Equal(t, epoch, <-tries)
@@ -143,7 +174,10 @@ func TestRetryBackoff(t *testing.T) {
 		got = append(got, (<-tries).Sub(epoch))
 	}
 	assert.Equal(t, []time.Duration{time.Second, 3 * time.Second, 6 * time.Second, 9 * time.Second}, got,
-		"waits of 1s, 2s, then 3s (MaxRetryDelay)")
+		"waits of 1s, 2s, then 3s (MaxDelay)")
+	for _, want := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second} {
+		assert.Equal(t, want, <-reported, "the wait reported in EventFailed")
+	}
 }
 
 // flakyStore fails the first n Updates that move a checkpoint forward.
@@ -167,7 +201,7 @@ func (f *flakyStore) Update(ctx context.Context, name string, version int, fn fu
 
 // TestStoreFailuresNeverPark: failures of the checkpoint store (here at the
 // commit of batches) are retried without counting against MaxAttempts and
-// without OnFailed; the projection gets through.
+// without EventFailed; the projection gets through.
 func TestStoreFailuresNeverPark(t *testing.T) {
 	leakcheck.Check(t)
 	events := eventsource.NewMemoryStore()
@@ -177,11 +211,12 @@ func TestStoreFailuresNeverPark(t *testing.T) {
 	c := &counting{}
 	cfg := baseConfig(events, store, c.projection("p"))
 	cfg.MaxAttempts, cfg.BatchSize = 1, 3
-	cfg.RetryDelay, cfg.MaxRetryDelay = time.Millisecond, time.Millisecond
+	cfg.Backoff, cfg.MaxDelay = retry.Constant{Delay: time.Millisecond}, time.Millisecond
 	caught := make(chan int64, 100)
-	cfg.OnCaughtUp = func(_ string, pos int64) { caught <- pos }
-	cfg.OnFailed = func(string, cqrs.EventFailure) { t.Error("a store failure was reported as the event's") }
-	pr, err := cqrs.New(cfg)
+	cfg.Observer = bulwark.Observers(
+		on(func(_ context.Context, e cqrs.CaughtUp) { caught <- e.Position }),
+		on(func(context.Context, cqrs.EventFailed) { t.Error("a store failure was reported as the event's") }))
+	pr, err := cfg.new()
 	require.NoError(t, err)
 	runProjector(t, pr)
 	for pos := int64(0); pos != last; pos = <-caught {
@@ -206,7 +241,7 @@ func TestPanickingHandler(t *testing.T) {
 	}}
 	cfg := baseConfig(events, store, p)
 	cfg.MaxAttempts = 1
-	pr, err := cqrs.New(cfg)
+	pr, err := cfg.new()
 	require.NoError(t, err)
 	runProjector(t, pr)
 	_, err = pr.WaitFor(context.Background(), "p", 3)
@@ -259,20 +294,21 @@ func TestRunOnce(t *testing.T) {
 	c := &counting{}
 	cfg := baseConfig(eventsource.NewMemoryStore(), cqrs.NewMemoryStore(), c.projection("p"))
 	running := make(chan struct{})
-	cfg.OnCaughtUp = func(string, int64) { close(running) }
-	pr, err := cqrs.New(cfg)
+	cfg.Observer = on(func(context.Context, cqrs.CaughtUp) { close(running) })
+	pr, err := cfg.new()
 	require.NoError(t, err)
 	stop := runProjector(t, pr)
 	<-running
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	require.ErrorContains(t, pr.Run(ctx), "already running")
+	require.ErrorIs(t, pr.Run(ctx), bulwark.ErrRunning)
 	stop()
 }
 
-// TestHooksMayCallBack: hooks run outside any lock, so they may call the
-// projector back (Status, WaitFor, Resume) without deadlocking.
-func TestHooksMayCallBack(t *testing.T) {
+// TestObserverMayCallBack: events are observed outside any lock, so the
+// observer may call the projector back (Status, WaitFor, Resume) without
+// deadlocking.
+func TestObserverMayCallBack(t *testing.T) {
 	leakcheck.Check(t)
 	events, store := eventsource.NewMemoryStore(), cqrs.NewMemoryStore()
 	last := appendN(t, events, 5)
@@ -288,23 +324,24 @@ func TestHooksMayCallBack(t *testing.T) {
 	cfg.MaxAttempts = 1
 	ctx := context.Background()
 	done := make(chan struct{})
-	cfg.OnApplied = func(name string, pos int64, _ int) {
-		_, err := pr.Status(ctx)
-		assert.NoError(t, err)
-		_, err = pr.WaitFor(ctx, name, pos)
-		assert.NoError(t, err)
-	}
-	cfg.OnFailed = func(name string, f cqrs.EventFailure) {
-		assert.Equal(t, cqrs.ParkProjection, f.Next)
-		assert.NoError(t, pr.Resume(ctx, name), "the projection is parked when OnFailed says so")
-	}
-	cfg.OnCaughtUp = func(name string, pos int64) {
-		if pos == last {
-			close(done)
-		}
-	}
+	cfg.Observer = bulwark.Observers(
+		on(func(_ context.Context, e cqrs.Applied) {
+			_, err := pr.Status(ctx)
+			assert.NoError(t, err)
+			_, err = pr.WaitFor(ctx, e.Projection, e.Position)
+			assert.NoError(t, err)
+		}),
+		on(func(_ context.Context, e cqrs.EventFailed) {
+			assert.Equal(t, cqrs.ParkProjection, e.Next)
+			assert.NoError(t, pr.Resume(ctx, e.Projection), "the projection is parked when EventFailed says so")
+		}),
+		on(func(_ context.Context, e cqrs.CaughtUp) {
+			if e.Position == last {
+				close(done)
+			}
+		}))
 	var err error
-	pr, err = cqrs.New(cfg)
+	pr, err = cfg.new()
 	require.NoError(t, err)
 	runProjector(t, pr)
 	<-done
@@ -319,7 +356,7 @@ func TestLeaseRenewal(t *testing.T) {
 	c := &counting{}
 	cfg := baseConfig(events, store, c.projection("p"))
 	cfg.Clock, cfg.LeaseDuration, cfg.InstanceID = fake, 30*time.Second, "me"
-	pr, err := cqrs.New(cfg)
+	pr, err := cfg.new()
 	require.NoError(t, err)
 	runProjector(t, pr)
 	leaseUntil := func() time.Time {
@@ -350,7 +387,7 @@ func TestStatusLag(t *testing.T) {
 		return nil
 	}))
 	c := &counting{}
-	pr, err := cqrs.New(baseConfig(events, store, c.projection("p"), c.projection("q")))
+	pr, err := baseConfig(events, store, c.projection("p"), c.projection("q")).new()
 	require.NoError(t, err)
 	st, err := pr.Status(context.Background())
 	require.NoError(t, err)
@@ -359,7 +396,7 @@ func TestStatusLag(t *testing.T) {
 	assert.Equal(t, "q", st[1].Name, "a projection not started yet")
 	assert.Equal(t, last, st[1].Lag)
 
-	pr, err = cqrs.New(baseConfig(struct{ eventsource.Store }{events}, store, c.projection("p")))
+	pr, err = baseConfig(struct{ eventsource.Store }{events}, store, c.projection("p")).new()
 	require.NoError(t, err)
 	st, err = pr.Status(context.Background())
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/require"
 )
 
@@ -56,15 +57,13 @@ func exactlyOnceRun(t *testing.T, seed uint64) {
 			Reset: func(ctx context.Context, tx *memTx) error { return store.clear(ctx, tx, name) },
 		}
 	}
-	cfg := cqrs.DefaultConfig[*memTx]()
-	cfg.Events, cfg.Checkpoints = events, store
-	cfg.Projections = []cqrs.Projection[*memTx]{projection("all"), projection("odd", "odd")}
-	cfg.BatchSize = 1 + rng.IntN(20)
-	cfg.MaxAttempts = 1000 // transient failures never park
-	cfg.RetryDelay, cfg.MaxRetryDelay = time.Microsecond, 50*time.Microsecond
-	cfg.PollInterval, cfg.LeaseDuration, cfg.WaitPollInterval = time.Hour, time.Hour, time.Millisecond
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	p, err := cqrs.New(cfg)
+	p, err := cqrs.New(events, store, []cqrs.Projection[*memTx]{projection("all"), projection("odd", "odd")}, cqrs.Config{
+		BatchSize:   1 + rng.IntN(20),
+		MaxAttempts: 1000, // transient failures never park
+		Backoff:     retry.Exponential{Initial: time.Microsecond, Jitter: retry.FullJitter}, MaxDelay: 50 * time.Microsecond,
+		PollInterval: time.Hour, LeaseDuration: time.Hour, WaitPollInterval: time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+	})
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	runCtx, stop := context.WithCancel(ctx)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
 )
@@ -17,6 +18,7 @@ var (
 	errMoved         = errors.New("cqrs: the projection's checkpoint was moved by an operator")
 	errParkedHere    = errors.New("cqrs: the projection is parked")
 	errHeldElsewhere = errors.New("cqrs: the projection's lease is taken")
+	errStopping      = errors.New("cqrs: the projector is closing")
 )
 
 // releaseTimeout bounds giving up a lease on the way out.
@@ -44,10 +46,18 @@ type runner[Tx any] struct {
 }
 
 // run takes the lease whenever it is free and runs the projection while it
-// holds it, until ctx is done.
+// holds it, until ctx is done or the projector is closed.
 func (r *runner[Tx]) run(ctx context.Context) {
-	failures := 0
+	var (
+		failures int
+		prev     time.Duration // the last wait after a failure
+	)
 	for {
+		select {
+		case <-r.p.stopping():
+			return
+		default:
+		}
 		cp, held, err := r.claim(ctx)
 		if ctx.Err() != nil {
 			return
@@ -56,37 +66,42 @@ func (r *runner[Tx]) run(ctx context.Context) {
 		switch {
 		case err != nil:
 			failures++
-			wait = r.p.backoff(failures)
-			r.p.log.Warn("cqrs: taking a projection's lease failed", "projection", r.proj.Name, "version", r.proj.Version, "retry_in", wait, "error", err)
+			wait = r.p.backoff(failures, prev)
+			prev = wait
+			r.p.log.WarnContext(ctx, "cqrs: taking a projection's lease failed", "projection", r.proj.Name, "version", r.proj.Version, "retry_in", wait, "error", err)
 		case held:
-			failures = 0
+			failures, prev = 0, 0
 			r.hold(ctx, cp)
 			continue
 		default:
-			failures = 0
+			failures, prev = 0, 0
 		}
-		if r.sleep(ctx, wait) != nil {
+		if !r.sleep(ctx, wait) {
 			return
 		}
 	}
 }
 
-// sleep waits for d, an operator action here, or ctx.
-func (r *runner[Tx]) sleep(ctx context.Context, d time.Duration) error {
+// sleep waits for d or an operator action here, and reports true; or false
+// when ctx ends or the projector is closed first.
+func (r *runner[Tx]) sleep(ctx context.Context, d time.Duration) bool {
 	t := r.p.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C():
 	case <-r.wake:
 	case <-ctx.Done():
+		return false
+	case <-r.p.stopping():
+		return false
 	}
-	return ctx.Err()
+	return true
 }
 
 // claim takes the lease if it is free, has ended or is already ours, unless
 // a greater version of the projection is live.
 func (r *runner[Tx]) claim(ctx context.Context) (Checkpoint, bool, error) {
-	cps, err := r.p.cfg.Checkpoints.List(ctx)
+	cps, err := r.p.checkpoints.List(ctx)
 	if err != nil {
 		return Checkpoint{}, false, err
 	}
@@ -97,7 +112,7 @@ func (r *runner[Tx]) claim(ctx context.Context) (Checkpoint, bool, error) {
 	r.setRetired(-1)
 	now, me := r.p.clock.Now(), r.p.cfg.InstanceID
 	var got Checkpoint
-	err = r.p.cfg.Checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
+	err = r.p.checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
 		if cp.Owner != "" && cp.Owner != me && now.Before(cp.LeaseUntil) {
 			return errHeldElsewhere
 		}
@@ -122,7 +137,7 @@ func (r *runner[Tx]) renew(ctx context.Context, running bool) (Checkpoint, error
 	now, me := r.p.clock.Now(), r.p.cfg.InstanceID
 	var got Checkpoint
 	moved := false
-	err := r.p.cfg.Checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
+	err := r.p.checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
 		if cp.Owner != me {
 			return errLeaseLost
 		}
@@ -144,7 +159,7 @@ func (r *runner[Tx]) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	now, me := r.p.clock.Now(), r.p.cfg.InstanceID
-	err := r.p.cfg.Checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
+	err := r.p.checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
 		if cp.Owner != me {
 			return errLeaseLost
 		}
@@ -159,13 +174,24 @@ func (r *runner[Tx]) release(ctx context.Context) {
 // subscription is a running read of the log from position from.
 type subscription struct {
 	from   int64
+	sub    *eventsource.Subscription // nil if it could not be made
 	cancel context.CancelFunc
 	done   chan error
 }
 
+// stop cancels the subscription: a batch in flight rolls back.
 func (s *subscription) stop() {
 	s.cancel()
 	<-s.done
+}
+
+// close lets the batch in flight commit (or roll back, if ctx ends first),
+// then stops the subscription.
+func (s *subscription) close(ctx context.Context) {
+	if s.sub != nil {
+		_ = s.sub.Close(ctx)
+	}
+	s.stop()
 }
 
 // start runs the projection's subscription from position from.
@@ -173,18 +199,27 @@ func (r *runner[Tx]) start(ctx context.Context, from int64) *subscription {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &subscription{from: from, cancel: cancel, done: make(chan error, 1)}
 	r.committed.Store(from)
-	sub, err := eventsource.NewSubscription(r.p.cfg.Events, eventsource.SubscriptionConfig{
+	sub, err := eventsource.NewBatchSubscription(r.p.events, r.applyPage, eventsource.SubscriptionConfig{
+		Name:         r.proj.Name,
+		Checkpoint:   from,
 		PageSize:     r.p.cfg.BatchSize,
 		PollInterval: r.p.cfg.PollInterval,
-		OnCaughtUp:   func(pos int64) { r.caughtUp(ctx, pos) },
-		Clock:        r.p.clock,
-		Logger:       r.p.log,
+		Backoff:      r.p.cfg.Backoff,
+		MaxDelay:     r.p.cfg.MaxDelay,
+		Observer: bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) {
+			if c, ok := e.(eventsource.CaughtUp); ok {
+				r.caughtUp(ctx, c.Position)
+			}
+		}),
+		Clock:  r.p.clock,
+		Logger: r.p.log,
 	})
 	if err != nil { // the configuration was validated: only a bug gets here
 		s.done <- err
 		return s
 	}
-	go func() { s.done <- sub.RunBatches(ctx, from, r.applyPage) }()
+	s.sub = sub
+	go func() { s.done <- sub.Run(ctx) }()
 	return s
 }
 
@@ -200,7 +235,8 @@ func (r *runner[Tx]) hold(ctx context.Context, cp Checkpoint) {
 	var (
 		sub      *subscription
 		failures int
-		retry    clock.Timer // set while waiting to restart after a failure
+		prev     time.Duration // the last wait after a failure
+		retry    clock.Timer   // set while waiting to restart after a failure
 	)
 	stop := func() {
 		if sub != nil {
@@ -233,6 +269,13 @@ func (r *runner[Tx]) hold(ctx context.Context, cp Checkpoint) {
 			stop()
 			r.release(ctx)
 			return
+		case <-r.p.stopping():
+			if sub != nil {
+				sub.close(ctx)
+				sub = nil
+			}
+			r.release(ctx)
+			return
 		case err := <-subDone:
 			progressed := r.committed.Load() != sub.from
 			sub.cancel()
@@ -244,12 +287,16 @@ func (r *runner[Tx]) hold(ctx context.Context, cp Checkpoint) {
 			case errors.Is(err, errLeaseLost):
 				r.lostLease()
 				return
+			case errors.Is(err, errStopping): // the projector is closing
+				r.release(ctx)
+				return
 			default:
 				if progressed {
-					failures = 0
+					failures, prev = 0, 0
 				}
 				failures++
-				wait := r.p.backoff(failures)
+				wait := r.p.backoff(failures, prev)
+				prev = wait
 				r.p.log.Warn("cqrs: projection stopped by a store failure; restarting", "projection", r.proj.Name, "version", r.proj.Version, "retry_in", wait, "error", err)
 				retry = r.p.clock.NewTimer(wait)
 				continue
@@ -280,7 +327,8 @@ func (r *runner[Tx]) hold(ctx context.Context, cp Checkpoint) {
 			r.p.log.Warn("cqrs: renewing a projection's lease failed", "projection", r.proj.Name, "version", r.proj.Version, "error", err)
 			if sub == nil && retry == nil { // read the checkpoint again before restarting
 				failures++
-				retry = r.p.clock.NewTimer(r.p.backoff(failures))
+				prev = r.p.backoff(failures, prev)
+				retry = r.p.clock.NewTimer(prev)
 			}
 			continue
 		}
@@ -304,14 +352,12 @@ func (r *runner[Tx]) caughtUp(ctx context.Context, pos int64) {
 	if !r.isLive() {
 		r.promote(ctx)
 	}
-	if r.p.cfg.OnCaughtUp != nil {
-		r.p.cfg.OnCaughtUp(r.proj.Name, pos)
-	}
+	r.p.observe(ctx, CaughtUp{Name: r.p.cfg.Name, Projection: r.proj.Name, Version: r.proj.Version, Position: pos})
 }
 
 // promote makes this version live, unless a greater one is.
 func (r *runner[Tx]) promote(ctx context.Context) {
-	cps, err := r.p.cfg.Checkpoints.List(ctx)
+	cps, err := r.p.checkpoints.List(ctx)
 	if err != nil {
 		r.p.log.Warn("cqrs: reading checkpoints to make a projection live failed; trying when it next catches up", "projection", r.proj.Name, "version", r.proj.Version, "error", err)
 		return
@@ -326,7 +372,7 @@ func (r *runner[Tx]) promote(ctx context.Context) {
 		from = live.Version
 	}
 	now, me := r.p.clock.Now(), r.p.cfg.InstanceID
-	err = r.p.cfg.Checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
+	err = r.p.checkpoints.Update(ctx, r.proj.Name, r.proj.Version, func(_ context.Context, _ Tx, cp *Checkpoint) error {
 		if cp.Owner != me {
 			return errLeaseLost
 		}
@@ -345,9 +391,7 @@ func (r *runner[Tx]) promote(ctx context.Context) {
 	r.p.notify()
 	if from != r.proj.Version {
 		r.p.log.Info("cqrs: projection version is live", "projection", r.proj.Name, "version", r.proj.Version, "replaces", from)
-		if r.p.cfg.OnSwitch != nil {
-			r.p.cfg.OnSwitch(r.proj.Name, from, r.proj.Version)
-		}
+		r.p.observe(ctx, Switched{Name: r.p.cfg.Name, Projection: r.proj.Name, From: from, To: r.proj.Version})
 	}
 }
 

@@ -55,7 +55,7 @@ func (p *Projector[Tx]) reached(ctx context.Context, r *runner[Tx], position int
 	if l := r.local(); l.held && l.live {
 		cp = Checkpoint{Name: r.proj.Name, Version: r.proj.Version, Position: l.position, Live: true, Failed: l.failed}
 	} else {
-		cps, err := p.list.get(ctx, p.cfg.Checkpoints)
+		cps, err := p.list.get(ctx, p.checkpoints)
 		if err != nil {
 			return 0, false, fmt.Errorf("cqrs: waiting for projection %q to reach position %d: %w", r.proj.Name, position, err)
 		}

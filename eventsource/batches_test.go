@@ -14,10 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRunBatchesHandsOverPages: RunBatches delivers the history in order in
+// TestBatchSubscriptionHandsOverPages: a batch subscription delivers the history in order in
 // batches of at most PageSize events, then live events as they come, each
 // once.
-func TestRunBatchesHandsOverPages(t *testing.T) {
+func TestBatchSubscriptionHandsOverPages(t *testing.T) {
 	leakcheck.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	mem := eventsource.NewMemoryStore()
@@ -25,24 +25,22 @@ func TestRunBatchesHandsOverPages(t *testing.T) {
 		_, err := mem.Append(ctx, "s", eventsource.ExpectedVersion(i), eventsourcetest.NewEvent("e", `{}`))
 		require.NoError(t, err)
 	}
-	cfg := eventsource.DefaultSubscriptionConfig()
-	cfg.PageSize, cfg.PollInterval, cfg.Clock = 3, time.Hour, clocktest.New(time.Unix(0, 0))
 	caught := make(chan int64, 10)
-	cfg.OnCaughtUp = func(p int64) { caught <- p }
-	sub, err := eventsource.NewSubscription(mem, cfg)
-	require.NoError(t, err)
 	batches := make(chan []int64, 10)
+	sub, err := eventsource.NewBatchSubscription(mem, func(_ context.Context, events []eventsource.Event) error {
+		var positions []int64
+		for _, e := range events {
+			positions = append(positions, e.GlobalPosition)
+		}
+		batches <- positions
+		return nil
+	}, eventsource.SubscriptionConfig{
+		Checkpoint: 1, PageSize: 3, PollInterval: time.Hour, Clock: clocktest.New(time.Unix(0, 0)),
+		Observer: caughtUpTo(caught),
+	})
+	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() {
-		done <- sub.RunBatches(ctx, 1, func(_ context.Context, events []eventsource.Event) error {
-			var positions []int64
-			for _, e := range events {
-				positions = append(positions, e.GlobalPosition)
-			}
-			batches <- positions
-			return nil
-		})
-	}()
+	go func() { done <- sub.Run(ctx) }()
 	assert.Equal(t, []int64{2, 3, 4}, <-batches)
 	assert.Equal(t, []int64{5, 6, 7}, <-batches)
 	assert.Equal(t, int64(7), <-caught, "a full last page is followed by an empty read")
@@ -59,22 +57,23 @@ func TestRunBatchesHandsOverPages(t *testing.T) {
 	assert.Empty(t, batches)
 }
 
-// TestRunBatchesStopsOnError: a failing handler stops RunBatches with its
-// error, wrapped with the positions of the batch.
-func TestRunBatchesStopsOnError(t *testing.T) {
+// TestBatchSubscriptionStopsOnError: a failing handler stops Run with its
+// error, wrapped with the positions of the batch, none of which counts as
+// handled.
+func TestBatchSubscriptionStopsOnError(t *testing.T) {
 	mem := eventsource.NewMemoryStore()
 	_, err := mem.Append(context.Background(), "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`), eventsourcetest.NewEvent("e", `{}`))
 	require.NoError(t, err)
-	sub, err := eventsource.NewSubscription(mem, eventsource.DefaultSubscriptionConfig())
-	require.NoError(t, err)
 	boom := errors.New("read model down")
 	calls := 0
-	err = sub.RunBatches(context.Background(), 0, func(context.Context, []eventsource.Event) error {
+	sub, err := eventsource.NewBatchSubscription(mem, func(context.Context, []eventsource.Event) error {
 		calls++
 		return boom
-	})
+	}, eventsource.SubscriptionConfig{})
+	require.NoError(t, err)
+	err = sub.Run(context.Background())
 	require.ErrorIs(t, err, boom)
 	assert.ErrorContains(t, err, "positions 1 to 2")
 	assert.Equal(t, 1, calls)
-	require.ErrorIs(t, sub.RunBatches(context.Background(), 0, nil), eventsource.ErrInvalid)
+	assert.Equal(t, int64(0), sub.Position())
 }

@@ -26,18 +26,33 @@
 //     events of older schema versions into current ones with upcasters.
 //   - Repository loads an aggregate (from its latest snapshot plus later
 //     events), saves its new events with the version it was loaded at, and
-//     runs load-decide-save with retries on conflicts (Handle).
+//     runs load-decide-save with retries on conflicts (Handle). A decision
+//     is stored at most once: an append whose outcome is unknown is
+//     re-sent with the same event IDs.
 //   - Subscription delivers the global log to a handler, catching up from a
 //     checkpoint the subscriber keeps and then following new events live.
+//     It is a bulwark.Service (Run, Close): Close lets the handler call in
+//     flight finish.
+//
+// Construction: the required collaborators are parameters and a Config
+// comes last — NewRepository(store, registry, evolve, cfg),
+// NewSubscription(store, handle, cfg). The zero Config is the default
+// configuration (DefaultRepositoryConfig and DefaultSubscriptionConfig
+// spell it out); an invalid setting is an error naming it.
+//
+// Events: with Config.Observer set, a Subscription reports CaughtUp, and a
+// Repository reports Retried before each retry of Handle and
+// SnapshotFailed when a snapshot cannot be used or saved. Waits between
+// Handle's tries, and before a Subscription listens again after its
+// store's notifications failed, follow Config.Backoff (a retry.Backoff)
+// capped by Config.MaxDelay, on Config.Clock.
 //
 // A short example:
 //
 //	reg := eventsource.NewRegistry(nil)
 //	eventsource.Register[Deposited](reg, "account.deposited", 1)
-//	cfg := eventsource.DefaultRepositoryConfig[Account]()
-//	cfg.Store, cfg.Registry, cfg.StreamPrefix = store, reg, "account-"
-//	cfg.Evolve = func(a Account, e any) Account { … }
-//	accounts, _ := eventsource.NewRepository(cfg)
+//	evolve := func(a Account, e any) Account { … }
+//	accounts, _ := eventsource.NewRepository(store, reg, evolve, eventsource.RepositoryConfig[Account]{StreamPrefix: "account-"})
 //	_, err := accounts.Handle(ctx, "42", func(a Account) ([]any, error) {
 //		return []any{Deposited{Amount: 10}}, nil
 //	})

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/google/uuid"
 )
 
 // A bank account kept as events: open, deposit, withdraw. Handle loads the
@@ -27,9 +29,7 @@ func Example() {
 	_ = eventsource.Register[Withdrawn](reg, "account.withdrawn", 1)
 
 	store := eventsource.NewMemoryStore()
-	cfg := eventsource.DefaultRepositoryConfig[Account]()
-	cfg.Store, cfg.Registry, cfg.StreamPrefix = store, reg, "account-"
-	cfg.Evolve = func(a Account, e any) Account {
+	evolve := func(a Account, e any) Account {
 		switch e := e.(type) {
 		case Opened:
 			a.Owner = e.Owner
@@ -40,7 +40,7 @@ func Example() {
 		}
 		return a
 	}
-	accounts, err := eventsource.NewRepository(cfg)
+	accounts, err := eventsource.NewRepository(store, reg, evolve, eventsource.RepositoryConfig[Account]{StreamPrefix: "account-"})
 	if err != nil {
 		panic(err)
 	}
@@ -73,4 +73,40 @@ func Example() {
 	// 1 account.opened {"Owner":"ada"}
 	// 2 account.deposited {"Amount":100}
 	// 3 account.withdrawn {"Amount":30}
+}
+
+// A subscription delivers the global log after the subscriber's checkpoint,
+// then follows new events; Close lets the event in flight finish.
+func ExampleSubscription() {
+	ctx := context.Background()
+	store := eventsource.NewMemoryStore()
+	for _, stream := range []string{"a", "b", "a"} {
+		if _, err := store.Append(ctx, stream, eventsource.Any, eventsource.EventData{ID: uuid.New(), Type: "noted", SchemaVersion: 1}); err != nil {
+			panic(err)
+		}
+	}
+	caughtUp := make(chan int64, 1)
+	sub, err := eventsource.NewSubscription(store, func(_ context.Context, e eventsource.Event) error {
+		fmt.Println("position", e.GlobalPosition, "stream", e.StreamID, "version", e.StreamVersion)
+		return nil
+	}, eventsource.SubscriptionConfig{
+		Checkpoint: 1, // the subscriber had handled position 1 before
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(eventsource.CaughtUp); ok {
+				caughtUp <- c.Position
+			}
+		}),
+	})
+	if err != nil {
+		panic(err)
+	}
+	services := bulwark.Start(ctx, sub)
+	fmt.Println("caught up at", <-caughtUp)
+	if err := services.Stop(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// position 2 stream b version 1
+	// position 3 stream a version 2
+	// caught up at 3
 }

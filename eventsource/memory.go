@@ -44,8 +44,16 @@ func NewMemoryStore() *MemoryStore {
 	}
 }
 
+// check panics on the zero MemoryStore.
+func (s *MemoryStore) check() {
+	if s.streams == nil {
+		panic("eventsource: MemoryStore used without NewMemoryStore")
+	}
+}
+
 // Append implements Store.Append.
 func (s *MemoryStore) Append(ctx context.Context, streamID string, expected ExpectedVersion, events ...EventData) (AppendResult, error) {
+	s.check()
 	if err := CheckAppend(streamID, expected, events); err != nil {
 		return AppendResult{}, err
 	}
@@ -146,6 +154,7 @@ func (s *MemoryStore) repeated(streamID string, expected ExpectedVersion, events
 // ReadStream implements Store.ReadStream. It reads the stream as it was when
 // the loop started, without holding a lock while the loop body runs.
 func (s *MemoryStore) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[Event, error] {
+	s.check()
 	return func(yield func(Event, error) bool) {
 		if err := ctx.Err(); err != nil {
 			yield(Event{}, err)
@@ -168,6 +177,7 @@ func (s *MemoryStore) ReadStream(ctx context.Context, streamID string, from int6
 
 // ReadAll implements Store.ReadAll.
 func (s *MemoryStore) ReadAll(ctx context.Context, from int64, limit int) ([]Event, error) {
+	s.check()
 	if limit < 1 {
 		return nil, invalidf("ReadAll limit %d; at least 1", limit)
 	}
@@ -191,6 +201,7 @@ func (s *MemoryStore) ReadAll(ctx context.Context, from int64, limit int) ([]Eve
 
 // HeadPosition implements HeadReader.HeadPosition.
 func (s *MemoryStore) HeadPosition(ctx context.Context) (int64, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -202,6 +213,7 @@ func (s *MemoryStore) HeadPosition(ctx context.Context) (int64, error) {
 // Listen implements Listener.Listen: wake is called after every append that
 // stores events.
 func (s *MemoryStore) Listen(ctx context.Context, wake func()) error {
+	s.check()
 	key := &wake
 	s.mu.Lock()
 	s.listeners[key] = struct{}{}
@@ -218,6 +230,7 @@ func (s *MemoryStore) Listen(ctx context.Context, wake func()) error {
 
 // SaveSnapshot implements SnapshotStore.SaveSnapshot.
 func (s *MemoryStore) SaveSnapshot(ctx context.Context, snap Snapshot) error {
+	s.check()
 	if err := CheckSnapshot(snap); err != nil {
 		return err
 	}
@@ -237,6 +250,7 @@ func (s *MemoryStore) SaveSnapshot(ctx context.Context, snap Snapshot) error {
 
 // LoadSnapshot implements SnapshotStore.LoadSnapshot.
 func (s *MemoryStore) LoadSnapshot(ctx context.Context, streamID string) (Snapshot, bool, error) {
+	s.check()
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, false, err
 	}

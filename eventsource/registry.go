@@ -76,7 +76,19 @@ func NewRegistry(codec Codec) *Registry {
 }
 
 // Codec returns the codec the registry encodes with.
-func (r *Registry) Codec() Codec { return r.codec }
+func (r *Registry) Codec() Codec {
+	r.tables()
+	return r.codec
+}
+
+// tables returns the current type table; the zero Registry panics.
+func (r *Registry) tables() *typeTable {
+	t := r.table.Load()
+	if t == nil {
+		panic("eventsource: Registry used without NewRegistry")
+	}
+	return t
+}
 
 // Register makes E the current schema version of the event type name: Encode
 // stores values of E under name and schemaVersion, and Decode turns stored
@@ -124,6 +136,7 @@ func (r *Registry) add(t reflect.Type, key typeKey, decode func(Codec, []byte) (
 	if t.Kind() == reflect.Interface {
 		return invalidf("%s %v as %q: an event type must be a concrete type", what, t, key.name)
 	}
+	r.tables()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.table.Load()
@@ -171,7 +184,7 @@ func (r *Registry) add(t reflect.Type, key typeKey, decode func(Codec, []byte) (
 // Encode makes EventData of the event v, a value of a type registered with
 // Register, with a new time-ordered (version 7) UUID and the metadata md.
 func (r *Registry) Encode(v any, md Metadata) (EventData, error) {
-	e, ok := r.table.Load().byGo[reflect.TypeOf(v)]
+	e, ok := r.tables().byGo[reflect.TypeOf(v)]
 	switch {
 	case !ok:
 		return EventData{}, fmt.Errorf("%w: %T is not registered", ErrUnknownEventType, v)
@@ -203,7 +216,7 @@ func (r *Registry) Decode(e Event) ([]any, error) {
 }
 
 func (r *Registry) decode(e Event) ([]any, error) {
-	t := r.table.Load()
+	t := r.tables()
 	key := typeKey{e.Type, e.SchemaVersion}
 	entry, ok := t.byKey[key]
 	if !ok {

@@ -5,6 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/clock"
+	"github.com/bulwark-go/bulwark/retry"
 )
 
 // Aggregate is an aggregate's state as rebuilt from its stream.
@@ -24,96 +29,137 @@ type Aggregate[S any] struct {
 	State S
 }
 
-// RepositoryConfig configures a Repository of aggregates with state S.
+// RepositoryConfig configures a Repository of aggregates with state S. The
+// zero value is the default configuration (see DefaultRepositoryConfig):
+// each field's zero value means the default its comment names.
 type RepositoryConfig[S any] struct {
-	// Store holds the events. Required.
-	Store Store
-	// Registry encodes and decodes the events, and (with its codec)
-	// snapshots. Required.
-	Registry *Registry
+	// Name names the repository in its events (see Retried,
+	// SnapshotFailed).
+	Name string
+	// Observer receives the repository's events; nil reports none.
+	Observer bulwark.Observer
 	// StreamPrefix comes before the aggregate ID in its stream ID, e.g.
-	// "account-". Empty uses the ID alone.
+	// "account-". Empty (the default) uses the ID alone.
 	StreamPrefix string
 	// New returns the state of an aggregate before its first event. Nil
 	// starts from the zero S.
 	New func() S
-	// Evolve applies one decoded event to a state and returns the new
-	// state. It must be deterministic: it is called again for the same
-	// events on every load. Required.
-	Evolve func(state S, event any) S
 	// MaxAttempts bounds Handle's tries of load-decide-save, including the
-	// first; at least 1. DefaultRepositoryConfig sets 5.
+	// first; 0 means 5, else in [1, 1000].
 	MaxAttempts int
-	// OnRetry, if set, is called before Handle tries again, with the
-	// attempt that failed and its error (a version conflict, or an append
-	// whose outcome is unknown).
-	OnRetry func(id string, attempt int, err error)
+	// Backoff chooses the wait before each retry of Handle (after a
+	// version conflict, or an append whose outcome is unknown); nil means
+	// retry.Exponential{Initial: 5 * time.Millisecond, Jitter:
+	// retry.FullJitter}, which spreads writers that collided on one
+	// aggregate. retry.Constant{} retries at once.
+	Backoff retry.Backoff
+	// MaxDelay caps those waits; 0 means 1s, else in (0, 24h].
+	MaxDelay time.Duration
 
 	// Snapshots, if set, is where snapshots are loaded from and saved to.
 	// Off at nil. State must survive a round trip through the registry's
 	// codec (with JSON: exported fields, or MarshalJSON/UnmarshalJSON).
 	Snapshots SnapshotStore
 	// SnapshotEvery saves a snapshot whenever a Save takes the stream past
-	// a multiple of this many events. 0 turns it off.
+	// a multiple of this many events; 0 (the default) turns it off, else
+	// at least 1. It needs Snapshots.
 	SnapshotEvery int
 	// SnapshotWhen, if set, saves a snapshot after any Save for which it
 	// returns true, given the aggregate after the save and the events
-	// saved.
+	// saved. It needs Snapshots.
 	SnapshotWhen func(agg Aggregate[S], saved []any) bool
-	// SnapshotSchema is the version of the shape of S. Change it when S or
-	// Evolve changes meaning: snapshots of another version are ignored
-	// (replaced by a full replay), never decoded into the wrong shape.
+	// SnapshotSchema is the version of the shape of S, 0 or more. Change
+	// it when S or Evolve changes meaning: snapshots of another version are
+	// ignored (replaced by a full replay), never decoded into the wrong
+	// shape.
 	SnapshotSchema int
-	// OnSnapshotError, if set, is called when a snapshot cannot be used
-	// (stale, of another schema, undecodable, or the load failed) and Load
-	// falls back to a full replay, or when saving one fails. Both are also
-	// logged at Warn level.
-	OnSnapshotError func(streamID string, err error)
-	// Logger receives those warnings. Nil uses slog.Default().
+
+	// Clock times the waits between tries. Nil uses clock.System.
+	Clock clock.Clock
+	// Logger receives a warning for each snapshot not used or not saved
+	// (also reported as SnapshotFailed). Nil uses slog.Default().
 	Logger *slog.Logger
 }
 
-// DefaultRepositoryConfig returns a configuration with MaxAttempts 5 and
-// snapshots off; set Store, Registry and Evolve.
+// DefaultRepositoryConfig returns the configuration the zero
+// RepositoryConfig stands for, spelled out: MaxAttempts 5, jittered
+// exponential waits from 5ms up to 1s, snapshots off.
 func DefaultRepositoryConfig[S any]() RepositoryConfig[S] {
-	return RepositoryConfig[S]{MaxAttempts: 5}
+	return RepositoryConfig[S]{
+		MaxAttempts: 5,
+		Backoff:     retry.Exponential{Initial: 5 * time.Millisecond, Jitter: retry.FullJitter},
+		MaxDelay:    time.Second,
+		Clock:       clock.System,
+		Logger:      slog.Default(),
+	}
 }
 
 // Repository loads and saves aggregates with state S in a Store.
 type Repository[S any] struct {
-	cfg RepositoryConfig[S]
+	store    Store
+	registry *Registry
+	evolve   func(state S, event any) S
+	cfg      RepositoryConfig[S]
 }
 
-// ErrSnapshotUnusable is passed to OnSnapshotError (wrapped, with the
-// reason) when a snapshot was found but not used: of another schema version,
-// undecodable, or not matching the stream's history.
+// ErrSnapshotUnusable is the error of a SnapshotFailed event (wrapped, with
+// the reason) when a snapshot was found but not used: of another schema
+// version, undecodable, or not matching the stream's history.
 var ErrSnapshotUnusable = errors.New("eventsource: snapshot not usable")
 
-// NewRepository returns a Repository, or an error naming the first invalid
-// setting.
-func NewRepository[S any](cfg RepositoryConfig[S]) (*Repository[S], error) {
+// NewRepository returns a Repository of the aggregates whose events are in
+// store, encoded and decoded by registry, with evolve applying one decoded
+// event to a state and returning the new state (it must be deterministic:
+// it is called again for the same events on every load). It returns an
+// error naming a nil parameter or the first invalid setting.
+func NewRepository[S any](store Store, registry *Registry, evolve func(state S, event any) S, cfg RepositoryConfig[S]) (*Repository[S], error) {
 	switch {
-	case cfg.Store == nil:
-		return nil, errors.New("eventsource: RepositoryConfig.Store must be set")
-	case cfg.Registry == nil:
-		return nil, errors.New("eventsource: RepositoryConfig.Registry must be set")
-	case cfg.Evolve == nil:
-		return nil, errors.New("eventsource: RepositoryConfig.Evolve must be set")
-	case cfg.MaxAttempts < 1:
-		return nil, fmt.Errorf("eventsource: RepositoryConfig.MaxAttempts must be at least 1, got %d", cfg.MaxAttempts)
+	case store == nil:
+		return nil, errors.New("eventsource: NewRepository needs a Store (store is nil)")
+	case registry == nil:
+		return nil, errors.New("eventsource: NewRepository needs a Registry (registry is nil)")
+	case evolve == nil:
+		return nil, errors.New("eventsource: NewRepository needs an evolve function (evolve is nil)")
 	case cfg.SnapshotEvery < 0:
 		return nil, fmt.Errorf("eventsource: RepositoryConfig.SnapshotEvery must be 0 (off) or more, got %d", cfg.SnapshotEvery)
+	case cfg.SnapshotSchema < 0:
+		return nil, fmt.Errorf("eventsource: RepositoryConfig.SnapshotSchema must be 0 or more, got %d", cfg.SnapshotSchema)
 	case (cfg.SnapshotEvery > 0 || cfg.SnapshotWhen != nil) && cfg.Snapshots == nil:
 		return nil, errors.New("eventsource: RepositoryConfig.SnapshotEvery and SnapshotWhen need RepositoryConfig.Snapshots")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	for _, err := range []error{
+		checkInt("RepositoryConfig.MaxAttempts", cfg.MaxAttempts, 1, 1000, 5),
+		checkDuration("RepositoryConfig.MaxDelay", cfg.MaxDelay, maxWait, time.Second),
+		checkBackoff("RepositoryConfig.Backoff", cfg.Backoff),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
-	return &Repository[S]{cfg: cfg}, nil
+	d := DefaultRepositoryConfig[S]()
+	cfg.MaxAttempts = orDefault(cfg.MaxAttempts, d.MaxAttempts)
+	cfg.MaxDelay = orDefault(cfg.MaxDelay, d.MaxDelay)
+	if cfg.Backoff == nil {
+		cfg.Backoff = d.Backoff
+	}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
+	if cfg.Logger == nil {
+		cfg.Logger = d.Logger
+	}
+	return &Repository[S]{store: store, registry: registry, evolve: evolve, cfg: cfg}, nil
+}
+
+func (r *Repository[S]) check() {
+	if r.store == nil {
+		panic("eventsource: Repository used without NewRepository")
+	}
 }
 
 // StreamID returns the stream ID of the aggregate id.
-func (r *Repository[S]) StreamID(id string) string { return r.cfg.StreamPrefix + id }
+func (r *Repository[S]) StreamID(id string) string {
+	r.check()
+	return r.cfg.StreamPrefix + id
+}
 
 func (r *Repository[S]) initial() S {
 	if r.cfg.New != nil {
@@ -129,6 +175,7 @@ func (r *Repository[S]) initial() S {
 // reported and replaced by a full replay; an event that cannot be decoded
 // fails the load with a *DecodeError.
 func (r *Repository[S]) Load(ctx context.Context, id string) (Aggregate[S], error) {
+	r.check()
 	if id == "" {
 		return Aggregate[S]{}, invalidf("aggregate ID is empty")
 	}
@@ -140,7 +187,7 @@ func (r *Repository[S]) Load(ctx context.Context, id string) (Aggregate[S], erro
 		}
 	}
 	agg := Aggregate[S]{ID: id, State: r.initial()}
-	for e, err := range r.cfg.Store.ReadStream(ctx, stream, 1) {
+	for e, err := range r.store.ReadStream(ctx, stream, 1) {
 		if err != nil {
 			return Aggregate[S]{}, fmt.Errorf("eventsource: loading %q: %w", stream, err)
 		}
@@ -159,23 +206,23 @@ func (r *Repository[S]) loadFromSnapshot(ctx context.Context, id, stream string)
 	case err != nil && ctx.Err() != nil:
 		return Aggregate[S]{}, false, fmt.Errorf("eventsource: loading %q: %w", stream, ctx.Err())
 	case err != nil:
-		r.snapshotFailed(stream, fmt.Errorf("loading the snapshot: %w", err))
+		r.snapshotFailed(ctx, stream, fmt.Errorf("loading the snapshot: %w", err))
 		return Aggregate[S]{}, false, nil
 	case !found:
 		return Aggregate[S]{}, false, nil
 	case snap.SchemaVersion != r.cfg.SnapshotSchema:
-		r.snapshotFailed(stream, fmt.Errorf("%w: it has schema version %d, the repository %d", ErrSnapshotUnusable, snap.SchemaVersion, r.cfg.SnapshotSchema))
+		r.snapshotFailed(ctx, stream, fmt.Errorf("%w: it has schema version %d, the repository %d", ErrSnapshotUnusable, snap.SchemaVersion, r.cfg.SnapshotSchema))
 		return Aggregate[S]{}, false, nil
 	}
 	agg := Aggregate[S]{ID: id, State: r.initial()}
-	if err := r.cfg.Registry.codec.Unmarshal(snap.Data, &agg.State); err != nil {
-		r.snapshotFailed(stream, fmt.Errorf("%w: decoding version %d: %v", ErrSnapshotUnusable, snap.StreamVersion, err))
+	if err := r.registry.codec.Unmarshal(snap.Data, &agg.State); err != nil {
+		r.snapshotFailed(ctx, stream, fmt.Errorf("%w: decoding version %d: %v", ErrSnapshotUnusable, snap.StreamVersion, err))
 		return Aggregate[S]{}, false, nil
 	}
 	// The stream must still hold the event the snapshot was taken after:
 	// read from that version and check it before applying the rest.
 	checked := false
-	for e, err := range r.cfg.Store.ReadStream(ctx, stream, snap.StreamVersion) {
+	for e, err := range r.store.ReadStream(ctx, stream, snap.StreamVersion) {
 		if err != nil {
 			return Aggregate[S]{}, false, fmt.Errorf("eventsource: loading %q: %w", stream, err)
 		}
@@ -192,19 +239,19 @@ func (r *Repository[S]) loadFromSnapshot(ctx context.Context, id, stream string)
 		}
 	}
 	if !checked {
-		r.snapshotFailed(stream, fmt.Errorf("%w: the stream has no event %s at version %d", ErrSnapshotUnusable, snap.EventID, snap.StreamVersion))
+		r.snapshotFailed(ctx, stream, fmt.Errorf("%w: the stream has no event %s at version %d", ErrSnapshotUnusable, snap.EventID, snap.StreamVersion))
 		return Aggregate[S]{}, false, nil
 	}
 	return agg, true, nil
 }
 
 func (r *Repository[S]) apply(agg *Aggregate[S], e Event) error {
-	events, err := r.cfg.Registry.Decode(e)
+	events, err := r.registry.Decode(e)
 	if err != nil {
 		return err
 	}
 	for _, ev := range events {
-		agg.State = r.cfg.Evolve(agg.State, ev)
+		agg.State = r.evolve(agg.State, ev)
 	}
 	agg.Version, agg.Position = e.StreamVersion, e.GlobalPosition
 	return nil
@@ -218,6 +265,7 @@ func (r *Repository[S]) apply(agg *Aggregate[S], e Event) error {
 // a *VersionConflictError (errors.Is ErrVersionConflict) and leaves agg
 // unchanged: load again and decide again, or use Handle.
 func (r *Repository[S]) Save(ctx context.Context, agg *Aggregate[S], events ...any) error {
+	r.check()
 	if len(events) == 0 {
 		return nil
 	}
@@ -232,7 +280,7 @@ func (r *Repository[S]) encode(ctx context.Context, events []any) ([]EventData, 
 	md := MetadataFromContext(ctx)
 	data := make([]EventData, len(events))
 	for i, e := range events {
-		d, err := r.cfg.Registry.Encode(e, md)
+		d, err := r.registry.Encode(e, md)
 		if err != nil {
 			return nil, err
 		}
@@ -246,13 +294,13 @@ func (r *Repository[S]) commit(ctx context.Context, agg *Aggregate[S], data []Ev
 		return invalidf("aggregate ID is empty")
 	}
 	stream := r.StreamID(agg.ID)
-	res, err := r.cfg.Store.Append(ctx, stream, ExpectedVersion(agg.Version), data...)
+	res, err := r.store.Append(ctx, stream, ExpectedVersion(agg.Version), data...)
 	if err != nil {
 		return err
 	}
 	before := agg.Version
 	for _, e := range events {
-		agg.State = r.cfg.Evolve(agg.State, e)
+		agg.State = r.evolve(agg.State, e)
 	}
 	agg.Version, agg.Position = res.StreamVersion, res.GlobalPosition
 	every := int64(r.cfg.SnapshotEvery)
@@ -263,7 +311,7 @@ func (r *Repository[S]) commit(ctx context.Context, agg *Aggregate[S], data []Ev
 }
 
 func (r *Repository[S]) saveSnapshot(ctx context.Context, stream string, agg Aggregate[S], last EventData) {
-	data, err := r.cfg.Registry.codec.Marshal(agg.State)
+	data, err := r.registry.codec.Marshal(agg.State)
 	if err == nil {
 		err = r.cfg.Snapshots.SaveSnapshot(ctx, Snapshot{
 			StreamID:      stream,
@@ -274,14 +322,14 @@ func (r *Repository[S]) saveSnapshot(ctx context.Context, stream string, agg Agg
 		})
 	}
 	if err != nil {
-		r.snapshotFailed(stream, fmt.Errorf("saving the snapshot of version %d: %w", agg.Version, err))
+		r.snapshotFailed(ctx, stream, fmt.Errorf("saving the snapshot of version %d: %w", agg.Version, err))
 	}
 }
 
-func (r *Repository[S]) snapshotFailed(stream string, err error) {
-	r.cfg.Logger.Warn("eventsource: snapshot not used or saved", "stream", stream, "error", err)
-	if r.cfg.OnSnapshotError != nil {
-		r.cfg.OnSnapshotError(stream, err)
+func (r *Repository[S]) snapshotFailed(ctx context.Context, stream string, err error) {
+	r.cfg.Logger.WarnContext(ctx, "eventsource: snapshot not used or saved", "repository", r.cfg.Name, "stream", stream, "error", err)
+	if r.cfg.Observer != nil {
+		r.cfg.Observer.Observe(ctx, SnapshotFailed{Name: r.cfg.Name, StreamID: stream, Err: err})
 	}
 }
 
@@ -291,15 +339,37 @@ func (r *Repository[S]) snapshotFailed(stream string, err error) {
 // again, up to MaxAttempts tries in all. When an append fails with an
 // unknown outcome (a timeout, a lost connection), it retries that same
 // append, with the same event IDs, so that a decision is never stored twice
-// even if the failed attempt did commit.
+// even if the failed attempt did commit. Before each retry it reports
+// Retried and waits as Backoff says (bounded by ctx).
 //
 // It returns the aggregate after the save, decide's error as it is, or the
 // last error once the attempts are spent (a conflict still matches
 // ErrVersionConflict).
 func (r *Repository[S]) Handle(ctx context.Context, id string, decide func(state S) ([]any, error)) (Aggregate[S], error) {
-	attempt := 0
-	for {
+	r.check()
+	var (
+		attempt int
+		prev    time.Duration // the last wait
+	)
+	// again reports whether to try again after attempt failed with err,
+	// having waited.
+	again := func(err error) (bool, error) {
+		if attempt == r.cfg.MaxAttempts || ctx.Err() != nil {
+			return false, nil
+		}
+		wait := r.cfg.Backoff.Wait(attempt, prev, r.cfg.MaxDelay)
+		prev = wait
+		if r.cfg.Observer != nil {
+			r.cfg.Observer.Observe(ctx, Retried{Name: r.cfg.Name, ID: id, StreamID: r.StreamID(id), Attempt: attempt, Err: err, Wait: wait})
+		}
+		if serr := clock.Sleep(ctx, r.cfg.Clock, wait); serr != nil {
+			return false, fmt.Errorf("eventsource: %q: attempt %d failed (%v) and the wait before the next ended: %w", r.StreamID(id), attempt, err, serr)
+		}
 		attempt++
+		return true, nil
+	}
+	attempt = 1
+	for {
 		agg, err := r.Load(ctx, id)
 		if err != nil {
 			return agg, err
@@ -317,25 +387,29 @@ func (r *Repository[S]) Handle(ctx context.Context, id string, decide func(state
 			if err == nil {
 				return agg, nil
 			}
-			if attempt == r.cfg.MaxAttempts || ctx.Err() != nil || !unknownOutcome(err) {
+			if !unknownOutcome(err) {
 				break
 			}
-			r.retrying(id, attempt, err)
-			attempt++
-		}
-		if !errors.Is(err, ErrVersionConflict) || attempt == r.cfg.MaxAttempts || ctx.Err() != nil {
-			if errors.Is(err, ErrVersionConflict) && attempt == r.cfg.MaxAttempts {
-				return agg, fmt.Errorf("eventsource: %q: giving up after %d attempts: %w", r.StreamID(id), attempt, err)
+			retry, werr := again(err)
+			if werr != nil {
+				return agg, werr
 			}
+			if !retry {
+				return agg, err
+			}
+		}
+		if !errors.Is(err, ErrVersionConflict) {
 			return agg, err
 		}
-		r.retrying(id, attempt, err)
-	}
-}
-
-func (r *Repository[S]) retrying(id string, attempt int, err error) {
-	if r.cfg.OnRetry != nil {
-		r.cfg.OnRetry(id, attempt, err)
+		retry, werr := again(err)
+		switch {
+		case werr != nil:
+			return agg, werr
+		case !retry && attempt == r.cfg.MaxAttempts:
+			return agg, fmt.Errorf("eventsource: %q: giving up after %d attempts: %w", r.StreamID(id), attempt, err)
+		case !retry:
+			return agg, err
+		}
 	}
 }
 

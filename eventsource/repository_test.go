@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,14 +74,33 @@ func (c *countingStore) ReadStream(ctx context.Context, id string, from int64) i
 
 func newAccounts(t testing.TB, store eventsource.Store, edit func(*eventsource.RepositoryConfig[Account])) *eventsource.Repository[Account] {
 	t.Helper()
-	cfg := eventsource.DefaultRepositoryConfig[Account]()
-	cfg.Store, cfg.Registry, cfg.StreamPrefix, cfg.Evolve = store, accountRegistry(t), "account-", evolve
+	cfg := eventsource.RepositoryConfig[Account]{StreamPrefix: "account-", Backoff: retry.Constant{}}
 	if edit != nil {
 		edit(&cfg)
 	}
-	r, err := eventsource.NewRepository(cfg)
+	r, err := eventsource.NewRepository(store, accountRegistry(t), evolve, cfg)
 	require.NoError(t, err)
 	return r
+}
+
+// retries is an observer that records the Retried events.
+type retries struct {
+	mu     sync.Mutex
+	events []eventsource.Retried
+}
+
+func (r *retries) Observe(_ context.Context, e bulwark.Event) {
+	if e, ok := e.(eventsource.Retried); ok {
+		r.mu.Lock()
+		r.events = append(r.events, e)
+		r.mu.Unlock()
+	}
+}
+
+func (r *retries) list() []eventsource.Retried {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
 }
 
 func TestRepositoryLoadSave(t *testing.T) {
@@ -127,13 +150,9 @@ func TestRepositorySaveConflict(t *testing.T) {
 func TestRepositoryHandleRetriesConflicts(t *testing.T) {
 	ctx := context.Background()
 	store := eventsource.NewMemoryStore()
-	var retries []int
+	observed := &retries{}
 	accounts := newAccounts(t, store, func(c *eventsource.RepositoryConfig[Account]) {
-		c.OnRetry = func(id string, attempt int, err error) {
-			assert.Equal(t, "1", id)
-			assert.ErrorIs(t, err, eventsource.ErrVersionConflict)
-			retries = append(retries, attempt)
-		}
+		c.Name, c.Observer = "accounts", observed
 	})
 	_, err := accounts.Handle(ctx, "1", deposit(100))
 	require.NoError(t, err)
@@ -152,7 +171,11 @@ func TestRepositoryHandleRetriesConflicts(t *testing.T) {
 	require.ErrorIs(t, err, errInsufficient, "the retry decided again on the fresh state")
 	assert.Equal(t, 30, a.State.Balance)
 	assert.Equal(t, 2, calls)
-	assert.Equal(t, []int{1}, retries)
+	got := observed.list()
+	require.Len(t, got, 1)
+	assert.ErrorIs(t, got[0].Err, eventsource.ErrVersionConflict)
+	got[0].Err = nil
+	assert.Equal(t, eventsource.Retried{Name: "accounts", ID: "1", StreamID: "account-1", Attempt: 1}, got[0])
 
 	a, err = accounts.Handle(ctx, "1", withdraw(30))
 	require.NoError(t, err)
@@ -221,10 +244,8 @@ func TestRepositoryHandleUnknownOutcome(t *testing.T) {
 			ctx := context.Background()
 			mem := eventsource.NewMemoryStore()
 			store := &flakyStore{Store: mem, failures: 2, commit: committed}
-			var retried []error
-			accounts := newAccounts(t, store, func(c *eventsource.RepositoryConfig[Account]) {
-				c.OnRetry = func(_ string, _ int, err error) { retried = append(retried, err) }
-			})
+			observed := &retries{}
+			accounts := newAccounts(t, store, func(c *eventsource.RepositoryConfig[Account]) { c.Observer = observed })
 			decisions := 0
 			a, err := accounts.Handle(ctx, "1", func(s Account) ([]any, error) {
 				decisions++
@@ -233,8 +254,9 @@ func TestRepositoryHandleUnknownOutcome(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, 1, decisions, "the same decision is retried, not a new one")
 			assert.Equal(t, 3, store.appends)
+			retried := observed.list()
 			assert.Len(t, retried, 2)
-			assert.ErrorIs(t, retried[0], errConnectionReset)
+			assert.ErrorIs(t, retried[0].Err, errConnectionReset)
 			assert.Equal(t, 10, a.State.Balance)
 			assert.Len(t, mustReadAll(t, mem), 1, "stored exactly once")
 		})
@@ -268,27 +290,35 @@ func TestRepositoryHandleReturnsDecideAndLoadErrors(t *testing.T) {
 }
 
 func TestNewRepositoryValidates(t *testing.T) {
-	store := eventsource.NewMemoryStore()
+	store, reg := eventsource.NewMemoryStore(), accountRegistry(t)
 	for _, tc := range []struct {
 		name string
 		edit func(*eventsource.RepositoryConfig[Account])
 		says string
 	}{
-		{"NoStore", func(c *eventsource.RepositoryConfig[Account]) { c.Store = nil }, "RepositoryConfig.Store"},
-		{"NoRegistry", func(c *eventsource.RepositoryConfig[Account]) { c.Registry = nil }, "RepositoryConfig.Registry"},
-		{"NoEvolve", func(c *eventsource.RepositoryConfig[Account]) { c.Evolve = nil }, "RepositoryConfig.Evolve"},
-		{"ZeroAttempts", func(c *eventsource.RepositoryConfig[Account]) { c.MaxAttempts = 0 }, "MaxAttempts must be at least 1, got 0"},
+		{"NegativeAttempts", func(c *eventsource.RepositoryConfig[Account]) { c.MaxAttempts = -3 }, "RepositoryConfig.MaxAttempts must be 0 (meaning 5) or in [1, 1000], got -3"},
+		{"HugeAttempts", func(c *eventsource.RepositoryConfig[Account]) { c.MaxAttempts = 1001 }, "RepositoryConfig.MaxAttempts must be 0 (meaning 5) or in [1, 1000], got 1001"},
+		{"NegativeMaxDelay", func(c *eventsource.RepositoryConfig[Account]) { c.MaxDelay = -1 }, "RepositoryConfig.MaxDelay must be 0 (meaning 1s) or in (0, 24h0m0s], got -1ns"},
+		{"BadBackoff", func(c *eventsource.RepositoryConfig[Account]) { c.Backoff = retry.Constant{Delay: -1} }, "RepositoryConfig.Backoff: Constant.Delay must be >= 0"},
 		{"NegativeEvery", func(c *eventsource.RepositoryConfig[Account]) { c.SnapshotEvery = -1 }, "SnapshotEvery must be 0 (off) or more, got -1"},
+		{"NegativeSchema", func(c *eventsource.RepositoryConfig[Account]) { c.SnapshotSchema = -1 }, "SnapshotSchema must be 0 or more, got -1"},
 		{"EveryWithoutStore", func(c *eventsource.RepositoryConfig[Account]) { c.SnapshotEvery = 5 }, "need RepositoryConfig.Snapshots"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := eventsource.DefaultRepositoryConfig[Account]()
-			cfg.Store, cfg.Registry, cfg.Evolve = store, accountRegistry(t), evolve
+			var cfg eventsource.RepositoryConfig[Account]
 			tc.edit(&cfg)
-			_, err := eventsource.NewRepository(cfg)
+			_, err := eventsource.NewRepository(store, reg, evolve, cfg)
 			require.ErrorContains(t, err, tc.says)
 		})
 	}
+	_, err := eventsource.NewRepository(nil, reg, evolve, eventsource.RepositoryConfig[Account]{})
+	require.ErrorContains(t, err, "needs a Store (store is nil)")
+	_, err = eventsource.NewRepository(store, nil, evolve, eventsource.RepositoryConfig[Account]{})
+	require.ErrorContains(t, err, "needs a Registry (registry is nil)")
+	_, err = eventsource.NewRepository[Account](store, reg, nil, eventsource.RepositoryConfig[Account]{})
+	require.ErrorContains(t, err, "needs an evolve function (evolve is nil)")
+	_, err = eventsource.NewRepository(store, reg, evolve, eventsource.DefaultRepositoryConfig[Account]())
+	require.NoError(t, err, "the defaults spelled out are valid")
 }
 
 func mustReadAll(t *testing.T, s eventsource.Store) []eventsource.Event {

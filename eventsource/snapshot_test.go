@@ -3,8 +3,10 @@ package eventsource_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -18,10 +20,13 @@ func snapshotAccounts(t *testing.T, mem *eventsource.MemoryStore, edit func(*eve
 	var problems []error
 	r := newAccounts(t, store, func(c *eventsource.RepositoryConfig[Account]) {
 		c.Snapshots, c.SnapshotEvery, c.SnapshotSchema = mem, 3, 1
-		c.OnSnapshotError = func(stream string, err error) {
-			assert.Equal(t, "account-1", stream)
-			problems = append(problems, err)
-		}
+		c.Logger = slog.New(slog.DiscardHandler)
+		c.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			f, ok := e.(eventsource.SnapshotFailed)
+			require.True(t, ok, "%T reported", e)
+			assert.Equal(t, "account-1", f.StreamID)
+			problems = append(problems, f.Err)
+		})
 		if edit != nil {
 			edit(c)
 		}
@@ -195,11 +200,9 @@ func TestSnapshotStoreFailures(t *testing.T) {
 func TestSnapshotPointerState(t *testing.T) {
 	ctx := context.Background()
 	mem := eventsource.NewMemoryStore()
-	cfg := eventsource.DefaultRepositoryConfig[*Account]()
-	cfg.Store, cfg.Registry, cfg.Snapshots, cfg.SnapshotEvery = mem, accountRegistry(t), mem, 2
+	cfg := eventsource.RepositoryConfig[*Account]{Snapshots: mem, SnapshotEvery: 2}
 	cfg.New = func() *Account { return &Account{} }
-	cfg.Evolve = func(a *Account, e any) *Account { *a = evolve(*a, e); return a }
-	accounts, err := eventsource.NewRepository(cfg)
+	accounts, err := eventsource.NewRepository(mem, accountRegistry(t), func(a *Account, e any) *Account { *a = evolve(*a, e); return a }, cfg)
 	require.NoError(t, err)
 	for range 5 {
 		_, err := accounts.Handle(ctx, "p", func(*Account) ([]any, error) { return []any{Deposited{Amount: 2}}, nil })

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -29,19 +31,26 @@ type delivery struct {
 	done   chan error
 }
 
-func subscribe(t *testing.T, ctx context.Context, store eventsource.Store, cfg eventsource.SubscriptionConfig, checkpoint int64) *delivery {
+func subscribe(t *testing.T, ctx context.Context, store eventsource.Store, cfg eventsource.SubscriptionConfig) *delivery {
 	t.Helper()
 	d := &delivery{events: make(chan eventsource.Event, 100), caught: make(chan int64, 100), done: make(chan error, 1)}
-	cfg.OnCaughtUp = func(p int64) { d.caught <- p }
-	sub, err := eventsource.NewSubscription(store, cfg)
+	cfg.Observer = caughtUpTo(d.caught)
+	sub, err := eventsource.NewSubscription(store, func(_ context.Context, e eventsource.Event) error {
+		d.events <- e
+		return nil
+	}, cfg)
 	require.NoError(t, err)
-	go func() {
-		d.done <- sub.Run(ctx, checkpoint, func(_ context.Context, e eventsource.Event) error {
-			d.events <- e
-			return nil
-		})
-	}()
+	go func() { d.done <- sub.Run(ctx) }()
 	return d
+}
+
+// caughtUpTo is an observer that sends the position of each CaughtUp to c.
+func caughtUpTo(c chan<- int64) bulwark.Observer {
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if e, ok := e.(eventsource.CaughtUp); ok {
+			c <- e.Position
+		}
+	})
 }
 
 func (d *delivery) next(t *testing.T) eventsource.Event {
@@ -71,16 +80,14 @@ func (d *delivery) caughtUp(t *testing.T) int64 {
 }
 
 // TestSubscriptionPolls: with a store that cannot announce commits, new
-// events arrive with the next poll, and OnCaughtUp is not repeated by polls
+// events arrive with the next poll, and CaughtUp is not repeated by polls
 // that find nothing.
 func TestSubscriptionPolls(t *testing.T) {
 	leakcheck.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	mem := eventsource.NewMemoryStore()
 	fake := clocktest.New(time.Unix(0, 0))
-	cfg := eventsource.DefaultSubscriptionConfig()
-	cfg.PollInterval, cfg.Clock = 5*time.Second, fake
-	d := subscribe(t, ctx, plainStore{mem}, cfg, 0)
+	d := subscribe(t, ctx, plainStore{mem}, eventsource.SubscriptionConfig{PollInterval: 5 * time.Second, Clock: fake})
 	assert.Equal(t, int64(0), d.caughtUp(t), "an empty log is caught up at the checkpoint")
 
 	fake.BlockUntil(1)
@@ -119,22 +126,28 @@ func (f *flakyListener) Listen(ctx context.Context, wake func()) error {
 }
 
 // TestSubscriptionListensAgain: when notifications fail, the subscription
-// reads (commits may have gone unannounced), polls, and listens again a
-// PollInterval later.
+// reads (commits may have gone unannounced), polls, and listens again once
+// Backoff's wait is over.
 func TestSubscriptionListensAgain(t *testing.T) {
 	leakcheck.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	store := &flakyListener{MemoryStore: eventsource.NewMemoryStore(), called: make(chan int64, 10)}
 	fake := clocktest.New(time.Unix(0, 0))
-	cfg := eventsource.DefaultSubscriptionConfig()
-	cfg.PollInterval, cfg.Clock = time.Minute, fake
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := subscribe(t, ctx, store, cfg, 0)
+	d := subscribe(t, ctx, store, eventsource.SubscriptionConfig{
+		PollInterval: time.Hour, Clock: fake, Backoff: retry.Constant{Delay: time.Minute},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	d.caughtUp(t)
 	require.Equal(t, int64(1), <-store.called)
 	fake.BlockUntil(2) // the read loop's poll and the listener's pause
-	fake.Advance(time.Minute)
-	require.Equal(t, int64(2), <-store.called, "listening again after PollInterval")
+	fake.Advance(time.Minute - time.Nanosecond)
+	select {
+	case n := <-store.called:
+		t.Fatalf("listened again (call %d) before Backoff's wait", n)
+	default:
+	}
+	fake.Advance(time.Nanosecond)
+	require.Equal(t, int64(2), <-store.called, "listening again after Backoff's wait")
 	// Listening again; the clock no longer moves, so only a notification
 	// can deliver the next event.
 	_, err := store.Append(ctx, "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
@@ -146,27 +159,37 @@ func TestSubscriptionListensAgain(t *testing.T) {
 
 func TestNewSubscriptionValidates(t *testing.T) {
 	mem := eventsource.NewMemoryStore()
+	handle := func(context.Context, eventsource.Event) error { return nil }
 	for _, tc := range []struct {
 		name  string
 		store eventsource.Store
 		edit  func(*eventsource.SubscriptionConfig)
 		says  string
 	}{
-		{"NoStore", nil, func(*eventsource.SubscriptionConfig) {}, "needs a Store"},
-		{"PageZero", mem, func(c *eventsource.SubscriptionConfig) { c.PageSize = 0 }, "PageSize must be in [1, 10000], got 0"},
-		{"PageHuge", mem, func(c *eventsource.SubscriptionConfig) { c.PageSize = 10001 }, "PageSize must be in [1, 10000], got 10001"},
-		{"NoPoll", mem, func(c *eventsource.SubscriptionConfig) { c.PollInterval = 0 }, "PollInterval must be more than 0, got 0s"},
+		{"NoStore", nil, func(*eventsource.SubscriptionConfig) {}, "needs a Store (store is nil)"},
+		{"NegativeCheckpoint", mem, func(c *eventsource.SubscriptionConfig) { c.Checkpoint = -1 }, "SubscriptionConfig.Checkpoint must be 0 or a position (> 0), got -1"},
+		{"NegativePage", mem, func(c *eventsource.SubscriptionConfig) { c.PageSize = -1 }, "SubscriptionConfig.PageSize must be 0 (meaning 256) or in [1, 10000], got -1"},
+		{"PageHuge", mem, func(c *eventsource.SubscriptionConfig) { c.PageSize = 10001 }, "PageSize must be 0 (meaning 256) or in [1, 10000], got 10001"},
+		{"NegativePoll", mem, func(c *eventsource.SubscriptionConfig) { c.PollInterval = -1 }, "SubscriptionConfig.PollInterval must be 0 (meaning 1s) or in (0, 24h0m0s], got -1ns"},
+		{"HugePoll", mem, func(c *eventsource.SubscriptionConfig) { c.PollInterval = 25 * time.Hour }, "PollInterval must be 0 (meaning 1s) or in (0, 24h0m0s], got 25h0m0s"},
+		{"NegativeMaxDelay", mem, func(c *eventsource.SubscriptionConfig) { c.MaxDelay = -time.Second }, "SubscriptionConfig.MaxDelay must be 0 (meaning 30s)"},
+		{"BadBackoff", mem, func(c *eventsource.SubscriptionConfig) { c.Backoff = retry.Exponential{} }, "SubscriptionConfig.Backoff: Exponential.Initial must be > 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := eventsource.DefaultSubscriptionConfig()
+			var cfg eventsource.SubscriptionConfig
 			tc.edit(&cfg)
-			_, err := eventsource.NewSubscription(tc.store, cfg)
+			_, err := eventsource.NewSubscription(tc.store, handle, cfg)
+			require.ErrorContains(t, err, tc.says)
+			_, err = eventsource.NewBatchSubscription(tc.store, func(context.Context, []eventsource.Event) error { return nil }, cfg)
 			require.ErrorContains(t, err, tc.says)
 		})
 	}
-	sub, err := eventsource.NewSubscription(mem, eventsource.DefaultSubscriptionConfig())
-	require.NoError(t, err)
-	require.ErrorIs(t, sub.Run(context.Background(), 0, nil), eventsource.ErrInvalid)
+	_, err := eventsource.NewSubscription(mem, nil, eventsource.SubscriptionConfig{})
+	require.ErrorContains(t, err, "NewSubscription needs a handler (handle is nil)")
+	_, err = eventsource.NewBatchSubscription(mem, nil, eventsource.SubscriptionConfig{})
+	require.ErrorContains(t, err, "NewBatchSubscription needs a handler (handle is nil)")
+	_, err = eventsource.NewSubscription(mem, handle, eventsource.DefaultSubscriptionConfig())
+	require.NoError(t, err, "the defaults spelled out are valid")
 }
 
 // TestSubscriptionStopsMidPage: a context canceled by the handler stops the
@@ -176,15 +199,17 @@ func TestSubscriptionStopsMidPage(t *testing.T) {
 	mem := eventsource.NewMemoryStore()
 	_, err := mem.Append(context.Background(), "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`), eventsourcetest.NewEvent("e", `{}`))
 	require.NoError(t, err)
-	sub, err := eventsource.NewSubscription(mem, eventsource.DefaultSubscriptionConfig())
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	handled := 0
-	err = sub.Run(ctx, 0, func(context.Context, eventsource.Event) error {
+	sub, err := eventsource.NewSubscription(mem, func(context.Context, eventsource.Event) error {
 		handled++
 		cancel()
 		return nil
-	})
+	}, eventsource.SubscriptionConfig{})
+	require.NoError(t, err)
+	err = sub.Run(ctx)
 	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "eventsource: subscription stopped")
 	assert.Equal(t, 1, handled)
+	assert.Equal(t, int64(1), sub.Position())
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgcqrs"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgeventsource"
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
@@ -87,31 +88,26 @@ func measure(b *testing.B, project func() error) {
 // runProjector runs a projector of one projection until it has applied
 // the log up to head.
 func runProjector[Tx any](events eventsource.Store, checkpoints cqrs.Store[Tx], batch int, head int64, handle func(ctx context.Context, tx Tx, e eventsource.Event) error) error {
-	cfg := cqrs.DefaultConfig[Tx]()
-	cfg.Events, cfg.Checkpoints, cfg.BatchSize = events, checkpoints, batch
-	cfg.Projections = []cqrs.Projection[Tx]{{Name: "read_model", Handle: handle}}
-	cfg.Logger = slog.New(slog.DiscardHandler)
 	done := make(chan struct{})
 	var once sync.Once
-	cfg.OnCaughtUp = func(_ string, pos int64) {
-		if pos == head {
-			once.Do(func() { close(done) })
-		}
-	}
-	p, err := cqrs.New(cfg)
+	p, err := cqrs.New(events, checkpoints, []cqrs.Projection[Tx]{{Name: "read_model", Handle: handle}}, cqrs.Config{
+		BatchSize: batch,
+		Logger:    slog.New(slog.DiscardHandler),
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(cqrs.CaughtUp); ok && c.Position == head {
+				once.Do(func() { close(done) })
+			}
+		}),
+	})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
-	go func() { ran <- p.Run(ctx) }()
+	go func() { ran <- p.Run(context.Background()) }()
 	select {
 	case <-done:
-		cancel()
-		<-ran
-		return nil
+		return p.Close(context.Background())
 	case err := <-ran:
-		cancel()
 		return err
 	}
 }
@@ -149,13 +145,11 @@ func projectSQLite(b *testing.B, impl string, batch int) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	ecfg := sqliteeventsource.DefaultConfig()
-	ecfg.DB = db
-	events, err := sqliteeventsource.New(ecfg)
+	events, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	checkpoints, err := sqlitecqrs.New(sqlitecqrs.Config{DB: db, Table: "bulwark_projections"})
+	checkpoints, err := sqlitecqrs.New(db, sqlitecqrs.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -213,13 +207,11 @@ INSERT INTO hand_checkpoints VALUES ('read_model', 0);`
 func projectPostgres(b *testing.B, impl string, batch int) {
 	ctx := context.Background()
 	pool, schema := benchpg.Pool(b, nil)
-	ecfg := pgeventsource.DefaultConfig()
-	ecfg.Pool, ecfg.Channel = pool, schema
-	events, err := pgeventsource.New(ecfg)
+	events, err := pgeventsource.New(pool, pgeventsource.Config{Channel: schema})
 	if err != nil {
 		b.Fatal(err)
 	}
-	checkpoints, err := pgcqrs.New(pgcqrs.Config{DB: pool, Table: "bulwark_projections"})
+	checkpoints, err := pgcqrs.New(pool, pgcqrs.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -41,17 +41,15 @@ func BenchmarkLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	repo := func(snapshots bool) *eventsource.Repository[Balance] {
-		cfg := eventsource.DefaultRepositoryConfig[Balance]()
-		cfg.Store, cfg.Registry, cfg.StreamPrefix = store, reg, "account-"
-		cfg.Evolve = func(s Balance, e any) Balance {
-			s.Cents += e.(Deposited).Amount
-			s.Deposits++
-			return s
-		}
+		cfg := eventsource.RepositoryConfig[Balance]{StreamPrefix: "account-"}
 		if snapshots {
 			cfg.Snapshots = store
 		}
-		r, err := eventsource.NewRepository(cfg)
+		r, err := eventsource.NewRepository(store, reg, func(s Balance, e any) Balance {
+			s.Cents += e.(Deposited).Amount
+			s.Deposits++
+			return s
+		}, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

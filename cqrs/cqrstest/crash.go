@@ -46,29 +46,30 @@ import (
 // (read model writes outside the checkpoint's transaction), seldom one of
 // microseconds (two commits in a row).
 //
-// A driver's test fills in a Crash (its stores, how to read its tables,
-// how a child finds the database) and calls RunCrash; its TestMain runs
-// RunCrashChild as the child (see internal/testenv).
+// A driver's test calls RunCrash with a CrashHarness (its stores, how to
+// read its tables, how a child finds the database); the children are the
+// driver's own test binary, whose TestMain calls MainCrashChild first.
 
-// The crash test's shape and pace. What depends on the driver is in Crash
-// (KillDelay) and CrashChild (PollInterval, HandleDelay).
+// The crash test's shape and pace. What depends on the driver is in
+// CrashHarness (KillDelay) and CrashChild (PollInterval, HandleDelay).
 const (
 	crashProjection = "applied" // the projection the children run
 	crashWriters    = 4
 	crashStreams    = 50 // the writers append to streams chosen among these
 	crashKills      = 6
 	crashCatchUp    = 2 * time.Minute // how long the last holder may take to catch up
-	// The environment a child gets beside Crash.ChildEnv: its instance ID
-	// and the path of its call log.
+	// The environment a child gets beside CrashHarness.ChildEnv: its
+	// instance ID (which makes it a child, see MainCrashChild) and the path
+	// of its call log.
 	crashIDVar    = "BULWARK_CQRSTEST_CRASH_ID"
 	crashCallsVar = "BULWARK_CQRSTEST_CRASH_CALLS"
 )
 
-// Crash is a SQL driver's part in the crash test: a database holding an
-// event store, a checkpoint store and the read model, a table of
+// CrashHarness is a SQL driver's part in the crash test: a database holding
+// an event store, a checkpoint store and the read model, a table of
 // (position, owner) rows, one per event applied (CrashChild.Apply), all
 // created and empty.
-type Crash[Tx any] struct {
+type CrashHarness[Tx any] struct {
 	// Events is the event store the writers append to and the children
 	// project from.
 	Events interface {
@@ -85,11 +86,8 @@ type Crash[Tx any] struct {
 	Stored func(ctx context.Context) ([]int64, error)
 	// Applied returns the read model's rows.
 	Applied func(ctx context.Context) ([]CrashRow, error)
-	// Child is the name of the child process (testenv.Main) that calls
-	// RunCrashChild.
-	Child string
-	// ChildEnv is the environment ("KEY=value") from which a child finds
-	// the database.
+	// ChildEnv is the environment ("KEY=value") from which the open
+	// function a child gives MainCrashChild finds the database.
 	ChildEnv []string
 	// KillDelay bounds the random time a holder runs once the test has
 	// seen it hold the lease: short enough that it dies catching up.
@@ -103,19 +101,22 @@ type CrashRow struct {
 	Owner    string
 }
 
-// RunCrash runs the crash test (described above) on c's database and logs
-// what it counted. It is heavy, so it skips itself under the race detector.
-func RunCrash[Tx any](t *testing.T, c Crash[Tx]) {
+// RunCrash runs the crash test (described above) on the database of the
+// harness newHarness returns (called once) and logs what it counted. Its
+// children are this test binary, started again: the driver's TestMain
+// must call MainCrashChild first. It is heavy, so it skips itself under the
+// race detector.
+func RunCrash[Tx any](t *testing.T, newHarness func(t *testing.T) CrashHarness[Tx]) {
 	t.Helper()
 	testenv.SkipUnderRace(t)
-	require.NotNil(t, c.Events, "Crash.Events")
-	require.NotNil(t, c.Checkpoints, "Crash.Checkpoints")
-	require.NotNil(t, c.Stored, "Crash.Stored")
-	require.NotNil(t, c.Applied, "Crash.Applied")
-	require.NotEmpty(t, c.Child, "Crash.Child")
-	require.Positive(t, c.KillDelay, "Crash.KillDelay")
+	c := newHarness(t)
+	require.NotNil(t, c.Events, "CrashHarness.Events")
+	require.NotNil(t, c.Checkpoints, "CrashHarness.Checkpoints")
+	require.NotNil(t, c.Stored, "CrashHarness.Stored")
+	require.NotNil(t, c.Applied, "CrashHarness.Applied")
+	require.Positive(t, c.KillDelay, "CrashHarness.KillDelay")
 	ctx := context.Background()
-	children := newCrashChildren(t, c.Child, c.ChildEnv)
+	children := newCrashChildren(t, c.ChildEnv)
 	children.start()
 	children.start()
 	stopWriters := startCrashWriters(t, c.Events)
@@ -247,8 +248,7 @@ func startCrashWriters(t *testing.T, events eventsource.Store) (stop func() int6
 // cleanup kills those still running.
 type crashChildren struct {
 	t       *testing.T
-	name    string   // the child's name in testenv.Main
-	env     []string // Crash.ChildEnv
+	env     []string // CrashHarness.ChildEnv
 	dir     string   // where the call logs are
 	started int
 	alive   map[string]*crashChild
@@ -260,8 +260,8 @@ type crashChild struct {
 	done chan struct{} // closed once the process has exited
 }
 
-func newCrashChildren(t *testing.T, name string, env []string) *crashChildren {
-	c := &crashChildren{t: t, name: name, env: env, dir: t.TempDir(), alive: map[string]*crashChild{}, logs: map[string]string{}}
+func newCrashChildren(t *testing.T, env []string) *crashChildren {
+	c := &crashChildren{t: t, env: env, dir: t.TempDir(), alive: map[string]*crashChild{}, logs: map[string]string{}}
 	t.Cleanup(c.killAll)
 	return c
 }
@@ -271,7 +271,11 @@ func (c *crashChildren) start() {
 	c.started++
 	id := fmt.Sprint("projector-", c.started)
 	c.logs[id] = filepath.Join(c.dir, id+".calls")
-	cmd := testenv.Command(c.t, c.name, slices.Concat(c.env, []string{crashIDVar + "=" + id, crashCallsVar + "=" + c.logs[id]})...)
+	exe, err := os.Executable()
+	require.NoError(c.t, err)
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = slices.Concat(os.Environ(), c.env, []string{crashIDVar + "=" + id, crashCallsVar + "=" + c.logs[id]})
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(c.t, cmd.Start())
 	child := &crashChild{cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(child.done) }()

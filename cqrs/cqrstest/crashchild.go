@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/retry"
 )
 
 // CrashChild is what a child process of the crash test projects with: the
@@ -19,8 +20,8 @@ type CrashChild[Tx any] struct {
 	Checkpoints cqrs.Store[Tx]
 	// Apply inserts the read model row (position, owner) through tx.
 	Apply func(ctx context.Context, tx Tx, position int64, owner string) error
-	// PollInterval is the projector's (cqrs.Config.PollInterval), more
-	// than 0: short where the event store cannot announce another
+	// PollInterval is the projector's (cqrs.Config.PollInterval; 0 means
+	// its default): short where the event store cannot announce another
 	// process's appends.
 	PollInterval time.Duration
 	// HandleDelay is how long the handler works on each event before
@@ -29,12 +30,23 @@ type CrashChild[Tx any] struct {
 	HandleDelay time.Duration
 }
 
-// RunCrashChild is the body of a child process of RunCrash (Crash.Child).
-// It opens the driver's stores with open, which finds the database in the
-// environment the driver put in Crash.ChildEnv, and projects every event
-// into the read model, logging each handler call, until it is killed. It
-// exits with status 1 when anything fails on the way.
-func RunCrashChild[Tx any](open func(ctx context.Context) (CrashChild[Tx], error)) {
+// MainCrashChild is the child entry point of RunCrash. A driver's TestMain
+// calls it first:
+//
+//	func TestMain(m *testing.M) {
+//		cqrstest.MainCrashChild(openCrashChild) // returns unless this process is a crash child
+//		os.Exit(m.Run())
+//	}
+//
+// In a process RunCrash started, it opens the driver's stores with open
+// (which finds the database in the environment the driver put in
+// CrashHarness.ChildEnv) and projects every event into the read model,
+// logging each handler call, until it is killed; it exits with status 1
+// when anything fails on the way. In any other process it returns at once.
+func MainCrashChild[Tx any](open func(ctx context.Context) (CrashChild[Tx], error)) {
+	if os.Getenv(crashIDVar) == "" {
+		return
+	}
 	ctx := context.Background()
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "projector child:", err)
@@ -49,12 +61,12 @@ func RunCrashChild[Tx any](open func(ctx context.Context) (CrashChild[Tx], error
 		fail(err)
 	}
 	id := os.Getenv(crashIDVar)
-	cfg := cqrs.DefaultConfig[Tx]()
-	cfg.Events, cfg.Checkpoints, cfg.InstanceID = c.Events, c.Checkpoints, id
-	cfg.BatchSize, cfg.LeaseDuration, cfg.PollInterval = 50, 2*time.Second, c.PollInterval
-	cfg.RetryDelay, cfg.MaxRetryDelay = 10*time.Millisecond, 200*time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	cfg.Projections = []cqrs.Projection[Tx]{{
+	cfg := cqrs.Config{
+		InstanceID: id, BatchSize: 50, LeaseDuration: 2 * time.Second, PollInterval: c.PollInterval,
+		Backoff: retry.Exponential{Initial: 10 * time.Millisecond, Jitter: retry.FullJitter}, MaxDelay: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	}
+	projections := []cqrs.Projection[Tx]{{
 		Name: crashProjection,
 		Handle: func(ctx context.Context, tx Tx, e eventsource.Event) error {
 			if err := calls.called(e.GlobalPosition); err != nil {
@@ -64,13 +76,11 @@ func RunCrashChild[Tx any](open func(ctx context.Context) (CrashChild[Tx], error
 			return c.Apply(ctx, tx, e.GlobalPosition, id)
 		},
 	}}
-	p, err := cqrs.New(cfg)
+	p, err := cqrs.New(c.Events, c.Checkpoints, projections, cfg)
 	if err != nil {
 		fail(err)
 	}
-	if err := p.Run(ctx); err != nil {
-		fail(err)
-	}
+	fail(p.Run(ctx)) // runs until killed
 }
 
 // callLog records a projector process's handler calls in a file, one

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
@@ -66,7 +67,7 @@ func testAppliesOnce[Tx any](t *testing.T, h Harness[Tx]) {
 		total += n
 	}
 	r.mu.Unlock()
-	assert.Equal(t, last, total, "OnApplied counts every event once")
+	assert.Equal(t, last, total, "Applied counts every event once")
 
 	s := r.status("all", 0)
 	assert.Equal(t, last, s.Position)
@@ -243,20 +244,20 @@ func testRebuild[Tx any](t *testing.T, h Harness[Tx]) {
 
 	noReset := g.recording("no-reset", nil)
 	noReset.Reset = nil
-	q, err := cqrs.New(g.config("p2", noReset))
+	q, err := g.newProjector(g.config("p2", noReset))
 	require.NoError(t, err)
 	require.ErrorContains(t, q.Rebuild(ctx, "no-reset"), "needs Projection.Reset")
 	require.ErrorIs(t, r.p.Rebuild(ctx, "missing"), cqrs.ErrUnknownProjection)
 	failing := g.recording("failing-reset", nil)
 	failing.Reset = func(context.Context, Tx) error { return errors.New("cannot drop") }
-	q, err = cqrs.New(g.config("p3", failing))
+	q, err = g.newProjector(g.config("p3", failing))
 	require.NoError(t, err)
 	require.ErrorContains(t, q.Rebuild(ctx, "failing-reset"), "cannot drop")
 }
 
 // testVersionSwitch: raising a projection's Version builds the new version
 // from the start beside the old one, which queries keep reading until the
-// new one has caught up; then the new one is live, OnSwitch is called, and
+// new one has caught up; then the new one is live, Switched is reported, and
 // projectors with the old version no longer run it.
 func testVersionSwitch[Tx any](t *testing.T, h Harness[Tx]) {
 	ctx := testContext(t)
@@ -274,10 +275,12 @@ func testVersionSwitch[Tx any](t *testing.T, h Harness[Tx]) {
 	v1.Version = 1
 	switched := make(chan [2]int, 1)
 	cfg := g.config("new", v1)
-	cfg.OnSwitch = func(name string, from, to int) {
-		assert.Equal(t, "accounts", name)
-		switched <- [2]int{from, to}
-	}
+	cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if s, ok := e.(cqrs.Switched); ok {
+			assert.Equal(t, "accounts", s.Projection)
+			switched <- [2]int{s.From, s.To}
+		}
+	})
 	r := g.start(cfg)
 	v, err = r.p.WaitFor(ctx, "accounts", last)
 	require.NoError(t, err)

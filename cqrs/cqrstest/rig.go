@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
@@ -78,23 +80,41 @@ func (g *rig[Tx]) recordingInto(name, table string, seen func(e eventsource.Even
 	}
 }
 
-// config returns a configuration for tests: small batches, the system
-// clock, leases that never need renewing, quick retries; new events arrive
-// through the memory store's notifications.
-func (g *rig[Tx]) config(id string, projections ...cqrs.Projection[Tx]) cqrs.Config[Tx] {
-	cfg := cqrs.DefaultConfig[Tx]()
-	cfg.Events, cfg.Checkpoints, cfg.Projections = g.events, g.h.Store, projections
-	cfg.InstanceID = id
-	cfg.BatchSize = 7
-	cfg.PollInterval, cfg.LeaseDuration = time.Hour, time.Hour
-	cfg.RetryDelay, cfg.MaxRetryDelay = time.Millisecond, 4*time.Millisecond
-	cfg.WaitPollInterval = 5 * time.Millisecond
-	cfg.MaxAttempts = 3
-	return cfg
+// setup is what a test's projector is made of: its configuration (set
+// the fields in place), its checkpoint store and its projections.
+type setup[Tx any] struct {
+	cqrs.Config
+	Checkpoints cqrs.Store[Tx]
+	Projections []cqrs.Projection[Tx]
 }
 
-// running is a projector whose Run runs until stop, with what its hooks
-// and logger reported.
+// config returns a setup for tests: small batches, the system clock,
+// leases that never need renewing, quick retries; new events arrive
+// through the memory store's notifications.
+func (g *rig[Tx]) config(id string, projections ...cqrs.Projection[Tx]) setup[Tx] {
+	return setup[Tx]{
+		Config: cqrs.Config{
+			InstanceID:       id,
+			BatchSize:        7,
+			PollInterval:     time.Hour,
+			LeaseDuration:    time.Hour,
+			Backoff:          retry.Exponential{Initial: time.Millisecond},
+			MaxDelay:         4 * time.Millisecond,
+			WaitPollInterval: 5 * time.Millisecond,
+			MaxAttempts:      3,
+		},
+		Checkpoints: g.h.Store,
+		Projections: projections,
+	}
+}
+
+// newProjector makes the projector of s.
+func (g *rig[Tx]) newProjector(s setup[Tx]) (*cqrs.Projector[Tx], error) {
+	return cqrs.New(g.events, s.Checkpoints, s.Projections, s.Config)
+}
+
+// running is a projector whose Run runs until stop, with what its
+// observer and logger reported.
 type running[Tx any] struct {
 	t       *testing.T
 	p       *cqrs.Projector[Tx]
@@ -102,7 +122,7 @@ type running[Tx any] struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when the fields below change
 	caught  map[string]int64
-	applied map[string][]int64 // events per OnApplied call
+	applied map[string][]int64 // events per Applied event
 	failed  []failure
 	logs    []string
 }
@@ -115,34 +135,26 @@ type failure struct {
 	err        error
 }
 
-// start runs a projector with cfg, its hooks and logger wired to the
-// returned running, and stops it when the test ends.
-func (g *rig[Tx]) start(cfg cqrs.Config[Tx]) *running[Tx] {
+// start runs the projector of s, its observer and logger wired to the
+// returned running (before s's own observer), and stops it when the test
+// ends.
+func (g *rig[Tx]) start(s setup[Tx]) *running[Tx] {
 	g.t.Helper()
 	r := &running[Tx]{t: g.t, changed: make(chan struct{}), caught: map[string]int64{}, applied: map[string][]int64{}}
-	onApplied, onCaughtUp, onFailed := cfg.OnApplied, cfg.OnCaughtUp, cfg.OnFailed
-	cfg.OnApplied = func(name string, pos int64, n int) {
-		r.update(func() { r.applied[name] = append(r.applied[name], int64(n)) })
-		if onApplied != nil {
-			onApplied(name, pos, n)
+	s.Observer = bulwark.Observers(bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		switch e := e.(type) {
+		case cqrs.Applied:
+			r.update(func() { r.applied[e.Projection] = append(r.applied[e.Projection], int64(e.Events)) })
+		case cqrs.CaughtUp:
+			r.update(func() { r.caught[e.Projection] = e.Position })
+		case cqrs.EventFailed:
+			r.update(func() {
+				r.failed = append(r.failed, failure{projection: e.Projection, position: e.Event.GlobalPosition, attempt: e.Attempt, next: e.Next, err: e.Err})
+			})
 		}
-	}
-	cfg.OnCaughtUp = func(name string, pos int64) {
-		r.update(func() { r.caught[name] = pos })
-		if onCaughtUp != nil {
-			onCaughtUp(name, pos)
-		}
-	}
-	cfg.OnFailed = func(name string, f cqrs.EventFailure) {
-		r.update(func() {
-			r.failed = append(r.failed, failure{projection: name, position: f.Event.GlobalPosition, attempt: f.Attempt, next: f.Next, err: f.Err})
-		})
-		if onFailed != nil {
-			onFailed(name, f)
-		}
-	}
-	cfg.Logger = slog.New(&logRecorder{add: r.addLog})
-	p, err := cqrs.New(cfg)
+	}), s.Observer)
+	s.Logger = slog.New(&logRecorder{add: r.addLog})
+	p, err := g.newProjector(s)
 	require.NoError(g.t, err)
 	r.p = p
 	ctx, cancel := context.WithCancel(context.Background())

@@ -4,7 +4,11 @@
 // promises of package cqrs: each event applied once to a read model in the
 // store's database (at least once without transactions), one projector at
 // a time, takeover of a dead projector's lease, parking, skipping and
-// resuming a failing event, rebuilds, version switches and WaitFor.
+// resuming a failing event, rebuilds, version switches, WaitFor, and a
+// Close that commits or rolls back the batch in flight. SQL drivers also
+// run RunCrash, which kills projector processes with SIGKILL mid-batch.
+//
+// The suites run from any module:
 //
 //	func TestConformance(t *testing.T) {
 //		cqrstest.Run(t, func(t *testing.T) cqrstest.Harness[*sql.Tx] {
@@ -12,6 +16,13 @@
 //			return cqrstest.Harness[*sql.Tx]{Store: newStore(t, db), Transactional: true, Record: …, Clear: …, Recorded: …}
 //		})
 //	}
+//
+//	func TestSIGKILLedProjectors(t *testing.T) {
+//		cqrstest.RunCrash(t, func(t *testing.T) cqrstest.CrashHarness[*sql.Tx] { … })
+//	}
+//
+// RunCrash's projectors are the driver's own test binary, run again; its
+// TestMain adds one line: cqrstest.MainCrashChild(openCrashChild).
 package cqrstest
 
 import (
@@ -65,6 +76,8 @@ func Run[Tx any](t *testing.T, newHarness func(t *testing.T) Harness[Tx]) {
 		{"ProjectorLeaseTakeover", testLeaseTakeover[Tx]},
 		{"ProjectorFencesAStaleHolder", testStaleHolder[Tx]},
 		{"WaitForFromAnotherProjector", testWaitForElsewhere[Tx]},
+		{"CloseCommitsTheBatchInFlight", testCloseCommitsTheBatch[Tx]},
+		{"CloseRollsBackWhenItGivesUp", testCloseRollsBackWhenItGivesUp[Tx]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)

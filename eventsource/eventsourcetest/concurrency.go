@@ -257,12 +257,12 @@ func testWritersAndTailingReaders(t *testing.T, h Harness) {
 	for r := range readers {
 		c := newCollector()
 		collectors[r] = c
-		cfg := eventsource.DefaultSubscriptionConfig()
-		cfg.PageSize = 1 + r*7 // 1, 8, 15, 22: pages end everywhere
-		cfg.PollInterval = 20 * time.Millisecond
-		sub, err := eventsource.NewSubscription(h.Store, cfg)
+		sub, err := eventsource.NewSubscription(h.Store, c.handle, eventsource.SubscriptionConfig{
+			PageSize:     1 + r*7, // 1, 8, 15, 22: pages end everywhere
+			PollInterval: 20 * time.Millisecond,
+		})
 		require.NoError(t, err)
-		go func() { runErrs <- sub.Run(ctx, 0, c.handle) }()
+		go func() { runErrs <- sub.Run(ctx) }()
 	}
 
 	var wg sync.WaitGroup

@@ -3,9 +3,12 @@ package eventsourcetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/google/uuid"
@@ -20,16 +23,21 @@ import (
 func startSubscription(t *testing.T, ctx context.Context, s Store, checkpoint int64, pageSize int) (*collector, <-chan int64, <-chan error) {
 	t.Helper()
 	caught := make(chan int64, 100)
-	cfg := eventsource.DefaultSubscriptionConfig()
-	cfg.PageSize = pageSize
-	cfg.PollInterval = time.Hour
-	cfg.Clock = clocktest.New(time.Now())
-	cfg.OnCaughtUp = func(p int64) { caught <- p }
-	sub, err := eventsource.NewSubscription(s, cfg)
-	require.NoError(t, err)
 	c := newCollector()
+	sub, err := eventsource.NewSubscription(s, c.handle, eventsource.SubscriptionConfig{
+		Checkpoint:   checkpoint,
+		PageSize:     pageSize,
+		PollInterval: time.Hour,
+		Clock:        clocktest.New(time.Now()),
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(eventsource.CaughtUp); ok {
+				caught <- c.Position
+			}
+		}),
+	})
+	require.NoError(t, err)
 	runErr := make(chan error, 1)
-	go func() { runErr <- sub.Run(ctx, checkpoint, c.handle) }()
+	go func() { runErr <- sub.Run(ctx) }()
 	return c, caught, runErr
 }
 
@@ -98,40 +106,39 @@ func testSubscriptionFromCheckpoint(t *testing.T, h Harness) {
 }
 
 // testSubscriptionHandlerError: a failing handler stops Run with its error
-// and the position; running again from the last handled position goes on
-// from the failed event.
+// and the position; running again goes on from the failed event.
 func testSubscriptionHandlerError(t *testing.T, h Harness) {
 	ctx := testContext(t)
 	_, err := h.Store.Append(ctx, "a", eventsource.NoStream, events(5, "e")...)
 	require.NoError(t, err)
 	log := readAll(t, h.Store, 100)
-	sub, err := eventsource.NewSubscription(h.Store, eventsource.DefaultSubscriptionConfig())
-	require.NoError(t, err)
 	boom := errors.New("projection failed")
 	var handled []uuid.UUID
-	checkpoint := int64(0)
-	err = sub.Run(ctx, 0, func(_ context.Context, e eventsource.Event) error {
-		if e.ID == log[2].ID {
-			return boom
-		}
-		handled = append(handled, e.ID)
-		checkpoint = e.GlobalPosition
-		return nil
-	})
-	require.ErrorIs(t, err, boom)
-	assert.Equal(t, ids(log[:2]), handled)
-
+	var failing atomic.Bool
+	failing.Store(true)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err = sub.Run(rctx, checkpoint, func(_ context.Context, e eventsource.Event) error {
+	sub, err := eventsource.NewSubscription(h.Store, func(_ context.Context, e eventsource.Event) error {
+		if e.ID == log[2].ID && failing.Load() {
+			return boom
+		}
 		handled = append(handled, e.ID)
 		if e.ID == log[4].ID {
 			cancel()
 		}
 		return nil
-	})
+	}, eventsource.SubscriptionConfig{})
+	require.NoError(t, err)
+	err = sub.Run(rctx)
+	require.ErrorIs(t, err, boom)
+	assert.ErrorContains(t, err, fmt.Sprintf("at position %d", log[2].GlobalPosition))
+	assert.Equal(t, ids(log[:2]), handled)
+	assert.Equal(t, log[1].GlobalPosition, sub.Position(), "the position of the last event handled")
+
+	failing.Store(false)
+	err = sub.Run(rctx)
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, ids(log), handled)
+	assert.Equal(t, ids(log), handled, "running again goes on from the failed event")
 }
 
 // testListenWakes: Listen calls wake once it listens and again after a

@@ -1,7 +1,10 @@
 // Package eventsourcetest is the conformance suite of eventsource.Store
 // drivers: every driver runs Run and so behaves as the Store documentation
 // says — optimistic concurrency, idempotent appends, streaming reads, a
-// gap-safe global log, subscriptions and snapshots.
+// gap-safe global log, subscriptions and snapshots. SQL drivers also run
+// RunCrash, which kills a writer process with SIGKILL mid-append.
+//
+// The suites run from any module:
 //
 //	func TestConformance(t *testing.T) {
 //		eventsourcetest.Run(t, func(t *testing.T) eventsourcetest.Harness {
@@ -9,6 +12,15 @@
 //			return eventsourcetest.Harness{Store: s, HoldAppend: holdAppendInATransaction(s)}
 //		})
 //	}
+//
+//	func TestKilledWriter(t *testing.T) {
+//		eventsourcetest.RunCrash(t, func(t *testing.T) eventsourcetest.CrashHarness {
+//			return eventsourcetest.CrashHarness{Store: newStore(t), ChildEnv: []string{"MY_DSN=" + dsn}}
+//		})
+//	}
+//
+// RunCrash's writers are the driver's own test binary, run again; its
+// TestMain adds one line: eventsourcetest.MainCrashWriter(openStore).
 package eventsourcetest
 
 import (

@@ -36,18 +36,16 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// Config configures a Store. Start from DefaultConfig.
+// Config configures a Store. The zero value is the default configuration
+// (see DefaultConfig).
 type Config struct {
-	// DB is the database holding the checkpoints and the read models.
-	// Required.
-	DB DB
 	// Table holds the checkpoints, "name" or "schema.name": letters,
-	// digits and underscores.
+	// digits and underscores. Empty means "bulwark_projections".
 	Table string
 }
 
-// DefaultConfig returns a Config with the table "bulwark_projections". Set
-// DB before calling New.
+// DefaultConfig returns the configuration the zero Config stands for,
+// spelled out: the table "bulwark_projections".
 func DefaultConfig() Config {
 	return Config{Table: "bulwark_projections"}
 }
@@ -74,17 +72,21 @@ const migrateLock = 0x62756c7761726b0c // "bulwark" + 12
 
 const columns = `name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at`
 
-// New returns a Store, or an error naming the first invalid setting. It
+// New returns a Store of checkpoints in db, the database holding the read
+// models too, or an error naming a nil db or the first invalid setting. It
 // does not touch the database; call Migrate to create the table.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("pgcqrs: Config.DB must be set")
+func New(db DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("pgcqrs: New needs a database (db is nil)")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultConfig().Table
 	}
 	if err := sqlident.Check("pgcqrs: Config.Table", cfg.Table); err != nil {
 		return nil, err
 	}
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate: r.Replace(migrateSQL),
 		lock:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = $1 AND version = $2 FOR UPDATE`),
 		create:  r.Replace(`INSERT INTO {{table}} (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
@@ -95,9 +97,17 @@ WHERE name = $1 AND version = $2`),
 	}}, nil
 }
 
+// check panics on the zero Store.
+func (s *Store) check() {
+	if s.db == nil {
+		panic("pgcqrs: Store used without New")
+	}
+}
+
 // Migrate creates the table if it does not exist. It is safe to run
 // concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgcqrs: migrating: %w", err)
 	}
@@ -107,6 +117,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Update implements cqrs.Store.Update in one transaction of its own, with
 // the checkpoint's row locked from the start.
 func (s *Store) Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx pgx.Tx, cp *cqrs.Checkpoint) error) error {
+	s.check()
 	fail := func(err error) error {
 		return fmt.Errorf("pgcqrs: updating the checkpoint of %q version %d: %w", name, version, err)
 	}
@@ -156,6 +167,7 @@ func (s *Store) lock(ctx context.Context, tx pgx.Tx, name string, version int) (
 
 // List implements cqrs.Store.List.
 func (s *Store) List(ctx context.Context) ([]cqrs.Checkpoint, error) {
+	s.check()
 	rows, err := s.db.Query(ctx, s.sql.list)
 	if err != nil {
 		return nil, fmt.Errorf("pgcqrs: listing the checkpoints: %w", err)

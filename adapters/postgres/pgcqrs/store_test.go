@@ -3,13 +3,13 @@ package pgcqrs_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgcqrs"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/cqrs/cqrstest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -18,15 +18,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){"projector": runProjectorChild})
+	cqrstest.MainCrashChild(openCrashChild) // returns unless this process is a crash child
+	os.Exit(m.Run())
 }
 
 // newStore migrates a checkpoint store in pool's schema.
 func newStore(t testing.TB, pool *pgxpool.Pool) *pgcqrs.Store {
 	t.Helper()
-	cfg := pgcqrs.DefaultConfig()
-	cfg.DB = pool
-	s, err := pgcqrs.New(cfg)
+	s, err := pgcqrs.New(pool, pgcqrs.Config{})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s
@@ -64,12 +63,15 @@ func TestConformance(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	_, err := pgcqrs.New(pgcqrs.Config{Table: "t"})
-	require.ErrorContains(t, err, "pgcqrs: Config.DB must be set")
-	for _, table := range []string{"", "a;b", "x.y.z", "1t"} {
-		_, err := pgcqrs.New(pgcqrs.Config{DB: &pgxpool.Pool{}, Table: table})
+	_, err := pgcqrs.New(nil, pgcqrs.Config{Table: "t"})
+	require.ErrorContains(t, err, "pgcqrs: New needs a database (db is nil)")
+	for _, table := range []string{"a;b", "x.y.z", "1t"} {
+		_, err := pgcqrs.New(&pgxpool.Pool{}, pgcqrs.Config{Table: table})
 		require.ErrorContains(t, err, "pgcqrs: Config.Table", "table %q", table)
 	}
+	_, err = pgcqrs.New(&pgxpool.Pool{}, pgcqrs.Config{})
+	require.NoError(t, err, "the zero Config")
+	assert.PanicsWithValue(t, "pgcqrs: Store used without New", func() { _, _ = (&pgcqrs.Store{}).List(context.Background()) })
 }
 
 // TestMigrateConcurrentlyAndAgain: Migrate is idempotent and safe to run
@@ -80,7 +82,7 @@ func TestMigrateConcurrentlyAndAgain(t *testing.T) {
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	s, err := pgcqrs.New(pgcqrs.Config{DB: pool, Table: schema + ".checkpoints"})
+	s, err := pgcqrs.New(pool, pgcqrs.Config{Table: schema + ".checkpoints"})
 	require.NoError(t, err)
 	pgtest.MigrateConcurrently(t, 4, s.Migrate)
 	require.NoError(t, s.Update(ctx, "p", 0, func(context.Context, pgx.Tx, *cqrs.Checkpoint) error { return nil }))

@@ -16,6 +16,7 @@ import (
 // one statement. When it stored events, it has them announced to listeners
 // (see announcer) without waiting.
 func (s *Store) Append(ctx context.Context, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
+	s.check()
 	args, err := s.arguments(streamID, expected, events, false)
 	if err != nil {
 		return eventsource.AppendResult{}, err
@@ -33,6 +34,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected eventsourc
 // positions until tx ends (see the package documentation). A version
 // conflict is reported without aborting tx; a duplicate event ID aborts it.
 func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
+	s.check()
 	args, err := s.arguments(streamID, expected, events, true)
 	if err != nil {
 		return eventsource.AppendResult{}, err

@@ -15,6 +15,7 @@ import (
 // rows are fetched as the loop runs; the query holds a pool connection until
 // the loop ends.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[eventsource.Event, error] {
+	s.check()
 	return func(yield func(eventsource.Event, error) bool) {
 		rows, err := s.pool.Query(ctx, s.sql.readStream, streamID, max(from, 1))
 		if err != nil {
@@ -48,6 +49,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 // missing position whose append had ended by the probe is then either
 // there or rolled back for good.
 func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsource.Event, error) {
+	s.check()
 	if limit < 1 {
 		return nil, fmt.Errorf("%w: ReadAll limit %d; at least 1", eventsource.ErrInvalid, limit)
 	}
@@ -91,6 +93,7 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsour
 // HeadPosition implements eventsource.HeadReader.HeadPosition with one
 // look at the end of the events table's primary key.
 func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	s.check()
 	var p int64
 	if err := s.pool.QueryRow(ctx, s.sql.head).Scan(&p); err != nil {
 		return 0, fmt.Errorf("pgeventsource: reading the head of the log: %w", err)

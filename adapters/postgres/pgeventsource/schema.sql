@@ -14,9 +14,9 @@ CREATE TABLE IF NOT EXISTS {{events}} (
 	UNIQUE (stream_id, stream_version)
 );
 
--- Hands out global positions. An append's range is taken from it under a
--- short session lock (see the append function); a rolled-back append leaves
--- its range unused.
+-- Hands out global positions. An append's positions are taken from it in a
+-- short window guarded by a session lock (see the append function); a
+-- rolled-back append leaves its positions unused.
 CREATE SEQUENCE IF NOT EXISTS {{sequence}};
 
 CREATE TABLE IF NOT EXISTS {{snapshots}} (
@@ -44,13 +44,21 @@ LANGUAGE sql IMMUTABLE AS $fn$ SELECT (p % 4294967296 - 2147483648)::integer $fn
 -- insert see the same stream. Appends to different streams run, and
 -- commit, in parallel.
 --
--- Gap safety. Positions are taken from the sequence in one short critical
--- section (a session lock around nextval): there the append also takes the
--- in-flight lock of its first position, held until its transaction ends.
--- So by the time any later position is handed out, and a fortiori
--- committed, every earlier range is either visibly committed, rolled back,
--- or marked in flight; a reader that finds a position missing below a
--- committed one can tell which (see ReadAll).
+-- A repeat is looked for only when it is possible: when the stream is not
+-- at the expected version (a repeat's events are stored after it), or the
+-- append expects any version. The common append pays no lookup by ID.
+--
+-- Gap safety. An append takes its positions from the sequence and marks
+-- the first of them with its in-flight lock (held until its transaction
+-- ends) inside a window guarded by the sequence key (a session lock,
+-- released as soon as the mark is taken): shared for a single position, so
+-- that single-event appends never wait for each other; exclusive for a
+-- range, so that nextval and setval hand it out whole. A reader that finds
+-- a missing position whose mark is free takes the sequence key exclusively
+-- (see the probe function), which waits out every append between taking
+-- its positions and marking them; after that, a free mark means the append
+-- has ended. So by the time a later position is committed and read, every
+-- earlier one is visibly committed, rolled back, or marked in flight.
 CREATE OR REPLACE FUNCTION {{append}}(
 	p_stream text, p_expected bigint, p_ids uuid[], p_types text[], p_schemas integer[],
 	p_data bytea[], p_correlations text[], p_causations text[], p_headers jsonb[], p_at timestamptz,
@@ -65,42 +73,55 @@ DECLARE
 	found_stream  text;
 	found_version bigint;
 	first         bigint;
+	done          text; -- receives the locks' void results: an assignment
+	                    -- is evaluated directly, where PERFORM runs a query
 BEGIN
 	IF current_setting('transaction_isolation') <> 'read committed' THEN
 		RAISE EXCEPTION 'bulwark eventsource: appends need READ COMMITTED isolation, not %', current_setting('transaction_isolation');
 	END IF;
-	PERFORM pg_advisory_xact_lock(hashtextextended(p_stream, events_oid));
-
-	-- A repeat of a stored append: same stream, same events from the same
-	-- version, an expected version that agrees.
-	SELECT e.stream_id, e.stream_version INTO found_stream, found_version
-	FROM {{events}} e WHERE e.event_id = p_ids[1];
-	IF FOUND AND found_stream = p_stream AND (p_expected = -1 OR p_expected = found_version - 1)
-		AND (SELECT count(*) FROM unnest(p_ids) WITH ORDINALITY AS u(id, o)
-		     JOIN {{events}} e ON e.stream_id = p_stream AND e.stream_version = found_version + u.o - 1 AND e.event_id = u.id) = n
-	THEN
-		RETURN QUERY SELECT 1, found_version + n - 1, e.position
-			FROM {{events}} e WHERE e.stream_id = p_stream AND e.stream_version = found_version + n - 1;
-		RETURN;
-	END IF;
+	done := pg_advisory_xact_lock(hashtextextended(p_stream, events_oid))::text;
 
 	SELECT coalesce(max(e.stream_version), 0) INTO cur FROM {{events}} e WHERE e.stream_id = p_stream;
-	IF p_expected >= 0 AND cur <> p_expected THEN
-		RETURN QUERY SELECT 2, cur, 0::bigint;
-		RETURN;
+	IF p_expected < 0 OR cur <> p_expected THEN
+		-- A repeat of a stored append: same stream, same events from the
+		-- same version, an expected version that agrees.
+		SELECT e.stream_id, e.stream_version INTO found_stream, found_version
+		FROM {{events}} e WHERE e.event_id = p_ids[1];
+		IF FOUND AND found_stream = p_stream AND (p_expected = -1 OR p_expected = found_version - 1)
+			AND (SELECT count(*) FROM unnest(p_ids) WITH ORDINALITY AS u(id, o)
+			     JOIN {{events}} e ON e.stream_id = p_stream AND e.stream_version = found_version + u.o - 1 AND e.event_id = u.id) = n
+		THEN
+			RETURN QUERY SELECT 1, found_version + n - 1, e.position
+				FROM {{events}} e WHERE e.stream_id = p_stream AND e.stream_version = found_version + n - 1;
+			RETURN;
+		END IF;
+		IF p_expected >= 0 THEN
+			status := 2; version := cur; last_position := 0;
+			RETURN NEXT;
+			RETURN;
+		END IF;
 	END IF;
 	-- An event ID stored before is refused by the unique index on insert.
 
 	BEGIN
-		PERFORM pg_advisory_lock(sequence_oid, 0);
-		first := nextval('{{sequence}}');
-		IF n > 1 THEN
-			PERFORM setval('{{sequence}}', first + n - 1);
+		IF n = 1 THEN
+			done := pg_advisory_lock_shared(sequence_oid, 0)::text;
+			first := nextval('{{sequence}}');
+			done := pg_advisory_xact_lock(events_oid, {{inflight}}(first))::text;
+			done := pg_advisory_unlock_shared(sequence_oid, 0)::text;
+		ELSE
+			done := pg_advisory_lock(sequence_oid, 0)::text;
+			first := nextval('{{sequence}}');
+			done := setval('{{sequence}}', first + n - 1)::text;
+			done := pg_advisory_xact_lock(events_oid, {{inflight}}(first))::text;
+			done := pg_advisory_unlock(sequence_oid, 0)::text;
 		END IF;
-		PERFORM pg_advisory_xact_lock(events_oid, {{inflight}}(first));
-		PERFORM pg_advisory_unlock(sequence_oid, 0);
 	EXCEPTION WHEN OTHERS THEN
-		PERFORM pg_advisory_unlock(sequence_oid, 0);
+		IF n = 1 THEN
+			PERFORM pg_advisory_unlock_shared(sequence_oid, 0);
+		ELSE
+			PERFORM pg_advisory_unlock(sequence_oid, 0);
+		END IF;
 		RAISE;
 	END;
 
@@ -112,18 +133,34 @@ BEGIN
 	IF p_notify THEN
 		PERFORM pg_notify({{channel}}, '');
 	END IF;
-	RETURN QUERY SELECT 0, cur + n, first + n - 1;
+	status := 0; version := cur + n; last_position := first + n - 1;
+	RETURN NEXT;
 END
 $fn$;
 
 -- Reports which of the given positions are the start of an append still in
 -- flight: it tries each one's in-flight lock in shared mode, without
 -- waiting (releasing it at once when it gets it), so probes do not disturb
--- each other.
+-- each other or the appends. When some are free, it first waits out the
+-- appends between taking their positions and marking them (the sequence
+-- key, exclusive, until the probe's transaction ends), then tries again:
+-- a free mark then means the append has ended.
 CREATE OR REPLACE FUNCTION {{probe}}(p_positions bigint[]) RETURNS bigint[]
-LANGUAGE sql AS $fn$
-	SELECT coalesce(array_agg(p ORDER BY p), '{}') FROM unnest(p_positions) AS p
-	WHERE CASE WHEN pg_try_advisory_lock_shared('{{events}}'::regclass::oid::integer, {{inflight}}(p))
-		THEN NOT pg_advisory_unlock_shared('{{events}}'::regclass::oid::integer, {{inflight}}(p))
-		ELSE true END
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	events_oid   integer := '{{events}}'::regclass::oid::integer;
+	sequence_oid integer := '{{sequence}}'::regclass::oid::integer;
+	held         bigint[];
+BEGIN
+	FOR attempt IN 1..2 LOOP
+		SELECT coalesce(array_agg(p ORDER BY p), '{}') INTO held FROM unnest(p_positions) AS p
+		WHERE CASE WHEN pg_try_advisory_lock_shared(events_oid, {{inflight}}(p))
+			THEN NOT pg_advisory_unlock_shared(events_oid, {{inflight}}(p))
+			ELSE true END;
+		IF attempt = 2 OR cardinality(held) = cardinality(p_positions) THEN
+			RETURN held;
+		END IF;
+		PERFORM pg_advisory_xact_lock(sequence_oid, 0);
+	END LOOP;
+END
 $fn$;

@@ -15,12 +15,16 @@
 // Gap safety. Positions are handed out when an append inserts, not when it
 // commits, so a position can become visible after greater ones (the trap
 // behind skipped events in event stores built on sequences). Each append
-// marks the first of its positions with an advisory lock, taken in the same
-// short critical section that hands out the positions and held until its
-// transaction ends. ReadAll, finding positions missing below committed ones,
-// probes those marks: it returns only events below the first append still
-// in flight, and treats a missing position whose append has ended as rolled
-// back only after reading again. So a reader that continues after the last
+// marks the first of its positions with an advisory lock, held until its
+// transaction ends and taken in the same short window that hands out the
+// positions; the window holds a lock on the sequence's key, shared for a
+// single-event append (so that those never wait for each other) and
+// exclusive for several events. ReadAll, finding positions missing below
+// committed ones, probes those marks; for a free mark it first waits out
+// the windows open at that moment (taking the sequence's key exclusively),
+// so that a free mark means an append that has ended. It returns only
+// events below the first append still in flight, and treats a missing
+// position whose append has ended as rolled back only after reading again. So a reader that continues after the last
 // position it got never passes an event that commits late; a long open
 // transaction that appended holds readers back (not writers) until it ends.
 // Rolled-back appends leave their positions unused.
@@ -35,11 +39,13 @@
 // deadlock; PostgreSQL then aborts one (retry it).
 //
 // Notifications. Listen waits on Config.Channel, on a connection of its
-// own. Append's commits are announced right after them, by a separate,
-// asynchronously committed NOTIFY that a short-lived goroutine sends for
-// any number of appends at once (a NOTIFY inside the append would make
-// PostgreSQL flush notifying commits one at a time); AppendTx sends its
-// NOTIFY inside the caller's transaction, delivered when it commits.
+// own, and is woken at once by the commits of the same Store's Append.
+// Other processes learn of Append's commits from a separate, asynchronously
+// committed NOTIFY that a short-lived goroutine sends for any number of
+// appends at once, at most one every 2ms (a NOTIFY inside the append would
+// make PostgreSQL flush notifying commits one at a time, and one per append
+// would cost as much as the appends); AppendTx sends its NOTIFY inside the
+// caller's transaction, delivered when it commits.
 package pgeventsource
 
 import (
@@ -56,36 +62,36 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Config configures a Store. Start from DefaultConfig.
+// Config configures a Store. The zero value is the default configuration
+// (see DefaultConfig).
 type Config struct {
-	// Pool is the database. Required. ReadStream holds one of its
-	// connections while its loop runs; Listen opens a connection of its own
-	// with the pool's settings.
-	Pool *pgxpool.Pool
 	// EventsTable holds the events, "name" or "schema.name": letters,
 	// digits and underscores. The position sequence and the functions are
 	// named after it, with "_position", "_append", "_inflight" and
-	// "_probe", so it can be at most 54 bytes long.
+	// "_probe", so it can be at most 54 bytes long. Empty means
+	// "bulwark_events".
 	EventsTable string
-	// SnapshotsTable holds the snapshots (named the same way).
+	// SnapshotsTable holds the snapshots (named the same way). Empty
+	// means "bulwark_snapshots".
 	SnapshotsTable string
 	// Channel is the NOTIFY channel of new events (letters, digits and
 	// underscores). Channels are per database, not per schema: give each
-	// event store in one database its own.
+	// event store in one database its own. Empty means "bulwark_events".
 	Channel string
 	// Clock stamps RecordedAt on events and snapshots. Nil uses
 	// clock.System.
 	Clock clock.Clock
 }
 
-// DefaultConfig returns a Config with the tables "bulwark_events" and
-// "bulwark_snapshots" and the channel "bulwark_events". Set Pool before
-// calling New.
+// DefaultConfig returns the configuration the zero Config stands for,
+// spelled out: the tables "bulwark_events" and "bulwark_snapshots", the
+// channel "bulwark_events" and the system clock.
 func DefaultConfig() Config {
 	return Config{
 		EventsTable:    "bulwark_events",
 		SnapshotsTable: "bulwark_snapshots",
 		Channel:        "bulwark_events",
+		Clock:          clock.System,
 	}
 }
 
@@ -113,11 +119,24 @@ type statements struct {
 //go:embed schema.sql
 var schemaSQL string
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the tables.
-func New(cfg Config) (*Store, error) {
-	if cfg.Pool == nil {
-		return nil, errors.New("pgeventsource: Config.Pool must be set")
+// New returns a Store in the database of pool, or an error naming a nil
+// pool or the first invalid setting. ReadStream holds one of the pool's
+// connections while its loop runs; Listen opens a connection of its own
+// with the pool's settings. New does not touch the database; call Migrate
+// to create the tables.
+func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgeventsource: New needs a pool (pool is nil)")
+	}
+	d := DefaultConfig()
+	if cfg.EventsTable == "" {
+		cfg.EventsTable = d.EventsTable
+	}
+	if cfg.SnapshotsTable == "" {
+		cfg.SnapshotsTable = d.SnapshotsTable
+	}
+	if cfg.Channel == "" {
+		cfg.Channel = d.Channel
 	}
 	for _, t := range []struct{ setting, name string }{
 		{"pgeventsource: Config.EventsTable", cfg.EventsTable},
@@ -144,7 +163,7 @@ func New(cfg Config) (*Store, error) {
 		"{{channel}}", "'"+cfg.Channel+"'",
 		"{{columns}}", columns,
 	)
-	return &Store{pool: cfg.Pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, sql: statements{
+	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, sql: statements{
 		migrate: r.Replace(schemaSQL),
 		append:  r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 		// Committed asynchronously: it carries nothing to lose, and
@@ -169,10 +188,18 @@ WHERE s.schema_version <> excluded.schema_version OR s.stream_version <= exclude
 // is not safe against itself).
 const migrateLock = 0x6275_6c77 // "bulw"
 
+// check panics on the zero Store.
+func (s *Store) check() {
+	if s.pool == nil {
+		panic("pgeventsource: Store used without New")
+	}
+}
+
 // Migrate creates the tables, the sequence and the functions if they do not
 // exist (and replaces the functions, so that they match this version of the
 // package). It is safe to run concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := pgmigrate.Run(ctx, s.pool, migrateLock, s.sql.migrate); err != nil {
 		return fmt.Errorf("pgeventsource: migrating: %w", err)
 	}

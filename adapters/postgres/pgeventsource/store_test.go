@@ -2,8 +2,6 @@ package pgeventsource_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -23,7 +20,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){"crash-writer": crashWriter})
+	eventsourcetest.MainCrashWriter(openCrashStore) // returns unless this process is a crash writer
+	os.Exit(m.Run())
 }
 
 // checkLeaks fails the test if it leaves goroutines behind.
@@ -43,12 +41,11 @@ func newStore(t *testing.T, edit func(*pgeventsource.Config)) (*pgeventsource.St
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	cfg := pgeventsource.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, schema
+	cfg := pgeventsource.Config{Channel: schema}
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := pgeventsource.New(cfg)
+	s, err := pgeventsource.New(pool, cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s, pool
@@ -89,7 +86,6 @@ func TestNewValidates(t *testing.T) {
 		edit func(*pgeventsource.Config)
 		says string
 	}{
-		{"NoPool", func(c *pgeventsource.Config) { c.Pool = nil }, "Config.Pool must be set"},
 		{"BadEvents", func(c *pgeventsource.Config) { c.EventsTable = "events; DROP TABLE x" }, "Config.EventsTable"},
 		{"BadSnapshots", func(c *pgeventsource.Config) { c.SnapshotsTable = "a.b.c" }, "Config.SnapshotsTable"},
 		{"LongEvents", func(c *pgeventsource.Config) { c.EventsTable = strings.Repeat("e", 55) }, "named after it"},
@@ -98,12 +94,16 @@ func TestNewValidates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := pgeventsource.DefaultConfig()
-			cfg.Pool = pool
 			tc.edit(&cfg)
-			_, err := pgeventsource.New(cfg)
+			_, err := pgeventsource.New(pool, cfg)
 			require.ErrorContains(t, err, tc.says)
 		})
 	}
+	_, err := pgeventsource.New(nil, pgeventsource.Config{})
+	require.ErrorContains(t, err, "pgeventsource: New needs a pool (pool is nil)")
+	_, err = pgeventsource.New(pool, pgeventsource.Config{})
+	require.NoError(t, err, "the zero Config")
+	assert.PanicsWithValue(t, "pgeventsource: Store used without New", func() { _, _ = (&pgeventsource.Store{}).HeadPosition(context.Background()) })
 }
 
 // TestMigrateConcurrentlyAndAgain: Migrate is safe to run at once from
@@ -113,10 +113,7 @@ func TestMigrateConcurrentlyAndAgain(t *testing.T) {
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	cfg := pgeventsource.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, schema
-	cfg.EventsTable, cfg.SnapshotsTable = schema+".ev", schema+".ev_snap"
-	s, err := pgeventsource.New(cfg)
+	s, err := pgeventsource.New(pool, pgeventsource.Config{Channel: schema, EventsTable: schema + ".ev", SnapshotsTable: schema + ".ev_snap"})
 	require.NoError(t, err)
 	pgtest.MigrateConcurrently(t, 4, s.Migrate)
 	_, err = s.Append(context.Background(), "s", eventsource.NoStream, eventsourcetest.NewEvent("e", `{}`))
@@ -287,58 +284,37 @@ func TestAppendTxNotifiesOnCommit(t *testing.T) {
 	require.ErrorIs(t, <-done, context.Canceled)
 }
 
-// crashWriter is the child process of TestKilledWriter.
-func crashWriter() {
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv("EVENTSOURCE_DSN"))
+// Where a crash writer of TestKilledWriter finds the database.
+const (
+	crashDSNVar     = "BULWARK_PGEVENTSOURCE_CRASH_DSN"
+	crashChannelVar = "BULWARK_PGEVENTSOURCE_CRASH_CHANNEL"
+)
+
+// openCrashStore opens the store of a crash writer (see
+// eventsourcetest.MainCrashWriter).
+func openCrashStore(ctx context.Context) (eventsource.Store, error) {
+	pool, err := pgxpool.New(ctx, os.Getenv(crashDSNVar))
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
-	cfg := pgeventsource.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, os.Getenv("EVENTSOURCE_CHANNEL")
-	s, err := pgeventsource.New(cfg)
-	if err != nil {
-		panic(err)
-	}
-	_ = eventsourcetest.CrashWriter(ctx, s, os.Getenv("EVENTSOURCE_RUN"), os.Stdout)
+	return pgeventsource.New(pool, pgeventsource.Config{Channel: os.Getenv(crashChannelVar)})
 }
 
-// TestKilledWriter kills a process with SIGKILL in the middle of its
-// appends: its acknowledged history is all there, the append in flight is
-// there whole or not at all, and re-sending it stores it once.
+// TestKilledWriter runs eventsourcetest's crash test: a process killed with
+// SIGKILL in the middle of its appends leaves its acknowledged history
+// whole, the append in flight whole or not at all, and re-sending it
+// stores it once.
 func TestKilledWriter(t *testing.T) {
-	schema, dsn := pgtest.Schema(t)
-	pool, err := pgxpool.New(context.Background(), dsn)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	cfg := pgeventsource.DefaultConfig()
-	cfg.Pool, cfg.Channel = pool, schema
-	s, err := pgeventsource.New(cfg)
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
-	for round := range 6 {
-		run := fmt.Sprint("writer-", round)
-		delay := time.Duration(rng.IntN(5000)) * time.Microsecond
-		out := killAfter(t, 10+rng.IntN(20), delay, "EVENTSOURCE_DSN="+dsn, "EVENTSOURCE_CHANNEL="+schema, "EVENTSOURCE_RUN="+run)
-		eventsourcetest.VerifyCrash(t, s, run, out)
-	}
-	page, err := s.ReadAll(context.Background(), 1, 1000)
-	require.NoError(t, err)
-	for i := 1; i < len(page); i++ {
-		require.Greater(t, page[i].GlobalPosition, page[i-1].GlobalPosition)
-	}
-}
-
-// killAfter starts the crash writer and kills it with SIGKILL delay after
-// it has acknowledged n batches, returning everything it printed.
-func killAfter(t *testing.T, n int, delay time.Duration, env ...string) string {
-	t.Helper()
-	cmd := testenv.Command(t, "crash-writer", env...)
-	cmd.Stdout = nil
-	return eventsourcetest.KillAfter(t, cmd, n, delay)
+	eventsourcetest.RunCrash(t, func(t *testing.T) eventsourcetest.CrashHarness {
+		schema, dsn := pgtest.Schema(t)
+		pool, err := pgxpool.New(context.Background(), dsn)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		s, err := pgeventsource.New(pool, pgeventsource.Config{Channel: schema})
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(context.Background()))
+		return eventsourcetest.CrashHarness{Store: s, ChildEnv: []string{crashDSNVar + "=" + dsn, crashChannelVar + "=" + schema}}
+	})
 }
 
 // TestClockStampsRecordedAt: events and snapshots are stamped by

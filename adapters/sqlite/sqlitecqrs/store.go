@@ -27,18 +27,16 @@ import (
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
 
-// Config configures a Store. Start from DefaultConfig.
+// Config configures a Store. The zero value is the default configuration
+// (see DefaultConfig).
 type Config struct {
-	// DB is the database holding the checkpoints and the read models,
-	// opened with sqlite.Open. Required.
-	DB *sql.DB
 	// Table holds the checkpoints, "name" or "schema.name": letters,
-	// digits and underscores.
+	// digits and underscores. Empty means "bulwark_projections".
 	Table string
 }
 
-// DefaultConfig returns a Config with the table "bulwark_projections". Set
-// DB before calling New.
+// DefaultConfig returns the configuration the zero Config stands for,
+// spelled out: the table "bulwark_projections".
 func DefaultConfig() Config {
 	return Config{Table: "bulwark_projections"}
 }
@@ -64,17 +62,22 @@ var migrateSQL string
 
 const columns = `name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at`
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the table.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("sqlitecqrs: Config.DB must be set")
+// New returns a Store of checkpoints in db (opened with sqlite.Open), the
+// database holding the read models too, or an error naming a nil db or the
+// first invalid setting. It does not touch the database; call Migrate to
+// create the table.
+func New(db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlitecqrs: New needs a database (db is nil)")
+	}
+	if cfg.Table == "" {
+		cfg.Table = DefaultConfig().Table
 	}
 	if err := sqlident.Check("sqlitecqrs: Config.Table", cfg.Table); err != nil {
 		return nil, err
 	}
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
-	return &Store{db: cfg.DB, sql: statements{
+	return &Store{db: db, sql: statements{
 		migrate: r.Replace(migrateSQL),
 		read:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
 		write: r.Replace(`INSERT INTO {{table}} ({{columns}}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -85,9 +88,17 @@ ON CONFLICT (name, version) DO UPDATE SET position = excluded.position, live = e
 	}}, nil
 }
 
+// check panics on the zero Store.
+func (s *Store) check() {
+	if s.db == nil {
+		panic("sqlitecqrs: Store used without New")
+	}
+}
+
 // Migrate creates the table if it does not exist. It is safe to run
 // concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
 	}
@@ -97,6 +108,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Update implements cqrs.Store.Update in one transaction of its own, which
 // holds the database's write lock from its start.
 func (s *Store) Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx *sql.Tx, cp *cqrs.Checkpoint) error) error {
+	s.check()
 	fail := func(err error) error {
 		return fmt.Errorf("sqlitecqrs: updating the checkpoint of %q version %d: %w", name, version, err)
 	}
@@ -150,6 +162,7 @@ func (s *Store) prepared(ctx context.Context) (read, write *sql.Stmt, err error)
 
 // List implements cqrs.Store.List.
 func (s *Store) List(ctx context.Context) ([]cqrs.Checkpoint, error) {
+	s.check()
 	cps, err := scan(s.db.QueryContext(ctx, s.sql.list))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitecqrs: listing the checkpoints: %w", err)

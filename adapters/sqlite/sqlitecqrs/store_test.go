@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 
@@ -11,21 +12,19 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitecqrs"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/cqrs/cqrstest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){"projector": runProjectorChild})
+	cqrstest.MainCrashChild(openCrashChild) // returns unless this process is a crash child
+	os.Exit(m.Run())
 }
 
 func newStore(t testing.TB, db *sql.DB) *sqlitecqrs.Store {
 	t.Helper()
-	cfg := sqlitecqrs.DefaultConfig()
-	cfg.DB = db
-	s, err := sqlitecqrs.New(cfg)
+	s, err := sqlitecqrs.New(db, sqlitecqrs.Config{})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s
@@ -67,12 +66,15 @@ func TestConformance(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	_, err := sqlitecqrs.New(sqlitecqrs.Config{Table: "t"})
-	require.ErrorContains(t, err, "sqlitecqrs: Config.DB must be set")
-	for _, table := range []string{"", "a;b", "x.y.z", "1t"} {
-		_, err := sqlitecqrs.New(sqlitecqrs.Config{DB: &sql.DB{}, Table: table})
+	_, err := sqlitecqrs.New(nil, sqlitecqrs.Config{Table: "t"})
+	require.ErrorContains(t, err, "sqlitecqrs: New needs a database (db is nil)")
+	for _, table := range []string{"a;b", "x.y.z", "1t"} {
+		_, err := sqlitecqrs.New(&sql.DB{}, sqlitecqrs.Config{Table: table})
 		require.ErrorContains(t, err, "sqlitecqrs: Config.Table", "table %q", table)
 	}
+	_, err = sqlitecqrs.New(&sql.DB{}, sqlitecqrs.Config{})
+	require.NoError(t, err, "the zero Config")
+	assert.PanicsWithValue(t, "sqlitecqrs: Store used without New", func() { _, _ = (&sqlitecqrs.Store{}).List(context.Background()) })
 }
 
 // TestMigrateConcurrentlyAndAgain: Migrate is idempotent and safe to run
@@ -80,7 +82,7 @@ func TestNewValidates(t *testing.T) {
 func TestMigrateConcurrentlyAndAgain(t *testing.T) {
 	ctx := context.Background()
 	db := sqlitetest.Open(t)
-	s, err := sqlitecqrs.New(sqlitecqrs.Config{DB: db, Table: "main.checkpoints"})
+	s, err := sqlitecqrs.New(db, sqlitecqrs.Config{Table: "main.checkpoints"})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)

@@ -19,6 +19,7 @@ const maxIDsPerQuery = 500
 // Append implements eventsource.Store.Append in a transaction of its own,
 // then wakes this Store's listeners.
 func (s *Store) Append(ctx context.Context, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
+	s.check()
 	if err := eventsource.CheckAppend(streamID, expected, events); err != nil {
 		return eventsource.AppendResult{}, err
 	}
@@ -45,6 +46,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected eventsourc
 // rolls back. A version conflict or a duplicate ID is reported without
 // spoiling tx.
 func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
+	s.check()
 	if err := eventsource.CheckAppend(streamID, expected, events); err != nil {
 		return eventsource.AppendResult{}, err
 	}
@@ -161,6 +163,7 @@ func (s *Store) repeated(ctx context.Context, tx *sql.Tx, streamID string, first
 // Listen implements eventsource.Listener for the appends made through this
 // Store value's Append: wake is called once, then after each of them.
 func (s *Store) Listen(ctx context.Context, wake func()) error {
+	s.check()
 	key := &wake
 	s.mu.Lock()
 	s.listeners[key] = struct{}{}

@@ -16,6 +16,7 @@ import (
 // rows are stepped through as the loop runs (in one read transaction: one
 // consistent view); it holds a connection until the loop ends.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[eventsource.Event, error] {
+	s.check()
 	return func(yield func(eventsource.Event, error) bool) {
 		rows, err := s.db.QueryContext(ctx, s.sql.readStream, streamID, max(from, 1))
 		if err != nil {
@@ -41,6 +42,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 
 // ReadAll implements eventsource.Store.ReadAll.
 func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsource.Event, error) {
+	s.check()
 	if limit < 1 {
 		return nil, fmt.Errorf("%w: ReadAll limit %d; at least 1", eventsource.ErrInvalid, limit)
 	}
@@ -65,6 +67,7 @@ func (s *Store) ReadAll(ctx context.Context, from int64, limit int) ([]eventsour
 
 // HeadPosition implements eventsource.HeadReader.HeadPosition.
 func (s *Store) HeadPosition(ctx context.Context) (int64, error) {
+	s.check()
 	var p int64
 	if err := s.db.QueryRowContext(ctx, s.sql.lastPosition).Scan(&p); err != nil {
 		return 0, fmt.Errorf("sqliteeventsource: reading the head of the log: %w", err)

@@ -14,6 +14,7 @@ import (
 // SaveSnapshot implements eventsource.SnapshotStore.SaveSnapshot with one
 // upsert.
 func (s *Store) SaveSnapshot(ctx context.Context, snap eventsource.Snapshot) error {
+	s.check()
 	if err := eventsource.CheckSnapshot(snap); err != nil {
 		return err
 	}
@@ -30,6 +31,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap eventsource.Snapshot) err
 
 // LoadSnapshot implements eventsource.SnapshotStore.LoadSnapshot.
 func (s *Store) LoadSnapshot(ctx context.Context, streamID string) (eventsource.Snapshot, bool, error) {
+	s.check()
 	snap := eventsource.Snapshot{StreamID: streamID}
 	var (
 		id []byte

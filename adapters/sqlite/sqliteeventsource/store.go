@@ -34,24 +34,25 @@ import (
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
 
-// Config configures a Store. Start from DefaultConfig.
+// Config configures a Store. The zero value is the default configuration
+// (see DefaultConfig).
 type Config struct {
-	// DB is the database, opened with sqlite.Open. Required.
-	DB *sql.DB
 	// EventsTable holds the events, "name" or "schema.name": letters,
-	// digits and underscores.
+	// digits and underscores. Empty means "bulwark_events".
 	EventsTable string
-	// SnapshotsTable holds the snapshots (named the same way).
+	// SnapshotsTable holds the snapshots (named the same way). Empty
+	// means "bulwark_snapshots".
 	SnapshotsTable string
 	// Clock stamps RecordedAt on events and snapshots. Nil uses
 	// clock.System.
 	Clock clock.Clock
 }
 
-// DefaultConfig returns a Config with the tables "bulwark_events" and
-// "bulwark_snapshots". Set DB before calling New.
+// DefaultConfig returns the configuration the zero Config stands for,
+// spelled out: the tables "bulwark_events" and "bulwark_snapshots" and the
+// system clock.
 func DefaultConfig() Config {
-	return Config{EventsTable: "bulwark_events", SnapshotsTable: "bulwark_snapshots"}
+	return Config{EventsTable: "bulwark_events", SnapshotsTable: "bulwark_snapshots", Clock: clock.System}
 }
 
 // Store is an event store in SQLite. It is safe for concurrent use by many
@@ -84,11 +85,19 @@ var schemaSQL string
 const columns = `position, stream_id, stream_version, event_id, type, schema_version, data,
 	correlation_id, causation_id, headers, recorded_at`
 
-// New returns a Store, or an error naming the first invalid setting. It
-// does not touch the database; call Migrate to create the tables.
-func New(cfg Config) (*Store, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("sqliteeventsource: Config.DB must be set")
+// New returns a Store in db (opened with sqlite.Open), or an error naming a
+// nil db or the first invalid setting. It does not touch the database;
+// call Migrate to create the tables.
+func New(db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqliteeventsource: New needs a database (db is nil)")
+	}
+	d := DefaultConfig()
+	if cfg.EventsTable == "" {
+		cfg.EventsTable = d.EventsTable
+	}
+	if cfg.SnapshotsTable == "" {
+		cfg.SnapshotsTable = d.SnapshotsTable
 	}
 	if err := sqlident.Check("sqliteeventsource: Config.EventsTable", cfg.EventsTable); err != nil {
 		return nil, err
@@ -97,7 +106,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	r := strings.NewReplacer("{{events}}", sqlident.Quote(cfg.EventsTable), "{{snapshots}}", sqlident.Quote(cfg.SnapshotsTable), "{{columns}}", columns)
-	return &Store{db: cfg.DB, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, sql: statements{
+	return &Store{db: db, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, sql: statements{
 		migrate:       r.Replace(schemaSQL),
 		findEvent:     r.Replace(`SELECT stream_id, stream_version FROM {{events}} WHERE event_id = ?`),
 		streamIDs:     r.Replace(`SELECT event_id, position FROM {{events}} WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version`),
@@ -118,9 +127,17 @@ WHERE s.schema_version <> excluded.schema_version OR s.stream_version <= exclude
 	}}, nil
 }
 
+// check panics on the zero Store.
+func (s *Store) check() {
+	if s.db == nil {
+		panic("sqliteeventsource: Store used without New")
+	}
+}
+
 // Migrate creates the tables if they do not exist. It is safe to run
 // concurrently and repeatedly.
 func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
 	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
 		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
 	}

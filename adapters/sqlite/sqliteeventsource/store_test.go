@@ -3,26 +3,25 @@ package sqliteeventsource_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitetest"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteeventsource"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/eventsource/eventsourcetest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, map[string]func(){"crash-writer": crashWriter})
+	eventsourcetest.MainCrashWriter(openCrashStore) // returns unless this process is a crash writer
+	os.Exit(m.Run())
 }
 
 // checkLeaks fails the test if it leaves goroutines behind.
@@ -33,9 +32,7 @@ func checkLeaks(t *testing.T) {
 
 func newStore(t *testing.T, db *sql.DB) *sqliteeventsource.Store {
 	t.Helper()
-	cfg := sqliteeventsource.DefaultConfig()
-	cfg.DB = db
-	s, err := sqliteeventsource.New(cfg)
+	s, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	return s
@@ -75,18 +72,21 @@ func TestNewValidates(t *testing.T) {
 		edit func(*sqliteeventsource.Config)
 		says string
 	}{
-		{"NoDB", func(c *sqliteeventsource.Config) { c.DB = nil }, "Config.DB must be set"},
 		{"BadEvents", func(c *sqliteeventsource.Config) { c.EventsTable = "ev ents" }, "Config.EventsTable"},
-		{"BadSnapshots", func(c *sqliteeventsource.Config) { c.SnapshotsTable = "" }, "Config.SnapshotsTable"},
+		{"BadSnapshots", func(c *sqliteeventsource.Config) { c.SnapshotsTable = "a.b.c" }, "Config.SnapshotsTable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := sqliteeventsource.DefaultConfig()
-			cfg.DB = db
 			tc.edit(&cfg)
-			_, err := sqliteeventsource.New(cfg)
+			_, err := sqliteeventsource.New(db, cfg)
 			require.ErrorContains(t, err, tc.says)
 		})
 	}
+	_, err := sqliteeventsource.New(nil, sqliteeventsource.Config{})
+	require.ErrorContains(t, err, "sqliteeventsource: New needs a database (db is nil)")
+	_, err = sqliteeventsource.New(db, sqliteeventsource.Config{})
+	require.NoError(t, err, "the zero Config")
+	assert.PanicsWithValue(t, "sqliteeventsource: Store used without New", func() { _, _ = (&sqliteeventsource.Store{}).HeadPosition(context.Background()) })
 }
 
 // TestAppendTxCommitsWithTheCallersWrites: events appended in a transaction
@@ -139,17 +139,17 @@ func TestOtherProcessesArePolled(t *testing.T) {
 	}
 	mine, theirs := newStore(t, open()), newStore(t, open())
 	fake := clocktest.New(time.Unix(0, 0))
-	cfg := eventsource.DefaultSubscriptionConfig()
-	cfg.PollInterval, cfg.Clock = time.Second, fake
 	caught := make(chan int64, 10)
-	cfg.OnCaughtUp = func(p int64) { caught <- p }
-	sub, err := eventsource.NewSubscription(mine, cfg)
-	require.NoError(t, err)
 	got := make(chan eventsource.Event, 10)
+	sub, err := eventsource.NewSubscription(mine, func(_ context.Context, e eventsource.Event) error { got <- e; return nil },
+		eventsource.SubscriptionConfig{PollInterval: time.Second, Clock: fake, Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(eventsource.CaughtUp); ok {
+				caught <- c.Position
+			}
+		})})
+	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() {
-		done <- sub.Run(ctx, 0, func(_ context.Context, e eventsource.Event) error { got <- e; return nil })
-	}()
+	go func() { done <- sub.Run(ctx) }()
 	require.Equal(t, int64(0), <-caught)
 	e := eventsourcetest.NewEvent("e", `{}`)
 	_, err = theirs.Append(ctx, "s", eventsource.NoStream, e)
@@ -204,48 +204,32 @@ func TestCorruptStoredRows(t *testing.T) {
 	}
 }
 
-// crashWriter is the child process of TestKilledWriter.
-func crashWriter() {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, os.Getenv("EVENTSOURCE_DB"))
+// crashPathVar names the database file of TestKilledWriter to its crash
+// writers.
+const crashPathVar = "BULWARK_SQLITEEVENTSOURCE_CRASH_PATH"
+
+// openCrashStore opens the store of a crash writer (see
+// eventsourcetest.MainCrashWriter).
+func openCrashStore(ctx context.Context) (eventsource.Store, error) {
+	db, err := sqlite.Open(ctx, os.Getenv(crashPathVar))
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
-	cfg := sqliteeventsource.DefaultConfig()
-	cfg.DB = db
-	s, err := sqliteeventsource.New(cfg)
-	if err != nil {
-		panic(err)
-	}
-	_ = eventsourcetest.CrashWriter(ctx, s, os.Getenv("EVENTSOURCE_RUN"), os.Stdout)
+	return sqliteeventsource.New(db, sqliteeventsource.Config{})
 }
 
-// TestKilledWriter kills a process with SIGKILL in the middle of its
-// appends: its acknowledged history is all there, the append in flight is
-// there whole or not at all, and re-sending it stores it once.
+// TestKilledWriter runs eventsourcetest's crash test: a process killed with
+// SIGKILL in the middle of its appends leaves its acknowledged history
+// whole, the append in flight whole or not at all, and re-sending it
+// stores it once.
 func TestKilledWriter(t *testing.T) {
-	path := sqlitetest.Path(t)
-	db, err := sqlite.Open(context.Background(), path)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	s := newStore(t, db)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
-	for round := range 6 {
-		run := fmt.Sprint("writer-", round)
-		delay := time.Duration(rng.IntN(3000)) * time.Microsecond
-		eventsourcetest.VerifyCrash(t, s, run, killAfter(t, 10+rng.IntN(20), delay, "EVENTSOURCE_DB="+path, "EVENTSOURCE_RUN="+run))
-	}
-}
-
-// killAfter starts the crash writer and kills it with SIGKILL delay after
-// it has acknowledged n batches, returning everything it printed.
-func killAfter(t *testing.T, n int, delay time.Duration, env ...string) string {
-	t.Helper()
-	cmd := testenv.Command(t, "crash-writer", env...)
-	cmd.Stdout = nil
-	return eventsourcetest.KillAfter(t, cmd, n, delay)
+	eventsourcetest.RunCrash(t, func(t *testing.T) eventsourcetest.CrashHarness {
+		path := sqlitetest.Path(t)
+		db, err := sqlite.Open(context.Background(), path)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		return eventsourcetest.CrashHarness{Store: newStore(t, db), ChildEnv: []string{crashPathVar + "=" + path}, MaxKillDelay: 3 * time.Millisecond}
+	})
 }
 
 // TestClockStampsRecordedAt: events and snapshots are stamped by
@@ -253,9 +237,7 @@ func killAfter(t *testing.T, n int, delay time.Duration, env ...string) string {
 func TestClockStampsRecordedAt(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
-	cfg := sqliteeventsource.DefaultConfig()
-	cfg.DB, cfg.Clock = sqlitetest.Open(t), clocktest.New(at)
-	s, err := sqliteeventsource.New(cfg)
+	s, err := sqliteeventsource.New(sqlitetest.Open(t), sqliteeventsource.Config{Clock: clocktest.New(at)})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(ctx))
 	e := eventsourcetest.NewEvent("e", `{}`)
