@@ -114,7 +114,7 @@ func TestNewValidates(t *testing.T) {
 		{"NegativeLease", func(c *setup) { c.LeaseDuration = -time.Second }, "Config.LeaseDuration must be 0 (meaning 15s) or in [1ms, 24h0m0s], got -1s"},
 		{"TinyLease", func(c *setup) { c.LeaseDuration = time.Microsecond }, "Config.LeaseDuration must be 0 (meaning 15s) or in [1ms, 24h0m0s], got 1µs"},
 		{"NegativeAttempts", func(c *setup) { c.MaxAttempts = -1 }, "Config.MaxAttempts must be 0 (meaning 5) or in [1, 1000], got -1"},
-		{"BadBackoff", func(c *setup) { c.Backoff = retry.Exponential{} }, "Config.Backoff: Exponential.Initial must be > 0"},
+		{"BadBackoff", func(c *setup) { c.Backoff = retry.Exponential{Initial: -1} }, "Config.Backoff: Exponential.Initial must be >= 0"},
 		{"NegativeMaxDelay", func(c *setup) { c.MaxDelay = -1 }, "Config.MaxDelay must be 0 (meaning 30s) or in (0, 24h0m0s], got -1ns"},
 		{"NegativeWaitPoll", func(c *setup) { c.WaitPollInterval = -1 }, "Config.WaitPollInterval must be 0 (meaning 50ms) or in (0, 24h0m0s], got -1ns"},
 		{"NoName", func(c *setup) { c.projections[0].Name = "" }, `projections[0].Name "": must not be empty`},
@@ -154,7 +154,7 @@ func TestRetryBackoff(t *testing.T) {
 	}}
 	cfg := baseConfig(events, store, p)
 	cfg.Clock, cfg.MaxAttempts = fake, 5
-	cfg.Backoff, cfg.MaxDelay = retry.Exponential{Initial: time.Second}, 3*time.Second
+	cfg.Backoff, cfg.MaxDelay = retry.Exponential{Initial: time.Second, Jitter: retry.NoJitter}, 3*time.Second
 	reported := make(chan time.Duration, 10)
 	cfg.Observer = on(func(_ context.Context, e cqrs.EventFailed) { reported <- e.Wait })
 	pr, err := cqrs.New(cfg.events, cfg.store, cfg.projections, cfg.Config)

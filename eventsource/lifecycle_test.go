@@ -142,7 +142,7 @@ func TestHandleWaitsBetweenTries(t *testing.T) {
 	fake := clocktest.New(time.Unix(0, 0))
 	observed := &retries{}
 	accounts := newAccounts(t, store, func(c *eventsource.RepositoryConfig[Account]) {
-		c.Backoff, c.MaxDelay, c.Clock, c.Observer = retry.Exponential{Initial: time.Second}, 3*time.Second, fake, observed
+		c.Backoff, c.MaxDelay, c.Clock, c.Observer = retry.Exponential{Initial: time.Second, Jitter: retry.NoJitter}, 3*time.Second, fake, observed
 	})
 	done := make(chan error, 1)
 	go func() {

@@ -173,7 +173,7 @@ func TestNewSubscriptionValidates(t *testing.T) {
 		{"NegativePoll", mem, func(c *eventsource.SubscriptionConfig) { c.PollInterval = -1 }, "SubscriptionConfig.PollInterval must be 0 (meaning 1s) or in (0, 24h0m0s], got -1ns"},
 		{"HugePoll", mem, func(c *eventsource.SubscriptionConfig) { c.PollInterval = 25 * time.Hour }, "PollInterval must be 0 (meaning 1s) or in (0, 24h0m0s], got 25h0m0s"},
 		{"NegativeMaxDelay", mem, func(c *eventsource.SubscriptionConfig) { c.MaxDelay = -time.Second }, "SubscriptionConfig.MaxDelay must be 0 (meaning 30s)"},
-		{"BadBackoff", mem, func(c *eventsource.SubscriptionConfig) { c.Backoff = retry.Exponential{} }, "SubscriptionConfig.Backoff: Exponential.Initial must be > 0"},
+		{"BadBackoff", mem, func(c *eventsource.SubscriptionConfig) { c.Backoff = retry.Exponential{Initial: -1} }, "SubscriptionConfig.Backoff: Exponential.Initial must be >= 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var cfg eventsource.SubscriptionConfig

@@ -26,7 +26,7 @@ var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // testConfig is the default configuration with exact (unjittered) retry
 // waits and fc as the clock.
 func testConfig(fc *clocktest.Fake) outbox.Config {
-	return outbox.Config{Backoff: retry.Exponential{Initial: time.Second}, Clock: fc}
+	return outbox.Config{Backoff: retry.Exponential{Initial: time.Second, Jitter: retry.NoJitter}, Clock: fc}
 }
 
 func payloadsOf(msgs []outbox.Message) []string {
@@ -60,7 +60,7 @@ func TestConfigValidation(t *testing.T) {
 		{"lease", func(c *outbox.Config) { c.Lease = -1 }, "Config.Lease must be 0 (meaning 1m0s) or in (0, 24h], got -1ns"},
 		{"attempts", func(c *outbox.Config) { c.MaxAttempts = -2 }, "Config.MaxAttempts must be 0 (meaning 10), outbox.Unlimited or in [1, 1e6], got -2"},
 		{"attempts huge", func(c *outbox.Config) { c.MaxAttempts = 1e6 + 1 }, "Config.MaxAttempts must be 0 (meaning 10), outbox.Unlimited or in [1, 1e6], got 1000001"},
-		{"backoff", func(c *outbox.Config) { c.Backoff = retry.Exponential{} }, "Config.Backoff: Exponential.Initial must be > 0, got 0s"},
+		{"backoff", func(c *outbox.Config) { c.Backoff = retry.Exponential{Initial: -1} }, "Config.Backoff: Exponential.Initial must be >= 0 (0 means 100ms), got -1ns"},
 		{"max delay", func(c *outbox.Config) { c.MaxDelay = -time.Second }, "Config.MaxDelay must be 0 (meaning 1m0s) or in (0, 24h], got -1s"},
 		{"retention", func(c *outbox.Config) { c.Retention = -time.Second }, "Config.Retention must be 0 (delete at once) or in (0, 87600h], got -1s"},
 		{"cleanup", func(c *outbox.Config) { c.CleanupInterval = -time.Second }, "Config.CleanupInterval must be 0 (meaning 1m0s) or in (0, 24h], got -1s"},
