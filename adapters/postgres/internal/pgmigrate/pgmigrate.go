@@ -172,24 +172,23 @@ func Cut(name string) string {
 	return name
 }
 
-// DropIndexes returns SQL that drops the indexes of table (quoted) named
-// in old, except those named in keep and those that back a constraint:
-// the indexes a previous release made under names PostgreSQL had cut,
-// once the same indexes exist under their new names. It returns "" when
-// old is empty.
-func DropIndexes(table string, old, keep []string) string {
+// DropRenamedIndexes returns SQL that drops the indexes a previous
+// release made on table (quoted) under names PostgreSQL had cut, once the
+// same indexes exist under their new names. Each pair of renames holds an
+// index's name as the previous release derived it (uncut) and its name
+// now; only the pairs that differ are dropped, by their cut names, and
+// only if they are indexes of table that back no constraint and bear none
+// of the new names. It returns "" when no pair differs.
+func DropRenamedIndexes(table string, renames [][2]string) string {
+	var old, keep []string
+	for _, r := range renames {
+		keep = append(keep, literal(r[1]))
+		if r[0] != r[1] {
+			old = append(old, literal(Cut(r[0])))
+		}
+	}
 	if len(old) == 0 {
 		return ""
-	}
-	list := func(names []string) string {
-		q := make([]string, len(names))
-		for i, n := range names {
-			q[i] = literal(n)
-		}
-		if len(q) == 0 {
-			return "''"
-		}
-		return strings.Join(q, ", ")
 	}
 	return fmt.Sprintf(`DO $migrate$
 DECLARE
@@ -204,5 +203,5 @@ BEGIN
 	END LOOP;
 END
 $migrate$;
-`, literal(table), list(old), list(keep))
+`, literal(table), strings.Join(old, ", "), strings.Join(keep, ", "))
 }

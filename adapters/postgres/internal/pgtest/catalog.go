@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"slices"
 	"strings"
 	"testing"
@@ -58,4 +59,30 @@ func Triggers(t testing.TB, db Querier, table string) int {
 // quote quotes each part of a table name for a regclass literal.
 func quote(table string) string {
 	return pgx.Identifier(strings.Split(table, ".")).Sanitize()
+}
+
+// Functions returns the number of functions in schema.
+func Functions(t testing.TB, db Querier, schema string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM pg_proc WHERE pronamespace = $1::regnamespace`,
+		pgx.Identifier{schema}.Sanitize()).Scan(&n); err != nil {
+		t.Fatalf("pgtest: counting the functions of %s: %v", schema, err)
+	}
+	return n
+}
+
+// Version returns the highest migration version recorded for the store of
+// kind whose table is table (see pgmigrate.Version).
+func Version(t testing.TB, db pgmigrate.DB, kind, table string) int {
+	t.Helper()
+	var v int
+	err := pgx.BeginFunc(context.Background(), db, func(tx pgx.Tx) (err error) {
+		v, err = pgmigrate.Version(context.Background(), tx, kind, table)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("pgtest: reading the migration version of %s: %v", table, err)
+	}
+	return v
 }

@@ -1,0 +1,178 @@
+package pgoutbox
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+)
+
+// Migration is one versioned step of the outbox's schema: its Version (1,
+// 2, …), a Name saying what it does, and its SQL with the configured
+// names, which also creates the migrations table if it is missing and
+// records the step in it.
+type Migration = pgmigrate.Migration
+
+// migrateSQL is step 1, the schema of the release before migrations were
+// versioned; step 2 renders it again with the names that fit.
+//
+//go:embed migrate.sql
+var migrateSQL string
+
+// Migrations returns the steps that Migrate runs for an outbox configured
+// by cfg, in order, with cfg's names in their SQL, or the error New
+// returns for cfg. For teams that run migrations with a tool of their own
+// (goose, atlas, psql): run each step's SQL once, in order of Version, in
+// a transaction. Each step records itself in the table bulwark_migrations
+// of Config.Table's schema, so a later Migrate finds it done and runs only
+// newer steps; every statement in it is idempotent, so running a step
+// again changes nothing.
+//
+//  1. create the tables, indexes and notify trigger (as the release before
+//     versioned migrations did, which Migrate thus adopts: tables and
+//     data kept, missing objects created);
+//  2. give the indexes, notify function and trigger names that fit in 63
+//     bytes, for tables named so long that PostgreSQL cut the names step 1
+//     derives from them (several indexes came out one name and were
+//     skipped); nothing to do for shorter names.
+func Migrations(cfg Config) ([]Migration, error) {
+	sc, err := newSchema(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sc.migrations(), nil
+}
+
+// Migrate brings the outbox's schema to the latest version: it runs the
+// steps of Migrations that the database has not recorded, in order, each
+// in a transaction with its record, holding the advisory lock all bulwark
+// migrations take. It is safe to run at every start, from several
+// processes at once: all but one wait, then find the steps done. A
+// database migrated by a later release is left as it is.
+func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
+	if err := pgmigrate.Run(ctx, s.pool, "pgoutbox", s.lockNS, s.migrations); err != nil {
+		return fmt.Errorf("pgoutbox: migrating: %w", err)
+	}
+	return nil
+}
+
+// schema is an outbox's configuration with its defaults filled in and the
+// names of the objects its migrations make.
+type schema struct {
+	cfg Config
+	// names are the objects' names by sqlident's rule; legacy are those
+	// the release before it derived, which PostgreSQL cut at 63 bytes.
+	names, legacy objects
+}
+
+// objects are the names, without schema, of what Migrate makes beside the
+// tables.
+type objects struct {
+	pending, key, retry, published string // indexes of Table
+	deadKey, deadID                string // indexes of DeadLetterTable
+	notify                         string // notify function and trigger
+}
+
+func newSchema(cfg Config) (schema, error) {
+	def := DefaultConfig()
+	if cfg.Table == "" {
+		cfg.Table = def.Table
+	}
+	if cfg.DeadLetterTable == "" {
+		cfg.DeadLetterTable = def.DeadLetterTable
+	}
+	if cfg.Channel == "" {
+		_, cfg.Channel = sqlident.Split(cfg.Table)
+	}
+	n := sqlident.NewNames("pgoutbox", sqlident.Postgres)
+	n.Table("Table", cfg.Table)
+	if n.Err() == nil && cfg.DeadLetterTable == cfg.Table {
+		return schema{}, fmt.Errorf("pgoutbox: Config.DeadLetterTable must differ from Table, both are %q", cfg.Table)
+	}
+	n.Table("DeadLetterTable", cfg.DeadLetterTable)
+	if err := n.Err(); err != nil {
+		return schema{}, err
+	}
+	if err := sqlident.Check("pgoutbox: Config.Channel", cfg.Channel); err != nil || strings.Contains(cfg.Channel, ".") {
+		return schema{}, fmt.Errorf("pgoutbox: Config.Channel must be letters, digits and underscores, got %q", cfg.Channel)
+	}
+	derive := func(setting, table, suffix string) string { return n.Derived(setting, table, suffix) }
+	names := objectsOf(cfg, derive)
+	if err := n.Err(); err != nil {
+		return schema{}, err
+	}
+	legacy := objectsOf(cfg, func(_, table, suffix string) string {
+		_, base := sqlident.Split(table)
+		return sqlident.Derive(base, suffix, 0)
+	})
+	return schema{cfg: cfg, names: names, legacy: legacy}, nil
+}
+
+func objectsOf(cfg Config, derive func(setting, table, suffix string) string) objects {
+	t, d := cfg.Table, cfg.DeadLetterTable
+	return objects{
+		pending:   derive("Table", t, "pending"),
+		key:       derive("Table", t, "key"),
+		retry:     derive("Table", t, "retry"),
+		published: derive("Table", t, "published"),
+		deadKey:   derive("DeadLetterTable", d, "key"),
+		deadID:    derive("DeadLetterTable", d, "id"),
+		notify:    derive("Table", t, "notify"),
+	}
+}
+
+// replacer fills in the placeholders of the package's SQL, with o's names
+// for the objects beside the tables.
+func (sc schema) replacer(o objects) *strings.Replacer {
+	tableSchema, _ := sqlident.Split(sc.cfg.Table)
+	return strings.NewReplacer(
+		"{{table}}", sqlident.Quote(sc.cfg.Table),
+		"{{dead_table}}", sqlident.Quote(sc.cfg.DeadLetterTable),
+		"{{pending_index}}", sqlident.Quote(o.pending),
+		"{{key_index}}", sqlident.Quote(o.key),
+		"{{retry_index}}", sqlident.Quote(o.retry),
+		"{{published_index}}", sqlident.Quote(o.published),
+		"{{dead_key_index}}", sqlident.Quote(o.deadKey),
+		"{{dead_id_index}}", sqlident.Quote(o.deadID),
+		"{{notify_function}}", sqlident.Quote(sqlident.Qualify(tableSchema, o.notify)),
+		"{{notify_trigger}}", sqlident.Quote(o.notify),
+		"{{channel}}", sc.cfg.Channel,
+	)
+}
+
+func (sc schema) migrations() []Migration {
+	return pgmigrate.Build("pgoutbox", sc.cfg.Table, []Migration{
+		{Version: 1, Name: "create the tables, indexes and notify trigger", SQL: sc.replacer(sc.legacy).Replace(migrateSQL)},
+		{Version: 2, Name: "name the indexes, notify function and trigger to fit in 63 bytes", SQL: sc.rename()},
+	})
+}
+
+// rename is step 2: step 1 again under the new names (creating what
+// PostgreSQL skipped under cut ones), then the objects left under cut
+// names dropped.
+func (sc schema) rename() string {
+	old, now := sc.legacy, sc.names
+	if old == now {
+		return "-- Every name derived from the tables fits in 63 bytes: nothing to rename."
+	}
+	var b strings.Builder
+	b.WriteString("-- Step 1 under names that fit in 63 bytes (it creates what PostgreSQL\n-- skipped under the names it cut), then the objects left under cut names\n-- dropped.\n")
+	b.WriteString(sc.replacer(now).Replace(migrateSQL))
+	table, dead := sqlident.Quote(sc.cfg.Table), sqlident.Quote(sc.cfg.DeadLetterTable)
+	if old.notify != now.notify {
+		tableSchema, _ := sqlident.Split(sc.cfg.Table)
+		cut := pgmigrate.Cut(old.notify)
+		fmt.Fprintf(&b, "\nDROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS %s();\n",
+			sqlident.Quote(cut), table, sqlident.Quote(sqlident.Qualify(tableSchema, cut)))
+	}
+	b.WriteString("\n")
+	b.WriteString(pgmigrate.DropRenamedIndexes(table, [][2]string{
+		{old.pending, now.pending}, {old.key, now.key}, {old.retry, now.retry}, {old.published, now.published},
+	}))
+	b.WriteString(pgmigrate.DropRenamedIndexes(dead, [][2]string{{old.deadKey, now.deadKey}, {old.deadID, now.deadID}}))
+	return b.String()
+}
