@@ -86,3 +86,22 @@ func Version(t testing.TB, db pgmigrate.DB, kind, table string) int {
 	}
 	return v
 }
+
+// AdvisoryLocks returns the advisory locks the backend pid holds, as
+// "int8 <key>" for a lock on one int8 key and "int4 <key1> <key2>" for one
+// on two int4 keys, sorted.
+func AdvisoryLocks(t testing.TB, db Querier, pid uint32) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT CASE objsubid
+			WHEN 1 THEN 'int8 ' || ((classid::int8 << 32) | objid::int8)
+			ELSE 'int4 ' || classid::int4 || ' ' || objid::int4 END
+		FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1 ORDER BY 1`, int64(pid))
+	if err != nil {
+		t.Fatalf("pgtest: listing the advisory locks of %d: %v", pid, err)
+	}
+	locks, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("pgtest: listing the advisory locks of %d: %v", pid, err)
+	}
+	return locks
+}
