@@ -151,28 +151,30 @@ func (sc schema) migrations() []Migration {
 	})
 }
 
-// rename is step 2: step 1 again under the new names (creating what
-// PostgreSQL skipped under cut ones), then the objects left under cut
-// names dropped.
+// rename is step 2 (see pgmigrate.RenameStep).
 func (sc schema) rename() string {
 	old, now := sc.legacy, sc.names
-	if old == now {
-		return "-- Every name derived from the tables fits in 63 bytes: nothing to rename."
-	}
-	var b strings.Builder
-	b.WriteString("-- Step 1 under names that fit in 63 bytes (it creates what PostgreSQL\n-- skipped under the names it cut), then the objects left under cut names\n-- dropped.\n")
-	b.WriteString(sc.replacer(now).Replace(migrateSQL))
 	table, dead := sqlident.Quote(sc.cfg.Table), sqlident.Quote(sc.cfg.DeadLetterTable)
+	var trigger string
 	if old.notify != now.notify {
 		tableSchema, _ := sqlident.Split(sc.cfg.Table)
 		cut := pgmigrate.Cut(old.notify)
-		fmt.Fprintf(&b, "\nDROP TRIGGER IF EXISTS %s ON %s;\nDROP FUNCTION IF EXISTS %s();\n",
-			sqlident.Quote(cut), table, sqlident.Quote(sqlident.Qualify(tableSchema, cut)))
+		// The function goes only when no trigger uses it: outboxes whose
+		// names share a long prefix shared it.
+		fn := sqlident.Quote(sqlident.Qualify(tableSchema, cut)) + "()"
+		trigger = fmt.Sprintf(`DROP TRIGGER IF EXISTS %s ON %s;
+DO $migrate$
+BEGIN
+	IF to_regprocedure(%s) IS NOT NULL AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgfoid = to_regprocedure(%s)) THEN
+		DROP FUNCTION %s;
+	END IF;
+END
+$migrate$;
+`, sqlident.Quote(cut), table, pgmigrate.Literal(fn), pgmigrate.Literal(fn), fn)
 	}
-	b.WriteString("\n")
-	b.WriteString(pgmigrate.DropRenamedIndexes(table, [][2]string{
-		{old.pending, now.pending}, {old.key, now.key}, {old.retry, now.retry}, {old.published, now.published},
-	}))
-	b.WriteString(pgmigrate.DropRenamedIndexes(dead, [][2]string{{old.deadKey, now.deadKey}, {old.deadID, now.deadID}}))
-	return b.String()
+	return pgmigrate.RenameStep(old != now, sc.replacer(now).Replace(migrateSQL), trigger,
+		pgmigrate.DropRenamedIndexes(table, [][2]string{
+			{old.pending, now.pending}, {old.key, now.key}, {old.retry, now.retry}, {old.published, now.published},
+		}),
+		pgmigrate.DropRenamedIndexes(dead, [][2]string{{old.deadKey, now.deadKey}, {old.deadID, now.deadID}}))
 }

@@ -2,6 +2,7 @@ package pgoutbox_test
 
 import (
 	"context"
+	"fmt"
 	_ "embed"
 	"strings"
 	"testing"
@@ -129,3 +130,33 @@ func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 }
 
 func quoted(table string) string { return `"` + strings.ReplaceAll(table, ".", `"."`) + `"` }
+
+// TestMigrateUpgradesOutboxesSharingACutFunction: two outboxes of one
+// schema whose derived function names PostgreSQL cut to one name (a table
+// of 61 bytes and one named like its function cut) shared one notify
+// function in the previous release. Upgrading one leaves the function to
+// the other until it is upgraded too.
+func TestMigrateUpgradesOutboxesSharingACutFunction(t *testing.T) {
+	ctx := context.Background()
+	schema, dsn := pgtest.Schema(t)
+	pool, err := pgxpool.New(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	first := "o" + strings.Repeat("m", 60)
+	var stores []*pgoutbox.Store
+	for i, table := range []string{first, first + "_n"} {
+		cfg := pgoutbox.Config{Table: table, DeadLetterTable: fmt.Sprintf("dead_%d", i), Channel: fmt.Sprintf("%s_%d", schema, i)}
+		previousSchema(t, pool, cfg)
+		s, err := pgoutbox.New(pool, cfg)
+		require.NoError(t, err)
+		stores = append(stores, s)
+		assert.Equal(t, 1, pgtest.Functions(t, pool, schema), "outbox %d uses the first one's function", i)
+	}
+	require.NoError(t, stores[0].Migrate(ctx))
+	assert.Equal(t, 2, pgtest.Functions(t, pool, schema), "the cut one, still used by the second outbox, and the first's own")
+	require.NoError(t, stores[1].Migrate(ctx))
+	assert.Equal(t, 2, pgtest.Functions(t, pool, schema), "one per outbox")
+	for _, s := range stores {
+		require.NoError(t, enqueueTx(s, pool)(ctx, outbox.NewMessage("t", "k", nil)))
+	}
+}

@@ -63,7 +63,7 @@ func Build(kind, table string, steps []Migration) []Migration {
 		b.WriteString("\n")
 		b.WriteString(strings.TrimSpace(s.SQL))
 		fmt.Fprintf(&b, "\n\nINSERT INTO %s (store, table_name, version, name)\nVALUES (%s, %s, %d, %s)\nON CONFLICT DO NOTHING;\n",
-			migrations, literal(kind), literal(base), s.Version, literal(s.Name))
+			migrations, Literal(kind), Literal(base), s.Version, Literal(s.Name))
 		out[i] = Migration{Version: s.Version, Name: s.Name, SQL: b.String()}
 	}
 	return out
@@ -80,8 +80,8 @@ CREATE TABLE IF NOT EXISTS {{migrations}} (
 );
 `
 
-// literal quotes s as an SQL string literal.
-func literal(s string) string {
+// Literal quotes s as an SQL string literal.
+func Literal(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
@@ -172,6 +172,22 @@ func Cut(name string) string {
 	return name
 }
 
+// RenameStep returns the body of the step that gives the objects a store
+// derives from its table names the names sqlident's rule gives them now,
+// where PostgreSQL cut the names a previous release derived: when changed,
+// the store's first step rendered with the new names (rendered: it
+// creates what PostgreSQL skipped under cut names, and leaves what
+// exists), then drops, the statements that drop what was left under cut
+// names. Otherwise, a comment saying that there is nothing to do.
+func RenameStep(changed bool, rendered string, drops ...string) string {
+	if !changed {
+		return "-- Every name derived from the table names fits in 63 bytes: nothing to rename."
+	}
+	return "-- Step 1 under names that fit in 63 bytes (creating what PostgreSQL\n" +
+		"-- skipped under the names it cut), then what was left under cut names\n" +
+		"-- dropped.\n" + strings.TrimSpace(rendered) + "\n\n" + strings.Join(drops, "")
+}
+
 // DropRenamedIndexes returns SQL that drops the indexes a previous
 // release made on table (quoted) under names PostgreSQL had cut, once the
 // same indexes exist under their new names. Each pair of renames holds an
@@ -182,9 +198,9 @@ func Cut(name string) string {
 func DropRenamedIndexes(table string, renames [][2]string) string {
 	var old, keep []string
 	for _, r := range renames {
-		keep = append(keep, literal(r[1]))
+		keep = append(keep, Literal(r[1]))
 		if r[0] != r[1] {
-			old = append(old, literal(Cut(r[0])))
+			old = append(old, Literal(Cut(r[0])))
 		}
 	}
 	if len(old) == 0 {
@@ -203,5 +219,5 @@ BEGIN
 	END LOOP;
 END
 $migrate$;
-`, literal(table), strings.Join(old, ", "), strings.Join(keep, ", "))
+`, Literal(table), strings.Join(old, ", "), strings.Join(keep, ", "))
 }
