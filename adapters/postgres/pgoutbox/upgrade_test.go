@@ -2,8 +2,8 @@ package pgoutbox_test
 
 import (
 	"context"
-	"fmt"
 	_ "embed"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
