@@ -1,0 +1,94 @@
+package pgidempotency
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+)
+
+// Migration is one versioned step of the store's schema: its Version (1,
+// 2, …), a Name saying what it does, and its SQL with the configured
+// names, which also creates the migrations table if it is missing and
+// records the step in it.
+type Migration = pgmigrate.Migration
+
+// migrateSQL is step 1, the schema of the release before migrations were
+// versioned; step 2 renders it again with the names that fit.
+//
+//go:embed migrate.sql
+var migrateSQL string
+
+// Migrations returns the steps that Migrate runs for a store configured by
+// cfg, in order, with cfg's names in their SQL, or the error New returns
+// for cfg. For teams that run migrations with a tool of their own (goose,
+// atlas, psql): run each step's SQL once, in order of Version, in a
+// transaction. Each step records itself in the table bulwark_migrations of
+// Config.Table's schema, so a later Migrate finds it done and runs only
+// newer steps; every statement in it is idempotent, so running a step
+// again changes nothing.
+//
+//  1. create the table and its expiry index (as the release before
+//     versioned migrations did, which Migrate thus adopts: table and
+//     records kept, a missing index created);
+//  2. give the expiry index a name that fits in 63 bytes, for a table
+//     named so long that PostgreSQL cut the name step 1 derives from it
+//     (to the table's own name, so the index was skipped); nothing to do
+//     for shorter names.
+func Migrations(cfg Config) ([]Migration, error) {
+	sc, err := newSchema(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sc.migrations(), nil
+}
+
+// Migrate brings the store's schema to the latest version: it runs the
+// steps of Migrations that the database has not recorded, in order, each
+// in a transaction with its record, holding the advisory lock all bulwark
+// migrations take. It is safe to run at every start, from several
+// processes at once: all but one wait, then find the steps done. A
+// database migrated by a later release is left as it is.
+func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
+	if err := pgmigrate.Run(ctx, s.db, "pgidempotency", s.table, s.migrations); err != nil {
+		return fmt.Errorf("pgidempotency: migrating: %w", err)
+	}
+	return nil
+}
+
+// schema is a store's table and the name of its index, by sqlident's rule
+// (index) and as the release before it derived it (legacy), which
+// PostgreSQL cut at 63 bytes.
+type schema struct {
+	table, index, legacy string
+}
+
+func newSchema(cfg Config) (schema, error) {
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	n := sqlident.NewNames("pgidempotency", sqlident.Postgres)
+	n.Table("Table", cfg.Table)
+	index := n.Derived("Table", cfg.Table, "expires_at")
+	if err := n.Err(); err != nil {
+		return schema{}, err
+	}
+	_, base := sqlident.Split(cfg.Table)
+	return schema{table: cfg.Table, index: index, legacy: sqlident.Derive(base, "expires_at", 0)}, nil
+}
+
+func (sc schema) render(index string) string {
+	return strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{index}}", sqlident.Quote(index)).Replace(migrateSQL)
+}
+
+func (sc schema) migrations() []Migration {
+	return pgmigrate.Build("pgidempotency", sc.table, []Migration{
+		{Version: 1, Name: "create the table and its expiry index", SQL: sc.render(sc.legacy)},
+		{Version: 2, Name: "name the expiry index to fit in 63 bytes", SQL: pgmigrate.RenameStep(sc.legacy != sc.index, sc.render(sc.index),
+			pgmigrate.DropRenamedIndexes(sqlident.Quote(sc.table), [][2]string{{sc.legacy, sc.index}}))},
+	})
+}
