@@ -35,12 +35,7 @@ func runs(t *testing.T, db *pgxpool.Pool, table string) []int {
 
 func version(t *testing.T, db *pgxpool.Pool, table string) int {
 	t.Helper()
-	var v int
-	require.NoError(t, pgx.BeginFunc(context.Background(), db, func(tx pgx.Tx) (err error) {
-		v, err = pgmigrate.Version(context.Background(), tx, "test", table)
-		return err
-	}))
-	return v
+	return pgtest.Version(t, db, "test", table)
 }
 
 // TestRunAppliesEachStepOnceFromManyProcesses: runs started together take
