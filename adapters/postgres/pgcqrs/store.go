@@ -89,8 +89,8 @@ func New(db DB, cfg Config) (*Store, error) {
 	}
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
 	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
-		lock:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = $1 AND version = $2 FOR UPDATE`),
-		create:  r.Replace(`INSERT INTO {{table}} (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
+		lock:   r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = $1 AND version = $2 FOR UPDATE`),
+		create: r.Replace(`INSERT INTO {{table}} (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
 		write: r.Replace(`UPDATE {{table}} SET position = $3, live = $4, owner = $5, lease_until = $6,
 	failed_position = $7, failed_error = $8, failed_at = $9, updated_at = $10
 WHERE name = $1 AND version = $2`),

@@ -149,7 +149,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		"{{columns}}", columns,
 	)
 	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, table: cfg.EventsTable, migrations: sc.migrations(), sql: statements{
-		append:  r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		append: r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 		// Committed asynchronously: it carries nothing to lose, and
 		// PostgreSQL serializes notifying commits while it holds them.
 		notify:     `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`,
