@@ -1,24 +1,165 @@
-// Package sqlitemigrate runs the schema statements of bulwark's SQLite
-// stores.
+// Package sqlitemigrate runs the versioned schema migrations of bulwark's
+// SQLite stores and renders them for migration tools.
+//
+// Each store has numbered steps (1, 2, …), applied in order and each once,
+// forward only. A step's SQL creates the migrations table if it is
+// missing, makes the step's changes and records the step in the
+// migrations table, so that its SQL run by a migration tool (goose, atlas,
+// the sqlite3 shell) records it exactly as Run does. Every statement of a
+// step is idempotent, so a step that runs again changes nothing.
+//
+// The migrations table, Table, lives in the schema (main, or an attached
+// database) of the store's table, one row per applied step, keyed by the
+// store's kind ("sqliteoutbox") and the name of its table without the
+// schema. The stores of one database file share it.
 package sqlitemigrate
 
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
 
-// Run executes statements in one transaction, so a schema is created whole
-// or not at all. SQLite serialises writers, so processes sharing the file
-// may run it at once; statements written with IF NOT EXISTS make every run
-// after the first a no-op.
-func Run(ctx context.Context, db *sql.DB, statements string) error {
-	tx, err := db.BeginTx(ctx, nil)
+// Table is the name of the migrations table.
+const Table = "bulwark_migrations"
+
+// Migration is one versioned step of a store's schema, with the configured
+// names in its SQL.
+type Migration struct {
+	// Version numbers the store's steps from 1 up. Migrate applies the
+	// steps above the highest version recorded, in order.
+	Version int
+	// Name says in a few words what the step does.
+	Name string
+	// SQL is the whole step: it creates the migrations table if it is
+	// missing, makes the step's changes and records the step with an
+	// INSERT ... ON CONFLICT DO NOTHING. Run it in one transaction. Every
+	// statement is idempotent: a step run twice changes nothing.
+	SQL string
+}
+
+// Build returns the migrations of the store of kind whose table is table
+// (as configured, already checked by sqlident): steps with their SQL
+// wrapped so that each creates the migrations table if it is missing and
+// records itself. steps hold each step's version, name and body, with the
+// configured names in place. Build panics unless steps are numbered 1, 2,
+// …: they are fixed in the store's code.
+func Build(kind, table string, steps []Migration) []Migration {
+	schema, base := sqlident.Split(table)
+	migrations := sqlident.Quote(sqlident.Qualify(schema, Table))
+	out := make([]Migration, len(steps))
+	for i, s := range steps {
+		if s.Version != i+1 {
+			panic(fmt.Sprintf("sqlitemigrate: %s step %d has version %d", kind, i+1, s.Version))
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "-- bulwark %s, version %d: %s.\n", kind, s.Version, s.Name)
+		b.WriteString(strings.ReplaceAll(createTable, "{{migrations}}", migrations))
+		b.WriteString("\n")
+		b.WriteString(strings.TrimSpace(s.SQL))
+		fmt.Fprintf(&b, "\n\nINSERT INTO %s (store, table_name, version, name)\nVALUES (%s, %s, %d, %s)\nON CONFLICT DO NOTHING;\n",
+			migrations, literal(kind), literal(base), s.Version, literal(s.Name))
+		out[i] = Migration{Version: s.Version, Name: s.Name, SQL: b.String()}
+	}
+	return out
+}
+
+const createTable = `-- Applied migrations of bulwark's stores in this database.
+CREATE TABLE IF NOT EXISTS {{migrations}} (
+	store      TEXT    NOT NULL, -- the store's kind: sqliteoutbox, sqlitesaga, ...
+	table_name TEXT    NOT NULL, -- the store's table, without its schema
+	version    INTEGER NOT NULL,
+	name       TEXT    NOT NULL,
+	applied_at TEXT    NOT NULL DEFAULT CURRENT_TIMESTAMP,
+	PRIMARY KEY (store, table_name, version)
+) WITHOUT ROWID;
+`
+
+// literal quotes s as an SQL string literal.
+func literal(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// Run applies the migrations of the store of kind whose table is table
+// that are above the highest version recorded for it, in order, each in a
+// write transaction of its own (BEGIN IMMEDIATE, on one connection of db),
+// so that any number of processes sharing the file may run it at once:
+// SQLite lets one writer in at a time (the others wait up to the busy
+// timeout of db, which adapters/sqlite.Open sets), and the later ones find
+// the step recorded. A database whose recorded version is above the last
+// of migrations (migrated by a later release) is left as it is. Nothing is
+// written when every step is recorded.
+func Run(ctx context.Context, db *sql.DB, kind, table string, migrations []Migration) error {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, statements); err != nil {
-		return err
+	defer conn.Close()
+	for {
+		done, err := runNext(ctx, conn, kind, table, migrations)
+		if err != nil || done {
+			return err
+		}
 	}
-	return tx.Commit()
+}
+
+// runNext applies the first migration not recorded yet and reports whether
+// there was none.
+func runNext(ctx context.Context, conn *sql.Conn, kind, table string, migrations []Migration) (done bool, err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return false, fmt.Errorf("beginning a write transaction: %w", err)
+	}
+	defer func() {
+		end := "COMMIT"
+		if err != nil {
+			end = "ROLLBACK"
+		}
+		if _, endErr := conn.ExecContext(context.WithoutCancel(ctx), end); endErr != nil && err == nil {
+			err = fmt.Errorf("committing: %w", endErr)
+		}
+	}()
+	version, err := Version(ctx, conn, kind, table)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range migrations {
+		if m.Version > version {
+			if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
+				return false, fmt.Errorf("version %d (%s): %w", m.Version, m.Name, err)
+			}
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Querier is what Version needs: *sql.DB, *sql.Conn and *sql.Tx have it.
+type Querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Version returns the highest version recorded for the store of kind
+// whose table is table, 0 when none is (or there is no migrations table).
+func Version(ctx context.Context, db Querier, kind, table string) (int, error) {
+	schema, base := sqlident.Split(table)
+	if schema == "" {
+		schema = "main"
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+sqlident.Quote(schema)+".sqlite_master WHERE type = 'table' AND name = ?",
+		Table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("looking for %s: %w", Table, err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var version int
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM "+sqlident.Quote(schema+"."+Table)+
+		" WHERE store = ? AND table_name = ?", kind, base).Scan(&version); err != nil {
+		return 0, fmt.Errorf("reading %s: %w", Table, err)
+	}
+	return version, nil
 }

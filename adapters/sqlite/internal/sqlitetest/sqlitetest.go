@@ -20,7 +20,14 @@ func Path(t testing.TB) string {
 // Open opens a new database with sqlite.Open, closed when the test ends.
 func Open(t testing.TB) *sql.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), Path(t))
+	return OpenPath(t, Path(t))
+}
+
+// OpenPath opens the database file at path with sqlite.Open, closed when
+// the test ends.
+func OpenPath(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("sqlitetest: %v", err)
 	}
