@@ -58,7 +58,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // schema is an outbox's configuration with its defaults filled in and the
 // names of its indexes.
 type schema struct {
-	cfg                                               Config
+	cfg                                             Config
 	pending, key, retry, published, deadKey, deadID string
 }
 

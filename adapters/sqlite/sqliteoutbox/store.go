@@ -70,7 +70,7 @@ var _ outbox.Store = (*Store)(nil)
 
 type statements struct {
 	insertPrefix, scan, held, lease, owned, release, deletePublished, keepPublished string
-	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup                        string
+	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup               string
 }
 
 // New returns a Store in db, opened with adapters/sqlite.Open (WAL, busy
