@@ -130,4 +130,3 @@ func (s *Store) check() {
 		panic("sqliteeventsource: Store used without New")
 	}
 }
-
