@@ -85,7 +85,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	cfg.Table = sc.table
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
 	return &Store{db: db, table: cfg.Table, migrations: sc.migrations(), sql: statements{
-		read:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
+		read: r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
 		write: r.Replace(`INSERT INTO {{table}} ({{columns}}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name, version) DO UPDATE SET position = excluded.position, live = excluded.live, owner = excluded.owner,
 	lease_until = excluded.lease_until, failed_position = excluded.failed_position, failed_error = excluded.failed_error,
