@@ -22,51 +22,21 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pglock"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 	"github.com/jackc/pgx/v5"
 )
 
 // Table is the name of the migrations table.
-const Table = "bulwark_migrations"
+const Table = sqlmigrate.Table
 
 // Migration is one versioned step of a store's schema, with the configured
-// names in its SQL.
-type Migration struct {
-	// Version numbers the store's steps from 1 up. Migrate applies the
-	// steps above the highest version recorded, in order.
-	Version int
-	// Name says in a few words what the step does.
-	Name string
-	// SQL is the whole step: it creates the migrations table if it is
-	// missing, makes the step's changes and records the step with an
-	// INSERT ... ON CONFLICT DO NOTHING. Run it in one transaction. Every
-	// statement is idempotent: a step run twice changes nothing.
-	SQL string
-}
+// names in its SQL (see sqlmigrate.Migration).
+type Migration = sqlmigrate.Migration
 
 // Build returns the migrations of the store of kind whose table is table
-// (as configured, already checked by sqlident): steps with their SQL
-// wrapped so that each creates the migrations table if it is missing and
-// records itself. steps hold each step's version, name and body, with the
-// configured names in place. Build panics unless steps are numbered 1, 2,
-// …: they are fixed in the store's code.
+// (see sqlmigrate.Build), with PostgreSQL's migrations table.
 func Build(kind, table string, steps []Migration) []Migration {
-	schema, base := sqlident.Split(table)
-	migrations := sqlident.Quote(sqlident.Qualify(schema, Table))
-	out := make([]Migration, len(steps))
-	for i, s := range steps {
-		if s.Version != i+1 {
-			panic(fmt.Sprintf("pgmigrate: %s step %d has version %d", kind, i+1, s.Version))
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "-- bulwark %s, version %d: %s.\n", kind, s.Version, s.Name)
-		b.WriteString(strings.ReplaceAll(createTable, "{{migrations}}", migrations))
-		b.WriteString("\n")
-		b.WriteString(strings.TrimSpace(s.SQL))
-		fmt.Fprintf(&b, "\n\nINSERT INTO %s (store, table_name, version, name)\nVALUES (%s, %s, %d, %s)\nON CONFLICT DO NOTHING;\n",
-			migrations, Literal(kind), Literal(base), s.Version, Literal(s.Name))
-		out[i] = Migration{Version: s.Version, Name: s.Name, SQL: b.String()}
-	}
-	return out
+	return sqlmigrate.Build(kind, table, createTable, steps)
 }
 
 const createTable = `-- Applied migrations of bulwark's stores in this schema.
@@ -81,9 +51,7 @@ CREATE TABLE IF NOT EXISTS {{migrations}} (
 `
 
 // Literal quotes s as an SQL string literal.
-func Literal(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
+func Literal(s string) string { return sqlmigrate.Literal(s) }
 
 // DB is what Run needs of a connection: *pgxpool.Pool and *pgx.Conn have
 // it.
@@ -119,13 +87,11 @@ func runNext(ctx context.Context, db DB, kind, table string, migrations []Migrat
 		if err != nil {
 			return err
 		}
-		for _, m := range migrations {
-			if m.Version > version {
-				if _, err := tx.Exec(ctx, m.SQL); err != nil {
-					return fmt.Errorf("version %d (%s): %w", m.Version, m.Name, err)
-				}
-				return nil
+		if m, ok := sqlmigrate.Next(migrations, version); ok {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("version %d (%s): %w", m.Version, m.Name, err)
 			}
+			return nil
 		}
 		done = true
 		return nil

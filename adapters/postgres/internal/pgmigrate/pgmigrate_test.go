@@ -167,7 +167,7 @@ INSERT INTO "app"."bulwark_migrations" (store, table_name, version, name)
 VALUES ('pgx', 'things', 1, 'make things')
 ON CONFLICT DO NOTHING;
 `, m[0].SQL)
-	assert.PanicsWithValue(t, "pgmigrate: pgx step 1 has version 2", func() {
+	assert.PanicsWithValue(t, "sqlmigrate: pgx step 1 has version 2", func() {
 		pgmigrate.Build("pgx", "t", []pgmigrate.Migration{{Version: 2}})
 	})
 }

@@ -18,53 +18,22 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Table is the name of the migrations table.
-const Table = "bulwark_migrations"
+const Table = sqlmigrate.Table
 
 // Migration is one versioned step of a store's schema, with the configured
-// names in its SQL.
-type Migration struct {
-	// Version numbers the store's steps from 1 up. Migrate applies the
-	// steps above the highest version recorded, in order.
-	Version int
-	// Name says in a few words what the step does.
-	Name string
-	// SQL is the whole step: it creates the migrations table if it is
-	// missing, makes the step's changes and records the step with an
-	// INSERT ... ON CONFLICT DO NOTHING. Run it in one transaction. Every
-	// statement is idempotent: a step run twice changes nothing.
-	SQL string
-}
+// names in its SQL (see sqlmigrate.Migration).
+type Migration = sqlmigrate.Migration
 
 // Build returns the migrations of the store of kind whose table is table
-// (as configured, already checked by sqlident): steps with their SQL
-// wrapped so that each creates the migrations table if it is missing and
-// records itself. steps hold each step's version, name and body, with the
-// configured names in place. Build panics unless steps are numbered 1, 2,
-// …: they are fixed in the store's code.
+// (see sqlmigrate.Build), with SQLite's migrations table.
 func Build(kind, table string, steps []Migration) []Migration {
-	schema, base := sqlident.Split(table)
-	migrations := sqlident.Quote(sqlident.Qualify(schema, Table))
-	out := make([]Migration, len(steps))
-	for i, s := range steps {
-		if s.Version != i+1 {
-			panic(fmt.Sprintf("sqlitemigrate: %s step %d has version %d", kind, i+1, s.Version))
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "-- bulwark %s, version %d: %s.\n", kind, s.Version, s.Name)
-		b.WriteString(strings.ReplaceAll(createTable, "{{migrations}}", migrations))
-		b.WriteString("\n")
-		b.WriteString(strings.TrimSpace(s.SQL))
-		fmt.Fprintf(&b, "\n\nINSERT INTO %s (store, table_name, version, name)\nVALUES (%s, %s, %d, %s)\nON CONFLICT DO NOTHING;\n",
-			migrations, literal(kind), literal(base), s.Version, literal(s.Name))
-		out[i] = Migration{Version: s.Version, Name: s.Name, SQL: b.String()}
-	}
-	return out
+	return sqlmigrate.Build(kind, table, createTable, steps)
 }
 
 const createTable = `-- Applied migrations of bulwark's stores in this database.
@@ -77,11 +46,6 @@ CREATE TABLE IF NOT EXISTS {{migrations}} (
 	PRIMARY KEY (store, table_name, version)
 ) WITHOUT ROWID;
 `
-
-// literal quotes s as an SQL string literal.
-func literal(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
 
 // Run applies the migrations of the store of kind whose table is table
 // that are above the highest version recorded for it, in order, each in a
@@ -125,13 +89,11 @@ func runNext(ctx context.Context, conn *sql.Conn, kind, table string, migrations
 	if err != nil {
 		return false, err
 	}
-	for _, m := range migrations {
-		if m.Version > version {
-			if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
-				return false, fmt.Errorf("version %d (%s): %w", m.Version, m.Name, err)
-			}
-			return false, nil
+	if m, ok := sqlmigrate.Next(migrations, version); ok {
+		if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
+			return false, fmt.Errorf("version %d (%s): %w", m.Version, m.Name, err)
 		}
+		return false, nil
 	}
 	return true, nil
 }

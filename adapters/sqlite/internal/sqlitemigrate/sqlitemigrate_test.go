@@ -135,7 +135,7 @@ func TestBuild(t *testing.T) {
 	require.Len(t, m, 1)
 	assert.Contains(t, m[0].SQL, `CREATE TABLE IF NOT EXISTS "app"."bulwark_migrations" (`)
 	assert.Contains(t, m[0].SQL, "CREATE TABLE x (a);\n\nINSERT INTO \"app\".\"bulwark_migrations\" (store, table_name, version, name)\nVALUES ('sq', 'things', 1, 'make things')\nON CONFLICT DO NOTHING;\n")
-	assert.PanicsWithValue(t, "sqlitemigrate: sq step 1 has version 2", func() {
+	assert.PanicsWithValue(t, "sqlmigrate: sq step 1 has version 2", func() {
 		sqlitemigrate.Build("sq", "t", []sqlitemigrate.Migration{{Version: 2}})
 	})
 }
