@@ -3,17 +3,14 @@ package pgcqrs
 import (
 	"context"
 	_ "embed"
-	"fmt"
 	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
 
-// Migration is one versioned step of the store's schema: its Version (1,
-// 2, …), a Name saying what it does, and its SQL with the configured
-// names, which also creates the migrations table if it is missing and
-// records the step in it.
+// Migration is one versioned step of the schema: its Version, a Name
+// saying what it does, and its SQL (see Migrations).
 type Migration = pgmigrate.Migration
 
 // migrateSQL is step 1, the schema of the release before migrations were
@@ -24,12 +21,10 @@ var migrateSQL string
 
 // Migrations returns the steps that Migrate runs for a store configured by
 // cfg, in order, with cfg's names in their SQL, or the error New returns
-// for cfg. For teams that run migrations with a tool of their own (goose,
-// atlas, psql): run each step's SQL once, in order of Version, in a
-// transaction. Each step records itself in the table bulwark_migrations of
-// Config.Table's schema, so a later Migrate finds it done and runs only
-// newer steps; every statement in it is idempotent, so running a step
-// again changes nothing.
+// for cfg. To run them with a migration tool of your own (goose, atlas),
+// run each step's SQL once, in order, in a transaction: the step records
+// itself in bulwark_migrations, so a later Migrate runs only newer steps.
+// The steps:
 //
 //  1. create the checkpoints' table (as the release before versioned
 //     migrations did, which Migrate thus adopts, checkpoints kept).
@@ -41,18 +36,15 @@ func Migrations(cfg Config) ([]Migration, error) {
 	return sc.migrations(), nil
 }
 
-// Migrate brings the store's schema to the latest version: it runs the
-// steps of Migrations that the database has not recorded, in order, each
-// in a transaction with its record, holding the advisory lock all bulwark
-// migrations take. It is safe to run at every start, from several
-// processes at once: all but one wait, then find the steps done. A
-// database migrated by a later release is left as it is.
+// Migrate brings the schema to the latest version: it runs the steps of
+// Migrations that the database has not recorded, in order, each in a
+// transaction with its record, holding the advisory lock that all bulwark
+// migrations take, so it is safe to run at every start from several
+// processes at once. A database migrated by a later release is left as it
+// is.
 func (s *Store) Migrate(ctx context.Context) error {
 	s.check()
-	if err := pgmigrate.Run(ctx, s.db, "pgcqrs", s.table, s.migrations); err != nil {
-		return fmt.Errorf("pgcqrs: migrating: %w", err)
-	}
-	return nil
+	return pgmigrate.Run(ctx, s.db, "pgcqrs", s.table, s.migrations)
 }
 
 // schema is a store's table.

@@ -56,3 +56,14 @@ func TestLongestTableNamesKeepEveryIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateErrorsNameThePackage: a failed migration says whose, and
+// which step.
+func TestMigrateErrorsNameThePackage(t *testing.T) {
+	pool := pgtest.Pool(t)
+	s, err := pgoutbox.New(pool, pgoutbox.Config{Table: "no_such_schema.outbox", DeadLetterTable: "no_such_schema.dead"})
+	require.NoError(t, err)
+	err = s.Migrate(context.Background())
+	assert.ErrorContains(t, err, "pgoutbox: migrating: version 1 (create the tables, indexes and notify trigger): ")
+	assert.ErrorContains(t, err, "no_such_schema")
+}

@@ -101,3 +101,14 @@ func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	require.Len(t, dead, 1)
 	assert.Equal(t, "rejected", dead[0].LastError)
 }
+
+// TestMigrateErrorsNameThePackage: a failed migration says whose, and
+// which step.
+func TestMigrateErrorsNameThePackage(t *testing.T) {
+	db := sqlitetest.Open(t)
+	_, err := db.Exec(`CREATE VIEW outbox_messages AS SELECT 1 AS seq`)
+	require.NoError(t, err)
+	s, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
+	require.NoError(t, err)
+	assert.ErrorContains(t, s.Migrate(context.Background()), "sqliteoutbox: migrating: version 1 (create the tables and indexes): ")
+}

@@ -66,12 +66,15 @@ type DB interface {
 // first applies a step, the others then find it recorded. A database
 // whose recorded version is above the last of migrations (migrated by a
 // later release) is left as it is. Nothing is written when every step is
-// recorded.
+// recorded. Errors start with kind + ": migrating: ".
 func Run(ctx context.Context, db DB, kind, table string, migrations []Migration) error {
 	for {
 		done, err := runNext(ctx, db, kind, table, migrations)
-		if err != nil || done {
-			return err
+		if err != nil {
+			return fmt.Errorf("%s: migrating: %w", kind, err)
+		}
+		if done {
+			return nil
 		}
 	}
 }

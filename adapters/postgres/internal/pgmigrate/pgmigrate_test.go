@@ -74,7 +74,7 @@ func TestRunStopsAtAFailedStep(t *testing.T) {
 	good := bad[2].SQL
 	bad[2].SQL = "CREATE TABLE half (id int); SELECT 1/0;"
 	err := pgmigrate.Run(ctx, db, "test", "t", bad)
-	require.ErrorContains(t, err, "version 3 (it's third)")
+	require.ErrorContains(t, err, "test: migrating: version 3 (it's third)")
 	assert.Equal(t, 2, version(t, db, "t"))
 	var half *string
 	require.NoError(t, db.QueryRow(ctx, "SELECT to_regclass('half')::text").Scan(&half))

@@ -55,17 +55,21 @@ CREATE TABLE IF NOT EXISTS {{migrations}} (
 // timeout of db, which adapters/sqlite.Open sets), and the later ones find
 // the step recorded. A database whose recorded version is above the last
 // of migrations (migrated by a later release) is left as it is. Nothing is
-// written when every step is recorded.
+// written when every step is recorded. Errors start with kind + ":
+// migrating: ".
 func Run(ctx context.Context, db *sql.DB, kind, table string, migrations []Migration) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: migrating: %w", kind, err)
 	}
 	defer conn.Close()
 	for {
 		done, err := runNext(ctx, conn, kind, table, migrations)
-		if err != nil || done {
-			return err
+		if err != nil {
+			return fmt.Errorf("%s: migrating: %w", kind, err)
+		}
+		if done {
+			return nil
 		}
 	}
 }

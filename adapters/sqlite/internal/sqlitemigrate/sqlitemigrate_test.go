@@ -87,7 +87,7 @@ func TestRunStopsAtAFailedStep(t *testing.T) {
 	good := bad[2].SQL
 	bad[2].SQL = "CREATE TABLE half (id INTEGER); INSERT INTO no_such_table VALUES (1);"
 	err := sqlitemigrate.Run(ctx, db, "test", "t", bad)
-	require.ErrorContains(t, err, "version 3 (it's third)")
+	require.ErrorContains(t, err, "test: migrating: version 3 (it's third)")
 	assert.Equal(t, 2, version(t, db, "t"))
 	var n int
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 'half'").Scan(&n))
