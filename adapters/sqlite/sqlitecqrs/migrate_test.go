@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,10 +32,7 @@ func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
 	want := sqlitetest.Indexes(t, ref, sqlitecqrs.DefaultConfig().Table)
 	table := "p" + strings.Repeat("p", 62)
 	for _, qualified := range []string{table, "app." + table} {
-		db := sqlitetest.Open(t)
-		db.SetMaxOpenConns(1) // the attachment holds per connection
-		_, err := db.Exec(`ATTACH DATABASE ? AS app`, filepath.Join(t.TempDir(), "app.db"))
-		require.NoError(t, err)
+		db := sqlitetest.Attached(t)
 		s, err := sqlitecqrs.New(db, sqlitecqrs.Config{Table: qualified})
 		require.NoError(t, err)
 		require.NoError(t, s.Migrate(ctx))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,10 +35,7 @@ func TestLongestTableNamesKeepEveryIndex(t *testing.T) {
 
 	events, snapshots := "e"+strings.Repeat("e", 62), "s"+strings.Repeat("s", 62)
 	for _, schema := range []string{"", "app."} {
-		db := sqlitetest.Open(t)
-		db.SetMaxOpenConns(1) // the attachment holds per connection
-		_, err := db.Exec(`ATTACH DATABASE ? AS app`, filepath.Join(t.TempDir(), "app.db"))
-		require.NoError(t, err)
+		db := sqlitetest.Attached(t)
 		s, err := sqliteeventsource.New(db, sqliteeventsource.Config{EventsTable: schema + events, SnapshotsTable: schema + snapshots})
 		require.NoError(t, err)
 		require.NoError(t, s.Migrate(ctx))

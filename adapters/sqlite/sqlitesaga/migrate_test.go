@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,10 +33,7 @@ func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
 
 	table := "s" + strings.Repeat("s", 62)
 	for _, qualified := range []string{table, "app." + table} {
-		db := sqlitetest.Open(t)
-		db.SetMaxOpenConns(1) // the attachment holds per connection
-		_, err := db.Exec(`ATTACH DATABASE ? AS app`, filepath.Join(t.TempDir(), "app.db"))
-		require.NoError(t, err)
+		db := sqlitetest.Attached(t)
 		s, err := sqlitesaga.New(db, sqlitesaga.Config{Table: qualified})
 		require.NoError(t, err)
 		require.NoError(t, s.Migrate(ctx))

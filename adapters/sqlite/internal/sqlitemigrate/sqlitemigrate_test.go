@@ -3,7 +3,6 @@ package sqlitemigrate_test
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -119,10 +118,7 @@ func TestStepsRunByAToolAreNotRunAgain(t *testing.T) {
 // the schema.
 func TestRunKeepsTheMigrationsTableInTheTablesSchema(t *testing.T) {
 	ctx := context.Background()
-	db := sqlitetest.Open(t)
-	db.SetMaxOpenConns(1) // ATTACH holds per connection
-	_, err := db.Exec("ATTACH DATABASE ? AS app", filepath.Join(t.TempDir(), "app.db"))
-	require.NoError(t, err)
+	db := sqlitetest.Attached(t)
 	require.NoError(t, sqlitemigrate.Run(ctx, db, "test", "app.t", steps("app.t")))
 	var n int
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM app.bulwark_migrations WHERE table_name = 't'").Scan(&n))

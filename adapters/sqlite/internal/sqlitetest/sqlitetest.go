@@ -34,3 +34,16 @@ func OpenPath(t testing.TB, path string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// Attached opens a new database (see Open) with a second one attached as
+// "app", on one connection, so that the attachment holds for every
+// statement: tables named "app.name" live in it.
+func Attached(t testing.TB) *sql.DB {
+	t.Helper()
+	db := Open(t)
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`ATTACH DATABASE ? AS app`, filepath.Join(t.TempDir(), "app.db")); err != nil {
+		t.Fatalf("sqlitetest: attaching: %v", err)
+	}
+	return db
+}
