@@ -48,6 +48,9 @@ func Migrations(cfg Config) ([]Migration, error) {
 // processes at once. A database migrated by a later release is left as it
 // is.
 func (s *Store) Migrate(ctx context.Context) error {
+	if s.db == nil {
+		panic("pgsaga: Store used without New")
+	}
 	return pgmigrate.Run(ctx, s.db, "pgsaga", s.table, s.migrations)
 }
 

@@ -120,3 +120,7 @@ func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 		})
 	}
 }
+
+func TestMigrateOnAStoreMadeWithoutNewPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "pgsaga: Store used without New", func() { _ = new(pgsaga.Store).Migrate(context.Background()) })
+}

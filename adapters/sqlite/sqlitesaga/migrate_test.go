@@ -87,3 +87,7 @@ func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	assert.Equal(t, "order-1", claimed[0].ID)
 	assert.Equal(t, int64(4), claimed[0].Version)
 }
+
+func TestMigrateOnAStoreMadeWithoutNewPanics(t *testing.T) {
+	assert.PanicsWithValue(t, "sqlitesaga: Store used without New", func() { _ = new(sqlitesaga.Store).Migrate(context.Background()) })
+}
