@@ -111,3 +111,41 @@ func TestNames(t *testing.T) {
 	assert.ErrorContains(t, n.Err(), "pgx: Config.Table: ", "the first error is kept")
 	assert.ErrorContains(t, n.Err(), "1 more than the 63 allowed")
 }
+
+// FuzzNames: for any two configured names, Names either refuses them or
+// gives every derived object a name that PostgreSQL keeps whole (at most
+// 63 bytes) and that no other name of the store has.
+func FuzzNames(f *testing.F) {
+	for _, seed := range [][2]string{{"t", "d"}, {"app.t", "app.t_key"}, {strings.Repeat("a", 63), strings.Repeat("a", 62) + "b"},
+		{"s." + strings.Repeat("x", 63), "s.y"}, {"a", "A"}, {"", "x"}, {"a.b.c", "d"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, table, dead string) {
+		n := sqlident.NewNames("x", sqlident.Postgres)
+		n.Table("Table", table)
+		n.Table("DeadLetterTable", dead)
+		var names []string
+		for _, suffix := range []string{"pending", "key", "retry", "published", "notify"} {
+			names = append(names, n.Derived("Table", table, suffix))
+		}
+		for _, suffix := range []string{"key", "id"} {
+			names = append(names, n.Derived("DeadLetterTable", dead, suffix))
+		}
+		if n.Err() != nil {
+			return
+		}
+		ts, tb := sqlident.Split(table)
+		ds, db := sqlident.Split(dead)
+		seen := map[string]bool{sqlident.Qualify(ts, tb): true, sqlident.Qualify(ds, db): true}
+		for i, name := range names {
+			require.LessOrEqual(t, len(name), sqlident.MaxPostgres, name)
+			schema := ts
+			if i >= 5 {
+				schema = ds
+			}
+			q := sqlident.Qualify(schema, name)
+			require.False(t, seen[q], "%s named twice", q)
+			seen[q] = true
+		}
+	})
+}
