@@ -1,6 +1,7 @@
--- The checkpoints of bulwark's cqrs projections (pgcqrs). Migrate runs this
--- file with the configured table name in place of {{table}}; it is
--- idempotent, so it can run at every start.
+-- Step 1 of pgcqrs's migrations (see Migrations): the checkpoints of
+-- bulwark's cqrs projections, as the release before versioned migrations
+-- made them, with the configured table name in place of {{table}}. Every
+-- statement is idempotent.
 
 -- One row per projection version. Rows are updated in place at every batch
 -- (never their key), so a low fill factor keeps the updates HOT.

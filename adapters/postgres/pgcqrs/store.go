@@ -13,17 +13,25 @@
 // The read models must live in the database of DB, and handlers must
 // return the errors of their statements (a failed statement aborts the
 // transaction, and the checkpoint with it).
+//
+// Migrations. Migrate creates and upgrades the table by versioned,
+// forward-only steps (see Migrations), each run once, in a transaction with
+// its record in the table bulwark_migrations of Config.Table's schema,
+// under an advisory lock, so every process may run it at start. A
+// database made by a release before versioned migrations is adopted:
+// Migrate keeps its checkpoints and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
 package pgcqrs
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/jackc/pgx/v5"
@@ -55,20 +63,16 @@ func DefaultConfig() Config {
 type Store struct {
 	db  DB
 	sql statements
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ cqrs.Store[pgx.Tx] = (*Store)(nil)
 
 type statements struct {
-	migrate, lock, create, write, list string
+	lock, create, write, list string
 }
-
-//go:embed migrate.sql
-var migrateSQL string
-
-// migrateLock serialises concurrent Migrate calls (CREATE ... IF NOT EXISTS
-// is not safe against itself).
-const migrateLock = 0x62756c7761726b0c // "bulwark" + 12
 
 const columns = `name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at`
 
@@ -79,17 +83,14 @@ func New(db DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("pgcqrs: New needs a database (db is nil)")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	if err := sqlident.Check("pgcqrs: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
-	return &Store{db: db, sql: statements{
-		migrate: r.Replace(migrateSQL),
-		lock:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = $1 AND version = $2 FOR UPDATE`),
-		create:  r.Replace(`INSERT INTO {{table}} (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
+	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
+		lock:   r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = $1 AND version = $2 FOR UPDATE`),
+		create: r.Replace(`INSERT INTO {{table}} (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
 		write: r.Replace(`UPDATE {{table}} SET position = $3, live = $4, owner = $5, lease_until = $6,
 	failed_position = $7, failed_error = $8, failed_at = $9, updated_at = $10
 WHERE name = $1 AND version = $2`),
@@ -102,16 +103,6 @@ func (s *Store) check() {
 	if s.db == nil {
 		panic("pgcqrs: Store used without New")
 	}
-}
-
-// Migrate creates the table if it does not exist. It is safe to run
-// concurrently and repeatedly.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
-		return fmt.Errorf("pgcqrs: migrating: %w", err)
-	}
-	return nil
 }
 
 // Update implements cqrs.Store.Update in one transaction of its own, with

@@ -1,3 +1,9 @@
+-- Step 1 of pgeventsource's migrations (see Migrations), with the
+-- configured names in place of the {{...}} placeholders. Its tables and
+-- sequence are those of the release before versioned migrations, and its
+-- functions replace that release's (CREATE OR REPLACE). Every statement is
+-- idempotent.
+
 -- Events, one row each, numbered by their global position.
 CREATE TABLE IF NOT EXISTS {{events}} (
 	position       bigint      NOT NULL PRIMARY KEY,
@@ -32,7 +38,7 @@ CREATE TABLE IF NOT EXISTS {{snapshots}} (
 -- in flight: (events table, low 32 bits of p). Readers probe it for the
 -- positions they find missing below committed ones.
 CREATE OR REPLACE FUNCTION {{inflight}}(p bigint) RETURNS integer
-LANGUAGE sql IMMUTABLE AS $fn$ SELECT (p % 4294967296 - 2147483648)::integer $fn$;
+LANGUAGE sql IMMUTABLE AS $fn$ SELECT {{inflight_position}} $fn$;
 
 -- Appends events to a stream. Status: 0 appended, 1 a repeat of a stored
 -- append (version and position are the stored ones), 2 version conflict
@@ -79,7 +85,7 @@ BEGIN
 	IF current_setting('transaction_isolation') <> 'read committed' THEN
 		RAISE EXCEPTION 'bulwark eventsource: appends need READ COMMITTED isolation, not %', current_setting('transaction_isolation');
 	END IF;
-	done := pg_advisory_xact_lock(hashtextextended(p_stream, events_oid))::text;
+	done := pg_advisory_xact_lock({{stream_lock}})::text;
 
 	SELECT coalesce(max(e.stream_version), 0) INTO cur FROM {{events}} e WHERE e.stream_id = p_stream;
 	IF p_expected < 0 OR cur <> p_expected THEN
@@ -105,22 +111,22 @@ BEGIN
 
 	BEGIN
 		IF n = 1 THEN
-			done := pg_advisory_lock_shared(sequence_oid, 0)::text;
+			done := pg_advisory_lock_shared({{window_lock}})::text;
 			first := nextval('{{sequence}}');
-			done := pg_advisory_xact_lock(events_oid, {{inflight}}(first))::text;
-			done := pg_advisory_unlock_shared(sequence_oid, 0)::text;
+			done := pg_advisory_xact_lock({{inflight_first}})::text;
+			done := pg_advisory_unlock_shared({{window_lock}})::text;
 		ELSE
-			done := pg_advisory_lock(sequence_oid, 0)::text;
+			done := pg_advisory_lock({{window_lock}})::text;
 			first := nextval('{{sequence}}');
 			done := setval('{{sequence}}', first + n - 1)::text;
-			done := pg_advisory_xact_lock(events_oid, {{inflight}}(first))::text;
-			done := pg_advisory_unlock(sequence_oid, 0)::text;
+			done := pg_advisory_xact_lock({{inflight_first}})::text;
+			done := pg_advisory_unlock({{window_lock}})::text;
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		IF n = 1 THEN
-			PERFORM pg_advisory_unlock_shared(sequence_oid, 0);
+			PERFORM pg_advisory_unlock_shared({{window_lock}});
 		ELSE
-			PERFORM pg_advisory_unlock(sequence_oid, 0);
+			PERFORM pg_advisory_unlock({{window_lock}});
 		END IF;
 		RAISE;
 	END;
@@ -154,13 +160,13 @@ DECLARE
 BEGIN
 	FOR attempt IN 1..2 LOOP
 		SELECT coalesce(array_agg(p ORDER BY p), '{}') INTO held FROM unnest(p_positions) AS p
-		WHERE CASE WHEN pg_try_advisory_lock_shared(events_oid, {{inflight}}(p))
-			THEN NOT pg_advisory_unlock_shared(events_oid, {{inflight}}(p))
+		WHERE CASE WHEN pg_try_advisory_lock_shared({{inflight_p}})
+			THEN NOT pg_advisory_unlock_shared({{inflight_p}})
 			ELSE true END;
 		IF attempt = 2 OR cardinality(held) = cardinality(p_positions) THEN
 			RETURN held;
 		END IF;
-		PERFORM pg_advisory_xact_lock(sequence_oid, 0);
+		PERFORM pg_advisory_xact_lock({{window_lock}});
 	END LOOP;
 END
 $fn$;

@@ -46,16 +46,22 @@
 // make PostgreSQL flush notifying commits one at a time, and one per append
 // would cost as much as the appends); AppendTx sends its NOTIFY inside the
 // caller's transaction, delivered when it commits.
+//
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a transaction with
+// its record in the table bulwark_migrations of Config.EventsTable's
+// schema, under an advisory lock, so every process may run it at start. A
+// database made by a release before versioned migrations is adopted:
+// Migrate keeps its events and snapshots and replaces that release's
+// functions with this one's. Migrations returns the steps' SQL for teams
+// that run migrations with a tool of their own (goose, atlas); each step
+// records itself, so a later Migrate does not run it again.
 package pgeventsource
 
 import (
-	"context"
-	_ "embed"
 	"errors"
-	"fmt"
 	"strings"
 
-	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
@@ -66,9 +72,10 @@ import (
 // (see DefaultConfig).
 type Config struct {
 	// EventsTable holds the events, "name" or "schema.name": letters,
-	// digits and underscores. The position sequence and the functions are
-	// named after it, with "_position", "_append", "_inflight" and
-	// "_probe", so it can be at most 54 bytes long. Empty means
+	// digits and underscores, at most 63 bytes a part. The position
+	// sequence and the functions are named after it, with "_position",
+	// "_append", "_inflight" and "_probe" (a longer name is cut short and
+	// given a hash, so that they fit in 63 bytes). Empty means
 	// "bulwark_events".
 	EventsTable string
 	// SnapshotsTable holds the snapshots (named the same way). Empty
@@ -103,6 +110,9 @@ type Store struct {
 	channel   string
 	sql       statements
 	announcer announcer
+
+	table      string // Config.EventsTable
+	migrations []Migration
 }
 
 var (
@@ -113,11 +123,8 @@ var (
 )
 
 type statements struct {
-	migrate, append, notify, probe, readStream, readAll, readRange, head, listen, saveSnapshot, loadSnapshot string
+	append, notify, probe, readStream, readAll, readRange, head, listen, saveSnapshot, loadSnapshot string
 }
-
-//go:embed schema.sql
-var schemaSQL string
 
 // New returns a Store in the database of pool, or an error naming a nil
 // pool or the first invalid setting. ReadStream holds one of the pool's
@@ -128,44 +135,21 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgeventsource: New needs a pool (pool is nil)")
 	}
-	d := DefaultConfig()
-	if cfg.EventsTable == "" {
-		cfg.EventsTable = d.EventsTable
+	sc, err := newSchema(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.SnapshotsTable == "" {
-		cfg.SnapshotsTable = d.SnapshotsTable
-	}
-	if cfg.Channel == "" {
-		cfg.Channel = d.Channel
-	}
-	for _, t := range []struct{ setting, name string }{
-		{"pgeventsource: Config.EventsTable", cfg.EventsTable},
-		{"pgeventsource: Config.SnapshotsTable", cfg.SnapshotsTable},
-	} {
-		if err := sqlident.Check(t.setting, t.name); err != nil {
-			return nil, err
-		}
-	}
-	if err := sqlident.Check("pgeventsource: Config.EventsTable", cfg.EventsTable+"_inflight"); err != nil {
-		return nil, fmt.Errorf("%w (a sequence and functions are named after it)", err)
-	}
-	if err := sqlident.Check("pgeventsource: Config.Channel", cfg.Channel); err != nil || strings.Contains(cfg.Channel, ".") {
-		return nil, fmt.Errorf("pgeventsource: Config.Channel must be letters, digits and underscores, got %q", cfg.Channel)
-	}
+	cfg = sc.cfg
 	const columns = `position, stream_id, stream_version, event_id, type, schema_version, data, correlation_id, causation_id, headers, recorded_at`
 	r := strings.NewReplacer(
 		"{{events}}", sqlident.Quote(cfg.EventsTable),
-		"{{sequence}}", sqlident.Quote(cfg.EventsTable+"_position"),
 		"{{snapshots}}", sqlident.Quote(cfg.SnapshotsTable),
-		"{{append}}", sqlident.Quote(cfg.EventsTable+"_append"),
-		"{{inflight}}", sqlident.Quote(cfg.EventsTable+"_inflight"),
-		"{{probe}}", sqlident.Quote(cfg.EventsTable+"_probe"),
-		"{{channel}}", "'"+cfg.Channel+"'",
+		"{{append}}", sqlident.Quote(sc.qualified(sc.append)),
+		"{{probe}}", sqlident.Quote(sc.qualified(sc.probe)),
 		"{{columns}}", columns,
 	)
-	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, sql: statements{
-		migrate: r.Replace(schemaSQL),
-		append:  r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, table: cfg.EventsTable, migrations: sc.migrations(), sql: statements{
+		append: r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 		// Committed asynchronously: it carries nothing to lose, and
 		// PostgreSQL serializes notifying commits while it holds them.
 		notify:     `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`,
@@ -184,24 +168,9 @@ WHERE s.schema_version <> excluded.schema_version OR s.stream_version <= exclude
 	}}, nil
 }
 
-// migrateLock serializes concurrent Migrate calls (CREATE ... IF NOT EXISTS
-// is not safe against itself).
-const migrateLock = 0x6275_6c77 // "bulw"
-
 // check panics on the zero Store.
 func (s *Store) check() {
 	if s.pool == nil {
 		panic("pgeventsource: Store used without New")
 	}
-}
-
-// Migrate creates the tables, the sequence and the functions if they do not
-// exist (and replaces the functions, so that they match this version of the
-// package). It is safe to run concurrently and repeatedly.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := pgmigrate.Run(ctx, s.pool, migrateLock, s.sql.migrate); err != nil {
-		return fmt.Errorf("pgeventsource: migrating: %w", err)
-	}
-	return nil
 }

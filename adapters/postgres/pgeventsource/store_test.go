@@ -88,7 +88,7 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"BadEvents", func(c *pgeventsource.Config) { c.EventsTable = "events; DROP TABLE x" }, "Config.EventsTable"},
 		{"BadSnapshots", func(c *pgeventsource.Config) { c.SnapshotsTable = "a.b.c" }, "Config.SnapshotsTable"},
-		{"LongEvents", func(c *pgeventsource.Config) { c.EventsTable = strings.Repeat("e", 55) }, "named after it"},
+		{"LongEvents", func(c *pgeventsource.Config) { c.EventsTable = strings.Repeat("e", 64) }, "Config.EventsTable: \"" + strings.Repeat("e", 64) + "\": part \"" + strings.Repeat("e", 64) + "\" is 64 bytes long, 1 more than the 63 allowed"},
 		{"ChannelWithDot", func(c *pgeventsource.Config) { c.Channel = "app.events" }, "Config.Channel"},
 		{"ChannelQuote", func(c *pgeventsource.Config) { c.Channel = "x'y" }, "Config.Channel"},
 	} {

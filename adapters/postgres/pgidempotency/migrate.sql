@@ -1,3 +1,7 @@
+-- Step 1 of pgidempotency's migrations (see Migrations): the table as the
+-- release before versioned migrations made it, with the configured names in
+-- place of the {{...}} placeholders. Step 2 runs it again with names that
+-- fit in 63 bytes. Every statement is idempotent.
 CREATE TABLE IF NOT EXISTS {{table}} (
 	scope          BYTEA       NOT NULL,
 	key            BYTEA       NOT NULL,

@@ -28,18 +28,26 @@
 //
 // Expired records stay in the table until deleted: run an
 // idempotency.Cleaner over the Keeper (or over the Inbox).
+//
+// Migrations. Migrate creates and upgrades the table by versioned,
+// forward-only steps (see Migrations), each run once, in a transaction with
+// its record in the table bulwark_migrations of Config.Table's schema,
+// under an advisory lock, so every process may run it at start. A
+// database made by a release before versioned migrations is adopted:
+// Migrate keeps its records and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
 package pgidempotency
 
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/jackc/pgx/v5"
@@ -76,16 +84,16 @@ func DefaultConfig() Config {
 type Store struct {
 	db  DB
 	sql statements
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ idempotency.Store = (*Store)(nil)
 
 type statements struct {
-	migrate, claim, complete, release, checkpoint, deleteExpired, inboxInsert string
+	claim, complete, release, checkpoint, deleteExpired, inboxInsert string
 }
-
-//go:embed migrate.sql
-var migrateSQL string
 
 // New returns a Store in db (a *pgxpool.Pool, say), or an error when db is
 // nil or cfg.Table is not a valid name. It does not touch the database;
@@ -94,17 +102,12 @@ func New(db DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("pgidempotency: New needs a database, got nil")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if err := sqlident.Check("pgidempotency: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	t := sqlident.Quote(cfg.Table)
-	name := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
-	r := strings.NewReplacer("{{table}}", t, "{{index}}", sqlident.Quote(name+"_expires_at"))
-	return &Store{db: db, sql: statements{
-		migrate: r.Replace(migrateSQL),
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table))
+	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
 		claim: r.Replace(`WITH existing AS (
 	SELECT fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
 	FROM {{table}} WHERE scope = $1 AND key = $2
@@ -153,19 +156,6 @@ func (s *Store) check() {
 	if s == nil || s.db == nil {
 		panic("pgidempotency: Store used without New")
 	}
-}
-
-// migrateLock is the advisory lock Migrate takes.
-const migrateLock = 0x62756c7761726b06 // "bulwark" + 6
-
-// Migrate creates the table and its index if they do not exist. It is safe
-// to run concurrently and repeatedly.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
-		return fmt.Errorf("pgidempotency: migrating: %w", err)
-	}
-	return nil
 }
 
 // claimRetries bounds the re-runs of a Claim that raced with a concurrent

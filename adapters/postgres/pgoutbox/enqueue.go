@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pglock"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/jackc/pgx/v5"
 )
@@ -77,23 +77,12 @@ func (s *Store) EnqueueSQL(ctx context.Context, tx *sql.Tx, msgs ...outbox.Messa
 	return nil
 }
 
-// lockKey is the advisory lock of key in the outbox named ns: a 64-bit hash,
-// so distinct keys sharing a lock (which only makes them wait for each
-// other) is vanishingly rare.
-func lockKey(ns, key string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(ns))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return int64(h.Sum64())
-}
-
 // lockStatement locks the distinct keys of msgs in ascending lock order, so
 // two transactions locking overlapping keys cannot deadlock on them.
 func (s *Store) lockStatement(msgs []outbox.Message) (string, []any) {
 	locks := make([]int64, 0, len(msgs))
 	for _, m := range msgs {
-		locks = append(locks, lockKey(s.lockNS, m.Key))
+		locks = append(locks, pglock.OutboxKey(s.lockNS, m.Key))
 	}
 	slices.Sort(locks)
 	locks = slices.Compact(locks)

@@ -1,6 +1,7 @@
--- The outbox of bulwark's pgoutbox. Migrate runs this file with the
--- configured names in place of the {{...}} placeholders; every statement is
--- idempotent, so it can run at every start.
+-- Step 1 of pgoutbox's migrations (see Migrations): the outbox as the
+-- release before versioned migrations made it, with the configured names in
+-- place of the {{...}} placeholders. Step 2 runs it again with names that
+-- fit in 63 bytes. Every statement is idempotent.
 
 -- Pending messages, in enqueue order (seq). Published messages are deleted,
 -- or kept with published_at set when the relay has a retention window.

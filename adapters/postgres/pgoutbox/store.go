@@ -33,6 +33,16 @@
 // key or header name that is not text (outbox.ErrInvalidMessage) before
 // writing anything.
 //
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a transaction with
+// its record in the table bulwark_migrations of Config.Table's schema,
+// under an advisory lock, so every process may run it at start. A
+// database made by a release before versioned migrations is adopted:
+// Migrate keeps its tables and rows and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
+//
 // Upkeep. Every message is inserted, then deleted (or, with a retention
 // window, updated and later deleted), so the table churns like any queue
 // table: leave autovacuum on for it. A long-running transaction anywhere on
@@ -41,13 +51,8 @@
 package pgoutbox
 
 import (
-	"context"
-	_ "embed"
 	"errors"
-	"fmt"
-	"strings"
 
-	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -83,8 +88,10 @@ type Store struct {
 	pool    *pgxpool.Pool
 	table   string // quoted
 	channel string
-	lockNS  string // advisory lock namespace for Enqueue's key locks
+	lockNS  string // Config.Table: the namespace of Enqueue's key locks
 	sql     statements
+
+	migrations []Migration
 }
 
 var (
@@ -93,12 +100,9 @@ var (
 )
 
 type statements struct {
-	migrate, claim, deletePublished, keepPublished, retry, bury      string
+	claim, deletePublished, keepPublished, retry, bury               string
 	stats, deadLetters, replayLock, replay, discard, cleanup, listen string
 }
-
-//go:embed migrate.sql
-var migrateSQL string
 
 // New returns a Store in the database of pool, or an error naming a nil
 // pool or the first invalid setting. Each claim in flight holds one of
@@ -109,50 +113,13 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgoutbox: New: pool must not be nil")
 	}
-	def := DefaultConfig()
-	if cfg.Table == "" {
-		cfg.Table = def.Table
-	}
-	if cfg.DeadLetterTable == "" {
-		cfg.DeadLetterTable = def.DeadLetterTable
-	}
-	if cfg.Channel == "" {
-		cfg.Channel = cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
-	}
-	if err := sqlident.Check("pgoutbox: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if err := sqlident.Check("pgoutbox: Config.DeadLetterTable", cfg.DeadLetterTable); err != nil {
-		return nil, err
-	}
-	if cfg.DeadLetterTable == cfg.Table {
-		return nil, fmt.Errorf("pgoutbox: Config.DeadLetterTable must differ from Table, both are %q", cfg.Table)
-	}
-	if err := sqlident.Check("pgoutbox: Config.Channel", cfg.Channel); err != nil || strings.Contains(cfg.Channel, ".") {
-		return nil, fmt.Errorf("pgoutbox: Config.Channel must be letters, digits and underscores, got %q", cfg.Channel)
-	}
-	t, d := sqlident.Quote(cfg.Table), sqlident.Quote(cfg.DeadLetterTable)
-	tname := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
-	dname := cfg.DeadLetterTable[strings.LastIndex(cfg.DeadLetterTable, ".")+1:]
-	fn := tname + "_notify"
-	if i := strings.LastIndex(cfg.Table, "."); i >= 0 {
-		fn = cfg.Table[:i] + "." + fn
-	}
-	r := strings.NewReplacer(
-		"{{table}}", t,
-		"{{dead_table}}", d,
-		"{{pending_index}}", sqlident.Quote(tname+"_pending"),
-		"{{key_index}}", sqlident.Quote(tname+"_key"),
-		"{{retry_index}}", sqlident.Quote(tname+"_retry"),
-		"{{published_index}}", sqlident.Quote(tname+"_published"),
-		"{{dead_key_index}}", sqlident.Quote(dname+"_key"),
-		"{{dead_id_index}}", sqlident.Quote(dname+"_id"),
-		"{{notify_function}}", sqlident.Quote(fn),
-		"{{notify_trigger}}", sqlident.Quote(tname+"_notify"),
-		"{{channel}}", cfg.Channel,
-	)
-	return &Store{pool: pool, table: t, channel: cfg.Channel, lockNS: cfg.Table, sql: statements{
-		migrate:         r.Replace(migrateSQL),
+	cfg = sc.cfg
+	r := sc.replacer(sc.names)
+	return &Store{pool: pool, table: sqlident.Quote(cfg.Table), channel: cfg.Channel, lockNS: cfg.Table, migrations: sc.migrations(), sql: statements{
 		claim:           r.Replace(claimSQL),
 		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE ctid = ANY($1::tid[])`),
 		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = $2 WHERE ctid = ANY($1::tid[])`),
@@ -174,23 +141,6 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		cleanup: r.Replace(`DELETE FROM {{table}} WHERE published_at < $1`),
 		listen:  "LISTEN " + sqlident.Quote(cfg.Channel),
 	}}, nil
-}
-
-// Migrate creates the tables, indexes and notify trigger if they do not
-// exist. It is safe to run at every start, from several processes at once.
-// MigrationSQL returns the same statements for a migration tool.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := pgmigrate.Run(ctx, s.pool, lockKey("pgoutbox.migrate", ""), s.sql.migrate); err != nil {
-		return fmt.Errorf("pgoutbox: migrating: %w", err)
-	}
-	return nil
-}
-
-// MigrationSQL returns the SQL that Migrate runs, with the configured names.
-func (s *Store) MigrationSQL() string {
-	s.check()
-	return s.sql.migrate
 }
 
 // check panics on a Store not made by New.

@@ -93,6 +93,9 @@ func TestConfigValidation(t *testing.T) {
 		{func(c *pgoutbox.Config) { c.DeadLetterTable = "outbox_messages" }, "pgoutbox: Config.DeadLetterTable must differ from Table"},
 		{func(c *pgoutbox.Config) { c.Channel = "a.b" }, `pgoutbox: Config.Channel must be letters, digits and underscores, got "a.b"`},
 		{func(c *pgoutbox.Config) { c.Channel = "a b" }, `pgoutbox: Config.Channel must be letters, digits and underscores, got "a b"`},
+		{func(c *pgoutbox.Config) { c.Table = strings.Repeat("t", 64) }, "is 64 bytes long, 1 more than the 63 allowed"},
+		{func(c *pgoutbox.Config) { c.Table, c.DeadLetterTable = "o", "o_key" },
+			`pgoutbox: Config.DeadLetterTable and the "key" object derived from Config.Table would both be named "o_key"`},
 	} {
 		var cfg pgoutbox.Config
 		tc.change(&cfg)
@@ -101,14 +104,11 @@ func TestConfigValidation(t *testing.T) {
 	}
 	_, err := pgoutbox.New(nil, pgoutbox.Config{})
 	assert.EqualError(t, err, "pgoutbox: New: pool must not be nil")
-	zero, err := pgoutbox.New(pool, pgoutbox.Config{})
+	_, err = pgoutbox.New(pool, pgoutbox.Config{})
 	require.NoError(t, err)
-	def, err := pgoutbox.New(pool, pgoutbox.DefaultConfig())
-	require.NoError(t, err)
-	assert.Equal(t, def.MigrationSQL(), zero.MigrationSQL(), "the zero Config is DefaultConfig")
-	named, err := pgoutbox.New(pool, pgoutbox.Config{Table: "app.orders_outbox", DeadLetterTable: "app.orders_dead"})
-	require.NoError(t, err)
-	assert.Contains(t, named.MigrationSQL(), "('orders_outbox')", "the channel defaults to the table's name")
+	assert.Equal(t, migrationSQL(t, pgoutbox.DefaultConfig()), migrationSQL(t, pgoutbox.Config{}), "the zero Config is DefaultConfig")
+	assert.Contains(t, migrationSQL(t, pgoutbox.Config{Table: "app.orders_outbox", DeadLetterTable: "app.orders_dead"}),
+		"('orders_outbox')", "the channel defaults to the table's name")
 	assert.PanicsWithValue(t, "pgoutbox: Store used without New", func() { _, _ = new(pgoutbox.Store).Stats(context.Background()) })
 }
 
@@ -121,13 +121,17 @@ func FuzzNew(f *testing.F) {
 	}
 	pool := &pgxpool.Pool{}
 	f.Fuzz(func(t *testing.T, table, dead, channel string) {
-		s, err := pgoutbox.New(pool, pgoutbox.Config{Table: table, DeadLetterTable: dead, Channel: channel})
+		cfg := pgoutbox.Config{Table: table, DeadLetterTable: dead, Channel: channel}
+		_, err := pgoutbox.New(pool, cfg)
+		m, merr := pgoutbox.Migrations(cfg)
 		if err != nil {
 			assert.True(t, strings.HasPrefix(err.Error(), "pgoutbox: "), err.Error())
+			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
 			return
 		}
+		require.NoError(t, merr)
 		if channel != "" {
-			assert.Contains(t, s.MigrationSQL(), "('"+channel+"')")
+			assert.Contains(t, m[0].SQL, "('"+channel+"')")
 		}
 	})
 }
@@ -148,7 +152,20 @@ func TestSchemaQualifiedNamesAndRepeatedMigrate(t *testing.T) {
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+schema+`_app."Orders_Outbox"`).Scan(&n))
 	assert.Equal(t, 1, n)
-	assert.Contains(t, s.MigrationSQL(), `CREATE TABLE IF NOT EXISTS "`+schema+`_app"."Orders_Outbox"`)
+	assert.Contains(t, migrationSQL(t, pgoutbox.Config{Table: schema + "_app.Orders_Outbox", DeadLetterTable: schema + "_app.orders_dead", Channel: schema}),
+		`CREATE TABLE IF NOT EXISTS "`+schema+`_app"."Orders_Outbox"`)
+}
+
+// migrationSQL returns the SQL of every migration of cfg.
+func migrationSQL(t *testing.T, cfg pgoutbox.Config) string {
+	t.Helper()
+	m, err := pgoutbox.Migrations(cfg)
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, s := range m {
+		b.WriteString(s.SQL)
+	}
+	return b.String()
 }
 
 func claimAll(t *testing.T, s outbox.Store) outbox.Batch {

@@ -1,3 +1,8 @@
+-- Step 1 of pgsaga's migrations (see Migrations): the table as the release
+-- before versioned migrations made it, with the configured names in place of
+-- the {{...}} placeholders. Step 2 runs it again with names that fit in 63
+-- bytes. Every statement is idempotent.
+
 -- One row per saga: the orchestrator's log of where it stands. Every
 -- transition rewrites the row, fenced by version.
 CREATE TABLE IF NOT EXISTS {{table}} (

@@ -7,17 +7,25 @@
 // ended with one UPDATE over a FOR UPDATE SKIP LOCKED selection, so
 // several orchestrators claim side by side without waiting on each other
 // and never claim the same saga.
+//
+// Migrations. Migrate creates and upgrades the table by versioned,
+// forward-only steps (see Migrations), each run once, in a transaction with
+// its record in the table bulwark_migrations of Config.Table's schema,
+// under an advisory lock, so every process may run it at start. A
+// database made by a release before versioned migrations is adopted:
+// Migrate keeps its sagas and brings it to the latest version. Migrations
+// returns the steps' SQL for teams that run migrations with a tool of
+// their own (goose, atlas); each step records itself, so a later Migrate
+// does not run it again.
 package pgsaga
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/saga"
 	"github.com/jackc/pgx/v5"
@@ -52,20 +60,16 @@ func DefaultConfig() Config {
 type Store struct {
 	db  DB
 	sql statements
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ saga.Store = (*Store)(nil)
 
 type statements struct {
-	migrate, create, update, version, get, claim, renew, list string
+	create, update, version, get, claim, renew, list string
 }
-
-//go:embed schema.sql
-var schemaSQL string
-
-// migrateLock serialises concurrent Migrate calls (CREATE ... IF NOT EXISTS
-// is not safe against itself); any constant unlikely to clash will do.
-const migrateLock = 0x62756c7761726b05 // "bulwark" + 5
 
 const columns = "id, name, status, step, data, error, deadline, owner, lease_until, version, created_at, updated_at"
 
@@ -76,21 +80,12 @@ func New(db DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("pgsaga: New: db must not be nil")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	if err := sqlident.Check("pgsaga: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	name := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
-	r := strings.NewReplacer(
-		"{{table}}", sqlident.Quote(cfg.Table),
-		"{{claim_index}}", sqlident.Quote(name+"_claim"),
-		"{{status_index}}", sqlident.Quote(name+"_status"),
-		"{{columns}}", columns,
-	)
-	return &Store{db: db, sql: statements{
-		migrate: r.Replace(schemaSQL),
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
+	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
 		create: r.Replace(`INSERT INTO {{table}} ({{columns}})
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO NOTHING`),
@@ -113,15 +108,6 @@ RETURNING s.id, s.name, s.status, s.step, s.data, s.error, s.deadline, s.owner, 
 WHERE id = ANY($2) AND owner = $1 AND status IN ('running', 'compensating')`),
 		list: r.Replace(`SELECT {{columns}} FROM {{table}}`),
 	}}, nil
-}
-
-// Migrate creates the table and its indexes if they do not exist. It is
-// safe to call from several processes at once.
-func (s *Store) Migrate(ctx context.Context) error {
-	if err := pgmigrate.Run(ctx, s.db, migrateLock, s.sql.migrate); err != nil {
-		return fmt.Errorf("pgsaga: migrating: %w", err)
-	}
-	return nil
 }
 
 // data keeps nil data out of the NOT NULL column.

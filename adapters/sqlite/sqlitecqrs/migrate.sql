@@ -1,6 +1,7 @@
--- The checkpoints of bulwark's cqrs projections (sqlitecqrs). Migrate runs
--- this file with the configured table name in place of {{table}}; it is
--- idempotent, so it can run at every start.
+-- Step 1 of sqlitecqrs's migrations (see Migrations): the checkpoints of
+-- bulwark's cqrs projections, as the release before versioned migrations
+-- made them, with the configured table name in place of {{table}}. Every
+-- statement is idempotent.
 
 -- One row per projection version; times in Unix microseconds, NULL for
 -- none.

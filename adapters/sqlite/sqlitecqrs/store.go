@@ -10,19 +10,27 @@
 // step among all the goroutines and processes sharing the file. Updates, and
 // every other writer of the file, take turns: keep batches small enough
 // that appends do not wait long behind them.
+//
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a write
+// transaction with its record in the table bulwark_migrations of the
+// table's schema, so every process sharing the file may run it at start.
+// A database made by a release before versioned migrations is adopted:
+// Migrate keeps its tables and rows and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
 package sqlitecqrs
 
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
@@ -49,16 +57,16 @@ type Store struct {
 
 	mu          sync.Mutex // guards the prepared statements
 	read, write *sql.Stmt  // prepared at the first Update
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ cqrs.Store[*sql.Tx] = (*Store)(nil)
 
 type statements struct {
-	migrate, read, write, list string
+	read, write, list string
 }
-
-//go:embed migrate.sql
-var migrateSQL string
 
 const columns = `name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at`
 
@@ -70,16 +78,14 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlitecqrs: New needs a database (db is nil)")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	if err := sqlident.Check("sqlitecqrs: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
+	cfg.Table = sc.table
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
-	return &Store{db: db, sql: statements{
-		migrate: r.Replace(migrateSQL),
-		read:    r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
+	return &Store{db: db, table: cfg.Table, migrations: sc.migrations(), sql: statements{
+		read: r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
 		write: r.Replace(`INSERT INTO {{table}} ({{columns}}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name, version) DO UPDATE SET position = excluded.position, live = excluded.live, owner = excluded.owner,
 	lease_until = excluded.lease_until, failed_position = excluded.failed_position, failed_error = excluded.failed_error,
@@ -93,16 +99,6 @@ func (s *Store) check() {
 	if s.db == nil {
 		panic("sqlitecqrs: Store used without New")
 	}
-}
-
-// Migrate creates the table if it does not exist. It is safe to run
-// concurrently and repeatedly.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqlitecqrs: migrating: %w", err)
-	}
-	return nil
 }
 
 // Update implements cqrs.Store.Update in one transaction of its own, which

@@ -1,3 +1,7 @@
+-- Step 1 of sqliteeventsource's migrations (see Migrations): the tables as
+-- the release before versioned migrations made them, with the configured
+-- names in place of the {{...}} placeholders. Every statement is idempotent.
+
 -- Events, numbered by their global position. SQLite runs one write
 -- transaction at a time, so positions are given in commit order.
 CREATE TABLE IF NOT EXISTS {{events}} (

@@ -17,18 +17,24 @@
 // Listen announces the appends made through Append by this Store value.
 // Appends by other processes, or through AppendTx, reach subscriptions at
 // their next poll (SubscriptionConfig.PollInterval).
+//
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a write
+// transaction with its record in the table bulwark_migrations of the
+// table's schema, so every process sharing the file may run it at start.
+// A database made by a release before versioned migrations is adopted:
+// Migrate keeps its tables and rows and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
 package sqliteeventsource
 
 import (
-	"context"
 	"database/sql"
-	_ "embed"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 
-	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
@@ -64,6 +70,9 @@ type Store struct {
 
 	mu        sync.Mutex
 	listeners map[*func()]struct{}
+
+	table      string // Config.EventsTable
+	migrations []Migration
 }
 
 var (
@@ -74,13 +83,10 @@ var (
 )
 
 type statements struct {
-	migrate, findEvent, streamIDs, streamVersion, lastPosition, insert,
+	findEvent, streamIDs, streamVersion, lastPosition, insert,
 	readStream, readAll, saveSnapshot, loadSnapshot string
 	duplicates func(n int) string
 }
-
-//go:embed schema.sql
-var schemaSQL string
 
 const columns = `position, stream_id, stream_version, event_id, type, schema_version, data,
 	correlation_id, causation_id, headers, recorded_at`
@@ -92,22 +98,13 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqliteeventsource: New needs a database (db is nil)")
 	}
-	d := DefaultConfig()
-	if cfg.EventsTable == "" {
-		cfg.EventsTable = d.EventsTable
-	}
-	if cfg.SnapshotsTable == "" {
-		cfg.SnapshotsTable = d.SnapshotsTable
-	}
-	if err := sqlident.Check("sqliteeventsource: Config.EventsTable", cfg.EventsTable); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if err := sqlident.Check("sqliteeventsource: Config.SnapshotsTable", cfg.SnapshotsTable); err != nil {
-		return nil, err
-	}
+	cfg = sc.cfg
 	r := strings.NewReplacer("{{events}}", sqlident.Quote(cfg.EventsTable), "{{snapshots}}", sqlident.Quote(cfg.SnapshotsTable), "{{columns}}", columns)
-	return &Store{db: db, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, sql: statements{
-		migrate:       r.Replace(schemaSQL),
+	return &Store{db: db, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, table: cfg.EventsTable, migrations: sc.migrations(), sql: statements{
 		findEvent:     r.Replace(`SELECT stream_id, stream_version FROM {{events}} WHERE event_id = ?`),
 		streamIDs:     r.Replace(`SELECT event_id, position FROM {{events}} WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version`),
 		streamVersion: r.Replace(`SELECT coalesce(max(stream_version), 0) FROM {{events}} WHERE stream_id = ?`),
@@ -132,14 +129,4 @@ func (s *Store) check() {
 	if s.db == nil {
 		panic("sqliteeventsource: Store used without New")
 	}
-}
-
-// Migrate creates the tables if they do not exist. It is safe to run
-// concurrently and repeatedly.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqliteeventsource: migrating: %w", err)
-	}
-	return nil
 }

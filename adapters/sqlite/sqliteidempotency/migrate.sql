@@ -1,3 +1,6 @@
+-- Step 1 of sqliteidempotency's migrations (see Migrations): the table as
+-- the release before versioned migrations made it, with the configured names
+-- in place of the {{...}} placeholders. Every statement is idempotent.
 CREATE TABLE IF NOT EXISTS {{table}} (
 	scope          BLOB    NOT NULL,
 	key            BLOB    NOT NULL,

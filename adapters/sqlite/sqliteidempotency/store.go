@@ -20,19 +20,27 @@
 // idempotency.Duplicate events; the Store reports none (the Keeper does).
 // Expired records stay in the table until deleted: run an
 // idempotency.Cleaner over the Keeper (or over the Inbox).
+//
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a write
+// transaction with its record in the table bulwark_migrations of the
+// table's schema, so every process sharing the file may run it at start.
+// A database made by a release before versioned migrations is adopted:
+// Migrate keeps its tables and rows and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
 package sqliteidempotency
 
 import (
 	"bytes"
 	"context"
 	"database/sql"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
@@ -59,16 +67,16 @@ func DefaultConfig() Config {
 type Store struct {
 	db  *sql.DB
 	sql statements
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ idempotency.Store = (*Store)(nil)
 
 type statements struct {
-	migrate, get, insert, takeover, complete, release, checkpoint, deleteExpired, inboxInsert string
+	get, insert, takeover, complete, release, checkpoint, deleteExpired, inboxInsert string
 }
-
-//go:embed migrate.sql
-var migrateSQL string
 
 // New returns a Store in db (opened with sqlite.Open), or an error when db
 // is nil or cfg.Table is not a valid name. It does not touch the database;
@@ -77,19 +85,12 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqliteidempotency: New needs a database, got nil")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	if err := sqlident.Check("sqliteidempotency: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	// SQLite qualifies the index's name, not its table: CREATE INDEX
-	// "app"."t_expires_at" ON "t".
-	unqualified := cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]
-	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{index}}", sqlident.Quote(cfg.Table+"_expires_at"),
-		"{{unqualified}}", sqlident.Quote(unqualified))
-	return &Store{db: db, sql: statements{
-		migrate: r.Replace(migrateSQL),
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table))
+	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
 		get: r.Replace(`SELECT fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
 FROM {{table}} WHERE scope = ? AND key = ?`),
 		insert: r.Replace(`INSERT OR REPLACE INTO {{table}}
@@ -119,15 +120,6 @@ func (s *Store) check() {
 	if s == nil || s.db == nil {
 		panic("sqliteidempotency: Store used without New")
 	}
-}
-
-// Migrate creates the table and its index if they do not exist.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqliteidempotency: migrating: %w", err)
-	}
-	return nil
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

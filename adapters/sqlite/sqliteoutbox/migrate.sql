@@ -1,6 +1,7 @@
--- The outbox of bulwark's sqliteoutbox. Migrate runs this file with the
--- configured names in place of the {{...}} placeholders; every statement is
--- idempotent. Times are Unix nanoseconds.
+-- Step 1 of sqliteoutbox's migrations (see Migrations): the outbox as the
+-- release before versioned migrations made it, with the configured names in
+-- place of the {{...}} placeholders. Every statement is idempotent. Times
+-- are Unix nanoseconds.
 
 -- Pending messages in enqueue order (seq; AUTOINCREMENT never reuses a
 -- value, so a replayed dead letter takes back its own place). A claim

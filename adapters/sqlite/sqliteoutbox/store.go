@@ -19,18 +19,22 @@
 // values comes back as enqueued; Enqueue refuses a topic, key or header
 // name that is not text (outbox.ErrInvalidMessage) before writing
 // anything.
+//
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a write
+// transaction with its record in the table bulwark_migrations, so every
+// process sharing the file may run it at start. A database made by a
+// release before versioned migrations is adopted: Migrate keeps its
+// tables and rows and brings it to the latest version. Migrations returns
+// the steps' SQL for teams that run migrations with a tool of their own
+// (goose, atlas); each step records itself, so a later Migrate does not
+// run it again.
 package sqliteoutbox
 
 import (
-	"context"
 	"database/sql"
-	_ "embed"
 	"errors"
-	"fmt"
-	"strings"
 
-	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/outbox"
 )
 
@@ -57,17 +61,17 @@ func DefaultConfig() Config {
 type Store struct {
 	db  *sql.DB
 	sql statements
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ outbox.Store = (*Store)(nil)
 
 type statements struct {
-	migrate, insertPrefix, scan, held, lease, owned, release, deletePublished, keepPublished string
-	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup                        string
+	insertPrefix, scan, held, lease, owned, release, deletePublished, keepPublished string
+	retry, bury, unbury, stats, deadLetters, replay, discard, cleanup               string
 }
-
-//go:embed migrate.sql
-var migrateSQL string
 
 // New returns a Store in db, opened with adapters/sqlite.Open (WAL, busy
 // timeout, BEGIN IMMEDIATE), or an error naming a nil db or the first
@@ -77,37 +81,12 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqliteoutbox: New: db must not be nil")
 	}
-	def := DefaultConfig()
-	if cfg.Table == "" {
-		cfg.Table = def.Table
+	sc, err := newSchema(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.DeadLetterTable == "" {
-		cfg.DeadLetterTable = def.DeadLetterTable
-	}
-	for _, f := range []struct{ name, value string }{{"Table", cfg.Table}, {"DeadLetterTable", cfg.DeadLetterTable}} {
-		if err := sqlident.Check("sqliteoutbox: Config."+f.name, f.value); err != nil {
-			return nil, err
-		}
-		if strings.Contains(f.value, ".") {
-			return nil, fmt.Errorf("sqliteoutbox: Config.%s must be a plain table name, got %q", f.name, f.value)
-		}
-	}
-	if cfg.DeadLetterTable == cfg.Table {
-		return nil, fmt.Errorf("sqliteoutbox: Config.DeadLetterTable must differ from Table, both are %q", cfg.Table)
-	}
-	t, d := cfg.Table, cfg.DeadLetterTable
-	r := strings.NewReplacer(
-		"{{table}}", sqlident.Quote(t),
-		"{{dead_table}}", sqlident.Quote(d),
-		"{{pending_index}}", sqlident.Quote(t+"_pending"),
-		"{{key_index}}", sqlident.Quote(t+"_key"),
-		"{{retry_index}}", sqlident.Quote(t+"_retry"),
-		"{{published_index}}", sqlident.Quote(t+"_published"),
-		"{{dead_key_index}}", sqlident.Quote(d+"_key"),
-		"{{dead_id_index}}", sqlident.Quote(d+"_id"),
-	)
-	return &Store{db: db, sql: statements{
-		migrate:      r.Replace(migrateSQL),
+	r := sc.replacer()
+	return &Store{db: db, table: sc.cfg.Table, migrations: sc.migrations(), sql: statements{
 		insertPrefix: r.Replace(`INSERT INTO {{table}} (id, topic, key, payload, headers, created_at) VALUES `),
 		// ?1 limit, ?2 now, ?3 skip dead letters.
 		scan: r.Replace(`SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at, o.attempts, o.claimed_until
@@ -141,22 +120,6 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 		discard: r.Replace(`DELETE FROM {{dead_table}} WHERE id IN (SELECT value FROM json_each(?1))`),
 		cleanup: r.Replace(`DELETE FROM {{table}} WHERE published_at IS NOT NULL AND published_at < ?1`),
 	}}, nil
-}
-
-// Migrate creates the tables and indexes if they do not exist. It is safe
-// to run at every start. MigrationSQL returns the same statements.
-func (s *Store) Migrate(ctx context.Context) error {
-	s.check()
-	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqliteoutbox: migrating: %w", err)
-	}
-	return nil
-}
-
-// MigrationSQL returns the SQL that Migrate runs, with the configured names.
-func (s *Store) MigrationSQL() string {
-	s.check()
-	return s.sql.migrate
 }
 
 // check panics on a Store not made by New.

@@ -55,6 +55,10 @@ func TestConfigValidation(t *testing.T) {
 		{func(c *sqliteoutbox.Config) { c.Table = "a-b" }, `sqliteoutbox: Config.Table: "a-b"`},
 		{func(c *sqliteoutbox.Config) { c.Table = "main.outbox" }, `sqliteoutbox: Config.Table must be a plain table name, got "main.outbox"`},
 		{func(c *sqliteoutbox.Config) { c.DeadLetterTable = "outbox_messages" }, "sqliteoutbox: Config.DeadLetterTable must differ from Table"},
+		{func(c *sqliteoutbox.Config) { c.DeadLetterTable = "OUTBOX_MESSAGES" }, "sqliteoutbox: Config.Table and Config.DeadLetterTable would both be named"},
+		{func(c *sqliteoutbox.Config) { c.Table, c.DeadLetterTable = "o", "o_KEY" },
+			`sqliteoutbox: Config.DeadLetterTable and the "key" object derived from Config.Table would both be named "o_key"`},
+		{func(c *sqliteoutbox.Config) { c.Table = strings.Repeat("t", 64) }, "is 64 bytes long, 1 more than the 63 allowed"},
 	} {
 		var cfg sqliteoutbox.Config
 		tc.change(&cfg)
@@ -63,11 +67,13 @@ func TestConfigValidation(t *testing.T) {
 	}
 	_, err := sqliteoutbox.New(nil, sqliteoutbox.Config{})
 	assert.EqualError(t, err, "sqliteoutbox: New: db must not be nil")
-	zero, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
+	_, err = sqliteoutbox.New(db, sqliteoutbox.Config{})
 	require.NoError(t, err)
-	def, err := sqliteoutbox.New(db, sqliteoutbox.DefaultConfig())
+	zero, err := sqliteoutbox.Migrations(sqliteoutbox.Config{})
 	require.NoError(t, err)
-	assert.Equal(t, def.MigrationSQL(), zero.MigrationSQL(), "the zero Config is DefaultConfig")
+	def, err := sqliteoutbox.Migrations(sqliteoutbox.DefaultConfig())
+	require.NoError(t, err)
+	assert.Equal(t, def, zero, "the zero Config is DefaultConfig")
 	assert.PanicsWithValue(t, "sqliteoutbox: Store used without New", func() { _, _ = new(sqliteoutbox.Store).Stats(context.Background()) })
 }
 
@@ -79,13 +85,17 @@ func FuzzNew(f *testing.F) {
 	}
 	db := &sql.DB{}
 	f.Fuzz(func(t *testing.T, table, dead string) {
-		s, err := sqliteoutbox.New(db, sqliteoutbox.Config{Table: table, DeadLetterTable: dead})
+		cfg := sqliteoutbox.Config{Table: table, DeadLetterTable: dead}
+		_, err := sqliteoutbox.New(db, cfg)
+		m, merr := sqliteoutbox.Migrations(cfg)
 		if err != nil {
 			assert.True(t, strings.HasPrefix(err.Error(), "sqliteoutbox: "), err.Error())
+			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
 			return
 		}
+		require.NoError(t, merr)
 		if table != "" {
-			assert.Contains(t, s.MigrationSQL(), table)
+			assert.Contains(t, m[0].SQL, table)
 		}
 	})
 }

@@ -1,3 +1,7 @@
+-- Step 1 of sqlitesaga's migrations (see Migrations): the table as the
+-- release before versioned migrations made it, with the configured names in
+-- place of the {{...}} placeholders. Every statement is idempotent.
+
 -- One row per saga: the orchestrator's log of where it stands. Every
 -- transition rewrites the row, fenced by version. Times are Unix
 -- microseconds; year 1 (the zero time) means no deadline, or a released

@@ -10,18 +10,26 @@
 // Each saga is one row; every transition is one statement (an INSERT, then
 // UPDATEs fenced by the row's version), and nothing is read on the happy
 // path.
+//
+// Migrations. Migrate creates and upgrades the schema by versioned,
+// forward-only steps (see Migrations), each run once, in a write
+// transaction with its record in the table bulwark_migrations of the
+// table's schema, so every process sharing the file may run it at start.
+// A database made by a release before versioned migrations is adopted:
+// Migrate keeps its tables and rows and brings it to the latest version.
+// Migrations returns the steps' SQL for teams that run migrations with a
+// tool of their own (goose, atlas); each step records itself, so a later
+// Migrate does not run it again.
 package sqlitesaga
 
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -45,16 +53,16 @@ func DefaultConfig() Config {
 type Store struct {
 	db  *sql.DB
 	sql statements
+
+	table      string // Config.Table
+	migrations []Migration
 }
 
 var _ saga.Store = (*Store)(nil)
 
 type statements struct {
-	migrate, create, update, version, get, claim, renew, list string
+	create, update, version, get, claim, renew, list string
 }
-
-//go:embed schema.sql
-var schemaSQL string
 
 const columns = "id, name, status, step, data, error, deadline, owner, lease_until, version, created_at, updated_at"
 
@@ -65,23 +73,12 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlitesaga: New: db must not be nil")
 	}
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	if err := sqlident.Check("sqlitesaga: Config.Table", cfg.Table); err != nil {
+	sc, err := newSchema(cfg)
+	if err != nil {
 		return nil, err
 	}
-	// SQLite qualifies the index's name, not its table:
-	// CREATE INDEX "app"."sagas_claim" ON "sagas".
-	r := strings.NewReplacer(
-		"{{table}}", sqlident.Quote(cfg.Table),
-		"{{unqualified}}", sqlident.Quote(cfg.Table[strings.LastIndex(cfg.Table, ".")+1:]),
-		"{{claim_index}}", sqlident.Quote(cfg.Table+"_claim"),
-		"{{status_index}}", sqlident.Quote(cfg.Table+"_status"),
-		"{{columns}}", columns,
-	)
-	return &Store{db: db, sql: statements{
-		migrate: r.Replace(schemaSQL),
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
+	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
 		create: r.Replace(`INSERT INTO {{table}} ({{columns}})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`),
@@ -102,14 +99,6 @@ RETURNING {{columns}}`),
 WHERE owner = ? AND status IN ('running', 'compensating') AND id IN `),
 		list: r.Replace(`SELECT {{columns}} FROM {{table}}`),
 	}}, nil
-}
-
-// Migrate creates the table and its indexes if they do not exist.
-func (s *Store) Migrate(ctx context.Context) error {
-	if err := sqlitemigrate.Run(ctx, s.db, s.sql.migrate); err != nil {
-		return fmt.Errorf("sqlitesaga: migrating: %w", err)
-	}
-	return nil
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

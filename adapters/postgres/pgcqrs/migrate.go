@@ -1,0 +1,66 @@
+package pgcqrs
+
+import (
+	"context"
+	_ "embed"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+)
+
+// Migration is one versioned step of the schema: its Version, a Name
+// saying what it does, and its SQL (see Migrations).
+type Migration = pgmigrate.Migration
+
+// migrateSQL is step 1, the schema of the release before migrations were
+// versioned.
+//
+//go:embed migrate.sql
+var migrateSQL string
+
+// Migrations returns the steps that Migrate runs for a store configured by
+// cfg, in order, with cfg's names in their SQL, or the error New returns
+// for cfg. To run them with a migration tool of your own (goose, atlas),
+// run each step's SQL once, in order, in a transaction: the step records
+// itself in bulwark_migrations, so a later Migrate runs only newer steps.
+// The steps:
+//
+//  1. create the checkpoints' table (as the release before versioned
+//     migrations did, which Migrate thus adopts, checkpoints kept).
+func Migrations(cfg Config) ([]Migration, error) {
+	sc, err := newSchema(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sc.migrations(), nil
+}
+
+// Migrate brings the schema to the latest version: it runs the steps of
+// Migrations that the database has not recorded, in order, each in a
+// transaction with its record, holding the advisory lock that all bulwark
+// migrations take, so it is safe to run at every start from several
+// processes at once. A database migrated by a later release is left as it
+// is.
+func (s *Store) Migrate(ctx context.Context) error {
+	s.check()
+	return pgmigrate.Run(ctx, s.db, "pgcqrs", s.table, s.migrations)
+}
+
+// schema is a store's table.
+type schema struct{ table string }
+
+func newSchema(cfg Config) (schema, error) {
+	if cfg.Table == "" {
+		cfg.Table = DefaultConfig().Table
+	}
+	n := sqlident.NewNames("pgcqrs", sqlident.Postgres)
+	n.Table("Table", cfg.Table)
+	return schema{table: cfg.Table}, n.Err()
+}
+
+func (sc schema) migrations() []Migration {
+	return pgmigrate.Build("pgcqrs", sc.table, []Migration{
+		{Version: 1, Name: "create the checkpoints table", SQL: strings.ReplaceAll(migrateSQL, "{{table}}", sqlident.Quote(sc.table))},
+	})
+}

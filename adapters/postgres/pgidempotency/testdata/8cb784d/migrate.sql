@@ -1,0 +1,14 @@
+CREATE TABLE IF NOT EXISTS {{table}} (
+	scope          BYTEA       NOT NULL,
+	key            BYTEA       NOT NULL,
+	fingerprint    BYTEA       NOT NULL,
+	completed      BOOLEAN     NOT NULL,
+	token          BIGINT      NOT NULL,
+	attempt        INTEGER     NOT NULL,
+	outcome        BYTEA,
+	recovery_point BYTEA,
+	lease_until    TIMESTAMPTZ NOT NULL,
+	expires_at     TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS {{index}} ON {{table}} (expires_at);

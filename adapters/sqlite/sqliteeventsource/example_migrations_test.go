@@ -1,0 +1,24 @@
+package sqliteeventsource_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteeventsource"
+)
+
+// Teams that run migrations with a tool of their own (goose, atlas) take
+// the store's steps from Migrations, with the configured names in their
+// SQL, and write one file per step. Each step records itself in
+// bulwark_migrations, so a Store.Migrate run later finds it done.
+func ExampleMigrations() {
+	steps, err := sqliteeventsource.Migrations(sqliteeventsource.Config{EventsTable: "events", SnapshotsTable: "snapshots"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range steps {
+		fmt.Printf("%05d_sqliteeventsource.sql: %s\n", m.Version, m.Name)
+	}
+	// Output:
+	// 00001_sqliteeventsource.sql: create the events and snapshots tables
+}

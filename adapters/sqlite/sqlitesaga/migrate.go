@@ -1,0 +1,78 @@
+package sqlitesaga
+
+import (
+	"context"
+	_ "embed"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
+	"github.com/bulwark-go/bulwark/internal/sqlident"
+)
+
+// Migration is one versioned step of the schema: its Version, a Name
+// saying what it does, and its SQL (see Migrations).
+type Migration = sqlitemigrate.Migration
+
+// schemaSQL is step 1, the schema of the release before migrations were
+// versioned.
+//
+//go:embed schema.sql
+var schemaSQL string
+
+// Migrations returns the steps that Migrate runs for a store configured by
+// cfg, in order, with cfg's names in their SQL, or the error New returns
+// for cfg. To run them with a migration tool of your own (goose, atlas),
+// run each step's SQL once, in order, in a transaction: the step records
+// itself in bulwark_migrations, so a later Migrate runs only newer steps.
+// The steps:
+//
+//  1. create the table and its claim and status indexes (as the release
+//     before versioned migrations did, which Migrate thus adopts, sagas
+//     kept).
+func Migrations(cfg Config) ([]Migration, error) {
+	sc, err := newSchema(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sc.migrations(), nil
+}
+
+// Migrate brings the schema to the latest version: it runs the steps of
+// Migrations that the database has not recorded, in order, each in a write
+// transaction (BEGIN IMMEDIATE) with its record, so it is safe to run at
+// every start from several processes sharing the file at once. A database
+// migrated by a later release is left as it is.
+func (s *Store) Migrate(ctx context.Context) error {
+	if s.db == nil {
+		panic("sqlitesaga: Store used without New")
+	}
+	return sqlitemigrate.Run(ctx, s.db, "sqlitesaga", s.table, s.migrations)
+}
+
+// schema is a store's table and the names of its indexes.
+type schema struct{ table, claim, status string }
+
+func newSchema(cfg Config) (schema, error) {
+	if cfg.Table == "" {
+		cfg.Table = DefaultConfig().Table
+	}
+	n := sqlident.NewNames("sqlitesaga", sqlident.SQLite)
+	n.Table("Table", cfg.Table)
+	sc := schema{table: cfg.Table, claim: n.Derived("Table", cfg.Table, "claim"), status: n.Derived("Table", cfg.Table, "status")}
+	return sc, n.Err()
+}
+
+func (sc schema) migrations() []Migration {
+	// SQLite qualifies the index's name, not its table:
+	// CREATE INDEX "app"."sagas_claim" ON "sagas".
+	tableSchema, base := sqlident.Split(sc.table)
+	body := strings.NewReplacer(
+		"{{table}}", sqlident.Quote(sc.table),
+		"{{unqualified}}", sqlident.Quote(base),
+		"{{claim_index}}", sqlident.Quote(sqlident.Qualify(tableSchema, sc.claim)),
+		"{{status_index}}", sqlident.Quote(sqlident.Qualify(tableSchema, sc.status)),
+	).Replace(schemaSQL)
+	return sqlitemigrate.Build("sqlitesaga", sc.table, []Migration{
+		{Version: 1, Name: "create the table and its indexes", SQL: body},
+	})
+}
