@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -244,51 +242,4 @@ func CheckInbox[Tx any](t *testing.T, h InboxHarness[Tx], s InboxSettings, reten
 	ran, err = in.Process(ctx, id, effect(h, id))
 	require.NoError(t, err)
 	require.True(t, ran, "forgotten when the retention ended")
-}
-
-// The consumer and message of a KilledInboxConsumer child process.
-const (
-	inboxChildConsumer = "billing"
-	inboxChildMessage  = "m-1"
-)
-
-// InboxHolderChild is the body of the child process that KilledInboxConsumer
-// starts and kills: it handles a message through an inbox of h, writes the
-// message's effect inside the transaction, prints "holding" and hangs until
-// killed.
-func InboxHolderChild[Tx any](h InboxHarness[Tx]) {
-	in, err := h.NewInbox(InboxSettings{Consumer: inboxChildConsumer, Retention: time.Hour})
-	if err != nil {
-		panic(err)
-	}
-	_, _ = in.Process(context.Background(), inboxChildMessage, func(ctx context.Context, tx Tx) error {
-		if err := h.Effect(ctx, tx, inboxChildMessage); err != nil {
-			return err
-		}
-		os.Stdout.WriteString("holding\n")
-		select {} // killed here
-	})
-}
-
-// KilledInboxConsumer starts child (the driver's test binary re-run by
-// ChildCommand as a child that calls InboxHolderChild over the same
-// database as h), waits until it is inside
-// the message's transaction, kills it with SIGKILL, and checks that the
-// dead consumer's write rolled back with its record: the redelivery runs
-// once, leaving one effect, and the next is skipped.
-func KilledInboxConsumer[Tx any](t *testing.T, h InboxHarness[Tx], child *exec.Cmd) {
-	killWhenHolding(t, child, "the message")
-	in, err := h.NewInbox(InboxSettings{Consumer: inboxChildConsumer, Retention: time.Hour})
-	require.NoError(t, err)
-	// The killed process's transaction never committed: the database drops
-	// it (PostgreSQL when it notices the dead connection, SQLite's journal
-	// when the next writer takes the lock); until then the redelivery waits.
-	ran, err := in.Process(ctx, inboxChildMessage, effect(h, inboxChildMessage))
-	require.NoError(t, err)
-	assert.True(t, ran, "the killed consumer's record was rolled back with its write")
-	assert.Equal(t, 1, h.Effects(t, inboxChildMessage))
-	ran, err = in.Process(ctx, inboxChildMessage, effect(h, inboxChildMessage))
-	require.NoError(t, err)
-	assert.False(t, ran)
-	t.Logf("consumer killed mid-transaction: its write and record rolled back; the redelivery ran once (1 effect), the next was skipped")
 }
