@@ -162,20 +162,31 @@ func testInboxFailure[Tx any](t *testing.T, h InboxHarness[Tx]) {
 	}
 }
 
-// testInboxConcurrent: concurrent deliveries of the same messages run each
-// handler once and leave one effect per message.
+// testInboxConcurrent: concurrent deliveries of the same messages, let go
+// at once, run each handler once and leave one effect per message. The
+// handler works a while after its write, so that deliveries overlap it: an
+// inbox that looks the message up before it takes the message's lock runs
+// it twice.
 func testInboxConcurrent[Tx any](t *testing.T, h InboxHarness[Tx]) {
 	in := newTxInbox(t, h, "billing", clocktest.New(inboxStart), nil)
 	const messages, deliveries = 5, 20
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ranCount := map[string]int{}
+	start := make(chan struct{})
 	for i := range messages * deliveries {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			id := fmt.Sprint("m-", i%messages)
-			ran, err := in.Process(ctx, id, effect(h, id))
+			ran, err := in.Process(ctx, id, func(ctx context.Context, tx Tx) error {
+				if err := h.Effect(ctx, tx, id); err != nil {
+					return err
+				}
+				time.Sleep(2 * time.Millisecond) // the handler's other work
+				return nil
+			})
 			assert.NoError(t, err)
 			if ran {
 				mu.Lock()
@@ -184,6 +195,7 @@ func testInboxConcurrent[Tx any](t *testing.T, h InboxHarness[Tx]) {
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	for i := range messages {
 		id := fmt.Sprint("m-", i)

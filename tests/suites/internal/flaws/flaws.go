@@ -68,8 +68,9 @@ func Check(t *testing.T, test string, flaws []Flaw) {
 			if err == nil {
 				t.Fatalf("the suite passed a driver that %s:\n%s", f.Name, text)
 			}
-			failed := failedTests(text, test)
-			t.Logf("failed: %s", strings.Join(failed, ", "))
+			if failed := failedTests(text, test); len(failed) > 0 {
+				t.Logf("failed: %s", strings.Join(failed, ", "))
+			}
 			if len(f.Fails) == 0 && !strings.Contains(text, "--- FAIL: "+test+" ") {
 				t.Errorf("%s did not fail:\n%s", test, text)
 			}
@@ -81,6 +82,11 @@ func Check(t *testing.T, test string, flaws []Flaw) {
 			for _, s := range f.Says {
 				if !strings.Contains(text, s) {
 					t.Errorf("the output does not say %q:\n%s", s, text)
+				}
+				for line := range strings.Lines(text) {
+					if strings.Contains(line, s) {
+						t.Logf("says: %s", strings.TrimSpace(line))
+					}
 				}
 			}
 		})

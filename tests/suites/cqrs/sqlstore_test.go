@@ -1,0 +1,62 @@
+package cqrs_test
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitecqrs"
+	"github.com/bulwark-go/bulwark/cqrs"
+)
+
+// sqlStore is a cqrs.Store of this package over SQLite's. Its projections
+// write their read model through the *sql.Tx it hands them: in the
+// checkpoint's own transaction, unless readModel is set, when the read
+// model lives in another database and commits apart from the checkpoint
+// (the flaws "writes-then-checkpoint" and "checkpoint-then-writes", with a
+// round trip's pause between the two commits).
+type sqlStore struct {
+	inner     *sqlitecqrs.Store
+	readModel *sql.DB
+	flaw      string
+}
+
+var _ cqrs.Store[*sql.Tx] = (*sqlStore)(nil)
+
+// commitGap is the pause between the two commits of a flawed store.
+const commitGap = 50 * time.Millisecond
+
+func (s *sqlStore) Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx *sql.Tx, cp *cqrs.Checkpoint) error) error {
+	if s.readModel == nil {
+		return s.inner.Update(ctx, name, version, fn)
+	}
+	var rtx *sql.Tx
+	err := s.inner.Update(ctx, name, version, func(ctx context.Context, _ *sql.Tx, cp *cqrs.Checkpoint) error {
+		var err error
+		if rtx, err = s.readModel.BeginTx(ctx, nil); err != nil {
+			return err
+		}
+		if err := fn(ctx, rtx, cp); err != nil {
+			_ = rtx.Rollback()
+			return err
+		}
+		if s.flaw == "writes-then-checkpoint" {
+			if err := rtx.Commit(); err != nil {
+				return err
+			}
+			time.Sleep(commitGap)
+		}
+		return nil
+	})
+	if s.flaw == "checkpoint-then-writes" && rtx != nil {
+		if err != nil {
+			_ = rtx.Rollback()
+			return err
+		}
+		time.Sleep(commitGap)
+		return rtx.Commit()
+	}
+	return err
+}
+
+func (s *sqlStore) List(ctx context.Context) ([]cqrs.Checkpoint, error) { return s.inner.List(ctx) }
