@@ -14,7 +14,8 @@ import (
 // checkpoint's own transaction, unless readModel is set, when the read
 // model lives in another database and commits apart from the checkpoint
 // (the flaws "writes-then-checkpoint" and "checkpoint-then-writes", with a
-// round trip's pause between the two commits).
+// round trip's pause between the two commits of an Update that applied
+// events).
 type sqlStore struct {
 	inner     *sqlitecqrs.Store
 	readModel *sql.DB
@@ -30,21 +31,31 @@ func (s *sqlStore) Update(ctx context.Context, name string, version int, fn func
 	if s.readModel == nil {
 		return s.inner.Update(ctx, name, version, fn)
 	}
-	var rtx *sql.Tx
+	var (
+		rtx     *sql.Tx
+		applied bool // fn moved the checkpoint: the projection applied a batch
+	)
+	pause := func() {
+		if applied {
+			time.Sleep(commitGap)
+		}
+	}
 	err := s.inner.Update(ctx, name, version, func(ctx context.Context, _ *sql.Tx, cp *cqrs.Checkpoint) error {
 		var err error
 		if rtx, err = s.readModel.BeginTx(ctx, nil); err != nil {
 			return err
 		}
+		from := cp.Position
 		if err := fn(ctx, rtx, cp); err != nil {
 			_ = rtx.Rollback()
 			return err
 		}
+		applied = cp.Position != from
 		if s.flaw == "writes-then-checkpoint" {
 			if err := rtx.Commit(); err != nil {
 				return err
 			}
-			time.Sleep(commitGap)
+			pause()
 		}
 		return nil
 	})
@@ -53,7 +64,7 @@ func (s *sqlStore) Update(ctx context.Context, name string, version int, fn func
 			_ = rtx.Rollback()
 			return err
 		}
-		time.Sleep(commitGap)
+		pause()
 		return rtx.Commit()
 	}
 	return err

@@ -18,6 +18,7 @@ type broker struct {
 	mu     sync.Mutex
 	frames [][]byte
 	seen   map[uuid.UUID]bool // the IDs taken, for the "drops-duplicates" flaw
+	held   []byte             // a frame held back, for the "swaps-pairs" flaw
 }
 
 // What the broker cannot carry: header names over 64 bytes, payloads of
@@ -41,16 +42,24 @@ var errConnectionLost = errors.New("publisher: the broker closed the connection"
 
 // take stores a frame; it fails with errConnectionLost, closing the
 // connection, for a frame the broker cannot carry.
-func (b *broker) take(id uuid.UUID, f []byte, fits bool, dedupe bool) error {
+func (b *broker) take(id uuid.UUID, f []byte, fits bool, flaw string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !fits {
 		return errConnectionLost
 	}
-	if dedupe && b.seen[id] {
+	if flaw == "drops-duplicates" && b.seen[id] {
 		return nil
 	}
 	b.seen[id] = true
+	if flaw == "swaps-pairs" { // delivers each pair of frames second first
+		if b.held == nil {
+			b.held = f
+			return nil
+		}
+		b.frames, b.held = append(b.frames, f, b.held), nil
+		return nil
+	}
 	b.frames = append(b.frames, f)
 	return nil
 }
@@ -112,7 +121,7 @@ func (p *publisher) Publish(ctx context.Context, msg outbox.Message) error {
 	for name := range msg.Headers {
 		fits = fits && len(name) <= maxHeaderName
 	}
-	return p.b.take(msg.ID, b, fits, p.flaw == "drops-duplicates")
+	return p.b.take(msg.ID, b, fits, p.flaw)
 }
 
 // receive decodes the first n messages the broker delivered. Publish
