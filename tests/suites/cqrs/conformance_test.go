@@ -118,18 +118,23 @@ func openCrashChild(ctx context.Context) (cqrstest.CrashChild[*sql.Tx], error) {
 	}, err
 }
 
+// flawedKillDelay bounds how long a new holder runs before it is killed,
+// with a flawed store: longer than it takes to apply its first batch, so
+// that the kill lands in the pause between that batch's two commits.
+const flawedKillDelay = 300 * time.Millisecond
+
 // TestSIGKILLedProjectors holds the SQLite store to cqrstest.RunCrash:
 // projector processes killed with SIGKILL (often mid-batch) while writers
 // append must apply every event to the read model exactly once, one
 // process at a time. The flawed stores keep the read model in a database
-// of its own.
+// of its own, and their holders are killed a little later.
 func TestSIGKILLedProjectors(t *testing.T) {
 	cqrstest.RunCrash(t, func(t *testing.T) cqrstest.CrashHarness[*sql.Tx] {
 		ctx := context.Background()
 		dir := t.TempDir()
-		path, readModelPath := filepath.Join(dir, "main.db"), ""
+		path, readModelPath, killDelay := filepath.Join(dir, "main.db"), "", 150*time.Millisecond
 		if flaws.Current() != "" {
-			readModelPath = filepath.Join(dir, "read-model.db")
+			readModelPath, killDelay = filepath.Join(dir, "read-model.db"), flawedKillDelay
 		}
 		dbs, err := openCrashDBs(ctx, path, readModelPath)
 		if err != nil {
@@ -150,7 +155,7 @@ func TestSIGKILLedProjectors(t *testing.T) {
 				return queryAll(ctx, dbs.readModel, `SELECT position, owner FROM applied`, func(r *cqrstest.CrashRow) []any { return []any{&r.Position, &r.Owner} })
 			},
 			ChildEnv:  []string{pathVar + "=" + path, readModelPathVar + "=" + readModelPath},
-			KillDelay: 150 * time.Millisecond,
+			KillDelay: killDelay,
 		}
 	})
 }

@@ -3,6 +3,7 @@ package cqrs_test
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitecqrs"
@@ -13,19 +14,25 @@ import (
 // write their read model through the *sql.Tx it hands them: in the
 // checkpoint's own transaction, unless readModel is set, when the read
 // model lives in another database and commits apart from the checkpoint
-// (the flaws "writes-then-checkpoint" and "checkpoint-then-writes", with a
-// round trip's pause between the two commits of an Update that applied
-// events).
+// (the flaws "writes-then-checkpoint" and "checkpoint-then-writes").
+//
+// A flawed store pauses between its two commits in the first Update that
+// applies events after this process took a projection's lease: the crash
+// test kills a holder soon after it takes over, and the pause makes that
+// the moment between the commits.
 type sqlStore struct {
 	inner     *sqlitecqrs.Store
 	readModel *sql.DB
 	flaw      string
+	mu        sync.Mutex
+	tookLease bool // since the last pause
 }
 
 var _ cqrs.Store[*sql.Tx] = (*sqlStore)(nil)
 
-// commitGap is the pause between the two commits of a flawed store.
-const commitGap = 50 * time.Millisecond
+// commitGap is the pause between the two commits of a flawed store, longer
+// than the crash test's kill delay for it (flawedKillDelay).
+const commitGap = 400 * time.Millisecond
 
 func (s *sqlStore) Update(ctx context.Context, name string, version int, fn func(ctx context.Context, tx *sql.Tx, cp *cqrs.Checkpoint) error) error {
 	if s.readModel == nil {
@@ -36,7 +43,13 @@ func (s *sqlStore) Update(ctx context.Context, name string, version int, fn func
 		applied bool // fn moved the checkpoint: the projection applied a batch
 	)
 	pause := func() {
-		if applied {
+		s.mu.Lock()
+		first := applied && s.tookLease
+		if first {
+			s.tookLease = false
+		}
+		s.mu.Unlock()
+		if first {
 			time.Sleep(commitGap)
 		}
 	}
@@ -45,12 +58,17 @@ func (s *sqlStore) Update(ctx context.Context, name string, version int, fn func
 		if rtx, err = s.readModel.BeginTx(ctx, nil); err != nil {
 			return err
 		}
-		from := cp.Position
+		from, owner := cp.Position, cp.Owner
 		if err := fn(ctx, rtx, cp); err != nil {
 			_ = rtx.Rollback()
 			return err
 		}
 		applied = cp.Position != from
+		if cp.Owner != owner && cp.Owner != "" {
+			s.mu.Lock()
+			s.tookLease = true
+			s.mu.Unlock()
+		}
 		if s.flaw == "writes-then-checkpoint" {
 			if err := rtx.Commit(); err != nil {
 				return err
