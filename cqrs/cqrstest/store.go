@@ -142,24 +142,31 @@ func testUpdateRollsBack[Tx any](t *testing.T, h Harness[Tx]) {
 }
 
 // testUpdatesTakeTurns: concurrent read-modify-write Updates of one
-// projection lose nothing: they run one at a time.
+// projection, let go at once, lose nothing: they run one at a time. Each
+// fn works a while between reading the checkpoint and changing it, so that
+// Updates that do not take turns overlap and lose some of their changes.
 func testUpdatesTakeTurns[Tx any](t *testing.T, h Harness[Tx]) {
 	ctx := testContext(t)
 	const writers, each = 6, 15
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
+	start := make(chan struct{})
 	for range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			for range each {
 				errs <- h.Store.Update(ctx, "counter", 1, func(ctx context.Context, tx Tx, cp *cqrs.Checkpoint) error {
-					cp.Position++
-					return h.Record(ctx, tx, "counter", cp.Position)
+					next := cp.Position + 1
+					time.Sleep(time.Millisecond) // the update's other work
+					cp.Position = next
+					return h.Record(ctx, tx, "counter", next)
 				})
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -1,8 +1,6 @@
 package idempotencytest
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +15,6 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
-	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -165,158 +160,5 @@ func duplicateRequests(t *testing.T, h Harness, keys, perKey int) {
 		total, keys, time.Since(began).Round(time.Millisecond), firsts, replays, conflicts)
 }
 
-// The environment of a KilledHolder child process.
-const (
-	childKeyVar = "BULWARK_IDEMPOTENCY_KEY"
-	// ChildLease is the lease of the child's claim.
-	ChildLease = 2 * time.Second
-)
-
-func holderRequest(key string) *http.Request {
-	req := httptest.NewRequest(http.MethodPost, "/charges", strings.NewReader(`{"amount":100}`))
-	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, key)
-	return req
-}
-
-// chargeHandler charges (counts) once per key: a takeover that finds the
-// "charged" recovery point skips the charge.
-func chargeHandler(counter Counter, hang bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		att := idempotency.AttemptFrom(r.Context())
-		key := r.Header.Get(bulwarkhttp.HeaderIdempotencyKey)
-		if string(att.RecoveryPoint()) != "charged" {
-			if err := counter.Incr(r.Context(), key); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			if err := att.Checkpoint(r.Context(), []byte("charged")); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-		}
-		if hang {
-			os.Stdout.WriteString("holding\n")
-			select {} // killed here
-		}
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, "charged once, attempt %d", att.Number())
-	})
-}
-
-func holderMiddleware(t testing.TB, s idempotency.Store, c *clocktest.Fake) *bulwarkhttp.Idempotency {
-	cfg := idempotency.Config{Lease: ChildLease}
-	if c != nil {
-		cfg.Clock = c
-	}
-	k, err := idempotency.New(s, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := bulwarkhttp.NewIdempotency(k, bulwarkhttp.IdempotencyConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// HolderChild is the body of the child process that KilledHolder starts
-// and kills: it takes the request's key through the middleware over s,
-// charges (counter.Incr), saves the "charged" recovery point, prints
-// "holding" and hangs until killed.
-func HolderChild(s idempotency.Store, counter Counter) {
-	m := holderMiddleware(&childTB{}, s, nil)
-	m.Handler(chargeHandler(counter, true)).ServeHTTP(httptest.NewRecorder(), holderRequest(os.Getenv(childKeyVar)))
-}
-
-// KilledHolder starts child (the driver's test binary re-run by
-// ChildCommand as a child that calls HolderChild over the same database as
-// s), waits until it holds a key mid-request, kills it with SIGKILL, and checks that retries get 409 while the lease lasts,
-// and after it run to completion once, resuming from the recovery point
-// (the charge counted once), and are replayed from then on.
-func KilledHolder(t *testing.T, s idempotency.Store, counter Counter, child *exec.Cmd) {
-	key := RandomName("killed-")
-	child.Env = append(child.Env, childKeyVar+"="+key)
-	claimedBy := killWhenHolding(t, child, "the key")
-
-	// The parent's clock starts where the child's was and moves by hand.
-	fake := clocktest.New(claimedBy)
-	h := holderMiddleware(t, s, fake).Handler(chargeHandler(counter, false))
-	send := func() *httptest.ResponseRecorder {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, holderRequest(key))
-		return rec
-	}
-	rec := send()
-	assert.Equal(t, http.StatusConflict, rec.Code, "while the dead holder's lease lasts: %s", rec.Body)
-	fake.Advance(ChildLease + time.Millisecond)
-	rec = send()
-	require.Equal(t, http.StatusCreated, rec.Code, "after the lease a retry runs: %s", rec.Body)
-	assert.Equal(t, "charged once, attempt 2", rec.Body.String())
-	assert.Empty(t, rec.Header().Get(bulwarkhttp.HeaderIdempotentReplayed))
-	again := send()
-	assert.Equal(t, http.StatusCreated, again.Code)
-	assert.Equal(t, "true", again.Header().Get(bulwarkhttp.HeaderIdempotentReplayed))
-	assert.True(t, bytes.Equal(rec.Body.Bytes(), again.Body.Bytes()))
-	charges, err := counter.Get(ctx, key)
-	require.NoError(t, err)
-	assert.Equal(t, 1, charges, "the recovery point kept the takeover from charging again")
-	t.Logf("holder killed mid-request; 1 retry got 409 during the lease, the takeover ran as attempt 2 and completed, 1 replay; %d charge counted", charges)
-}
-
-// killWhenHolding starts child, waits until it prints "holding" (it holds
-// what, mid-transaction or mid-request), kills it with SIGKILL and returns
-// the time it was seen holding. A child still running when the test fails
-// before the kill is killed too.
-func killWhenHolding(t *testing.T, child *exec.Cmd, what string) time.Time {
-	t.Helper()
-	child.Stdout = nil
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = child.Process.Kill()
-			_ = child.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err, "the child exited before holding %s", what)
-	require.Equal(t, "holding\n", line)
-	held := time.Now()
-	require.NoError(t, child.Process.Kill())
-	_ = child.Wait()
-	killed = true
-	return held
-}
-
-// childTB stands in for testing.TB in a child process: a failure exits.
-type childTB struct{ testing.TB }
-
-func (childTB) Fatal(args ...any) {
-	fmt.Fprintln(os.Stderr, args...)
-	os.Exit(3)
-}
-
 // NewMemoryCounter returns a Counter in process memory.
 func NewMemoryCounter() Counter { return &memoryCounter{n: map[string]int{}} }
-
-// Main is the TestMain of a driver that runs KilledHolder or
-// KilledInboxConsumer: in a child process started by ChildCommand it runs
-// the child function of that name and exits; otherwise it runs the tests
-// and exits with their status. The one line a driver adds:
-//
-//	func TestMain(m *testing.M) {
-//		idempotencytest.Main(m, map[string]func(){
-//			"holder": func() { idempotencytest.HolderChild(openStoreFromEnv()) },
-//		})
-//	}
-func Main(m *testing.M, children map[string]func()) { testenv.Main(m, children) }
-
-// ChildCommand returns a command that re-runs the test binary as the child
-// named name (see Main), with the extra environment env ("KEY=value", say
-// the database the child must open). Pass it to KilledHolder or
-// KilledInboxConsumer, which start, kill and wait for it.
-func ChildCommand(t testing.TB, name string, env ...string) *exec.Cmd {
-	return testenv.Command(t, name, env...)
-}

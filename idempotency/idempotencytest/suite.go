@@ -9,14 +9,22 @@
 //	}
 //
 // It also holds the fault tests the stores share: 1,000 concurrent
-// duplicate requests, races of claims on expired keys, and a holder killed
-// mid-request (KilledHolder); and the suite of the SQL adapters'
-// transactional inboxes (RunInbox, with a consumer killed mid-transaction
-// in KilledInboxConsumer).
+// duplicate requests and races of claims on expired keys (both in Run),
+// and a holder killed mid-request (RunKilledHolder); and the suite of the
+// SQL adapters' transactional inboxes (RunInbox, with a consumer killed
+// mid-transaction in RunKilledInboxConsumer):
 //
-// The suites run from any module. The killed-process tests re-run the
-// driver's test binary as a child process; a driver that runs them makes
-// Main its TestMain, naming its children (see Main and ChildCommand).
+//	func TestKilledHolder(t *testing.T) {
+//		idempotencytest.RunKilledHolder(t, func(t *testing.T) idempotencytest.KilledHolderHarness {
+//			s := newStore(t)
+//			return idempotencytest.KilledHolderHarness{Store: s, Counter: newCounter(t, s), ChildEnv: []string{"MY_DSN=" + dsn}}
+//		})
+//	}
+//
+// The suites run from any module. The killed-process suites' children are
+// the driver's own test binary, run again; its TestMain adds one line per
+// suite: idempotencytest.MainKilledHolder(openHolder) and
+// idempotencytest.MainKilledInboxConsumer(openInbox).
 package idempotencytest
 
 import (

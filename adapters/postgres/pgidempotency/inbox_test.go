@@ -2,14 +2,12 @@ package pgidempotency_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgtest"
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
 	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -82,23 +80,19 @@ func FuzzNewInbox(f *testing.F) {
 	})
 }
 
-// runInboxHolder is the child process of TestInboxConsumerKilledMidTransaction.
-func runInboxHolder() {
-	pool, err := pgxpool.New(context.Background(), os.Getenv(dsnVar))
-	if err != nil {
-		panic(err)
-	}
-	idempotencytest.InboxHolderChild(inboxHarness(pool))
+// openInbox opens the parent's inbox harness in the child process of
+// TestInboxConsumerKilledMidTransaction.
+func openInbox(ctx context.Context) (idempotencytest.InboxHarness[pgx.Tx], error) {
+	pool, err := childPool(ctx)
+	return inboxHarness(pool), err
 }
 
 // TestInboxConsumerKilledMidTransaction: the server notices the killed
 // consumer's dead connection and rolls its transaction back; until then the
 // redelivery waits on the message's row.
 func TestInboxConsumerKilledMidTransaction(t *testing.T) {
-	testenv.SkipUnderRace(t)
-	_, dsn := pgtest.Schema(t)
-	pool, err := pgxpool.New(context.Background(), dsn)
-	require.NoError(t, err)
-	defer pool.Close()
-	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, pool), idempotencytest.ChildCommand(t, "inbox-holder", dsnVar+"="+dsn))
+	idempotencytest.RunKilledInboxConsumer(t, func(t *testing.T) idempotencytest.KilledInboxHarness[pgx.Tx] {
+		pool, dsn := schemaPool(t)
+		return idempotencytest.KilledInboxHarness[pgx.Tx]{Inbox: setUpInbox(t, pool), ChildEnv: []string{dsnVar + "=" + dsn}}
+	})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgidempotency"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -21,20 +20,25 @@ import (
 const dsnVar = "BULWARK_PGIDEMPOTENCY_DSN"
 
 func TestMain(m *testing.M) {
-	idempotencytest.Main(m, map[string]func(){
-		"holder":       func() { idempotencytest.HolderChild(childStore()) },
-		"inbox-holder": runInboxHolder,
-	})
+	idempotencytest.MainKilledHolder(openHolder)       // returns unless this process is a killed holder
+	idempotencytest.MainKilledInboxConsumer(openInbox) // returns unless this process is a killed consumer
+	os.Exit(m.Run())
 }
 
-// childStore opens the parent's store in a child process.
-func childStore() (idempotency.Store, idempotencytest.Counter) {
-	pool, err := pgxpool.New(context.Background(), os.Getenv(dsnVar))
+// childPool opens the parent test's schema in a child process.
+func childPool(ctx context.Context) (*pgxpool.Pool, error) {
+	return pgxpool.New(ctx, os.Getenv(dsnVar))
+}
+
+// openHolder opens the parent's store and counter in the child process of
+// TestKilledHolder.
+func openHolder(ctx context.Context) (idempotency.Store, idempotencytest.Counter, error) {
+	pool, err := childPool(ctx)
 	if err != nil {
-		panic(err)
+		return nil, nil, err
 	}
-	s := newStoreOn(pool)
-	return s, counter{pool}
+	s, err := pgidempotency.New(pool, pgidempotency.Config{})
+	return s, counter{pool}, err
 }
 
 func newStoreOn(pool *pgxpool.Pool) *pgidempotency.Store {
@@ -81,14 +85,20 @@ func TestConformance(t *testing.T) {
 }
 
 func TestKilledHolder(t *testing.T) {
-	testenv.SkipUnderRace(t)
+	idempotencytest.RunKilledHolder(t, func(t *testing.T) idempotencytest.KilledHolderHarness {
+		pool, dsn := schemaPool(t)
+		return idempotencytest.KilledHolderHarness{Store: newStore(t, pool), Counter: newCounter(t, pool), ChildEnv: []string{dsnVar + "=" + dsn}}
+	})
+}
+
+// schemaPool returns a pool on a schema of the test's own and the DSN that
+// reaches it from a child process.
+func schemaPool(t *testing.T) (*pgxpool.Pool, string) {
 	_, dsn := pgtest.Schema(t)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	require.NoError(t, err)
-	defer pool.Close()
-	s := newStore(t, pool)
-	c := newCounter(t, pool)
-	idempotencytest.KilledHolder(t, s, c, idempotencytest.ChildCommand(t, "holder", dsnVar+"="+dsn))
+	t.Cleanup(pool.Close)
+	return pool, dsn
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {

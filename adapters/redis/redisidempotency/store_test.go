@@ -20,12 +20,16 @@ import (
 const prefixVar = "BULWARK_REDISIDEMPOTENCY_PREFIX"
 
 func TestMain(m *testing.M) {
-	idempotencytest.Main(m, map[string]func(){
-		"holder": func() {
-			c := redis.NewClient(&redis.Options{Addr: os.Getenv(testenv.RedisVar)})
-			idempotencytest.HolderChild(newStore(c, os.Getenv(prefixVar)), counter{c, os.Getenv(prefixVar)})
-		},
-	})
+	idempotencytest.MainKilledHolder(openHolder) // returns unless this process is a killed holder
+	os.Exit(m.Run())
+}
+
+// openHolder opens the parent's store and counter, under its prefix, in
+// the child process of TestKilledHolder.
+func openHolder(context.Context) (idempotency.Store, idempotencytest.Counter, error) {
+	c := redis.NewClient(&redis.Options{Addr: os.Getenv(testenv.RedisVar)})
+	prefix := os.Getenv(prefixVar)
+	return newStore(c, prefix), counter{c, prefix}, nil
 }
 
 func newStore(c *redis.Client, prefix string) *redisidempotency.Store {
@@ -63,9 +67,10 @@ func TestConformance(t *testing.T) {
 }
 
 func TestKilledHolder(t *testing.T) {
-	testenv.SkipUnderRace(t)
-	c, prefix := redistest.Client(t)
-	idempotencytest.KilledHolder(t, newStore(c, prefix), counter{c, prefix}, idempotencytest.ChildCommand(t, "holder", prefixVar+"="+prefix))
+	idempotencytest.RunKilledHolder(t, func(t *testing.T) idempotencytest.KilledHolderHarness {
+		c, prefix := redistest.Client(t)
+		return idempotencytest.KilledHolderHarness{Store: newStore(c, prefix), Counter: counter{c, prefix}, ChildEnv: []string{prefixVar + "=" + prefix}}
+	})
 }
 
 func TestRecordsExpireInRedis(t *testing.T) {

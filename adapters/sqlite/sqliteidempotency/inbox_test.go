@@ -3,6 +3,7 @@ package sqliteidempotency_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"testing"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitetest"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteidempotency"
 	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -81,17 +81,19 @@ func FuzzNewInbox(f *testing.F) {
 	})
 }
 
-// runInboxHolder is the child process of TestInboxConsumerKilledMidTransaction.
-func runInboxHolder() { idempotencytest.InboxHolderChild(inboxHarness(childDB())) }
+// openInbox opens the parent's inbox harness in the child process of
+// TestInboxConsumerKilledMidTransaction.
+func openInbox(ctx context.Context) (idempotencytest.InboxHarness[*sql.Tx], error) {
+	db, err := sqlite.Open(ctx, os.Getenv(pathVar))
+	return inboxHarness(db), err
+}
 
 // TestInboxConsumerKilledMidTransaction: the killed consumer's transaction
 // never committed, and SQLite's journal drops it when the next writer takes
 // the lock.
 func TestInboxConsumerKilledMidTransaction(t *testing.T) {
-	testenv.SkipUnderRace(t)
-	path := sqlitetest.Path(t)
-	db, err := sqlite.Open(context.Background(), path)
-	require.NoError(t, err)
-	defer db.Close()
-	idempotencytest.KilledInboxConsumer(t, setUpInbox(t, db), idempotencytest.ChildCommand(t, "inbox-holder", pathVar+"="+path))
+	idempotencytest.RunKilledInboxConsumer(t, func(t *testing.T) idempotencytest.KilledInboxHarness[*sql.Tx] {
+		db, path := fileDB(t)
+		return idempotencytest.KilledInboxHarness[*sql.Tx]{Inbox: setUpInbox(t, db), ChildEnv: []string{pathVar + "=" + path}}
+	})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteidempotency"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/idempotency/idempotencytest"
-	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,23 +21,30 @@ import (
 const pathVar = "BULWARK_SQLITEIDEMPOTENCY_PATH"
 
 func TestMain(m *testing.M) {
-	idempotencytest.Main(m, map[string]func(){
-		"holder":       func() { idempotencytest.HolderChild(childStore()) },
-		"inbox-holder": runInboxHolder,
-	})
+	idempotencytest.MainKilledHolder(openHolder)       // returns unless this process is a killed holder
+	idempotencytest.MainKilledInboxConsumer(openInbox) // returns unless this process is a killed consumer
+	os.Exit(m.Run())
 }
 
-func childDB() *sql.DB {
-	db, err := sqlite.Open(context.Background(), os.Getenv(pathVar))
+// openHolder opens the parent's store and counter in the child process of
+// TestKilledHolder.
+func openHolder(ctx context.Context) (idempotency.Store, idempotencytest.Counter, error) {
+	db, err := sqlite.Open(ctx, os.Getenv(pathVar))
 	if err != nil {
-		panic(err)
+		return nil, nil, err
 	}
-	return db
+	s, err := sqliteidempotency.New(db, sqliteidempotency.Config{})
+	return s, counter{db}, err
 }
 
-func childStore() (idempotency.Store, idempotencytest.Counter) {
-	db := childDB()
-	return newStoreOn(db), counter{db}
+// fileDB opens a database file of the test's own and returns it with its
+// path, for a child process to open too.
+func fileDB(t *testing.T) (*sql.DB, string) {
+	path := sqlitetest.Path(t)
+	db, err := sqlite.Open(context.Background(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db, path
 }
 
 func newStoreOn(db *sql.DB) *sqliteidempotency.Store {
@@ -85,12 +91,10 @@ func TestConformance(t *testing.T) {
 }
 
 func TestKilledHolder(t *testing.T) {
-	testenv.SkipUnderRace(t)
-	path := sqlitetest.Path(t)
-	db, err := sqlite.Open(context.Background(), path)
-	require.NoError(t, err)
-	defer db.Close()
-	idempotencytest.KilledHolder(t, newStore(t, db), newCounter(t, db), idempotencytest.ChildCommand(t, "holder", pathVar+"="+path))
+	idempotencytest.RunKilledHolder(t, func(t *testing.T) idempotencytest.KilledHolderHarness {
+		db, path := fileDB(t)
+		return idempotencytest.KilledHolderHarness{Store: newStore(t, db), Counter: newCounter(t, db), ChildEnv: []string{pathVar + "=" + path}}
+	})
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
