@@ -81,13 +81,19 @@ func isDeadlineExceeded(err error) bool { return errors.Is(err, context.Deadline
 // wait for a permit. The permit is released exactly once when op returns or
 // panics (the panic goes on up).
 func (b *Bulkhead) Do(ctx context.Context, op func(context.Context) error) error {
+	if b.est == nil {
+		// A fixed limit learns nothing from the call: take, run, return.
+		if !b.sem.tryAcquire() {
+			if err := b.wait(ctx); err != nil {
+				return err
+			}
+		}
+		defer b.sem.release()
+		return op(ctx)
+	}
 	p, err := b.Acquire(ctx)
 	if err != nil {
 		return err
-	}
-	if b.est == nil {
-		defer b.sem.release()
-		return op(ctx)
 	}
 	finished := false
 	defer func() {
@@ -116,22 +122,30 @@ func (b *Bulkhead) TryAcquire() (p Permit, ok bool) {
 // (or waited MaxWait in vain), and ctx's error, wrapped, when ctx ends the
 // wait.
 func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
-	if b.sem.tryAcquire() {
-		return b.permit(ctx), nil
+	if !b.sem.tryAcquire() {
+		if err := b.wait(ctx); err != nil {
+			return Permit{}, err
+		}
 	}
+	return b.permit(ctx), nil
+}
+
+// wait takes a permit for a caller that found none free, waiting in line as
+// Config allows, or returns the error that refused it.
+func (b *Bulkhead) wait(ctx context.Context) error {
 	if b.sem.maxWaiting == 0 {
-		return Permit{}, b.full(ctx, ErrFull)
+		return b.full(ctx, ErrFull)
 	}
 	if err := ctx.Err(); err != nil {
-		return Permit{}, fmt.Errorf("bulkhead: waiting for a permit: %w", err)
+		return fmt.Errorf("bulkhead: waiting for a permit: %w", err)
 	}
 	if err := b.sem.acquire(ctx, b.clock, b.maxWait); err != nil {
 		if errors.Is(err, ErrFull) {
-			return Permit{}, b.full(ctx, err)
+			return b.full(ctx, err)
 		}
-		return Permit{}, fmt.Errorf("bulkhead: waiting for a permit: %w", err)
+		return fmt.Errorf("bulkhead: waiting for a permit: %w", err)
 	}
-	return b.permit(ctx), nil
+	return nil
 }
 
 // Release returns the permit. err is the outcome of the call it admitted
