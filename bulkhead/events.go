@@ -38,12 +38,7 @@ func (e Rejected) Component() string { return e.Name }
 
 // LogValue returns the key (when set), limit and waited.
 func (e Rejected) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 3)
-	if e.Key != "" {
-		attrs = append(attrs, slog.String("key", e.Key))
-	}
-	attrs = append(attrs, slog.Int("limit", e.Limit), slog.Bool("waited", e.Waited))
-	return slog.GroupValue(attrs...)
+	return withKey(e.Key, slog.Int("limit", e.Limit), slog.Bool("waited", e.Waited))
 }
 
 // LimitChanged is reported when an Adaptive limit changes, on the goroutine
@@ -69,10 +64,13 @@ func (e LimitChanged) Component() string { return e.Name }
 
 // LogValue returns the key (when set), from and to.
 func (e LimitChanged) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 3)
-	if e.Key != "" {
-		attrs = append(attrs, slog.String("key", e.Key))
+	return withKey(e.Key, slog.Int("from", e.From), slog.Int("to", e.To))
+}
+
+// withKey is a group of attrs, led by the key when there is one.
+func withKey(key string, attrs ...slog.Attr) slog.Value {
+	if key == "" {
+		return slog.GroupValue(attrs...)
 	}
-	attrs = append(attrs, slog.Int("from", e.From), slog.Int("to", e.To))
-	return slog.GroupValue(attrs...)
+	return slog.GroupValue(append([]slog.Attr{slog.String("key", key)}, attrs...)...)
 }

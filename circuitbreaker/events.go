@@ -46,12 +46,8 @@ func (e StateChange) Component() string { return e.Name }
 // LogValue returns the key (when set), from, to, and the window's calls,
 // failures, slow_calls, failure_rate and slow_call_rate.
 func (e StateChange) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 8)
-	if e.Key != nil {
-		attrs = append(attrs, slog.Any("key", e.Key))
-	}
 	m := e.Metrics
-	attrs = append(attrs,
+	return withKey(e.Key,
 		slog.String("from", e.From.String()),
 		slog.String("to", e.To.String()),
 		slog.Int("calls", m.Calls),
@@ -60,7 +56,6 @@ func (e StateChange) LogValue() slog.Value {
 		slog.Float64("failure_rate", m.FailureRate),
 		slog.Float64("slow_call_rate", m.SlowCallRate),
 	)
-	return slog.GroupValue(attrs...)
 }
 
 // Rejected is reported for every call the breaker rejects (with DryRun,
@@ -88,14 +83,17 @@ func (e Rejected) Component() string { return e.Name }
 
 // LogValue returns the key (when set), state, retry_after and dry_run.
 func (e Rejected) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 4)
-	if e.Key != nil {
-		attrs = append(attrs, slog.Any("key", e.Key))
-	}
-	attrs = append(attrs,
+	return withKey(e.Key,
 		slog.String("state", e.Err.State.String()),
 		slog.Duration("retry_after", e.Err.Wait),
 		slog.Bool("dry_run", e.DryRun),
 	)
-	return slog.GroupValue(attrs...)
+}
+
+// withKey is a group of attrs, led by the key when there is one.
+func withKey(key any, attrs ...slog.Attr) slog.Value {
+	if key == nil {
+		return slog.GroupValue(attrs...)
+	}
+	return slog.GroupValue(append([]slog.Attr{slog.Any("key", key)}, attrs...)...)
 }
