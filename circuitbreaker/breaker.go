@@ -158,7 +158,10 @@ func (b *Breaker) stateNow() int64 {
 func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
 	w := b.word.Load()
 	if w&(stateMask|plainBit) != plainBit|uint64(StateClosed) {
-		return b.doGuarded(ctx, w, op)
+		if s := wordState(w); s == StateOpen || s == StateForcedOpen {
+			return b.doOpen(ctx, w, op)
+		}
+		return b.run(ctx, w, op)
 	}
 	// The closed path of a count window without slow-call detection, kept
 	// small: it reads the word before and after op and writes nothing when
@@ -178,29 +181,28 @@ func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error 
 	return err
 }
 
-// doGuarded is Do when the breaker is not closed, or must time the call,
-// having read word w.
-func (b *Breaker) doGuarded(ctx context.Context, w uint64, op func(context.Context) error) error {
-	// Open or forced open: most calls are rejected here, without the lock,
-	// a read of the system clock or a write to a shared cache line.
-	var r *OpenError
-	switch wordState(w) {
-	case StateOpen:
-		r = b.rejectOpen(w)
-	case StateForcedOpen:
-		r = b.forcedOpenErr
-	}
-	if r != nil && !b.cfg.DryRun {
-		b.rejected.add()
-		if b.obs != nil {
-			b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Err: r})
+// doOpen is Do on a breaker found open or forced open in word w. Most
+// calls are rejected here, without the lock, a read of the system clock or
+// a write to a cache line other cores read.
+func (b *Breaker) doOpen(ctx context.Context, w uint64, op func(context.Context) error) error {
+	if !b.cfg.DryRun {
+		r := b.forcedOpenErr
+		if wordState(w) == StateOpen {
+			r = b.rejectOpen(w)
 		}
-		return r
+		if r != nil {
+			b.rejected.add()
+			if b.obs != nil {
+				b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Err: r})
+			}
+			return r
+		}
 	}
 	return b.run(ctx, w, op)
 }
 
-// run is Do through Allow.
+// run is Do through Allow, for a breaker found in word w not closed, or
+// timing its calls.
 func (b *Breaker) run(ctx context.Context, w uint64, op func(context.Context) error) error {
 	p, err := b.allow(ctx, w)
 	if err != nil {
