@@ -88,17 +88,24 @@ func (p *permits) init(limit, maxWaiting int) {
 	p.line.prev, p.line.next = &p.line, &p.line
 }
 
-// tryAcquire takes a permit if one is free and nobody waits.
+// tryAcquire takes a permit if one is free and nobody waits. Its common
+// case inlines into the caller.
 func (p *permits) tryAcquire() bool {
 	g := p.gate.Load()
-	if g&fullBit == 0 {
-		if p.state.Add(1) <= g {
-			return true
-		}
-		p.refuse(g)
-		return false
+	if g&fullBit == 0 && p.state.Add(1) <= g {
+		return true
 	}
-	return p.tryAcquireFull(g &^ fullBit)
+	return p.tryAcquireSlow(g)
+}
+
+// tryAcquireSlow is tryAcquire after the fast path found gate g marked
+// full, or counted a permit that was not free.
+func (p *permits) tryAcquireSlow(g uint64) bool {
+	if g&fullBit != 0 {
+		return p.tryAcquireFull(g &^ fullBit)
+	}
+	p.refuse(g)
+	return false
 }
 
 // refuse gives back the count of a caller that found no permit free under
@@ -144,21 +151,31 @@ func (p *permits) setFull(full bool) {
 
 // release returns a permit, and returns how many were in use before it.
 // While anyone waits, it then hands a permit to the first waiter if the
-// limit allows; otherwise it clears fullBit.
+// limit allows; otherwise it clears fullBit. Its common case inlines into
+// the caller.
 func (p *permits) release() (inUse int) {
 	s := p.state.Add(^uint64(0))
-	if s&inUseMask == inUseMask {
+	if s>>32 != 0 || p.gate.Load()&fullBit != 0 {
+		p.releaseSlow(s)
+	}
+	return int(s&inUseMask) + 1
+}
+
+// releaseSlow is release after its add left state s with waiters (or an
+// underflow, which also borrows into the waiter count), or found fullBit
+// set.
+func (p *permits) releaseSlow(s uint64) {
+	switch {
+	case s&inUseMask == inUseMask:
 		p.state.Add(1)
 		panic("bulkhead: permit released more times than acquired")
-	}
-	if s>>32 != 0 {
+	case s>>32 != 0:
 		p.mu.Lock()
 		p.grantWhileFree()
 		p.mu.Unlock()
-	} else if p.gate.Load()&fullBit != 0 {
+	default:
 		p.setFull(false)
 	}
-	return int(s&inUseMask) + 1
 }
 
 // limit returns the current limit.
