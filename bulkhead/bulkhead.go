@@ -38,8 +38,7 @@ type Bulkhead struct {
 // Acquire. Release it exactly once, when the call it admitted is over.
 type Permit struct {
 	b     *Bulkhead
-	ctx   context.Context // Acquire's, for LimitChanged (Adaptive only)
-	start int64           // when it was taken, in nanoseconds since b.base (Adaptive only)
+	start int64 // when it was taken, in nanoseconds since b.base (Adaptive only)
 }
 
 // unmade is the panic of a method called on a Bulkhead not made by New.
@@ -84,6 +83,9 @@ func (b *Bulkhead) Do(ctx context.Context, op func(context.Context) error) error
 	if b.est == nil {
 		// A fixed limit learns nothing from the call: take, run, return.
 		if !b.sem.tryAcquire() {
+			if b.sem.maxWaiting == 0 {
+				return b.full(ctx, ErrFull)
+			}
 			if err := b.wait(ctx); err != nil {
 				return err
 			}
@@ -98,12 +100,12 @@ func (b *Bulkhead) Do(ctx context.Context, op func(context.Context) error) error
 	finished := false
 	defer func() {
 		if !finished {
-			p.release(nil, true)
+			p.release(ctx, nil, true)
 		}
 	}()
 	err = op(ctx)
 	finished = true
-	p.release(err, false)
+	p.release(ctx, err, false)
 	return err
 }
 
@@ -114,7 +116,7 @@ func (b *Bulkhead) TryAcquire() (p Permit, ok bool) {
 	if !b.sem.tryAcquire() {
 		return Permit{}, false
 	}
-	return b.permit(context.Background()), true
+	return b.permit(), true
 }
 
 // Acquire takes a permit, waiting for one as Config allows. It returns
@@ -123,19 +125,19 @@ func (b *Bulkhead) TryAcquire() (p Permit, ok bool) {
 // wait.
 func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
 	if !b.sem.tryAcquire() {
+		if b.sem.maxWaiting == 0 {
+			return Permit{}, b.full(ctx, ErrFull)
+		}
 		if err := b.wait(ctx); err != nil {
 			return Permit{}, err
 		}
 	}
-	return b.permit(ctx), nil
+	return b.permit(), nil
 }
 
-// wait takes a permit for a caller that found none free, waiting in line as
-// Config allows, or returns the error that refused it.
+// wait takes a permit for a caller that found none free, waiting in line
+// (which Config lets it join), or returns the error that refused it.
 func (b *Bulkhead) wait(ctx context.Context) error {
-	if b.sem.maxWaiting == 0 {
-		return b.full(ctx, ErrFull)
-	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bulkhead: waiting for a permit: %w", err)
 	}
@@ -150,21 +152,26 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 
 // Release returns the permit. err is the outcome of the call it admitted
 // (nil for success); an Adaptive limit learns from it, a fixed one ignores
-// it. Releasing a permit twice corrupts the bulkhead's count; releasing
+// it. A LimitChanged event it causes is reported with
+// context.Background(), Release having no context (through Do, it gets
+// Do's). Releasing a permit twice corrupts the bulkhead's count; releasing
 // more permits than were taken, or the zero Permit, panics.
-func (p Permit) Release(err error) { p.release(err, false) }
+func (p Permit) Release(err error) { p.release(context.Background(), err, false) }
 
 // release returns the permit first, so that nothing the adaptive limit
-// does afterwards (its observer included) can keep it.
-func (p Permit) release(err error, panicked bool) {
+// does afterwards (its observer included) can keep it. ctx is the context
+// of the call, for the observer.
+func (p Permit) release(ctx context.Context, err error, panicked bool) {
 	b := p.b
 	if b == nil {
 		panic("bulkhead: Release of a Permit not acquired")
 	}
-	inFlight := b.sem.release()
-	if b.est != nil {
-		b.observe(p, inFlight, err, panicked)
+	if b.est == nil {
+		b.sem.release()
+		return
 	}
+	inFlight := b.sem.release()
+	b.observe(ctx, p.start, inFlight, err, panicked)
 }
 
 // Limit returns the current limit: MaxConcurrent for a fixed bulkhead.
@@ -184,11 +191,11 @@ func (b *Bulkhead) made() *Bulkhead {
 	return b
 }
 
-func (b *Bulkhead) permit(ctx context.Context) Permit {
+func (b *Bulkhead) permit() Permit {
 	if b.est == nil {
 		return Permit{b: b}
 	}
-	return Permit{b: b, ctx: ctx, start: b.now()}
+	return Permit{b: b, start: b.now()}
 }
 
 func (b *Bulkhead) now() int64 {
@@ -198,18 +205,22 @@ func (b *Bulkhead) now() int64 {
 	return int64(b.clock.Now().Sub(b.base))
 }
 
-// full reports a rejection and returns its error.
+// full reports a rejection, if anyone observes, and returns its error.
 func (b *Bulkhead) full(ctx context.Context, err error) error {
 	if b.obs != nil {
-		b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Limit: int(b.sem.limit()), Waited: err == errWaitedOut})
+		b.reportFull(ctx, err)
 	}
 	return err
 }
 
+func (b *Bulkhead) reportFull(ctx context.Context, err error) {
+	b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Limit: int(b.sem.limit()), Waited: err == errWaitedOut})
+}
+
 // observe feeds a finished call to the adaptive estimator and applies the
 // limit it settles on.
-func (b *Bulkhead) observe(p Permit, inFlight int, err error, panicked bool) {
-	s := sample{start: p.start, end: b.now(), inFlight: inFlight}
+func (b *Bulkhead) observe(ctx context.Context, start int64, inFlight int, err error, panicked bool) {
+	s := sample{start: start, end: b.now(), inFlight: inFlight}
 	switch {
 	case panicked:
 		s.ignored = true
@@ -225,10 +236,6 @@ func (b *Bulkhead) observe(p Permit, inFlight int, err error, panicked bool) {
 	}
 	b.adapt.Unlock()
 	if to != from && b.obs != nil {
-		ctx := p.ctx
-		if ctx == nil {
-			ctx = context.Background()
-		}
 		b.obs.Observe(ctx, LimitChanged{Name: b.name, Key: b.key, From: from, To: to})
 	}
 }

@@ -42,9 +42,9 @@ func (e Rejected) LogValue() slog.Value {
 }
 
 // LimitChanged is reported when an Adaptive limit changes, on the goroutine
-// of the call whose completion changed it, with that call's context
-// (context.Background after TryAcquire), after the permit is back and
-// outside any lock. Changes of one bulkhead may be reported out of order
+// of the call whose completion changed it, with Do's context
+// (context.Background through Permit.Release, which has none), after the
+// permit is back and outside any lock. Changes of one bulkhead may be reported out of order
 // when calls finish at once on several goroutines; From and To say what
 // each was.
 type LimitChanged struct {

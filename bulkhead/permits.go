@@ -16,9 +16,8 @@ import (
 //   - state: the permits in use in the low 32 bits, the waiters in the high
 //     32, written by every acquire and release;
 //   - gate: the limit, and fullBit, a hint that the last caller to look
-//     found no permit free. Every acquire and release reads it; it is
-//     written only when the limit changes, or as the bulkhead fills and
-//     drains.
+//     found no permit free. Every acquire reads it; it is written only when
+//     the limit changes, or as the bulkhead fills and drains.
 //
 // Taking a permit while the gate is clear is one atomic add on state, with
 // no load of state before it: a load first would fetch the contended line
@@ -31,8 +30,9 @@ import (
 // it is set, callers first load state and are refused without a write
 // while the bulkhead is full, so that a bulkhead shedding load does not
 // make every rejection write the line its releases need. fullBit is only a
-// hint: the first release (or successful acquire) that finds room clears
-// it, and a stale one costs one caller the load.
+// hint: the first caller that finds room again takes its permit with a
+// compare-and-swap and clears it (releases never touch the gate), and a
+// stale one costs one caller a load.
 //
 // Returning a permit is one atomic add. (An add, unlike a compare-and-swap,
 // never retries when another core moved the word first.) Waiting goes
@@ -88,21 +88,14 @@ func (p *permits) init(limit, maxWaiting int) {
 	p.line.prev, p.line.next = &p.line, &p.line
 }
 
-// tryAcquire takes a permit if one is free and nobody waits. Its common
-// case inlines into the caller.
+// tryAcquire takes a permit if one is free and nobody waits.
 func (p *permits) tryAcquire() bool {
 	g := p.gate.Load()
-	if g&fullBit == 0 && p.state.Add(1) <= g {
-		return true
-	}
-	return p.tryAcquireSlow(g)
-}
-
-// tryAcquireSlow is tryAcquire after the fast path found gate g marked
-// full, or counted a permit that was not free.
-func (p *permits) tryAcquireSlow(g uint64) bool {
 	if g&fullBit != 0 {
 		return p.tryAcquireFull(g &^ fullBit)
+	}
+	if p.state.Add(1) <= g {
+		return true
 	}
 	p.refuse(g)
 	return false
@@ -151,31 +144,26 @@ func (p *permits) setFull(full bool) {
 
 // release returns a permit, and returns how many were in use before it.
 // While anyone waits, it then hands a permit to the first waiter if the
-// limit allows; otherwise it clears fullBit. Its common case inlines into
-// the caller.
+// limit allows. It leaves fullBit alone: the next caller to find room
+// clears it, so that a release stays one atomic add.
 func (p *permits) release() (inUse int) {
 	s := p.state.Add(^uint64(0))
-	if s>>32 != 0 || p.gate.Load()&fullBit != 0 {
+	if s>>32 != 0 {
 		p.releaseSlow(s)
 	}
 	return int(s&inUseMask) + 1
 }
 
-// releaseSlow is release after its add left state s with waiters (or an
-// underflow, which also borrows into the waiter count), or found fullBit
-// set.
+// releaseSlow is release after its add left state s with waiters, or with
+// an underflow (which borrows into the waiter count).
 func (p *permits) releaseSlow(s uint64) {
-	switch {
-	case s&inUseMask == inUseMask:
+	if s&inUseMask == inUseMask {
 		p.state.Add(1)
 		panic("bulkhead: permit released more times than acquired")
-	case s>>32 != 0:
-		p.mu.Lock()
-		p.grantWhileFree()
-		p.mu.Unlock()
-	default:
-		p.setFull(false)
 	}
+	p.mu.Lock()
+	p.grantWhileFree()
+	p.mu.Unlock()
 }
 
 // limit returns the current limit.
