@@ -16,8 +16,8 @@ import (
 // safe for concurrent use; make one with New (the zero Bulkhead is not
 // usable: its methods panic). While nobody waits, a fixed bulkhead's
 // permit costs one atomic add to take and one to return, with no lock, no
-// clock read and no allocation; a bulkhead that knows it is full turns a
-// call away after two loads, without a write.
+// clock read and no allocation; a bulkhead that has found itself full turns
+// a call away after two loads, without a write.
 type Bulkhead struct {
 	sem     permits
 	key     string

@@ -57,9 +57,9 @@
 //
 // A fixed bulkhead's permit costs one atomic add on a word of its own to
 // take and one to return; nothing else is written, no clock is read, no
-// lock is taken while nobody waits, and nothing is allocated. A bulkhead
-// that knows it is full refuses with two loads and no write (the first
-// caller to find it full after a permit came back writes three times to
-// learn it). An adaptive bulkhead adds two clock reads and a short critical
-// section per call.
+// lock is taken while nobody waits, and nothing is allocated. Once a caller
+// has found the bulkhead full, it refuses with two loads and no write, and
+// takes a permit that came back with a load and a compare-and-swap, until a
+// caller leaves room behind it. An adaptive bulkhead adds two clock reads
+// and a short critical section per call.
 package bulkhead

@@ -29,10 +29,10 @@ import (
 // finds none gives its count back through release and sets fullBit; while
 // it is set, callers first load state and are refused without a write
 // while the bulkhead is full, so that a bulkhead shedding load does not
-// make every rejection write the line its releases need. fullBit is only a
-// hint: the first caller that finds room again takes its permit with a
-// compare-and-swap and clears it (releases never touch the gate), and a
-// stale one costs one caller a load.
+// make every rejection write the line its releases need. Meanwhile permits
+// are taken with a load and a compare-and-swap, and the first caller that
+// leaves room behind it clears the mark (releases never touch the gate).
+// fullBit is only a hint: a stale one costs a caller a load.
 //
 // Returning a permit is one atomic add. (An add, unlike a compare-and-swap,
 // never retries when another core moved the word first.) Waiting goes
