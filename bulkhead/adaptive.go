@@ -7,10 +7,12 @@ import (
 )
 
 // Adaptive is an algorithm that finds a bulkhead's limit from the latency
-// of the calls it admits: AIMD or Gradient. Set one as Config.Adaptive.
-// A value is a configuration; each bulkhead (each key of a Keyed one) keeps
-// its own state.
+// of the calls it admits: AIMD or Gradient (or a pointer to one). Set one
+// as Config.Adaptive; its zero fields take their defaults. A value is a
+// configuration; each bulkhead (each key of a Keyed one) keeps its own
+// state.
 type Adaptive interface {
+	withDefaults(ceiling int) Adaptive
 	validate(ceiling int) error
 	newEstimator(ceiling int) estimator
 }
@@ -33,12 +35,62 @@ type sample struct {
 
 func (s sample) rtt() int64 { return s.end - s.start }
 
+// adaptiveValue returns the AIMD or Gradient a points to, so that a pointer
+// configures a bulkhead as its value does, and ok false for a nil pointer.
+func adaptiveValue(a Adaptive) (v Adaptive, ok bool) {
+	switch p := a.(type) {
+	case *AIMD:
+		if p == nil {
+			return nil, false
+		}
+		return *p, true
+	case *Gradient:
+		if p == nil {
+			return nil, false
+		}
+		return *p, true
+	}
+	return a, true
+}
+
+// The defaults of the adaptive algorithms' zero fields, and their bounds.
+const (
+	defaultInitialLimit     = 10
+	defaultLatencyThreshold = time.Second
+	defaultBackoffRatio     = 0.9
+	defaultTolerance        = 1.1
+	defaultSmoothing        = 0.2
+	defaultWindow           = 100 * time.Millisecond
+	defaultWindowSamples    = 10
+	defaultProbeInterval    = 30 * time.Second
+	maxTolerance            = 100
+	maxGradientWindow       = time.Hour
+	maxProbeInterval        = 24 * time.Hour
+)
+
+// NeverProbe, as Gradient.ProbeInterval, never measures the no-load latency
+// afresh: it stays the lowest window mean ever seen.
+const NeverProbe time.Duration = -1
+
+// limitDefaults returns the limits an algorithm with initial and minimum
+// (0 for their defaults) starts with under ceiling: MinLimit 1, and
+// InitialLimit 10, or the nearest to it in [MinLimit, ceiling].
+func limitDefaults(initial, minimum, ceiling int) (int, int) {
+	if minimum == 0 {
+		minimum = 1
+	}
+	if initial == 0 {
+		initial = max(min(defaultInitialLimit, ceiling), minimum)
+	}
+	return initial, minimum
+}
+
 func validateLimits(name string, initial, minimum, ceiling int) error {
 	if minimum < 1 || minimum > ceiling {
-		return fmt.Errorf("%s.MinLimit must be in [1, MaxConcurrent=%d], got %d", name, ceiling, minimum)
+		return fmt.Errorf("%s.MinLimit must be in [1, MaxConcurrent=%d] (0 means 1), got %d", name, ceiling, minimum)
 	}
 	if initial < minimum || initial > ceiling {
-		return fmt.Errorf("%s.InitialLimit must be in [MinLimit=%d, MaxConcurrent=%d], got %d", name, minimum, ceiling, initial)
+		return fmt.Errorf("%s.InitialLimit must be in [MinLimit=%d, MaxConcurrent=%d] (0 means %d, or the nearest in range), got %d", name, minimum, ceiling, defaultInitialLimit, initial)
 	}
 	return nil
 }
@@ -53,24 +105,39 @@ func validateLimits(name string, initial, minimum, ceiling int) error {
 //
 // The limit settles just under the concurrency at which the dependency's
 // latency crosses LatencyThreshold: set it a little above the latency the
-// dependency has when healthy.
+// dependency has when healthy. The zero AIMD is DefaultAIMD.
 type AIMD struct {
-	// InitialLimit is the limit to start from, in [MinLimit, MaxConcurrent].
+	// InitialLimit is the limit to start from, in [MinLimit,
+	// MaxConcurrent]; 0 means 10, or the nearest to it in that range.
 	InitialLimit int
-	// MinLimit is the lowest the limit goes (>= 1).
+	// MinLimit is the lowest the limit goes, in [1, MaxConcurrent]; 0
+	// means 1.
 	MinLimit int
 	// LatencyThreshold is the latency beyond which a call counts as a sign
-	// of overload (> 0).
+	// of overload: > 0; 0 means 1 second, which only backs off on calls
+	// that are slow by any measure (and, through Overloaded, on timeouts).
 	LatencyThreshold time.Duration
-	// BackoffRatio multiplies the limit on a sign of overload, in (0, 1).
+	// BackoffRatio multiplies the limit on a sign of overload, in (0, 1);
+	// 0 means 0.9.
 	BackoffRatio float64
 }
 
-// DefaultAIMD returns an AIMD that starts at 10, never goes below 1, backs
-// off by 10% at a time, and takes a call slower than latencyThreshold as a
-// sign of overload.
-func DefaultAIMD(latencyThreshold time.Duration) AIMD {
-	return AIMD{InitialLimit: 10, MinLimit: 1, LatencyThreshold: latencyThreshold, BackoffRatio: 0.9}
+// DefaultAIMD returns the defaults a zero AIMD stands for: it starts at 10,
+// never goes below 1, backs off by 10% at a time, and takes a call slower
+// than a second as a sign of overload.
+func DefaultAIMD() AIMD {
+	return AIMD{InitialLimit: defaultInitialLimit, MinLimit: 1, LatencyThreshold: defaultLatencyThreshold, BackoffRatio: defaultBackoffRatio}
+}
+
+func (a AIMD) withDefaults(ceiling int) Adaptive {
+	a.InitialLimit, a.MinLimit = limitDefaults(a.InitialLimit, a.MinLimit, ceiling)
+	if a.LatencyThreshold == 0 {
+		a.LatencyThreshold = defaultLatencyThreshold
+	}
+	if a.BackoffRatio == 0 {
+		a.BackoffRatio = defaultBackoffRatio
+	}
+	return a
 }
 
 func (a AIMD) validate(ceiling int) error {
@@ -78,10 +145,10 @@ func (a AIMD) validate(ceiling int) error {
 		return err
 	}
 	if a.LatencyThreshold <= 0 {
-		return fmt.Errorf("AIMD.LatencyThreshold must be > 0, got %v", a.LatencyThreshold)
+		return fmt.Errorf("AIMD.LatencyThreshold must be > 0 (0 means %v), got %v", defaultLatencyThreshold, a.LatencyThreshold)
 	}
 	if !(a.BackoffRatio > 0 && a.BackoffRatio < 1) {
-		return fmt.Errorf("AIMD.BackoffRatio must be in (0, 1), got %v", a.BackoffRatio)
+		return fmt.Errorf("AIMD.BackoffRatio must be in (0, 1) (0 means %v), got %v", defaultBackoffRatio, a.BackoffRatio)
 	}
 	return nil
 }
@@ -132,42 +199,71 @@ func (e *aimd) observe(s sample) int {
 // good, so every ProbeInterval the limit is halved for two windows (one to
 // drain queues, lasting until a call admitted in it is back, and one to
 // measure) and the measured mean becomes the new no-load latency; then the
-// limit returns to where it was.
+// limit returns to where it was. The zero Gradient is DefaultGradient.
 type Gradient struct {
-	// InitialLimit is the limit to start from, in [MinLimit, MaxConcurrent].
+	// InitialLimit is the limit to start from, in [MinLimit,
+	// MaxConcurrent]; 0 means 10, or the nearest to it in that range.
 	InitialLimit int
-	// MinLimit is the lowest the limit goes (>= 1).
+	// MinLimit is the lowest the limit goes, in [1, MaxConcurrent]; 0
+	// means 1.
 	MinLimit int
 	// Tolerance is how much slower than no-load calls may get before the
-	// limit shrinks, as a ratio (>= 1). 1.1 tolerates 10%.
+	// limit shrinks, as a ratio in [1, 100]: 1.1 tolerates 10%. 0 means
+	// 1.1.
 	Tolerance float64
 	// Smoothing is how far the limit moves toward each window's target, in
-	// (0, 1].
+	// (0, 1]; 0 means 0.2.
 	Smoothing float64
-	// Window is how often the limit is recomputed (> 0); a window lasts until
-	// at least WindowSamples calls have completed in it.
+	// Window is how often the limit is recomputed, in (0, 1h]; a window
+	// lasts until at least WindowSamples calls have completed in it. 0
+	// means 100 milliseconds.
 	Window time.Duration
-	// WindowSamples is the fewest completed calls a window needs (>= 1).
+	// WindowSamples is the fewest completed calls a window needs, in [1,
+	// 2³¹-1]; 0 means 10.
 	WindowSamples int
-	// ProbeInterval is how often the no-load latency is measured afresh
-	// (>= 0; 0 never measures it again: it stays the lowest ever seen).
+	// ProbeInterval is how often the no-load latency is measured afresh: at
+	// least 4 Windows and at most 24 hours, or NeverProbe. 0 means 30
+	// seconds, or 4 Windows when that is longer.
 	ProbeInterval time.Duration
 }
 
-// DefaultGradient returns a Gradient that starts at 10, never goes below 1,
-// tolerates latency 10% above no-load, updates every 100 ms (of at least
-// 10 calls) moving 20% of the way, and re-measures no-load latency every
-// 30 seconds.
+// DefaultGradient returns the defaults a zero Gradient stands for: it
+// starts at 10, never goes below 1, tolerates latency 10% above no-load,
+// updates every 100 ms (of at least 10 calls) moving 20% of the way, and
+// re-measures no-load latency every 30 seconds.
 func DefaultGradient() Gradient {
 	return Gradient{
-		InitialLimit:  10,
+		InitialLimit:  defaultInitialLimit,
 		MinLimit:      1,
-		Tolerance:     1.1,
-		Smoothing:     0.2,
-		Window:        100 * time.Millisecond,
-		WindowSamples: 10,
-		ProbeInterval: 30 * time.Second,
+		Tolerance:     defaultTolerance,
+		Smoothing:     defaultSmoothing,
+		Window:        defaultWindow,
+		WindowSamples: defaultWindowSamples,
+		ProbeInterval: defaultProbeInterval,
 	}
+}
+
+func (g Gradient) withDefaults(ceiling int) Adaptive {
+	g.InitialLimit, g.MinLimit = limitDefaults(g.InitialLimit, g.MinLimit, ceiling)
+	if g.Tolerance == 0 {
+		g.Tolerance = defaultTolerance
+	}
+	if g.Smoothing == 0 {
+		g.Smoothing = defaultSmoothing
+	}
+	if g.Window == 0 {
+		g.Window = defaultWindow
+	}
+	if g.WindowSamples == 0 {
+		g.WindowSamples = defaultWindowSamples
+	}
+	if g.ProbeInterval == 0 {
+		g.ProbeInterval = defaultProbeInterval
+		if g.Window > 0 && g.Window <= maxGradientWindow {
+			g.ProbeInterval = max(g.ProbeInterval, 4*g.Window)
+		}
+	}
+	return g
 }
 
 func (g Gradient) validate(ceiling int) error {
@@ -175,18 +271,17 @@ func (g Gradient) validate(ceiling int) error {
 		return err
 	}
 	switch {
-	case !(g.Tolerance >= 1) || math.IsInf(g.Tolerance, 1):
-		return fmt.Errorf("Gradient.Tolerance must be >= 1, got %v", g.Tolerance)
+	case !(g.Tolerance >= 1 && g.Tolerance <= maxTolerance):
+		return fmt.Errorf("Gradient.Tolerance must be in [1, %d] (0 means %v), got %v", maxTolerance, defaultTolerance, g.Tolerance)
 	case !(g.Smoothing > 0 && g.Smoothing <= 1):
-		return fmt.Errorf("Gradient.Smoothing must be in (0, 1], got %v", g.Smoothing)
-	case g.Window <= 0:
-		return fmt.Errorf("Gradient.Window must be > 0, got %v", g.Window)
-	case g.WindowSamples < 1:
-		return fmt.Errorf("Gradient.WindowSamples must be >= 1, got %d", g.WindowSamples)
-	case g.ProbeInterval < 0:
-		return fmt.Errorf("Gradient.ProbeInterval must be >= 0 (0 never probes), got %v", g.ProbeInterval)
-	case g.ProbeInterval > 0 && g.ProbeInterval < 4*g.Window:
-		return fmt.Errorf("Gradient.ProbeInterval must be 0 or at least 4 Windows (%v), got %v", 4*g.Window, g.ProbeInterval)
+		return fmt.Errorf("Gradient.Smoothing must be in (0, 1] (0 means %v), got %v", defaultSmoothing, g.Smoothing)
+	case g.Window <= 0 || g.Window > maxGradientWindow:
+		return fmt.Errorf("Gradient.Window must be in (0, %v] (0 means %v), got %v", maxGradientWindow, defaultWindow, g.Window)
+	case g.WindowSamples < 1 || g.WindowSamples > maxCount:
+		return fmt.Errorf("Gradient.WindowSamples must be in [1, %d] (0 means %d), got %d", maxCount, defaultWindowSamples, g.WindowSamples)
+	case g.ProbeInterval == NeverProbe:
+	case g.ProbeInterval < 4*g.Window || g.ProbeInterval > maxProbeInterval:
+		return fmt.Errorf("Gradient.ProbeInterval must be bulkhead.NeverProbe or in [4 Windows (%v), %v], got %v", 4*g.Window, maxProbeInterval, g.ProbeInterval)
 	}
 	return nil
 }
@@ -271,7 +366,10 @@ func (e *gradient) track() {
 		if e.noLoad == 0 || mean < e.noLoad {
 			e.noLoad = mean
 		}
-		g = min(max(e.cfg.Tolerance*e.noLoad/mean, 0.5), 1)
+		g = 1 // calls too fast to time (a coarse clock) show no slowdown
+		if mean > 0 {
+			g = min(max(e.cfg.Tolerance*e.noLoad/mean, 0.5), 1)
+		}
 	}
 	target := e.lim*g + math.Sqrt(e.lim)
 	if float64(2*e.maxFlight) < e.lim {

@@ -44,7 +44,7 @@ func TestAdaptiveSettlesNearTheKneeAndRecovers(t *testing.T) {
 		alg  bulkhead.Adaptive
 	}{
 		{"gradient", bulkhead.DefaultGradient()},
-		{"aimd", bulkhead.DefaultAIMD(serviceTime * 3 / 2)},
+		{"aimd", bulkhead.AIMD{LatencyThreshold: serviceTime * 3 / 2}},
 	} {
 		seeds := uint64(3)
 		if testenv.RaceEnabled {
@@ -100,7 +100,7 @@ func TestAdaptiveKeepsLatencyDownWhereFixedDoesNot(t *testing.T) {
 // its periodic probe the gradient would hold the limit far below the knee;
 // the probe re-measures it and the limit climbs back.
 func TestGradientFollowsALastingSlowdown(t *testing.T) {
-	for _, probe := range []time.Duration{30 * time.Second, 0} {
+	for _, probe := range []time.Duration{30 * time.Second, bulkhead.NeverProbe} {
 		t.Run(fmt.Sprintf("probe=%v", probe), func(t *testing.T) {
 			g := bulkhead.DefaultGradient()
 			g.ProbeInterval = probe
@@ -113,7 +113,7 @@ func TestGradientFollowsALastingSlowdown(t *testing.T) {
 			})
 			limit, _, _ := window(stats, 120, 140)
 			t.Logf("limit over the last 20 s: %.1f", limit)
-			if probe == 0 {
+			if probe == bulkhead.NeverProbe {
 				assert.Less(t, limit, 20.0, "without probes the stale no-load latency holds the limit down")
 				return
 			}
@@ -228,8 +228,8 @@ func TestGradientRules(t *testing.T) {
 				InitialLimit: 16, MinLimit: 1, Tolerance: 1, Smoothing: 1,
 				Window: time.Second, WindowSamples: 1,
 			},
-			Clock:         fc,
-			OnLimitChange: func(_ string, _, to int) { changes = append(changes, to) },
+			Clock:    fc,
+			Observer: hooks{limit: func(e bulkhead.LimitChanged) { changes = append(changes, e.To) }},
 		})
 		require.NoError(t, err)
 		return b, fc, &changes

@@ -20,7 +20,7 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 	gradient := bulkhead.DefaultGradient()
 	adaptive, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 16, Adaptive: gradient})
 	require.NoError(t, err)
-	aimd, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 16, Adaptive: bulkhead.DefaultAIMD(1 << 40)})
+	aimd, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 16, Adaptive: bulkhead.AIMD{LatencyThreshold: 1 << 40}})
 	require.NoError(t, err)
 	keyed, err := bulkhead.NewKeyed(bulkhead.KeyedConfig{Config: bulkhead.Config{MaxConcurrent: 4}, MaxIdleKeys: 8})
 	require.NoError(t, err)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
@@ -17,6 +19,28 @@ import (
 )
 
 func nop(context.Context) error { return nil }
+
+// hooks is an Observer that passes Rejected events to full and
+// LimitChanged events to limit (either may be nil).
+type hooks struct {
+	full  func(bulkhead.Rejected)
+	limit func(bulkhead.LimitChanged)
+}
+
+func (h hooks) Observe(_ context.Context, e bulwark.Event) {
+	switch e := e.(type) {
+	case bulkhead.Rejected:
+		if h.full != nil {
+			h.full(e)
+		}
+	case bulkhead.LimitChanged:
+		if h.limit != nil {
+			h.limit(e)
+		}
+	default:
+		panic(fmt.Sprintf("unexpected event %T", e))
+	}
+}
 
 // gradient returns DefaultGradient changed by change.
 func gradient(change func(*bulkhead.Gradient)) bulkhead.Gradient {
@@ -32,25 +56,38 @@ func TestNewValidatesConfig(t *testing.T) {
 		want string // "" for valid
 	}{
 		{"default", bulkhead.DefaultConfig(), ""},
+		{"zero", bulkhead.Config{}, ""},
 		{"waiting", bulkhead.Config{MaxConcurrent: 1, MaxWaiting: 5, MaxWait: time.Second}, ""},
-		{"zero concurrency", bulkhead.Config{}, "bulkhead: Config.MaxConcurrent must be in [1, 2147483647], got 0"},
+		{"waiting, default wait", bulkhead.Config{MaxWaiting: 3}, ""},
+		{"negative concurrency", bulkhead.Config{MaxConcurrent: -1}, "bulkhead: Config.MaxConcurrent must be in [1, 2147483647] (0 means 25), got -1"},
+		{"huge concurrency", bulkhead.Config{MaxConcurrent: math.MaxInt32 + 1}, "bulkhead: Config.MaxConcurrent must be in [1, 2147483647] (0 means 25), got 2147483648"},
 		{"negative waiting", bulkhead.Config{MaxConcurrent: 1, MaxWaiting: -1}, "bulkhead: Config.MaxWaiting must be in [0, 2147483647], got -1"},
-		{"negative wait", bulkhead.Config{MaxConcurrent: 1, MaxWait: -time.Second}, "bulkhead: Config.MaxWait must be >= 0, got -1s"},
-		{"waiting without wait", bulkhead.Config{MaxConcurrent: 1, MaxWaiting: 3}, "bulkhead: Config.MaxWait must be > 0 when MaxWaiting is 3: waiting callers need a bound on their wait"},
-		{"wait without waiting", bulkhead.Config{MaxConcurrent: 1, MaxWait: time.Second}, "bulkhead: Config.MaxWait must be 0 when MaxWaiting is 0 (nobody waits), got 1s"},
+		{"huge waiting", bulkhead.Config{MaxWaiting: math.MaxInt}, "bulkhead: Config.MaxWaiting must be in [0, 2147483647], got 9223372036854775807"},
+		{"negative wait", bulkhead.Config{MaxConcurrent: 1, MaxWait: -time.Second}, "bulkhead: Config.MaxWait must be > 0 (0 means 100ms), got -1s"},
 		{"overloaded without adaptive", bulkhead.Config{MaxConcurrent: 1, Overloaded: func(error) bool { return true }}, "bulkhead: Config.Overloaded is used only with Adaptive, which is nil"},
-		{"aimd", bulkhead.Config{MaxConcurrent: 100, Adaptive: bulkhead.DefaultAIMD(time.Second)}, ""},
-		{"aimd initial above ceiling", bulkhead.Config{MaxConcurrent: 5, Adaptive: bulkhead.DefaultAIMD(time.Second)}, "bulkhead: Config.Adaptive: AIMD.InitialLimit must be in [MinLimit=1, MaxConcurrent=5], got 10"},
-		{"aimd min zero", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.AIMD{InitialLimit: 1, LatencyThreshold: 1, BackoffRatio: 0.5}}, "bulkhead: Config.Adaptive: AIMD.MinLimit must be in [1, MaxConcurrent=20], got 0"},
-		{"aimd no threshold", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.DefaultAIMD(0)}, "bulkhead: Config.Adaptive: AIMD.LatencyThreshold must be > 0, got 0s"},
-		{"aimd ratio", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.AIMD{InitialLimit: 1, MinLimit: 1, LatencyThreshold: 1, BackoffRatio: 1}}, "bulkhead: Config.Adaptive: AIMD.BackoffRatio must be in (0, 1), got 1"},
+		{"aimd", bulkhead.Config{MaxConcurrent: 100, Adaptive: bulkhead.DefaultAIMD()}, ""},
+		{"zero aimd", bulkhead.Config{Adaptive: bulkhead.AIMD{}}, ""},
+		{"zero aimd under a low ceiling", bulkhead.Config{MaxConcurrent: 5, Adaptive: bulkhead.AIMD{}}, ""},
+		{"aimd pointer", bulkhead.Config{Adaptive: &bulkhead.AIMD{}}, ""},
+		{"nil aimd pointer", bulkhead.Config{Adaptive: (*bulkhead.AIMD)(nil)}, "bulkhead: Config.Adaptive must not be a nil *bulkhead.AIMD"},
+		{"aimd initial above ceiling", bulkhead.Config{MaxConcurrent: 5, Adaptive: bulkhead.AIMD{InitialLimit: 10}}, "bulkhead: Config.Adaptive: AIMD.InitialLimit must be in [MinLimit=1, MaxConcurrent=5] (0 means 10, or the nearest in range), got 10"},
+		{"aimd min negative", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.AIMD{MinLimit: -1}}, "bulkhead: Config.Adaptive: AIMD.MinLimit must be in [1, MaxConcurrent=20] (0 means 1), got -1"},
+		{"aimd negative threshold", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.AIMD{LatencyThreshold: -1}}, "bulkhead: Config.Adaptive: AIMD.LatencyThreshold must be > 0 (0 means 1s), got -1ns"},
+		{"aimd ratio", bulkhead.Config{MaxConcurrent: 20, Adaptive: bulkhead.AIMD{BackoffRatio: 1}}, "bulkhead: Config.Adaptive: AIMD.BackoffRatio must be in (0, 1) (0 means 0.9), got 1"},
+		{"aimd NaN ratio", bulkhead.Config{Adaptive: bulkhead.AIMD{BackoffRatio: math.NaN()}}, "bulkhead: Config.Adaptive: AIMD.BackoffRatio must be in (0, 1) (0 means 0.9), got NaN"},
 		{"gradient", bulkhead.Config{MaxConcurrent: 100, Adaptive: bulkhead.DefaultGradient()}, ""},
-		{"gradient tolerance", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Tolerance = 0.9 })}, "bulkhead: Config.Adaptive: Gradient.Tolerance must be >= 1, got 0.9"},
-		{"gradient smoothing", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Smoothing = 0 })}, "bulkhead: Config.Adaptive: Gradient.Smoothing must be in (0, 1], got 0"},
-		{"gradient window", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Window = 0 })}, "bulkhead: Config.Adaptive: Gradient.Window must be > 0, got 0s"},
-		{"gradient samples", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.WindowSamples = 0 })}, "bulkhead: Config.Adaptive: Gradient.WindowSamples must be >= 1, got 0"},
-		{"gradient probe", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = 300 * time.Millisecond })}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be 0 or at least 4 Windows (400ms), got 300ms"},
-		{"gradient never probes", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = 0 })}, ""},
+		{"zero gradient", bulkhead.Config{Adaptive: bulkhead.Gradient{}}, ""},
+		{"zero gradient, long window", bulkhead.Config{Adaptive: bulkhead.Gradient{Window: time.Minute}}, ""},
+		{"gradient tolerance", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Tolerance = 0.9 })}, "bulkhead: Config.Adaptive: Gradient.Tolerance must be in [1, 100] (0 means 1.1), got 0.9"},
+		{"gradient infinite tolerance", bulkhead.Config{Adaptive: gradient(func(g *bulkhead.Gradient) { g.Tolerance = math.Inf(1) })}, "bulkhead: Config.Adaptive: Gradient.Tolerance must be in [1, 100] (0 means 1.1), got +Inf"},
+		{"gradient smoothing", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Smoothing = -1 })}, "bulkhead: Config.Adaptive: Gradient.Smoothing must be in (0, 1] (0 means 0.2), got -1"},
+		{"gradient NaN smoothing", bulkhead.Config{Adaptive: gradient(func(g *bulkhead.Gradient) { g.Smoothing = math.NaN() })}, "bulkhead: Config.Adaptive: Gradient.Smoothing must be in (0, 1] (0 means 0.2), got NaN"},
+		{"gradient window", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.Window = -1 })}, "bulkhead: Config.Adaptive: Gradient.Window must be in (0, 1h0m0s] (0 means 100ms), got -1ns"},
+		{"gradient huge window", bulkhead.Config{Adaptive: gradient(func(g *bulkhead.Gradient) { g.Window = math.MaxInt64 })}, "bulkhead: Config.Adaptive: Gradient.Window must be in (0, 1h0m0s]"},
+		{"gradient samples", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.WindowSamples = -1 })}, "bulkhead: Config.Adaptive: Gradient.WindowSamples must be in [1, 2147483647] (0 means 10), got -1"},
+		{"gradient probe", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = 300 * time.Millisecond })}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be bulkhead.NeverProbe or in [4 Windows (400ms), 24h0m0s], got 300ms"},
+		{"gradient huge probe", bulkhead.Config{Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = math.MaxInt64 })}, "bulkhead: Config.Adaptive: Gradient.ProbeInterval must be bulkhead.NeverProbe or in [4 Windows (400ms), 24h0m0s]"},
+		{"gradient never probes", bulkhead.Config{MaxConcurrent: 100, Adaptive: gradient(func(g *bulkhead.Gradient) { g.ProbeInterval = bulkhead.NeverProbe })}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := bulkhead.New(tc.cfg)
@@ -59,7 +96,7 @@ func TestNewValidatesConfig(t *testing.T) {
 				require.NotNil(t, b)
 				return
 			}
-			require.EqualError(t, err, tc.want)
+			require.ErrorContains(t, err, tc.want)
 			assert.Nil(t, b)
 		})
 	}
@@ -75,7 +112,9 @@ func TestDoReturnsOpsError(t *testing.T) {
 
 func TestFullBulkheadRejectsAtOnce(t *testing.T) {
 	var full []string
-	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 2, OnFull: func(key string) { full = append(full, key) }})
+	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 2, Name: "inventory", Observer: hooks{full: func(e bulkhead.Rejected) {
+		full = append(full, fmt.Sprintf("%s %q limit %d waited %v", e.Name, e.Key, e.Limit, e.Waited))
+	}}})
 	require.NoError(t, err)
 	p1, ok := b.TryAcquire()
 	require.True(t, ok)
@@ -89,7 +128,7 @@ func TestFullBulkheadRejectsAtOnce(t *testing.T) {
 	assert.False(t, ran)
 	_, ok = b.TryAcquire()
 	assert.False(t, ok)
-	assert.Equal(t, []string{""}, full, "OnFull is called for Do's rejection, not for TryAcquire's")
+	assert.Equal(t, []string{`inventory "" limit 2 waited false`}, full, "Do's rejection is reported, TryAcquire's is not")
 
 	p1.Release(nil)
 	assert.NoError(t, b.Do(context.Background(), nop))
@@ -358,16 +397,18 @@ func TestHooksMayCallBack(t *testing.T) {
 		MaxConcurrent: 2,
 		Adaptive:      bulkhead.AIMD{InitialLimit: 1, MinLimit: 1, LatencyThreshold: time.Second, BackoffRatio: 0.5},
 		Clock:         fc,
-		OnFull: func(key string) {
-			_, ok := b.TryAcquire()
-			seen = append(seen, fmt.Sprintf("full %q: limit %d, in flight %d, acquired %v", key, b.Limit(), b.InFlight(), ok))
-		},
-		OnLimitChange: func(key string, from, to int) {
-			seen = append(seen, fmt.Sprintf("limit %q: %d -> %d", key, from, to))
-			if !nested {
-				nested = true
-				assert.NoError(t, b.Do(context.Background(), nop))
-			}
+		Observer: hooks{
+			full: func(e bulkhead.Rejected) {
+				_, ok := b.TryAcquire()
+				seen = append(seen, fmt.Sprintf("full %q: limit %d, in flight %d, acquired %v", e.Key, b.Limit(), b.InFlight(), ok))
+			},
+			limit: func(e bulkhead.LimitChanged) {
+				seen = append(seen, fmt.Sprintf("limit %q: %d -> %d", e.Key, e.From, e.To))
+				if !nested {
+					nested = true
+					assert.NoError(t, b.Do(context.Background(), nop))
+				}
+			},
 		},
 	}
 	var err error
@@ -393,7 +434,7 @@ func TestPanickingHookKeepsNoPermit(t *testing.T) {
 		MaxConcurrent: 4,
 		Adaptive:      bulkhead.AIMD{InitialLimit: 2, MinLimit: 1, LatencyThreshold: time.Second, BackoffRatio: 0.5},
 		Clock:         fc,
-		OnLimitChange: func(string, int, int) { panic("hook") },
+		Observer:      hooks{limit: func(bulkhead.LimitChanged) { panic("hook") }},
 	})
 	require.NoError(t, err)
 	assert.PanicsWithValue(t, "hook", func() {

@@ -25,4 +25,41 @@
 //	if errors.Is(err, bulkhead.ErrFull) {
 //		// shed the request
 //	}
+//
+// # Guarantees
+//
+// No more than the limit is ever in use; waiters are served first come,
+// first served, and a permit never stays free while someone waits for it;
+// nobody waits longer than MaxWait (or its ctx). Every rejection matches
+// ErrFull and bulwark.ErrRejected: the call did not run, so retrying it at
+// once helps nobody (the retry policy does not, unless told to).
+//
+// # Configuration
+//
+// The zero Config is the default configuration (DefaultConfig spells it
+// out): a fixed limit of 25 calls that rejects at once when full. A field
+// left at zero takes its default, so bulkhead.Config{MaxWaiting: 10} is 25
+// calls with a line of 10 waiting up to 100 milliseconds. The zero AIMD and
+// Gradient are their defaults too (DefaultAIMD, DefaultGradient);
+// Gradient's periodic re-measurement is turned off with NeverProbe. New
+// refuses a setting outside its range (negative, NaN, infinite, beyond its
+// cap) with an error naming it; it never clamps. The zero Bulkhead and
+// Keyed are not usable: their methods panic.
+//
+// # Events
+//
+// Config.Observer receives Rejected for every call Do or Acquire rejects,
+// and LimitChanged when an adaptive limit moves, on the goroutine of the
+// call that caused them, with its context, outside any lock. A Keyed
+// bulkhead's events carry the key.
+//
+// # Cost
+//
+// A fixed bulkhead's permit costs one atomic add on a word of its own to
+// take and one to return; nothing else is written, no clock is read, no
+// lock is taken while nobody waits, and nothing is allocated. Once a caller
+// has found the bulkhead full, it refuses with two loads and no write, and
+// takes a permit that came back with a load and a compare-and-swap, until a
+// caller leaves room behind it. An adaptive bulkhead adds two clock reads
+// and a short critical section per call.
 package bulkhead

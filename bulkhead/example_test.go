@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulkhead"
 )
 
@@ -62,4 +65,34 @@ func ExampleKeyed() {
 	// Output:
 	// tenant-a again: bulkhead: full
 	// tenant-b: <nil>
+}
+
+// The observer sees every rejection: here bulwark.LogEvents writes them to
+// a logger (timestamps left out for the example's output).
+func ExampleConfig_observer() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	b, err := bulkhead.New(bulkhead.Config{
+		Name:          "inventory",
+		MaxConcurrent: 1,
+		Observer:      bulwark.LogEvents(logger, slog.LevelWarn),
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	_ = b.Do(ctx, func(ctx context.Context) error {
+		err := b.Do(ctx, func(context.Context) error { return nil })
+		fmt.Println(errors.Is(err, bulwark.ErrRejected))
+		return nil
+	})
+	// Output:
+	// level=WARN msg=bulkhead.rejected component=inventory event.limit=1 event.waited=false
+	// true
 }

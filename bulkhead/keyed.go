@@ -7,27 +7,33 @@ import (
 )
 
 // KeyedConfig configures a Keyed bulkhead: the Config every key's bulkhead
-// gets, and how many idle keys are remembered.
+// gets, and how many idle keys are remembered. The zero KeyedConfig is
+// DefaultKeyedConfig.
 type KeyedConfig struct {
+	// Config is every key's configuration, its zero fields taking their
+	// defaults as in New. Its Name and Observer serve every key; events
+	// carry the key.
 	Config
 	// MaxIdleKeys is how many keys with no call running or waiting keep
-	// their bulkhead (> 0); beyond it the least recently used idle ones are
-	// dropped. An idle fixed bulkhead holds nothing worth keeping, but an
-	// Adaptive one holds the limit it has learnt: keep as many as there are
-	// keys in regular use. Keys with calls running or waiting are always
-	// kept, so their bound holds; there are never more of them than calls.
+	// their bulkhead, in [1, 2³¹-1]; beyond it the least recently used idle
+	// ones are dropped. An idle fixed bulkhead holds nothing worth keeping,
+	// but an Adaptive one holds the limit it has learnt: keep as many as
+	// there are keys in regular use. Keys with calls running or waiting are
+	// always kept, so their bound holds; there are never more of them than
+	// calls. 0 means 1000.
 	MaxIdleKeys int
 }
 
-// DefaultKeyedConfig returns DefaultConfig per key, remembering up to 1,000
-// idle keys.
+// DefaultKeyedConfig returns the defaults a zero KeyedConfig stands for:
+// DefaultConfig per key, remembering up to 1000 idle keys.
 func DefaultKeyedConfig() KeyedConfig {
-	return KeyedConfig{Config: DefaultConfig(), MaxIdleKeys: 1000}
+	return KeyedConfig{Config: DefaultConfig(), MaxIdleKeys: defaultMaxIdleKeys}
 }
 
 // Keyed keeps a bulkhead per key (per tenant, per downstream), so that one
 // key's calls cannot take the permits of another. It is safe for concurrent
-// use.
+// use; make one with NewKeyed (the zero Keyed is not usable: its methods
+// panic).
 type Keyed struct {
 	cfg     Config
 	maxIdle int
@@ -46,13 +52,17 @@ type keyedEntry struct {
 }
 
 // NewKeyed returns a Keyed bulkhead, or an error naming the first invalid
-// field of cfg.
+// field of cfg. Zero fields of cfg take their defaults.
 func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
+	cfg.Config = cfg.Config.withDefaults()
+	if cfg.MaxIdleKeys == 0 {
+		cfg.MaxIdleKeys = defaultMaxIdleKeys
+	}
 	if err := cfg.validate("bulkhead: KeyedConfig"); err != nil {
 		return nil, err
 	}
-	if cfg.MaxIdleKeys <= 0 {
-		return nil, fmt.Errorf("bulkhead: KeyedConfig.MaxIdleKeys must be > 0, got %d", cfg.MaxIdleKeys)
+	if cfg.MaxIdleKeys < 1 || cfg.MaxIdleKeys > maxCount {
+		return nil, fmt.Errorf("bulkhead: KeyedConfig.MaxIdleKeys must be in [1, %d] (0 means %d), got %d", maxCount, defaultMaxIdleKeys, cfg.MaxIdleKeys)
 	}
 	k := &Keyed{cfg: cfg.Config, maxIdle: cfg.MaxIdleKeys, initial: cfg.MaxConcurrent, keys: make(map[string]*keyedEntry)}
 	if cfg.Adaptive != nil {
@@ -72,7 +82,7 @@ func (k *Keyed) Do(ctx context.Context, key string, op func(context.Context) err
 // Limit returns key's current limit; for a key not held, the limit it would
 // start with.
 func (k *Keyed) Limit(key string) int {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	if e := k.keys[key]; e != nil {
 		return e.b.Limit()
@@ -83,15 +93,24 @@ func (k *Keyed) Limit(key string) int {
 // Len returns the number of keys held: those in use and the remembered
 // idle ones.
 func (k *Keyed) Len() int {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	return len(k.keys)
+}
+
+// lock takes k.mu of a Keyed made by NewKeyed, and panics on any other.
+func (k *Keyed) lock() {
+	k.mu.Lock()
+	if k.keys == nil {
+		k.mu.Unlock()
+		panic("bulkhead: Keyed used without NewKeyed")
+	}
 }
 
 // use returns key's entry, counting one more user so that it cannot be
 // dropped while the call runs.
 func (k *Keyed) use(key string) *keyedEntry {
-	k.mu.Lock()
+	k.lock()
 	e := k.keys[key]
 	switch {
 	case e == nil:

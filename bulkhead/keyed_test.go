@@ -13,11 +13,13 @@ import (
 )
 
 func TestNewKeyedValidatesConfig(t *testing.T) {
-	_, err := bulkhead.NewKeyed(bulkhead.KeyedConfig{MaxIdleKeys: 10})
-	assert.EqualError(t, err, "bulkhead: KeyedConfig.MaxConcurrent must be in [1, 2147483647], got 0")
-	_, err = bulkhead.NewKeyed(bulkhead.KeyedConfig{Config: bulkhead.DefaultConfig()})
-	assert.EqualError(t, err, "bulkhead: KeyedConfig.MaxIdleKeys must be > 0, got 0")
+	_, err := bulkhead.NewKeyed(bulkhead.KeyedConfig{Config: bulkhead.Config{MaxConcurrent: -1}})
+	assert.EqualError(t, err, "bulkhead: KeyedConfig.MaxConcurrent must be in [1, 2147483647] (0 means 25), got -1")
+	_, err = bulkhead.NewKeyed(bulkhead.KeyedConfig{MaxIdleKeys: -1})
+	assert.EqualError(t, err, "bulkhead: KeyedConfig.MaxIdleKeys must be in [1, 2147483647] (0 means 1000), got -1")
 	_, err = bulkhead.NewKeyed(bulkhead.DefaultKeyedConfig())
+	assert.NoError(t, err)
+	_, err = bulkhead.NewKeyed(bulkhead.KeyedConfig{})
 	assert.NoError(t, err)
 }
 
@@ -42,7 +44,7 @@ func hold(t *testing.T, k *bulkhead.Keyed, key string) (release func()) {
 
 func TestKeyedIsolatesKeys(t *testing.T) {
 	var full []string
-	cfg := bulkhead.KeyedConfig{Config: bulkhead.Config{MaxConcurrent: 1, OnFull: func(key string) { full = append(full, key) }}, MaxIdleKeys: 10}
+	cfg := bulkhead.KeyedConfig{Config: bulkhead.Config{MaxConcurrent: 1, Observer: hooks{full: func(e bulkhead.Rejected) { full = append(full, e.Key) }}}, MaxIdleKeys: 10}
 	k, err := bulkhead.NewKeyed(cfg)
 	require.NoError(t, err)
 	release := hold(t, k, "tenant-a")
@@ -50,7 +52,7 @@ func TestKeyedIsolatesKeys(t *testing.T) {
 	assert.NoError(t, k.Do(context.Background(), "tenant-b", nop), "a full key does not block another")
 	release()
 	assert.NoError(t, k.Do(context.Background(), "tenant-a", nop))
-	assert.Equal(t, []string{"tenant-a"}, full, "OnFull names the key")
+	assert.Equal(t, []string{"tenant-a"}, full, "the Rejected event names the key")
 }
 
 func TestKeyedBoundsIdleKeys(t *testing.T) {
@@ -89,7 +91,9 @@ func TestKeyedRemembersAdaptiveLimits(t *testing.T) {
 			MaxConcurrent: 10,
 			Adaptive:      bulkhead.AIMD{InitialLimit: 8, MinLimit: 1, LatencyThreshold: time.Second, BackoffRatio: 0.5},
 			Clock:         fc,
-			OnLimitChange: func(key string, from, to int) { changes = append(changes, fmt.Sprintf("%s: %d -> %d", key, from, to)) },
+			Observer: hooks{limit: func(e bulkhead.LimitChanged) {
+				changes = append(changes, fmt.Sprintf("%s: %d -> %d", e.Key, e.From, e.To))
+			}},
 		},
 		MaxIdleKeys: 2,
 	})

@@ -12,15 +12,32 @@ import (
 // permits is a counting semaphore with a changeable limit and a bounded,
 // first-come-first-served line of waiters.
 //
-// Its state is one word: permits in use in the low 32 bits, waiters in the
-// high 32. Taking a permit while nobody waits is a load and one atomic add,
-// and returning one another add, with no lock. (An add, unlike a
-// compare-and-swap, never retries when another core moved the word first;
-// measured side by side on two contended cores, an acquire and release took
-// 23.6 ns against the compare-and-swap loop's 32.7.) The word sits on a
-// cache line of its own, so that reading the limit does not contend with
-// it. Waiting goes through mu, which guards the line; the lock-free paths
-// stay safe beside it because:
+// It keeps two words, each on cache lines of its own:
+//   - state: the permits in use in the low 32 bits, the waiters in the high
+//     32, written by every acquire and release;
+//   - gate: the limit, and fullBit, a hint that the last caller to look
+//     found no permit free. Every acquire reads it; it is written only when
+//     the limit changes, or as the bulkhead fills and drains.
+//
+// Taking a permit while the gate is clear is one atomic add on state, with
+// no load of state before it: a load first would fetch the contended line
+// shared and the add then fetch it again for ownership, two coherence
+// transactions per acquire where one will do (a cost some CPUs, Intel's
+// among them, charge much more than others). The count after the add says
+// whether a permit was free: at most the limit exactly when one was and
+// nobody waits (any waiter puts the word above every limit). A caller that
+// finds none gives its count back through release and sets fullBit; while
+// it is set, callers first load state and are refused without a write
+// while the bulkhead is full, so that a bulkhead shedding load does not
+// make every rejection write the line its releases need. Meanwhile permits
+// are taken with a load and a compare-and-swap, and the first caller that
+// leaves room behind it clears the mark (releases never touch the gate).
+// fullBit is only a hint: a stale one costs a caller a load.
+//
+// Returning a permit is one atomic add. (An add, unlike a compare-and-swap,
+// never retries when another core moved the word first.) Waiting goes
+// through mu, which guards the line; the lock-free paths stay safe beside
+// it because:
 //   - the waiter count changes only under mu, and equals the line's length
 //     whenever mu is free;
 //   - nobody takes a permit without the lock while anyone waits, so waiters
@@ -28,12 +45,22 @@ import (
 //   - whoever frees a permit (a release, a raised limit) while anyone waits
 //     then takes mu and hands free permits to the line, so a permit never
 //     stays free while someone waits for it.
+//
+// A caller whose add finds no permit gives its count back through release,
+// which also hands a permit to any waiter that this caller's passing count
+// made queue (or made a release skip). So no more than the limit is ever in
+// use and no permit is lost; the one cost is that for the nanoseconds
+// between such a caller's add and its give-back, another caller racing
+// with it at the limit may be turned away although a permit had just come
+// back.
 type permits struct {
+	_     [cacheLines]byte
 	state atomic.Uint64
-	_     [cacheLine - 8]byte
-	limit atomic.Int64
+	_     [cacheLines - 8]byte
+	gate  atomic.Uint64
 
 	maxWaiting uint64
+	_          [cacheLines - 16]byte
 
 	mu   sync.Mutex
 	line waiter // sentinel of the line: line.next waits longest
@@ -49,62 +76,105 @@ type waiter struct {
 const (
 	inUseMask = 1<<32 - 1
 	oneWaiter = 1 << 32
-	cacheLine = 64
+	fullBit   = 1 << 63
+	// cacheLines is the span a contended word keeps to itself: two 64-byte
+	// lines, as Intel's adjacent-line prefetcher fetches lines in pairs.
+	cacheLines = 128
 )
 
 func (p *permits) init(limit, maxWaiting int) {
-	p.limit.Store(int64(limit))
+	p.gate.Store(uint64(limit))
 	p.maxWaiting = uint64(maxWaiting)
 	p.line.prev, p.line.next = &p.line, &p.line
 }
 
 // tryAcquire takes a permit if one is free and nobody waits.
-//
-// A word seen at or above the limit (no permit free, or someone waiting) is
-// refused by a plain load, so rejections under overload write nothing to
-// the shared word. Otherwise it counts the permit first and checks after:
-// while anyone waits the word is at least 1<<32, above any limit, and
-// otherwise the count after the add is at most the limit exactly when a
-// permit was free. A call that finds none gives its count back through
-// release, which also hands a permit to any waiter that this call's passing
-// count made queue (or made a release skip). So no more than the limit is
-// ever in use and no permit is lost; the one cost is that for the
-// nanoseconds between such a call's add and its give-back, another call
-// racing with it at the limit may be turned away although a permit had just
-// come back.
 func (p *permits) tryAcquire() bool {
-	limit := uint64(p.limit.Load())
-	if p.state.Load() >= limit {
-		return false // full, or someone waits: turned away without a write
+	g := p.gate.Load()
+	if g&fullBit != 0 {
+		return p.tryAcquireFull(g &^ fullBit)
 	}
-	if p.state.Add(1) <= limit {
+	if p.state.Add(1) <= g {
 		return true
 	}
-	p.release()
+	p.refuse(g)
 	return false
 }
 
-// release returns a permit. While anyone waits, it then hands a permit to
-// the first waiter if the limit allows.
-func (p *permits) release() {
+// refuse gives back the count of a caller that found no permit free under
+// gate g, and marks the bulkhead full.
+func (p *permits) refuse(g uint64) {
+	if g == 0 {
+		panic(unmade) // a limit of 0: a Bulkhead not made by New
+	}
+	p.release()
+	p.setFull(true)
+}
+
+// tryAcquireFull is tryAcquire while fullBit is set: it looks before it
+// writes, and clears the hint when it finds the bulkhead no longer full.
+func (p *permits) tryAcquireFull(limit uint64) bool {
+	for {
+		s := p.state.Load()
+		if s >= limit {
+			return false // full, or someone waits: refused without a write
+		}
+		if p.state.CompareAndSwap(s, s+1) {
+			if s+1 < limit {
+				p.setFull(false)
+			}
+			return true
+		}
+	}
+}
+
+// setFull sets or clears fullBit, keeping the limit.
+func (p *permits) setFull(full bool) {
+	for {
+		g := p.gate.Load()
+		ng := g &^ fullBit
+		if full {
+			ng |= fullBit
+		}
+		if g == ng || p.gate.CompareAndSwap(g, ng) {
+			return
+		}
+	}
+}
+
+// release returns a permit, and returns how many were in use before it.
+// While anyone waits, it then hands a permit to the first waiter if the
+// limit allows. It leaves fullBit alone: the next caller to find room
+// clears it, so that a release stays one atomic add.
+func (p *permits) release() (inUse int) {
 	s := p.state.Add(^uint64(0))
+	if s>>32 != 0 {
+		p.releaseSlow(s)
+	}
+	return int(s&inUseMask) + 1
+}
+
+// releaseSlow is release after its add left state s with waiters, or with
+// an underflow (which borrows into the waiter count).
+func (p *permits) releaseSlow(s uint64) {
 	if s&inUseMask == inUseMask {
 		p.state.Add(1)
 		panic("bulkhead: permit released more times than acquired")
 	}
-	if s>>32 != 0 {
-		p.mu.Lock()
-		p.grantWhileFree()
-		p.mu.Unlock()
-	}
+	p.mu.Lock()
+	p.grantWhileFree()
+	p.mu.Unlock()
 }
+
+// limit returns the current limit.
+func (p *permits) limit() uint64 { return p.gate.Load() &^ fullBit }
 
 // grantWhileFree hands free permits to waiters, first come first served,
 // until either runs out. The caller holds mu.
 func (p *permits) grantWhileFree() {
 	for {
 		s := p.state.Load()
-		if s>>32 == 0 || int64(s&inUseMask) >= p.limit.Load() {
+		if s>>32 == 0 || s&inUseMask >= p.limit() {
 			return
 		}
 		if p.state.CompareAndSwap(s, s+1-oneWaiter) {
@@ -129,7 +199,7 @@ func (p *permits) acquire(ctx context.Context, c clock.Clock, maxWait time.Durat
 	p.mu.Lock()
 	for {
 		s := p.state.Load()
-		if s>>32 == 0 && int64(s&inUseMask) < p.limit.Load() {
+		if s>>32 == 0 && s&inUseMask < p.limit() {
 			if p.state.CompareAndSwap(s, s+1) {
 				p.mu.Unlock()
 				return nil
@@ -184,7 +254,7 @@ func (p *permits) acquire(ctx context.Context, c clock.Clock, maxWait time.Durat
 // effect as permits come back.
 func (p *permits) setLimit(limit int) {
 	p.mu.Lock()
-	p.limit.Store(int64(limit))
+	p.gate.Store(uint64(limit)) // clears fullBit: a hint, which the next caller corrects
 	p.grantWhileFree()
 	p.mu.Unlock()
 }

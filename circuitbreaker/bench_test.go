@@ -77,17 +77,29 @@ func BenchmarkDo(b *testing.B) {
 	}
 }
 
-// BenchmarkRejected measures the open breaker's rejection path.
+// BenchmarkRejected measures an open (and a forced-open) breaker's
+// rejection path under RunParallel.
 func BenchmarkRejected(b *testing.B) {
-	br := benchBreaker(b, func(c *Config) { c.OpenWait, c.MaxOpenWait = time.Hour, time.Hour })
-	br.ForceOpen()
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			_ = br.Do(ctx, success)
+	for _, forced := range []bool{false, true} {
+		name := "state=open"
+		if forced {
+			name = "state=forced-open"
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			br := benchBreaker(b, func(c *Config) { c.OpenWait, c.MaxOpenWait, c.ConsecutiveFailures = time.Hour, time.Hour, 1 })
+			ctx := context.Background()
+			_ = br.Do(ctx, func(context.Context) error { return errBench })
+			if forced {
+				br.ForceOpen()
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_ = br.Do(ctx, success)
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkKeyedDo measures Keyed.Do on an existing key.

@@ -8,14 +8,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
 // Breaker is a circuit breaker. It is safe for concurrent use; make one with
-// New and share it between every caller of the dependency it protects.
+// New and share it between every caller of the dependency it protects. The
+// zero Breaker is not usable: its methods panic.
 type Breaker struct {
-	// word packs the state, a generation that every state change (and Reset)
-	// increments, and quietBit. It is the only shared memory the closed
+	// word packs the state, quietBit, plainBit and a generation that every
+	// state change (and Reset) increments, starting at 1 (a zero word is a
+	// Breaker not made by New). It is the only shared memory the closed
 	// success path touches, and it only reads it.
 	word atomic.Uint64
 
@@ -27,15 +30,20 @@ type Breaker struct {
 	cfg      Config
 	clk      clock.Clock // nil: the system clock
 	origin   time.Time   // zero of an injected clock's readings
+	obs      bulwark.Observer
+	name     string // the Name of events: Config.Name, or a Keyed set's
+	key      any    // a Keyed set's key, for events
 
 	// The rejections whose RetryAfter is always OpenWait, made once.
 	forcedOpenErr, halfOpenErr *OpenError
 
-	_ [64]byte // keep the mutable fields below off word's cache line
-
-	rejected  atomic.Uint64
-	openUntil atomic.Int64 // open: when probing may start (written under mu)
+	// Read by every rejection while open; written at trips (openUntil,
+	// under mu) and at most once per clock reading (openErr).
+	openUntil atomic.Int64 // open: when probing may start
 	openErr   atomic.Pointer[openRejection]
+	rejected  stripedCounter
+
+	_ [64]byte // keep the mutable fields below off the cache lines above
 
 	mu           sync.Mutex
 	win          window // cw or tw
@@ -46,33 +54,44 @@ type Breaker struct {
 	permits      int   // half-open: probe permits left
 	probesOK     int
 	probesFailed int
-	gate         *ejectionGate // keyed breakers only; nil after eviction
-	events       []StateChange // changes not yet delivered to OnStateChange
+	gate         *ejectionGate   // keyed breakers only; nil after eviction
+	events       []pendingChange // changes not yet delivered to the observer
 	delivering   bool
 }
 
-// The word's layout: state in the low bits, then quietBit, then the
-// generation.
+// pendingChange is a state change waiting to be reported, with the context
+// of the call that caused it.
+type pendingChange struct {
+	ctx    context.Context
+	change StateChange
+}
+
+// The word's layout: state in the low bits, then quietBit, plainBit and
+// the generation.
 const (
 	stateMask = 1<<3 - 1
 	quietBit  = 1 << 3
-	genShift  = 4
+	plainBit  = 1 << 4 // a count window without slow-call detection: Do's short path
+	genShift  = 5
+	firstGen  = 1 << genShift
 )
 
 func wordState(w uint64) State { return State(w & stateMask) }
 
 // New returns a closed Breaker, or an error naming the first setting of cfg
-// outside its allowed range.
+// outside its allowed range. Zero fields of cfg take their defaults.
 func New(cfg Config) (*Breaker, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return newBreaker(cfg, nil), nil
+	return newBreaker(cfg, nil, cfg.Name, nil), nil
 }
 
-// newBreaker makes a breaker from a validated cfg.
-func newBreaker(cfg Config, gate *ejectionGate) *Breaker {
-	b := &Breaker{cfg: cfg, slowCall: int64(cfg.SlowCallDuration), gate: gate}
+// newBreaker makes a breaker from a validated cfg, reporting events under
+// name and key.
+func newBreaker(cfg Config, gate *ejectionGate, name string, key any) *Breaker {
+	b := &Breaker{cfg: cfg, slowCall: int64(cfg.SlowCallDuration), gate: gate, obs: cfg.Observer, name: name, key: key}
 	if cfg.Window.timed() {
 		b.tw = newTimeWindow(cfg.Window)
 		b.win = b.tw
@@ -87,9 +106,16 @@ func newBreaker(cfg Config, gate *ejectionGate) *Breaker {
 		b.clk = cfg.Clock
 		b.origin = cfg.Clock.Now()
 	}
-	b.word.Store(uint64(StateClosed))
+	w := uint64(firstGen) | uint64(StateClosed)
+	if !b.timed {
+		w |= plainBit
+	}
+	b.word.Store(w)
 	return b
 }
+
+// unmade is the panic of a method called on a Breaker not made by New.
+const unmade = "circuitbreaker: Breaker used without New"
 
 // The breaker reads time in nanoseconds since coarse.origin, two ways.
 // callNow times calls (slow-call detection), places them in a time window's
@@ -103,19 +129,23 @@ func (b *Breaker) callNow() int64 {
 	if b.clk == nil {
 		return coarseNow()
 	}
-	return int64(b.clk.Now().Sub(b.origin))
+	return b.clockNow()
 }
+
+// clockNow reads an injected clock.
+func (b *Breaker) clockNow() int64 { return int64(b.clk.Now().Sub(b.origin)) }
 
 func (b *Breaker) stateNow() int64 {
 	if b.clk == nil {
 		return int64(time.Since(coarse.origin))
 	}
-	return int64(b.clk.Now().Sub(b.origin))
+	return b.clockNow()
 }
 
 // Do runs op if the breaker lets it through and records its outcome. It
-// returns op's error unchanged, or an *OpenError (matching ErrOpen) without
-// calling op when the breaker rejects the call.
+// returns op's error unchanged, or an *OpenError (matching ErrOpen and
+// bulwark.ErrRejected) without calling op when the breaker rejects the
+// call.
 //
 // The outcome is classified as Config.IsIgnored and Config.IsFailure say; a
 // context.Canceled while ctx is done is the caller's own cancellation and is
@@ -127,8 +157,11 @@ func (b *Breaker) stateNow() int64 {
 // nothing, and cannot pass for a probe.
 func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error {
 	w := b.word.Load()
-	if wordState(w) != StateClosed || b.timed {
-		return b.doGuarded(ctx, op)
+	if w&(stateMask|plainBit) != plainBit|uint64(StateClosed) {
+		if s := wordState(w); s == StateOpen || s == StateForcedOpen {
+			return b.doOpen(ctx, w, op)
+		}
+		return b.run(ctx, w, op)
 	}
 	// The closed path of a count window without slow-call detection, kept
 	// small: it reads the word before and after op and writes nothing when
@@ -148,9 +181,30 @@ func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error 
 	return err
 }
 
-// doGuarded is Do when the breaker is not closed or must time the call.
-func (b *Breaker) doGuarded(ctx context.Context, op func(context.Context) error) error {
-	p, err := b.Allow(ctx)
+// doOpen is Do on a breaker found open or forced open in word w. Most
+// calls are rejected here, without the lock, a read of the system clock or
+// a write to a cache line other cores read.
+func (b *Breaker) doOpen(ctx context.Context, w uint64, op func(context.Context) error) error {
+	if !b.cfg.DryRun {
+		r := b.forcedOpenErr
+		if wordState(w) == StateOpen {
+			r = b.rejectOpen(w)
+		}
+		if r != nil {
+			b.rejected.add()
+			if b.obs != nil {
+				b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Err: r})
+			}
+			return r
+		}
+	}
+	return b.run(ctx, w, op)
+}
+
+// run is Do through Allow, for a breaker found in word w not closed, or
+// timing its calls.
+func (b *Breaker) run(ctx context.Context, w uint64, op func(context.Context) error) error {
+	p, err := b.allow(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -180,12 +234,23 @@ type Permit struct {
 // a function (a streaming response, a callback API): it either returns a
 // Permit, whose Done the caller must call once with the call's error, or an
 // *OpenError. ctx is the caller's context, used to tell its own cancellation
-// from a failure. A Permit whose Done is never called holds a probe permit
-// until MaxHalfOpenWait; unlike Do, Allow cannot see a panic.
+// from a failure and passed to the observer. A Permit whose Done is never
+// called holds a probe permit until MaxHalfOpenWait; unlike Do, Allow
+// cannot see a panic.
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
-	w := b.word.Load()
+	return b.allow(ctx, b.word.Load())
+}
+
+// allow is Allow, having read word w.
+func (b *Breaker) allow(ctx context.Context, w uint64) (Permit, error) {
 	if wordState(w) != StateClosed {
+		if rejection := b.rejectFast(w); rejection != nil {
+			return b.reject(ctx, rejection)
+		}
 		return b.admit(ctx)
+	}
+	if w == 0 {
+		panic(unmade)
 	}
 	p := Permit{b: b, ctx: ctx, word: w, counted: true}
 	if b.timed {
@@ -211,14 +276,11 @@ func (p *Permit) finish(err error, panicked bool) {
 // admit decides, under the lock, whether a call may run in a state other
 // than (or no longer) closed.
 func (b *Breaker) admit(ctx context.Context) (Permit, error) {
-	if rejection := b.rejectFast(); rejection != nil {
-		return b.reject(ctx, rejection)
-	}
 	b.mu.Lock()
 	var now int64
 	if wordState(b.word.Load()) != StateDisabled {
 		now = b.stateNow()
-		b.advance(now)
+		b.advance(ctx, now)
 	}
 	w := b.word.Load()
 	p := Permit{b: b, ctx: ctx, word: w, counted: true}
@@ -249,23 +311,38 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 	return b.reject(ctx, rejection)
 }
 
-// rejectFast rejects, without the lock, a call to a breaker that is forced
-// open or open with time left to wait: rejections are cheap when an open
-// breaker takes a dependency's full traffic. It reads callNow, the coarse
-// clock with the system clock: being at most a tick behind (more while the
-// process is starved of CPU), it can only make the open wait last that much
-// longer and RetryAfter read that much higher, never shorter.
-func (b *Breaker) rejectFast() *OpenError {
-	w := b.word.Load()
+// rejectFast rejects, without the lock, a call to a breaker found in word w
+// forced open, or open with time left to wait: rejections are cheap when
+// an open breaker takes a dependency's full traffic.
+func (b *Breaker) rejectFast(w uint64) *OpenError {
 	switch wordState(w) {
 	case StateForcedOpen:
 		return b.forcedOpenErr
 	case StateOpen:
-		now := b.callNow()
-		until := b.openUntil.Load()
-		if now < until && b.word.Load() == w { // until is this open state's
-			return b.openRejection(w, now, until)
-		}
+		return b.rejectOpen(w)
+	}
+	return nil
+}
+
+// rejectOpen returns the rejection of a call to a breaker found open in
+// word w, or nil when the wait may be over. It reads callNow, the coarse
+// clock with the system clock: being at most a tick behind (more while the
+// process is starved of CPU), it can only make the open wait last that much
+// longer and RetryAfter read that much higher, never shorter. Rejections at
+// one reading share one *OpenError, so most rejections read the clock,
+// compare two words and return.
+func (b *Breaker) rejectOpen(w uint64) *OpenError {
+	var now int64
+	if b.clk == nil {
+		now = coarseNow()
+	} else {
+		now = b.clockNow()
+	}
+	if r := b.openErr.Load(); r != nil && r.word == w && r.now == now {
+		return &r.err // made for this open state at this reading, before its end
+	}
+	if until := b.openUntil.Load(); now < until && b.word.Load() == w { // until is this open state's
+		return b.openRejection(w, now, until)
 	}
 	return nil
 }
@@ -290,9 +367,9 @@ func (b *Breaker) openRejection(w uint64, now, until int64) *OpenError {
 }
 
 func (b *Breaker) reject(ctx context.Context, rejection *OpenError) (Permit, error) {
-	b.rejected.Add(1)
-	if b.cfg.OnReject != nil {
-		b.cfg.OnReject(rejection)
+	b.rejected.add()
+	if b.obs != nil {
+		b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Err: rejection, DryRun: b.cfg.DryRun})
 	}
 	if b.cfg.DryRun {
 		return Permit{b: b, ctx: ctx}, nil // runs, uncounted
@@ -337,22 +414,22 @@ func (b *Breaker) finish(ctx context.Context, w uint64, start int64, err error, 
 			b.mu.Lock()
 			if b.word.Load()>>genShift == w>>genShift {
 				b.consecutive = 0 // the success counted: it ends any streak
-				b.evaluate(now)
+				b.evaluate(ctx, now)
 			}
 			b.unlockAndDeliver()
 			return
 		}
 	}
-	b.record(w, o, now)
+	b.record(ctx, w, o, now)
 }
 
 // record applies an outcome, finished at callNow now, under the lock.
-func (b *Breaker) record(w uint64, o outcome, now int64) {
+func (b *Breaker) record(ctx context.Context, w uint64, o outcome, now int64) {
 	b.mu.Lock()
 	defer b.unlockAndDeliver()
 	cur := b.word.Load()
 	if s := wordState(cur); s == StateHalfOpen || s == StateOpen {
-		b.advance(b.stateNow())
+		b.advance(ctx, b.stateNow())
 		cur = b.word.Load()
 	}
 	if cur>>genShift != w>>genShift {
@@ -365,7 +442,7 @@ func (b *Breaker) record(w uint64, o outcome, now int64) {
 		}
 		b.win.add(o, now)
 		b.countConsecutive(o)
-		b.evaluate(now)
+		b.evaluate(ctx, now)
 	case StateDisabled:
 		if o&outIgnored == 0 {
 			b.win.add(o, now)
@@ -378,12 +455,12 @@ func (b *Breaker) record(w uint64, o outcome, now int64) {
 		case o == 0:
 			b.probesOK++
 			if b.probesOK >= b.cfg.HalfOpenSuccesses {
-				b.transition(StateClosed, b.stateNow())
+				b.transition(ctx, StateClosed, b.stateNow())
 			}
 		default:
 			b.probesFailed++
 			if b.probesFailed > b.cfg.HalfOpenCalls-b.cfg.HalfOpenSuccesses {
-				b.transition(StateOpen, b.stateNow())
+				b.transition(ctx, StateOpen, b.stateNow())
 			}
 		}
 	}
@@ -399,7 +476,7 @@ func (b *Breaker) countConsecutive(o outcome) {
 
 // evaluate trips a closed breaker whose window (at callNow now) or failure
 // streak says so, and otherwise keeps quietBit true to the window.
-func (b *Breaker) evaluate(now int64) {
+func (b *Breaker) evaluate(ctx context.Context, now int64) {
 	trip := b.cfg.ConsecutiveFailures > 0 && b.consecutive >= b.cfg.ConsecutiveFailures
 	if !trip {
 		calls, failures, slow := b.win.totals(now)
@@ -408,7 +485,7 @@ func (b *Breaker) evaluate(now int64) {
 				b.slowCall > 0 && rate(slow, calls) >= b.cfg.SlowCallRateThreshold)
 	}
 	if trip && (b.gate == nil || b.gate.tryAcquire()) {
-		b.transition(StateOpen, b.stateNow())
+		b.transition(ctx, StateOpen, b.stateNow())
 		return
 	}
 	b.setQuiet(b.quiet(now))
@@ -436,23 +513,23 @@ func (b *Breaker) setQuiet(quiet bool) {
 	}
 }
 
-// advance makes the time-driven changes due by stateNow now, each at the time it was
-// due (not when it is noticed), so that when the breaker is next used does
-// not change what it does: open to half-open when the wait ends, half-open
-// back to open MaxHalfOpenWait after the first probe went out without a
-// verdict since.
-func (b *Breaker) advance(now int64) {
+// advance makes the time-driven changes due by stateNow now, each at the
+// time it was due (not when it is noticed), so that when the breaker is
+// next used does not change what it does: open to half-open when the wait
+// ends, half-open back to open MaxHalfOpenWait after the first probe went
+// out without a verdict since.
+func (b *Breaker) advance(ctx context.Context, now int64) {
 	for {
 		switch wordState(b.word.Load()) {
 		case StateOpen:
 			if due := b.openUntil.Load(); now >= due {
-				b.transition(StateHalfOpen, due)
+				b.transition(ctx, StateHalfOpen, due)
 				continue
 			}
 		case StateHalfOpen:
 			if b.cfg.MaxHalfOpenWait > 0 && b.probing {
 				if due := b.probingSince + int64(b.cfg.MaxHalfOpenWait); now >= due {
-					b.transition(StateOpen, due)
+					b.transition(ctx, StateOpen, due)
 					continue
 				}
 			}
@@ -462,8 +539,9 @@ func (b *Breaker) advance(now int64) {
 }
 
 // transition moves the breaker to state to at stateNow now, starting a new
-// generation, and queues the change for OnStateChange. Under the lock.
-func (b *Breaker) transition(to State, now int64) {
+// generation, and queues the change for the observer, with ctx, the
+// context of the call that caused it. Under the lock.
+func (b *Breaker) transition(ctx context.Context, to State, now int64) {
 	w := b.word.Load()
 	from := wordState(w)
 	var callNow int64
@@ -473,9 +551,10 @@ func (b *Breaker) transition(to State, now int64) {
 			b.tw.rotate(callNow) // freeze the window as it is at the change
 		}
 	}
+	report := from != to && b.obs != nil
 	var change StateChange
-	if from != to && b.cfg.OnStateChange != nil {
-		change = StateChange{From: from, To: to, Metrics: b.metricsLocked(callNow)}
+	if report {
+		change = StateChange{Name: b.name, Key: b.key, From: from, To: to, Metrics: b.metricsLocked(callNow)}
 	}
 	switch to {
 	case StateClosed:
@@ -497,20 +576,20 @@ func (b *Breaker) transition(to State, now int64) {
 			b.gate.force()
 		}
 	}
-	nw := (w>>genShift+1)<<genShift | uint64(to)
+	nw := (w>>genShift+1)<<genShift | w&plainBit | uint64(to)
 	if to == StateClosed && b.quiet(callNow) {
 		nw |= quietBit
 	}
 	b.word.Store(nw)
-	if from != to && b.cfg.OnStateChange != nil {
-		b.events = append(b.events, change)
+	if report {
+		b.events = append(b.events, pendingChange{ctx, change})
 	}
 }
 
 // openWait is the wait of the b.trips-th consecutive trip.
 func (b *Breaker) openWait() int64 {
 	wait := float64(b.cfg.OpenWait)
-	if m := b.cfg.OpenWaitMultiplier; m > 0 {
+	if m := b.cfg.OpenWaitMultiplier; m > FixedOpenWait {
 		limit := float64(b.cfg.MaxOpenWait)
 		for i := 1; i < b.trips && wait < limit; i++ {
 			wait *= m
@@ -523,11 +602,11 @@ func (b *Breaker) openWait() int64 {
 	return max(int64(wait), 1)
 }
 
-// unlockAndDeliver releases the lock and then calls OnStateChange for every
-// queued change, in order. A hook that changes the state again (or another
-// goroutine doing so meanwhile) queues its change for the loop already
-// delivering, so hooks never nest, never run under the lock, and see
-// changes in the order they happened.
+// unlockAndDeliver releases the lock and then reports every queued change
+// to the observer, in order. A change the observer causes (or another
+// goroutine causes meanwhile) is queued for the loop already delivering,
+// so reports never nest, never run under the lock, and come in the order
+// the changes happened.
 func (b *Breaker) unlockAndDeliver() {
 	if len(b.events) == 0 || b.delivering {
 		b.mu.Unlock()
@@ -536,17 +615,19 @@ func (b *Breaker) unlockAndDeliver() {
 	b.delivering = true
 	delivered := false
 	defer func() {
-		if !delivered { // the hook panicked: let the next change deliver the rest
+		if !delivered { // the observer panicked: let the next change deliver the rest
 			b.mu.Lock()
 			b.delivering = false
 			b.mu.Unlock()
 		}
 	}()
 	for len(b.events) > 0 {
-		change := b.events[0]
-		b.events = b.events[:copy(b.events, b.events[1:])]
+		next := b.events[0]
+		n := copy(b.events, b.events[1:])
+		b.events[n] = pendingChange{} // keep no context alive
+		b.events = b.events[:n]
 		b.mu.Unlock()
-		b.cfg.OnStateChange(change)
+		b.obs.Observe(next.ctx, next.change)
 		b.mu.Lock()
 	}
 	b.delivering = false
@@ -559,10 +640,13 @@ func (b *Breaker) unlockAndDeliver() {
 func (b *Breaker) State() State {
 	w := b.word.Load()
 	if s := wordState(w); s != StateOpen && s != StateHalfOpen {
+		if w == 0 {
+			panic(unmade)
+		}
 		return s
 	}
 	b.mu.Lock()
-	b.advance(b.stateNow())
+	b.advance(context.Background(), b.stateNow())
 	s := wordState(b.word.Load())
 	b.unlockAndDeliver()
 	return s
@@ -570,9 +654,9 @@ func (b *Breaker) State() State {
 
 // Metrics returns a snapshot of the breaker's state and window.
 func (b *Breaker) Metrics() Metrics {
-	b.mu.Lock()
+	b.lock()
 	if s := wordState(b.word.Load()); s == StateOpen || s == StateHalfOpen {
-		b.advance(b.stateNow())
+		b.advance(context.Background(), b.stateNow())
 	}
 	var now int64
 	if b.tw != nil {
@@ -581,6 +665,14 @@ func (b *Breaker) Metrics() Metrics {
 	m := b.metricsLocked(now)
 	b.unlockAndDeliver()
 	return m
+}
+
+// lock takes the lock of a breaker made by New, and panics on any other.
+func (b *Breaker) lock() {
+	if b.win == nil {
+		panic(unmade)
+	}
+	b.mu.Lock()
 }
 
 // metricsLocked reports the window at callNow now.
@@ -602,7 +694,7 @@ func (b *Breaker) metricsLocked(now int64) Metrics {
 		SlowCallRate:        rate(slow, calls),
 		ConsecutiveFailures: b.consecutive,
 		Trips:               b.trips,
-		Rejected:            b.rejected.Load(),
+		Rejected:            b.rejected.load(),
 	}
 	if s == StateHalfOpen {
 		m.ProbesAdmitted = b.cfg.HalfOpenCalls - b.permits
@@ -640,9 +732,10 @@ func (b *Breaker) Disable() { b.operate(StateDisabled) }
 func (b *Breaker) Reset() { b.operate(StateClosed) }
 
 func (b *Breaker) operate(to State) {
-	b.mu.Lock()
+	b.lock()
+	ctx := context.Background()
 	now := b.stateNow()
-	b.advance(now) // changes that fell due before this one come first
-	b.transition(to, now)
+	b.advance(ctx, now) // changes that fell due before this one come first
+	b.transition(ctx, to, now)
 	b.unlockAndDeliver()
 }

@@ -8,13 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwark-go/bulwark"
 )
 
-// Breaker has the shape of bulwark.Policy (policy packages do not import the
-// root package, so the shape is checked here).
-var _ interface {
-	Do(context.Context, func(context.Context) error) error
-} = (*Breaker)(nil)
+var _ bulwark.Policy = (*Breaker)(nil)
 
 func TestTripsOnFailureRate(t *testing.T) {
 	tests := []struct {
@@ -484,7 +482,12 @@ func TestDryRunNeverRejectsAndDoesWhatItWould(t *testing.T) {
 	var wouldReject []*OpenError
 	dry, dryClock, dryChanges := newTest(t, func(c *Config) {
 		c.DryRun = true
-		c.OnReject = func(e *OpenError) { wouldReject = append(wouldReject, e) }
+		c.Observer = bulwark.Observers(c.Observer, hooks{reject: func(e Rejected) {
+			if !e.DryRun {
+				t.Errorf("dry-run rejection %+v without DryRun", e)
+			}
+			wouldReject = append(wouldReject, e.Err)
+		}})
 	})
 	// The same script on both: trip, 3 calls while open, wait, 2 probes that
 	// succeed.

@@ -23,33 +23,50 @@ const (
 )
 
 var coarse struct {
-	origin  time.Time // coarse readings are nanoseconds since origin
-	now     atomic.Int64
-	running atomic.Bool
-	read    atomic.Bool // set by readers, cleared by each tick
+	origin time.Time // coarse readings are nanoseconds since origin
+	now    atomic.Int64
+	// flags holds coarseRunning while the goroutine runs, and coarseRead
+	// once a reader has read the clock since the last tick.
+	flags atomic.Uint32
 }
+
+const (
+	coarseRunning = 1 << iota
+	coarseRead
+)
 
 func init() { coarse.origin = time.Now() }
 
 // coarseNow returns the coarse clock: monotonic nanoseconds since the
 // package was loaded, at most about a millisecond behind the system clock.
+// Its common case, a running clock already read in this tick, is two
+// loads.
 func coarseNow() int64 {
-	if !coarse.running.Load() {
-		return startCoarse()
+	if coarse.flags.Load() == coarseRunning|coarseRead {
+		return coarse.now.Load()
 	}
-	if !coarse.read.Load() {
-		coarse.read.Store(true)
-	}
-	return coarse.now.Load()
+	return coarseNowSlow()
 }
 
-func startCoarse() int64 {
-	now := storeCoarse()
-	if coarse.running.CompareAndSwap(false, true) {
-		go tickCoarse()
+// coarseNowSlow marks the clock read, starting it if it is not running.
+func coarseNowSlow() int64 {
+	for {
+		f := coarse.flags.Load()
+		if f&coarseRunning == 0 {
+			now := storeCoarse()
+			if coarse.flags.CompareAndSwap(f, coarseRunning|coarseRead) {
+				go tickCoarse()
+			}
+			return now
+		}
+		if f&coarseRead != 0 || coarse.flags.CompareAndSwap(f, f|coarseRead) {
+			return coarse.now.Load()
+		}
 	}
-	return now
 }
+
+// coarseIsRunning reports whether the clock's goroutine runs.
+func coarseIsRunning() bool { return coarse.flags.Load()&coarseRunning != 0 }
 
 // storeCoarse reads the system clock and moves the coarse clock forward to
 // it (never back: the ticker and a starting reader may race).
@@ -72,13 +89,14 @@ func tickCoarse() {
 	for idle := 0; idle < coarseIdleTicks; {
 		<-t.C
 		storeCoarse()
-		if coarse.read.Swap(false) {
+		if coarse.flags.And(^uint32(coarseRead))&coarseRead != 0 {
 			idle = 0
 		} else {
 			idle++
 		}
 	}
-	// A reader that saw running just before this still gets a time at most a
-	// tick old; the next one restarts the clock.
-	coarse.running.Store(false)
+	// Only this goroutine clears coarseRunning, so no other can start
+	// before it has. A reader that saw it set just before still gets a
+	// time at most a tick old; the next one restarts the clock.
+	coarse.flags.Store(0)
 }

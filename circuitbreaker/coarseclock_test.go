@@ -42,7 +42,7 @@ func TestCoarseClockFollowsTheSystemClock(t *testing.T) {
 }
 
 func TestCoarseClockStopsWhenIdle(t *testing.T) {
-	waitFor(t, "an idle coarse clock", func() bool { return !coarse.running.Load() })
+	waitFor(t, "an idle coarse clock", func() bool { return !coarseIsRunning() })
 	leakcheck.Check(t) // its goroutine must be gone when the test ends
 	cfg := DefaultConfig()
 	cfg.Window = LastDuration(time.Second, 10)
@@ -51,25 +51,25 @@ func TestCoarseClockStopsWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(b, 100, succeeds)
-	if !coarse.running.Load() {
+	if !coarseIsRunning() {
 		t.Fatal("a time-window breaker in use did not start the coarse clock")
 	}
-	waitFor(t, "the coarse clock to stop", func() bool { return !coarse.running.Load() })
+	waitFor(t, "the coarse clock to stop", func() bool { return !coarseIsRunning() })
 	run(b, 1, succeeds) // restarts it
-	if !coarse.running.Load() {
+	if !coarseIsRunning() {
 		t.Fatal("the coarse clock did not restart")
 	}
 }
 
 func TestCountWindowNeedsNoClock(t *testing.T) {
-	waitFor(t, "an idle coarse clock", func() bool { return !coarse.running.Load() })
+	waitFor(t, "an idle coarse clock", func() bool { return !coarseIsRunning() })
 	b, err := New(DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(b, 1000, succeeds)
 	run(b, 5, failOp)
-	if coarse.running.Load() {
+	if coarseIsRunning() {
 		t.Fatal("a closed count-window breaker without slow-call detection started the coarse clock")
 	}
 }

@@ -11,7 +11,9 @@
 // dependency fails for a while (an outage, an overload, a bad deploy) rather
 // than for one request; for one-off errors use retry, and put the breaker
 // inside the retry (bulwark.Chain(retrier, breaker)) so each attempt is
-// counted and an open breaker stops the retries.
+// counted. A rejection matches bulwark.ErrRejected, which the retry policy
+// does not retry unless told to (retry.Config.RetryRejected): an open
+// breaker ends the retries at once.
 //
 // One breaker per dependency, shared by every goroutine that calls it; one
 // per host or endpoint with Keyed when instances fail independently.
@@ -25,7 +27,8 @@
 // OpenWait. Then it goes half-open: HalfOpenCalls probe calls go through and
 // the rest are still rejected. HalfOpenSuccesses successful probes close it
 // (with an empty window); as soon as that many can no longer succeed, it
-// opens again, for a longer wait if OpenWaitMultiplier is set. A half-open
+// opens again, for a longer wait (OpenWaitMultiplier) unless the wait is
+// fixed (FixedOpenWait). A half-open
 // breaker whose probes reach no verdict within MaxHalfOpenWait reopens.
 //
 // Transitions driven by time happen when the breaker is next used (a call,
@@ -70,8 +73,21 @@
 //   - HalfOpenCalls and HalfOpenSuccesses: enough probes to tell recovery
 //     from luck (3 to 10) with a bar a little above the threshold (3 of 5).
 //   - MaxHalfOpenWait: a few times your call timeout.
-//   - DryRun: deploy a new breaker with it first and watch OnReject and
-//     Metrics.Rejected to see what it would have rejected.
+//   - DryRun: deploy a new breaker with it first and watch its Rejected
+//     events and Metrics.Rejected to see what it would have rejected.
+//
+// # Configuration
+//
+// The zero Config is the default configuration (DefaultConfig spells it
+// out): a window of the last 100 calls, opening at a 50% failure rate once
+// it holds 20 calls, a 10 second open wait doubling on consecutive trips up
+// to 2 minutes with 10% jitter, 5 probes of which 3 must succeed within a
+// minute. A field left at zero takes its default, so a literal names only
+// what it changes: circuitbreaker.New(circuitbreaker.Config{Name:
+// "inventory", ConsecutiveFailures: 5}). Settings on by default are turned
+// off with a named constant: FixedOpenWait, NoJitter, NoMaxHalfOpenWait.
+// New refuses a setting outside its range (negative, NaN, infinite, or
+// beyond its cap) with an error that names it; it never clamps.
 //
 // # Operator controls
 //
@@ -81,9 +97,19 @@
 //
 // # Observing
 //
-// OnStateChange and OnReject are called outside the breaker's lock, so they
-// may call State, Metrics or anything else on the breaker. Metrics returns
-// a snapshot of the window and the state.
+// Config.Observer receives two events: StateChange after every change of
+// state, and Rejected for every rejected call (with DryRun, every call that
+// would have been rejected). Both are reported outside the breaker's lock,
+// with the context of the call that caused them, so an observer may call
+// State, Metrics or anything else on the breaker; state changes are
+// reported one at a time, in the order they happened. A Keyed set's events
+// carry the key. Metrics returns a snapshot of the window and the state.
+//
+// # Errors
+//
+// A rejection is an *OpenError, which matches ErrOpen and
+// bulwark.ErrRejected and carries RetryAfter (bulwark.RetryAfter reads it):
+// the rest of the open wait, or OpenWait when the breaker cannot know.
 //
 // # Cost
 //
@@ -99,5 +125,16 @@
 // it, instead of reading the system clock twice per call; a count window
 // without slow-call detection reads no clock at all while closed. When the
 // process is starved of CPU that clock can lag, and call durations read
-// short; the open wait and MaxHalfOpenWait always read the system clock.
+// short; the state machine's changes (the end of the open wait,
+// MaxHalfOpenWait) are timed on the system clock.
+//
+// An open breaker rejects without the lock and without writing shared
+// memory others read: it reads its state and the millisecond clock to know
+// the wait is not over, returns an *OpenError shared by every call rejected
+// at the same clock reading (one is made per millisecond while rejecting),
+// and counts the rejection on a counter striped across cache lines. So a
+// rejection costs a few nanoseconds and does not slow down as cores are
+// added; the price is that an open breaker may reject for up to about a
+// millisecond (a clock tick) after its wait has ended, and that RetryAfter
+// may read that much long. With an injected Clock everything is exact.
 package circuitbreaker

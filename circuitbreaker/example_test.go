@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/circuitbreaker"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 )
@@ -16,7 +17,7 @@ func Example() {
 	cfg := circuitbreaker.DefaultConfig()
 	cfg.Name = "inventory"
 	cfg.ConsecutiveFailures = 3
-	cfg.OpenWaitJitter = 0 // exact output
+	cfg.OpenWaitJitter = circuitbreaker.NoJitter // exact output
 	breaker, err := circuitbreaker.New(cfg)
 	if err != nil {
 		panic(err)
@@ -51,13 +52,16 @@ func Example_states() {
 		HalfOpenCalls:        2,
 		HalfOpenSuccesses:    2,
 		Clock:                clk,
-		OnStateChange: func(c circuitbreaker.StateChange) {
-			if c.To == circuitbreaker.StateOpen {
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			c, ok := e.(circuitbreaker.StateChange)
+			switch {
+			case !ok:
+			case c.To == circuitbreaker.StateOpen:
 				fmt.Printf("%v -> %v: %.0f%% of %d calls failed\n", c.From, c.To, c.Metrics.FailureRate, c.Metrics.Calls)
-				return
+			default:
+				fmt.Printf("%v -> %v\n", c.From, c.To)
 			}
-			fmt.Printf("%v -> %v\n", c.From, c.To)
-		},
+		}),
 	})
 	healthy := true
 	call := func(context.Context) error {
@@ -141,7 +145,11 @@ func ExampleConfig_dryRun() {
 	cfg := circuitbreaker.DefaultConfig()
 	cfg.DryRun = true
 	cfg.ConsecutiveFailures = 1
-	cfg.OnReject = func(err *circuitbreaker.OpenError) { fmt.Println("would reject:", err.State) }
+	cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if r, ok := e.(circuitbreaker.Rejected); ok && r.DryRun {
+			fmt.Println("would reject:", r.Err.State)
+		}
+	})
 	breaker, _ := circuitbreaker.New(cfg)
 
 	_ = breaker.Do(context.Background(), func(context.Context) error { return errUnavailable })

@@ -3,10 +3,12 @@ package circuitbreaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 )
 
@@ -20,20 +22,45 @@ var (
 
 // testConfig is a small, exact configuration: a window of 10 calls, trips at
 // 50% after 4 calls, waits 10s (no growth, no jitter), 3 probes of which 2
-// must succeed, on a fake clock.
+// must succeed, no limit on the probes' time, on a fake clock.
 func testConfig(c *clocktest.Fake) Config {
 	return Config{
 		Window:               LastCalls(10),
 		FailureRateThreshold: 50,
 		MinimumCalls:         4,
 		OpenWait:             10 * time.Second,
+		OpenWaitMultiplier:   FixedOpenWait,
+		OpenWaitJitter:       NoJitter,
 		HalfOpenCalls:        3,
 		HalfOpenSuccesses:    2,
+		MaxHalfOpenWait:      NoMaxHalfOpenWait,
 		Clock:                c,
 	}
 }
 
-// changes records state changes delivered to OnStateChange.
+// hooks is an Observer that passes StateChange events to change and
+// Rejected events to reject (either may be nil), and fails on any other.
+type hooks struct {
+	change func(StateChange)
+	reject func(Rejected)
+}
+
+func (h hooks) Observe(_ context.Context, e bulwark.Event) {
+	switch e := e.(type) {
+	case StateChange:
+		if h.change != nil {
+			h.change(e)
+		}
+	case Rejected:
+		if h.reject != nil {
+			h.reject(e)
+		}
+	default:
+		panic(fmt.Sprintf("unexpected event %T", e))
+	}
+}
+
+// changes records state changes delivered to the observer.
 type changes struct {
 	mu  sync.Mutex
 	all []StateChange
@@ -63,7 +90,7 @@ func newTest(t *testing.T, mutate func(*Config)) (*Breaker, *clocktest.Fake, *ch
 	fake := clocktest.New(epoch)
 	cfg := testConfig(fake)
 	ch := &changes{}
-	cfg.OnStateChange = ch.hook
+	cfg.Observer = hooks{change: ch.hook}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -29,7 +29,7 @@ func TestHooksMayUseTheBreaker(t *testing.T) {
 	var seen []string
 	fake := clocktest.New(epoch)
 	cfg := testConfig(fake)
-	cfg.OnStateChange = func(c StateChange) {
+	onChange := func(c StateChange) {
 		// Everything a hook might reasonably do, on the breaker that called it.
 		m := b.Metrics()
 		seen = append(seen, c.From.String()+">"+c.To.String()+" now "+b.State().String()+"/"+m.State.String())
@@ -37,9 +37,10 @@ func TestHooksMayUseTheBreaker(t *testing.T) {
 			_ = b.Do(bg, succeeds) // rejected: must not deadlock either
 		}
 	}
-	cfg.OnReject = func(*OpenError) {
+	onReject := func(Rejected) {
 		seen = append(seen, "reject in "+b.State().String()+"/"+b.Metrics().State.String())
 	}
+	cfg.Observer = hooks{change: onChange, reject: onReject}
 	b, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestHookThatChangesStateDeliversInOrder(t *testing.T) {
 	depth, maxDepth := 0, 0
 	fake := clocktest.New(epoch)
 	cfg := testConfig(fake)
-	cfg.OnStateChange = func(c StateChange) {
+	cfg.Observer = hooks{change: func(c StateChange) {
 		depth++
 		maxDepth = max(maxDepth, depth)
 		order = append(order, c.To)
@@ -81,7 +82,7 @@ func TestHookThatChangesStateDeliversInOrder(t *testing.T) {
 			order = append(order, StateForcedOpen+100) // marks "ForceOpen returned"
 		}
 		depth--
-	}
+	}}
 	b, _ = New(cfg)
 	finishes(t, "a hook that changes state", func() { run(b, 4, failOp) })
 	want := []State{StateOpen, StateForcedOpen + 100, StateForcedOpen}
@@ -94,12 +95,12 @@ func TestPanickingHookDoesNotStopDelivery(t *testing.T) {
 	fake := clocktest.New(epoch)
 	cfg := testConfig(fake)
 	var got []State
-	cfg.OnStateChange = func(c StateChange) {
+	cfg.Observer = hooks{change: func(c StateChange) {
 		got = append(got, c.To)
 		if c.To == StateOpen {
 			panic("hook bug")
 		}
-	}
+	}}
 	b, _ := New(cfg)
 	func() {
 		defer func() {
@@ -128,7 +129,7 @@ func TestConcurrentHooksAreSerialAndOrdered(t *testing.T) {
 		changes []StateChange
 		b       *Breaker
 	)
-	cfg.OnStateChange = func(c StateChange) {
+	cfg.Observer = hooks{change: func(c StateChange) {
 		mu.Lock()
 		if inHook {
 			overlap = true
@@ -140,7 +141,7 @@ func TestConcurrentHooksAreSerialAndOrdered(t *testing.T) {
 		mu.Lock()
 		inHook = false
 		mu.Unlock()
-	}
+	}}
 	b, _ = New(cfg)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -161,7 +162,7 @@ func TestConcurrentHooksAreSerialAndOrdered(t *testing.T) {
 	}
 	finishes(t, "concurrent calls with a hook", wg.Wait)
 	if overlap {
-		t.Fatal("OnStateChange ran concurrently with itself")
+		t.Fatal("the observer ran concurrently with itself")
 	}
 	for i := 1; i < len(changes); i++ {
 		if changes[i].From != changes[i-1].To {
@@ -174,14 +175,22 @@ func TestConcurrentHooksAreSerialAndOrdered(t *testing.T) {
 	t.Logf("%d state changes delivered in order", len(changes))
 }
 
-func TestOnRejectGetsTheReturnedError(t *testing.T) {
+func TestRejectedEventCarriesTheReturnedError(t *testing.T) {
 	var hooked *OpenError
-	b, _, _ := newTest(t, func(c *Config) { c.OnReject = func(e *OpenError) { hooked = e } })
+	b, _, _ := newTest(t, func(c *Config) {
+		c.Name = "inventory"
+		c.Observer = hooks{reject: func(e Rejected) {
+			if e.Name != "inventory" || e.Key != nil || e.DryRun {
+				t.Errorf("Rejected event %+v, want it named inventory, without key or DryRun", e)
+			}
+			hooked = e.Err
+		}}
+	})
 	trip(t, b)
 	err := b.Do(bg, succeeds)
 	var oe *OpenError
 	if !errors.As(err, &oe) || hooked != oe {
-		t.Fatalf("OnReject got %v, Do returned %v: want the same error", hooked, err)
+		t.Fatalf("the Rejected event carried %v, Do returned %v: want the same error", hooked, err)
 	}
 }
 
@@ -237,7 +246,7 @@ func TestConcurrentStress(t *testing.T) {
 	cfg.Window = LastDuration(4*time.Second, 4)
 	cfg.SlowCallDuration, cfg.SlowCallRateThreshold = time.Second, 80
 	cfg.MaxHalfOpenWait = 3 * time.Second
-	cfg.OnStateChange = func(StateChange) {}
+	cfg.Observer = hooks{change: func(StateChange) {}}
 	b, _ := New(cfg)
 	var wg sync.WaitGroup
 	for g := range 6 {

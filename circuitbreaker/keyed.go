@@ -2,23 +2,25 @@ package circuitbreaker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 )
 
-// KeyedConfig configures a Keyed set of breakers.
+// KeyedConfig configures a Keyed set of breakers. The zero KeyedConfig is
+// DefaultKeyedConfig: zero fields take the defaults their comments name.
 type KeyedConfig[K comparable] struct {
-	// Breaker is the configuration of every key's breaker. Its Name, if set,
-	// prefixes each key's name ("inventory/host-3"). Its OnStateChange and
-	// OnReject must be nil: use the hooks below, which carry the key.
+	// Breaker is the configuration of every key's breaker, its zero fields
+	// taking their defaults as in New. Its Name, if set, is the Component
+	// of every key's events and prefixes each key's name in rejections
+	// ("inventory/host-3"). Its Observer receives the events of every key's
+	// breaker, with their Key set.
 	Breaker Config
 
 	// MaxKeys bounds memory: at most this many breakers are kept. When a new
 	// key would exceed it, a breaker that has not been used recently is
 	// dropped (closed ones before open ones), and its key starts afresh if it
-	// comes back. At least 1.
+	// comes back. In [1, 2³¹-1]; 0 means 10000.
 	MaxKeys int
 
 	// MaxOpenPercent caps the share of keys whose breakers may be open,
@@ -27,24 +29,20 @@ type KeyedConfig[K comparable] struct {
 	// most hosts look bad, the cause is more likely the caller or the network
 	// than every host, and opening every breaker would take the whole service
 	// down. A breaker held closed by the cap keeps recording and opens once
-	// there is room. 0 turns the cap off; otherwise in (0, 100].
+	// there is room. 0, the default, sets no cap; otherwise in (0, 100].
 	MaxOpenPercent float64
-
-	// OnStateChange is called as Config.OnStateChange, with the key.
-	OnStateChange func(key K, change StateChange)
-
-	// OnReject is called as Config.OnReject, with the key.
-	OnReject func(key K, err *OpenError)
 }
 
-// DefaultKeyedConfig returns DefaultConfig for each key, at most 10000 keys,
-// and no cap on the open share.
+// DefaultKeyedConfig returns the defaults a zero KeyedConfig stands for:
+// DefaultConfig for each key, at most 10000 keys, and no cap on the open
+// share.
 func DefaultKeyedConfig[K comparable]() KeyedConfig[K] {
-	return KeyedConfig[K]{Breaker: DefaultConfig(), MaxKeys: 10000}
+	return KeyedConfig[K]{Breaker: DefaultConfig(), MaxKeys: defaultKeyedMaxKeys}
 }
 
 // Keyed is a set of breakers, one per key (a host, an endpoint, a tenant),
 // made on first use from one configuration. It is safe for concurrent use.
+// The zero Keyed is not usable: its methods panic.
 type Keyed[K comparable] struct {
 	cfg  KeyedConfig[K]
 	gate ejectionGate
@@ -52,6 +50,7 @@ type Keyed[K comparable] struct {
 	entries sync.Map // K → *keyedEntry[K]; lock-free reads on the hot path
 
 	mu        sync.Mutex // guards ring, hand and making or dropping entries
+	made      bool       // set by NewKeyed
 	ring      []*keyedEntry[K]
 	hand      int
 	evictions uint64
@@ -65,20 +64,22 @@ type keyedEntry[K comparable] struct {
 }
 
 // NewKeyed returns an empty Keyed, or an error naming the first invalid
-// setting of cfg.
+// setting of cfg. Zero fields of cfg take their defaults.
 func NewKeyed[K comparable](cfg KeyedConfig[K]) (*Keyed[K], error) {
+	cfg.Breaker = cfg.Breaker.withDefaults()
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = defaultKeyedMaxKeys
+	}
 	if err := cfg.Breaker.validate(); err != nil {
 		return nil, fmt.Errorf("circuitbreaker: KeyedConfig.Breaker: %w", err)
 	}
 	switch {
-	case cfg.Breaker.OnStateChange != nil || cfg.Breaker.OnReject != nil:
-		return nil, errors.New("circuitbreaker: KeyedConfig.Breaker.OnStateChange and OnReject must be nil; set KeyedConfig.OnStateChange and OnReject, which carry the key")
-	case cfg.MaxKeys < 1:
-		return nil, invalidKeyed("MaxKeys", "be at least 1", cfg.MaxKeys)
+	case cfg.MaxKeys < 1 || cfg.MaxKeys > maxCount:
+		return nil, invalidKeyed("MaxKeys", fmt.Sprintf("be in [1, %d] (0 means %d)", maxCount, defaultKeyedMaxKeys), cfg.MaxKeys)
 	case cfg.MaxOpenPercent != 0 && !inRange(cfg.MaxOpenPercent, 0, 100):
 		return nil, invalidKeyed("MaxOpenPercent", "be 0 (no cap) or in (0, 100]", cfg.MaxOpenPercent)
 	}
-	return &Keyed[K]{cfg: cfg, gate: ejectionGate{percent: cfg.MaxOpenPercent}}, nil
+	return &Keyed[K]{cfg: cfg, gate: ejectionGate{percent: cfg.MaxOpenPercent}, made: true}, nil
 }
 
 func invalidKeyed(field, rule string, got any) error {
@@ -106,12 +107,17 @@ func (k *Keyed[K]) Breaker(key K) *Breaker {
 }
 
 func (k *Keyed[K]) add(key K) *Breaker {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	if v, ok := k.entries.Load(key); ok {
 		return v.(*keyedEntry[K]).b
 	}
-	e := &keyedEntry[K]{key: key, b: newBreaker(k.breakerConfig(key), &k.gate)}
+	cfg := k.cfg.Breaker
+	cfg.Name = fmt.Sprint(key)
+	if k.cfg.Breaker.Name != "" {
+		cfg.Name = k.cfg.Breaker.Name + "/" + cfg.Name
+	}
+	e := &keyedEntry[K]{key: key, b: newBreaker(cfg, &k.gate, k.cfg.Breaker.Name, key)}
 	e.used.Store(true)
 	if len(k.ring) < k.cfg.MaxKeys {
 		e.slot = len(k.ring)
@@ -128,20 +134,13 @@ func (k *Keyed[K]) add(key K) *Breaker {
 	return e.b
 }
 
-func (k *Keyed[K]) breakerConfig(key K) Config {
-	cfg := k.cfg.Breaker
-	name := fmt.Sprint(key)
-	if cfg.Name != "" {
-		name = cfg.Name + "/" + name
+// lock takes k.mu of a Keyed made by NewKeyed, and panics on any other.
+func (k *Keyed[K]) lock() {
+	k.mu.Lock()
+	if !k.made {
+		k.mu.Unlock()
+		panic("circuitbreaker: Keyed used without NewKeyed")
 	}
-	cfg.Name = name
-	if hook := k.cfg.OnStateChange; hook != nil {
-		cfg.OnStateChange = func(c StateChange) { hook(key, c) }
-	}
-	if hook := k.cfg.OnReject; hook != nil {
-		cfg.OnReject = func(err *OpenError) { hook(key, err) }
-	}
-	return cfg
 }
 
 // victim picks the slot to evict with the CLOCK algorithm: sweep from the
@@ -183,7 +182,7 @@ func (k *Keyed[K]) drop(e *keyedEntry[K]) {
 // Remove forgets key's breaker (a host that left service discovery, say).
 // It reports whether the key was there.
 func (k *Keyed[K]) Remove(key K) bool {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	v, ok := k.entries.Load(key)
 	if !ok {
@@ -219,7 +218,7 @@ type KeyedMetrics struct {
 // Metrics returns a snapshot of the set. Each key's own metrics are on its
 // Breaker.
 func (k *Keyed[K]) Metrics() KeyedMetrics {
-	k.mu.Lock()
+	k.lock()
 	defer k.mu.Unlock()
 	return KeyedMetrics{
 		Keys:            len(k.ring),

@@ -51,27 +51,29 @@ func TestKeyedBreakersAreIndependent(t *testing.T) {
 	}
 }
 
-func TestKeyedHooksCarryTheKey(t *testing.T) {
+func TestKeyedEventsCarryTheKey(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	k, _ := newKeyedTest(t, func(c *KeyedConfig[string]) {
 		c.Breaker.Name = "inventory"
-		c.OnStateChange = func(key string, ch StateChange) {
-			mu.Lock()
-			defer mu.Unlock()
-			got = append(got, key+":"+ch.To.String())
-		}
-		c.OnReject = func(key string, e *OpenError) {
-			mu.Lock()
-			defer mu.Unlock()
-			got = append(got, key+":rejected by "+e.Name)
+		c.Breaker.Observer = hooks{
+			change: func(ch StateChange) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, fmt.Sprintf("%s %v:%v", ch.Name, ch.Key, ch.To))
+			},
+			reject: func(e Rejected) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, fmt.Sprintf("%s %v:rejected by %s", e.Name, e.Key, e.Err.Name))
+			},
 		}
 	})
 	_ = tripKey(k, "h1")
 	_ = k.Do(bg, "h1", succeeds)
-	want := []string{"h1:open", "h1:rejected by inventory/h1"}
+	want := []string{"inventory h1:open", "inventory h1:rejected by inventory/h1"}
 	if !slices.Equal(got, want) {
-		t.Fatalf("hooks saw %q, want %q", got, want)
+		t.Fatalf("the observer saw %q, want %q", got, want)
 	}
 }
 

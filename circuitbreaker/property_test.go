@@ -94,7 +94,7 @@ func (m *model) becomeAt(s State, at time.Duration) {
 	case StateOpen:
 		m.trip++
 		wait := float64(m.cfg.OpenWait)
-		for i := 1; i < m.trip && m.cfg.OpenWaitMultiplier > 0; i++ {
+		for i := 1; i < m.trip && m.cfg.OpenWaitMultiplier > 1; i++ {
 			wait = min(wait*m.cfg.OpenWaitMultiplier, float64(m.cfg.MaxOpenWait))
 		}
 		m.openUntil = at + time.Duration(wait)
@@ -207,32 +207,43 @@ func (m *model) metrics() Metrics {
 	return mt
 }
 
+// randomConfig returns a random configuration without jitter (the model
+// has none), leaving some fields zero so that their defaults are exercised
+// too.
 func randomConfig(r *rand.Rand) Config {
-	var c Config
+	c := Config{OpenWaitJitter: NoJitter}
 	if r.IntN(2) == 0 {
 		n := 1 + r.IntN(20)
-		c.Window, c.MinimumCalls = LastCalls(n), 1+r.IntN(n)
+		c.Window, c.MinimumCalls = LastCalls(n), r.IntN(n+1)
 	} else {
 		c.Window = LastDuration(time.Duration(1+r.IntN(10))*time.Second, 1+r.IntN(5))
-		c.MinimumCalls = 1 + r.IntN(10)
+		c.MinimumCalls = r.IntN(11)
 	}
-	c.FailureRateThreshold = []float64{25, 50, 75, 100, float64(1 + r.IntN(100))}[r.IntN(5)]
+	c.FailureRateThreshold = []float64{0, 25, 50, 75, 100, float64(1 + r.IntN(100))}[r.IntN(6)]
 	if r.IntN(2) == 0 {
 		c.ConsecutiveFailures = 1 + r.IntN(5)
 	}
 	if r.IntN(2) == 0 {
 		c.SlowCallDuration = time.Duration(1+r.IntN(3)) * time.Second
-		c.SlowCallRateThreshold = []float64{50, 100}[r.IntN(2)]
+		c.SlowCallRateThreshold = []float64{0, 50, 100}[r.IntN(3)]
 	}
 	c.OpenWait = time.Duration(1+r.IntN(10)) * time.Second
-	if r.IntN(2) == 0 {
+	switch r.IntN(3) {
+	case 0:
 		c.OpenWaitMultiplier = []float64{1.5, 2, 3}[r.IntN(3)]
 		c.MaxOpenWait = c.OpenWait * time.Duration(1+r.IntN(5))
+	case 1:
+		c.OpenWaitMultiplier = FixedOpenWait
 	}
-	c.HalfOpenCalls = 1 + r.IntN(4)
-	c.HalfOpenSuccesses = 1 + r.IntN(c.HalfOpenCalls)
-	if r.IntN(2) == 0 {
+	c.HalfOpenCalls = r.IntN(5)
+	if c.HalfOpenCalls > 0 {
+		c.HalfOpenSuccesses = r.IntN(c.HalfOpenCalls + 1)
+	}
+	switch r.IntN(3) {
+	case 0:
 		c.MaxHalfOpenWait = time.Duration(1+r.IntN(20)) * time.Second
+	case 1:
+		c.MaxHalfOpenWait = NoMaxHalfOpenWait
 	}
 	c.DryRun = r.IntN(5) == 0
 	return c
@@ -276,7 +287,7 @@ func checkModel(seed uint64, steps int) error {
 	if err != nil {
 		return fmt.Errorf("config %+v: %v", cfg, err)
 	}
-	m := &model{cfg: cfg}
+	m := &model{cfg: b.cfg} // the configuration with its defaults filled in
 	type held struct {
 		real  Permit
 		model modelPermit

@@ -46,11 +46,3 @@ func (s State) String() string {
 func (s State) rejecting() bool {
 	return s == StateOpen || s == StateHalfOpen || s == StateForcedOpen
 }
-
-// StateChange describes one change of state, passed to Config.OnStateChange.
-type StateChange struct {
-	From, To State
-	// Metrics is the breaker's snapshot just before the change: for a trip,
-	// the window that tripped it.
-	Metrics Metrics
-}

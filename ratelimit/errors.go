@@ -1,19 +1,29 @@
 package ratelimit
 
 import (
-	"errors"
 	"time"
+
+	"github.com/bulwark-go/bulwark"
 )
 
 // ErrLimited is matched, with errors.Is, by every rejection of a rate
-// limiter in this package: the call was not made because it would exceed the
-// limit.
-var ErrLimited = errors.New("ratelimit: rate limit exceeded")
+// limiter in this package: the call was not made because it would exceed
+// the limit. ErrLimited matches bulwark.ErrRejected, as every policy's
+// refusal does.
+var ErrLimited error = &rejection{"ratelimit: rate limit exceeded"}
+
+// rejection is the type of ErrLimited: a sentinel that also matches
+// bulwark.ErrRejected.
+type rejection struct{ msg string }
+
+func (e *rejection) Error() string { return e.msg }
+func (e *rejection) Unwrap() error { return bulwark.ErrRejected }
 
 // LimitedError is the rejection a limiter returns. It matches ErrLimited
-// and says, through RetryAfter, how long until a call would be permitted, so
-// callers (retry, the HTTP middleware's Retry-After header) can come back at
-// the right moment instead of guessing.
+// and bulwark.ErrRejected and says, through RetryAfter, how long until a
+// call would be permitted, so callers (retry, the HTTP middleware's
+// Retry-After header) can come back at the right moment instead of
+// guessing.
 type LimitedError struct {
 	// Delay is how long from the rejection until a call would be permitted,
 	// if no other call took the permit first. It is always > 0.
@@ -28,7 +38,8 @@ func (e *LimitedError) Error() string {
 	return "ratelimit: rate limit exceeded, retry after " + e.Delay.String()
 }
 
-// Unwrap returns ErrLimited, so errors.Is(err, ErrLimited) holds.
+// Unwrap returns ErrLimited, so errors.Is(err, ErrLimited) and
+// errors.Is(err, bulwark.ErrRejected) hold.
 func (e *LimitedError) Unwrap() error { return ErrLimited }
 
 // limited returns the rejection for a call that must wait d nanoseconds.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/ratelimit"
 )
 
@@ -62,4 +63,31 @@ func ExampleLimiter_Do() {
 	fmt.Println("three calls at 100/s took at least 20ms:", time.Since(start) >= 20*time.Millisecond)
 	// Output:
 	// three calls at 100/s took at least 20ms: true
+}
+
+// An observer sees every rejection, with the key, for metrics or logs;
+// bulwark.RetryAfter reads the wait from the error for a Retry-After.
+func ExampleRejected() {
+	k, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
+		Config: ratelimit.Config{
+			Name:   "public-api",
+			Limit:  1,
+			Period: time.Minute,
+			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				if r, ok := e.(ratelimit.Rejected); ok {
+					fmt.Printf("%s limited %s for %v\n", r.Name, r.Key, r.RetryAfter.Round(time.Second))
+				}
+			}),
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	_ = k.Allow("alice")
+	err = k.Allow("alice")
+	wait, _ := bulwark.RetryAfter(err)
+	fmt.Println(errors.Is(err, bulwark.ErrRejected), wait.Round(time.Second))
+	// Output:
+	// public-api limited alice for 1m0s
+	// true 1m0s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +24,16 @@ func newKeyed(t *testing.T, cfg ratelimit.KeyedConfig) *ratelimit.Keyed {
 }
 
 func TestNewKeyedValidatesMaxKeys(t *testing.T) {
-	_, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: ratelimit.DefaultConfig()})
-	assert.EqualError(t, err, "ratelimit: KeyedConfig.MaxKeys must be > 0 when Store is nil, got 0")
-	s, _ := ratelimit.NewMemoryStore(1)
-	_, err = ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: ratelimit.DefaultConfig(), Store: s})
-	assert.NoError(t, err, "MaxKeys is not needed with a Store")
+	_, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{MaxKeys: -1})
+	assert.EqualError(t, err, "ratelimit: KeyedConfig.MaxKeys must be in [1, 2147483647] (0 means 10000), got -1")
+	_, err = ratelimit.NewKeyed(ratelimit.KeyedConfig{MaxKeys: math.MaxInt})
+	assert.ErrorContains(t, err, "ratelimit: KeyedConfig.MaxKeys must be in [1, 2147483647]")
+	s, _ := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{MaxKeys: 1})
+	_, err = ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: ratelimit.DefaultConfig(), MaxKeys: -1, Store: s})
+	assert.NoError(t, err, "MaxKeys is not used with a Store")
 	_, err = ratelimit.NewKeyed(ratelimit.DefaultKeyedConfig())
+	assert.NoError(t, err)
+	_, err = ratelimit.NewKeyed(ratelimit.KeyedConfig{})
 	assert.NoError(t, err)
 }
 
@@ -38,7 +43,9 @@ func TestKeyedAllowSatisfiesTheMiddlewareContract(t *testing.T) {
 	fc := clocktest.New(epoch)
 	var limitedKeys []string
 	var allower interface{ Allow(key string) error } = newKeyed(t, ratelimit.KeyedConfig{
-		Config:  ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc, OnLimited: func(key string, _ time.Duration) { limitedKeys = append(limitedKeys, key) }},
+		Config: ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc, Observer: onRejected(func(e ratelimit.Rejected) {
+			limitedKeys = append(limitedKeys, e.Key)
+		})},
 		MaxKeys: 10,
 	})
 	require.NoError(t, allower.Allow("10.0.0.1"))
@@ -54,7 +61,7 @@ func TestKeyedAllowSatisfiesTheMiddlewareContract(t *testing.T) {
 func TestKeyedMemoryIsBounded(t *testing.T) {
 	for _, maxKeys := range []int{1, 3, 100, 1000, 10_000} {
 		t.Run(fmt.Sprint(maxKeys), func(t *testing.T) {
-			s, err := ratelimit.NewMemoryStore(maxKeys)
+			s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{MaxKeys: maxKeys})
 			require.NoError(t, err)
 			k := newKeyed(t, ratelimit.KeyedConfig{Config: ratelimit.DefaultConfig(), Store: s})
 			for i := range 3 * maxKeys {
@@ -71,7 +78,7 @@ func TestKeyedMemoryIsBounded(t *testing.T) {
 // full bucket.
 func TestKeyedForgetsTheLeastRecentlyUsedKey(t *testing.T) {
 	fc := clocktest.New(epoch)
-	s, err := ratelimit.NewMemoryStore(3)
+	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{MaxKeys: 3})
 	require.NoError(t, err)
 	k := newKeyed(t, ratelimit.KeyedConfig{Config: ratelimit.Config{Limit: 1, Period: time.Hour, Clock: fc}, Store: s})
 	for _, key := range []string{"a", "b", "c"} {

@@ -7,21 +7,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 )
 
 // Limiter is a rate limiter for one stream of calls (for a limit per client,
-// tenant or route, see Keyed). It is safe for concurrent use. With
+// tenant or route, see Keyed). It is safe for concurrent use; make one with
+// New (the zero Limiter is not usable: its methods panic). With
 // TokenBucket its hot path is lock-free: one clock read and one
 // compare-and-swap, and no allocation when the call is permitted; a
 // rejection allocates its *LimitedError.
 type Limiter struct {
 	rule      Rule
-	interval  int64
+	interval  int64 // > 0 once made by New
 	tolerance int64
 	maxWait   time.Duration
 	clock     clockBase
-	onLimited func(string, time.Duration)
+	name      string
+	obs       bulwark.Observer
 
 	// tat is the TokenBucket state, in Unix nanoseconds, on a cache
 	// line of its own: every permitted call writes it.
@@ -34,7 +37,9 @@ type Limiter struct {
 }
 
 // New returns a Limiter, or an error naming the first invalid field of cfg.
+// Zero fields of cfg take their defaults.
 func New(cfg Config) (*Limiter, error) {
+	cfg = cfg.withDefaults()
 	r, err := cfg.rule("ratelimit: Config")
 	if err != nil {
 		return nil, err
@@ -45,7 +50,8 @@ func New(cfg Config) (*Limiter, error) {
 		tolerance: r.tolerance(),
 		maxWait:   cfg.MaxWait,
 		clock:     newClockBase(cfg.Clock),
-		onLimited: cfg.OnLimited,
+		name:      cfg.Name,
+		obs:       cfg.Observer,
 	}, nil
 }
 
@@ -53,16 +59,17 @@ func New(cfg Config) (*Limiter, error) {
 func (l *Limiter) Rule() Rule { return l.rule }
 
 // Allow takes a permit for one call now, or returns a *LimitedError
-// (matching ErrLimited) saying when to retry. It never waits.
+// (matching ErrLimited and bulwark.ErrRejected) saying when to retry. It
+// never waits.
 func (l *Limiter) Allow() error {
 	if d := l.take(); d > 0 {
-		return l.reject(d)
+		return l.reject(context.Background(), d)
 	}
 	return nil
 }
 
-// Wait takes a permit for one call, waiting for it up to Config.MaxWait. It
-// returns a *LimitedError when the permit would come later than MaxWait or
+// Wait takes a permit for one call, waiting for it up to Config.MaxWait
+// (not at all in reject mode, MaxWait 0). It returns a *LimitedError when the permit would come later than MaxWait or
 // than ctx's deadline (at once, without waiting in vain), and ctx's error,
 // wrapped, when ctx ends the wait.
 //
@@ -82,7 +89,9 @@ func (l *Limiter) Wait(ctx context.Context) error {
 func (l *Limiter) Do(ctx context.Context, op func(context.Context) error) error {
 	var err error
 	if l.maxWait == 0 {
-		err = l.Allow()
+		if d := l.take(); d > 0 {
+			err = l.reject(ctx, d)
+		}
 	} else {
 		err = l.Wait(ctx)
 	}
@@ -103,6 +112,9 @@ func (l *Limiter) now() int64 { return l.clock.now() }
 // state: a goroutine descheduled between reading the clock and deciding
 // would otherwise judge today's state by yesterday's time.
 func (l *Limiter) take() int64 {
+	if l.interval == 0 {
+		panic("ratelimit: Limiter used without New")
+	}
 	if l.rule.Algorithm == SlidingWindow {
 		now := l.now()
 		l.mu.Lock()
@@ -133,12 +145,13 @@ func (l *Limiter) take() int64 {
 
 func (l *Limiter) wait(ctx context.Context, d int64) error {
 	deadline := l.now() + int64(l.maxWait)
-	return waitLoop(ctx, l.clock.clock, d, l.now, deadline, l.take, func(d int64) error { return l.reject(d) })
+	return waitLoop(ctx, l.clock.clock, d, l.now, deadline, l.take, func(d int64) error { return l.reject(ctx, d) })
 }
 
-func (l *Limiter) reject(d int64) error {
-	if l.onLimited != nil {
-		l.onLimited("", time.Duration(d))
+// reject reports a rejection and returns its error.
+func (l *Limiter) reject(ctx context.Context, d int64) error {
+	if l.obs != nil {
+		l.obs.Observe(ctx, Rejected{Name: l.name, RetryAfter: time.Duration(d)})
 	}
 	return limited(d)
 }

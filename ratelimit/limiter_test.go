@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/bulwark-go/bulwark/ratelimit"
@@ -30,6 +32,18 @@ func retryAfter(t *testing.T, err error) time.Duration {
 
 func nop(context.Context) error { return nil }
 
+// onRejected is an Observer that passes Rejected events to f and fails on
+// any other.
+func onRejected(f func(ratelimit.Rejected)) bulwark.Observer {
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		r, ok := e.(ratelimit.Rejected)
+		if !ok {
+			panic(fmt.Sprintf("unexpected event %T", e))
+		}
+		f(r)
+	})
+}
+
 func TestNewValidatesConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -37,15 +51,20 @@ func TestNewValidatesConfig(t *testing.T) {
 		want string
 	}{
 		{"default", ratelimit.DefaultConfig(), ""},
+		{"zero", ratelimit.Config{}, ""},
+		{"zero sliding window", ratelimit.Config{Algorithm: ratelimit.SlidingWindow}, ""},
 		{"sliding window", ratelimit.Config{Algorithm: ratelimit.SlidingWindow, Limit: 5, Period: time.Minute}, ""},
 		{"unknown algorithm", ratelimit.Config{Algorithm: 7, Limit: 1, Period: time.Second}, "ratelimit: Config.Algorithm must be TokenBucket or SlidingWindow, got Algorithm(7)"},
-		{"zero limit", ratelimit.Config{Period: time.Second}, "ratelimit: Config.Limit must be > 0, got 0"},
-		{"zero period", ratelimit.Config{Limit: 1}, "ratelimit: Config.Period must be > 0, got 0s"},
+		{"negative limit", ratelimit.Config{Limit: -1}, "ratelimit: Config.Limit must be in [1, 2147483647] (0 means 100), got -1"},
+		{"huge limit", ratelimit.Config{Limit: math.MaxInt, Period: math.MaxInt64}, "ratelimit: Config.Limit must be in [1, 2147483647] (0 means 100), got 9223372036854775807"},
+		{"negative period", ratelimit.Config{Period: -time.Second}, "ratelimit: Config.Period must be in (0, 8784h0m0s] (0 means 1s), got -1s"},
+		{"huge period", ratelimit.Config{Period: math.MaxInt64}, "ratelimit: Config.Period must be in (0, 8784h0m0s] (0 means 1s), got 2562047h47m16.854775807s"},
 		{"rate above a call per ns", ratelimit.Config{Limit: 10, Period: 5}, "ratelimit: Config.Period must be at least Limit nanoseconds (a rate of at most one call per nanosecond), got 5ns for Limit 10"},
-		{"negative burst", ratelimit.Config{Limit: 1, Period: time.Second, Burst: -1}, "ratelimit: Config.Burst must be >= 0 (0 means Limit), got -1"},
-		{"huge burst", ratelimit.Config{Limit: 1, Period: time.Hour, Burst: 1 << 40}, "ratelimit: Config.Burst must be at most 640511 for a Period of 1h0m0s and Limit 1, got 1099511627776"},
+		{"negative burst", ratelimit.Config{Limit: 1, Period: time.Second, Burst: -1}, "ratelimit: Config.Burst must be in [1, 2147483647] for a Period of 1s and Limit 1 (0 means Limit), got -1"},
+		{"huge burst", ratelimit.Config{Limit: 1, Period: time.Hour, Burst: 1 << 40}, "ratelimit: Config.Burst must be in [1, 640511] for a Period of 1h0m0s and Limit 1 (0 means Limit), got 1099511627776"},
 		{"burst on a window", ratelimit.Config{Algorithm: ratelimit.SlidingWindow, Limit: 1, Period: time.Second, Burst: 2}, "ratelimit: Config.Burst applies only to TokenBucket and must be 0 for SlidingWindow, got 2"},
-		{"negative wait", ratelimit.Config{Limit: 1, Period: time.Second, MaxWait: -1}, "ratelimit: Config.MaxWait must be >= 0 (0 rejects at once), got -1ns"},
+		{"negative wait", ratelimit.Config{Limit: 1, Period: time.Second, MaxWait: -1}, "ratelimit: Config.MaxWait must be in [0, 24h0m0s] (0 rejects at once), got -1ns"},
+		{"wait past a day", ratelimit.Config{MaxWait: math.MaxInt64}, "ratelimit: Config.MaxWait must be in [0, 24h0m0s] (0 rejects at once), got 2562047h47m16.854775807s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := ratelimit.New(tc.cfg)
@@ -174,18 +193,18 @@ func TestDoRunsOpOnlyWhenPermitted(t *testing.T) {
 	assert.False(t, ran)
 }
 
-func TestOnLimitedHook(t *testing.T) {
+func TestRejectedEvent(t *testing.T) {
 	fc := clocktest.New(epoch)
 	var got []string
 	var l *ratelimit.Limiter
 	nested := false
-	l, err := ratelimit.New(ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc, OnLimited: func(key string, d time.Duration) {
-		got = append(got, fmt.Sprintf("%q %v", key, d))
+	l, err := ratelimit.New(ratelimit.Config{Limit: 1, Period: time.Second, Clock: fc, Observer: onRejected(func(e ratelimit.Rejected) {
+		got = append(got, fmt.Sprintf("%q %v", e.Key, e.RetryAfter))
 		if !nested {
 			nested = true
-			_ = l.Allow() // a hook may call back in
+			_ = l.Allow() // an observer may call back in
 		}
-	}})
+	})})
 	require.NoError(t, err)
 	require.NoError(t, l.Allow())
 	require.Error(t, l.Allow())

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -12,11 +13,12 @@ import (
 
 // MemoryStore is the in-process Store: per-key state in sharded maps, each
 // shard guarded by its own mutex and bounded by least-recently-used
-// eviction, so memory stays within maxKeys entries however many keys
+// eviction, so memory stays within MaxKeys entries however many keys
 // callers use. An evicted key starts again with a full bucket (an empty
 // window); a key idle for a Period or longer had reached that state anyway,
-// so eviction loses information only when more than maxKeys keys are active
-// within one Period. It is safe for concurrent use.
+// so eviction loses information only when more than MaxKeys keys are active
+// within one Period. It is safe for concurrent use; make one with
+// NewMemoryStore (the zero MemoryStore is not usable: Take panics).
 type MemoryStore struct {
 	seed   maphash.Seed
 	mask   uint64
@@ -42,13 +44,37 @@ type memoryEntry struct {
 	win        window
 }
 
-// NewMemoryStore returns a MemoryStore holding at most maxKeys keys
-// (maxKeys > 0).
-func NewMemoryStore(maxKeys int) (*MemoryStore, error) {
-	if maxKeys <= 0 {
-		return nil, fmt.Errorf("ratelimit: NewMemoryStore maxKeys must be > 0, got %d", maxKeys)
+// MemoryStoreConfig configures a MemoryStore. The zero MemoryStoreConfig
+// is the default.
+type MemoryStoreConfig struct {
+	// MaxKeys is the most keys the store holds, in [1, 2³¹-1]; beyond it
+	// the least recently used are forgotten. 0 means 10,000.
+	MaxKeys int
+}
+
+// NewMemoryStore returns a MemoryStore, or an error naming the invalid
+// field of cfg. Zero fields of cfg take their defaults.
+func NewMemoryStore(cfg MemoryStoreConfig) (*MemoryStore, error) {
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = defaultMaxKeys
 	}
-	return newMemoryStore(maxKeys, shardCount(maxKeys)), nil
+	s, err := newMemoryStore(cfg.MaxKeys)
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: MemoryStoreConfig.MaxKeys must be in [1, %d] (0 means %d), got %d", maxCount, defaultMaxKeys, cfg.MaxKeys)
+	}
+	return s, nil
+}
+
+// errMaxKeys is newMemoryStore's refusal, which each caller words for the
+// field it took the bound from.
+var errMaxKeys = errors.New("ratelimit: MaxKeys out of range")
+
+// newMemoryStore returns a store of maxKeys keys, or errMaxKeys.
+func newMemoryStore(maxKeys int) (*MemoryStore, error) {
+	if maxKeys < 1 || maxKeys > maxCount {
+		return nil, errMaxKeys
+	}
+	return newShardedStore(maxKeys, shardCount(maxKeys)), nil
 }
 
 // shardCount picks a power of two, up to 64, that leaves each shard at least
@@ -61,7 +87,7 @@ func shardCount(maxKeys int) int {
 	return 1 << (bits.Len(uint(n)) - 1)
 }
 
-func newMemoryStore(maxKeys, shards int) *MemoryStore {
+func newShardedStore(maxKeys, shards int) *MemoryStore {
 	s := &MemoryStore{seed: maphash.MakeSeed(), mask: uint64(shards - 1), shards: make([]memoryShard, shards)}
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -77,6 +103,7 @@ func newMemoryStore(maxKeys, shards int) *MemoryStore {
 
 // Take implements Store. It never returns an error.
 func (s *MemoryStore) Take(_ context.Context, key string, rule Rule, now time.Time) (time.Duration, error) {
+	s.made()
 	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
 	sh.mu.Lock()
 	if sh.base.base.IsZero() {
@@ -100,6 +127,7 @@ func (s *MemoryStore) Take(_ context.Context, key string, rule Rule, now time.Ti
 
 // Len returns the number of keys the store holds.
 func (s *MemoryStore) Len() int {
+	s.made()
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
@@ -108,6 +136,13 @@ func (s *MemoryStore) Len() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// made panics unless NewMemoryStore made s.
+func (s *MemoryStore) made() {
+	if s.shards == nil {
+		panic("ratelimit: MemoryStore used without NewMemoryStore")
+	}
 }
 
 // entry returns key's entry, made most recent, creating it (and evicting the

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,16 +13,23 @@ import (
 )
 
 func TestMemoryStoreConforms(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T) ratelimit.Store {
-		s, err := ratelimit.NewMemoryStore(1000)
+	ratelimittest.Run(t, func(t *testing.T) ratelimittest.Harness {
+		s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{MaxKeys: 1000})
 		require.NoError(t, err)
-		return s
+		return ratelimittest.Harness{Store: s}
 	})
 }
 
 func TestNewMemoryStoreValidates(t *testing.T) {
-	_, err := ratelimit.NewMemoryStore(0)
-	assert.EqualError(t, err, "ratelimit: NewMemoryStore maxKeys must be > 0, got 0")
+	_, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{MaxKeys: -1})
+	assert.EqualError(t, err, "ratelimit: MemoryStoreConfig.MaxKeys must be in [1, 2147483647] (0 means 10000), got -1")
+	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{})
+	require.NoError(t, err)
+	for i := range 20_000 {
+		_, err := s.Take(context.Background(), fmt.Sprint(i), ratelimit.Rule{Limit: 1, Period: time.Second, Burst: 1}, epoch)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 10_000, s.Len(), "the zero MemoryStoreConfig holds 10,000 keys")
 }
 
 // TestMemoryStoreDecidesALateArrivalAtTheLatestTime replays two calls that
@@ -29,7 +37,7 @@ func TestNewMemoryStoreValidates(t *testing.T) {
 // late arrival's older reading must not make it look early: with a burst of
 // two it is permitted, where deciding at its own reading would wait 6 ms.
 func TestMemoryStoreDecidesALateArrivalAtTheLatestTime(t *testing.T) {
-	s, err := ratelimit.NewMemoryStore(10)
+	s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{MaxKeys: 10})
 	require.NoError(t, err)
 	r := ratelimit.Rule{Algorithm: ratelimit.TokenBucket, Limit: 1000, Period: time.Second, Burst: 2}
 	ctx := context.Background()

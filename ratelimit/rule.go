@@ -66,26 +66,25 @@ func (r Rule) interval() int64 {
 // time may run: Burst intervals.
 func (r Rule) tolerance() int64 { return int64(r.Burst) * r.interval() }
 
+// validate checks a rule built from a Config whose zero fields took their
+// defaults; its errors name the Config's fields.
 func (r Rule) validate(prefix string) error {
 	if r.Algorithm != TokenBucket && r.Algorithm != SlidingWindow {
 		return fmt.Errorf("%s.Algorithm must be TokenBucket or SlidingWindow, got %v", prefix, r.Algorithm)
 	}
-	if r.Limit <= 0 {
-		return fmt.Errorf("%s.Limit must be > 0, got %d", prefix, r.Limit)
+	if r.Limit < 1 || r.Limit > maxCount {
+		return fmt.Errorf("%s.Limit must be in [1, %d] (0 means %d), got %d", prefix, maxCount, defaultLimit, r.Limit)
 	}
-	if r.Period <= 0 {
-		return fmt.Errorf("%s.Period must be > 0, got %v", prefix, r.Period)
+	if r.Period <= 0 || r.Period > maxPeriod {
+		return fmt.Errorf("%s.Period must be in (0, %v] (0 means %v), got %v", prefix, maxPeriod, defaultPeriod, r.Period)
 	}
 	if int64(r.Period) < int64(r.Limit) {
 		return fmt.Errorf("%s.Period must be at least Limit nanoseconds (a rate of at most one call per nanosecond), got %v for Limit %d", prefix, r.Period, r.Limit)
 	}
 	switch r.Algorithm {
 	case TokenBucket:
-		if r.Burst <= 0 {
-			return fmt.Errorf("%s.Burst must be > 0 for TokenBucket, got %d", prefix, r.Burst)
-		}
-		if int64(r.Burst) > math.MaxInt64/4/r.interval() {
-			return fmt.Errorf("%s.Burst must be at most %d for a Period of %v and Limit %d, got %d", prefix, math.MaxInt64/4/r.interval(), r.Period, r.Limit, r.Burst)
+		if maxBurst := min(math.MaxInt64/4/r.interval(), maxCount); r.Burst < 1 || int64(r.Burst) > maxBurst {
+			return fmt.Errorf("%s.Burst must be in [1, %d] for a Period of %v and Limit %d (0 means Limit), got %d", prefix, maxBurst, r.Period, r.Limit, r.Burst)
 		}
 	case SlidingWindow:
 		if r.Burst != 0 {

@@ -26,7 +26,7 @@ var redisKeyedImpls = []struct {
 	allow       func(b *testing.B, c *redis.Client, prefix string) func(key string) bool
 }{
 	{"bulwark", "redis", func(b *testing.B, c *redis.Client, prefix string) func(string) bool {
-		s, err := redisratelimit.New(redisratelimit.Config{Client: c, Prefix: prefix})
+		s, err := redisratelimit.New(c, redisratelimit.Config{Prefix: prefix})
 		if err != nil {
 			b.Fatal(err)
 		}

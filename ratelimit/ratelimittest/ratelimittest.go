@@ -3,12 +3,16 @@
 // same whichever store holds its keys:
 //
 //	func TestStore(t *testing.T) {
-//		ratelimittest.Run(t, func(t *testing.T) ratelimit.Store { return newStore(t) })
+//		ratelimittest.Run(t, func(t *testing.T) ratelimittest.Harness {
+//			return ratelimittest.Harness{Store: newStore(t)}
+//		})
 //	}
 //
-// newStore returns an empty store for each subtest (a shared store may
-// instead give each subtest its own key prefix and clean it up). The suite
-// passes explicit times, starting at a whole minute, so it needs no clock.
+// The function gives each subtest a Harness: an empty store (a shared store
+// may instead give each subtest its own key prefix and clean it up), and
+// optional capabilities that add the subtests which need them. The suite
+// passes explicit times, starting at a whole minute, so it needs no clock,
+// and it runs from any module.
 package ratelimittest
 
 import (
@@ -24,13 +28,25 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Harness is what a store's test hands the suite for one subtest.
+type Harness struct {
+	// Store is the store under test, holding no state for the keys the
+	// subtest uses. Required.
+	Store ratelimit.Store
+	// Peer, when set, is a second Store on the same state as Store, as
+	// another process sharing it would have (another client, the same
+	// server and prefix). The suite then checks that both see one limit
+	// per key. Leave it nil for a store that lives in one process.
+	Peer ratelimit.Store
+}
+
 // t0 is the suite's time zero: a whole minute, so that SlidingWindow's fixed
 // windows (aligned to multiples of Period since the Unix epoch) of a
 // second, or of any divisor of a minute, start there.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// Run runs the conformance suite against the stores newStore returns.
-func Run(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
+// Run runs the conformance suite, calling harness for each subtest.
+func Run(t *testing.T, harness func(t *testing.T) Harness) {
 	tests := []struct {
 		name string
 		run  func(t *testing.T, s ratelimit.Store)
@@ -47,7 +63,44 @@ func Run(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 		{"ConcurrentTakesAdmitExactlyTheBurst", testConcurrentTakes},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, store(t, harness)) })
+	}
+	// Subtests of optional capabilities run only for harnesses that have
+	// them; the first harness says which.
+	if h := harness(t); h.Peer != nil {
+		t.Run("PeersShareOneLimit", func(t *testing.T) { testPeersShareOneLimit(t, harness(t)) })
+	}
+}
+
+// store returns the Store of a fresh harness, failing the test without one.
+func store(t *testing.T, harness func(t *testing.T) Harness) ratelimit.Store {
+	t.Helper()
+	h := harness(t)
+	require.NotNil(t, h.Store, "Harness.Store is required")
+	return h.Store
+}
+
+// testPeersShareOneLimit: calls through either store count against one
+// limit per key, for both algorithms.
+func testPeersShareOneLimit(t *testing.T, h Harness) {
+	require.NotNil(t, h.Store, "Harness.Store is required")
+	for _, r := range []ratelimit.Rule{tenPerSecond, tenPerWindow} {
+		key := "peers/" + r.Algorithm.String()
+		permitted := 0
+		for i := range 20 {
+			s := h.Store
+			if i%2 == 1 {
+				s = h.Peer
+			}
+			if take(t, s, key, r, 0) == 0 {
+				permitted++
+			}
+		}
+		want := r.Burst
+		if r.Algorithm == ratelimit.SlidingWindow {
+			want = r.Limit
+		}
+		assert.Equal(t, want, permitted, "%v: calls through two stores on one state", r.Algorithm)
 	}
 }
 

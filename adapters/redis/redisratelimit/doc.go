@@ -2,7 +2,7 @@
 // Redis (go-redis/v9), so that one limit per key holds across every process
 // that shares the Redis server and the key prefix.
 //
-//	store, err := redisratelimit.New(redisratelimit.Config{Client: rdb, Prefix: "api:"})
+//	store, err := redisratelimit.New(rdb, redisratelimit.Config{Prefix: "api:"})
 //	...
 //	l, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
 //		Config: ratelimit.Config{Limit: 100, Period: time.Second},
@@ -27,6 +27,14 @@
 // A key expires as soon as its state is the same as none: a token bucket
 // when it is full again, a sliding window two periods after its current
 // window began.
+//
+// # Configuration
+//
+// New takes the Redis client, which it requires, and a Config whose zero
+// value is the default: the key prefix "ratelimit:". Limiters that share a
+// Redis give their stores distinct prefixes. The store reports no events
+// of its own: the ratelimit.Keyed limiter in front of it reports its
+// rejections to its Observer. The zero Store is not usable: Take panics.
 //
 // # Clocks
 //

@@ -12,21 +12,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Config configures a Store.
+// Config configures a Store. The zero Config is DefaultConfig.
 type Config struct {
-	// Client is the Redis client (*redis.Client, *redis.ClusterClient,
-	// *redis.Ring...). Required. Its settings bound how long a call to an
-	// unreachable Redis takes to fail: see the package doc.
-	Client redis.Scripter
 	// Prefix starts every key the store writes, to keep its keys apart
-	// from other data and from other limiters' keys. Must not be empty.
+	// from other data and from other limiters' keys. "" means
+	// "ratelimit:".
 	Prefix string
 }
 
-// DefaultConfig returns a Config with the prefix "ratelimit:". Set Client
-// before calling New.
+// defaultPrefix is the Prefix of the zero Config.
+const defaultPrefix = "ratelimit:"
+
+// DefaultConfig returns the defaults a zero Config stands for: the prefix
+// "ratelimit:".
 func DefaultConfig() Config {
-	return Config{Prefix: "ratelimit:"}
+	return Config{Prefix: defaultPrefix}
 }
 
 // Store is a ratelimit.Store in Redis: one hash per key, read and written
@@ -34,7 +34,8 @@ func DefaultConfig() Config {
 // and prefix shares one limit per key. It decides as ratelimit.MemoryStore
 // does for the same rule, keys and times (see the package doc for two
 // corners). It is safe for concurrent use by many goroutines and
-// processes.
+// processes; make one with New (the zero Store is not usable: Take
+// panics).
 type Store struct {
 	c       redis.Scripter
 	prefix  string
@@ -43,21 +44,28 @@ type Store struct {
 
 var _ ratelimit.Store = (*Store)(nil)
 
-// New returns a Store, or an error naming the first invalid setting.
-func New(cfg Config) (*Store, error) {
-	switch {
-	case cfg.Client == nil:
-		return nil, errors.New("redisratelimit: Config.Client must be set")
-	case cfg.Prefix == "":
-		return nil, errors.New("redisratelimit: Config.Prefix must not be empty")
+// New returns a Store that keeps its state through client (a
+// *redis.Client, *redis.ClusterClient, *redis.Ring...), or an error when
+// client is nil. Its settings bound how long a call to an unreachable
+// Redis takes to fail: see the package doc. Zero fields of cfg take their
+// defaults.
+func New(client redis.Scripter, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisratelimit: New: client must not be nil")
 	}
-	return &Store{c: cfg.Client, prefix: cfg.Prefix, scripts: defaultScripts}, nil
+	if cfg.Prefix == "" {
+		cfg.Prefix = defaultPrefix
+	}
+	return &Store{c: client, prefix: cfg.Prefix, scripts: defaultScripts}, nil
 }
 
 // Take implements ratelimit.Store in one round trip to Redis. Its errors
 // name the key: an invalid rule, a Redis error (ctx's included), or a
 // key whose stored state is not the store's.
 func (s *Store) Take(ctx context.Context, key string, rule ratelimit.Rule, now time.Time) (time.Duration, error) {
+	if s.c == nil {
+		panic("redisratelimit: Store used without New")
+	}
 	if err := checkRule(rule); err != nil {
 		return 0, fmt.Errorf("redisratelimit: key %q: %w", key, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,7 +43,7 @@ func newStore(t testing.TB) (*redisratelimit.Store, *redis.Client, string) {
 
 func storeOn(t testing.TB, c redis.Scripter, prefix string) *redisratelimit.Store {
 	t.Helper()
-	s, err := redisratelimit.New(redisratelimit.Config{Client: c, Prefix: prefix})
+	s, err := redisratelimit.New(c, redisratelimit.Config{Prefix: prefix})
 	require.NoError(t, err)
 	return s
 }
@@ -55,18 +56,58 @@ func take(t *testing.T, s ratelimit.Store, key string, r ratelimit.Rule, at time
 }
 
 func TestConformance(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T) ratelimit.Store {
-		s, _, _ := newStore(t)
-		return s
+	ratelimittest.Run(t, func(t *testing.T) ratelimittest.Harness {
+		s, _, prefix := newStore(t)
+		peer, _ := redistest.Client(t) // another process's client
+		return ratelimittest.Harness{Store: s, Peer: storeOn(t, peer, prefix)}
 	})
 }
 
-func TestNewRejectsInvalidConfig(t *testing.T) {
-	_, err := redisratelimit.New(redisratelimit.Config{Prefix: "p"})
-	assert.EqualError(t, err, "redisratelimit: Config.Client must be set")
-	_, err = redisratelimit.New(redisratelimit.Config{Client: redis.NewClient(&redis.Options{})})
-	assert.EqualError(t, err, "redisratelimit: Config.Prefix must not be empty")
+func TestNewRequiresAClient(t *testing.T) {
+	s, err := redisratelimit.New(nil, redisratelimit.DefaultConfig())
+	assert.EqualError(t, err, "redisratelimit: New: client must not be nil")
+	assert.Nil(t, s)
+}
+
+// TestZeroConfigIsTheDefault: the zero Config writes under the default
+// prefix, "ratelimit:", as DefaultConfig says.
+func TestZeroConfigIsTheDefault(t *testing.T) {
 	assert.Equal(t, "ratelimit:", redisratelimit.DefaultConfig().Prefix)
+	c, _ := redistest.Client(t)
+	s, err := redisratelimit.New(c, redisratelimit.Config{})
+	require.NoError(t, err)
+	key := redistest.Prefix() + "k"
+	t.Cleanup(func() { c.Del(context.Background(), "ratelimit:"+key) })
+	take(t, s, key, tenPerSecond, 0)
+	n, err := c.Exists(context.Background(), "ratelimit:"+key).Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "the key is kept under ratelimit:")
+}
+
+func TestZeroStorePanics(t *testing.T) {
+	var s redisratelimit.Store
+	assert.PanicsWithValue(t, "redisratelimit: Store used without New", func() {
+		_, _ = s.Take(context.Background(), "k", tenPerSecond, t0)
+	})
+}
+
+// FuzzNew: New accepts any prefix for a client, and the store keeps each
+// key exactly under its prefix (binary-safe, whatever the bytes).
+func FuzzNew(f *testing.F) {
+	for _, p := range []string{"", "api:", "{tag}:", "\x00\xff", "*?[", strings.Repeat("p", 1000)} {
+		f.Add(p, "client-1")
+	}
+	f.Fuzz(func(t *testing.T, prefix, key string) {
+		c, base := redistest.Client(t)
+		s, err := redisratelimit.New(c, redisratelimit.Config{Prefix: base + prefix})
+		require.NoError(t, err)
+		d, err := s.Take(context.Background(), key, tenPerSecond, t0)
+		require.NoError(t, err)
+		require.Zero(t, d, "a key's first call is permitted")
+		n, err := c.Exists(context.Background(), base+prefix+key).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n, "the key is kept under its prefix")
+	})
 }
 
 // TestTakeRejectsInvalidRules: a rule no limiter builds gets an error
