@@ -24,9 +24,12 @@
 // more than 2^36 calls in one window (an error, not a guess), which no
 // Redis serves in a window shorter than days.
 //
-// A key expires as soon as its state is the same as none: a token bucket
-// when it is full again, a sliding window two periods after its current
-// window began.
+// A key expires two seconds after its state has become the same as none:
+// a token bucket when it is full again, a sliding window two periods after
+// its current window began. The two seconds cover the gap between the
+// callers' clocks, by which the state is judged, and Redis's, by which
+// keys expire: a call that reaches Redis late never finds its key gone
+// early.
 //
 // # Configuration
 //

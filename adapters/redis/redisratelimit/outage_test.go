@@ -2,6 +2,7 @@ package redisratelimit_test
 
 import (
 	"context"
+	"github.com/bulwark-go/bulwark"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -165,10 +166,13 @@ func TestRedisDownThroughBulwarkHTTP(t *testing.T) {
 	for _, failClosed := range []bool{false, true} {
 		k, p := keyedVia(t, noRetries)
 		var storeErrs atomic.Int64
-		rl, err := bulwarkhttp.NewRateLimiter(bulwarkhttp.RateLimiterConfig{
-			Limiter:    k,
+		rl, err := bulwarkhttp.NewRateLimiter(k, bulwarkhttp.RateLimiterConfig{
 			FailClosed: failClosed,
-			OnError:    func(*http.Request, string, error) { storeErrs.Add(1) },
+			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				if _, ok := e.(bulwarkhttp.LimiterFailed); ok {
+					storeErrs.Add(1)
+				}
+			}),
 		})
 		require.NoError(t, err)
 		h := rl.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
