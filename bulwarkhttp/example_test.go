@@ -152,7 +152,7 @@ func ExampleWriteError() {
 	// A handler calls a dependency behind an open breaker: WriteError
 	// answers 503 with the breaker's remaining open time as Retry-After.
 	cfg := circuitbreaker.DefaultConfig()
-	cfg.ConsecutiveFailures, cfg.OpenWait, cfg.OpenWaitJitter = 1, 30*time.Second, 0
+	cfg.ConsecutiveFailures, cfg.OpenWait, cfg.OpenWaitJitter = 1, 30*time.Second, circuitbreaker.NoJitter
 	breaker, _ := circuitbreaker.New(cfg)
 	_ = breaker.Do(context.Background(), func(context.Context) error { return fmt.Errorf("inventory down") })
 

@@ -106,7 +106,7 @@ func TestShedderSendsTheRejectionsRetryAfter(t *testing.T) {
 	cfg := circuitbreaker.DefaultConfig()
 	cfg.ConsecutiveFailures = 1
 	cfg.OpenWait = 30 * time.Second
-	cfg.OpenWaitJitter = 0
+	cfg.OpenWaitJitter = circuitbreaker.NoJitter
 	cfg.Clock = clocktest.New(epoch)
 	breaker, err := circuitbreaker.New(cfg)
 	require.NoError(t, err)

@@ -421,7 +421,7 @@ func TestFailStallRecover(t *testing.T) {
 	bcfg := circuitbreaker.DefaultConfig()
 	bcfg.ConsecutiveFailures = 4
 	bcfg.OpenWait = 10 * time.Second
-	bcfg.OpenWaitMultiplier, bcfg.MaxOpenWait, bcfg.OpenWaitJitter = 0, 0, 0
+	bcfg.OpenWaitMultiplier, bcfg.MaxOpenWait, bcfg.OpenWaitJitter = circuitbreaker.FixedOpenWait, 0, circuitbreaker.NoJitter
 	bcfg.HalfOpenCalls, bcfg.HalfOpenSuccesses = 1, 1
 	bcfg.Clock = fc
 	breaker, err := circuitbreaker.New(bcfg)
