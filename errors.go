@@ -15,6 +15,17 @@ import (
 // HTTP layer answers it with 503 or 429 and a Retry-After.
 var ErrRejected = errors.New("bulwark: rejected by a policy")
 
+// NewRejection returns a sentinel error with the given text that matches
+// ErrRejected with errors.Is: the way a policy package declares its
+// refusal (circuitbreaker.ErrOpen, bulkhead.ErrFull, ratelimit.ErrLimited).
+// Each call returns a distinct error.
+func NewRejection(text string) error { return &rejection{text} }
+
+type rejection struct{ text string }
+
+func (e *rejection) Error() string { return e.text }
+func (e *rejection) Unwrap() error { return ErrRejected }
+
 // ErrClosed is returned by a Service's Run after its Close, and by methods
 // that cannot work once their component is closed.
 var ErrClosed = errors.New("bulwark: closed")

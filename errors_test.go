@@ -41,3 +41,11 @@ func TestRetryAfterDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { _, _ = bulwark.RetryAfter(err) })
 	assert.Zero(t, allocs)
 }
+
+func TestNewRejectionMatchesErrRejected(t *testing.T) {
+	a, b := bulwark.NewRejection("pkg: refused"), bulwark.NewRejection("pkg: refused")
+	assert.ErrorIs(t, a, bulwark.ErrRejected)
+	assert.ErrorIs(t, fmt.Errorf("call: %w", a), a)
+	assert.NotErrorIs(t, a, b, "each call returns a distinct sentinel")
+	assert.Equal(t, "pkg: refused", a.Error())
+}

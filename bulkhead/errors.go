@@ -10,14 +10,7 @@ import (
 // permits were taken and the call could not wait for one (the waiting line
 // was full, or the wait ran out). The call did not run. ErrFull matches
 // bulwark.ErrRejected, as every policy's refusal does.
-var ErrFull error = &rejection{"bulkhead: full"}
-
-// rejection is the type of ErrFull: a sentinel that also matches
-// bulwark.ErrRejected.
-type rejection struct{ msg string }
-
-func (e *rejection) Error() string { return e.msg }
-func (e *rejection) Unwrap() error { return bulwark.ErrRejected }
+var ErrFull = bulwark.NewRejection("bulkhead: full")
 
 // errWaitedOut is the rejection of a call that waited Config.MaxWait in
 // vain; it matches ErrFull. It is made once so that rejecting allocates

@@ -10,14 +10,7 @@ import (
 // ErrOpen matches (with errors.Is) every error a Breaker returns when it
 // rejects a call; the error itself is an *OpenError. ErrOpen matches
 // bulwark.ErrRejected, as every policy's refusal does.
-var ErrOpen error = &rejection{"circuitbreaker: open"}
-
-// rejection is the type of ErrOpen: a sentinel that also matches
-// bulwark.ErrRejected.
-type rejection struct{ msg string }
-
-func (e *rejection) Error() string { return e.msg }
-func (e *rejection) Unwrap() error { return bulwark.ErrRejected }
+var ErrOpen = bulwark.NewRejection("circuitbreaker: open")
 
 // OpenError is returned when a breaker rejects a call: it is open, forced
 // open, or half-open with every probe permit taken. It matches ErrOpen and

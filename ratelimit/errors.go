@@ -10,14 +10,7 @@ import (
 // limiter in this package: the call was not made because it would exceed
 // the limit. ErrLimited matches bulwark.ErrRejected, as every policy's
 // refusal does.
-var ErrLimited error = &rejection{"ratelimit: rate limit exceeded"}
-
-// rejection is the type of ErrLimited: a sentinel that also matches
-// bulwark.ErrRejected.
-type rejection struct{ msg string }
-
-func (e *rejection) Error() string { return e.msg }
-func (e *rejection) Unwrap() error { return bulwark.ErrRejected }
+var ErrLimited = bulwark.NewRejection("ratelimit: rate limit exceeded")
 
 // LimitedError is the rejection a limiter returns. It matches ErrLimited
 // and bulwark.ErrRejected and says, through RetryAfter, how long until a
