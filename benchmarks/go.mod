@@ -15,11 +15,11 @@ require (
 	github.com/ThreeDotsLabs/watermill-sql/v4 v4.1.2
 	github.com/afex/hystrix-go v0.0.0-20180502004556-fa1af6a1f4f5
 	github.com/avast/retry-go/v4 v4.7.0
-	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/kafka v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/postgres v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/redis v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/sqlite v0.0.0-00010101000000-000000000000
+	github.com/bulwark-go/bulwark v0.1.0
+	github.com/bulwark-go/bulwark/adapters/kafka v0.1.0
+	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
+	github.com/bulwark-go/bulwark/adapters/redis v0.1.0
+	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/eapache/go-resiliency v1.7.0

@@ -11,13 +11,13 @@ replace (
 )
 
 require (
-	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/kafka v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/nats v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/otel v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/postgres v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/sqlite v0.0.0-00010101000000-000000000000
+	github.com/bulwark-go/bulwark v0.1.0
+	github.com/bulwark-go/bulwark/adapters/kafka v0.1.0
+	github.com/bulwark-go/bulwark/adapters/nats v0.1.0
+	github.com/bulwark-go/bulwark/adapters/otel v0.1.0
+	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
+	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.1.0
+	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats-server/v2 v2.15.2

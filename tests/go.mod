@@ -10,10 +10,10 @@ replace (
 )
 
 require (
-	github.com/bulwark-go/bulwark v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/nats v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/postgres v0.0.0-00010101000000-000000000000
-	github.com/bulwark-go/bulwark/adapters/sqlite v0.0.0-00010101000000-000000000000
+	github.com/bulwark-go/bulwark v0.1.0
+	github.com/bulwark-go/bulwark/adapters/nats v0.1.0
+	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
+	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/nats-io/nats.go v1.56.0

@@ -51,7 +51,7 @@ func check(s *set, v string) error {
 	}
 	defer os.RemoveAll(work)
 	proxy := filepath.Join(work, "proxy")
-	for _, m := range s.modules {
+	for _, m := range s.released() {
 		if err := s.publish(proxy, m, v); err != nil {
 			return fmt.Errorf("%s: %w", m.dir, err)
 		}
@@ -64,8 +64,8 @@ func check(s *set, v string) error {
 		return err
 	}
 	defer forgetSet(env)
-	fmt.Printf("release check of %d modules at %s (proxy %s)\n", len(s.modules), v, proxy)
-	for _, m := range s.modules {
+	fmt.Printf("release check of %d modules at %s (proxy %s)\n", len(s.released()), v, proxy)
+	for _, m := range s.released() {
 		start := time.Now()
 		what, err := s.install(work, env, m, v)
 		if err != nil {
@@ -297,6 +297,7 @@ func (s *set) install(work string, env []string, m *modInfo, v string) (string, 
 		{"go", "get", m.path + "@" + v},
 		{"go", "mod", "tidy"},
 		{"go", "build", "-o", "program", "."},
+		{"go", "build", m.path + "/..."},
 	}
 	for _, step := range steps {
 		if _, err := goCmd(10*time.Minute, step...); err != nil {

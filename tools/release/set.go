@@ -17,21 +17,36 @@ import (
 // root is the module path of the core; every module of the set lives below it.
 const root = "github.com/bulwark-go/bulwark"
 
-// notReleased are the directories whose modules are not part of the set:
-// development tools and modules that hold only tests.
-var notReleased = []string{"tools", "tests"}
+// notReleased are the directories whose modules are not released: runnable
+// examples, benchmarks, development tools and modules that hold only tests.
+// They still require their siblings at the set's version, so that bump keeps
+// the whole repository in step.
+var notReleased = []string{"examples", "benchmarks", "tools", "tests"}
 
-// modInfo is one module of the set.
+// modInfo is one module of the repository.
 type modInfo struct {
-	dir  string // relative to the repository root, "." for the core
-	path string
-	file *modfile.File
+	dir      string // relative to the repository root, "." for the core
+	path     string
+	file     *modfile.File
+	released bool
 }
 
-// set is every released module of the repository.
+// set is every module of the repository; the released ones form the set
+// that is tagged and checked.
 type set struct {
 	repo    string
 	modules []*modInfo
+}
+
+// released returns the modules that are tagged and released together.
+func (s *set) released() []*modInfo {
+	var out []*modInfo
+	for _, m := range s.modules {
+		if m.released {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func loadSet(repo string) (*set, error) {
@@ -42,9 +57,6 @@ func loadSet(repo string) (*set, error) {
 	s := &set{repo: repo}
 	for _, name := range strings.Fields(string(out)) {
 		dir := filepath.Dir(name)
-		if excluded(dir) {
-			continue
-		}
 		data, err := os.ReadFile(filepath.Join(repo, name))
 		if err != nil {
 			return nil, err
@@ -57,7 +69,7 @@ func loadSet(repo string) (*set, error) {
 		if want := modulePath(dir); path != want {
 			return nil, fmt.Errorf("%s declares module %s; in this repository it must be %s", name, path, want)
 		}
-		s.modules = append(s.modules, &modInfo{dir: dir, path: path, file: f})
+		s.modules = append(s.modules, &modInfo{dir: dir, path: path, file: f, released: !excluded(dir)})
 	}
 	sort.Slice(s.modules, func(i, j int) bool { return s.modules[i].dir < s.modules[j].dir })
 	return s, nil
@@ -79,9 +91,9 @@ func modulePath(dir string) string {
 	return root + "/" + filepath.ToSlash(dir)
 }
 
-// member returns the module of the set with the given path, or nil.
+// member returns the released module with the given path, or nil.
 func (s *set) member(path string) *modInfo {
-	for _, m := range s.modules {
+	for _, m := range s.released() {
 		if m.path == path {
 			return m
 		}
@@ -162,7 +174,7 @@ func (s *set) bump(v string) error {
 // tags returns the tags that release the set at v.
 func (s *set) tags(v string) []string {
 	var tags []string
-	for _, m := range s.modules {
+	for _, m := range s.released() {
 		if m.dir == "." {
 			tags = append(tags, v)
 		} else {
