@@ -15,6 +15,7 @@
 //	go run ./tools/release version        # the version the set requires itself at
 //	go run ./tools/release bump v0.2.0    # require every sibling at v0.2.0, print the tags
 //	go run ./tools/release check [v0.2.0] # install the set at that version, as a user would
+//	go run ./tools/release api            # compare each module's API with the latest release (gorelease)
 //
 // check builds each module's zip from the files git tracks, with its go.mod
 // bumped to the candidate version, serves the zips as a file module proxy
@@ -41,7 +42,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: release modules | version | bump VERSION | check [VERSION]")
+		return fmt.Errorf("usage: release modules | version | bump VERSION | check [VERSION] | api")
 	}
 	set, err := loadSet(".")
 	if err != nil {
@@ -73,6 +74,8 @@ func run(args []string) error {
 			fmt.Println(" ", t)
 		}
 		return nil
+	case cmd == "api" && len(args) == 1:
+		return api(set)
 	case cmd == "check" && len(args) <= 2:
 		v := ""
 		if len(args) == 2 {
