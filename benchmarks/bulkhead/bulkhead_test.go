@@ -6,6 +6,7 @@ package bulkhead
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	fsbulkhead "github.com/failsafe-go/failsafe-go/bulkhead"
 	xsemaphore "golang.org/x/sync/semaphore"
 
+	"github.com/bulwark-go/bulwark/benchmarks/internal/sidebyside"
 	"github.com/bulwark-go/bulwark/bulkhead"
 )
 
@@ -22,135 +24,111 @@ import (
 // RunParallel's goroutines never find it full.
 const permits = 1000
 
-// impl is one library's permit, taken and returned once.
-type impl struct {
-	name    string
-	acquire func(b *testing.B) func() bool // takes and returns a permit; false if none was free
+var (
+	errNoPermit = errors.New("no permit")
+	errAdmitted = errors.New("admitted")
+)
+
+// permit returns an operation that takes and returns a permit with try,
+// failing when none was free.
+func permit(try func() bool) func() error {
+	return func() error {
+		if !try() {
+			return errNoPermit
+		}
+		return nil
+	}
 }
 
-var impls = []impl{
-	{"bulwark", func(b *testing.B) func() bool {
+// impls are each library's permit, taken and returned once.
+var impls = []sidebyside.Impl{
+	{Name: "bulwark", Make: func(b *testing.B) func() error {
 		bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: permits})
 		if err != nil {
 			b.Fatal(err)
 		}
-		return func() bool {
+		return permit(func() bool {
 			p, ok := bh.TryAcquire()
 			if ok {
 				p.Release(nil)
 			}
 			return ok
-		}
+		})
 	}},
-	{"xsync", func(*testing.B) func() bool {
+	{Name: "xsync", Make: func(*testing.B) func() error {
 		s := xsemaphore.NewWeighted(permits)
-		return func() bool {
+		return permit(func() bool {
 			ok := s.TryAcquire(1)
 			if ok {
 				s.Release(1)
 			}
 			return ok
-		}
+		})
 	}},
-	{"failsafe", func(*testing.B) func() bool {
+	{Name: "failsafe", Make: func(*testing.B) func() error {
 		bh := fsbulkhead.New[any](permits)
-		return func() bool {
+		return permit(func() bool {
 			ok := bh.TryAcquirePermit()
 			if ok {
 				bh.ReleasePermit()
 			}
 			return ok
-		}
+		})
 	}},
 	// go-resiliency's semaphore has no try-acquire: every Acquire starts a
 	// timer for its timeout (a zero one races the free permit and may win).
-	{"goresiliency", func(*testing.B) func() bool {
+	{Name: "goresiliency", Make: func(*testing.B) func() error {
 		s := semaphore.New(permits, time.Hour)
-		return func() bool {
-			ok := s.Acquire() == nil
-			if ok {
-				s.Release()
+		return func() error {
+			if err := s.Acquire(); err != nil {
+				return err
 			}
-			return ok
+			s.Release()
+			return nil
 		}
 	}},
 }
 
 // BenchmarkAcquireRelease takes a free permit and returns it, on one
 // goroutine: the cost a bulkhead adds to every call it admits.
-func BenchmarkAcquireRelease(b *testing.B) {
-	for _, im := range impls {
-		b.Run("impl="+im.name, func(b *testing.B) {
-			acquire := im.acquire(b)
-			b.ReportAllocs()
-			for b.Loop() {
-				if !acquire() {
-					b.Fatal("no permit")
-				}
-			}
-		})
-	}
-}
+func BenchmarkAcquireRelease(b *testing.B) { sidebyside.Serial(b, impls) }
 
 // BenchmarkAcquireReleaseParallel does the same from GOMAXPROCS goroutines
 // sharing one bulkhead: the contended case of a busy service.
-func BenchmarkAcquireReleaseParallel(b *testing.B) {
-	for _, im := range impls {
-		b.Run("impl="+im.name, func(b *testing.B) {
-			acquire := im.acquire(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if !acquire() {
-						b.Error("no permit")
-						return
-					}
-				}
-			})
-		})
-	}
-}
+func BenchmarkAcquireReleaseParallel(b *testing.B) { sidebyside.Parallel(b, impls) }
 
 // BenchmarkRejectFull asks a full bulkhead for a permit: the cost of
 // shedding load, which must stay small when a service is drowning.
 func BenchmarkRejectFull(b *testing.B) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name   string
-		reject func(b *testing.B) func() bool // reports whether the call was rejected
-	}{
-		{"bulwark", func(b *testing.B) func() bool {
+	rejected := func(admitted func() bool) func() error {
+		return func() error {
+			if admitted() {
+				return errAdmitted
+			}
+			return nil
+		}
+	}
+	sidebyside.Parallel(b, []sidebyside.Impl{
+		{Name: "bulwark", Make: func(b *testing.B) func() error {
 			bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 1})
 			if err != nil {
 				b.Fatal(err)
 			}
 			bh.TryAcquire()
-			return func() bool { return bh.Do(ctx, nop) != nil }
+			return rejected(func() bool { return bh.Do(ctx, nop) == nil })
 		}},
-		{"xsync", func(*testing.B) func() bool {
+		{Name: "xsync", Make: func(*testing.B) func() error {
 			s := xsemaphore.NewWeighted(1)
 			s.TryAcquire(1)
-			return func() bool { return !s.TryAcquire(1) }
+			return rejected(func() bool { return s.TryAcquire(1) })
 		}},
-		{"failsafe", func(*testing.B) func() bool {
+		{Name: "failsafe", Make: func(*testing.B) func() error {
 			bh := fsbulkhead.New[any](1)
 			bh.TryAcquirePermit()
-			return func() bool { return !bh.TryAcquirePermit() }
+			return rejected(bh.TryAcquirePermit)
 		}},
-	} {
-		b.Run("impl="+tc.name, func(b *testing.B) {
-			reject := tc.reject(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if !reject() {
-						b.Error("admitted")
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }
 
 func nop(context.Context) error { return nil }
@@ -160,18 +138,15 @@ func nop(context.Context) error { return nil }
 // semaphore wrapped by hand.
 func BenchmarkDo(b *testing.B) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		call func(b *testing.B) func() error
-	}{
-		{"bulwark", func(b *testing.B) func() error {
+	sidebyside.Parallel(b, []sidebyside.Impl{
+		{Name: "bulwark", Make: func(b *testing.B) func() error {
 			bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: permits})
 			if err != nil {
 				b.Fatal(err)
 			}
 			return func() error { return bh.Do(ctx, nop) }
 		}},
-		{"xsync", func(*testing.B) func() error {
+		{Name: "xsync", Make: func(*testing.B) func() error {
 			s := xsemaphore.NewWeighted(permits)
 			return func() error {
 				if err := s.Acquire(ctx, 1); err != nil {
@@ -181,35 +156,19 @@ func BenchmarkDo(b *testing.B) {
 				return nop(ctx)
 			}
 		}},
-		{"failsafe", func(*testing.B) func() error {
+		{Name: "failsafe", Make: func(*testing.B) func() error {
 			ex := failsafe.With[any](fsbulkhead.New[any](permits))
 			return func() error { return ex.Run(func() error { return nil }) }
 		}},
-	} {
-		b.Run("impl="+tc.name, func(b *testing.B) {
-			call := tc.call(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := call(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }
 
 // BenchmarkAdaptiveDo runs a no-op call through an adaptive limiter: two
 // clock reads and a sample per call on top of the permit.
 func BenchmarkAdaptiveDo(b *testing.B) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		call func(b *testing.B) func() error
-	}{
-		{"bulwark", func(b *testing.B) func() error {
+	sidebyside.Parallel(b, []sidebyside.Impl{
+		{Name: "bulwark", Make: func(b *testing.B) func() error {
 			g := bulkhead.DefaultGradient()
 			g.InitialLimit = permits
 			bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: permits, Adaptive: g})
@@ -218,7 +177,7 @@ func BenchmarkAdaptiveDo(b *testing.B) {
 			}
 			return func() error { return bh.Do(ctx, nop) }
 		}},
-		{"failsafe", func(*testing.B) func() error {
+		{Name: "failsafe", Make: func(*testing.B) func() error {
 			l := adaptivelimiter.NewBuilder[any]().WithLimits(permits, permits, permits).Build()
 			return func() error {
 				p, ok := l.TryAcquirePermit()
@@ -229,18 +188,5 @@ func BenchmarkAdaptiveDo(b *testing.B) {
 				return nil
 			}
 		}},
-	} {
-		b.Run("impl="+tc.name, func(b *testing.B) {
-			call := tc.call(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := call(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }

@@ -5,6 +5,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	uberratelimit "go.uber.org/ratelimit"
 	"golang.org/x/time/rate"
 
+	"github.com/bulwark-go/bulwark/benchmarks/internal/sidebyside"
 	"github.com/bulwark-go/bulwark/ratelimit"
 )
 
@@ -32,136 +34,87 @@ func bulwarkLimiter(b *testing.B, cfg ratelimit.Config) *ratelimit.Limiter {
 	return l
 }
 
+var (
+	errLimited   = errors.New("limited")
+	errPermitted = errors.New("permitted")
+)
+
+// expect returns an operation that fails with err when check reports false.
+func expect(check func() bool, err error) func() error {
+	return func() error {
+		if !check() {
+			return err
+		}
+		return nil
+	}
+}
+
 // allowImpls are the limiters with a non-blocking check.
-var allowImpls = []struct {
-	name  string
-	allow func(b *testing.B) func() bool
-}{
-	{"bulwark", func(b *testing.B) func() bool {
+var allowImpls = []sidebyside.Impl{
+	{Name: "bulwark", Make: func(b *testing.B) func() error {
 		l := bulwarkLimiter(b, ratelimit.Config{Limit: perSecond, Period: time.Second, Burst: burst})
-		return func() bool { return l.Allow() == nil }
+		return expect(func() bool { return l.Allow() == nil }, errLimited) // wrapped as the peers are
 	}},
-	{"xtime", func(*testing.B) func() bool {
-		l := rate.NewLimiter(perSecond, burst)
-		return l.Allow
+	{Name: "xtime", Make: func(*testing.B) func() error {
+		return expect(rate.NewLimiter(perSecond, burst).Allow, errLimited)
 	}},
-	{"failsafe", func(*testing.B) func() bool {
-		l := fsratelimiter.NewBursty[any](perSecond, time.Second)
-		return l.TryAcquirePermit
+	{Name: "failsafe", Make: func(*testing.B) func() error {
+		return expect(fsratelimiter.NewBursty[any](perSecond, time.Second).TryAcquirePermit, errLimited)
 	}},
 }
 
 // BenchmarkAllow checks a permitted call on one goroutine.
-func BenchmarkAllow(b *testing.B) {
-	for _, im := range allowImpls {
-		b.Run("impl="+im.name, func(b *testing.B) {
-			allow := im.allow(b)
-			b.ReportAllocs()
-			for b.Loop() {
-				if !allow() {
-					b.Fatal("limited")
-				}
-			}
-		})
-	}
-}
+func BenchmarkAllow(b *testing.B) { sidebyside.Serial(b, allowImpls) }
 
 // BenchmarkAllowParallel checks permitted calls from GOMAXPROCS goroutines
 // sharing one limiter: a server's global limit under load.
-func BenchmarkAllowParallel(b *testing.B) {
-	for _, im := range allowImpls {
-		b.Run("impl="+im.name, func(b *testing.B) {
-			allow := im.allow(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if !allow() {
-						b.Error("limited")
-						return
-					}
-				}
-			})
-		})
-	}
-}
+func BenchmarkAllowParallel(b *testing.B) { sidebyside.Parallel(b, allowImpls) }
 
 // BenchmarkRejectParallel checks calls against an exhausted limiter: the
 // cost of turning away a flood. bulwark's rejection is an error carrying
 // RetryAfter; the peers answer false.
 func BenchmarkRejectParallel(b *testing.B) {
-	for _, tc := range []struct {
-		name   string
-		reject func(b *testing.B) func() bool
-	}{
-		{"bulwark", func(b *testing.B) func() bool {
+	sidebyside.Parallel(b, []sidebyside.Impl{
+		{Name: "bulwark", Make: func(b *testing.B) func() error {
 			l := bulwarkLimiter(b, ratelimit.Config{Limit: 1, Period: time.Hour})
 			l.Allow()
-			return func() bool { return l.Allow() != nil }
+			return expect(func() bool { return l.Allow() != nil }, errPermitted)
 		}},
-		{"xtime", func(*testing.B) func() bool {
+		{Name: "xtime", Make: func(*testing.B) func() error {
 			l := rate.NewLimiter(rate.Every(time.Hour), 1)
 			l.Allow()
-			return func() bool { return !l.Allow() }
+			return expect(func() bool { return !l.Allow() }, errPermitted)
 		}},
-		{"failsafe", func(*testing.B) func() bool {
+		{Name: "failsafe", Make: func(*testing.B) func() error {
 			l := fsratelimiter.NewBursty[any](1, time.Hour)
 			l.TryAcquirePermit()
-			return func() bool { return !l.TryAcquirePermit() }
+			return expect(func() bool { return !l.TryAcquirePermit() }, errPermitted)
 		}},
-	} {
-		b.Run("impl="+tc.name, func(b *testing.B) {
-			reject := tc.reject(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if !reject() {
-						b.Error("permitted")
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }
 
 // BenchmarkWaitParallel takes a permit in wait mode, where a call over the
 // limit would wait for its turn; the rate is high enough that none waits.
 func BenchmarkWaitParallel(b *testing.B) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		wait func(b *testing.B) func() error
-	}{
-		{"bulwark", func(b *testing.B) func() error {
+	sidebyside.Parallel(b, []sidebyside.Impl{
+		{Name: "bulwark", Make: func(b *testing.B) func() error {
 			l := bulwarkLimiter(b, ratelimit.Config{Limit: perSecond, Period: time.Second, Burst: burst, MaxWait: time.Second})
 			return func() error { return l.Wait(ctx) }
 		}},
-		{"xtime", func(*testing.B) func() error {
+		{Name: "xtime", Make: func(*testing.B) func() error {
 			l := rate.NewLimiter(perSecond, burst)
 			return func() error { return l.Wait(ctx) }
 		}},
-		{"uber", func(*testing.B) func() error {
+		{Name: "uber", Make: func(*testing.B) func() error {
 			l := uberratelimit.New(perSecond, uberratelimit.Per(time.Second))
 			return func() error { l.Take(); return nil }
 		}},
-		{"failsafe", func(*testing.B) func() error {
+		{Name: "failsafe", Make: func(*testing.B) func() error {
 			l := fsratelimiter.NewBursty[any](perSecond, time.Second)
 			return func() error { return l.AcquirePermit(ctx) }
 		}},
-	} {
-		b.Run("impl="+tc.name, func(b *testing.B) {
-			wait := tc.wait(b)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := wait(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }
 
 // BenchmarkKeyedAllowParallel checks permitted calls spread over 1,000 keys
