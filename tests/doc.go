@@ -3,13 +3,13 @@
 //   - natsfault: a fault test that combines two engines, a relay from
 //     PostgreSQL to NATS JetStream killed mid-flight;
 //   - suites: one package per conformance suite (outbox, idempotency,
-//     saga, eventsource, cqrs, retry), each the outside driver for that
-//     suite. It holds a small driver written as a driver's author outside
-//     bulwark would write it, with bulwark's exported packages only (no
-//     internal package of bulwark or of its adapters), runs every exported
-//     suite of the package on it (the killed-process suites included,
-//     whose children are the package's own test binary), and runs the
-//     suites again, in child processes, on the same driver with
+//     saga, eventsource, cqrs, retry, ratelimit), each the outside driver
+//     for that suite. It holds a small driver written as a driver's author
+//     outside bulwark would write it, with bulwark's exported packages
+//     only (no internal package of bulwark or of its adapters), runs every
+//     exported suite of the package on it (the killed-process suites
+//     included, whose children are the package's own test binary), and
+//     runs the suites again, in child processes, on the same driver with
 //     deliberate flaws, checking that the subtests guarding each broken
 //     promise fail by name (suites/internal/flaws).
 //

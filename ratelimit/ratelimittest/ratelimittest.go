@@ -57,6 +57,7 @@ func Run(t *testing.T, harness func(t *testing.T) Harness) {
 		{"SlidingWindowLimitOne", testSlidingWindowLimitOne},
 		{"SlidingWindowPeriodChange", testSlidingWindowPeriodChange},
 		{"RejectionsRecordNothing", testRejectionsRecordNothing},
+		{"LateArrivalsAreDecidedAtTheLatestTime", testLateArrivals},
 		{"KeysAreIndependent", testKeysAreIndependent},
 		{"RetryAfterIsExact", testRetryAfterIsExact},
 		{"NeverMoreThanTheLimit", testNeverMoreThanTheLimit},
@@ -197,6 +198,40 @@ func testRejectionsRecordNothing(t *testing.T, s ratelimit.Store) {
 		}
 		assert.Zero(t, take(t, s, key, r, d), "%v: a thousand rejections took no permits", r.Algorithm)
 	}
+}
+
+// testLateArrivals sends calls with an earlier time than one already
+// permitted for their key, as calls that raced to the store deliver them:
+// each is decided at the latest time the key has seen, so it is neither
+// refused as an early call nor let into a window that has passed.
+func testLateArrivals(t *testing.T, s ratelimit.Store) {
+	// The burst at 0 and a call at 200 ms leave one token at 200 ms.
+	for i := range 3 {
+		require.Zero(t, take(t, s, "bucket", tenPerSecond, 0), "burst call %d", i)
+	}
+	require.Zero(t, take(t, s, "bucket", tenPerSecond, 200*time.Millisecond))
+	// Decided at 200 ms, a call reading 100 ms takes that token (at 100 ms
+	// it would wait 100 ms); the next, reading 50 ms, waits 100 ms from
+	// 200 ms, not 150 ms from 50 ms.
+	assert.Zero(t, take(t, s, "bucket", tenPerSecond, 100*time.Millisecond), "TokenBucket: a late call decided at its own time")
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "bucket", tenPerSecond, 50*time.Millisecond), "TokenBucket: a late call's wait counted from its own time")
+
+	// Ten calls at 500 ms fill the window [0, 1 s); at 1.5 s they weigh
+	// five, and one call fits.
+	for i := range 10 {
+		require.Zero(t, take(t, s, "window", tenPerWindow, 500*time.Millisecond), "call %d", i)
+	}
+	require.Zero(t, take(t, s, "window", tenPerWindow, 1500*time.Millisecond))
+	// Decided at 1.5 s, four calls reading 1.05 s fit (at 1.05 s the old
+	// ten would weigh 9.5, leaving room for none), bringing the estimate
+	// to 10: the next waits until the old ten weigh four, at 1.6 s.
+	for i := range 4 {
+		assert.Zero(t, take(t, s, "window", tenPerWindow, 1050*time.Millisecond), "SlidingWindow: late call %d decided at its own time", i)
+	}
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "window", tenPerWindow, 1050*time.Millisecond), "SlidingWindow: a late call's wait counted from its own time")
+	// A call reading a time in the previous window is decided in the
+	// current one, not counted in the window that has passed.
+	assert.Equal(t, 100*time.Millisecond, take(t, s, "window", tenPerWindow, 900*time.Millisecond), "SlidingWindow: a call from the previous window")
 }
 
 func testKeysAreIndependent(t *testing.T, s ratelimit.Store) {
