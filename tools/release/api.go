@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"golang.org/x/mod/semver"
@@ -22,7 +23,8 @@ const gorelease = "gorelease"
 // working tree at that version. An incompatible change fails the check when
 // the set's major version is 1 or more (gorelease itself refuses it), and,
 // below v1, unless CHANGELOG.md's Unreleased section has a "### Breaking
-// changes" list that names the changed package. With no tag yet there is
+// changes" list that names the changed package (as a heading or in a
+// bullet). With no tag yet there is
 // nothing to compare, and api says so and succeeds.
 func api(s *set) error {
 	base, err := latestTag(s.repo)
@@ -94,14 +96,14 @@ func api(s *set) error {
 		pkgs := incompatible(report)
 		var missing []string
 		for _, p := range pkgs {
-			if !strings.Contains(breaking, "`"+path.Base(p)+"`") {
+			if !names(breaking, path.Base(p)) {
 				missing = append(missing, p)
 			}
 		}
 		switch {
 		case len(missing) > 0:
-			failed = append(failed, fmt.Sprintf("%s: incompatible changes in %s, which CHANGELOG.md's Unreleased \"### Breaking changes\" does not name (as `%s`):\n%s",
-				m.path, strings.Join(missing, ", "), path.Base(missing[0]), report))
+			failed = append(failed, fmt.Sprintf("%s: incompatible changes in %s, which CHANGELOG.md's Unreleased \"### Breaking changes\" does not name:\n%s",
+				m.path, strings.Join(missing, ", "), report))
 		case len(pkgs) > 0:
 			fmt.Printf("ok   %s: incompatible changes in %s, listed in CHANGELOG.md\n", m.path, strings.Join(pkgs, ", "))
 		default:
@@ -146,6 +148,12 @@ func incompatible(report string) []string {
 		}
 	}
 	return pkgs
+}
+
+// names reports whether text names the package pkg as a word ("retry" in
+// "#### retry" or "`retry.Config`", not in "retrying").
+func names(text, pkg string) bool {
+	return regexp.MustCompile(`(^|[^\w])` + regexp.QuoteMeta(pkg) + `($|[^\w])`).MatchString(text)
 }
 
 // unreleasedBreaking returns the "### Breaking changes" part of the

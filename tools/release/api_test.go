@@ -58,3 +58,12 @@ func TestLatestTagIgnoresAdapterTagsAndPrereleases(t *testing.T) {
 func execGit(dir string, args ...string) ([]byte, error) {
 	return exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
 }
+
+func TestNamesMatchesAPackageAsAWord(t *testing.T) {
+	text := "#### retry\n- `hedge.Config.OnHedge` → Observer\n- stores (pgoutbox, sqliteoutbox)\n"
+	for pkg, want := range map[string]bool{"retry": true, "hedge": true, "pgoutbox": true, "outbox": false, "retr": false, "saga": false} {
+		if got := names(text, pkg); got != want {
+			t.Errorf("names(%q) = %v, want %v", pkg, got, want)
+		}
+	}
+}
