@@ -1,6 +1,7 @@
 package cqrs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,31 +123,15 @@ func (c *Config) validate() error {
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = d.PollInterval
-	}
-	if c.LeaseDuration == 0 {
-		c.LeaseDuration = d.LeaseDuration
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = d.MaxAttempts
-	}
-	if c.Backoff == nil {
-		c.Backoff = d.Backoff
-	}
-	if c.MaxDelay == 0 {
-		c.MaxDelay = d.MaxDelay
-	}
-	if c.WaitPollInterval == 0 {
-		c.WaitPollInterval = d.WaitPollInterval
-	}
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.PollInterval = cmp.Or(c.PollInterval, d.PollInterval)
+	c.LeaseDuration = cmp.Or(c.LeaseDuration, d.LeaseDuration)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, d.MaxAttempts)
+	c.Backoff = cmp.Or(c.Backoff, d.Backoff)
+	c.MaxDelay = cmp.Or(c.MaxDelay, d.MaxDelay)
+	c.WaitPollInterval = cmp.Or(c.WaitPollInterval, d.WaitPollInterval)
 	c.Clock = clock.OrSystem(c.Clock)
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
+	c.Logger = cmp.Or(c.Logger, d.Logger)
 	return c
 }
 

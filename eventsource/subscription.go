@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,13 +89,9 @@ func (c SubscriptionConfig) withDefaults() SubscriptionConfig {
 	c.PageSize = orDefault(c.PageSize, d.PageSize)
 	c.PollInterval = orDefault(c.PollInterval, d.PollInterval)
 	c.MaxDelay = orDefault(c.MaxDelay, d.MaxDelay)
-	if c.Backoff == nil {
-		c.Backoff = d.Backoff
-	}
+	c.Backoff = cmp.Or(c.Backoff, d.Backoff)
 	c.Clock = clock.OrSystem(c.Clock)
-	if c.Logger == nil {
-		c.Logger = d.Logger
-	}
+	c.Logger = cmp.Or(c.Logger, d.Logger)
 	return c
 }
 

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,21 +80,11 @@ func DefaultConfig() Config {
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Lease == 0 {
-		c.Lease = d.Lease
-	}
-	if c.TTL == 0 {
-		c.TTL = d.TTL
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = d.PollInterval
-	}
-	if c.Codec == nil {
-		c.Codec = d.Codec
-	}
-	if c.Clock == nil {
-		c.Clock = d.Clock
-	}
+	c.Lease = cmp.Or(c.Lease, d.Lease)
+	c.TTL = cmp.Or(c.TTL, d.TTL)
+	c.PollInterval = cmp.Or(c.PollInterval, d.PollInterval)
+	c.Codec = cmp.Or(c.Codec, d.Codec)
+	c.Clock = cmp.Or(c.Clock, d.Clock)
 	return c
 }
 

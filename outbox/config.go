@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -116,36 +117,20 @@ func DefaultConfig() Config {
 // error naming the first invalid field and its allowed range.
 func (c Config) resolve() (Config, error) {
 	d := DefaultConfig()
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = d.Concurrency
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = d.PollInterval
-	}
-	if c.Lease == 0 {
-		c.Lease = d.Lease
-	}
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.Concurrency = cmp.Or(c.Concurrency, d.Concurrency)
+	c.PollInterval = cmp.Or(c.PollInterval, d.PollInterval)
+	c.Lease = cmp.Or(c.Lease, d.Lease)
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = d.PublishTimeout
 		if c.Lease > 0 && c.Lease <= c.PublishTimeout {
 			c.PublishTimeout = c.Lease / 10
 		}
 	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = d.MaxAttempts
-	}
-	if c.Backoff == nil {
-		c.Backoff = d.Backoff
-	}
-	if c.MaxDelay == 0 {
-		c.MaxDelay = d.MaxDelay
-	}
-	if c.CleanupInterval == 0 {
-		c.CleanupInterval = d.CleanupInterval
-	}
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, d.MaxAttempts)
+	c.Backoff = cmp.Or(c.Backoff, d.Backoff)
+	c.MaxDelay = cmp.Or(c.MaxDelay, d.MaxDelay)
+	c.CleanupInterval = cmp.Or(c.CleanupInterval, d.CleanupInterval)
 	switch {
 	case c.BatchSize < 1 || c.BatchSize > 10000:
 		return c, fmt.Errorf("outbox: Config.BatchSize must be 0 (meaning 100) or in [1, 10000], got %d", c.BatchSize)
