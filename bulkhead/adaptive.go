@@ -1,6 +1,7 @@
 package bulkhead
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -131,12 +132,8 @@ func DefaultAIMD() AIMD {
 
 func (a AIMD) withDefaults(ceiling int) Adaptive {
 	a.InitialLimit, a.MinLimit = limitDefaults(a.InitialLimit, a.MinLimit, ceiling)
-	if a.LatencyThreshold == 0 {
-		a.LatencyThreshold = defaultLatencyThreshold
-	}
-	if a.BackoffRatio == 0 {
-		a.BackoffRatio = defaultBackoffRatio
-	}
+	a.LatencyThreshold = cmp.Or(a.LatencyThreshold, defaultLatencyThreshold)
+	a.BackoffRatio = cmp.Or(a.BackoffRatio, defaultBackoffRatio)
 	return a
 }
 
@@ -245,18 +242,10 @@ func DefaultGradient() Gradient {
 
 func (g Gradient) withDefaults(ceiling int) Adaptive {
 	g.InitialLimit, g.MinLimit = limitDefaults(g.InitialLimit, g.MinLimit, ceiling)
-	if g.Tolerance == 0 {
-		g.Tolerance = defaultTolerance
-	}
-	if g.Smoothing == 0 {
-		g.Smoothing = defaultSmoothing
-	}
-	if g.Window == 0 {
-		g.Window = defaultWindow
-	}
-	if g.WindowSamples == 0 {
-		g.WindowSamples = defaultWindowSamples
-	}
+	g.Tolerance = cmp.Or(g.Tolerance, defaultTolerance)
+	g.Smoothing = cmp.Or(g.Smoothing, defaultSmoothing)
+	g.Window = cmp.Or(g.Window, defaultWindow)
+	g.WindowSamples = cmp.Or(g.WindowSamples, defaultWindowSamples)
 	if g.ProbeInterval == 0 {
 		g.ProbeInterval = defaultProbeInterval
 		if g.Window > 0 && g.Window <= maxGradientWindow {

@@ -1,6 +1,7 @@
 package bulkhead
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -71,12 +72,8 @@ const maxCount = math.MaxInt32
 // withDefaults returns c with its zero fields set to their defaults,
 // Adaptive's included.
 func (c Config) withDefaults() Config {
-	if c.MaxConcurrent == 0 {
-		c.MaxConcurrent = defaultMaxConcurrent
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = defaultMaxWait
-	}
+	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, defaultMaxConcurrent)
+	c.MaxWait = cmp.Or(c.MaxWait, defaultMaxWait)
 	if a, ok := adaptiveValue(c.Adaptive); ok && a != nil {
 		c.Adaptive = a.withDefaults(c.MaxConcurrent)
 	}

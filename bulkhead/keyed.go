@@ -1,6 +1,7 @@
 package bulkhead
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -55,9 +56,7 @@ type keyedEntry struct {
 // field of cfg. Zero fields of cfg take their defaults.
 func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 	cfg.Config = cfg.Config.withDefaults()
-	if cfg.MaxIdleKeys == 0 {
-		cfg.MaxIdleKeys = defaultMaxIdleKeys
-	}
+	cfg.MaxIdleKeys = cmp.Or(cfg.MaxIdleKeys, defaultMaxIdleKeys)
 	if err := cfg.validate("bulkhead: KeyedConfig"); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package bulwarkhttp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -139,12 +140,8 @@ func NewIdempotency(keeper *idempotency.Keeper, cfg IdempotencyConfig) (*Idempot
 	} else {
 		cfg.Methods = slices.Clone(cfg.Methods)
 	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if cfg.MaxKeyLength == 0 {
-		cfg.MaxKeyLength = d.MaxKeyLength
-	}
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, d.MaxBodyBytes)
+	cfg.MaxKeyLength = cmp.Or(cfg.MaxKeyLength, d.MaxKeyLength)
 	if cfg.Release == nil {
 		cfg.Release = d.Release
 	}

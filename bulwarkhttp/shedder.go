@@ -1,6 +1,7 @@
 package bulwarkhttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -54,9 +55,7 @@ func NewShedder(policy bulwark.Policy, cfg ShedderConfig) (*Shedder, error) {
 	if cfg.RetryAfter < 0 {
 		return nil, fmt.Errorf("bulwarkhttp: ShedderConfig.RetryAfter must be 0 (meaning 1s) or > 0, got %v", cfg.RetryAfter)
 	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = minRetryAfter
-	}
+	cfg.RetryAfter = cmp.Or(cfg.RetryAfter, minRetryAfter)
 	return &Shedder{policy: policy, cfg: cfg}, nil
 }
 

@@ -1,6 +1,7 @@
 package bulwarkhttp
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"time"
@@ -28,9 +29,7 @@ type StatusError struct {
 
 func newStatusError(req *http.Request, resp *http.Response, t *Transport) *StatusError {
 	e := &StatusError{Method: req.Method, URL: req.URL, StatusCode: resp.StatusCode, Status: resp.Status}
-	if e.Method == "" {
-		e.Method = http.MethodGet
-	}
+	e.Method = cmp.Or(e.Method, http.MethodGet)
 	if v := resp.Header.Get("Retry-After"); v != "" {
 		if d, ok := retry.ParseRetryAfter(v, t.clock.Now()); ok {
 			e.retryAfter = &retryAfterError{wait: d}

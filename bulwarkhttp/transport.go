@@ -1,6 +1,7 @@
 package bulwarkhttp
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 
@@ -74,9 +75,7 @@ func NewTransport(policy bulwark.Policy, cfg TransportConfig) (*Transport, error
 		return nil, errors.New("bulwarkhttp: NewTransport needs a policy, got nil")
 	}
 	t := &Transport{policy: policy, base: cfg.Base, isFailure: cfg.IsFailure, clock: clock.OrSystem(cfg.Clock), failureAsError: cfg.FailureAsError}
-	if t.base == nil {
-		t.base = http.DefaultTransport
-	}
+	t.base = cmp.Or(t.base, http.DefaultTransport)
 	if t.isFailure == nil {
 		t.isFailure = DefaultIsFailure
 	}

@@ -1,6 +1,7 @@
 package circuitbreaker
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -247,39 +248,25 @@ func (c Config) withDefaults() Config {
 	if c.Window.kind == 0 {
 		c.Window = LastCalls(defaultWindowCalls)
 	}
-	if c.FailureRateThreshold == 0 {
-		c.FailureRateThreshold = defaultFailureRate
-	}
+	c.FailureRateThreshold = cmp.Or(c.FailureRateThreshold, defaultFailureRate)
 	if c.MinimumCalls == 0 {
 		c.MinimumCalls = defaultMinimumCalls
 		if !c.Window.timed() && c.Window.calls >= 1 {
 			c.MinimumCalls = min(c.MinimumCalls, c.Window.calls)
 		}
 	}
-	if c.SlowCallRateThreshold == 0 {
-		c.SlowCallRateThreshold = defaultSlowCallRate
-	}
-	if c.OpenWait == 0 {
-		c.OpenWait = defaultOpenWait
-	}
-	if c.OpenWaitMultiplier == 0 {
-		c.OpenWaitMultiplier = defaultOpenWaitMultiplier
-	}
+	c.SlowCallRateThreshold = cmp.Or(c.SlowCallRateThreshold, defaultSlowCallRate)
+	c.OpenWait = cmp.Or(c.OpenWait, defaultOpenWait)
+	c.OpenWaitMultiplier = cmp.Or(c.OpenWaitMultiplier, defaultOpenWaitMultiplier)
 	if c.MaxOpenWait == 0 {
 		c.MaxOpenWait = max(defaultMaxOpenWait, c.OpenWait)
 	}
-	if c.OpenWaitJitter == 0 {
-		c.OpenWaitJitter = defaultOpenWaitJitter
-	}
-	if c.HalfOpenCalls == 0 {
-		c.HalfOpenCalls = defaultHalfOpenCalls
-	}
+	c.OpenWaitJitter = cmp.Or(c.OpenWaitJitter, defaultOpenWaitJitter)
+	c.HalfOpenCalls = cmp.Or(c.HalfOpenCalls, defaultHalfOpenCalls)
 	if c.HalfOpenSuccesses == 0 && c.HalfOpenCalls >= 1 {
 		c.HalfOpenSuccesses = majority(c.HalfOpenCalls)
 	}
-	if c.MaxHalfOpenWait == 0 {
-		c.MaxHalfOpenWait = defaultMaxHalfOpenWait
-	}
+	c.MaxHalfOpenWait = cmp.Or(c.MaxHalfOpenWait, defaultMaxHalfOpenWait)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package circuitbreaker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -67,9 +68,7 @@ type keyedEntry[K comparable] struct {
 // setting of cfg. Zero fields of cfg take their defaults.
 func NewKeyed[K comparable](cfg KeyedConfig[K]) (*Keyed[K], error) {
 	cfg.Breaker = cfg.Breaker.withDefaults()
-	if cfg.MaxKeys == 0 {
-		cfg.MaxKeys = defaultKeyedMaxKeys
-	}
+	cfg.MaxKeys = cmp.Or(cfg.MaxKeys, defaultKeyedMaxKeys)
 	if err := cfg.Breaker.validate(); err != nil {
 		return nil, fmt.Errorf("circuitbreaker: KeyedConfig.Breaker: %w", err)
 	}

@@ -1,6 +1,7 @@
 package eventsource
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,13 +140,9 @@ func NewRepository[S any](store Store, registry *Registry, evolve func(state S, 
 	d := DefaultRepositoryConfig[S]()
 	cfg.MaxAttempts = orDefault(cfg.MaxAttempts, d.MaxAttempts)
 	cfg.MaxDelay = orDefault(cfg.MaxDelay, d.MaxDelay)
-	if cfg.Backoff == nil {
-		cfg.Backoff = d.Backoff
-	}
+	cfg.Backoff = cmp.Or(cfg.Backoff, d.Backoff)
 	cfg.Clock = clock.OrSystem(cfg.Clock)
-	if cfg.Logger == nil {
-		cfg.Logger = d.Logger
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, d.Logger)
 	return &Repository[S]{store: store, registry: registry, evolve: evolve, cfg: cfg}, nil
 }
 

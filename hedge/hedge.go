@@ -1,6 +1,7 @@
 package hedge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,9 +128,7 @@ func New(cfg Config) (*Hedger, error) {
 	case NoDelay:
 		h.delay = 0
 	}
-	if h.maxHedges == 0 {
-		h.maxHedges = DefaultMaxHedges
-	}
+	h.maxHedges = cmp.Or(h.maxHedges, DefaultMaxHedges)
 	h.systemClock = h.clock == clock.System
 	if cfg.Percentile != NoPercentile {
 		percentile, window := cfg.Percentile, cfg.Window

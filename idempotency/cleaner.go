@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,9 +80,7 @@ func NewCleaner(target Cleanable, cfg CleanerConfig) (*Cleaner, error) {
 	if err := atLeastMillisecond("CleanerConfig.Interval", cfg.Interval, DefaultCleanInterval); err != nil {
 		return nil, err
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultCleanInterval
-	}
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultCleanInterval)
 	cfg.Clock = clock.OrSystem(cfg.Clock)
 	return &Cleaner{target: target, cfg: cfg}, nil
 }

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,9 +81,7 @@ func NewRelay(store Store, pub Publisher, cfg Config) (*Relay, error) {
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 	}
-	if r.log == nil {
-		r.log = slog.Default()
-	}
+	r.log = cmp.Or(r.log, slog.Default())
 	r.listener, _ = store.(Listener)
 	return r, nil
 }

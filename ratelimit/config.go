@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -65,12 +66,8 @@ func DefaultConfig() Config {
 
 // withDefaults returns c with its zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.Limit == 0 {
-		c.Limit = defaultLimit
-	}
-	if c.Period == 0 {
-		c.Period = defaultPeriod
-	}
+	c.Limit = cmp.Or(c.Limit, defaultLimit)
+	c.Period = cmp.Or(c.Period, defaultPeriod)
 	if c.Burst == 0 && c.Algorithm == TokenBucket {
 		c.Burst = c.Limit
 	}

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -53,9 +54,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 	}
 	store := cfg.Store
 	if store == nil {
-		if cfg.MaxKeys == 0 {
-			cfg.MaxKeys = defaultMaxKeys
-		}
+		cfg.MaxKeys = cmp.Or(cfg.MaxKeys, defaultMaxKeys)
 		if store, err = newMemoryStore(cfg.MaxKeys); err != nil {
 			return nil, fmt.Errorf("ratelimit: KeyedConfig.MaxKeys must be in [1, %d] (0 means %d), got %d", maxCount, defaultMaxKeys, cfg.MaxKeys)
 		}

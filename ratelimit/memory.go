@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,9 +56,7 @@ type MemoryStoreConfig struct {
 // NewMemoryStore returns a MemoryStore, or an error naming the invalid
 // field of cfg. Zero fields of cfg take their defaults.
 func NewMemoryStore(cfg MemoryStoreConfig) (*MemoryStore, error) {
-	if cfg.MaxKeys == 0 {
-		cfg.MaxKeys = defaultMaxKeys
-	}
+	cfg.MaxKeys = cmp.Or(cfg.MaxKeys, defaultMaxKeys)
 	s, err := newMemoryStore(cfg.MaxKeys)
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: MemoryStoreConfig.MaxKeys must be in [1, %d] (0 means %d), got %d", maxCount, defaultMaxKeys, cfg.MaxKeys)

@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -148,9 +149,7 @@ func New(cfg Config) (*Retrier, error) {
 	case Unlimited:
 		r.maxAttempts = 0
 	}
-	if r.maxDelay == 0 {
-		r.maxDelay = DefaultMaxDelay
-	}
+	r.maxDelay = cmp.Or(r.maxDelay, DefaultMaxDelay)
 	r.systemClock = r.clock == clock.System
 	if b, ok := cfg.Backoff.(BackOff); ok {
 		r.newBackOff = b.New

@@ -1,6 +1,7 @@
 package saga
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -128,9 +129,7 @@ func (c Config) resolve() (Config, error) {
 		return c, fmt.Errorf("saga: Config.Backoff: %w", err)
 	}
 	c.Clock = clock.OrSystem(c.Clock)
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c, nil
 }
 

@@ -1,6 +1,7 @@
 package saga
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -75,9 +76,7 @@ func New[T any](def Definition[T], store Store, cfg Config) (*Orchestrator[T], e
 	if cfg, err = cfg.resolve(); err != nil {
 		return nil, err
 	}
-	if cfg.Name == "" {
-		cfg.Name = def.Name
-	}
+	cfg.Name = cmp.Or(cfg.Name, def.Name)
 	if cfg.InstanceID == "" {
 		cfg.InstanceID = rand.Text()
 	}
