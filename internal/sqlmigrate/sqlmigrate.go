@@ -61,6 +61,23 @@ func Build(kind, table, createTable string, steps []Migration) []Migration {
 	return out
 }
 
+// Schema is a store's configuration checked, with its defaults filled in
+// and its names derived: all that its migrations are built from.
+type Schema interface {
+	// Migrations returns the store's steps, built by the dialect's Build.
+	Migrations() []Migration
+}
+
+// Of returns the migrations of sc, or err when it is not nil, so that a
+// store's Migrations(cfg) is Of(newSchema(cfg)) with newSchema the check
+// New makes of cfg.
+func Of[S Schema](sc S, err error) ([]Migration, error) {
+	if err != nil {
+		return nil, err
+	}
+	return sc.Migrations(), nil
+}
+
 // Next returns the first of migrations above version, and false when there
 // is none (all applied, or the database is at a later version).
 func Next(migrations []Migration, version int) (Migration, bool) {

@@ -1,6 +1,7 @@
 package sqlmigrate_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
@@ -28,6 +29,19 @@ ON CONFLICT DO NOTHING;
 	assert.PanicsWithValue(t, "sqlmigrate: pgx step 1 has version 2", func() {
 		sqlmigrate.Build("pgx", "t", "", []sqlmigrate.Migration{{Version: 2}})
 	})
+}
+
+type schema []sqlmigrate.Migration
+
+func (s schema) Migrations() []sqlmigrate.Migration { return s }
+
+func TestOf(t *testing.T) {
+	m, err := sqlmigrate.Of(schema{{Version: 1}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []sqlmigrate.Migration{{Version: 1}}, m)
+	m, err = sqlmigrate.Of(schema{{Version: 1}}, errors.New("bad config"))
+	assert.EqualError(t, err, "bad config")
+	assert.Nil(t, m)
 }
 
 func TestNext(t *testing.T) {

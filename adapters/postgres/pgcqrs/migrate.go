@@ -3,10 +3,9 @@ package pgcqrs
 import (
 	"context"
 	_ "embed"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -28,13 +27,7 @@ var migrateSQL string
 //
 //  1. create the checkpoints' table (as the release before versioned
 //     migrations did, which Migrate thus adopts, checkpoints kept).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a
@@ -47,20 +40,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return pgmigrate.Run(ctx, s.db, "pgcqrs", s.table, s.migrations)
 }
 
-// schema is a store's table.
-type schema struct{ table string }
-
-func newSchema(cfg Config) (schema, error) {
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	n := sqlident.NewNames("pgcqrs", sqlident.Postgres)
-	n.Table("Table", cfg.Table)
-	return schema{table: cfg.Table}, n.Err()
-}
-
-func (sc schema) migrations() []Migration {
-	return pgmigrate.Build("pgcqrs", sc.table, []Migration{
-		{Version: 1, Name: "create the checkpoints table", SQL: strings.ReplaceAll(migrateSQL, "{{table}}", sqlident.Quote(sc.table))},
-	})
+// newSchema checks the table configured by cfg.
+func newSchema(cfg Config) (pgmigrate.TableSchema, error) {
+	return pgmigrate.NewTableSchema("pgcqrs", pgmigrate.Steps{SQL: migrateSQL, Create: "create the checkpoints table"}, cfg.Table, DefaultConfig().Table)
 }

@@ -87,8 +87,8 @@ func New(db DB, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
-	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.Name()), "{{columns}}", columns)
+	return &Store{db: db, table: sc.Name(), migrations: sc.Migrations(), sql: statements{
 		lock:   r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = $1 AND version = $2 FOR UPDATE`),
 		create: r.Replace(`INSERT INTO {{table}} (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING`),
 		write: r.Replace(`UPDATE {{table}} SET position = $3, live = $4, owner = $5, lease_until = $6,

@@ -9,6 +9,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pglock"
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -31,13 +32,7 @@ var schemaSQL string
 //     (as the release before versioned migrations did, which Migrate thus
 //     adopts: events and snapshots kept), and create or replace the
 //     append, in-flight and probe functions (replacing that release's).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a
@@ -94,7 +89,7 @@ func (sc schema) qualified(name string) string {
 	return sqlident.Qualify(s, name)
 }
 
-func (sc schema) migrations() []Migration {
+func (sc schema) Migrations() []Migration {
 	inflight := sqlident.Quote(sc.qualified(sc.inflight))
 	r := strings.NewReplacer(
 		"{{events}}", sqlident.Quote(sc.cfg.EventsTable),

@@ -148,7 +148,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		"{{probe}}", sqlident.Quote(sc.qualified(sc.probe)),
 		"{{columns}}", columns,
 	)
-	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, table: cfg.EventsTable, migrations: sc.migrations(), sql: statements{
+	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, table: cfg.EventsTable, migrations: sc.Migrations(), sql: statements{
 		append: r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
 		// Committed asynchronously: it carries nothing to lose, and
 		// PostgreSQL serializes notifying commits while it holds them.

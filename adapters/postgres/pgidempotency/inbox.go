@@ -3,17 +3,17 @@ package pgidempotency
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/internal/sqlinbox"
 	"github.com/jackc/pgx/v5"
 )
 
 // DefaultRetention is the retention of the zero InboxConfig.
-const DefaultRetention = 7 * 24 * time.Hour
+const DefaultRetention = sqlinbox.DefaultRetention
 
 // InboxConfig configures an Inbox. Every zero field means the default its
 // comment names, so InboxConfig{} is the default configuration.
@@ -52,25 +52,22 @@ func DefaultInboxConfig() InboxConfig {
 // idempotency.Cleaner over the Inbox to delete the IDs whose retention
 // ended.
 type Inbox struct {
-	s   *Store
-	cfg InboxConfig // defaults filled in
+	s  *Store
+	in sqlinbox.Inbox[pgx.Tx]
 }
 
 // NewInbox returns an Inbox keeping its message IDs in store's table, or an
 // error when store is nil or a setting of cfg is invalid. The zero
 // InboxConfig is the default configuration.
 func NewInbox(store *Store, cfg InboxConfig) (*Inbox, error) {
-	switch {
-	case store == nil:
+	if store == nil {
 		return nil, errors.New("pgidempotency: NewInbox needs a store, got nil")
-	case cfg.Retention != 0 && cfg.Retention < time.Millisecond:
-		return nil, fmt.Errorf("pgidempotency: InboxConfig.Retention must be 0 (meaning %v) or at least 1ms, got %v", DefaultRetention, cfg.Retention)
 	}
-	if cfg.Retention == 0 {
-		cfg.Retention = DefaultRetention
+	in, err := sqlinbox.New("pgidempotency", inboxDB{store}, sqlinbox.Config(cfg))
+	if err != nil {
+		return nil, err
 	}
-	cfg.Clock = clock.OrSystem(cfg.Clock)
-	return &Inbox{s: store, cfg: cfg}, nil
+	return &Inbox{s: store, in: in}, nil
 }
 
 func (in *Inbox) check() {
@@ -78,8 +75,6 @@ func (in *Inbox) check() {
 		panic("pgidempotency: Inbox used without NewInbox")
 	}
 }
-
-func (in *Inbox) now() time.Time { return in.cfg.Clock.Now().Truncate(time.Millisecond) }
 
 // Process handles the message in a transaction unless it was processed
 // already, and reports whether handle ran. handle does its writes through
@@ -90,36 +85,7 @@ func (in *Inbox) now() time.Time { return in.cfg.Clock.Now().Truncate(time.Milli
 // runs it again.
 func (in *Inbox) Process(ctx context.Context, messageID string, handle func(ctx context.Context, tx pgx.Tx) error) (ran bool, err error) {
 	in.check()
-	if messageID == "" {
-		return false, errors.New("pgidempotency: the message ID must not be empty")
-	}
-	tx, err := in.s.db.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("pgidempotency: inbox %q: begin: %w", in.cfg.Consumer, err)
-	}
-	defer func() {
-		if err != nil || !ran {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	now := in.now()
-	tag, err := tx.Exec(ctx, in.s.sql.inboxInsert, []byte(in.cfg.Consumer), []byte(messageID), now, now.Add(in.cfg.Retention).Truncate(time.Millisecond))
-	if err != nil {
-		return false, fmt.Errorf("pgidempotency: inbox %q: recording message %q: %w", in.cfg.Consumer, messageID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		if in.cfg.Observer != nil {
-			in.cfg.Observer.Observe(ctx, idempotency.Duplicate{Name: in.cfg.Name, Consumer: in.cfg.Consumer, MessageID: messageID})
-		}
-		return false, nil
-	}
-	if err := handle(ctx, tx); err != nil {
-		return true, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return true, fmt.Errorf("pgidempotency: inbox %q: committing message %q: %w", in.cfg.Consumer, messageID, err)
-	}
-	return true, nil
+	return in.in.Process(ctx, messageID, handle)
 }
 
 // Cleanup deletes the IDs (and any other records in the table) whose
@@ -127,5 +93,19 @@ func (in *Inbox) Process(ctx context.Context, messageID string, handle func(ctx 
 // runs it periodically.
 func (in *Inbox) Cleanup(ctx context.Context) (int, error) {
 	in.check()
-	return idempotency.Cleanup(ctx, in.s, in.now())
+	return idempotency.Cleanup(ctx, in.s, in.in.Now())
 }
+
+// inboxDB runs the inbox's statements on its store's database.
+type inboxDB struct{ s *Store }
+
+func (d inboxDB) Begin(ctx context.Context) (pgx.Tx, error) { return d.s.db.Begin(ctx) }
+
+func (d inboxDB) Record(ctx context.Context, tx pgx.Tx, consumer, messageID []byte, now, expires time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, d.s.sql.inboxInsert, consumer, messageID, now, expires)
+	return tag.RowsAffected() != 0, err
+}
+
+func (inboxDB) Commit(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) }
+
+func (inboxDB) Rollback(ctx context.Context, tx pgx.Tx) { _ = tx.Rollback(ctx) }

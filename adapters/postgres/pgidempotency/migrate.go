@@ -3,10 +3,9 @@ package pgidempotency
 import (
 	"context"
 	_ "embed"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -33,13 +32,7 @@ var migrateSQL string
 //     named so long that PostgreSQL cut the name step 1 derives from it
 //     (to the table's own name, so the index was skipped); nothing to do
 //     for shorter names.
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a
@@ -52,35 +45,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return pgmigrate.Run(ctx, s.db, "pgidempotency", s.table, s.migrations)
 }
 
-// schema is a store's table and the name of its index, by sqlident's rule
-// (index) and as the release before it derived it (legacy), which
-// PostgreSQL cut at 63 bytes.
-type schema struct {
-	table, index, legacy string
-}
-
-func newSchema(cfg Config) (schema, error) {
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	n := sqlident.NewNames("pgidempotency", sqlident.Postgres)
-	n.Table("Table", cfg.Table)
-	index := n.Derived("Table", cfg.Table, "expires_at")
-	if err := n.Err(); err != nil {
-		return schema{}, err
-	}
-	_, base := sqlident.Split(cfg.Table)
-	return schema{table: cfg.Table, index: index, legacy: sqlident.Derive(base, "expires_at", 0)}, nil
-}
-
-func (sc schema) render(index string) string {
-	return strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{index}}", sqlident.Quote(index)).Replace(migrateSQL)
-}
-
-func (sc schema) migrations() []Migration {
-	return pgmigrate.Build("pgidempotency", sc.table, []Migration{
-		{Version: 1, Name: "create the table and its expiry index", SQL: sc.render(sc.legacy)},
-		{Version: 2, Name: "name the expiry index to fit in 63 bytes", SQL: pgmigrate.RenameStep(sc.legacy != sc.index, sc.render(sc.index),
-			pgmigrate.DropRenamedIndexes(sqlident.Quote(sc.table), [][2]string{{sc.legacy, sc.index}}))},
-	})
+// newSchema checks the table configured by cfg and derives the name of
+// its expiry index.
+func newSchema(cfg Config) (pgmigrate.TableSchema, error) {
+	return pgmigrate.NewTableSchema("pgidempotency", pgmigrate.Steps{SQL: migrateSQL, Create: "create the table and its expiry index",
+		Rename: "name the expiry index to fit in 63 bytes"}, cfg.Table, DefaultTable, "expires_at")
 }

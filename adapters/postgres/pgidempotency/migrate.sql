@@ -15,4 +15,4 @@ CREATE TABLE IF NOT EXISTS {{table}} (
 	expires_at     TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (scope, key)
 );
-CREATE INDEX IF NOT EXISTS {{index}} ON {{table}} (expires_at);
+CREATE INDEX IF NOT EXISTS {{expires_at_index}} ON {{table}} (expires_at);

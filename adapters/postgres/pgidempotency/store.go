@@ -106,8 +106,8 @@ func New(db DB, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table))
-	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.Name()))
+	return &Store{db: db, table: sc.Name(), migrations: sc.Migrations(), sql: statements{
 		claim: r.Replace(`WITH existing AS (
 	SELECT fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at
 	FROM {{table}} WHERE scope = $1 AND key = $2

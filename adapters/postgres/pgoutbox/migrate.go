@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -34,13 +35,7 @@ var migrateSQL string
 //     bytes, for tables named so long that PostgreSQL cut the names step 1
 //     derives from them (several indexes came out one name and were
 //     skipped); nothing to do for shorter names.
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a
@@ -137,7 +132,7 @@ func (sc schema) replacer(o objects) *strings.Replacer {
 	)
 }
 
-func (sc schema) migrations() []Migration {
+func (sc schema) Migrations() []Migration {
 	return pgmigrate.Build("pgoutbox", sc.cfg.Table, []Migration{
 		{Version: 1, Name: "create the tables, indexes and notify trigger", SQL: sc.replacer(sc.legacy).Replace(migrateSQL)},
 		{Version: 2, Name: "name the indexes, notify function and trigger to fit in 63 bytes", SQL: sc.rename()},

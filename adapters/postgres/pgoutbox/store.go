@@ -119,7 +119,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	cfg = sc.cfg
 	r := sc.replacer(sc.names)
-	return &Store{pool: pool, table: sqlident.Quote(cfg.Table), channel: cfg.Channel, lockNS: cfg.Table, migrations: sc.migrations(), sql: statements{
+	return &Store{pool: pool, table: sqlident.Quote(cfg.Table), channel: cfg.Channel, lockNS: cfg.Table, migrations: sc.Migrations(), sql: statements{
 		claim:           r.Replace(claimSQL),
 		deletePublished: r.Replace(`DELETE FROM {{table}} WHERE ctid = ANY($1::tid[])`),
 		keepPublished:   r.Replace(`UPDATE {{table}} SET published_at = $2 WHERE ctid = ANY($1::tid[])`),

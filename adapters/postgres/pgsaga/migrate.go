@@ -3,10 +3,9 @@ package pgsaga
 import (
 	"context"
 	_ "embed"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/internal/pgmigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -33,13 +32,7 @@ var schemaSQL string
 //     long that PostgreSQL cut the names step 1 derives from it (to one
 //     name, so the second index was skipped); nothing to do for shorter
 //     names.
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a
@@ -54,43 +47,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return pgmigrate.Run(ctx, s.db, "pgsaga", s.table, s.migrations)
 }
 
-// schema is a store's table and the names of its indexes, by sqlident's
-// rule (claim, status) and as the release before it derived them
-// (legacy), which PostgreSQL cut at 63 bytes.
-type schema struct {
-	table                     string
-	claim, status             string
-	legacyClaim, legacyStatus string
-}
-
-func newSchema(cfg Config) (schema, error) {
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	n := sqlident.NewNames("pgsaga", sqlident.Postgres)
-	n.Table("Table", cfg.Table)
-	sc := schema{table: cfg.Table, claim: n.Derived("Table", cfg.Table, "claim"), status: n.Derived("Table", cfg.Table, "status")}
-	if err := n.Err(); err != nil {
-		return schema{}, err
-	}
-	_, base := sqlident.Split(cfg.Table)
-	sc.legacyClaim, sc.legacyStatus = sqlident.Derive(base, "claim", 0), sqlident.Derive(base, "status", 0)
-	return sc, nil
-}
-
-func (sc schema) render(claim, status string) string {
-	return strings.NewReplacer(
-		"{{table}}", sqlident.Quote(sc.table),
-		"{{claim_index}}", sqlident.Quote(claim),
-		"{{status_index}}", sqlident.Quote(status),
-	).Replace(schemaSQL)
-}
-
-func (sc schema) migrations() []Migration {
-	renamed := sc.claim != sc.legacyClaim || sc.status != sc.legacyStatus
-	return pgmigrate.Build("pgsaga", sc.table, []Migration{
-		{Version: 1, Name: "create the table and its indexes", SQL: sc.render(sc.legacyClaim, sc.legacyStatus)},
-		{Version: 2, Name: "name the indexes to fit in 63 bytes", SQL: pgmigrate.RenameStep(renamed, sc.render(sc.claim, sc.status),
-			pgmigrate.DropRenamedIndexes(sqlident.Quote(sc.table), [][2]string{{sc.legacyClaim, sc.claim}, {sc.legacyStatus, sc.status}}))},
-	})
+// newSchema checks the table configured by cfg and derives the names of
+// its claim and status indexes.
+func newSchema(cfg Config) (pgmigrate.TableSchema, error) {
+	return pgmigrate.NewTableSchema("pgsaga", pgmigrate.Steps{SQL: schemaSQL, Create: "create the table and its indexes",
+		Rename: "name the indexes to fit in 63 bytes"}, cfg.Table, DefaultConfig().Table, "claim", "status")
 }

@@ -84,8 +84,8 @@ func New(db DB, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
-	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.Name()), "{{columns}}", columns)
+	return &Store{db: db, table: sc.Name(), migrations: sc.Migrations(), sql: statements{
 		create: r.Replace(`INSERT INTO {{table}} ({{columns}})
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO NOTHING`),

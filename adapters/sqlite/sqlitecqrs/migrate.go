@@ -3,10 +3,9 @@ package sqlitecqrs
 import (
 	"context"
 	_ "embed"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -28,13 +27,7 @@ var migrateSQL string
 //
 //  1. create the checkpoints table (as the release before versioned
 //     migrations did, which Migrate thus adopts, checkpoints kept).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a write
@@ -46,20 +39,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return sqlitemigrate.Run(ctx, s.db, "sqlitecqrs", s.table, s.migrations)
 }
 
-// schema is a store's table.
-type schema struct{ table string }
-
-func newSchema(cfg Config) (schema, error) {
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	n := sqlident.NewNames("sqlitecqrs", sqlident.SQLite)
-	n.Table("Table", cfg.Table)
-	return schema{table: cfg.Table}, n.Err()
-}
-
-func (sc schema) migrations() []Migration {
-	return sqlitemigrate.Build("sqlitecqrs", sc.table, []Migration{
-		{Version: 1, Name: "create the checkpoints table", SQL: strings.ReplaceAll(migrateSQL, "{{table}}", sqlident.Quote(sc.table))},
-	})
+// newSchema checks the table configured by cfg.
+func newSchema(cfg Config) (sqlitemigrate.TableSchema, error) {
+	return sqlitemigrate.NewTableSchema("sqlitecqrs", "create the checkpoints table", migrateSQL, cfg.Table, DefaultConfig().Table)
 }

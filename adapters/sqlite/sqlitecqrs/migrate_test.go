@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,25 +25,17 @@ var previousSQL string
 // makes the table with the indexes it has under the default name (none
 // beside itself: WITHOUT ROWID), and it holds checkpoints.
 func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
-	ctx := context.Background()
-	ref := sqlitetest.Open(t)
-	newStore(t, ref)
-	want := sqlitetest.Indexes(t, ref, sqlitecqrs.DefaultConfig().Table)
-	table := "p" + strings.Repeat("p", 62)
-	for _, qualified := range []string{table, "app." + table} {
-		db := sqlitetest.Attached(t)
-		s, err := sqlitecqrs.New(db, sqlitecqrs.Config{Table: qualified})
-		require.NoError(t, err)
-		require.NoError(t, s.Migrate(ctx))
-		assert.Equal(t, want, sqlitetest.Indexes(t, db, qualified), qualified)
-		require.NoError(t, s.Update(ctx, "p", 1, func(_ context.Context, _ *sql.Tx, cp *cqrs.Checkpoint) error {
-			cp.Position = 1
-			return nil
-		}))
-		cps, err := s.List(ctx)
-		require.NoError(t, err)
-		require.Len(t, cps, 1)
-	}
+	sqlitetest.LongestTableName(t, sqlitecqrs.New, func(table string) sqlitecqrs.Config { return sqlitecqrs.Config{Table: table} },
+		sqlitecqrs.DefaultConfig().Table, 0, func(s *sqlitecqrs.Store) {
+			ctx := context.Background()
+			require.NoError(t, s.Update(ctx, "p", 1, func(_ context.Context, _ *sql.Tx, cp *cqrs.Checkpoint) error {
+				cp.Position = 1
+				return nil
+			}))
+			cps, err := s.List(ctx)
+			require.NoError(t, err)
+			require.Len(t, cps, 1)
+		})
 }
 
 // TestMigrateUpgradesThePreviousRelease: a checkpoints table made and
@@ -54,26 +45,14 @@ func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
 // from them.
 func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	ctx := context.Background()
-	path := sqlitetest.Path(t)
-	db := sqlitetest.OpenPath(t, path)
-	_, err := db.Exec(strings.ReplaceAll(previousSQL, "{{table}}", `"bulwark_projections"`))
-	require.NoError(t, err)
+	path, db := sqlitetest.Previous(t, previousSQL, "{{table}}", `"bulwark_projections"`)
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).UnixMicro()
 	// As the previous release's Update wrote a checkpoint.
-	_, err = db.Exec(`INSERT INTO "bulwark_projections" (name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at)
+	_, err := db.Exec(`INSERT INTO "bulwark_projections" (name, version, position, live, owner, lease_until, failed_position, failed_error, failed_at, updated_at)
 		VALUES ('orders', 2, 41, 1, 'p1', ?1, 0, '', NULL, ?1)`, at)
 	require.NoError(t, err)
 
-	sqlitetest.MigrateConcurrently(t, path, 3, func(ctx context.Context, db *sql.DB) error {
-		s, err := sqlitecqrs.New(db, sqlitecqrs.Config{})
-		if err != nil {
-			return err
-		}
-		return s.Migrate(ctx)
-	})
-	assert.Equal(t, 1, sqlitetest.Version(t, db, "sqlitecqrs", "bulwark_projections"))
-	s, err := sqlitecqrs.New(db, sqlitecqrs.Config{})
-	require.NoError(t, err)
+	s := sqlitetest.Upgrade(t, path, db, sqlitecqrs.New, sqlitecqrs.Config{}, "sqlitecqrs", "bulwark_projections", 1)
 	cps, err := s.List(ctx)
 	require.NoError(t, err)
 	require.Len(t, cps, 1)

@@ -82,9 +82,9 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Table = sc.table
+	cfg.Table = sc.Name()
 	r := strings.NewReplacer("{{table}}", sqlident.Quote(cfg.Table), "{{columns}}", columns)
-	return &Store{db: db, table: cfg.Table, migrations: sc.migrations(), sql: statements{
+	return &Store{db: db, table: cfg.Table, migrations: sc.Migrations(), sql: statements{
 		read: r.Replace(`SELECT {{columns}} FROM {{table}} WHERE name = ? AND version = ?`),
 		write: r.Replace(`INSERT INTO {{table}} ({{columns}}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name, version) DO UPDATE SET position = excluded.position, live = excluded.live, owner = excluded.owner,

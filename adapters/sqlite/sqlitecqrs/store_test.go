@@ -24,10 +24,7 @@ func TestMain(m *testing.M) {
 
 func newStore(t testing.TB, db *sql.DB) *sqlitecqrs.Store {
 	t.Helper()
-	s, err := sqlitecqrs.New(db, sqlitecqrs.Config{})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	return s
+	return sqlitetest.Migrated(t, sqlitecqrs.New, db, sqlitecqrs.Config{})
 }
 
 func TestConformance(t *testing.T) {

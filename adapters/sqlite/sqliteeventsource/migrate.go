@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -29,13 +30,7 @@ var schemaSQL string
 //  1. create the events and snapshots tables (as the release before
 //     versioned migrations did, which Migrate thus adopts, events and
 //     snapshots kept).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a write
@@ -64,7 +59,7 @@ func newSchema(cfg Config) (schema, error) {
 	return schema{cfg: cfg}, n.Err()
 }
 
-func (sc schema) migrations() []Migration {
+func (sc schema) Migrations() []Migration {
 	body := strings.NewReplacer("{{events}}", sqlident.Quote(sc.cfg.EventsTable), "{{snapshots}}", sqlident.Quote(sc.cfg.SnapshotsTable)).Replace(schemaSQL)
 	return sqlitemigrate.Build("sqliteeventsource", sc.cfg.EventsTable, []Migration{
 		{Version: 1, Name: "create the events and snapshots tables", SQL: body},

@@ -2,7 +2,6 @@ package sqliteeventsource_test
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
 	"strings"
 	"testing"
@@ -53,34 +52,22 @@ func TestLongestTableNamesKeepEveryIndex(t *testing.T) {
 // streams and positions.
 func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	ctx := context.Background()
-	path := sqlitetest.Path(t)
-	db := sqlitetest.OpenPath(t, path)
-	_, err := db.Exec(strings.NewReplacer("{{events}}", `"bulwark_events"`, "{{snapshots}}", `"bulwark_snapshots"`).Replace(previousSQL))
-	require.NoError(t, err)
+	path, db := sqlitetest.Previous(t, previousSQL, "{{events}}", `"bulwark_events"`, "{{snapshots}}", `"bulwark_snapshots"`)
 	// Events and a snapshot as the previous release's Append and
 	// SaveSnapshot wrote them.
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).UnixMicro()
 	old := []eventsource.EventData{eventsourcetest.NewEvent("created", `{"n":1}`), eventsourcetest.NewEvent("paid", `{"n":2}`)}
 	for i, e := range old {
-		_, err = db.Exec(`INSERT INTO "bulwark_events" (position, stream_id, stream_version, event_id, type, schema_version, data,
+		_, err := db.Exec(`INSERT INTO "bulwark_events" (position, stream_id, stream_version, event_id, type, schema_version, data,
 			correlation_id, causation_id, headers, recorded_at) VALUES (?, 'order-1', ?, ?, ?, 1, ?, '', '', NULL, ?)`,
 			i+1, i+1, e.ID[:], e.Type, e.Data, at)
 		require.NoError(t, err)
 	}
-	_, err = db.Exec(`INSERT INTO "bulwark_snapshots" (stream_id, stream_version, event_id, schema_version, data, recorded_at)
+	_, err := db.Exec(`INSERT INTO "bulwark_snapshots" (stream_id, stream_version, event_id, schema_version, data, recorded_at)
 		VALUES ('order-1', 2, ?, 1, 'state', ?)`, old[1].ID[:], at)
 	require.NoError(t, err)
 
-	sqlitetest.MigrateConcurrently(t, path, 3, func(ctx context.Context, db *sql.DB) error {
-		s, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
-		if err != nil {
-			return err
-		}
-		return s.Migrate(ctx)
-	})
-	assert.Equal(t, 1, sqlitetest.Version(t, db, "sqliteeventsource", "bulwark_events"))
-	s, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
-	require.NoError(t, err)
+	s := sqlitetest.Upgrade(t, path, db, sqliteeventsource.New, sqliteeventsource.Config{}, "sqliteeventsource", "bulwark_events", 1)
 	var got []eventsource.Event
 	for e, err := range s.ReadStream(ctx, "order-1", 1) {
 		require.NoError(t, err)

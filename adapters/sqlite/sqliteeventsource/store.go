@@ -104,7 +104,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	cfg = sc.cfg
 	r := strings.NewReplacer("{{events}}", sqlident.Quote(cfg.EventsTable), "{{snapshots}}", sqlident.Quote(cfg.SnapshotsTable), "{{columns}}", columns)
-	return &Store{db: db, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, table: cfg.EventsTable, migrations: sc.migrations(), sql: statements{
+	return &Store{db: db, clock: clock.OrSystem(cfg.Clock), listeners: map[*func()]struct{}{}, table: cfg.EventsTable, migrations: sc.Migrations(), sql: statements{
 		findEvent:     r.Replace(`SELECT stream_id, stream_version FROM {{events}} WHERE event_id = ?`),
 		streamIDs:     r.Replace(`SELECT event_id, position FROM {{events}} WHERE stream_id = ? AND stream_version BETWEEN ? AND ? ORDER BY stream_version`),
 		streamVersion: r.Replace(`SELECT coalesce(max(stream_version), 0) FROM {{events}} WHERE stream_id = ?`),

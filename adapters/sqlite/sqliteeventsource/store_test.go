@@ -32,10 +32,7 @@ func checkLeaks(t *testing.T) {
 
 func newStore(t *testing.T, db *sql.DB) *sqliteeventsource.Store {
 	t.Helper()
-	s, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	return s
+	return sqlitetest.Migrated(t, sqliteeventsource.New, db, sqliteeventsource.Config{})
 }
 
 func TestConformance(t *testing.T) {

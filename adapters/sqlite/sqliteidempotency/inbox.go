@@ -4,16 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/internal/sqlinbox"
 )
 
 // DefaultRetention is the retention of the zero InboxConfig.
-const DefaultRetention = 7 * 24 * time.Hour
+const DefaultRetention = sqlinbox.DefaultRetention
 
 // InboxConfig configures an Inbox. Every zero field means the default its
 // comment names, so InboxConfig{} is the default configuration.
@@ -52,25 +52,22 @@ func DefaultInboxConfig() InboxConfig {
 // idempotency.Cleaner over the Inbox to delete the IDs whose retention
 // ended.
 type Inbox struct {
-	s   *Store
-	cfg InboxConfig // defaults filled in
+	s  *Store
+	in sqlinbox.Inbox[*sql.Tx]
 }
 
 // NewInbox returns an Inbox keeping its message IDs in store's table, or an
 // error when store is nil or a setting of cfg is invalid. The zero
 // InboxConfig is the default configuration.
 func NewInbox(store *Store, cfg InboxConfig) (*Inbox, error) {
-	switch {
-	case store == nil:
+	if store == nil {
 		return nil, errors.New("sqliteidempotency: NewInbox needs a store, got nil")
-	case cfg.Retention != 0 && cfg.Retention < time.Millisecond:
-		return nil, fmt.Errorf("sqliteidempotency: InboxConfig.Retention must be 0 (meaning %v) or at least 1ms, got %v", DefaultRetention, cfg.Retention)
 	}
-	if cfg.Retention == 0 {
-		cfg.Retention = DefaultRetention
+	in, err := sqlinbox.New("sqliteidempotency", inboxDB{store}, sqlinbox.Config(cfg))
+	if err != nil {
+		return nil, err
 	}
-	cfg.Clock = clock.OrSystem(cfg.Clock)
-	return &Inbox{s: store, cfg: cfg}, nil
+	return &Inbox{s: store, in: in}, nil
 }
 
 func (in *Inbox) check() {
@@ -78,8 +75,6 @@ func (in *Inbox) check() {
 		panic("sqliteidempotency: Inbox used without NewInbox")
 	}
 }
-
-func (in *Inbox) now() time.Time { return in.cfg.Clock.Now().Truncate(time.Millisecond) }
 
 // Process handles the message in a transaction unless it was processed
 // already, and reports whether handle ran. handle does its writes through
@@ -90,40 +85,7 @@ func (in *Inbox) now() time.Time { return in.cfg.Clock.Now().Truncate(time.Milli
 // runs it again.
 func (in *Inbox) Process(ctx context.Context, messageID string, handle func(ctx context.Context, tx *sql.Tx) error) (ran bool, err error) {
 	in.check()
-	if messageID == "" {
-		return false, errors.New("sqliteidempotency: the message ID must not be empty")
-	}
-	tx, err := in.s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("sqliteidempotency: inbox %q: begin: %w", in.cfg.Consumer, err)
-	}
-	defer func() {
-		if err != nil || !ran {
-			_ = tx.Rollback()
-		}
-	}()
-	now := in.now()
-	res, err := tx.ExecContext(ctx, in.s.sql.inboxInsert, []byte(in.cfg.Consumer), []byte(messageID), ms(now), ms(now.Add(in.cfg.Retention)))
-	if err != nil {
-		return false, fmt.Errorf("sqliteidempotency: inbox %q: recording message %q: %w", in.cfg.Consumer, messageID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqliteidempotency: inbox %q: recording message %q: %w", in.cfg.Consumer, messageID, err)
-	}
-	if n == 0 {
-		if in.cfg.Observer != nil {
-			in.cfg.Observer.Observe(ctx, idempotency.Duplicate{Name: in.cfg.Name, Consumer: in.cfg.Consumer, MessageID: messageID})
-		}
-		return false, nil
-	}
-	if err := handle(ctx, tx); err != nil {
-		return true, err
-	}
-	if err := tx.Commit(); err != nil {
-		return true, fmt.Errorf("sqliteidempotency: inbox %q: committing message %q: %w", in.cfg.Consumer, messageID, err)
-	}
-	return true, nil
+	return in.in.Process(ctx, messageID, handle)
 }
 
 // Cleanup deletes the IDs (and any other records in the table) whose
@@ -131,5 +93,23 @@ func (in *Inbox) Process(ctx context.Context, messageID string, handle func(ctx 
 // runs it periodically.
 func (in *Inbox) Cleanup(ctx context.Context) (int, error) {
 	in.check()
-	return idempotency.Cleanup(ctx, in.s, in.now())
+	return idempotency.Cleanup(ctx, in.s, in.in.Now())
 }
+
+// inboxDB runs the inbox's statements on its store's database.
+type inboxDB struct{ s *Store }
+
+func (d inboxDB) Begin(ctx context.Context) (*sql.Tx, error) { return d.s.db.BeginTx(ctx, nil) }
+
+func (d inboxDB) Record(ctx context.Context, tx *sql.Tx, consumer, messageID []byte, now, expires time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, d.s.sql.inboxInsert, consumer, messageID, ms(now), ms(expires))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n != 0, err
+}
+
+func (inboxDB) Commit(_ context.Context, tx *sql.Tx) error { return tx.Commit() }
+
+func (inboxDB) Rollback(_ context.Context, tx *sql.Tx) { _ = tx.Rollback() }

@@ -3,10 +3,9 @@ package sqliteidempotency
 import (
 	"context"
 	_ "embed"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -28,13 +27,7 @@ var migrateSQL string
 //
 //  1. create the table and its expiry index (as the release before
 //     versioned migrations did, which Migrate thus adopts, records kept).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a write
@@ -46,29 +39,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return sqlitemigrate.Run(ctx, s.db, "sqliteidempotency", s.table, s.migrations)
 }
 
-// schema is a store's table and the name of its index.
-type schema struct{ table, index string }
-
-func newSchema(cfg Config) (schema, error) {
-	if cfg.Table == "" {
-		cfg.Table = DefaultTable
-	}
-	n := sqlident.NewNames("sqliteidempotency", sqlident.SQLite)
-	n.Table("Table", cfg.Table)
-	sc := schema{table: cfg.Table, index: n.Derived("Table", cfg.Table, "expires_at")}
-	return sc, n.Err()
-}
-
-func (sc schema) migrations() []Migration {
-	// SQLite qualifies the index's name, not its table: CREATE INDEX
-	// "app"."t_expires_at" ON "t".
-	tableSchema, base := sqlident.Split(sc.table)
-	body := strings.NewReplacer(
-		"{{table}}", sqlident.Quote(sc.table),
-		"{{index}}", sqlident.Quote(sqlident.Qualify(tableSchema, sc.index)),
-		"{{unqualified}}", sqlident.Quote(base),
-	).Replace(migrateSQL)
-	return sqlitemigrate.Build("sqliteidempotency", sc.table, []Migration{
-		{Version: 1, Name: "create the table and its expiry index", SQL: body},
-	})
+// newSchema checks the table configured by cfg and derives the name of
+// its expiry index.
+func newSchema(cfg Config) (sqlitemigrate.TableSchema, error) {
+	return sqlitemigrate.NewTableSchema("sqliteidempotency", "create the table and its expiry index", migrateSQL, cfg.Table, DefaultTable, "expires_at")
 }

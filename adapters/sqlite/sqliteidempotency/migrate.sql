@@ -14,4 +14,4 @@ CREATE TABLE IF NOT EXISTS {{table}} (
 	expires_at     INTEGER NOT NULL, -- Unix milliseconds
 	PRIMARY KEY (scope, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS {{index}} ON {{unqualified}} (expires_at);
+CREATE INDEX IF NOT EXISTS {{expires_at_index}} ON {{unqualified}} (expires_at);

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,25 +24,14 @@ var previousSQL string
 // length New accepts (63 bytes), alone or in an attached database, Migrate
 // makes the indexes it makes for the default name.
 func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
-	ctx := context.Background()
-	ref := sqlitetest.Open(t)
-	newStore(t, ref)
-	want := sqlitetest.Indexes(t, ref, sqliteidempotency.DefaultTable)
-	require.Len(t, want, 1, "the expiry index (a WITHOUT ROWID table is its primary key)")
-
-	table := "k" + strings.Repeat("k", 62)
-	for _, qualified := range []string{table, "app." + table} {
-		db := sqlitetest.Attached(t)
-		s, err := sqliteidempotency.New(db, sqliteidempotency.Config{Table: qualified})
-		require.NoError(t, err)
-		require.NoError(t, s.Migrate(ctx))
-		assert.Equal(t, want, sqlitetest.Indexes(t, db, qualified), qualified)
-		now := time.Now()
-		rec, err := s.Claim(ctx, idempotency.Claim{Ref: idempotency.Ref{Key: "k"}, Token: 1, Now: now,
-			LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)})
-		require.NoError(t, err)
-		assert.Equal(t, idempotency.Claimed, rec.State)
-	}
+	sqlitetest.LongestTableName(t, sqliteidempotency.New, func(table string) sqliteidempotency.Config { return sqliteidempotency.Config{Table: table} },
+		sqliteidempotency.DefaultTable, 1, func(s *sqliteidempotency.Store) { // the expiry index (a WITHOUT ROWID table is its primary key)
+			now := time.Now()
+			rec, err := s.Claim(context.Background(), idempotency.Claim{Ref: idempotency.Ref{Key: "k"}, Token: 1, Now: now,
+				LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)})
+			require.NoError(t, err)
+			assert.Equal(t, idempotency.Claimed, rec.State)
+		})
 }
 
 // TestMigrateUpgradesThePreviousRelease: a table made and filled by the
@@ -53,25 +41,18 @@ func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
 // processed message stays processed.
 func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	ctx := context.Background()
-	path := sqlitetest.Path(t)
-	db := sqlitetest.OpenPath(t, path)
-	_, err := db.Exec(strings.NewReplacer("{{table}}", `"idempotency_records"`, "{{index}}", `"idempotency_records_expires_at"`,
-		"{{unqualified}}", `"idempotency_records"`).Replace(previousSQL))
-	require.NoError(t, err)
+	path, db := sqlitetest.Previous(t, previousSQL, "{{table}}", `"idempotency_records"`, "{{index}}", `"idempotency_records_expires_at"`,
+		"{{unqualified}}", `"idempotency_records"`)
 	now := time.Now().Truncate(time.Millisecond)
 	// A completed record, as the previous release's Claim and Complete left
 	// it, and a message processed by its Inbox.
-	_, err = db.Exec(`INSERT INTO idempotency_records (scope, key, fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at)
+	_, err := db.Exec(`INSERT INTO idempotency_records (scope, key, fingerprint, completed, token, attempt, outcome, recovery_point, lease_until, expires_at)
 		VALUES (CAST('payments' AS BLOB), CAST('key-1' AS BLOB), x'f1', 1, 7, 1, CAST('the answer' AS BLOB), NULL, ?1, ?2),
 		       (CAST('billing' AS BLOB), CAST('message-1' AS BLOB), x'', 1, 0, 1, NULL, NULL, ?1, ?2)`,
 		now.UnixMilli(), now.Add(time.Hour).UnixMilli())
 	require.NoError(t, err)
 
-	sqlitetest.MigrateConcurrently(t, path, 3, func(ctx context.Context, db *sql.DB) error {
-		return newStoreOn(db).Migrate(ctx)
-	})
-	assert.Equal(t, 1, sqlitetest.Version(t, db, "sqliteidempotency", sqliteidempotency.DefaultTable))
-	s := newStoreOn(db)
+	s := sqlitetest.Upgrade(t, path, db, sqliteidempotency.New, sqliteidempotency.Config{}, "sqliteidempotency", sqliteidempotency.DefaultTable, 1)
 	rec, err := s.Claim(ctx, idempotency.Claim{Ref: idempotency.Ref{Scope: "payments", Key: "key-1"}, Fingerprint: []byte{0xf1},
 		Token: 8, Now: now, LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)})
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -29,13 +30,7 @@ var migrateSQL string
 //
 //  1. create the tables and indexes (as the release before versioned
 //     migrations did, which Migrate thus adopts: tables and rows kept).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a write
@@ -103,7 +98,7 @@ func (sc schema) replacer() *strings.Replacer {
 	)
 }
 
-func (sc schema) migrations() []Migration {
+func (sc schema) Migrations() []Migration {
 	return sqlitemigrate.Build("sqliteoutbox", sc.cfg.Table, []Migration{
 		{Version: 1, Name: "create the tables and indexes", SQL: sc.replacer().Replace(migrateSQL)},
 	})

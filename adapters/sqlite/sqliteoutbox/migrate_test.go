@@ -2,7 +2,6 @@ package sqliteoutbox_test
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
 	"strings"
 	"testing"
@@ -51,19 +50,15 @@ func TestLongestTableNamesKeepEveryIndex(t *testing.T) {
 // version with its messages and dead letters intact.
 func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	ctx := context.Background()
-	path := sqlitetest.Path(t)
-	db := sqlitetest.OpenPath(t, path)
-	_, err := db.Exec(strings.NewReplacer(
+	path, db := sqlitetest.Previous(t, previousSQL,
 		"{{table}}", `"outbox_messages"`, "{{dead_table}}", `"outbox_dead_letters"`,
 		"{{pending_index}}", `"outbox_messages_pending"`, "{{key_index}}", `"outbox_messages_key"`,
 		"{{retry_index}}", `"outbox_messages_retry"`, "{{published_index}}", `"outbox_messages_published"`,
-		"{{dead_key_index}}", `"outbox_dead_letters_key"`, "{{dead_id_index}}", `"outbox_dead_letters_id"`,
-	).Replace(previousSQL))
-	require.NoError(t, err)
+		"{{dead_key_index}}", `"outbox_dead_letters_key"`, "{{dead_id_index}}", `"outbox_dead_letters_id"`)
 	// Rows as the previous release wrote them: its Enqueue's INSERT, its
 	// retry on the first message, and a dead letter.
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	_, err = db.Exec(`INSERT INTO "outbox_messages" (id, topic, key, payload, headers, created_at) VALUES
+	_, err := db.Exec(`INSERT INTO "outbox_messages" (id, topic, key, payload, headers, created_at) VALUES
 		('11111111-1111-1111-1111-111111111111', 'orders', 'k1', x'0102', '{"trace":"abc"}', ?1),
 		('22222222-2222-2222-2222-222222222222', 'orders', 'k1', 'second', NULL, ?1)`, at.UnixNano())
 	require.NoError(t, err)
@@ -73,16 +68,7 @@ func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 		VALUES (100, '44444444-4444-4444-4444-444444444444', 'orders', 'k3', 'dead', NULL, ?1, 5, 'rejected', ?1)`, at.UnixNano())
 	require.NoError(t, err)
 
-	s, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
-	require.NoError(t, err)
-	sqlitetest.MigrateConcurrently(t, path, 3, func(ctx context.Context, db *sql.DB) error {
-		s, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
-		if err != nil {
-			return err
-		}
-		return s.Migrate(ctx)
-	})
-	assert.Equal(t, 1, sqlitetest.Version(t, db, "sqliteoutbox", "outbox_messages"))
+	s := sqlitetest.Upgrade(t, path, db, sqliteoutbox.New, sqliteoutbox.Config{}, "sqliteoutbox", "outbox_messages", 1)
 
 	stats, err := s.Stats(ctx)
 	require.NoError(t, err)

@@ -86,7 +86,7 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	r := sc.replacer()
-	return &Store{db: db, table: sc.cfg.Table, migrations: sc.migrations(), sql: statements{
+	return &Store{db: db, table: sc.cfg.Table, migrations: sc.Migrations(), sql: statements{
 		insertPrefix: r.Replace(`INSERT INTO {{table}} (id, topic, key, payload, headers, created_at) VALUES `),
 		// ?1 limit, ?2 now, ?3 skip dead letters.
 		scan: r.Replace(`SELECT o.seq, o.id, o.topic, o.key, o.payload, o.headers, o.created_at, o.attempts, o.claimed_until

@@ -3,10 +3,9 @@ package sqlitesaga
 import (
 	"context"
 	_ "embed"
-	"strings"
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
-	"github.com/bulwark-go/bulwark/internal/sqlident"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Migration is one versioned step of the schema: its Version, a Name
@@ -29,13 +28,7 @@ var schemaSQL string
 //  1. create the table and its claim and status indexes (as the release
 //     before versioned migrations did, which Migrate thus adopts, sagas
 //     kept).
-func Migrations(cfg Config) ([]Migration, error) {
-	sc, err := newSchema(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sc.migrations(), nil
-}
+func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchema(cfg)) }
 
 // Migrate brings the schema to the latest version: it runs the steps of
 // Migrations that the database has not recorded, in order, each in a write
@@ -49,30 +42,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return sqlitemigrate.Run(ctx, s.db, "sqlitesaga", s.table, s.migrations)
 }
 
-// schema is a store's table and the names of its indexes.
-type schema struct{ table, claim, status string }
-
-func newSchema(cfg Config) (schema, error) {
-	if cfg.Table == "" {
-		cfg.Table = DefaultConfig().Table
-	}
-	n := sqlident.NewNames("sqlitesaga", sqlident.SQLite)
-	n.Table("Table", cfg.Table)
-	sc := schema{table: cfg.Table, claim: n.Derived("Table", cfg.Table, "claim"), status: n.Derived("Table", cfg.Table, "status")}
-	return sc, n.Err()
-}
-
-func (sc schema) migrations() []Migration {
-	// SQLite qualifies the index's name, not its table:
-	// CREATE INDEX "app"."sagas_claim" ON "sagas".
-	tableSchema, base := sqlident.Split(sc.table)
-	body := strings.NewReplacer(
-		"{{table}}", sqlident.Quote(sc.table),
-		"{{unqualified}}", sqlident.Quote(base),
-		"{{claim_index}}", sqlident.Quote(sqlident.Qualify(tableSchema, sc.claim)),
-		"{{status_index}}", sqlident.Quote(sqlident.Qualify(tableSchema, sc.status)),
-	).Replace(schemaSQL)
-	return sqlitemigrate.Build("sqlitesaga", sc.table, []Migration{
-		{Version: 1, Name: "create the table and its indexes", SQL: body},
-	})
+// newSchema checks the table configured by cfg and derives the names of
+// its claim and status indexes.
+func newSchema(cfg Config) (sqlitemigrate.TableSchema, error) {
+	return sqlitemigrate.NewTableSchema("sqlitesaga", "create the table and its indexes", schemaSQL, cfg.Table, DefaultConfig().Table, "claim", "status")
 }

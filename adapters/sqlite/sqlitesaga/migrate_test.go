@@ -2,9 +2,7 @@ package sqlitesaga_test
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,25 +23,14 @@ var previousSQL string
 // length New accepts (63 bytes), alone or in an attached database, Migrate
 // makes the indexes it makes for the default name.
 func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
-	ctx := context.Background()
-	ref := sqlitetest.Open(t)
-	newStore(t, ref)
-	want := sqlitetest.Indexes(t, ref, "sagas")
-	require.Len(t, want, 2, "the claim and status indexes (a WITHOUT ROWID table is its primary key)")
-
-	table := "s" + strings.Repeat("s", 62)
-	for _, qualified := range []string{table, "app." + table} {
-		db := sqlitetest.Attached(t)
-		s, err := sqlitesaga.New(db, sqlitesaga.Config{Table: qualified})
-		require.NoError(t, err)
-		require.NoError(t, s.Migrate(ctx))
-		assert.Equal(t, want, sqlitetest.Indexes(t, db, qualified), qualified)
-		now := time.Now()
-		require.NoError(t, s.Create(ctx, saga.Record{ID: "s1", Name: "order", Status: saga.Running, Version: 1, CreatedAt: now, UpdatedAt: now}))
-		claimed, err := s.Claim(ctx, "order", "me", now, now.Add(time.Minute), 10)
-		require.NoError(t, err)
-		assert.Len(t, claimed, 1)
-	}
+	sqlitetest.LongestTableName(t, sqlitesaga.New, func(table string) sqlitesaga.Config { return sqlitesaga.Config{Table: table} },
+		"sagas", 2, func(s *sqlitesaga.Store) { // the claim and status indexes (a WITHOUT ROWID table is its primary key)
+			ctx, now := context.Background(), time.Now()
+			require.NoError(t, s.Create(ctx, saga.Record{ID: "s1", Name: "order", Status: saga.Running, Version: 1, CreatedAt: now, UpdatedAt: now}))
+			claimed, err := s.Claim(ctx, "order", "me", now, now.Add(time.Minute), 10)
+			require.NoError(t, err)
+			assert.Len(t, claimed, 1)
+		})
 }
 
 // TestMigrateUpgradesThePreviousRelease: a table made and filled by the
@@ -52,31 +39,19 @@ func TestLongestTableNameKeepsEveryIndex(t *testing.T) {
 // version with its sagas intact.
 func TestMigrateUpgradesThePreviousRelease(t *testing.T) {
 	ctx := context.Background()
-	path := sqlitetest.Path(t)
-	db := sqlitetest.OpenPath(t, path)
-	_, err := db.Exec(strings.NewReplacer("{{table}}", `"sagas"`, "{{unqualified}}", `"sagas"`,
-		"{{claim_index}}", `"sagas_claim"`, "{{status_index}}", `"sagas_status"`).Replace(previousSQL))
-	require.NoError(t, err)
+	path, db := sqlitetest.Previous(t, previousSQL, "{{table}}", `"sagas"`, "{{unqualified}}", `"sagas"`,
+		"{{claim_index}}", `"sagas_claim"`, "{{status_index}}", `"sagas_status"`)
 	// Sagas as the previous release's Create wrote them: one whose owner
 	// died (its lease over), one needing attention.
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for _, r := range []struct{ id, status string }{{"order-1", "running"}, {"order-2", "needs_attention"}} {
-		_, err = db.Exec(`INSERT INTO sagas (id, name, status, step, data, error, deadline, owner, lease_until, version, created_at, updated_at)
+		_, err := db.Exec(`INSERT INTO sagas (id, name, status, step, data, error, deadline, owner, lease_until, version, created_at, updated_at)
 			VALUES (?, 'order', ?, 1, x'7b7d', '', ?, 'dead-owner', ?, 3, ?, ?)`,
 			r.id, r.status, time.Time{}.UnixMicro(), at.UnixMicro(), at.UnixMicro(), at.UnixMicro())
 		require.NoError(t, err)
 	}
 
-	sqlitetest.MigrateConcurrently(t, path, 3, func(ctx context.Context, db *sql.DB) error {
-		s, err := sqlitesaga.New(db, sqlitesaga.Config{})
-		if err != nil {
-			return err
-		}
-		return s.Migrate(ctx)
-	})
-	assert.Equal(t, 1, sqlitetest.Version(t, db, "sqlitesaga", "sagas"))
-	s, err := sqlitesaga.New(db, sqlitesaga.Config{})
-	require.NoError(t, err)
+	s := sqlitetest.Upgrade(t, path, db, sqlitesaga.New, sqlitesaga.Config{}, "sqlitesaga", "sagas", 1)
 	got, err := s.Get(ctx, "order-2")
 	require.NoError(t, err)
 	assert.Equal(t, saga.NeedsAttention, got.Status)

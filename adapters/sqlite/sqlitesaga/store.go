@@ -77,8 +77,8 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.table), "{{columns}}", columns)
-	return &Store{db: db, table: sc.table, migrations: sc.migrations(), sql: statements{
+	r := strings.NewReplacer("{{table}}", sqlident.Quote(sc.Name()), "{{columns}}", columns)
+	return &Store{db: db, table: sc.Name(), migrations: sc.Migrations(), sql: statements{
 		create: r.Replace(`INSERT INTO {{table}} ({{columns}})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`),

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/internal/sqlitemigrate"
 	"github.com/bulwark-go/bulwark/internal/sqlident"
 )
@@ -67,33 +66,4 @@ func Version(t testing.TB, db *sql.DB, kind, table string) int {
 		t.Fatalf("sqlitetest: reading the migration version of %s: %v", table, err)
 	}
 	return v
-}
-
-// MigrateConcurrently runs migrate from n goroutines at once, each with a
-// database handle of its own on the file at path opened by sqlite.Open (as
-// processes sharing the file do), then once more, as a later restart does;
-// every run must succeed.
-func MigrateConcurrently(t testing.TB, path string, n int, migrate func(context.Context, *sql.DB) error) {
-	t.Helper()
-	dbs := make([]*sql.DB, n)
-	for i := range dbs {
-		db, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatalf("sqlitetest: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		dbs[i] = db
-	}
-	errs := make(chan error, n)
-	for _, db := range dbs {
-		go func() { errs <- migrate(context.Background(), db) }()
-	}
-	for range n {
-		if err := <-errs; err != nil {
-			t.Fatalf("sqlitetest: a concurrent Migrate failed: %v", err)
-		}
-	}
-	if err := migrate(context.Background(), dbs[0]); err != nil {
-		t.Fatalf("sqlitetest: Migrate run again failed: %v", err)
-	}
 }
