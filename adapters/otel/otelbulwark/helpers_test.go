@@ -153,7 +153,7 @@ func wantSum[N int64 | float64](t *testing.T, got map[string]metricdata.Metrics,
 		return
 	}
 	want := metricdata.Sum[N]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: monotonic, DataPoints: dataPoints(pts)}
-	if !metricdatatest.AssertAggregationsEqual(t, want, m.Data, metricdatatest.IgnoreTimestamp()) {
+	if !metricdatatest.AssertAggregationsEqual(t, want, m.Data, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars()) {
 		t.Errorf("%s: see above", name)
 	}
 }
@@ -166,7 +166,7 @@ func wantGauge[N int64 | float64](t *testing.T, got map[string]metricdata.Metric
 		return
 	}
 	want := metricdata.Gauge[N]{DataPoints: dataPoints(pts)}
-	if !metricdatatest.AssertAggregationsEqual(t, want, m.Data, metricdatatest.IgnoreTimestamp()) {
+	if !metricdatatest.AssertAggregationsEqual(t, want, m.Data, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars()) {
 		t.Errorf("%s: see above", name)
 	}
 }
