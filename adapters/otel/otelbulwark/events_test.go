@@ -229,4 +229,3 @@ func TestEventsBecomeSpanEvents(t *testing.T) {
 		p(int64(1), attrName.String("payments"), attribute.Int("bulwark.retry.attempt", 2), errorType.String("*errors.errorString")),
 		p(int64(1), attrName.String("elsewhere"), attribute.Int("bulwark.retry.attempt", 1), errorType.String("*errors.errorString")))
 }
-
