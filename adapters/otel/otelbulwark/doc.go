@@ -91,9 +91,9 @@
 // When the span in Observe's context is recording, each event is added to
 // it as a span event named by the event's Kind ("retry.retried",
 // "circuitbreaker.rejected"), with bulwark.name and the event's fields
-// (its LogValue) under bulwark.<package>: bulwark.retry.attempt,
-// bulwark.retry.delay (durations in seconds, times in RFC 3339, errors as
-// their text). The span of a request then tells which retries, rejections,
+// (its LogValue) under bulwark.<kind>: bulwark.retry.retried.attempt,
+// bulwark.retry.retried.delay (durations in seconds, times in RFC 3339,
+// errors as their text). The span of a request then tells which retries, rejections,
 // state changes and fallbacks it went through.
 //
 // Trace wraps calls in spans that say why a call failed (error.type,

@@ -213,9 +213,9 @@ func TestEventsBecomeSpanEvents(t *testing.T) {
 		attrs []attribute.KeyValue
 	}{
 		{"retry.retried", []attribute.KeyValue{attrName.String("payments"),
-			attribute.Int64("bulwark.retry.attempt", 2), attribute.Float64("bulwark.retry.delay", 1.5),
-			attribute.String("bulwark.retry.error", errDown.Error())}},
-		{"shop.custom", []attribute.KeyValue{attrName.String("cart"), attribute.Int64("bulwark.shop.items", 3)}},
+			attribute.Int64("bulwark.retry.retried.attempt", 2), attribute.Float64("bulwark.retry.retried.delay", 1.5),
+			attribute.String("bulwark.retry.retried.error", errDown.Error())}},
+		{"shop.custom", []attribute.KeyValue{attrName.String("cart"), attribute.Int64("bulwark.shop.custom.items", 3)}},
 	}
 	for i, w := range want {
 		if evs[i].Name != w.name {

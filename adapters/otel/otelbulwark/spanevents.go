@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -15,18 +14,16 @@ import (
 
 // addSpanEvent adds e to the span in ctx, when that span is recording, as
 // an event named e.Kind() with bulwark.name and e's fields (LogValue) as
-// attributes under bulwark.<package>.
+// attributes under bulwark.<kind>: bulwark.retry.retried.attempt. (The
+// kind keeps them apart from the metrics' names and attributes, whose
+// units may differ.)
 func addSpanEvent(ctx context.Context, e bulwark.Event) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
 	kind := e.Kind()
-	prefix := "bulwark."
-	if i := strings.IndexByte(kind, '.'); i > 0 {
-		prefix += kind[:i]
-	}
-	attrs := appendValue([]attribute.KeyValue{nameKey.String(e.Component())}, prefix, e.LogValue())
+	attrs := appendValue([]attribute.KeyValue{nameKey.String(e.Component())}, "bulwark."+kind, e.LogValue())
 	span.AddEvent(kind, trace.WithAttributes(attrs...))
 }
 
