@@ -217,6 +217,6 @@ func TestRepositoryAndSubscription(t *testing.T) {
 		p(int64(userSnapshotErrors), attrName.String("accounts")))
 	wantGauge(t, got, "bulwark.eventsource.subscription.position", "{event}", p(int64(2), attrName.String("ledger")))
 	if pos != 2 || userRetries != 1 || userSnapshotErrors < 2 {
-		t.Errorf("caught up at %d; user hooks saw %d retries and %d snapshot errors, want 2, 1 and at least 2", pos, userRetries, userSnapshotErrors)
+		t.Errorf("caught up at %d; the user's observer saw %d retries and %d snapshot errors, want 2, 1 and at least 2", pos, userRetries, userSnapshotErrors)
 	}
 }
