@@ -6,12 +6,15 @@
 //
 // A client calls an inventory service every 100ms, twelve times; the
 // service fails from 0.3s to 0.7s. Each call runs in a span
-// (otelbulwark.Trace) with an event per failed attempt (TraceAttempts); the
-// retry, breaker and bulkhead count their retries, give-ups, changes of
-// state and rejections, and report their state as gauges. The story is
-// printed as it happens; then the spans and the metrics, as OpenTelemetry's
-// stdout exporters write them (one JSON document per span, then one for
-// the metrics). Point the same Telemetry at an OTLP exporter in production.
+// (otelbulwark.Trace) with an event per failed attempt (TraceAttempts).
+// The retry, breaker and bulkhead report their events to one observer,
+// bulwark.Observers(tel, story): the Telemetry counts retries, give-ups,
+// changes of state and rejections and adds each event to the call's span,
+// while the story observer prints the breaker's changes of state. The
+// gauges read the breaker's and the bulkhead's state. The story is printed
+// as it happens; then the spans and the metrics, as OpenTelemetry's stdout
+// exporters write them (one JSON document per span, then one for the
+// metrics). Point the same Telemetry at an OTLP exporter in production.
 package main
 
 import (
@@ -75,7 +78,14 @@ func run(ctx context.Context, out io.Writer, clk clock.Clock) error {
 	if err != nil {
 		return err
 	}
-	policy, observed, err := newPolicy(tel, clk)
+	// The program's own observer, beside the Telemetry: it tells the
+	// breaker's changes of state.
+	story := bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if c, ok := e.(circuitbreaker.StateChange); ok {
+			fmt.Fprintf(out, "        breaker %s: %v -> %v\n", c.Name, c.From, c.To)
+		}
+	})
+	policy, observed, err := newPolicy(bulwark.Observers(tel, story), tel, clk)
 	if err != nil {
 		return err
 	}
@@ -113,41 +123,37 @@ func run(ctx context.Context, out io.Writer, clk clock.Clock) error {
 	return exportMetrics(ctx, out, reader)
 }
 
-// newPolicy builds retry → breaker → bulkhead, instrumented with tel, and
-// registers the gauges of the breaker and the bulkhead.
-func newPolicy(tel *otelbulwark.Telemetry, clk clock.Clock) (bulwark.Policy, []interface{ Unregister() error }, error) {
-	rcfg := retry.Config{
+// newPolicy builds retry → breaker → bulkhead, each reporting its events
+// to obs, traced with tel, and registers the gauges of the breaker and the
+// bulkhead with tel.
+func newPolicy(obs bulwark.Observer, tel *otelbulwark.Telemetry, clk clock.Clock) (bulwark.Policy, []interface{ Unregister() error }, error) {
+	// A rejection by the breaker ends the call at once: the retrier does
+	// not knock again on an open breaker.
+	retrier, err := retry.New(retry.Config{
+		Name: "inventory", Observer: obs, Clock: clk,
 		MaxAttempts: 2,
 		Backoff:     retry.Constant{}, // retry at once, for a short story
-		// A rejection by the breaker is not worth retrying right away.
-		RetryIf: func(err error) bool { return !errors.Is(err, circuitbreaker.ErrOpen) },
-		Clock:   clk,
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	tel.InstrumentRetry("inventory", &rcfg)
-	retrier, err := retry.New(rcfg)
+	breaker, err := circuitbreaker.New(circuitbreaker.Config{
+		Name: "inventory", Observer: obs, Clock: clk,
+		ConsecutiveFailures: 2,
+		OpenWait:            250 * time.Millisecond,
+		OpenWaitMultiplier:  circuitbreaker.FixedOpenWait,
+		OpenWaitJitter:      circuitbreaker.NoJitter,
+		HalfOpenCalls:       1,
+		HalfOpenSuccesses:   1,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	bh, err := bulkhead.New(bulkhead.Config{Name: "inventory", Observer: obs, MaxConcurrent: 4})
 	if err != nil {
 		return nil, nil, err
 	}
 
-	bcfg := circuitbreaker.DefaultConfig()
-	bcfg.Name, bcfg.Clock = "inventory", clk
-	bcfg.ConsecutiveFailures = 2
-	bcfg.OpenWait, bcfg.OpenWaitMultiplier, bcfg.MaxOpenWait, bcfg.OpenWaitJitter = 250*time.Millisecond, 0, 0, 0
-	bcfg.HalfOpenCalls, bcfg.HalfOpenSuccesses, bcfg.MaxHalfOpenWait = 1, 1, 0
-	tel.InstrumentBreaker("inventory", &bcfg)
-	breaker, err := circuitbreaker.New(bcfg)
-	if err != nil {
-		return nil, nil, err
-	}
-
-	hcfg := bulkhead.Config{MaxConcurrent: 4}
-	tel.InstrumentBulkhead("inventory", &hcfg)
-	bh, err := bulkhead.New(hcfg)
-	if err != nil {
-		return nil, nil, err
-	}
-
-	var observed []interface{ Unregister() error }
 	regB, err := tel.ObserveBreaker("inventory", breaker)
 	if err != nil {
 		return nil, nil, err
@@ -157,7 +163,7 @@ func newPolicy(tel *otelbulwark.Telemetry, clk clock.Clock) (bulwark.Policy, []i
 		_ = regB.Unregister()
 		return nil, nil, err
 	}
-	observed = append(observed, regB, regH)
+	observed := []interface{ Unregister() error }{regB, regH}
 	return bulwark.Chain(tel.Trace("inventory"), retrier, tel.TraceAttempts(), breaker, bh), observed, nil
 }
 

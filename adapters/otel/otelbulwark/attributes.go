@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/circuitbreaker"
@@ -35,43 +36,24 @@ const (
 	attemptKey         = attribute.Key("bulwark.attempt")
 	attemptsKey        = attribute.Key("bulwark.attempts")
 	outboxKeyKey       = attribute.Key("bulwark.outbox.key")
+	cqrsProjectionKey  = attribute.Key("bulwark.cqrs.projection")
+	cqrsVersionKey     = attribute.Key("bulwark.cqrs.version")
+	cqrsActionKey      = attribute.Key("bulwark.cqrs.action")
 	errorTypeKey       = semconv.ErrorTypeKey
 )
 
-// background is the context of measurements made from hooks, which get none.
-var background = context.Background()
-
-// fixedAttrs is an attribute set made once per instrumented pattern, as
-// the option slices Add, Record and Observe take: passing a slice made in
-// advance keeps a measurement from allocating one.
-type fixedAttrs struct {
-	add     []metric.AddOption
-	record  []metric.RecordOption
-	observe []metric.ObserveOption
+// observeOptions returns the attributes bulwark.name=name and more, made
+// once for a callback that observes a component's state: passing a slice
+// made in advance keeps an observation from allocating one.
+func observeOptions(name string, more ...attribute.KeyValue) []metric.ObserveOption {
+	return []metric.ObserveOption{metric.WithAttributeSet(
+		attribute.NewSet(append([]attribute.KeyValue{nameKey.String(name)}, more...)...))}
 }
 
-// fixed returns the attributes bulwark.name=name and more.
-func fixed(name string, more ...attribute.KeyValue) fixedAttrs {
-	o := metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{nameKey.String(name)}, more...)...))
-	return fixedAttrs{add: []metric.AddOption{o}, record: []metric.RecordOption{o}, observe: []metric.ObserveOption{o}}
-}
-
-// rejectionTally returns the function that counts a rejection of the
-// pattern name in ts: under its key when the Telemetry records keys and
-// the key is not empty.
-func (t *Telemetry) rejectionTally(ts *tallies, name string) func(key string) {
-	all := ts.add(name)
-	if !t.keys {
-		return func(string) { all.inc() }
-	}
-	byKey := &keyedTallies{ts: ts, name: name}
-	return func(key string) {
-		if key == "" {
-			all.inc()
-			return
-		}
-		byKey.get(key).inc()
-	}
+// with returns the measurement option of the attributes bulwark.name=name
+// and more.
+func with(name string, more ...attribute.KeyValue) metric.MeasurementOption {
+	return metric.WithAttributes(append([]attribute.KeyValue{nameKey.String(name)}, more...)...)
 }
 
 // ErrorType returns the value bulwark gives the error.type attribute for
@@ -115,7 +97,4 @@ func ErrorType(err error) string {
 
 // rejected reports whether err is a policy's refusal to run the call at all
 // (an open breaker, a full bulkhead, a rate limit).
-func rejected(err error) bool {
-	return errors.Is(err, circuitbreaker.ErrOpen) || errors.Is(err, bulkhead.ErrFull) ||
-		errors.Is(err, ratelimit.ErrLimited)
-}
+func rejected(err error) bool { return errors.Is(err, bulwark.ErrRejected) }

@@ -8,37 +8,28 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// InstrumentBulkhead makes cfg's bulkhead count the calls it rejects
-// because it is full (bulwark.bulkhead.rejected_calls) and the changes of
-// an adaptive limit (bulwark.bulkhead.limit_changes, with
-// bulwark.bulkhead.direction "increase" or "decrease"), each with
-// bulwark.name set to name and, for a keyed bulkhead (instrument its
-// KeyedConfig's Config) with Config.Keys, bulwark.key. The hooks cfg already
-// has run after the recording. Counting a rejection is one atomic add, read
-// when metrics are collected.
-func (t *Telemetry) InstrumentBulkhead(name string, cfg *bulkhead.Config) {
-	rejected := t.rejectionTally(t.inst.bhRejected, name)
-	onFull, onLimit := cfg.OnFull, cfg.OnLimitChange
-	cfg.OnFull = func(key string) {
-		rejected(key)
-		if onFull != nil {
-			onFull(key)
-		}
+// bulkheadRejected counts a rejection in bulwark.bulkhead.rejected_calls:
+// one atomic add once the series exists.
+func (t *Telemetry) bulkheadRejected(e bulkhead.Rejected) {
+	s := series{name: e.Name}
+	if t.keys {
+		s.key = e.Key
 	}
-	cfg.OnLimitChange = func(key string, from, to int) {
-		direction := "increase"
-		if to < from {
-			direction = "decrease"
-		}
-		attrs := []attribute.KeyValue{nameKey.String(name), bhDirectionKey.String(direction)}
-		if t.keys && key != "" {
-			attrs = append(attrs, keyKey.String(key))
-		}
-		t.inst.bhLimitChanges.Add(background, 1, metric.WithAttributes(attrs...))
-		if onLimit != nil {
-			onLimit(key, from, to)
-		}
+	t.inst.bhRejected.inc(s)
+}
+
+// bulkheadLimitChanged counts a change of an adaptive limit in
+// bulwark.bulkhead.limit_changes.
+func (t *Telemetry) bulkheadLimitChanged(ctx context.Context, e bulkhead.LimitChanged) {
+	direction := "increase"
+	if e.To < e.From {
+		direction = "decrease"
 	}
+	attrs := []attribute.KeyValue{bhDirectionKey.String(direction)}
+	if t.keys && e.Key != "" {
+		attrs = append(attrs, keyKey.String(e.Key))
+	}
+	t.inst.bhLimitChanges.Add(ctx, 1, with(e.Name, attrs...))
 }
 
 // ObserveBulkhead reports b when metrics are collected: the calls holding a
@@ -47,12 +38,12 @@ func (t *Telemetry) InstrumentBulkhead(name string, cfg *bulkhead.Config) {
 // bulwark.name set to name. Unregister the returned registration when b is
 // no longer used.
 func (t *Telemetry) ObserveBulkhead(name string, b *bulkhead.Bulkhead) (metric.Registration, error) {
-	opt := fixed(name)
+	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(in.bhActive, int64(b.InFlight()), opt.observe...)
-		o.ObserveInt64(in.bhQueued, int64(b.Waiting()), opt.observe...)
-		o.ObserveInt64(in.bhLimit, int64(b.Limit()), opt.observe...)
+		o.ObserveInt64(in.bhActive, int64(b.InFlight()), opt...)
+		o.ObserveInt64(in.bhQueued, int64(b.Waiting()), opt...)
+		o.ObserveInt64(in.bhLimit, int64(b.Limit()), opt...)
 		return nil
 	}, in.bhActive, in.bhQueued, in.bhLimit)
 }

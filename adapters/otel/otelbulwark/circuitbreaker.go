@@ -16,111 +16,31 @@ var breakerStates = [...]circuitbreaker.State{
 	circuitbreaker.StateForcedOpen, circuitbreaker.StateDisabled,
 }
 
-// breakerOptions are one breaker's attribute sets, alone and per state,
-// made once so that observing its gauges allocates nothing.
-type breakerOptions struct {
-	byState  [len(breakerStates)]fixedAttrs
-	nameOnly fixedAttrs
+// breakerRejected counts a rejection in bulwark.circuitbreaker.rejected_calls
+// under the state that rejected: one atomic add once the series exists.
+func (t *Telemetry) breakerRejected(e circuitbreaker.Rejected) {
+	s := series{name: e.Name, key: t.keyString(e.Key)}
+	if e.Err != nil {
+		s.label = e.Err.State.String()
+	}
+	t.inst.cbRejected.inc(s)
 }
 
-func newBreakerOptions(name string) *breakerOptions {
-	o := &breakerOptions{nameOnly: fixed(name)}
-	for i, s := range breakerStates {
-		o.byState[i] = fixed(name, cbStateKey.String(s.String()))
-	}
-	return o
-}
-
-// rejections are the tallies of one breaker's rejections, per state.
-type rejections struct {
-	ts      *tallies
-	name    string
-	byState [len(breakerStates)]*tally
-	keyed   [len(breakerStates)]*keyedTallies // with Config.Keys
-}
-
-func (t *Telemetry) newRejections(name string) *rejections {
-	r := &rejections{ts: t.inst.cbRejected, name: name}
-	for i, s := range breakerStates {
-		r.byState[i] = r.ts.add(name, cbStateKey.String(s.String()))
-		r.keyed[i] = &keyedTallies{ts: r.ts, name: name, more: []attribute.KeyValue{cbStateKey.String(s.String())}}
-	}
-	return r
-}
-
-// count counts a rejection in state s, under key when it is not empty.
-func (r *rejections) count(s circuitbreaker.State, key string) {
-	if int(s) >= len(breakerStates) || breakerStates[s] != s {
-		r.ts.add(r.name, cbStateKey.String(s.String())).inc() // a state this package does not know yet
-		return
-	}
-	if key != "" {
-		r.keyed[s].get(key).inc()
-		return
-	}
-	r.byState[s].inc()
-}
-
-// InstrumentBreaker makes cfg's breaker count its changes of state
-// (bulwark.circuitbreaker.transitions, with the new and previous state) and
-// its rejections (bulwark.circuitbreaker.rejected_calls, with the state that
-// rejected), each with bulwark.name set to name. The hooks cfg already has
-// run after the recording. A breaker's success path is untouched: the hooks
-// fire only on changes and rejections. Counting a rejection (which an open
-// breaker may do at request rate) is one atomic add, read when metrics are
-// collected.
-func (t *Telemetry) InstrumentBreaker(name string, cfg *circuitbreaker.Config) {
-	rejected := t.newRejections(name)
-	onChange, onReject := cfg.OnStateChange, cfg.OnReject
-	cfg.OnStateChange = func(c circuitbreaker.StateChange) {
-		t.countTransition(name, "", c)
-		if onChange != nil {
-			onChange(c)
-		}
-	}
-	cfg.OnReject = func(e *circuitbreaker.OpenError) {
-		rejected.count(e.State, "")
-		if onReject != nil {
-			onReject(e)
-		}
-	}
-}
-
-func (t *Telemetry) countTransition(name, key string, c circuitbreaker.StateChange) {
-	attrs := []attribute.KeyValue{nameKey.String(name),
-		cbStateKey.String(c.To.String()), cbPreviousStateKey.String(c.From.String())}
-	if t.keys && key != "" {
+// breakerChanged counts a change of state in
+// bulwark.circuitbreaker.transitions.
+func (t *Telemetry) breakerChanged(ctx context.Context, e circuitbreaker.StateChange) {
+	attrs := []attribute.KeyValue{cbStateKey.String(e.To.String()), cbPreviousStateKey.String(e.From.String())}
+	if key := t.keyString(e.Key); key != "" {
 		attrs = append(attrs, keyKey.String(key))
 	}
-	t.inst.cbTransitions.Add(background, 1, metric.WithAttributes(attrs...))
+	t.inst.cbTransitions.Add(ctx, 1, with(e.Name, attrs...))
 }
 
-// InstrumentKeyedBreaker instruments a keyed breaker's configuration as
-// InstrumentBreaker does a breaker's, through its keyed hooks (leave
-// cfg.Breaker alone: a keyed breaker's Config takes no hooks); with
-// Config.Keys the key (formatted with fmt.Sprint) is recorded as
-// bulwark.key.
-func InstrumentKeyedBreaker[K comparable](t *Telemetry, name string, cfg *circuitbreaker.KeyedConfig[K]) {
-	rejected := t.newRejections(name)
-	onChange, onReject := cfg.OnStateChange, cfg.OnReject
-	cfg.OnStateChange = func(key K, c circuitbreaker.StateChange) {
-		t.countTransition(name, t.keyString(key), c)
-		if onChange != nil {
-			onChange(key, c)
-		}
-	}
-	cfg.OnReject = func(key K, e *circuitbreaker.OpenError) {
-		rejected.count(e.State, t.keyString(key))
-		if onReject != nil {
-			onReject(key, e)
-		}
-	}
-}
-
-// keyString formats key for bulwark.key, or returns "" when keys are not
-// recorded.
+// keyString formats a keyed component's key for bulwark.key (with
+// fmt.Sprint unless it is a string), or returns "" when keys are not
+// recorded or there is none.
 func (t *Telemetry) keyString(key any) string {
-	if !t.keys {
+	if !t.keys || key == nil {
 		return ""
 	}
 	if s, ok := key.(string); ok {
@@ -133,10 +53,15 @@ func (t *Telemetry) keyString(key any) string {
 // bulwark.circuitbreaker.state (1 for the state b is in, 0 for the other
 // four, in the attribute bulwark.circuitbreaker.state) and the failure and
 // slow-call rates of its window (bulwark.circuitbreaker.failure_rate and
-// slow_call_rate, from 0 to 1), with bulwark.name set to name. Unregister the
-// returned registration when b is no longer used.
+// slow_call_rate, from 0 to 1), with bulwark.name set to name (its
+// Config.Name, say). Unregister the returned registration when b is no
+// longer used.
 func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metric.Registration, error) {
-	opts := newBreakerOptions(name)
+	var byState [len(breakerStates)][]metric.ObserveOption
+	for i, s := range breakerStates {
+		byState[i] = observeOptions(name, cbStateKey.String(s.String()))
+	}
+	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		m := b.Metrics()
@@ -145,10 +70,10 @@ func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metr
 			if s == m.State {
 				v = 1
 			}
-			o.ObserveInt64(in.cbState, v, opts.byState[i].observe...)
+			o.ObserveInt64(in.cbState, v, byState[i]...)
 		}
-		o.ObserveFloat64(in.cbFailureRate, m.FailureRate/100, opts.nameOnly.observe...)
-		o.ObserveFloat64(in.cbSlowCallRate, m.SlowCallRate/100, opts.nameOnly.observe...)
+		o.ObserveFloat64(in.cbFailureRate, m.FailureRate/100, opt...)
+		o.ObserveFloat64(in.cbSlowCallRate, m.SlowCallRate/100, opt...)
 		return nil
 	}, in.cbState, in.cbFailureRate, in.cbSlowCallRate)
 }
@@ -157,15 +82,16 @@ func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metr
 // collected: the breakers it holds (bulwark.circuitbreaker.keyed.breakers),
 // how many of them reject calls (open_breakers), and the running counts of
 // suppressed trips and evictions, with bulwark.name set to name.
+// Unregister the returned registration when k is no longer used.
 func ObserveKeyedBreaker[K comparable](t *Telemetry, name string, k *circuitbreaker.Keyed[K]) (metric.Registration, error) {
-	opt := fixed(name)
+	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		m := k.Metrics()
-		o.ObserveInt64(in.cbKeys, int64(m.Keys), opt.observe...)
-		o.ObserveInt64(in.cbOpenKeys, int64(m.Open), opt.observe...)
-		o.ObserveInt64(in.cbSuppressedTrips, int64(m.SuppressedTrips), opt.observe...)
-		o.ObserveInt64(in.cbEvictions, int64(m.Evictions), opt.observe...)
+		o.ObserveInt64(in.cbKeys, int64(m.Keys), opt...)
+		o.ObserveInt64(in.cbOpenKeys, int64(m.Open), opt...)
+		o.ObserveInt64(in.cbSuppressedTrips, int64(m.SuppressedTrips), opt...)
+		o.ObserveInt64(in.cbEvictions, int64(m.Evictions), opt...)
 		return nil
 	}, in.cbKeys, in.cbOpenKeys, in.cbSuppressedTrips, in.cbEvictions)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/otel/otelbulwark"
 	"github.com/bulwark-go/bulwark/circuitbreaker"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
@@ -21,7 +22,7 @@ var (
 func testBreakerConfig(clk *clocktest.Fake) circuitbreaker.Config {
 	return circuitbreaker.Config{
 		Window: circuitbreaker.LastCalls(4), FailureRateThreshold: 50, MinimumCalls: 2,
-		OpenWait: 10 * time.Second, HalfOpenCalls: 1, HalfOpenSuccesses: 1, Clock: clk,
+		OpenWait: 10 * time.Second, OpenWaitJitter: circuitbreaker.NoJitter, HalfOpenCalls: 1, HalfOpenSuccesses: 1, Clock: clk,
 	}
 }
 
@@ -45,11 +46,16 @@ func TestBreakerThroughItsStates(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
 	cfg := testBreakerConfig(clk)
-	var userChanges []circuitbreaker.StateChange
-	var userRejects int
-	cfg.OnStateChange = func(c circuitbreaker.StateChange) { userChanges = append(userChanges, c) }
-	cfg.OnReject = func(*circuitbreaker.OpenError) { userRejects++ }
-	r.tel.InstrumentBreaker("inventory", &cfg)
+	var userChanges, userRejects int
+	cfg.Name = "inventory"
+	cfg.Observer = bulwark.Observers(r.tel, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		switch e.(type) {
+		case circuitbreaker.StateChange:
+			userChanges++
+		case circuitbreaker.Rejected:
+			userRejects++
+		}
+	}))
 	b, err := circuitbreaker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +109,8 @@ func TestBreakerThroughItsStates(t *testing.T) {
 		p(int64(3), attrName.String("inventory"), cbState.String("open")),
 		p(int64(1), attrName.String("inventory"), cbState.String("forced-open")))
 
-	if len(userChanges) != 4 || userRejects != 4 {
-		t.Errorf("user hooks saw %d changes and %d rejections, want 4 and 4", len(userChanges), userRejects)
+	if userChanges != 4 || userRejects != 4 {
+		t.Errorf("the user's observer saw %d changes and %d rejections, want 4 and 4", userChanges, userRejects)
 	}
 
 	if err := reg.Unregister(); err != nil {
@@ -120,9 +126,7 @@ func TestKeyedBreaker(t *testing.T) {
 		clk := clocktest.New(epoch)
 		cfg := circuitbreaker.DefaultKeyedConfig[string]()
 		cfg.Breaker = testBreakerConfig(clk)
-		var userRejects int
-		cfg.OnReject = func(string, *circuitbreaker.OpenError) { userRejects++ }
-		otelbulwark.InstrumentKeyedBreaker(r.tel, "hosts", &cfg)
+		cfg.Breaker.Name, cfg.Breaker.Observer = "hosts", r.tel
 		k, err := circuitbreaker.NewKeyed(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -151,8 +155,5 @@ func TestKeyedBreaker(t *testing.T) {
 		wantGauge(t, got, "bulwark.circuitbreaker.keyed.open_breakers", "{breaker}", p(int64(1), attrName.String("hosts")))
 		wantCounter(t, got, "bulwark.circuitbreaker.keyed.suppressed_trips", "{trip}", p(int64(0), attrName.String("hosts")))
 		wantCounter(t, got, "bulwark.circuitbreaker.keyed.evictions", "{breaker}", p(int64(0), attrName.String("hosts")))
-		if userRejects != 1 {
-			t.Errorf("keys=%v: the user's OnReject ran %d times, want 1", keys, userRejects)
-		}
 	}
 }

@@ -20,8 +20,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
-// A retry around a circuit breaker, instrumented: the breaker's state is a
-// gauge, retries and rejections are counters, and each call is a span.
+// A retry around a circuit breaker, observed by a Telemetry beside an
+// observer of the program's own: the breaker's state is a gauge, retries
+// and rejections are counters, and each call is a span holding the events
+// of the components it went through.
 func Example() {
 	ctx := context.Background()
 	reader := sdkmetric.NewManualReader()
@@ -35,16 +37,15 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	bcfg := circuitbreaker.DefaultConfig()
-	bcfg.Name, bcfg.ConsecutiveFailures, bcfg.OpenWaitJitter = "inventory", 2, 0
-	tel.InstrumentBreaker("inventory", &bcfg)
-	breaker, _ := circuitbreaker.New(bcfg)
+	mine := bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { fmt.Println("event:", e.Kind()) })
+	observer := bulwark.Observers(tel, mine)
+
+	breaker, _ := circuitbreaker.New(circuitbreaker.Config{Name: "inventory", Observer: observer,
+		ConsecutiveFailures: 2, OpenWaitJitter: circuitbreaker.NoJitter})
 	reg, _ := tel.ObserveBreaker("inventory", breaker)
 	defer reg.Unregister()
-
-	rcfg := retry.Config{MaxAttempts: 3, Backoff: retry.Constant{Delay: time.Millisecond}}
-	tel.InstrumentRetry("inventory", &rcfg)
-	retrier, _ := retry.New(rcfg)
+	retrier, _ := retry.New(retry.Config{Name: "inventory", Observer: observer,
+		MaxAttempts: 3, Backoff: retry.Constant{Delay: time.Millisecond}})
 
 	policy := bulwark.Chain(tel.Trace("inventory"), retrier, tel.TraceAttempts(), breaker)
 	err = policy.Do(ctx, func(context.Context) error { return fmt.Errorf("inventory is down") })
@@ -67,15 +68,31 @@ func Example() {
 	slices.Sort(lines)
 	fmt.Println(strings.Join(lines, "\n"))
 	span := spans.Ended()[0]
-	fmt.Println(span.Name(), span.Status().Code, len(span.Events()), "failed attempts")
+	fmt.Println("span", span.Name(), span.Status().Code)
+	for _, e := range span.Events() {
+		fmt.Println("span event:", e.Name)
+	}
 	// Output:
+	// event: retry.retried
+	// event: circuitbreaker.state_change
+	// event: retry.retried
+	// event: circuitbreaker.rejected
+	// event: retry.gave_up
 	// true
 	// bulwark.circuitbreaker.rejected_calls 1 open
 	// bulwark.circuitbreaker.transitions 1 open
-	// bulwark.retry.give_ups 1 max_attempts
+	// bulwark.retry.give_ups 1 rejected
 	// bulwark.retry.retries 1 1
 	// bulwark.retry.retries 1 2
-	// inventory Error 3 failed attempts
+	// span inventory Error
+	// span event: bulwark.attempt.failed
+	// span event: retry.retried
+	// span event: circuitbreaker.state_change
+	// span event: bulwark.attempt.failed
+	// span event: retry.retried
+	// span event: circuitbreaker.rejected
+	// span event: bulwark.attempt.failed
+	// span event: retry.gave_up
 }
 
 // Trace context travels with an outbox message: Inject it before the

@@ -2,11 +2,15 @@ package otelbulwark_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/otel/otelbulwark"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/ratelimit"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -39,5 +43,44 @@ func FuzzMessageCarrier(f *testing.F) {
 		if n != 1 {
 			t.Fatalf("%d keys equal to %q but for case after Set", n, k1)
 		}
+	})
+}
+
+// fuzzEvent is an event whose kind, component and one field come from the
+// fuzzer.
+type fuzzEvent struct{ kind, component, field, value string }
+
+func (e fuzzEvent) Kind() string      { return e.kind }
+func (e fuzzEvent) Component() string { return e.component }
+func (e fuzzEvent) LogValue() slog.Value {
+	return slog.GroupValue(slog.String(e.field, e.value), slog.Group("nested", slog.Any("error", errors.New(e.value))))
+}
+
+// FuzzObserve feeds arbitrary names, keys and event fields to Observe: it
+// never panics, an event becomes one span event named by its kind with
+// bulwark.name, and a rejection is counted once under its name and key.
+func FuzzObserve(f *testing.F) {
+	f.Add("shop.custom", "cart", "items", "3", "tenant-1")
+	f.Add("", "", "", "", "")
+	f.Add("x", "\x00\xff", "a.b", "ü", "key with spaces")
+	f.Fuzz(func(t *testing.T, kind, component, field, value, key string) {
+		r := newRig(t, true)
+		ctx, span := r.tp.Tracer("fuzz").Start(context.Background(), "call")
+		r.tel.Observe(ctx, fuzzEvent{kind, component, field, value})
+		r.tel.Observe(ctx, ratelimit.Rejected{Name: component, Key: key})
+		span.End()
+		evs := r.spans.Ended()[0].Events()
+		if len(evs) != 2 || evs[0].Name != kind || evs[1].Name != "ratelimit.rejected" {
+			t.Fatalf("span events %+v", evs)
+		}
+		attrs := attribute.NewSet(evs[0].Attributes...)
+		if name, ok := attrs.Value("bulwark.name"); !ok || name.AsString() != component {
+			t.Fatalf("bulwark.name %q, want %q", name.AsString(), component)
+		}
+		series := []attribute.KeyValue{attrName.String(component)}
+		if key != "" {
+			series = append(series, attrKey.String(key))
+		}
+		wantCounter(t, r.collect(t), "bulwark.ratelimit.rejected_calls", "{call}", p(int64(1), series...))
 	})
 }

@@ -3,7 +3,6 @@ package otelbulwark_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,10 +19,7 @@ import (
 func TestBulkheadRejectionsAndGauges(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
-	cfg := bulkhead.Config{MaxConcurrent: 2, MaxWaiting: 1, MaxWait: time.Second, Clock: clk}
-	var userFull int
-	cfg.OnFull = func(string) { userFull++ }
-	r.tel.InstrumentBulkhead("db", &cfg)
+	cfg := bulkhead.Config{Name: "db", Observer: r.tel, MaxConcurrent: 2, MaxWaiting: 1, MaxWait: time.Second, Clock: clk}
 	b, err := bulkhead.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -66,9 +62,6 @@ func TestBulkheadRejectionsAndGauges(t *testing.T) {
 	wantUpDown(t, got, "bulwark.bulkhead.active_calls", "{call}", p(int64(0), db))
 	wantCounter(t, got, "bulwark.bulkhead.rejected_calls", "{call}", p(int64(2), db))
 	absent(t, got, "bulwark.bulkhead.limit_changes")
-	if userFull != 2 {
-		t.Errorf("the user's OnFull ran %d times, want 2", userFull)
-	}
 	if err := reg.Unregister(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +71,8 @@ func TestBulkheadRejectionsAndGauges(t *testing.T) {
 func TestAdaptiveBulkheadLimitChanges(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
-	cfg := bulkhead.Config{MaxConcurrent: 8, Clock: clk, Adaptive: bulkhead.AIMD{
+	cfg := bulkhead.Config{Name: "db", Observer: r.tel, MaxConcurrent: 8, Clock: clk, Adaptive: bulkhead.AIMD{
 		InitialLimit: 4, MinLimit: 1, LatencyThreshold: time.Second, BackoffRatio: 0.5}}
-	var userChanges [][2]int
-	cfg.OnLimitChange = func(_ string, from, to int) { userChanges = append(userChanges, [2]int{from, to}) }
-	r.tel.InstrumentBulkhead("db", &cfg)
 	b, err := bulkhead.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -106,24 +96,19 @@ func TestAdaptiveBulkheadLimitChanges(t *testing.T) {
 	dir := attribute.Key("bulwark.bulkhead.direction")
 	wantCounter(t, r.collect(t), "bulwark.bulkhead.limit_changes", "{change}",
 		p(int64(1), db, dir.String("decrease")), p(int64(1), db, dir.String("increase")))
-	if len(userChanges) != 2 || userChanges[0] != [2]int{4, 2} || userChanges[1] != [2]int{2, 3} {
-		t.Errorf("the user's OnLimitChange saw %v, want [[4 2] [2 3]]", userChanges)
-	}
 }
 
 func TestKeyedBulkheadAndRateLimitRecordKeysOnlyWhenAsked(t *testing.T) {
 	for _, keys := range []bool{false, true} {
 		r := newRig(t, keys)
 		bcfg := bulkhead.DefaultKeyedConfig()
-		bcfg.MaxConcurrent = 1
-		r.tel.InstrumentBulkhead("tenants", &bcfg.Config)
+		bcfg.MaxConcurrent, bcfg.Name, bcfg.Observer = 1, "tenants", r.tel
 		kb, err := bulkhead.NewKeyed(bcfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lcfg := ratelimit.DefaultKeyedConfig()
-		lcfg.Limit, lcfg.Period, lcfg.Clock = 1, time.Second, clocktest.New(epoch)
-		r.tel.InstrumentRateLimit("clients", &lcfg.Config)
+		lcfg := ratelimit.KeyedConfig{Config: ratelimit.Config{Name: "clients", Observer: r.tel,
+			Limit: 1, Period: time.Second, Clock: clocktest.New(epoch)}}
 		kl, err := ratelimit.NewKeyed(lcfg)
 		if err != nil {
 			t.Fatal(err)
@@ -151,10 +136,7 @@ func TestKeyedBulkheadAndRateLimitRecordKeysOnlyWhenAsked(t *testing.T) {
 func TestRateLimitRejections(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
-	cfg := ratelimit.Config{Limit: 2, Period: time.Second, Clock: clk}
-	var userLimited []time.Duration
-	cfg.OnLimited = func(_ string, d time.Duration) { userLimited = append(userLimited, d) }
-	r.tel.InstrumentRateLimit("api", &cfg)
+	cfg := ratelimit.Config{Name: "api", Observer: r.tel, Limit: 2, Period: time.Second, Clock: clk}
 	l, err := ratelimit.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -164,18 +146,12 @@ func TestRateLimitRejections(t *testing.T) {
 		_ = l.Do(ctx, ok)
 	}
 	wantCounter(t, r.collect(t), "bulwark.ratelimit.rejected_calls", "{call}", p(int64(3), attrName.String("api")))
-	if len(userLimited) != 3 {
-		t.Errorf("the user's OnLimited ran %d times, want 3", len(userLimited))
-	}
 }
 
 func TestTimeoutCountsTimedOutCalls(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
-	cfg := timeout.Config{Timeout: time.Second, Clock: clk}
-	var userTimeouts int
-	cfg.OnTimeout = func() { userTimeouts++ }
-	r.tel.InstrumentTimeout("search", &cfg)
+	cfg := timeout.Config{Name: "search", Observer: r.tel, Timeout: time.Second, Clock: clk}
 	to, err := timeout.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -191,18 +167,12 @@ func TestTimeoutCountsTimedOutCalls(t *testing.T) {
 		t.Fatalf("Do: %v", err)
 	}
 	wantCounter(t, r.collect(t), "bulwark.timeout.timed_out_calls", "{call}", p(int64(1), attrName.String("search")))
-	if userTimeouts != 1 {
-		t.Errorf("the user's OnTimeout ran %d times, want 1", userTimeouts)
-	}
 }
 
 func TestHedgeCountsHedgesAndReportsTheDelay(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
-	cfg := hedge.Config{Delay: 250 * time.Millisecond, MaxHedges: 2, AllIdempotent: true, Clock: clk}
-	var userHedges int32
-	cfg.OnHedge = func(int, time.Duration) { atomicAdd(&userHedges) }
-	r.tel.InstrumentHedge("search", &cfg)
+	cfg := hedge.Config{Name: "search", Observer: r.tel, Delay: 250 * time.Millisecond, MaxHedges: 2, AllIdempotent: true, Clock: clk}
 	h, err := hedge.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -240,18 +210,12 @@ func TestHedgeCountsHedgesAndReportsTheDelay(t *testing.T) {
 	wantCounter(t, got, "bulwark.hedge.hedged_attempts", "{attempt}",
 		p(int64(1), search, hedgeAttempt.Int(2)), p(int64(1), search, hedgeAttempt.Int(3)))
 	wantGauge(t, got, "bulwark.hedge.delay", "s", p(0.25, search))
-	if n := atomic.LoadInt32(&userHedges); n != 2 {
-		t.Errorf("the user's OnHedge ran %d times, want 2", n)
-	}
 }
 
 func TestFallbackCountsActivations(t *testing.T) {
 	r := newRig(t, false)
-	var cfg fallback.Config
-	var userFallbacks int
-	cfg.OnFallback = func(error) { userFallbacks++ }
-	r.tel.InstrumentFallback("prices", &cfg)
-	fb, err := fallback.New(cfg, func(context.Context, error) (int, error) { return 0, nil })
+	cfg := fallback.Config{Name: "prices", Observer: r.tel}
+	fb, err := fallback.New(func(context.Context, error) (int, error) { return 0, nil }, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,17 +228,11 @@ func TestFallbackCountsActivations(t *testing.T) {
 	wantCounter(t, r.collect(t), "bulwark.fallback.activations", "{call}",
 		p(int64(2), prices, errorType.String("*errors.errorString")),
 		p(int64(1), prices, errorType.String("*otelbulwark_test.statusError")))
-	if userFallbacks != 3 {
-		t.Errorf("the user's OnFallback ran %d times, want 3", userFallbacks)
-	}
 }
 
 func TestChaosCountsFaults(t *testing.T) {
 	r := newRig(t, false)
-	cfg := chaos.Config{Faults: chaos.Faults{ErrorRate: 1}, Seed: 1}
-	var userFaults []chaos.Fault
-	cfg.OnFault = func(f chaos.Fault) { userFaults = append(userFaults, f) }
-	r.tel.InstrumentChaos("inventory", &cfg)
+	cfg := chaos.Config{Name: "inventory", Observer: r.tel, Faults: chaos.Faults{ErrorRate: 1}, Seed: 1}
 	inj, err := chaos.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +251,4 @@ func TestChaosCountsFaults(t *testing.T) {
 	fault := attribute.Key("bulwark.chaos.fault")
 	wantCounter(t, r.collect(t), "bulwark.chaos.faults", "{fault}",
 		p(int64(2), inventory, fault.String("error")), p(int64(1), inventory, fault.String("panic")))
-	if len(userFaults) != 3 {
-		t.Errorf("the user's OnFault saw %v, want three faults", userFaults)
-	}
 }

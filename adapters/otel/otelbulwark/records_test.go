@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/bulwark-go/bulwark/adapters/otel/otelbulwark"
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -45,22 +45,13 @@ func TestSagaStepsAndOutcomes(t *testing.T) {
 			}},
 	}
 	def := saga.Definition[order]{Name: "checkout", Steps: steps}
-	cfg := saga.DefaultConfig()
-	cfg.Clock, cfg.Logger = clk, quiet
-	var mu sync.Mutex
-	var userEvents []string
-	note := func(s string) { mu.Lock(); userEvents = append(userEvents, s); mu.Unlock() }
-	cfg.OnStepStarted = func(saga.StepEvent) { note("started") }
-	cfg.OnStepCompleted = func(saga.StepEvent) { note("completed") }
-	cfg.OnStepFailed = func(saga.StepEvent) { note("failed") }
-	cfg.OnCompensating = func(saga.SagaEvent) { note("compensating") }
-	cfg.OnFinished = func(saga.SagaEvent) { note("finished") }
-	r.tel.InstrumentSaga("checkout", &cfg)
+	// The orchestrator's Name defaults to the Definition's: "checkout".
+	cfg := saga.Config{Observer: r.tel, Clock: clk, Logger: quiet}
 	o, err := saga.New(def, store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer o.Close()
+	defer o.Close(context.Background())
 	ctx := context.Background()
 	if err := o.Execute(ctx, "s1", order{ID: "ok"}); err != nil {
 		t.Fatal(err)
@@ -84,11 +75,6 @@ func TestSagaStepsAndOutcomes(t *testing.T) {
 	wantCounter(t, got, "bulwark.saga.compensations", "{saga}", p(int64(1), checkout, declined))
 	wantCounter(t, got, "bulwark.saga.outcomes", "{saga}",
 		p(int64(1), checkout, status.String("completed")), p(int64(1), checkout, status.String("compensated")))
-	mu.Lock()
-	defer mu.Unlock()
-	if len(userEvents) != 5*2+1+2 { // 5 invocations started and ended, 1 compensating, 2 finished
-		t.Errorf("user hooks saw %v", userEvents)
-	}
 }
 
 func TestObserveSagasCountsThoseNeedingAttention(t *testing.T) {
@@ -99,14 +85,12 @@ func TestObserveSagasCountsThoseNeedingAttention(t *testing.T) {
 			Compensate: func(context.Context, *order, saga.Invocation) error { return errDown }},
 		{Name: "ship", Kind: saga.Pivot, Action: func(context.Context, *order, saga.Invocation) error { return errDown }},
 	}}
-	cfg := saga.DefaultConfig()
-	cfg.CompensationAttempts, cfg.RetryDelay, cfg.MaxRetryDelay = 1, time.Millisecond, time.Millisecond
-	cfg.Logger = quiet
+	cfg := saga.Config{CompensationAttempts: 1, Backoff: retry.Constant{Delay: time.Millisecond}, Logger: quiet}
 	o, err := saga.New(def, store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer o.Close()
+	defer o.Close(context.Background())
 	if _, err := r.tel.ObserveSagas("", store); err == nil {
 		t.Error("ObserveSagas without a name: no error")
 	}
@@ -127,13 +111,8 @@ func TestObserveSagasCountsThoseNeedingAttention(t *testing.T) {
 func TestKeeperAndInbox(t *testing.T) {
 	r := newRig(t, false)
 	clk := clocktest.New(epoch)
-	cfg := idempotency.DefaultConfig()
-	cfg.Store, cfg.Clock = idempotency.NewMemoryStore(), clk
-	var userReplays, userTakeovers, userDuplicates int
-	cfg.OnReplay = func(idempotency.Ref) { userReplays++ }
-	cfg.OnTakeover = func(idempotency.Ref, int) { userTakeovers++ }
-	r.tel.InstrumentKeeper("api", &cfg)
-	k, err := idempotency.New(cfg)
+	cfg := idempotency.Config{Name: "api", Observer: r.tel, Clock: clk}
+	k, err := idempotency.New(idempotency.NewMemoryStore(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,19 +127,14 @@ func TestKeeperAndInbox(t *testing.T) {
 	if _, _, err := k.Start(ctx, idempotency.Request{Key: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(cfg.Lease + time.Second)
+	clk.Advance(idempotency.DefaultConfig().Lease + time.Second)
 	run("b")
 
-	inboxKeeperCfg := idempotency.DefaultConfig()
-	inboxKeeperCfg.Store = idempotency.NewMemoryStore()
-	inboxKeeper, err := idempotency.New(inboxKeeperCfg)
+	inboxKeeper, err := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	icfg := idempotency.InboxConfig{Keeper: inboxKeeper, Consumer: "mailer"}
-	icfg.OnDuplicate = func(string) { userDuplicates++ }
-	r.tel.InstrumentInbox("mailer", &icfg)
-	in, err := idempotency.NewInbox(icfg)
+	in, err := idempotency.NewInbox(inboxKeeper, idempotency.InboxConfig{Consumer: "mailer", Name: "mailer", Observer: r.tel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +145,6 @@ func TestKeeperAndInbox(t *testing.T) {
 	wantCounter(t, got, "bulwark.idempotency.replays", "{request}", p(int64(2), attrName.String("api")))
 	wantCounter(t, got, "bulwark.idempotency.takeovers", "{request}", p(int64(1), attrName.String("api")))
 	wantCounter(t, got, "bulwark.idempotency.duplicates", "{message}", p(int64(2), attrName.String("mailer")))
-	if userReplays != 2 || userTakeovers != 1 || userDuplicates != 2 {
-		t.Errorf("user hooks saw %d replays, %d takeovers, %d duplicates, want 2, 1, 2", userReplays, userTakeovers, userDuplicates)
-	}
 }
 
 type deposited struct{ Amount int }
@@ -192,14 +163,19 @@ func TestRepositoryAndSubscription(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := eventsource.NewMemoryStore()
-	cfg := eventsource.DefaultRepositoryConfig[int]()
-	cfg.Store, cfg.Registry, cfg.Snapshots, cfg.Logger = store, reg, brokenSnapshots{store}, quiet
-	cfg.Evolve = func(balance int, e any) int { return balance + e.(deposited).Amount }
 	var userRetries, userSnapshotErrors int
-	cfg.OnRetry = func(string, int, error) { userRetries++ }
-	cfg.OnSnapshotError = func(string, error) { userSnapshotErrors++ }
-	otelbulwark.InstrumentRepository(r.tel, "accounts", &cfg)
-	repo, err := eventsource.NewRepository(cfg)
+	cfg := eventsource.RepositoryConfig[int]{Name: "accounts", Snapshots: brokenSnapshots{store}, Logger: quiet,
+		Backoff: retry.Constant{},
+		Observer: bulwark.Observers(r.tel, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			switch e.(type) {
+			case eventsource.Retried:
+				userRetries++
+			case eventsource.SnapshotFailed:
+				userSnapshotErrors++
+			}
+		}))}
+	evolve := func(balance int, e any) int { return balance + e.(deposited).Amount }
+	repo, err := eventsource.NewRepository(store, reg, evolve, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,17 +192,20 @@ func TestRepositoryAndSubscription(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	scfg := eventsource.DefaultSubscriptionConfig()
-	var caughtUp = make(chan int64, 4)
-	scfg.OnCaughtUp = func(pos int64) { caughtUp <- pos }
-	r.tel.InstrumentSubscription("ledger", &scfg)
-	sub, err := eventsource.NewSubscription(store, scfg)
+	caughtUp := make(chan int64, 4)
+	scfg := eventsource.SubscriptionConfig{Name: "ledger",
+		Observer: bulwark.Observers(r.tel, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(eventsource.CaughtUp); ok {
+				caughtUp <- c.Position
+			}
+		}))}
+	sub, err := eventsource.NewSubscription(store, func(context.Context, eventsource.Event) error { return nil }, scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error)
-	go func() { done <- sub.Run(sctx, 0, func(context.Context, eventsource.Event) error { return nil }) }()
+	go func() { done <- sub.Run(sctx) }()
 	pos := <-caughtUp
 	stop()
 	<-done
@@ -238,6 +217,6 @@ func TestRepositoryAndSubscription(t *testing.T) {
 		p(int64(userSnapshotErrors), attrName.String("accounts")))
 	wantGauge(t, got, "bulwark.eventsource.subscription.position", "{event}", p(int64(2), attrName.String("ledger")))
 	if pos != 2 || userRetries != 1 || userSnapshotErrors < 2 {
-		t.Errorf("caught up at %d; user hooks saw %d retries and %d snapshot errors, want 2, 1 and at least 2", pos, userRetries, userSnapshotErrors)
+		t.Errorf("caught up at %d; the user's observer saw %d retries and %d snapshot errors, want 2, 1 and at least 2", pos, userRetries, userSnapshotErrors)
 	}
 }

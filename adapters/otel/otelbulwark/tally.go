@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"weak"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -19,60 +18,49 @@ type tally struct {
 	attrs []metric.ObserveOption
 }
 
-func (t *tally) inc() { t.n.Add(1) }
-
-// tallies holds the tallies of one counter instrument. It holds them
-// weakly: the hooks that bump a tally keep it alive, and it is dropped
-// once the pattern and its hooks are gone.
-type tallies struct {
-	inst metric.Int64ObservableCounter
-	mu   sync.Mutex
-	live []weak.Pointer[tally]
-}
-
-// add returns a new tally of the series bulwark.name=name and more.
-func (ts *tallies) add(name string, more ...attribute.KeyValue) *tally {
-	t := &tally{attrs: fixed(name, more...).observe}
-	ts.mu.Lock()
-	ts.live = append(ts.live, weak.Make(t))
-	ts.mu.Unlock()
-	return t
-}
-
-// observe reports every live tally that has counted something, and
-// forgets those whose pattern is gone.
-func (ts *tallies) observe(o metric.Observer) {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	kept := ts.live[:0]
-	for _, w := range ts.live {
-		t := w.Value()
-		if t == nil {
-			continue
-		}
-		kept = append(kept, w)
-		if n := t.n.Load(); n > 0 {
-			o.ObserveInt64(ts.inst, n, t.attrs...)
-		}
-	}
-	clear(ts.live[len(kept):])
-	ts.live = kept
-}
-
-// keyedTallies are the tallies of one keyed pattern's series, one per key.
-type keyedTallies struct {
-	ts    *tallies
+// series identifies a tally: the component's name, a label (the state of
+// a breaker that rejected, the error.type of a shed request) and a key
+// (only when the Telemetry records keys).
+type series struct {
 	name  string
-	more  []attribute.KeyValue
-	byKey sync.Map // string → *tally
+	label string
+	key   string
 }
 
-func (k *keyedTallies) get(key string) *tally {
-	if t, ok := k.byKey.Load(key); ok {
-		return t.(*tally)
+// tallies holds the tallies of one counter instrument, one per series.
+// Finding the tally of a series seen before allocates nothing and writes
+// no shared memory but the tally's count.
+type tallies struct {
+	inst     metric.Int64ObservableCounter
+	labelKey attribute.Key // the attribute of series.label; "" for none
+	series   sync.Map      // series → *tally
+}
+
+// inc counts one in the series s.
+func (ts *tallies) inc(s series) {
+	if t, ok := ts.series.Load(s); ok {
+		t.(*tally).n.Add(1)
+		return
 	}
-	t, _ := k.byKey.LoadOrStore(key, k.ts.add(k.name, append(k.more[:len(k.more):len(k.more)], keyKey.String(key))...))
-	return t.(*tally)
+	attrs := []attribute.KeyValue{nameKey.String(s.name)}
+	if ts.labelKey != "" {
+		attrs = append(attrs, ts.labelKey.String(s.label))
+	}
+	if s.key != "" {
+		attrs = append(attrs, keyKey.String(s.key))
+	}
+	t, _ := ts.series.LoadOrStore(s, &tally{attrs: []metric.ObserveOption{
+		metric.WithAttributeSet(attribute.NewSet(attrs...))}})
+	t.(*tally).n.Add(1)
+}
+
+// observe reports every series counted so far.
+func (ts *tallies) observe(o metric.Observer) {
+	ts.series.Range(func(_, v any) bool {
+		t := v.(*tally)
+		o.ObserveInt64(ts.inst, t.n.Load(), t.attrs...)
+		return true
+	})
 }
 
 // observeTallies registers the callback that reports every tally of

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/clock"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -29,34 +32,44 @@ type Config struct {
 	// propagation.TraceContext{}, say).
 	Propagator propagation.TextMapPropagator
 	// Keys adds the key of keyed patterns (keyed breakers, bulkheads and
-	// rate limiters) to their metrics as the bulwark.key attribute. Off by
-	// default: keys such as clients or tenants are often unbounded, and each
-	// key becomes a series of its own.
+	// rate limiters, bulwarkhttp's RateLimiter) to their metrics as the
+	// bulwark.key attribute. Off by default: keys such as clients or
+	// tenants are often unbounded, and each key becomes a series of its
+	// own, kept for the life of the Telemetry.
 	Keys bool
+	// Clock reads the time at which an outbox message's publication is
+	// recorded, for bulwark.outbox.publish_lag; give it the relay's clock.
+	// Nil means clock.System.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns a Config that uses the global providers and
-// propagator and leaves keys out of metrics.
+// propagator, the system clock, and leaves keys out of metrics.
 func DefaultConfig() Config { return Config{} }
 
 // Telemetry records bulwark's patterns in OpenTelemetry. Make one per
-// process (or per provider) and instrument every pattern with it: its
-// instruments are created once, in New, and shared by everything it
-// instruments. It is safe for concurrent use.
+// process (or per provider) and give it to every component as its
+// Config.Observer, beside any observer of your own:
 //
-// The Instrument methods chain recording hooks in front of those a Config
-// already has (the Config's own hooks still run, after the recording), so
-// call them once per Config, after setting its hooks and before passing it
-// to the pattern's New. The Observe methods register callbacks that read a
-// pattern's state when metrics are collected; unregister them when the
-// pattern goes away.
+//	cfg.Observer = bulwark.Observers(tel, mine)
+//
+// Its instruments are created once, in New, and shared by every component
+// it observes; a component's events are recorded under bulwark.name, its
+// Config.Name. It is safe for concurrent use.
+//
+// The Observe methods with a second argument (ObserveBreaker,
+// ObserveBulkhead, …) register callbacks that read a component's state when
+// metrics are collected; unregister them when the component goes away.
 type Telemetry struct {
 	meter      metric.Meter
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
+	clock      clock.Clock
 	keys       bool
 	inst       instruments
 }
+
+var _ bulwark.Observer = (*Telemetry)(nil)
 
 // New returns a Telemetry whose instruments are created on cfg's meter
 // provider, or the error the meter returned for one of them.
@@ -77,12 +90,14 @@ func New(cfg Config) (*Telemetry, error) {
 		meter:      mp.Meter(ScopeName),
 		tracer:     tp.Tracer(ScopeName),
 		propagator: prop,
+		clock:      clock.OrSystem(cfg.Clock),
 		keys:       cfg.Keys,
 	}
 	if err := t.inst.create(t.meter); err != nil {
 		return nil, fmt.Errorf("otelbulwark: creating instruments: %w", err)
 	}
-	if err := t.observeTallies(t.inst.cbRejected, t.inst.bhRejected, t.inst.rlRejected); err != nil {
+	if err := t.observeTallies(t.inst.cbRejected, t.inst.bhRejected, t.inst.rlRejected,
+		t.inst.httpShed, t.inst.httpLimited); err != nil {
 		return nil, fmt.Errorf("otelbulwark: registering the rejection counters: %w", err)
 	}
 	return t, nil
@@ -100,8 +115,8 @@ func (mk *instrumentMaker) counter(name, unit, desc string) metric.Int64Counter 
 	return c
 }
 
-func (mk *instrumentMaker) tallied(name, unit, desc string) *tallies {
-	return &tallies{inst: mk.observedCounter(name, unit, desc)}
+func (mk *instrumentMaker) tallied(name, unit, desc string, label attribute.Key) *tallies {
+	return &tallies{inst: mk.observedCounter(name, unit, desc), labelKey: label}
 }
 
 func (mk *instrumentMaker) upDown(name, unit, desc string) metric.Int64ObservableUpDownCounter {
@@ -155,7 +170,7 @@ type instruments struct {
 	cbTransitions                              metric.Int64Counter
 	cbRejected, bhRejected, rlRejected         *tallies
 	cbSuppressedTrips, cbEvictions             metric.Int64ObservableCounter
-	retryRetries, retryGiveUps                 metric.Int64Counter
+	retryRetries, retryGiveUps, retryDead      metric.Int64Counter
 	bhLimitChanges                             metric.Int64Counter
 	bhActive, bhQueued, bhLimit                metric.Int64ObservableUpDownCounter
 	toTimedOut                                 metric.Int64Counter
@@ -173,6 +188,10 @@ type instruments struct {
 	idemReplays, idemTakeovers, idemDuplicates metric.Int64Counter
 	esRetries, esSnapshotErrors                metric.Int64Counter
 	esPosition                                 metric.Int64Gauge
+	cqrsApplied, cqrsFailed, cqrsSwitches      metric.Int64Counter
+	cqrsPosition                               metric.Int64Gauge
+	httpShed, httpLimited                      *tallies
+	httpLimiterErrors                          metric.Int64Counter
 }
 
 func (in *instruments) create(m metric.Meter) error {
@@ -187,7 +206,7 @@ func (in *instruments) create(m metric.Meter) error {
 	in.cbTransitions = mk.counter("bulwark.circuitbreaker.transitions", "{transition}",
 		"Changes of state of circuit breakers.")
 	in.cbRejected = mk.tallied("bulwark.circuitbreaker.rejected_calls", "{call}",
-		"Calls a circuit breaker rejected (in dry-run mode: would have rejected).")
+		"Calls a circuit breaker rejected (in dry-run mode: would have rejected).", cbStateKey)
 	in.cbKeys = mk.intGauge("bulwark.circuitbreaker.keyed.breakers", "{breaker}",
 		"Breakers a keyed circuit breaker holds.")
 	in.cbOpenKeys = mk.intGauge("bulwark.circuitbreaker.keyed.open_breakers", "{breaker}",
@@ -201,9 +220,11 @@ func (in *instruments) create(m metric.Meter) error {
 		"Failed attempts a retrier is about to retry.")
 	in.retryGiveUps = mk.counter("bulwark.retry.give_ups", "{call}",
 		"Calls a retrier gave up on, by reason.")
+	in.retryDead = mk.counter("bulwark.retry.dead_letters", "{message}",
+		"Messages a retry handler gave up on and its sink stored.")
 
 	in.bhRejected = mk.tallied("bulwark.bulkhead.rejected_calls", "{call}",
-		"Calls a bulkhead rejected because it was full.")
+		"Calls a bulkhead rejected because it was full.", "")
 	in.bhLimitChanges = mk.counter("bulwark.bulkhead.limit_changes", "{change}",
 		"Changes of an adaptive bulkhead's limit.")
 	in.bhActive = mk.upDown("bulwark.bulkhead.active_calls", "{call}",
@@ -214,7 +235,7 @@ func (in *instruments) create(m metric.Meter) error {
 		"The most calls a bulkhead lets run at once.")
 
 	in.rlRejected = mk.tallied("bulwark.ratelimit.rejected_calls", "{call}",
-		"Calls a rate limiter rejected.")
+		"Calls a rate limiter rejected.", "")
 	in.toTimedOut = mk.counter("bulwark.timeout.timed_out_calls", "{call}",
 		"Calls that ran out of time.")
 	in.hedgeAttempts = mk.counter("bulwark.hedge.hedged_attempts", "{attempt}",
@@ -263,6 +284,22 @@ func (in *instruments) create(m metric.Meter) error {
 		"Snapshots that could not be loaded or saved.")
 	in.esPosition = mk.recordedGauge("bulwark.eventsource.subscription.position", "{event}",
 		"Global position of the last event a subscription handled, when it caught up.")
+
+	in.cqrsApplied = mk.counter("bulwark.cqrs.applied_events", "{event}",
+		"Events a projection's handler applied, in committed batches.")
+	in.cqrsFailed = mk.counter("bulwark.cqrs.failed_events", "{try}",
+		"Failed tries of an event by a projection's handler, by what the projector did next.")
+	in.cqrsSwitches = mk.counter("bulwark.cqrs.switches", "{switch}",
+		"Versions of a projection that caught up and became live.")
+	in.cqrsPosition = mk.recordedGauge("bulwark.cqrs.position", "{event}",
+		"Global position of a projection's checkpoint, after each batch.")
+
+	in.httpShed = mk.tallied("bulwark.http.shed_requests", "{request}",
+		"Requests a bulwarkhttp Shedder rejected, by the error.type of its policy's refusal.", errorTypeKey)
+	in.httpLimited = mk.tallied("bulwark.http.limited_requests", "{request}",
+		"Requests a bulwarkhttp RateLimiter rejected because their client was over its limit.", "")
+	in.httpLimiterErrors = mk.counter("bulwark.http.limiter_errors", "{request}",
+		"Requests whose bulwarkhttp RateLimiter could not reach its limiter.")
 
 	return errors.Join(mk.errs...)
 }
