@@ -225,12 +225,16 @@ func userEnv(proxy string) ([]string, error) {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch strings.SplitN(kv, "=", 2)[0] {
-		case "GOWORK", "GOPROXY", "GONOSUMDB", "GONOSUMCHECK", "GOFLAGS", "GOPRIVATE", "GONOPROXY":
+		case "GOWORK", "GOPROXY", "GONOSUMDB", "GONOSUMCHECK", "GOFLAGS", "GOPRIVATE", "GONOPROXY", "GODEBUG":
 			continue
 		}
 		env = append(env, kv)
 	}
+	// The go command indexes the packages of a module version in its build
+	// cache, taking a version's files never to change; a candidate checked
+	// again under the same version has changed, so the index is off.
 	return append(env,
+		"GODEBUG=goindex=0",
 		"GOWORK=off",
 		"GOFLAGS=-mod=mod",
 		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+upstream,
