@@ -19,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/circuitbreaker"
 	"github.com/bulwark-go/bulwark/clock"
 )
@@ -57,19 +58,9 @@ func run(ctx context.Context, out io.Writer, clk clock.Clock) error {
 	elapsed := func() string { return fmt.Sprintf("%5.2fs", clk.Now().Sub(start).Seconds()) }
 	service := inventory{clk: clk, start: start}
 
-	cfg := circuitbreaker.DefaultConfig()
-	cfg.Name = "inventory"
-	cfg.Window = circuitbreaker.LastCalls(10)
-	cfg.MinimumCalls = 10
-	cfg.FailureRateThreshold = 50
-	cfg.OpenWait = 300 * time.Millisecond
-	cfg.OpenWaitMultiplier = 2
-	cfg.MaxOpenWait = time.Second
-	cfg.OpenWaitJitter = 0 // for a repeatable story; keep some in production
-	cfg.HalfOpenCalls, cfg.HalfOpenSuccesses = 3, 2
-	cfg.Clock = clk
+	const probes = 3
 	openSince := time.Time{}
-	cfg.OnStateChange = func(c circuitbreaker.StateChange) {
+	report := func(c circuitbreaker.StateChange) {
 		switch c.To {
 		case circuitbreaker.StateOpen:
 			openSince = clk.Now()
@@ -79,10 +70,28 @@ func run(ctx context.Context, out io.Writer, clk clock.Clock) error {
 				fmt.Fprintf(out, "%s  breaker %v -> %v: %d of %d probes failed, still down\n", elapsed(), c.From, c.To, c.Metrics.ProbeFailures, c.Metrics.ProbesAdmitted)
 			}
 		case circuitbreaker.StateHalfOpen:
-			fmt.Fprintf(out, "%s  breaker %v -> %v: letting %d probe calls through\n", elapsed(), c.From, c.To, cfg.HalfOpenCalls)
+			fmt.Fprintf(out, "%s  breaker %v -> %v: letting %d probe calls through\n", elapsed(), c.From, c.To, probes)
 		case circuitbreaker.StateClosed:
 			fmt.Fprintf(out, "%s  breaker %v -> %v: %d probes succeeded, back to normal\n", elapsed(), c.From, c.To, c.Metrics.ProbeSuccesses)
 		}
+	}
+	cfg := circuitbreaker.Config{
+		Name:                 "inventory",
+		Window:               circuitbreaker.LastCalls(10),
+		MinimumCalls:         10,
+		FailureRateThreshold: 50,
+		OpenWait:             300 * time.Millisecond,
+		OpenWaitMultiplier:   2,
+		MaxOpenWait:          time.Second,
+		OpenWaitJitter:       circuitbreaker.NoJitter, // for a repeatable story; keep some in production
+		HalfOpenCalls:        probes,
+		HalfOpenSuccesses:    2,
+		Clock:                clk,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(circuitbreaker.StateChange); ok {
+				report(c)
+			}
+		}),
 	}
 	breaker, err := circuitbreaker.New(cfg)
 	if err != nil {

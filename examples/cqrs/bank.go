@@ -80,7 +80,5 @@ func newRegistry() (*eventsource.Registry, error) {
 }
 
 func newAccounts(store eventsource.Store, reg *eventsource.Registry) (*eventsource.Repository[Account], error) {
-	cfg := eventsource.DefaultRepositoryConfig[Account]()
-	cfg.Store, cfg.Registry, cfg.StreamPrefix, cfg.Evolve = store, reg, "account-", evolve
-	return eventsource.NewRepository(cfg)
+	return eventsource.NewRepository(store, reg, evolve, eventsource.RepositoryConfig[Account]{StreamPrefix: "account-"})
 }

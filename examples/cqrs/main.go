@@ -25,10 +25,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitecqrs"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteeventsource"
 	"github.com/bulwark-go/bulwark/cqrs"
+	"github.com/bulwark-go/bulwark/retry"
 )
 
 func main() {
@@ -59,15 +61,11 @@ func openBank(ctx context.Context, path string) (*bank, error) {
 	if err != nil {
 		return nil, err
 	}
-	ecfg := sqliteeventsource.DefaultConfig()
-	ecfg.DB = db
-	events, err := sqliteeventsource.New(ecfg)
+	events, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	ccfg := sqlitecqrs.DefaultConfig()
-	ccfg.DB = db
-	checkpoints, err := sqlitecqrs.New(ccfg)
+	checkpoints, err := sqlitecqrs.New(db, sqlitecqrs.Config{})
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -78,7 +76,7 @@ func openBank(ctx context.Context, path string) (*bank, error) {
 	return &bank{db: db, events: events, checkpoints: checkpoints}, nil
 }
 
-func run(ctx context.Context, out io.Writer, path string) error {
+func run(ctx context.Context, out io.Writer, path string) (err error) {
 	b, err := openBank(ctx, path)
 	if err != nil {
 		return err
@@ -92,20 +90,21 @@ func run(ctx context.Context, out io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	cfg := cqrs.DefaultConfig[*sql.Tx]()
-	cfg.Events, cfg.Checkpoints, cfg.Projections = b.events, b.checkpoints, projections(reg)
-	cfg.MaxAttempts, cfg.RetryDelay, cfg.MaxRetryDelay = 3, 20*time.Millisecond, 100*time.Millisecond
-	cfg.Logger = slog.New(slog.DiscardHandler) // the example prints what matters
-	projector, err := cqrs.New(cfg)
+	cfg := cqrs.Config{
+		MaxAttempts: 3,
+		Backoff:     retry.Exponential{Initial: 20 * time.Millisecond, Jitter: retry.NoJitter},
+		MaxDelay:    100 * time.Millisecond,
+		Logger:      slog.New(slog.DiscardHandler), // the example prints what matters
+	}
+	projector, err := cqrs.New(b.events, b.checkpoints, projections(reg), cfg)
 	if err != nil {
 		return err
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- projector.Run(runCtx) }()
+	projecting := bulwark.Start(ctx, projector)
 	defer func() {
-		stop()
-		<-done
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, projecting.Stop(stopCtx))
 	}()
 
 	// 1. Commands, each followed by a query that waits until the balances

@@ -52,15 +52,11 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	ecfg := sqliteeventsource.DefaultConfig()
-	ecfg.DB = db
-	events, err := sqliteeventsource.New(ecfg)
+	events, err := sqliteeventsource.New(db, sqliteeventsource.Config{})
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	ocfg := sqliteoutbox.DefaultConfig()
-	ocfg.DB = db
-	box, err := sqliteoutbox.New(ocfg)
+	box, err := sqliteoutbox.New(db, sqliteoutbox.Config{})
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -124,16 +120,12 @@ func openPostgres(ctx context.Context, dsn string) (*database, error) {
 		return nil, err
 	}
 	closeAll := func() { pool.Close(); dropSchema() }
-	ecfg := pgeventsource.DefaultConfig()
-	ecfg.Pool, ecfg.Channel = pool, schema+"_events"
-	events, err := pgeventsource.New(ecfg)
+	events, err := pgeventsource.New(pool, pgeventsource.Config{Channel: schema + "_events"})
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	ocfg := pgoutbox.DefaultConfig()
-	ocfg.Pool, ocfg.Channel = pool, schema+"_outbox"
-	box, err := pgoutbox.New(ocfg)
+	box, err := pgoutbox.New(pool, pgoutbox.Config{Channel: schema + "_outbox"})
 	if err != nil {
 		closeAll()
 		return nil, err

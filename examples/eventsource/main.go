@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/google/uuid"
@@ -172,13 +173,17 @@ func mustEncode(reg *eventsource.Registry, v any) eventsource.EventData {
 }
 
 func newAccounts(store eventsource.Store, reg *eventsource.Registry, snapshots eventsource.SnapshotStore, out io.Writer, writer string) (*eventsource.Repository[Account], error) {
-	cfg := eventsource.DefaultRepositoryConfig[Account]()
-	cfg.Store, cfg.Registry, cfg.StreamPrefix, cfg.Evolve = store, reg, "account-", evolve
-	cfg.Snapshots, cfg.SnapshotEvery, cfg.SnapshotSchema = snapshots, 5, 1
-	cfg.OnRetry = func(id string, attempt int, err error) {
-		fmt.Fprintf(out, "%s: attempt %d: %v\n  %s: loading the new state and deciding again\n", writer, attempt, err, writer)
-	}
-	return eventsource.NewRepository(cfg)
+	return eventsource.NewRepository(store, reg, evolve, eventsource.RepositoryConfig[Account]{
+		StreamPrefix:   "account-",
+		Snapshots:      snapshots,
+		SnapshotEvery:  5,
+		SnapshotSchema: 1,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if r, ok := e.(eventsource.Retried); ok {
+				fmt.Fprintf(out, "%s: attempt %d: %v\n  %s: loading the new state and deciding again\n", writer, r.Attempt, r.Err, writer)
+			}
+		}),
+	})
 }
 
 func concurrentWriters(ctx context.Context, out io.Writer, store eventsource.Store, reg *eventsource.Registry, snapshots eventsource.SnapshotStore) error {
@@ -231,25 +236,27 @@ type Aggregate = eventsource.Aggregate[Account]
 func printLog(ctx context.Context, out io.Writer, store eventsource.Store, reg *eventsource.Registry) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	cfg := eventsource.DefaultSubscriptionConfig()
 	var checkpoint int64
-	cfg.OnCaughtUp = func(p int64) {
-		checkpoint = p
-		stop()
-	}
-	sub, err := eventsource.NewSubscription(store, cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(out, "the global log:")
-	err = sub.Run(ctx, 0, func(_ context.Context, e eventsource.Event) error {
+	sub, err := eventsource.NewSubscription(store, func(_ context.Context, e eventsource.Event) error {
 		decoded, err := reg.Decode(e)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "  %3d  %s v%-2d %-18s %+v\n", e.GlobalPosition, e.StreamID, e.StreamVersion, e.Type, decoded[0])
 		return nil
+	}, eventsource.SubscriptionConfig{
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if c, ok := e.(eventsource.CaughtUp); ok {
+				checkpoint = c.Position
+				stop()
+			}
+		}),
 	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "the global log:")
+	err = sub.Run(ctx)
 	if !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -37,41 +37,49 @@ type client struct {
 func newClient(url string, log func(string, ...any)) (*client, error) {
 	c := &client{url: url}
 
-	rcfg := retry.DefaultConfig()
-	rcfg.MaxAttempts = 3
-	rcfg.Backoff = retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.FullJitter}
-	// Rejections by the breaker and the bulkhead are answers, not accidents:
-	// retrying them at once would only add load.
-	rcfg.RetryIf = func(err error) bool {
-		return !errors.Is(err, circuitbreaker.ErrOpen) && !errors.Is(err, bulkhead.ErrFull)
-	}
-	rcfg.OnRetry = func(int, error, time.Duration) { c.retries.Add(1) }
-	retrier, err := retry.New(rcfg)
+	// A rejection by the breaker or the bulkhead (bulwark.ErrRejected) is an
+	// answer, not an accident: the retrier gives up on it at once, since
+	// knocking again would only add load.
+	retrier, err := retry.New(retry.Config{
+		MaxAttempts: 3,
+		Backoff:     retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.FullJitter},
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(retry.Retried); ok {
+				c.retries.Add(1)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
 
-	bcfg := circuitbreaker.DefaultConfig()
-	bcfg.Name = "inventory"
-	bcfg.Window = circuitbreaker.LastCalls(50)
-	bcfg.MinimumCalls = 20
-	bcfg.FailureRateThreshold = 50
-	bcfg.OpenWait = time.Second
-	bcfg.OpenWaitMultiplier, bcfg.MaxOpenWait = 0, 0
-	bcfg.HalfOpenCalls, bcfg.HalfOpenSuccesses = 3, 2
-	bcfg.OnStateChange = func(sc circuitbreaker.StateChange) {
-		switch sc.To {
-		case circuitbreaker.StateOpen:
-			if sc.From == circuitbreaker.StateClosed {
-				log("breaker %v -> %v: %d of the last %d attempts failed", sc.From, sc.To, sc.Metrics.Failures, sc.Metrics.Calls)
-			} else {
-				log("breaker %v -> %v: a probe failed, still down", sc.From, sc.To)
+	c.breaker, err = circuitbreaker.New(circuitbreaker.Config{
+		Name:                 "inventory",
+		Window:               circuitbreaker.LastCalls(50),
+		MinimumCalls:         20,
+		FailureRateThreshold: 50,
+		OpenWait:             time.Second,
+		OpenWaitMultiplier:   circuitbreaker.FixedOpenWait,
+		HalfOpenCalls:        3,
+		HalfOpenSuccesses:    2,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			sc, ok := e.(circuitbreaker.StateChange)
+			if !ok {
+				return
 			}
-		default:
-			log("breaker %v -> %v", sc.From, sc.To)
-		}
-	}
-	if c.breaker, err = circuitbreaker.New(bcfg); err != nil {
+			switch sc.To {
+			case circuitbreaker.StateOpen:
+				if sc.From == circuitbreaker.StateClosed {
+					log("breaker %v -> %v: %d of the last %d attempts failed", sc.From, sc.To, sc.Metrics.Failures, sc.Metrics.Calls)
+				} else {
+					log("breaker %v -> %v: a probe failed, still down", sc.From, sc.To)
+				}
+			default:
+				log("breaker %v -> %v", sc.From, sc.To)
+			}
+		}),
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -84,9 +92,8 @@ func newClient(url string, log func(string, ...any)) (*client, error) {
 		return nil, err
 	}
 
-	t, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{
-		Policy: bulwark.Chain(retrier, c.breaker, bh, perAttempt),
-		Base:   &http.Transport{MaxIdleConnsPerHost: workers},
+	t, err := bulwarkhttp.NewTransport(bulwark.Chain(retrier, c.breaker, bh, perAttempt), bulwarkhttp.TransportConfig{
+		Base: &http.Transport{MaxIdleConnsPerHost: workers},
 	})
 	if err != nil {
 		return nil, err

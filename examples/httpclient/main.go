@@ -12,7 +12,9 @@
 //	retry → circuit breaker → bulkhead → timeout
 //
 // so each request is retried on 5xx (three attempts at most), each attempt
-// passes the breaker, takes one of four bulkhead permits and may last 300ms.
+// passes the breaker, takes one of four bulkhead permits and may last 300ms;
+// a rejection by the open breaker or the full bulkhead ends the request at
+// once, without a retry.
 // The program prints the service's phases and the breaker's changes of state
 // as they happen, a line per second of what the client saw, and a summary.
 package main

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 )
 
 // client calls the payment service and retries: after a timeout, after a
@@ -61,7 +61,7 @@ func (c *client) send(ctx context.Context, key, body string) (reply, error) {
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(idempotency.KeyHeader, strconv.Quote(key)) // the draft's structured-field string
+	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, strconv.Quote(key)) // the draft's structured-field string
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return reply{}, err
@@ -71,7 +71,7 @@ func (c *client) send(ctx context.Context, key, body string) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{status: resp.StatusCode, replayed: resp.Header.Get(idempotency.ReplayedHeader) == "true", body: string(bytes.TrimSpace(b))}, nil
+	return reply{status: resp.StatusCode, replayed: resp.Header.Get(bulwarkhttp.HeaderIdempotentReplayed) == "true", body: string(bytes.TrimSpace(b))}, nil
 }
 
 func isTimeout(err error) bool {

@@ -7,7 +7,7 @@
 //	go run ./examples/idempotency              # records in a temporary SQLite file
 //	go run ./examples/idempotency -store memory
 //
-// The server puts idempotency.Middleware in front of POST /payments, with
+// The server puts bulwarkhttp.Idempotency in front of POST /payments, with
 // the client's identity (its bearer token) as the scope. The program runs
 // the scenarios against it, prints what happened and exits with status 1
 // if any account was charged more than once.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteidempotency"
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/idempotency"
 )
 
@@ -54,7 +55,7 @@ func startServer(ctx context.Context, dir, storeKind string) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		st, err := sqliteidempotency.New(sqliteidempotency.Config{DB: db, Table: "idempotency_records"})
+		st, err := sqliteidempotency.New(db, sqliteidempotency.Config{})
 		if err != nil {
 			return nil, err
 		}
@@ -66,25 +67,23 @@ func startServer(ctx context.Context, dir, storeKind string) (*server, error) {
 		return nil, fmt.Errorf("unknown store %q: use sqlite or memory", storeKind)
 	}
 
-	cfg := idempotency.DefaultConfig()
-	cfg.Store = store
-	cfg.Lease = 10 * time.Second // longer than a charge ever takes
-	keeper, err := idempotency.New(cfg)
+	keeper, err := idempotency.New(store, idempotency.Config{
+		Lease: 10 * time.Second, // longer than a charge ever takes
+	})
 	if err != nil {
 		return nil, err
 	}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = keeper
-	mcfg.Required = true
-	// The scope is the authenticated client: a guessed key never returns
-	// another client's payment.
-	mcfg.Scope = func(r *http.Request) string { return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") }
-	mw, err := idempotency.NewMiddleware(mcfg)
+	mw, err := bulwarkhttp.NewIdempotency(keeper, bulwarkhttp.IdempotencyConfig{
+		Required: true,
+		// The scope is the authenticated client: a guessed key never returns
+		// another client's payment.
+		Scope: func(r *http.Request) string { return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") },
+	})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /payments", mw.Wrap(http.HandlerFunc(s.pay)))
+	mux.Handle("POST /payments", mw.Handler(http.HandlerFunc(s.pay)))
 	s.Server = httptest.NewServer(mux)
 	return s, nil
 }

@@ -40,19 +40,15 @@ func newConsumer(cluster *kfake.Cluster, producer *kgo.Client, poison int, out i
 	}
 	c := &consumer{cl: cl, dlq: dlq, out: out, poison: fmt.Sprintf("order-%03d", poison)}
 
-	kc := idempotency.DefaultConfig()
-	kc.Store = idempotency.NewMemoryStore()
-	keeper, err := idempotency.New(kc)
+	keeper, err := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
 	if err != nil {
 		return nil, err
 	}
-	inbox, err := idempotency.NewInbox(idempotency.InboxConfig{Keeper: keeper, Consumer: "fulfilment"})
+	inbox, err := idempotency.NewInbox(keeper, idempotency.InboxConfig{Consumer: "fulfilment"})
 	if err != nil {
 		return nil, err
 	}
-	rc := retry.DefaultConfig()
-	rc.Backoff = retry.Constant{Delay: 20 * time.Millisecond}
-	retrier, err := retry.New(rc)
+	retrier, err := retry.New(retry.Config{Backoff: retry.Constant{Delay: 20 * time.Millisecond}})
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/kafka/kafkaoutbox"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -75,17 +76,21 @@ func run(ctx context.Context, out io.Writer, o Options) error {
 		return err
 	}
 	defer producer.Close()
-	pub, err := kafkaoutbox.New(kafkaoutbox.Config{Client: producer})
+	pub, err := kafkaoutbox.New(producer, kafkaoutbox.Config{})
 	if err != nil {
 		return err
 	}
 	store := outbox.NewMemoryStore()
-	relay, err := outbox.NewRelay(store, pub, outbox.DefaultConfig())
+	relay, err := outbox.NewRelay(store, pub, outbox.Config{})
 	if err != nil {
 		return err
 	}
-	go func() { _ = relay.Run(ctx) }()
-	defer func() { _ = relay.Close(context.Background()) }()
+	relaying := bulwark.Start(ctx, relay)
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = relaying.Stop(stopCtx)
+	}()
 
 	var enqueued []outbox.Message
 	for i := 1; i <= o.Orders; i++ {

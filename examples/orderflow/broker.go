@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -74,9 +76,9 @@ func (b *broker) close() {
 }
 
 // startRelay starts the outbox relay that moves the order service's
-// committed events to JetStream.
-func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count *counters) (*outbox.Relay, <-chan error, error) {
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: b.js})
+// committed events to JetStream, and returns it with the Group running it.
+func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count *counters) (*outbox.Relay, *bulwark.Group, error) {
+	pub, err := natsoutbox.New(b.js, natsoutbox.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -100,22 +102,23 @@ func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count 
 		return nil
 	})
 
-	cfg := outbox.DefaultConfig()
-	cfg.PollInterval = 50 * time.Millisecond // SQLite cannot notify the relay of a commit
-	cfg.RetryInitialInterval = 100 * time.Millisecond
-	cfg.RetryMaxInterval = 2 * time.Second
-	cfg.OnPublished = func(outbox.Message) { count.published.Add(1) }
-	cfg.OnRetry = func(m outbox.Message, attempts int, err error, retryAt time.Time) {
-		story.say("relay: publishing %s's %s event failed (%v); trying again in %v", m.Key, m.Topic, err, time.Until(retryAt).Round(time.Millisecond))
-	}
-	cfg.OnDeadLetter = func(m outbox.Message, attempts int, err error) {
-		story.say("relay: gave up on %s's %s event after %d attempts (%v): it waits in the dead letters", m.Key, m.Topic, attempts, err)
-	}
-	relay, err := outbox.NewRelay(store, publisher, cfg)
+	relay, err := outbox.NewRelay(store, publisher, outbox.Config{
+		PollInterval: 50 * time.Millisecond, // SQLite cannot notify the relay of a commit
+		Backoff:      retry.Exponential{Initial: 100 * time.Millisecond, Multiplier: 2, Jitter: retry.EqualJitter},
+		MaxDelay:     2 * time.Second,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			switch e := e.(type) {
+			case outbox.Published:
+				count.published.Add(1)
+			case outbox.PublishFailed:
+				story.say("relay: publishing %s's %s event failed (%v); trying again in %v", e.Message.Key, e.Message.Topic, e.Err, time.Until(e.RetryAt).Round(time.Millisecond))
+			case outbox.DeadLettered:
+				story.say("relay: gave up on %s's %s event after %d attempts (%v): it waits in the dead letters", e.Message.Key, e.Message.Topic, e.Attempts, e.Err)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(context.Background()) }()
-	return relay, done, nil
+	return relay, bulwark.Start(context.Background(), relay), nil
 }

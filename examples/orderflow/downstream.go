@@ -66,64 +66,80 @@ func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downst
 	name := downstreamNames[cfg.index]
 	d := &downstream{name: name, url: cfg.url}
 
-	budget, err := retry.NewBudget(retry.DefaultBudgetConfig())
+	budget, err := retry.NewBudget(retry.BudgetConfig{})
 	if err != nil {
 		return nil, err
 	}
-	rcfg := retry.DefaultConfig()
-	rcfg.MaxAttempts = 3
-	rcfg.Backoff = retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.FullJitter}
-	rcfg.MaxDelay = time.Second // a 409's Retry-After: 1 is honoured, nothing longer
-	rcfg.Budget = budget
-	rcfg.RetryIf = func(err error) bool {
-		return !errors.Is(err, circuitbreaker.ErrOpen) && !errors.Is(err, bulkhead.ErrFull)
-	}
-	rcfg.OnRetry = func(int, error, time.Duration) { count.stepRetry[cfg.index].Add(1) }
-	retrier, err := retry.New(rcfg)
+	// RetryRejected is left off: a refusal by the breaker or the bulkhead
+	// (bulwark.ErrRejected) ends the retries at once.
+	retrier, err := retry.New(retry.Config{
+		Name:        name,
+		MaxAttempts: 3,
+		Backoff:     retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.FullJitter},
+		MaxDelay:    time.Second, // a 409's Retry-After (the rest of the first attempt's lease) is cut to a second
+		Budget:      budget,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(retry.Retried); ok {
+				count.stepRetry[cfg.index].Add(1)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
 
-	bcfg := circuitbreaker.DefaultConfig()
-	bcfg.Name = name
-	bcfg.Window = circuitbreaker.LastCalls(20)
-	bcfg.MinimumCalls = 10
-	bcfg.FailureRateThreshold = 50
-	bcfg.ConsecutiveFailures = 5
-	bcfg.OpenWait = cfg.openWait
-	bcfg.OpenWaitMultiplier = 2
-	bcfg.MaxOpenWait = 3 * cfg.openWait
-	bcfg.HalfOpenCalls, bcfg.HalfOpenSuccesses = probes, 2
-	bcfg.MaxHalfOpenWait = 5 * time.Second
-	// Neither of these says the service is failing: a 409 says it is
-	// alive and still busy with an earlier attempt under the same key, and
-	// a full bulkhead is the processor's own queue.
-	bcfg.IsIgnored = func(err error) bool {
-		var se *bulwarkhttp.StatusError
-		return (errors.As(err, &se) && se.StatusCode == http.StatusConflict) || errors.Is(err, bulkhead.ErrFull)
-	}
 	var told atomic.Bool // the first refusal of this open spell was told
-	bcfg.OnStateChange = func(c circuitbreaker.StateChange) {
-		if c.To == circuitbreaker.StateOpen {
-			count.opened[cfg.index].Add(1)
-			told.Store(false)
-		}
-		story.say("%s", describeChange(name, c))
-	}
-	bcfg.OnReject = func(e *circuitbreaker.OpenError) {
-		count.rejected[cfg.index].Add(1)
-		if told.CompareAndSwap(false, true) {
-			story.say("processor: the %s breaker refuses a call at once, with Retry-After %v: the saga step waits that long, then tries again",
-				name, e.RetryAfter().Round(10*time.Millisecond))
-		}
-	}
-	breaker, err := circuitbreaker.New(bcfg)
+	breaker, err := circuitbreaker.New(circuitbreaker.Config{
+		Name:                 name,
+		Window:               circuitbreaker.LastCalls(20),
+		MinimumCalls:         10,
+		FailureRateThreshold: 50,
+		ConsecutiveFailures:  5,
+		OpenWait:             cfg.openWait,
+		OpenWaitMultiplier:   2,
+		MaxOpenWait:          3 * cfg.openWait,
+		HalfOpenCalls:        probes,
+		HalfOpenSuccesses:    2,
+		MaxHalfOpenWait:      5 * time.Second,
+		// Neither of these says the service is failing: a 409 says it is
+		// alive and still busy with an earlier attempt under the same key,
+		// and a full bulkhead is the processor's own queue.
+		IsIgnored: func(err error) bool {
+			var se *bulwarkhttp.StatusError
+			return (errors.As(err, &se) && se.StatusCode == http.StatusConflict) || errors.Is(err, bulkhead.ErrFull)
+		},
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			switch e := e.(type) {
+			case circuitbreaker.StateChange:
+				if e.To == circuitbreaker.StateOpen {
+					count.opened[cfg.index].Add(1)
+					told.Store(false)
+				}
+				story.say("%s", describeChange(name, e))
+			case circuitbreaker.Rejected:
+				count.rejected[cfg.index].Add(1)
+				if told.CompareAndSwap(false, true) {
+					story.say("processor: the %s breaker refuses a call at once, with Retry-After %v: the saga step waits that long, then tries again",
+						name, e.Err.RetryAfter().Round(10*time.Millisecond))
+				}
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
 
-	limit, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 8, MaxWaiting: 64, MaxWait: 2 * time.Second,
-		OnFull: func(string) { count.rejected[cfg.index].Add(1) }})
+	limit, err := bulkhead.New(bulkhead.Config{
+		Name:          name,
+		MaxConcurrent: 8,
+		MaxWaiting:    64,
+		MaxWait:       2 * time.Second,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(bulkhead.Rejected); ok {
+				count.rejected[cfg.index].Add(1)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -133,18 +149,25 @@ func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downst
 	}
 	policies := []bulwark.Policy{retrier, breaker, limit}
 	if cfg.hedgeAfter > 0 {
-		hcfg := hedge.DefaultConfig()
-		hcfg.Delay = cfg.hedgeAfter
-		hcfg.Percentile, hcfg.Window = 0, 0 // a fixed delay: the slow spells would drag a percentile up with them
-		hcfg.MaxHedges = 1
 		var told atomic.Bool
-		hcfg.OnHedge = func(_ int, delay time.Duration) {
-			count.hedged.Add(1)
-			if told.CompareAndSwap(false, true) {
-				story.say("processor: a request to %s had no answer after %v: a hedged second request goes out, and the first success wins (the summaries count the rest)", name, delay)
-			}
-		}
-		hedger, err := hedge.New(hcfg)
+		hedger, err := hedge.New(hedge.Config{
+			Name:  name,
+			Delay: cfg.hedgeAfter,
+			// A fixed delay: the slow spells would drag a percentile up
+			// with them.
+			Percentile: hedge.NoPercentile,
+			MaxHedges:  1,
+			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				h, ok := e.(hedge.Hedged)
+				if !ok {
+					return
+				}
+				count.hedged.Add(1)
+				if told.CompareAndSwap(false, true) {
+					story.say("processor: a request to %s had no answer after %v: a hedged second request goes out, and the first success wins (the summaries count the rest)", name, h.Delay)
+				}
+			}),
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -152,9 +175,8 @@ func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downst
 	}
 	policies = append(policies, perAttempt)
 
-	t, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{
-		Policy: bulwark.Chain(policies...),
-		Base:   &http.Transport{MaxIdleConnsPerHost: 16},
+	t, err := bulwarkhttp.NewTransport(bulwark.Chain(policies...), bulwarkhttp.TransportConfig{
+		Base: &http.Transport{MaxIdleConnsPerHost: 16},
 		// 409 (another attempt with the key is running) is worth retrying
 		// after its Retry-After, like a 5xx or a 429.
 		IsFailure: func(r *http.Response) bool {
@@ -215,7 +237,7 @@ func (d *downstream) post(ctx context.Context, path, key string, body, out any) 
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, key)
 	req.Header.Set(clientHeader, "order-processor")
 	resp, err := d.http.Do(req)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -44,7 +45,7 @@ type flow struct {
 	processor     *processor
 	orders        *orderService
 	relay         *outbox.Relay
-	relayDone     <-chan error
+	relaying      *bulwark.Group
 	shop          *shop
 	sends         []send
 }
@@ -185,7 +186,7 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], o.Seed+6, story, count); err != nil {
 		return err
 	}
-	if fl.relay, fl.relayDone, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
+	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
 		return err
 	}
 	fl.shop, err = newShop(fl.orders.server.url, story, count)
@@ -234,14 +235,14 @@ func (fl *flow) close() error {
 	if fl.shop != nil {
 		fl.shop.close()
 	}
-	if fl.relay != nil {
+	var errs []error
+	if fl.relaying != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = fl.relay.Close(ctx)
+		errs = append(errs, fl.relaying.Stop(ctx))
 		cancel()
-		<-fl.relayDone
 	}
 	if fl.orders != nil {
-		fl.orders.close()
+		errs = append(errs, fl.orders.close())
 	}
 	if fl.processor != nil {
 		fl.processor.close()
@@ -253,13 +254,13 @@ func (fl *flow) close() error {
 		fl.inventory.close()
 	}
 	if fl.payments != nil {
-		fl.payments.close()
+		errs = append(errs, fl.payments.close())
 	}
 	if fl.broker != nil {
 		fl.broker.close()
 	}
 	if fl.storage != nil {
-		return fl.storage.close()
+		errs = append(errs, fl.storage.close())
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/chaos"
@@ -70,14 +71,17 @@ func startInventoryService(ctx context.Context, db *database, seed uint64, count
 	// the rest with 503 and Retry-After at once instead of letting them
 	// queue. It matters when the sagas that waited out an outage all come
 	// back together.
-	limit, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 16, Adaptive: bulkhead.DefaultAIMD(100 * time.Millisecond)})
+	limit, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 16, Adaptive: bulkhead.AIMD{LatencyThreshold: 100 * time.Millisecond}})
 	if err != nil {
 		return nil, err
 	}
-	scfg := bulwarkhttp.DefaultShedderConfig()
-	scfg.Policy = limit
-	scfg.OnReject = func(*http.Request, error) { count.shed.Add(1) }
-	shedder, err := bulwarkhttp.NewShedder(scfg)
+	shedder, err := bulwarkhttp.NewShedder(limit, bulwarkhttp.ShedderConfig{
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(bulwarkhttp.Shed); ok {
+				count.shed.Add(1)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +102,7 @@ func (s *inventoryService) reserve(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
+	key := r.Header.Get(bulwarkhttp.HeaderIdempotencyKey)
 	ctx := r.Context()
 	status, err := s.inTx(ctx, func(tx *sql.Tx) (int, error) {
 		res, err := tx.ExecContext(ctx, `INSERT INTO reservations (key, order_id, sku, qty, state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,

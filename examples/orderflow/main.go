@@ -21,7 +21,7 @@
 //     sends twice at once, some again at the end.
 //   - The order service (orderservice.go) limits each client's rate
 //     (bulwarkhttp.RateLimiter, 429 with Retry-After), runs each key once
-//     (idempotency.Middleware; retries get the first response back), and
+//     (bulwarkhttp.Idempotency; retries get the first response back), and
 //     writes the order and its orders.created event in one transaction
 //     (the transactional outbox).
 //   - The relay (broker.go) publishes the committed events to JetStream

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/chaos"
 )
 
@@ -50,7 +51,7 @@ func (s *notificationService) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := s.db.ExecContext(r.Context(), `INSERT INTO notifications (key, order_id, message) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		r.Header.Get("Idempotency-Key"), req.OrderID, req.Message)
+		r.Header.Get(bulwarkhttp.HeaderIdempotencyKey), req.OrderID, req.Message)
 	if err != nil {
 		problem(w, http.StatusServiceUnavailable, err.Error())
 		return

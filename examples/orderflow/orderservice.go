@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/idempotency"
@@ -43,6 +45,7 @@ type orderService struct {
 	db      *database
 	enqueue enqueueFunc
 	late    *chaos.Injector
+	keys    *idempotencyKeys
 	count   *counters
 	server  *server
 }
@@ -74,32 +77,6 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	}
 	s := &orderService{db: db, enqueue: enqueue, late: late, count: count}
 
-	// Idempotency keys: the first request with a key runs the handler and
-	// its response is stored; every retry of it (same client, same key) gets
-	// that response back, and a retry that comes while the first still runs
-	// gets 409 with Retry-After.
-	kcfg := idempotency.DefaultConfig()
-	kcfg.Store = records
-	kcfg.Lease = 30 * time.Second // far longer than writing an order takes
-	kcfg.OnReplay = func(idempotency.Ref) { count.replayed.Add(1) }
-	// Records expire after kcfg.TTL (a day); a service that runs for long
-	// also runs keeper.RunCleanup to delete them.
-	keeper, err := idempotency.New(kcfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = keeper
-	mcfg.Required = true
-	mcfg.Scope = func(r *http.Request) string { return r.Header.Get(clientHeader) }
-	// A 5xx means the order was not written (the transaction failed): let
-	// the retry run again instead of replaying the failure.
-	mcfg.Retryable = func(status int) bool { return status >= 500 }
-	keys, err := idempotency.NewMiddleware(mcfg)
-	if err != nil {
-		return nil, nil, err
-	}
-
 	// A rate limit per client, in front of everything: a client over its
 	// limit gets 429 and Retry-After without costing a database write.
 	limits, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
@@ -109,33 +86,48 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	if err != nil {
 		return nil, nil, err
 	}
-	lcfg := bulwarkhttp.DefaultRateLimiterConfig()
-	lcfg.Limiter = limits
-	lcfg.Key = func(r *http.Request) string { return r.Header.Get(clientHeader) }
 	var (
 		mu   sync.Mutex
 		told = map[string]time.Time{} // when each client's 429 was last told
 	)
-	lcfg.OnLimited = func(r *http.Request, client string, retryAfter time.Duration) {
-		mu.Lock()
-		tell := time.Since(told[client]) > time.Second
-		if tell {
-			told[client] = time.Now()
-		}
-		mu.Unlock()
-		if tell {
-			story.say("orders: client %s is over its rate limit of 4 orders a second: 429, come back in %v", client, retryAfter.Round(time.Millisecond))
-		}
-	}
-	limiter, err := bulwarkhttp.NewRateLimiter(lcfg)
+	limiter, err := bulwarkhttp.NewRateLimiter(limits, bulwarkhttp.RateLimiterConfig{
+		Key: func(r *http.Request) string { return r.Header.Get(clientHeader) },
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			l, ok := e.(bulwarkhttp.Limited)
+			if !ok {
+				return
+			}
+			mu.Lock()
+			tell := time.Since(told[l.Key]) > time.Second
+			if tell {
+				told[l.Key] = time.Now()
+			}
+			mu.Unlock()
+			if tell {
+				story.say("orders: client %s is over its rate limit of 4 orders a second: 429, come back in %v", l.Key, l.Wait.Round(time.Millisecond))
+			}
+		}),
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("POST /orders", limiter.Handler(keys.Wrap(http.HandlerFunc(s.create))))
-	if s.server, err = serve(mux); err != nil {
+	// Idempotency keys (keys.go): retries of an order get the first
+	// answer back, and write nothing.
+	keys, err := newIdempotencyKeys(records, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if _, ok := e.(idempotency.Replayed); ok {
+			count.replayed.Add(1)
+		}
+	}))
+	if err != nil {
 		return nil, nil, err
+	}
+	s.keys = keys
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /orders", limiter.Handler(keys.Handler(http.HandlerFunc(s.create))))
+	if s.server, err = serve(mux); err != nil {
+		return nil, nil, errors.Join(err, keys.close())
 	}
 	return s, box, nil
 }
@@ -194,4 +186,12 @@ func (s *orderService) write(ctx context.Context, order *orderEvent, key string)
 	return tx.Commit()
 }
 
-func (s *orderService) close() { s.server.close() }
+func (s *orderService) close() error {
+	if s.server != nil {
+		s.server.close()
+	}
+	if s.keys != nil {
+		return s.keys.close()
+	}
+	return nil
+}

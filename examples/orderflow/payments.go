@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/idempotency"
 )
@@ -34,6 +36,7 @@ type paymentService struct {
 	db     *database
 	faults *chaos.Injector // in front of the service: 503s
 	late   *chaos.Injector // inside it: answers that leave after the charge, late
+	keys   *idempotencyKeys
 	server *server
 }
 
@@ -57,31 +60,20 @@ func startPaymentService(ctx context.Context, st storage, db *database, seed uin
 		return nil, err
 	}
 
-	kcfg := idempotency.DefaultConfig()
-	kcfg.Store = records
-	kcfg.Lease = 30 * time.Second
-	kcfg.OnReplay = func(ref idempotency.Ref) {
-		story.say("payments: a charge with key %s came again and got the first answer back: the card is not charged twice", ref.Key)
-	}
-	keeper, err := idempotency.New(kcfg)
-	if err != nil {
-		return nil, err
-	}
-	mcfg := idempotency.DefaultMiddlewareConfig()
-	mcfg.Keeper = keeper
-	mcfg.Required = true
-	mcfg.Scope = func(r *http.Request) string { return r.Header.Get(clientHeader) }
-	// A decline (402) is stored and replayed: the card stays declined on
-	// every retry. A 5xx charged nothing, so a retry runs again.
-	mcfg.Retryable = func(status int) bool { return status >= 500 }
-	keys, err := idempotency.NewMiddleware(mcfg)
+	// Idempotency keys (keys.go). A decline (402) is stored and replayed:
+	// the card stays declined on every retry.
+	s.keys, err = newIdempotencyKeys(records, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if r, ok := e.(idempotency.Replayed); ok {
+			story.say("payments: a charge with key %s came again and got the first answer back: the card is not charged twice", r.Ref.Key)
+		}
+	}))
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /charges", keys.Wrap(http.HandlerFunc(s.charge)))
+	mux.Handle("POST /charges", s.keys.Handler(http.HandlerFunc(s.charge)))
 	if s.server, err = serve(withChaos(s.faults, mux)); err != nil {
-		return nil, err
+		return nil, errors.Join(err, s.keys.close())
 	}
 	return s, nil
 }
@@ -142,4 +134,12 @@ func (s *paymentService) heal() {
 	s.late.Disable()
 }
 
-func (s *paymentService) close() { s.server.close() }
+func (s *paymentService) close() error {
+	if s.server != nil {
+		s.server.close()
+	}
+	if s.keys != nil {
+		return s.keys.close()
+	}
+	return nil
+}

@@ -9,9 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -31,7 +33,7 @@ type processor struct {
 	ctx      context.Context // ends when the processor closes
 	cancel   context.CancelFunc
 	handlers sync.WaitGroup
-	running  chan error // orch.Run's result
+	running  *bulwark.Group // the orchestrator's Run
 }
 
 // serviceURLs are where the processor finds its downstream services.
@@ -40,7 +42,7 @@ type serviceURLs struct {
 }
 
 func startProcessor(ctx context.Context, st storage, db *database, b *broker, urls serviceURLs, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
-	p := &processor{story: story, count: count, running: make(chan error, 1)}
+	p := &processor{story: story, count: count}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -74,22 +76,29 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 	if err != nil {
 		return nil, err
 	}
-	scfg := saga.DefaultConfig()
-	scfg.LeaseDuration = 15 * time.Second
-	scfg.PollInterval = time.Second
-	scfg.RetryDelay, scfg.MaxRetryDelay = 100*time.Millisecond, phase/2
-	// A shipment or notification that still fails after this many tries
-	// (each through the step's policy) is left for an operator, listed as
-	// NeedsAttention, instead of being retried for ever in silence.
-	scfg.RetriableAttempts = 20
-	scfg.Logger = slog.New(slog.NewTextHandler(story, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	scfg.OnFinished = p.finished
-	if p.orch, err = saga.New(def, sagas, scfg); err != nil {
+	p.orch, err = saga.New(def, sagas, saga.Config{
+		LeaseDuration: 15 * time.Second,
+		PollInterval:  time.Second,
+		Backoff:       retry.Exponential{Initial: 100 * time.Millisecond, Multiplier: 2, Jitter: retry.EqualJitter},
+		MaxDelay:      phase / 2,
+		// A shipment or notification that still fails after this many
+		// tries (each through the step's policy) is left for an operator,
+		// listed as NeedsAttention, instead of being retried for ever in
+		// silence.
+		RetriableAttempts: 20,
+		Logger:            slog.New(slog.NewTextHandler(story, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if f, ok := e.(saga.Finished); ok {
+				p.finished(f)
+			}
+		}),
+	})
+	if err != nil {
 		return nil, err
 	}
 	// Run takes over the sagas of an orchestrator that died (none do in
 	// this run): any instance resumes them where their log says.
-	go func() { p.running <- p.orch.Run(p.ctx) }()
+	p.running = bulwark.Start(p.ctx, p.orch)
 
 	// The idempotent consumer. JetStream delivers at least once: again
 	// when an ack is lost, when the processor restarts before acking, or
@@ -107,15 +116,20 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 	if err != nil {
 		return nil, err
 	}
-	kcfg := idempotency.DefaultConfig()
-	kcfg.Store = records
-	kcfg.Lease = 2 * time.Minute // longer than any saga of this run takes
-	keeper, err := idempotency.New(kcfg)
+	keeper, err := idempotency.New(records, idempotency.Config{
+		Lease: 2 * time.Minute, // longer than any saga of this run takes
+	})
 	if err != nil {
 		return nil, err
 	}
-	p.inbox, err = idempotency.NewInbox(idempotency.InboxConfig{Keeper: keeper, Consumer: "order-processor",
-		OnDuplicate: func(string) { count.redelivery.Add(1) }})
+	p.inbox, err = idempotency.NewInbox(keeper, idempotency.InboxConfig{
+		Consumer: "order-processor",
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(idempotency.Duplicate); ok {
+				count.redelivery.Add(1)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +216,7 @@ func (p *processor) runSaga(ctx context.Context, ev orderEvent) error {
 }
 
 // finished tells the end of each saga.
-func (p *processor) finished(ev saga.SagaEvent) {
+func (p *processor) finished(ev saga.Finished) {
 	snap, err := p.orch.Get(context.Background(), ev.SagaID)
 	if err != nil {
 		p.story.say("processor: reading saga %s: %v", ev.SagaID, err)
@@ -225,17 +239,21 @@ func (p *processor) finished(ev saga.SagaEvent) {
 	}
 }
 
-// close stops consuming, stops the sagas in flight at their next
-// transition (their messages go back to JetStream, unacknowledged), and
-// waits for the deliveries in hand.
+// close stops consuming, stops the orchestrator (the step invocations in
+// flight finish and are written; the sagas' messages go back to JetStream,
+// unacknowledged, for Run here or in another instance to resume), and waits
+// for the deliveries in hand.
 func (p *processor) close() {
 	if p.consumer != nil {
 		p.consumer.Stop()
 		<-p.consumer.Closed()
 	}
-	if p.orch != nil {
-		_ = p.orch.Close()
-		<-p.running
+	if p.running != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := p.running.Stop(ctx); err != nil {
+			p.story.say("processor: stopping the orchestrator: %v", err)
+		}
+		cancel()
 	}
 	p.cancel()
 	p.handlers.Wait()

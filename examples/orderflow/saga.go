@@ -54,16 +54,20 @@ func reservationKey(sagaID string) string {
 // name) as the Idempotency-Key: the same on every retry and after a crash,
 // so the service does the work once.
 //
-// The transports retry blips within one request. The steps' policies wait
-// out outages: when a breaker is open, its error says when it will let a
-// call through again (RetryAfter), and the step's retry waits that long
-// before trying again, instead of hammering it. A reservation waits up to
-// four phases, then the saga gives up on it and compensates.
+// The transports retry blips within one request, and give up at once when
+// a breaker or a bulkhead refuses the call. The steps' policies wait out
+// outages: they retry refusals too (RetryRejected), and when a breaker is
+// open, its error says when it will let a call through again (RetryAfter),
+// so the step's retry waits that long before trying again, instead of
+// hammering it. A reservation waits up to four phases, then the saga gives
+// up on it and compensates.
 func orderSaga(inventory, payments, notifications *downstream, phase time.Duration) (saga.Definition[Order], error) {
 	outage, err := retry.New(retry.Config{
+		MaxAttempts:    retry.Unlimited, // MaxElapsedTime ends it
 		MaxElapsedTime: 4 * phase,
 		Backoff:        retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.FullJitter},
 		MaxDelay:       phase / 2,
+		RetryRejected:  true,
 	})
 	if err != nil {
 		return saga.Definition[Order]{}, err
@@ -73,9 +77,10 @@ func orderSaga(inventory, payments, notifications *downstream, phase time.Durati
 	// release the stock of a paid order. So it is retried, under its key,
 	// until the payment service gives an answer: charged, or declined.
 	untilAnswered, err := retry.New(retry.Config{
-		MaxAttempts: 0, // no limit; a decline is permanent and ends it
-		Backoff:     retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.FullJitter},
-		MaxDelay:    phase / 2,
+		MaxAttempts:   retry.Unlimited, // a decline is permanent and ends it
+		Backoff:       retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.FullJitter},
+		MaxDelay:      phase / 2,
+		RetryRejected: true,
 	})
 	if err != nil {
 		return saga.Definition[Order]{}, err

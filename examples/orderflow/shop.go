@@ -15,7 +15,6 @@ import (
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
-	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/timeout"
 )
@@ -88,13 +87,17 @@ type shop struct {
 }
 
 func newShop(url string, story *story, count *counters) (*shop, error) {
-	rcfg := retry.DefaultConfig()
-	rcfg.MaxAttempts = 0
-	rcfg.MaxElapsedTime = 30 * time.Second
-	rcfg.Backoff = retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.FullJitter}
-	rcfg.MaxDelay = 2 * time.Second
-	rcfg.OnRetry = func(_ int, err error, _ time.Duration) { count.clientRetry[retryReason(err)].Add(1) }
-	retrier, err := retry.New(rcfg)
+	retrier, err := retry.New(retry.Config{
+		MaxAttempts:    retry.Unlimited, // MaxElapsedTime ends it
+		MaxElapsedTime: 30 * time.Second,
+		Backoff:        retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.FullJitter},
+		MaxDelay:       2 * time.Second,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if r, ok := e.(retry.Retried); ok {
+				count.clientRetry[retryReason(r.Err)].Add(1)
+			}
+		}),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -102,9 +105,8 @@ func newShop(url string, story *story, count *counters) (*shop, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := bulwarkhttp.NewTransport(bulwarkhttp.TransportConfig{
-		Policy: bulwark.Chain(retrier, perAttempt),
-		Base:   &http.Transport{MaxIdleConnsPerHost: 16},
+	t, err := bulwarkhttp.NewTransport(bulwark.Chain(retrier, perAttempt), bulwarkhttp.TransportConfig{
+		Base: &http.Transport{MaxIdleConnsPerHost: 16},
 		IsFailure: func(r *http.Response) bool {
 			return bulwarkhttp.DefaultIsFailure(r) || r.StatusCode == http.StatusConflict
 		},
@@ -203,7 +205,7 @@ func (c *shop) post(ctx context.Context, s send) (order string, replayed bool, e
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(clientHeader, s.client)
-	req.Header.Set(idempotency.KeyHeader, s.key)
+	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, s.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return "", false, err
@@ -216,7 +218,7 @@ func (c *shop) post(ctx context.Context, s send) (order string, replayed bool, e
 	if err := json.NewDecoder(resp.Body).Decode(&ev); err != nil {
 		return "", false, err
 	}
-	return ev.OrderID, resp.Header.Get(idempotency.ReplayedHeader) == "true", nil
+	return ev.OrderID, resp.Header.Get(bulwarkhttp.HeaderIdempotentReplayed) == "true", nil
 }
 
 func (c *shop) close() { c.http.CloseIdleConnections() }

@@ -70,9 +70,7 @@ func (s *sqliteStorage) open(ctx context.Context, service string) (*database, er
 }
 
 func (s *sqliteStorage) outbox(ctx context.Context, db *database) (outbox.Store, enqueueFunc, error) {
-	cfg := sqliteoutbox.DefaultConfig()
-	cfg.DB = db.DB
-	st, err := sqliteoutbox.New(cfg)
+	st, err := sqliteoutbox.New(db.DB, sqliteoutbox.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,9 +78,7 @@ func (s *sqliteStorage) outbox(ctx context.Context, db *database) (outbox.Store,
 }
 
 func (s *sqliteStorage) idempotency(ctx context.Context, db *database) (idempotency.Store, error) {
-	cfg := sqliteidempotency.DefaultConfig()
-	cfg.DB = db.DB
-	st, err := sqliteidempotency.New(cfg)
+	st, err := sqliteidempotency.New(db.DB, sqliteidempotency.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -90,9 +86,7 @@ func (s *sqliteStorage) idempotency(ctx context.Context, db *database) (idempote
 }
 
 func (s *sqliteStorage) sagas(ctx context.Context, db *database) (saga.Store, error) {
-	cfg := sqlitesaga.DefaultConfig()
-	cfg.DB = db.DB
-	st, err := sqlitesaga.New(cfg)
+	st, err := sqlitesaga.New(db.DB, sqlitesaga.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -156,11 +150,8 @@ func (s *postgresStorage) open(ctx context.Context, service string) (*database, 
 }
 
 func (s *postgresStorage) outbox(ctx context.Context, db *database) (outbox.Store, enqueueFunc, error) {
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool = db.pool
 	// NOTIFY channels belong to the database, not the schema.
-	cfg.Channel = "orderflow_" + s.run
-	st, err := pgoutbox.New(cfg)
+	st, err := pgoutbox.New(db.pool, pgoutbox.Config{Channel: "orderflow_" + s.run})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,9 +159,7 @@ func (s *postgresStorage) outbox(ctx context.Context, db *database) (outbox.Stor
 }
 
 func (s *postgresStorage) idempotency(ctx context.Context, db *database) (idempotency.Store, error) {
-	cfg := pgidempotency.DefaultConfig()
-	cfg.DB = db.pool
-	st, err := pgidempotency.New(cfg)
+	st, err := pgidempotency.New(db.pool, pgidempotency.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -178,9 +167,7 @@ func (s *postgresStorage) idempotency(ctx context.Context, db *database) (idempo
 }
 
 func (s *postgresStorage) sagas(ctx context.Context, db *database) (saga.Store, error) {
-	cfg := pgsaga.DefaultConfig()
-	cfg.DB = db.pool
-	st, err := pgsaga.New(cfg)
+	st, err := pgsaga.New(db.pool, pgsaga.Config{})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type database struct {
 	kind    string
 	dsn     string // PostgreSQL
 	path    string // SQLite
+	schema  string // PostgreSQL
 	sqlDB   *sql.DB
 	pool    *pgxpool.Pool
 	sqlite  *sqliteoutbox.Store
@@ -55,27 +56,32 @@ func openDB(ctx context.Context, o Options) (*database, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A fresh set of tables per run, so runs do not see each other.
+		// A schema of its own per run, so runs do not see each other.
 		var n int
 		if err := pool.QueryRow(ctx, "SELECT (random()*1e9)::int").Scan(&n); err != nil {
 			pool.Close()
 			return nil, err
 		}
-		suffix := fmt.Sprint(n)
-		store, err := pgStore(pool, suffix)
+		schema := fmt.Sprint("outbox_example_", n)
+		_, err = pool.Exec(ctx, `CREATE SCHEMA `+schema)
+		var store *pgoutbox.Store
+		if err == nil {
+			store, err = pgStore(pool, schema)
+		}
 		if err == nil {
 			err = store.Migrate(ctx)
 		}
 		if err == nil {
-			_, err = pool.Exec(ctx, `CREATE TABLE orders_`+suffix+` (id TEXT PRIMARY KEY, total INTEGER NOT NULL)`)
+			_, err = pool.Exec(ctx, `CREATE TABLE `+schema+`.orders (id TEXT PRIMARY KEY, total INTEGER NOT NULL)`)
 		}
 		if err != nil {
+			_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
 			pool.Close()
 			return nil, err
 		}
-		d := &database{kind: "postgres", dsn: o.DSN, pool: pool, pg: store, path: suffix}
+		d := &database{kind: "postgres", dsn: o.DSN, pool: pool, pg: store, schema: schema}
 		d.closeFn = func() {
-			_, _ = pool.Exec(context.Background(), `DROP TABLE IF EXISTS orders_`+suffix+`, outbox_`+suffix+`, outbox_dead_`+suffix+` CASCADE`)
+			_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
 			pool.Close()
 		}
 		return d, nil
@@ -84,16 +90,13 @@ func openDB(ctx context.Context, o Options) (*database, error) {
 }
 
 func sqliteStore(db *sql.DB) (*sqliteoutbox.Store, error) {
-	cfg := sqliteoutbox.DefaultConfig()
-	cfg.DB = db
-	return sqliteoutbox.New(cfg)
+	return sqliteoutbox.New(db, sqliteoutbox.Config{})
 }
 
-func pgStore(pool *pgxpool.Pool, suffix string) (*pgoutbox.Store, error) {
-	cfg := pgoutbox.DefaultConfig()
-	cfg.Pool = pool
-	cfg.Table, cfg.DeadLetterTable, cfg.Channel = "outbox_"+suffix, "outbox_dead_"+suffix, "outbox_"+suffix
-	return pgoutbox.New(cfg)
+// pgStore is the outbox in schema, with a notification channel of its own
+// (channels are per database, not per schema).
+func pgStore(pool *pgxpool.Pool, schema string) (*pgoutbox.Store, error) {
+	return pgoutbox.New(pool, pgoutbox.Config{Table: schema + ".outbox_messages", DeadLetterTable: schema + ".outbox_dead_letters", Channel: schema})
 }
 
 func (d *database) Close() { d.closeFn() }
@@ -117,7 +120,7 @@ func (d *database) placeOrder(ctx context.Context, id string, total int) error {
 		return tx.Commit()
 	}
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO orders_`+d.path+` (id, total) VALUES ($1, $2)`, id, total); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+d.schema+`.orders (id, total) VALUES ($1, $2)`, id, total); err != nil {
 			return err
 		}
 		return d.pg.Enqueue(ctx, tx, event)
@@ -129,5 +132,5 @@ func (d *database) relayEnv() []string {
 	if d.kind == "sqlite" {
 		return []string{"EXAMPLE_DB=sqlite", "EXAMPLE_PATH=" + d.path}
 	}
-	return []string{"EXAMPLE_DB=postgres", "EXAMPLE_DSN=" + d.dsn, "EXAMPLE_SUFFIX=" + d.path}
+	return []string{"EXAMPLE_DB=postgres", "EXAMPLE_DSN=" + d.dsn, "EXAMPLE_SCHEMA=" + d.schema}
 }

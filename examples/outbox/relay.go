@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/adapters/sqlite"
 	"github.com/bulwark-go/bulwark/outbox"
@@ -29,7 +30,13 @@ func runRelay() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	var store outbox.Store
-	cfg := outbox.DefaultConfig()
+	cfg := outbox.Config{
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if p, ok := e.(outbox.Published); ok {
+				fmt.Printf("  relay: published %s %s\n", p.Message.Topic, p.Message.Key)
+			}
+		}),
+	}
 	switch os.Getenv("EXAMPLE_DB") {
 	case "sqlite":
 		db, err := sqlite.Open(ctx, os.Getenv("EXAMPLE_PATH"))
@@ -53,7 +60,7 @@ func runRelay() error {
 			return err
 		}
 		defer pool.Close()
-		s, err := pgStore(pool, os.Getenv("EXAMPLE_SUFFIX"))
+		s, err := pgStore(pool, os.Getenv("EXAMPLE_SCHEMA"))
 		if err != nil {
 			return err
 		}
@@ -68,27 +75,25 @@ func runRelay() error {
 	if err != nil {
 		return err
 	}
-	pub, err := natsoutbox.New(natsoutbox.Config{JetStream: js})
+	pub, err := natsoutbox.New(js, natsoutbox.Config{})
 	if err != nil {
 		return err
 	}
-	cfg.OnPublished = func(m outbox.Message) { fmt.Printf("  relay: published %s %s\n", m.Topic, m.Key) }
 	relay, err := outbox.NewRelay(store, pub, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Println("relay: running")
-	done := make(chan error, 1)
-	go func() { done <- relay.Run(context.Background()) }()
+	// The relay runs until SIGTERM, then lets the publishes under way
+	// finish and records them before the process exits.
+	g := bulwark.Start(context.Background(), relay)
 	select {
-	case err := <-done:
-		return err
+	case <-g.Done():
 	case <-ctx.Done():
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err := relay.Close(cctx)
-		<-done
-		fmt.Println("relay: closed")
-		return err
 	}
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = g.Stop(cctx)
+	fmt.Println("relay: closed")
+	return err
 }

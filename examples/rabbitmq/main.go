@@ -25,6 +25,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitdlq"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitoutbox"
 	"github.com/bulwark-go/bulwark/idempotency"
@@ -81,26 +82,29 @@ func run(ctx context.Context, out io.Writer, brokerURL string) error {
 	}
 	defer pub.Close()
 	published := make(chan struct{}, len(msgs))
-	rc := outbox.DefaultConfig()
-	rc.PollInterval = 50 * time.Millisecond
-	rc.OnPublished = func(outbox.Message) { published <- struct{}{} }
-	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	relay, err := outbox.NewRelay(store, pub, rc)
+	relay, err := outbox.NewRelay(store, pub, outbox.Config{
+		PollInterval: 50 * time.Millisecond,
+		Logger:       slog.New(slog.DiscardHandler),
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if _, ok := e.(outbox.Published); ok {
+				published <- struct{}{}
+			}
+		}),
+	})
 	if err != nil {
 		return err
 	}
-	relayDone := make(chan error, 1)
-	go func() { relayDone <- relay.Run(ctx) }()
+	relaying := bulwark.Start(ctx, relay)
 	for range msgs {
 		select {
 		case <-published:
-		case err := <-relayDone:
-			return fmt.Errorf("relay stopped: %w", err)
+		case <-relaying.Done():
+			return fmt.Errorf("relay stopped: %w", relaying.Stop(ctx))
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the relay: %w", ctx.Err())
 		}
 	}
-	if err := relay.Close(ctx); err != nil {
+	if err := relaying.Stop(ctx); err != nil {
 		return err
 	}
 	// A relay that crashed after publishing o-1 but before recording it
@@ -120,9 +124,11 @@ func run(ctx context.Context, out io.Writer, brokerURL string) error {
 	retrier, err := retry.New(retry.Config{
 		MaxAttempts: 3,
 		Backoff:     retry.Constant{Delay: 50 * time.Millisecond},
-		OnRetry: func(attempt int, err error, delay time.Duration) {
-			fmt.Fprintf(out, "   attempt %d failed (%v); retrying in %v\n", attempt, err, delay)
-		},
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if r, ok := e.(retry.Retried); ok {
+				fmt.Fprintf(out, "   attempt %d failed (%v); retrying in %v\n", r.Attempt, r.Err, r.Delay)
+			}
+		}),
 	})
 	if err != nil {
 		return err
@@ -154,12 +160,18 @@ func run(ctx context.Context, out io.Writer, brokerURL string) error {
 			names[m.ID.String()] = o.ID
 		}
 	}
-	keeper, err := idempotency.New(withStore(idempotency.DefaultConfig(), idempotency.NewMemoryStore()))
+	keeper, err := idempotency.New(idempotency.NewMemoryStore(), idempotency.Config{})
 	if err != nil {
 		return err
 	}
-	inbox, err := idempotency.NewInbox(idempotency.InboxConfig{Keeper: keeper, Consumer: "payments",
-		OnDuplicate: func(id string) { fmt.Fprintf(out, "   %s again (same message-id): dropped by the inbox\n", names[id]) }})
+	inbox, err := idempotency.NewInbox(keeper, idempotency.InboxConfig{
+		Consumer: "payments",
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if d, ok := e.(idempotency.Duplicate); ok {
+				fmt.Fprintf(out, "   %s again (same message-id): dropped by the inbox\n", names[d.MessageID])
+			}
+		}),
+	})
 	if err != nil {
 		return err
 	}
@@ -209,11 +221,6 @@ type sinkFunc func(context.Context, retry.DeadLetter[outbox.Message]) error
 
 func (f sinkFunc) DeadLetter(ctx context.Context, l retry.DeadLetter[outbox.Message]) error {
 	return f(ctx, l)
-}
-
-func withStore(cfg idempotency.Config, s idempotency.Store) idempotency.Config {
-	cfg.Store = s
-	return cfg
 }
 
 // topology is the example's own exchange and queues.

@@ -29,6 +29,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/retry"
 )
@@ -60,9 +61,11 @@ func flakyCall(ctx context.Context, out io.Writer, clk clock.Clock) error {
 		Backoff:     retry.Exponential{Initial: 50 * time.Millisecond, Multiplier: 2, Jitter: retry.FullJitter},
 		MaxDelay:    time.Second,
 		Clock:       clk,
-		OnRetry: func(attempt int, err error, delay time.Duration) {
-			fmt.Fprintf(out, "   attempt %d failed (%v); retrying in %v\n", attempt, err, delay.Round(time.Millisecond))
-		},
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if r, ok := e.(retry.Retried); ok {
+				fmt.Fprintf(out, "   attempt %d failed (%v); retrying in %v\n", r.Attempt, r.Err, r.Delay.Round(time.Millisecond))
+			}
+		}),
 	})
 	if err != nil {
 		return err
@@ -110,12 +113,16 @@ func storm(ctx context.Context, out io.Writer, clk clock.Clock) error {
 			Backoff:     retry.Constant{},
 			Budget:      budget,
 			Clock:       clk,
-			OnRetry:     func(int, error, time.Duration) { stats[second()].retries++ },
-			OnGiveUp: func(e *retry.Error) {
-				if errors.Is(e, retry.ErrBudgetExhausted) {
-					stats[second()].rejected++
+			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+				switch e := e.(type) {
+				case retry.Retried:
+					stats[second()].retries++
+				case retry.GaveUp:
+					if errors.Is(e.Reason, retry.ErrBudgetExhausted) {
+						stats[second()].rejected++
+					}
 				}
-			},
+			}),
 		})
 	}
 	budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: 0.1, MinPerSecond: 5, Window: 10 * time.Second, Clock: clk})
@@ -200,7 +207,7 @@ func consumer(ctx context.Context, out io.Writer, clk clock.Clock) error {
 	fmt.Fprintln(out, "3. An order consumer: retry, then dead-letter what cannot succeed")
 	r, err := retry.New(retry.Config{
 		MaxAttempts: 3,
-		Backoff:     retry.Exponential{Initial: 100 * time.Millisecond, Multiplier: 2},
+		Backoff:     retry.Exponential{Initial: 100 * time.Millisecond, Multiplier: 2, Jitter: retry.NoJitter},
 		// An invalid order will be just as invalid next time.
 		RetryIf: func(err error) bool { return !errors.Is(err, errInvalid) },
 		Clock:   clk,

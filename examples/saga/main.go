@@ -84,7 +84,7 @@ func run(ctx context.Context, out io.Writer, opts options) error {
 	if err != nil {
 		return err
 	}
-	defer orch.Close()
+	defer orch.Close(ctx)
 	fmt.Fprintf(out, "saga log and services in %s\n", path)
 
 	run := time.Now().Format("150405.000")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqlitesaga"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
@@ -124,21 +125,26 @@ func definition(svc services, out io.Writer) saga.Definition[Order] {
 // short lease lets a new process take over a dead one's sagas after two
 // seconds.
 func orchestrator(svc services, out io.Writer) (*saga.Orchestrator[Order], error) {
-	store, err := sqlitesaga.New(sqlitesaga.Config{DB: svc.db, Table: "sagas"})
+	store, err := sqlitesaga.New(svc.db, sqlitesaga.Config{})
 	if err != nil {
 		return nil, err
 	}
 	if err := store.Migrate(context.Background()); err != nil {
 		return nil, err
 	}
-	cfg := saga.DefaultConfig()
-	cfg.LeaseDuration = leaseDuration
-	cfg.PollInterval = 200 * time.Millisecond
-	cfg.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelError}))
-	cfg.OnCompensating = func(ev saga.SagaEvent) {
-		fmt.Fprintf(out, "  ! %v: compensating the steps done so far, last first\n", ev.Err)
+	cfg := saga.Config{
+		LeaseDuration: leaseDuration,
+		PollInterval:  200 * time.Millisecond,
+		Logger:        slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelError})),
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			switch e := e.(type) {
+			case saga.CompensationStarted:
+				fmt.Fprintf(out, "  ! %v: compensating the steps done so far, last first\n", e.Err)
+			case saga.Finished:
+				fmt.Fprintf(out, "  => %s: %s\n", e.SagaID, e.Status)
+			}
+		}),
 	}
-	cfg.OnFinished = func(ev saga.SagaEvent) { fmt.Fprintf(out, "  => %s: %s\n", ev.SagaID, ev.Status) }
 	return saga.New(definition(svc, out), store, cfg)
 }
 
