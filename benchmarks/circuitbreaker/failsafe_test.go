@@ -19,7 +19,8 @@ func bulwarkBreaker(t *testing.T, clk *clocktest.Fake, probes int) *circuitbreak
 	t.Helper()
 	b, err := circuitbreaker.New(circuitbreaker.Config{
 		Window: circuitbreaker.LastCalls(1), FailureRateThreshold: 100, MinimumCalls: 1,
-		OpenWait: time.Minute, HalfOpenCalls: probes, HalfOpenSuccesses: probes,
+		OpenWait: time.Minute, OpenWaitMultiplier: circuitbreaker.FixedOpenWait, OpenWaitJitter: circuitbreaker.NoJitter,
+		HalfOpenCalls: probes, HalfOpenSuccesses: probes,
 		Clock: clk,
 	})
 	if err != nil {
