@@ -52,7 +52,7 @@ func newConsumer(cluster *kfake.Cluster, producer *kgo.Client, poison int, out i
 	if err != nil {
 		return nil, err
 	}
-	sink, err := kafkadlq.New(kafkadlq.Config[*kgo.Record]{Client: producer, Topic: dlqTopic})
+	sink, err := kafkadlq.New(producer, kafkadlq.Config[*kgo.Record]{Topic: dlqTopic})
 	if err != nil {
 		return nil, err
 	}

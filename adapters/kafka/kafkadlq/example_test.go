@@ -29,7 +29,7 @@ func Example() {
 	}
 	defer cl.Close()
 
-	sink, err := kafkadlq.New(kafkadlq.Config[*kgo.Record]{Client: cl, Topic: "payments.dlq"})
+	sink, err := kafkadlq.New(cl, kafkadlq.Config[*kgo.Record]{Topic: "payments.dlq"})
 	if err != nil {
 		panic(err)
 	}

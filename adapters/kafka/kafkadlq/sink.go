@@ -16,7 +16,7 @@
 // value and headers unchanged, plus Bulwark-Origin-Topic, -Partition,
 // -Offset and -Timestamp saying where they came from; Decode rebuilds them.
 //
-//	sink, err := kafkadlq.New(kafkadlq.Config[*kgo.Record]{Client: cl, Topic: "orders.dlq"})
+//	sink, err := kafkadlq.New(cl, kafkadlq.Config[*kgo.Record]{Topic: "orders.dlq"})
 //	if err != nil { ... }
 //	handle := retry.Handler(retrier, sink, processOrder)
 //	fetches.EachRecord(func(rec *kgo.Record) {
@@ -65,10 +65,6 @@ var ErrNotADeadLetter = errors.New("kafkadlq: not a dead letter")
 
 // Config configures a Sink of items of type T.
 type Config[T any] struct {
-	// Client produces the records. Required. It must keep franz-go's
-	// durable defaults: acks from all in-sync replicas, idempotent writes,
-	// automatic flushing, no transactional ID. The Sink never closes it.
-	Client *kgo.Client
 	// Topic is where dead letters go: 1 to 249 of the characters
 	// [a-zA-Z0-9._-]. Required. It must exist unless the client may
 	// create it (kgo.AllowAutoTopicCreation).
@@ -100,16 +96,18 @@ var _ retry.DeadLetterSink[int] = (*Sink[int])(nil)
 
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
-// New returns a Sink, or an error naming the first invalid setting of
-// cfg.
-func New[T any](cfg Config[T]) (*Sink[T], error) {
-	if err := produce.Check("kafkadlq: Config.Client", cfg.Client); err != nil {
+// New returns a Sink that produces with cl, or an error naming what is
+// wrong with cl or the first invalid setting of cfg. cl must keep franz-go's
+// durable defaults: acks from all in-sync replicas, idempotent writes,
+// automatic flushing, no transactional ID. The Sink never closes it.
+func New[T any](cl *kgo.Client, cfg Config[T]) (*Sink[T], error) {
+	if err := produce.Check("kafkadlq: New: cl", cl); err != nil {
 		return nil, err
 	}
 	if !topicName.MatchString(cfg.Topic) || cfg.Topic == "." || cfg.Topic == ".." {
 		return nil, fmt.Errorf("kafkadlq: Config.Topic must be 1 to 249 of [a-zA-Z0-9._-] (not . or ..), got %q", cfg.Topic)
 	}
-	s := &Sink[T]{cl: cfg.Client, topic: cfg.Topic, encode: cfg.Encode, key: cfg.Key, clock: clock.OrSystem(cfg.Clock)}
+	s := &Sink[T]{cl: cl, topic: cfg.Topic, encode: cfg.Encode, key: cfg.Key, clock: clock.OrSystem(cfg.Clock)}
 	if s.encode == nil {
 		s.encode = encodeDefault[T]
 	}

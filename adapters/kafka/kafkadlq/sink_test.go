@@ -25,7 +25,7 @@ func TestSinkConformance(t *testing.T) {
 	retrytest.Run(t, func(t *testing.T) retrytest.Harness {
 		c := kafkatest.Cluster(t)
 		topic := kafkatest.Topic(t, c, 3)
-		sink, err := kafkadlq.New(kafkadlq.Config[retrytest.Item]{Client: kafkatest.Client(t, c), Topic: topic})
+		sink, err := kafkadlq.New(kafkatest.Client(t, c), kafkadlq.Config[retrytest.Item]{Topic: topic})
 		require.NoError(t, err)
 		r := kafkatest.NewReader(t, c, topic)
 		return retrytest.Harness{
@@ -65,17 +65,17 @@ func TestNewValidatesConfig(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	cl := kafkatest.Client(t, c)
 	for _, topic := range []string{"", ".", "..", "orders dlq", "ordres/dlq", strings.Repeat("x", 250)} {
-		_, err := kafkadlq.New(kafkadlq.Config[int]{Client: cl, Topic: topic})
+		_, err := kafkadlq.New(cl, kafkadlq.Config[int]{Topic: topic})
 		assert.EqualError(t, err, fmt.Sprintf("kafkadlq: Config.Topic must be 1 to 249 of [a-zA-Z0-9._-] (not . or ..), got %q", topic))
 	}
 	for _, topic := range []string{"orders.dlq", "a", "A-b_c.9", strings.Repeat("x", 249)} {
-		_, err := kafkadlq.New(kafkadlq.Config[int]{Client: cl, Topic: topic})
+		_, err := kafkadlq.New(cl, kafkadlq.Config[int]{Topic: topic})
 		assert.NoError(t, err, topic)
 	}
-	_, err := kafkadlq.New(kafkadlq.Config[int]{Topic: "dlq"})
-	assert.EqualError(t, err, "kafkadlq: Config.Client must not be nil")
-	_, err = kafkadlq.New(kafkadlq.Config[int]{Client: kafkatest.Client(t, c, kgo.ManualFlushing()), Topic: "dlq"})
-	assert.EqualError(t, err, "kafkadlq: Config.Client must flush automatically (the default), got kgo.ManualFlushing")
+	_, err := kafkadlq.New(nil, kafkadlq.Config[int]{Topic: "dlq"})
+	assert.EqualError(t, err, "kafkadlq: New: cl must not be nil")
+	_, err = kafkadlq.New(kafkatest.Client(t, c, kgo.ManualFlushing()), kafkadlq.Config[int]{Topic: "dlq"})
+	assert.EqualError(t, err, "kafkadlq: New: cl must flush automatically (the default), got kgo.ManualFlushing")
 }
 
 // TestDeadLetterReturnsOnlyOnceAcked: while the broker holds the produce
@@ -83,7 +83,7 @@ func TestNewValidatesConfig(t *testing.T) {
 func TestDeadLetterReturnsOnlyOnceAcked(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
-	sink, err := kafkadlq.New(kafkadlq.Config[string]{Client: kafkatest.Client(t, c), Topic: topic})
+	sink, err := kafkadlq.New(kafkatest.Client(t, c), kafkadlq.Config[string]{Topic: topic})
 	require.NoError(t, err)
 	release := make(chan struct{})
 	arrived := make(chan struct{})
@@ -117,7 +117,7 @@ func TestDeadLetterReturnsOnlyOnceAcked(t *testing.T) {
 func TestRefusedLetterLeavesTheItemUnhandled(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
-	sink, err := kafkadlq.New(kafkadlq.Config[string]{Client: kafkatest.Client(t, c), Topic: topic})
+	sink, err := kafkadlq.New(kafkatest.Client(t, c), kafkadlq.Config[string]{Topic: topic})
 	require.NoError(t, err)
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.PolicyViolation})
 	r, err := retry.New(retry.Config{MaxAttempts: 2, Backoff: retry.Constant{Delay: time.Millisecond}})
@@ -154,7 +154,7 @@ func TestRecordsAreDeadLetteredAsTheyCame(t *testing.T) {
 	require.NoError(t, err)
 
 	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-	sink, err := kafkadlq.New(kafkadlq.Config[*kgo.Record]{Client: cl, Topic: dlq, Clock: clocktest.New(at)})
+	sink, err := kafkadlq.New(cl, kafkadlq.Config[*kgo.Record]{Topic: dlq, Clock: clocktest.New(at)})
 	require.NoError(t, err)
 	r, err := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.Constant{Delay: time.Millisecond}})
 	require.NoError(t, err)
@@ -200,8 +200,8 @@ func TestEncodeAndKey(t *testing.T) {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, 1)
 	type order struct{ ID, Total int }
-	sink, err := kafkadlq.New(kafkadlq.Config[order]{
-		Client: kafkatest.Client(t, c), Topic: topic,
+	sink, err := kafkadlq.New(kafkatest.Client(t, c), kafkadlq.Config[order]{
+		Topic: topic,
 		Encode: func(o order) ([]byte, error) {
 			if o.Total < 0 {
 				return nil, errors.New("negative total")

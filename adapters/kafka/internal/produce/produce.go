@@ -14,7 +14,7 @@ import (
 // record be acknowledged without being durably stored, or never be sent:
 // acks other than all in-sync replicas, idempotent writes disabled, manual
 // flushing, a transactional ID, or DefaultProduceTopicAlways. name
-// prefixes the error: the package and what cl is ("kafkadlq: Config.Client").
+// prefixes the error: the package and what cl is ("kafkadlq: New: cl").
 func Check(name string, cl *kgo.Client) error {
 	if cl == nil {
 		return fmt.Errorf("%s must not be nil", name)
