@@ -41,9 +41,7 @@ func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchem
 // processes at once. A database migrated by a later release is left as it
 // is.
 func (s *Store) Migrate(ctx context.Context) error {
-	if s.db == nil {
-		panic("pgsaga: Store used without New")
-	}
+	s.check()
 	return pgmigrate.Run(ctx, s.db, "pgsaga", s.table, s.migrations)
 }
 

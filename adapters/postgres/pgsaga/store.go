@@ -67,6 +67,13 @@ type Store struct {
 
 var _ saga.Store = (*Store)(nil)
 
+// check panics, naming the type, when s was not made by New.
+func (s *Store) check() {
+	if s == nil || s.db == nil {
+		panic("pgsaga: Store used without New")
+	}
+}
+
 type statements struct {
 	create, update, version, get, claim, renew, list string
 }
@@ -120,6 +127,7 @@ func data(b []byte) []byte {
 
 // Create implements saga.Store.
 func (s *Store) Create(ctx context.Context, rec saga.Record) error {
+	s.check()
 	tag, err := s.db.Exec(ctx, s.sql.create,
 		rec.ID, rec.Name, string(rec.Status), rec.Step, data(rec.Data), rec.Error, rec.Deadline,
 		rec.Owner, rec.LeaseUntil, rec.Version, rec.CreatedAt, rec.UpdatedAt)
@@ -135,6 +143,7 @@ func (s *Store) Create(ctx context.Context, rec saga.Record) error {
 // Update implements saga.Store. It is one UPDATE; only when that matches
 // no row does it read, to tell a conflict from a missing saga.
 func (s *Store) Update(ctx context.Context, rec saga.Record) error {
+	s.check()
 	tag, err := s.db.Exec(ctx, s.sql.update,
 		rec.ID, string(rec.Status), rec.Step, data(rec.Data), rec.Error, rec.Owner, rec.LeaseUntil, rec.UpdatedAt, rec.Version)
 	if err != nil {
@@ -155,6 +164,7 @@ func (s *Store) Update(ctx context.Context, rec saga.Record) error {
 
 // Get implements saga.Store.
 func (s *Store) Get(ctx context.Context, id string) (saga.Record, error) {
+	s.check()
 	rows, err := s.db.Query(ctx, s.sql.get, id)
 	if err != nil {
 		return saga.Record{}, fmt.Errorf("pgsaga: reading saga %s: %w", id, err)
@@ -171,6 +181,7 @@ func (s *Store) Get(ctx context.Context, id string) (saga.Record, error) {
 
 // Claim implements saga.Store.
 func (s *Store) Claim(ctx context.Context, name, owner string, now, until time.Time, limit int) ([]saga.Record, error) {
+	s.check()
 	rows, err := s.db.Query(ctx, s.sql.claim, name, owner, now, until, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pgsaga: claiming sagas: %w", err)
@@ -184,6 +195,7 @@ func (s *Store) Claim(ctx context.Context, name, owner string, now, until time.T
 
 // Renew implements saga.Store.
 func (s *Store) Renew(ctx context.Context, owner string, ids []string, until time.Time) error {
+	s.check()
 	if len(ids) == 0 {
 		return nil
 	}
@@ -195,6 +207,7 @@ func (s *Store) Renew(ctx context.Context, owner string, ids []string, until tim
 
 // List implements saga.Store.
 func (s *Store) List(ctx context.Context, q saga.ListQuery) ([]saga.Record, error) {
+	s.check()
 	var (
 		where []string
 		args  []any

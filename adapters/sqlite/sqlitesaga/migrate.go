@@ -36,9 +36,7 @@ func Migrations(cfg Config) ([]Migration, error) { return sqlmigrate.Of(newSchem
 // every start from several processes sharing the file at once. A database
 // migrated by a later release is left as it is.
 func (s *Store) Migrate(ctx context.Context) error {
-	if s.db == nil {
-		panic("sqlitesaga: Store used without New")
-	}
+	s.check()
 	return sqlitemigrate.Run(ctx, s.db, "sqlitesaga", s.table, s.migrations)
 }
 

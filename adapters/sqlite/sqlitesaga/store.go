@@ -60,6 +60,13 @@ type Store struct {
 
 var _ saga.Store = (*Store)(nil)
 
+// check panics, naming the type, when s was not made by New.
+func (s *Store) check() {
+	if s == nil || s.db == nil {
+		panic("sqlitesaga: Store used without New")
+	}
+}
+
 type statements struct {
 	create, update, version, get, claim, renew, list string
 }
@@ -115,6 +122,7 @@ func data(b []byte) []byte {
 
 // Create implements saga.Store.
 func (s *Store) Create(ctx context.Context, rec saga.Record) error {
+	s.check()
 	res, err := s.db.ExecContext(ctx, s.sql.create,
 		rec.ID, rec.Name, string(rec.Status), rec.Step, data(rec.Data), rec.Error, micros(rec.Deadline),
 		rec.Owner, micros(rec.LeaseUntil), rec.Version, micros(rec.CreatedAt), micros(rec.UpdatedAt))
@@ -132,6 +140,7 @@ func (s *Store) Create(ctx context.Context, rec saga.Record) error {
 // Update implements saga.Store. It is one UPDATE; only when that matches
 // no row does it read, to tell a conflict from a missing saga.
 func (s *Store) Update(ctx context.Context, rec saga.Record) error {
+	s.check()
 	res, err := s.db.ExecContext(ctx, s.sql.update,
 		string(rec.Status), rec.Step, data(rec.Data), rec.Error, rec.Owner, micros(rec.LeaseUntil), micros(rec.UpdatedAt),
 		rec.ID, rec.Version)
@@ -155,6 +164,7 @@ func (s *Store) Update(ctx context.Context, rec saga.Record) error {
 
 // Get implements saga.Store.
 func (s *Store) Get(ctx context.Context, id string) (saga.Record, error) {
+	s.check()
 	recs, err := s.query(ctx, s.sql.get, id)
 	if err != nil {
 		return saga.Record{}, fmt.Errorf("sqlitesaga: reading saga %s: %w", id, err)
@@ -169,6 +179,7 @@ func (s *Store) Get(ctx context.Context, id string) (saga.Record, error) {
 // takes the write lock first, so concurrent claims by other processes wait
 // for it and then see its leases.
 func (s *Store) Claim(ctx context.Context, name, owner string, now, until time.Time, limit int) ([]saga.Record, error) {
+	s.check()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitesaga: claiming sagas: %w", err)
@@ -190,6 +201,7 @@ func (s *Store) Claim(ctx context.Context, name, owner string, now, until time.T
 
 // Renew implements saga.Store.
 func (s *Store) Renew(ctx context.Context, owner string, ids []string, until time.Time) error {
+	s.check()
 	const chunk = 500 // well below SQLite's limit on parameters
 	for len(ids) > 0 {
 		n := min(len(ids), chunk)
@@ -208,6 +220,7 @@ func (s *Store) Renew(ctx context.Context, owner string, ids []string, until tim
 
 // List implements saga.Store.
 func (s *Store) List(ctx context.Context, q saga.ListQuery) ([]saga.Record, error) {
+	s.check()
 	var (
 		where []string
 		args  []any
