@@ -129,6 +129,9 @@ func (o *Orchestrator[T]) claim(look, parent context.Context, slots chan struct{
 	if err != nil {
 		return 0, false, err
 	}
+	if len(recs) > free {
+		return 0, false, fmt.Errorf("the store's Claim returned %d sagas for a limit of %d (its leases run out unused)", len(recs), free)
+	}
 	for i, rec := range recs {
 		e := &execution[T]{o: o, id: rec.ID, rec: rec, dirty: true}
 		if !o.begin(e) {

@@ -283,3 +283,31 @@ func TestObserverMayCallTheOrchestrator(t *testing.T) {
 		saga.Compensated,
 	}, seen)
 }
+
+// overclaiming ignores Claim's limit, as a broken store would.
+type overclaiming struct{ saga.Store }
+
+func (o overclaiming) Claim(ctx context.Context, name, owner string, now, until time.Time, _ int) ([]saga.Record, error) {
+	return o.Store.Claim(ctx, name, owner, now, until, 1000)
+}
+
+// TestRecoverRefusesAStoreThatClaimsPastTheLimit: a store that hands back
+// more sagas than the free slots fails Recover with an error saying so,
+// instead of blocking on slots that cannot hold them.
+func TestRecoverRefusesAStoreThatClaimsPastTheLimit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 5 {
+		require.NoError(t, e.store.Create(ctx, saga.Record{
+			ID: string(rune('a' + i)), Name: "order", Status: saga.Running, Data: []byte(`{}`),
+			Version: 1, CreatedAt: epoch, UpdatedAt: epoch,
+		}))
+	}
+	o := e.orchestratorOn(overclaiming{e.store}, def(e.step("a", saga.Compensatable, nil, nil)), func(c *saga.Config) { c.Concurrency = 2 })
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := o.Recover(ctx)
+	assert.Zero(t, n)
+	assert.ErrorContains(t, err, "Claim returned 5 sagas for a limit of 2")
+	assert.NoError(t, ctx.Err(), "Recover returned at once, not at its deadline")
+}
