@@ -54,23 +54,16 @@ func api(s *set) error {
 	if err != nil {
 		return fmt.Errorf("the release %s: %w", base, err)
 	}
-	for _, m := range old.released() {
-		if err := old.publish(proxy, m, base); err != nil {
-			return fmt.Errorf("%s at %s: %w", m.dir, base, err)
-		}
-	}
-	if current != base {
-		for _, m := range s.released() {
-			if err := s.publish(proxy, m, current); err != nil {
-				return fmt.Errorf("%s: %w", m.dir, err)
-			}
-		}
-	}
-	env, err := userEnv(proxy)
-	if err != nil {
+	if err := old.publishSet(proxy, base); err != nil {
 		return err
 	}
-	if err := forgetSet(env); err != nil {
+	if current != base {
+		if err := s.publishSet(proxy, current); err != nil {
+			return err
+		}
+	}
+	env, err := freshUser(proxy)
+	if err != nil {
 		return err
 	}
 	defer forgetSet(env)

@@ -51,16 +51,11 @@ func check(s *set, v string) error {
 	}
 	defer os.RemoveAll(work)
 	proxy := filepath.Join(work, "proxy")
-	for _, m := range s.released() {
-		if err := s.publish(proxy, m, v); err != nil {
-			return fmt.Errorf("%s: %w", m.dir, err)
-		}
-	}
-	env, err := userEnv(proxy)
-	if err != nil {
+	if err := s.publishSet(proxy, v); err != nil {
 		return err
 	}
-	if err := forgetSet(env); err != nil {
+	env, err := freshUser(proxy)
+	if err != nil {
 		return err
 	}
 	defer forgetSet(env)
@@ -240,6 +235,31 @@ func userEnv(proxy string) ([]string, error) {
 		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+upstream,
 		"GONOSUMDB=github.com/bulwark-go",
 	), nil
+}
+
+// publishSet writes every released module of s at v into the file module
+// proxy at dir.
+func (s *set) publishSet(dir, v string) error {
+	for _, m := range s.released() {
+		if err := s.publish(dir, m, v); err != nil {
+			return fmt.Errorf("%s at %s: %w", m.dir, v, err)
+		}
+	}
+	return nil
+}
+
+// freshUser returns userEnv(proxy) with the set's modules removed from the
+// module cache, so that what the proxy serves is fetched anew; call
+// forgetSet(env) when done.
+func freshUser(proxy string) ([]string, error) {
+	env, err := userEnv(proxy)
+	if err != nil {
+		return nil, err
+	}
+	if err := forgetSet(env); err != nil {
+		return nil, err
+	}
+	return env, nil
 }
 
 // forgetSet removes the set's modules from the module cache, so that a
