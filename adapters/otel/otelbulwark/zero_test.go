@@ -11,8 +11,6 @@ import (
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // TestZeroTelemetryPanicsClearly: a Telemetry not made by New panics with a
@@ -22,15 +20,15 @@ func TestZeroTelemetryPanicsClearly(t *testing.T) {
 	const want = "otelbulwark: Telemetry used without New"
 	ctx := context.Background()
 	br, err := circuitbreaker.New(circuitbreaker.Config{})
-	require.NoError(t, err)
+	must(t, err)
 	kb, err := circuitbreaker.NewKeyed(circuitbreaker.KeyedConfig[string]{})
-	require.NoError(t, err)
+	must(t, err)
 	bh, err := bulkhead.New(bulkhead.Config{})
-	require.NoError(t, err)
+	must(t, err)
 	hg, err := hedge.New(hedge.Config{})
-	require.NoError(t, err)
+	must(t, err)
 	relay, err := outbox.NewRelay(outbox.NewMemoryStore(), outbox.NewMemoryPublisher(), outbox.Config{})
-	require.NoError(t, err)
+	must(t, err)
 	msg := outbox.NewMessage("t", "k", nil)
 	event := retry.Retried{Name: "r", Attempt: 1}
 	for name, call := range map[string]func(tel *otelbulwark.Telemetry){
@@ -50,7 +48,25 @@ func TestZeroTelemetryPanicsClearly(t *testing.T) {
 		"Trace":         func(tel *otelbulwark.Telemetry) { _ = tel.Trace("t") },
 		"TraceAttempts": func(tel *otelbulwark.Telemetry) { _ = tel.TraceAttempts() },
 	} {
-		assert.PanicsWithValue(t, want, func() { call(new(otelbulwark.Telemetry)) }, name)
-		assert.PanicsWithValue(t, want, func() { call(nil) }, name+" on nil")
+		if got := panicValue(func() { call(new(otelbulwark.Telemetry)) }); got != want {
+			t.Errorf("%s on a zero Telemetry: panic %v, want %q", name, got, want)
+		}
+		if got := panicValue(func() { call(nil) }); got != want {
+			t.Errorf("%s on a nil Telemetry: panic %v, want %q", name, got, want)
+		}
 	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// panicValue runs f and returns what it panicked with, or nil.
+func panicValue(f func()) (v any) {
+	defer func() { v = recover() }()
+	f()
+	return nil
 }
