@@ -92,9 +92,7 @@ func DefaultIsFailure(resp *http.Response) bool {
 // attempt, or the policy's error. It closes req.Body, as the RoundTripper
 // contract asks, and does not modify req.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.policy == nil {
-		panic("bulwarkhttp: Transport used without NewTransport")
-	}
+	t.check()
 	x := &exchange{t: t, req: req, replayable: replayable(req)}
 	err := t.policy.Do(req.Context(), x.attempt)
 	return x.finish(err)
@@ -103,8 +101,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // CloseIdleConnections closes the idle connections of the base transport, if
 // it has that method (http.Client.CloseIdleConnections calls this).
 func (t *Transport) CloseIdleConnections() {
+	t.check()
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
+	}
+}
+
+// check panics if t was not made by NewTransport.
+func (t *Transport) check() {
+	if t.policy == nil {
+		panic("bulwarkhttp: Transport used without NewTransport")
 	}
 }
 

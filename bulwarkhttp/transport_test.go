@@ -30,6 +30,9 @@ func TestNewTransportRequiresAPolicy(t *testing.T) {
 	assert.PanicsWithValue(t, "bulwarkhttp: Transport used without NewTransport", func() {
 		_, _ = new(bulwarkhttp.Transport).RoundTrip(httptest.NewRequest(http.MethodGet, "/", nil))
 	})
+	assert.PanicsWithValue(t, "bulwarkhttp: Transport used without NewTransport", func() {
+		new(bulwarkhttp.Transport).CloseIdleConnections()
+	}, "CloseIdleConnections")
 }
 
 func TestDefaultIsFailure(t *testing.T) {

@@ -69,9 +69,11 @@ func TestZeroValuesPanicClearly(t *testing.T) {
 		"Limiter.Allow":    {func() { _ = l.Allow() }, limiter},
 		"Limiter.Wait":     {func() { _ = l.Wait(context.Background()) }, limiter},
 		"Limiter.Do":       {func() { _ = l.Do(context.Background(), op) }, limiter},
+		"Limiter.Rule":     {func() { _ = l.Rule() }, limiter},
 		"Keyed.Allow":      {func() { _ = k.Allow("a") }, keyed},
 		"Keyed.Wait":       {func() { _ = k.Wait(context.Background(), "a") }, keyed},
 		"Keyed.Do":         {func() { _ = k.Do(context.Background(), "a", op) }, keyed},
+		"Keyed.Rule":       {func() { _ = k.Rule() }, keyed},
 		"MemoryStore.Take": {func() { _, _ = s.Take(context.Background(), "a", ratelimit.Rule{}, epoch) }, store},
 		"MemoryStore.Len":  {func() { _ = s.Len() }, store},
 	} {

@@ -63,7 +63,12 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 }
 
 // Rule returns the limit each key gets.
-func (k *Keyed) Rule() Rule { return k.rule }
+func (k *Keyed) Rule() Rule {
+	if k.store == nil {
+		panic("ratelimit: Keyed used without NewKeyed")
+	}
+	return k.rule
+}
 
 // Allow takes a permit for one call under key now, or returns a
 // *LimitedError (matching ErrLimited and bulwark.ErrRejected) saying when

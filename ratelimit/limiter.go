@@ -56,7 +56,12 @@ func New(cfg Config) (*Limiter, error) {
 }
 
 // Rule returns the limit the Limiter applies.
-func (l *Limiter) Rule() Rule { return l.rule }
+func (l *Limiter) Rule() Rule {
+	if l.interval == 0 {
+		panic("ratelimit: Limiter used without New")
+	}
+	return l.rule
+}
 
 // Allow takes a permit for one call now, or returns a *LimitedError
 // (matching ErrLimited and bulwark.ErrRejected) saying when to retry. It

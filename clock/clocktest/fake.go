@@ -17,7 +17,7 @@ import (
 
 // Fake is a clock.Clock that moves only when told to. Its timers fire during
 // Advance or Set, in deadline order, once the fake time reaches them. It is
-// safe for concurrent use.
+// safe for concurrent use. Make one with New: the zero Fake panics.
 type Fake struct {
 	mu      sync.Mutex
 	changed *sync.Cond // broadcast when timers are added, fired or stopped
@@ -34,8 +34,17 @@ func New(start time.Time) *Fake {
 	return f
 }
 
+// check panics if f was not made by New: a zero Fake has no condition to
+// wake BlockUntil with, and would fail deep inside a later call.
+func (f *Fake) check() {
+	if f.changed == nil {
+		panic("clocktest: Fake used without New")
+	}
+}
+
 // Now returns the fake time.
 func (f *Fake) Now() time.Time {
+	f.check()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.now
@@ -44,6 +53,7 @@ func (f *Fake) Now() time.Time {
 // NewTimer returns a timer that fires when the fake time reaches Now()+d. A
 // timer with d <= 0 fires at once.
 func (f *Fake) NewTimer(d time.Duration) clock.Timer {
+	f.check()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t := &fakeTimer{f: f, at: f.now.Add(d), c: make(chan time.Time, 1)}
@@ -59,6 +69,7 @@ func (f *Fake) NewTimer(d time.Duration) clock.Timer {
 // Advance moves the fake time forward by d, firing every timer due on the way
 // with its own deadline as the time delivered.
 func (f *Fake) Advance(d time.Duration) {
+	f.check()
 	f.mu.Lock()
 	target := f.now.Add(d)
 	f.mu.Unlock()
@@ -68,6 +79,7 @@ func (f *Fake) Advance(d time.Duration) {
 // Set moves the fake time to t, firing every timer due by then in deadline
 // order. Moving backwards fires nothing.
 func (f *Fake) Set(t time.Time) {
+	f.check()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sort.SliceStable(f.timers, func(i, j int) bool { return f.timers[i].at.Before(f.timers[j].at) })
@@ -91,6 +103,7 @@ func (f *Fake) Set(t time.Time) {
 
 // Timers returns the number of timers waiting to fire.
 func (f *Fake) Timers() int {
+	f.check()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.timers)
@@ -100,6 +113,7 @@ func (f *Fake) Timers() int {
 // to know that the code under test has started waiting before they Advance,
 // instead of sleeping and hoping.
 func (f *Fake) BlockUntil(n int) {
+	f.check()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for len(f.timers) < n {

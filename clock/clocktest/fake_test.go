@@ -118,3 +118,20 @@ func TestFakeBlockUntilCountsOnlyWaitingTimers(t *testing.T) {
 	fc.NewTimer(time.Minute)
 	within(t, ready, "BlockUntil(1) returning once a timer waits")
 }
+
+// TestZeroFakePanicsClearly: a Fake not made by New panics with a message
+// that says so, from every method, instead of failing deep inside a later
+// call (NewTimer or BlockUntil on a nil condition).
+func TestZeroFakePanicsClearly(t *testing.T) {
+	const want = "clocktest: Fake used without New"
+	for name, call := range map[string]func(f *clocktest.Fake){
+		"Now":        func(f *clocktest.Fake) { _ = f.Now() },
+		"NewTimer":   func(f *clocktest.Fake) { _ = f.NewTimer(time.Second) },
+		"Advance":    func(f *clocktest.Fake) { f.Advance(time.Second) },
+		"Set":        func(f *clocktest.Fake) { f.Set(epoch) },
+		"Timers":     func(f *clocktest.Fake) { _ = f.Timers() },
+		"BlockUntil": func(f *clocktest.Fake) { f.BlockUntil(1) },
+	} {
+		assert.PanicsWithValue(t, want, func() { call(new(clocktest.Fake)) }, name)
+	}
+}

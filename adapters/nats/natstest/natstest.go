@@ -34,7 +34,8 @@ func Server(t testing.TB) string {
 // Broker is an embedded nats-server with JetStream that a test can restart
 // on the same port and storage, as a broker failing and coming back. What
 // the server logs at notice level and above is kept and printed when the
-// test fails, so a broker-side cause is never silent.
+// test fails, so a broker-side cause is never silent. Make one with
+// NewBroker: Restart panics on the zero Broker.
 type Broker struct {
 	// URL is the client URL; it stays the same across restarts.
 	URL  string
@@ -93,6 +94,9 @@ func (b *Broker) stop() {
 // again on the same port with the same storage. Clients see their
 // connection drop and reconnect.
 func (b *Broker) Restart(down time.Duration) {
+	if b == nil || b.t == nil {
+		panic("natstest: Broker used without NewBroker")
+	}
 	b.t.Helper()
 	b.stop()
 	time.Sleep(down)

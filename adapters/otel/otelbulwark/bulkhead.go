@@ -38,6 +38,7 @@ func (t *Telemetry) bulkheadLimitChanged(ctx context.Context, e bulkhead.LimitCh
 // bulwark.name set to name. Unregister the returned registration when b is
 // no longer used.
 func (t *Telemetry) ObserveBulkhead(name string, b *bulkhead.Bulkhead) (metric.Registration, error) {
+	t.check()
 	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {

@@ -57,6 +57,7 @@ func (t *Telemetry) keyString(key any) string {
 // Config.Name, say). Unregister the returned registration when b is no
 // longer used.
 func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metric.Registration, error) {
+	t.check()
 	var byState [len(breakerStates)][]metric.ObserveOption
 	for i, s := range breakerStates {
 		byState[i] = observeOptions(name, cbStateKey.String(s.String()))
@@ -84,6 +85,7 @@ func (t *Telemetry) ObserveBreaker(name string, b *circuitbreaker.Breaker) (metr
 // suppressed trips and evictions, with bulwark.name set to name.
 // Unregister the returned registration when k is no longer used.
 func ObserveKeyedBreaker[K comparable](t *Telemetry, name string, k *circuitbreaker.Keyed[K]) (metric.Registration, error) {
+	t.check()
 	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {

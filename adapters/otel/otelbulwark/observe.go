@@ -33,6 +33,7 @@ import (
 // collected, so they carry no exemplar. Every other measurement is made
 // with ctx, so an SDK that samples exemplars links it to the trace in ctx.
 func (t *Telemetry) Observe(ctx context.Context, e bulwark.Event) {
+	t.check()
 	switch ev := e.(type) {
 	case circuitbreaker.Rejected:
 		t.breakerRejected(ev)

@@ -44,6 +44,7 @@ func messageFailure(name string, msg outbox.Message, err error) metric.Measureme
 // context; a failed read reports nothing and returns its error to the
 // reader. Unregister the returned registration when r is no longer used.
 func (t *Telemetry) ObserveRelay(name string, r *outbox.Relay) (metric.Registration, error) {
+	t.check()
 	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {

@@ -39,6 +39,7 @@ func (t *Telemetry) hedged(ctx context.Context, e hedge.Hedged) {
 // latency percentile once h has learnt it. Unregister the returned
 // registration when h is no longer used.
 func (t *Telemetry) ObserveHedger(name string, h *hedge.Hedger) (metric.Registration, error) {
+	t.check()
 	opt := observeOptions(name)
 	in := &t.inst
 	return t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {

@@ -63,12 +63,14 @@ func (c MessageCarrier) Keys() []string {
 // before enqueueing msg in the transaction whose trace the message
 // continues; TracePublisher and Consume read it back.
 func (t *Telemetry) Inject(ctx context.Context, msg *outbox.Message) {
+	t.check()
 	t.propagator.Inject(ctx, MessageCarrier{Message: msg})
 }
 
 // Extract returns ctx with the trace context carried by msg's headers,
 // for a consumer that starts its own spans (Consume does it for you).
 func (t *Telemetry) Extract(ctx context.Context, msg outbox.Message) context.Context {
+	t.check()
 	return t.propagator.Extract(ctx, MessageCarrier{Message: &msg})
 }
 
@@ -82,6 +84,7 @@ func (t *Telemetry) Extract(ctx context.Context, msg outbox.Message) context.Con
 // a child of the publish span. A failed publish sets the span's status as
 // Trace does. Give it to outbox.NewRelay in place of pub.
 func (t *Telemetry) TracePublisher(pub outbox.Publisher) outbox.Publisher {
+	t.check()
 	return &tracePublisher{t: t, pub: pub}
 }
 
@@ -110,6 +113,7 @@ func (p *tracePublisher) Publish(ctx context.Context, msg outbox.Message) error 
 // handle's context holds the span; a failure or panic is recorded as Trace
 // records them. It returns handle's error.
 func (t *Telemetry) Consume(ctx context.Context, msg outbox.Message, handle func(context.Context) error) error {
+	t.check()
 	ctx = t.propagator.Extract(ctx, MessageCarrier{Message: &msg})
 	ctx, span := t.tracer.Start(ctx, "process "+msg.Topic,
 		trace.WithSpanKind(trace.SpanKindConsumer),

@@ -41,6 +41,7 @@ func (t *Telemetry) sagaFinished(ctx context.Context, e saga.Finished) {
 // read reports nothing and returns its error to the reader. Unregister the
 // returned registration when the store is no longer used.
 func (t *Telemetry) ObserveSagas(name string, store saga.Store) (metric.Registration, error) {
+	t.check()
 	if strings.TrimSpace(name) == "" {
 		return nil, fmt.Errorf("otelbulwark: ObserveSagas needs the definition's name")
 	}

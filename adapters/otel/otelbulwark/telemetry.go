@@ -55,7 +55,8 @@ func DefaultConfig() Config { return Config{} }
 //
 // Its instruments are created once, in New, and shared by every component
 // it observes; a component's events are recorded under bulwark.name, its
-// Config.Name. It is safe for concurrent use.
+// Config.Name. It is safe for concurrent use. Make one with New: every
+// method of the zero Telemetry panics.
 //
 // The Observe methods with a second argument (ObserveBreaker,
 // ObserveBulkhead, …) register callbacks that read a component's state when
@@ -70,6 +71,13 @@ type Telemetry struct {
 }
 
 var _ bulwark.Observer = (*Telemetry)(nil)
+
+// check panics if t was not made by New.
+func (t *Telemetry) check() {
+	if t == nil || t.meter == nil {
+		panic("otelbulwark: Telemetry used without New")
+	}
+}
 
 // New returns a Telemetry whose instruments are created on cfg's meter
 // provider, or the error the meter returned for one of them.

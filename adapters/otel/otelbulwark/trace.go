@@ -32,6 +32,7 @@ import (
 // The span then gets bulwark.attempts, the number of attempts made. (Trace
 // inside the retry instead gives each attempt a child span of its own.)
 func (t *Telemetry) Trace(name string) bulwark.Policy {
+	t.check()
 	return &tracePolicy{tracer: t.tracer, name: name, start: []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(nameKey.String(name)),
 	}}
@@ -112,7 +113,10 @@ func errorAttributes(err error) []attribute.KeyValue {
 // encloses it), exception.message and the attributes Trace gives a failed
 // call. Place it inside a retry or hedge, below Trace (see Trace). Without
 // a recording span it only runs the call.
-func (t *Telemetry) TraceAttempts() bulwark.Policy { return attemptPolicy{} }
+func (t *Telemetry) TraceAttempts() bulwark.Policy {
+	t.check()
+	return attemptPolicy{}
+}
 
 type attemptPolicy struct{}
 

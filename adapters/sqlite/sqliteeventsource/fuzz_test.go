@@ -1,0 +1,34 @@
+package sqliteeventsource_test
+
+import (
+	"strings"
+	"testing"
+
+	"database/sql"
+	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteeventsource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzNew: New either refuses a Config with an error that names the package,
+// as Migrations does for the same Config, or makes a Store; it never panics,
+// whatever the table names.
+func FuzzNew(f *testing.F) {
+	for _, seed := range [][2]string{{"", ""}, {"e", "s"}, {"x", "x"}, {"s.e", "s.s"}, {"a-b", ""}, {"a.b.c", ""}, {"e\x00", "s"}, {"\"", "'"}, {strings.Repeat("x", 80), ""}} {
+		f.Add(seed[0], seed[1])
+	}
+	db := &sql.DB{}
+	f.Fuzz(func(t *testing.T, events, snapshots string) {
+		cfg := sqliteeventsource.Config{EventsTable: events, SnapshotsTable: snapshots}
+		s, err := sqliteeventsource.New(db, cfg)
+		m, merr := sqliteeventsource.Migrations(cfg)
+		if err != nil {
+			assert.True(t, strings.HasPrefix(err.Error(), "sqliteeventsource: "), err.Error())
+			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
+			return
+		}
+		require.NoError(t, merr)
+		assert.NotNil(t, s)
+		assert.NotEmpty(t, m)
+	})
+}
