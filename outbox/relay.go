@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
+	"github.com/bulwark-go/bulwark/retry"
 )
 
 // finishTimeout bounds recording a batch's outcome after the relay's context
@@ -176,7 +177,7 @@ func (r *Relay) loop(ctx, hard context.Context) error {
 			return r.stopErr(ctx)
 		case err != nil:
 			failures++
-			wait = min(r.cfg.PollInterval, 50*time.Millisecond<<min(failures, 10))
+			wait = recoveryBackoff.Wait(failures, 0, r.cfg.PollInterval)
 			r.log.WarnContext(ctx, "outbox: relay batch failed", "relay", r.cfg.Name, "error", err, "retry_in", wait)
 		case res.Claimed == r.cfg.BatchSize:
 			failures = 0
@@ -237,13 +238,19 @@ func (r *Relay) signal() {
 	}
 }
 
+// recoveryBackoff paces the relay after its store fails: the next batch
+// after a failed one, and listening again after lost notifications. Waits
+// double from 100ms and never exceed PollInterval, the pace the relay keeps
+// anyway by polling.
+var recoveryBackoff = retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.NoJitter}
+
 func (r *Relay) listen(ctx context.Context) {
 	for failures := 0; ; failures++ {
 		err := r.listener.Listen(ctx, r.signal)
 		if ctx.Err() != nil {
 			return
 		}
-		wait := min(r.cfg.PollInterval, 100*time.Millisecond<<min(failures, 10))
+		wait := recoveryBackoff.Wait(failures+1, 0, r.cfg.PollInterval)
 		r.log.WarnContext(ctx, "outbox: relay lost its store notifications; polling until they are back", "relay", r.cfg.Name, "error", err, "retry_in", wait)
 		r.signal()
 		if clock.Sleep(ctx, r.clock, wait) != nil {

@@ -795,3 +795,51 @@ func TestHooksMayCallBackIntoTheRelay(t *testing.T) {
 	}
 	assert.Equal(t, []int{2, 1}, backlog, "stopped after the batch whose hook called Close")
 }
+
+// failingClaims is a store whose claims fail, reporting each one's time.
+// It has no notifications (it embeds the Store interface, not a
+// MemoryStore), so only the relay's own waits pace it.
+type failingClaims struct {
+	outbox.Store
+	fc    *clocktest.Fake
+	calls chan time.Time
+}
+
+func (f failingClaims) Claim(context.Context, outbox.ClaimRequest) (outbox.Batch, error) {
+	f.calls <- f.fc.Now()
+	return nil, errors.New("connection refused")
+}
+
+// TestStoreFailuresBackOffUpToPollInterval: after a failed claim the relay
+// waits 100ms, then twice as long after each further failure, never longer
+// than PollInterval.
+func TestStoreFailuresBackOffUpToPollInterval(t *testing.T) {
+	fc := clocktest.New(t0)
+	s := failingClaims{Store: outbox.NewMemoryStore(), fc: fc, calls: make(chan time.Time, 1)}
+	cfg := testConfig(fc)
+	cfg.PollInterval = time.Second
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := outbox.NewRelay(s, outbox.NewMemoryPublisher(), cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	var gaps []time.Duration
+	last := <-s.calls
+	fc.BlockUntil(1)
+	for len(gaps) < 6 {
+		fc.Advance(10 * time.Millisecond)
+		if fc.Timers() > 0 {
+			continue // still waiting
+		}
+		at := <-s.calls
+		gaps = append(gaps, at.Sub(last))
+		last = at
+		fc.BlockUntil(1)
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}, gaps)
+	cancel()
+	<-done
+}
