@@ -36,6 +36,9 @@ type Breaker struct {
 
 	// The rejections whose RetryAfter is always OpenWait, made once.
 	forcedOpenErr, halfOpenErr *OpenError
+	// forcedEvent and halfOpenEvent are the Rejected events of those two
+	// rejections, boxed once when there is an Observer (see rejectedEvent).
+	forcedEvent, halfOpenEvent bulwark.Event
 
 	// Read by every rejection while open; written at trips (openUntil,
 	// under mu) and at most once per clock reading (openErr).
@@ -102,6 +105,10 @@ func newBreaker(cfg Config, gate *ejectionGate, name string, key any) *Breaker {
 	b.timed = b.tw != nil || b.slowCall > 0
 	b.forcedOpenErr = &OpenError{Name: cfg.Name, State: StateForcedOpen, Wait: cfg.OpenWait}
 	b.halfOpenErr = &OpenError{Name: cfg.Name, State: StateHalfOpen, Wait: cfg.OpenWait}
+	if b.obs != nil {
+		b.forcedEvent = b.newRejected(b.forcedOpenErr)
+		b.halfOpenEvent = b.newRejected(b.halfOpenErr)
+	}
 	if cfg.Clock != nil && cfg.Clock != clock.System {
 		b.clk = cfg.Clock
 		b.origin = cfg.Clock.Now()
@@ -193,7 +200,7 @@ func (b *Breaker) doOpen(ctx context.Context, w uint64, op func(context.Context)
 		if r != nil {
 			b.rejected.add()
 			if b.obs != nil {
-				b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Err: r})
+				b.obs.Observe(ctx, b.rejectedEvent(r))
 			}
 			return r
 		}
@@ -352,9 +359,10 @@ func (b *Breaker) rejectOpen(w uint64) *OpenError {
 // call rejected at that reading: a breaker taking a dependency's full
 // traffic while open does not allocate per call.
 type openRejection struct {
-	word uint64
-	now  int64
-	err  OpenError
+	word  uint64
+	now   int64
+	err   OpenError
+	event bulwark.Event // Rejected{Err: &err}, when there is an Observer
 }
 
 func (b *Breaker) openRejection(w uint64, now, until int64) *OpenError {
@@ -362,14 +370,39 @@ func (b *Breaker) openRejection(w uint64, now, until int64) *OpenError {
 		return &r.err
 	}
 	r := &openRejection{word: w, now: now, err: OpenError{Name: b.cfg.Name, State: StateOpen, Wait: time.Duration(until - now)}}
+	if b.obs != nil {
+		r.event = b.newRejected(&r.err)
+	}
 	b.openErr.Store(r)
 	return &r.err
+}
+
+// newRejected boxes the Rejected event of rejection.
+func (b *Breaker) newRejected(rejection *OpenError) bulwark.Event {
+	return Rejected{Name: b.name, Key: b.key, Err: rejection, DryRun: b.cfg.DryRun}
+}
+
+// rejectedEvent returns the Rejected event of rejection. The rejections
+// calls share (the open state's at one clock reading, the forced-open and
+// the half-open one) carry their event boxed once, so that reporting a
+// rejection to an Observer allocates nothing either.
+func (b *Breaker) rejectedEvent(rejection *OpenError) bulwark.Event {
+	switch rejection {
+	case b.forcedOpenErr:
+		return b.forcedEvent
+	case b.halfOpenErr:
+		return b.halfOpenEvent
+	}
+	if r := b.openErr.Load(); r != nil && rejection == &r.err && r.event != nil {
+		return r.event
+	}
+	return b.newRejected(rejection)
 }
 
 func (b *Breaker) reject(ctx context.Context, rejection *OpenError) (Permit, error) {
 	b.rejected.add()
 	if b.obs != nil {
-		b.obs.Observe(ctx, Rejected{Name: b.name, Key: b.key, Err: rejection, DryRun: b.cfg.DryRun})
+		b.obs.Observe(ctx, b.rejectedEvent(rejection))
 	}
 	if b.cfg.DryRun {
 		return Permit{b: b, ctx: ctx}, nil // runs, uncounted

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,4 +314,44 @@ func FuzzNewKeyed(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestObservedRejectionAllocatesNothing: with an Observer, each shared
+// rejection carries its Rejected event boxed once, so reporting a
+// rejection allocates nothing either, open or forced open, and every event
+// still carries the error the call got.
+func TestObservedRejectionAllocatesNothing(t *testing.T) {
+	for _, forced := range []bool{false, true} {
+		var seen atomic.Int64
+		var last atomic.Pointer[OpenError]
+		obs := bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+			if r, ok := e.(Rejected); ok {
+				seen.Add(1)
+				last.Store(r.Err)
+			}
+		})
+		b, err := New(Config{Name: "inventory", ConsecutiveFailures: 1, OpenWait: time.Hour, Observer: obs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = b.Do(bg, failOp)
+		if forced {
+			b.ForceOpen()
+		}
+		_ = b.Do(bg, succeeds) // the first rejection at this clock reading makes the shared error
+		if allocs := testing.AllocsPerRun(10000, func() {
+			err := b.Do(bg, succeeds)
+			if err == nil {
+				t.Fatal("admitted")
+			}
+			if got := last.Load(); got == nil || error(got) != err {
+				t.Fatalf("the event's Err %v is not the error returned, %v", got, err)
+			}
+		}); allocs != 0 {
+			t.Fatalf("forced=%v: an observed rejection allocates %v times", forced, allocs)
+		}
+		if seen.Load() < 10000 {
+			t.Fatalf("forced=%v: %d Rejected events for 10001 rejections", forced, seen.Load())
+		}
+	}
 }

@@ -61,8 +61,10 @@ func (e StateChange) LogValue() slog.Value {
 // Rejected is reported for every call the breaker rejects (with DryRun,
 // every call it would have rejected and let through), on the caller's
 // goroutine with the caller's context, before Do or Allow returns, never
-// under the breaker's lock. An observer set costs an allocation per
-// rejection (the event); none is set by default.
+// under the breaker's lock. Rejections that calls share (an open
+// breaker's at one clock reading, the forced-open and the half-open one)
+// carry their event made once, so observing them allocates nothing; the
+// Observer is called once per rejected call all the same.
 type Rejected struct {
 	// Name is the breaker's Config.Name (for a Keyed set, the set's).
 	Name string
