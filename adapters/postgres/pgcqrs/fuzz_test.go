@@ -5,9 +5,8 @@ import (
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgcqrs"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate/sqlmigratetest"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // FuzzNew: New either refuses a Config with an error that names the package,
@@ -22,13 +21,6 @@ func FuzzNew(f *testing.F) {
 		cfg := pgcqrs.Config{Table: table}
 		s, err := pgcqrs.New(db, cfg)
 		m, merr := pgcqrs.Migrations(cfg)
-		if err != nil {
-			assert.True(t, strings.HasPrefix(err.Error(), "pgcqrs: "), err.Error())
-			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
-			return
-		}
-		require.NoError(t, merr)
-		assert.NotNil(t, s)
-		assert.NotEmpty(t, m)
+		sqlmigratetest.CheckNew(t, "pgcqrs", s, err, m, merr)
 	})
 }

@@ -5,9 +5,8 @@ import (
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgeventsource"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate/sqlmigratetest"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // FuzzNew: New either refuses a Config with an error that names the package,
@@ -22,13 +21,6 @@ func FuzzNew(f *testing.F) {
 		cfg := pgeventsource.Config{EventsTable: events, SnapshotsTable: snapshots, Channel: channel}
 		s, err := pgeventsource.New(db, cfg)
 		m, merr := pgeventsource.Migrations(cfg)
-		if err != nil {
-			assert.True(t, strings.HasPrefix(err.Error(), "pgeventsource: "), err.Error())
-			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
-			return
-		}
-		require.NoError(t, merr)
-		assert.NotNil(t, s)
-		assert.NotEmpty(t, m)
+		sqlmigratetest.CheckNew(t, "pgeventsource", s, err, m, merr)
 	})
 }

@@ -5,9 +5,8 @@ import (
 	"testing"
 
 	"github.com/bulwark-go/bulwark/adapters/postgres/pgsaga"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate/sqlmigratetest"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // FuzzNew: New either refuses a Config with an error that names the package,
@@ -22,13 +21,6 @@ func FuzzNew(f *testing.F) {
 		cfg := pgsaga.Config{Table: table}
 		s, err := pgsaga.New(db, cfg)
 		m, merr := pgsaga.Migrations(cfg)
-		if err != nil {
-			assert.True(t, strings.HasPrefix(err.Error(), "pgsaga: "), err.Error())
-			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
-			return
-		}
-		require.NoError(t, merr)
-		assert.NotNil(t, s)
-		assert.NotEmpty(t, m)
+		sqlmigratetest.CheckNew(t, "pgsaga", s, err, m, merr)
 	})
 }

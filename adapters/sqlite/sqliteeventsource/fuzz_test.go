@@ -1,13 +1,12 @@
 package sqliteeventsource_test
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 
-	"database/sql"
 	"github.com/bulwark-go/bulwark/adapters/sqlite/sqliteeventsource"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate/sqlmigratetest"
 )
 
 // FuzzNew: New either refuses a Config with an error that names the package,
@@ -22,13 +21,6 @@ func FuzzNew(f *testing.F) {
 		cfg := sqliteeventsource.Config{EventsTable: events, SnapshotsTable: snapshots}
 		s, err := sqliteeventsource.New(db, cfg)
 		m, merr := sqliteeventsource.Migrations(cfg)
-		if err != nil {
-			assert.True(t, strings.HasPrefix(err.Error(), "sqliteeventsource: "), err.Error())
-			assert.Equal(t, err, merr, "Migrations refuses what New refuses")
-			return
-		}
-		require.NoError(t, merr)
-		assert.NotNil(t, s)
-		assert.NotEmpty(t, m)
+		sqlmigratetest.CheckNew(t, "sqliteeventsource", s, err, m, merr)
 	})
 }
