@@ -13,7 +13,8 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-// gorelease is the API checker api runs; .ci/run installs this version.
+// gorelease is the command api runs, from PATH; .ci/run installs it at the
+// version its GORELEASE variable pins.
 const gorelease = "gorelease"
 
 // api compares each released module's API with the latest release tag
