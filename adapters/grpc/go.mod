@@ -1,0 +1,20 @@
+module github.com/bulwark-go/bulwark/adapters/grpc
+
+go 1.26.0
+
+replace github.com/bulwark-go/bulwark => ../..
+
+require (
+	github.com/bulwark-go/bulwark v0.1.0
+	go.uber.org/goleak v1.3.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+)
