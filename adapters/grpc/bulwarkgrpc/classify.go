@@ -115,7 +115,7 @@ func statusOf(err error) (*status.Status, bool) {
 // signed with +, not a number, too large) means the server asked not to
 // be retried, and ok is false.
 func ParsePushback(v string) (wait time.Duration, ok bool) {
-	if v == "" || len(v) > 10 {
+	if v == "" {
 		return 0, false
 	}
 	for i := 0; i < len(v); i++ {

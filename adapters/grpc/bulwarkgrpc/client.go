@@ -213,6 +213,10 @@ func UnaryClientInterceptor(policy bulwark.Policy, cfg ClientConfig) (grpc.Unary
 func (c *client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	x := &unaryCall{c: c, method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
 	x.replayable = c.idempotent(ctx, method)
+	if m, ok := reply.(proto.Message); ok && x.replayable {
+		// read now: attempts may write into reply while another starts
+		x.replyType = m.ProtoReflect().Type()
+	}
 	if x.replayable && !hedge.IsIdempotent(ctx) {
 		ctx = hedge.Idempotent(ctx)
 	}
@@ -233,6 +237,7 @@ type unaryCall struct {
 
 	attempts  atomic.Int32
 	replyBusy atomic.Bool // an attempt is writing into reply, or reply holds the result
+	replyType protoreflect.MessageType // reply's type, nil when it is not a proto.Message
 	running   sync.WaitGroup
 
 	// The first attempt's trailer option and options, kept here so that a
@@ -263,11 +268,10 @@ func (x *unaryCall) attempt(ctx context.Context) error {
 	out := x.reply
 	ownsReply := x.replyBusy.CompareAndSwap(false, true)
 	if !ownsReply {
-		m, ok := x.reply.(proto.Message)
-		if !ok {
+		if x.replyType == nil {
 			return retry.Permanent(fmt.Errorf("bulwarkgrpc: %s: an attempt running beside another needs a proto.Message reply, got %T", x.method, x.reply))
 		}
-		out = m.ProtoReflect().New().Interface()
+		out = x.replyType.New().Interface()
 	}
 	var s *attemptState
 	var opts []grpc.CallOption
