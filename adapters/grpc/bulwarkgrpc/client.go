@@ -236,7 +236,7 @@ type unaryCall struct {
 	replayable bool
 
 	attempts  atomic.Int32
-	replyBusy atomic.Bool // an attempt is writing into reply, or reply holds the result
+	replyBusy atomic.Bool              // an attempt is writing into reply, or reply holds the result
 	replyType protoreflect.MessageType // reply's type, nil when it is not a proto.Message
 	running   sync.WaitGroup
 

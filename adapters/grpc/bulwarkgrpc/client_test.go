@@ -323,11 +323,29 @@ func TestUnaryTimeoutPolicyStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &service{unary: func(ctx context.Context, _ *simpleReq, _ int) (*simpleResp, error) {
-		<-ctx.Done()
-		return nil, status.FromContextError(ctx.Err()).Err()
+		time.Sleep(300 * time.Millisecond) // past the deadline, without a word to the client
+		return &simpleResp{}, nil
 	}}
 	c := unaryClient(t, false, svc, to, bulwarkgrpc.ClientConfig{})
+	start := time.Now()
 	_, err = c.UnaryCall(context.Background(), &simpleReq{})
+	// The server may end the call at the deadline it was sent before the
+	// client's timer fires: either way the caller reads DeadlineExceeded.
+	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > 250*time.Millisecond {
+		t.Fatalf("got %v after %v, want DeadlineExceeded at once", err, time.Since(start))
+	}
+
+	// A timeout's own error, without a status, reads as DeadlineExceeded
+	// and still matches timeout.ErrTimeout.
+	ui, err := bulwarkgrpc.UnaryClientInterceptor(to, bulwarkgrpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+		time.Sleep(60 * time.Millisecond) // ignores its context
+		return nil
+	}
+	err = ui(context.Background(), unaryMethod, &simpleReq{}, &simpleResp{}, nil, slow)
 	if status.Code(err) != codes.DeadlineExceeded || !errors.Is(err, timeout.ErrTimeout) {
 		t.Fatalf("got %v, want DeadlineExceeded matching timeout.ErrTimeout", err)
 	}
