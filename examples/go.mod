@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/bulwark-go/bulwark => ..
+	github.com/bulwark-go/bulwark/adapters/grpc => ../adapters/grpc
 	github.com/bulwark-go/bulwark/adapters/nats => ../adapters/nats
 	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
 	github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
@@ -12,6 +13,7 @@ replace (
 
 require (
 	github.com/bulwark-go/bulwark v0.1.0
+	github.com/bulwark-go/bulwark/adapters/grpc v0.1.0
 	github.com/bulwark-go/bulwark/adapters/kafka v0.1.0
 	github.com/bulwark-go/bulwark/adapters/nats v0.1.0
 	github.com/bulwark-go/bulwark/adapters/otel v0.1.0
@@ -30,6 +32,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.uber.org/goleak v1.3.0
+	google.golang.org/grpc v1.85.0
 )
 
 require (
@@ -59,10 +62,13 @@ require (
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect

@@ -32,6 +32,10 @@ var (
 	// ErrNoResponse is returned (as UNKNOWN) when the policy reported
 	// success without letting any attempt produce a response.
 	ErrNoResponse = errors.New("bulwarkgrpc: policy succeeded without a response")
+
+	// errCallOver is the error of an attempt that a policy started after
+	// it had returned: the call is over.
+	errCallOver = errors.New("bulwarkgrpc: the call is over")
 )
 
 // Resolver finds descriptors by full name, as *protoregistry.Files does.
@@ -211,22 +215,51 @@ func UnaryClientInterceptor(policy bulwark.Policy, cfg ClientConfig) (grpc.Unary
 }
 
 func (c *client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	x := &unaryCall{c: c, method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
+	x := &unaryCall{Context: ctx, c: c, method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
 	x.replayable = c.idempotent(ctx, method)
 	if m, ok := reply.(proto.Message); ok && x.replayable {
 		// read now: attempts may write into reply while another starts
 		x.replyType = m.ProtoReflect().Type()
 	}
-	if x.replayable && !hedge.IsIdempotent(ctx) {
-		ctx = hedge.Idempotent(ctx)
-	}
-	err := c.policy.Do(ctx, x.attempt)
+	// x is the policy's context: the caller's, marked hedge.Idempotent when
+	// the call is, and carrying x for attemptOp, which allocates nothing
+	// more than x itself.
+	err := c.policy.Do(x, attemptOp)
 	return x.finish(err)
+}
+
+// idempotentMark answers the lookups of hedge.IsIdempotent with true, and
+// every other lookup with nil.
+var idempotentMark = hedge.Idempotent(context.Background())
+
+// unaryCallKey is the context key under which a unaryCall finds itself.
+type unaryCallKey struct{}
+
+// Value returns x for unaryCallKey, hedge's mark when the call is
+// idempotent, and the caller's values otherwise.
+func (x *unaryCall) Value(key any) any {
+	if key == (unaryCallKey{}) {
+		return x
+	}
+	if x.replayable {
+		if v := idempotentMark.Value(key); v != nil {
+			return v
+		}
+	}
+	return x.Context.Value(key)
+}
+
+// attemptOp is the operation the policy runs: one attempt of the call in
+// ctx.
+func attemptOp(ctx context.Context) error {
+	return ctx.Value(unaryCallKey{}).(*unaryCall).attempt(ctx)
 }
 
 // unaryCall is one unary call: the attempts the policy makes and the
 // outcome the caller will get.
 type unaryCall struct {
+	context.Context // the caller's
+
 	c          *client
 	method     string
 	req, reply any
@@ -238,15 +271,17 @@ type unaryCall struct {
 	attempts  atomic.Int32
 	replyBusy atomic.Bool              // an attempt is writing into reply, or reply holds the result
 	replyType protoreflect.MessageType // reply's type, nil when it is not a proto.Message
-	running   sync.WaitGroup
 
 	// The first attempt's trailer option and options, kept here so that a
 	// call that needs one attempt allocates nothing more.
 	first     attemptState
-	firstOpts [8]grpc.CallOption
+	firstOpts [4]grpc.CallOption
 
 	mu     sync.Mutex
-	done   bool  // an outcome was kept
+	active int           // attempts running
+	over   bool          // finish has begun: no attempt may start
+	idle   chan struct{} // closed when active drops to 0, once finish waits for it
+	done   bool          // an outcome was kept
 	result any   // the message of the successful attempt (reply or a fresh one)
 	answer error // the answer of an attempt the policy saw as a success
 }
@@ -262,8 +297,13 @@ func (x *unaryCall) attempt(ctx context.Context) error {
 	if n > 1 && !x.replayable {
 		return retry.Permanent(fmt.Errorf("%w: %s", ErrNotReplayable, x.method))
 	}
-	x.running.Add(1)
-	defer x.running.Done()
+	x.mu.Lock()
+	if x.over { // a policy ran op after it returned (a detached timeout's late start)
+		x.mu.Unlock()
+		return retry.Permanent(errCallOver)
+	}
+	x.active++
+	x.mu.Unlock()
 
 	out := x.reply
 	ownsReply := x.replyBusy.CompareAndSwap(false, true)
@@ -290,6 +330,9 @@ func (x *unaryCall) attempt(ctx context.Context) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.active--; x.active == 0 && x.idle != nil {
+		close(x.idle)
+	}
 	switch {
 	case err != nil:
 		if ownsReply {
@@ -314,8 +357,17 @@ func (x *unaryCall) attempt(ctx context.Context) error {
 // finish turns the policy's verdict into the caller's error, with the
 // successful attempt's message in reply.
 func (x *unaryCall) finish(err error) error {
-	x.running.Wait() // an attempt the policy left behind (a detached timeout) ends with its context
 	x.mu.Lock()
+	x.over = true
+	if x.active > 0 {
+		// an attempt the policy left behind (a detached timeout) ends
+		// with its context: wait for it before touching reply
+		x.idle = make(chan struct{})
+		idle := x.idle
+		x.mu.Unlock()
+		<-idle
+		x.mu.Lock()
+	}
 	defer x.mu.Unlock()
 	switch {
 	case err != nil:
