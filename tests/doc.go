@@ -2,6 +2,8 @@
 //
 //   - natsfault: a fault test that combines two engines, a relay from
 //     PostgreSQL to NATS JetStream killed mid-flight;
+//   - grpcotel: bulwarkgrpc's client interceptor under otelgrpc's stats
+//     handler and otelbulwark, whose spans and events must line up;
 //   - suites: one package per conformance suite (outbox, idempotency,
 //     saga, eventsource, cqrs, retry, ratelimit), each the outside driver
 //     for that suite. It holds a small driver written as a driver's author
