@@ -282,8 +282,8 @@ type unaryCall struct {
 	over   bool          // finish has begun: no attempt may start
 	idle   chan struct{} // closed when active drops to 0, once finish waits for it
 	done   bool          // an outcome was kept
-	result any   // the message of the successful attempt (reply or a fresh one)
-	answer error // the answer of an attempt the policy saw as a success
+	result any           // the message of the successful attempt (reply or a fresh one)
+	answer error         // the answer of an attempt the policy saw as a success
 }
 
 // attemptState is what one attempt needs of its own.
