@@ -544,3 +544,30 @@ func TestBidiStreamOpensThroughPolicy(t *testing.T) {
 		t.Fatalf("with the breaker open: %v", err)
 	}
 }
+
+func TestUnaryWaitsForAttemptLeftBehind(t *testing.T) {
+	// A detached timeout returns at its deadline and leaves the attempt
+	// running; the interceptor returns only once that attempt has.
+	to, err := timeout.New(timeout.Config{Timeout: 10 * time.Millisecond, Detach: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := bulwarkgrpc.UnaryClientInterceptor(to, bulwarkgrpc.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished atomic.Bool
+	slow := func(_ context.Context, _ string, _, reply any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+		time.Sleep(60 * time.Millisecond) // ignores its context
+		reply.(*simpleResp).Username = "late"
+		finished.Store(true)
+		return nil
+	}
+	err = ui(context.Background(), unaryMethod, &simpleReq{}, &simpleResp{}, nil, slow)
+	if status.Code(err) != codes.DeadlineExceeded || !errors.Is(err, timeout.ErrTimeout) {
+		t.Fatalf("got %v, want the timeout", err)
+	}
+	if !finished.Load() {
+		t.Fatal("the interceptor returned while its attempt was still running")
+	}
+}

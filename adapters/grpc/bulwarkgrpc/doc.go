@@ -57,7 +57,10 @@
 // for another rejection (an open breaker, a full bulkhead), and
 // DEADLINE_EXCEEDED or CANCELED for the context's errors; errors.Is still
 // matches the policy's errors (circuitbreaker.ErrOpen, timeout.ErrTimeout,
-// retry.ErrMaxAttempts).
+// retry.ErrMaxAttempts). The interceptor returns only once every attempt
+// it started has returned: one that a detached timeout left running is
+// waited for (grpc's invoker returns as soon as the attempt's context
+// ends), so no attempt writes into reply after the caller has it.
 //
 // # Only idempotent calls are sent twice
 //
