@@ -80,8 +80,8 @@
 // an attempt after the first (a hedger with AllIdempotent) fails with
 // ErrNotReplayable without sending anything. Idempotent calls' contexts
 // are marked with hedge.Idempotent, so a Hedger in the chain hedges them.
-// Hedged attempts of a unary call each get a reply message of their own;
-// the winner's is copied into the caller's reply.
+// An attempt that starts while another is running (a hedge) gets a reply
+// message of its own, and the winner's ends up in the caller's reply.
 //
 // # Streams
 //
