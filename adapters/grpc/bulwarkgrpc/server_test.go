@@ -523,3 +523,26 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestRateLimiterStream(t *testing.T) {
+	l, err := bulwarkgrpc.NewRateLimiter(keyed(t), bulwarkgrpc.RateLimiterConfig{Key: bulwarkgrpc.KeyByMethod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &service{stream: func(_ *testgrpc.StreamingOutputCallRequest, st testgrpc.TestService_StreamingOutputCallServer, _ int) error {
+		return st.Send(&testgrpc.StreamingOutputCallResponse{})
+	}}
+	c := plainClient(t, false, svc, grpc.StreamInterceptor(l.StreamServerInterceptor()))
+	for i, want := range []codes.Code{codes.OK, codes.ResourceExhausted} {
+		st, err := c.StreamingOutputCall(context.Background(), &testgrpc.StreamingOutputCallRequest{})
+		if err == nil {
+			_, err = st.Recv()
+		}
+		if status.Code(err) != want {
+			t.Fatalf("stream %d: %v, want %v", i, err, want)
+		}
+	}
+	if svc.calls.Load() != 1 {
+		t.Fatalf("%d streams reached the handler", svc.calls.Load())
+	}
+}
