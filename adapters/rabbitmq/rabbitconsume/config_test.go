@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitconsume"
-	// MERGE "github.com/bulwark-go/bulwark/consume"
+	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/retry"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/assert"
@@ -55,7 +55,7 @@ func TestNewValidates(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	def := rabbitconsume.DefaultConfig()
 	assert.Equal(t, 256, def.Prefetch)
-	// MERGE: assert.Equal(t, consume.DefaultConfig().MaxPending, def.Prefetch, "the prefetch must cover the Consumer's default MaxPending")
+	assert.Equal(t, consume.DefaultConfig().MaxPending, def.Prefetch, "the prefetch must cover the Consumer's default MaxPending")
 	assert.Equal(t, rabbitconsume.DefaultRetryTiers(), def.RetryTiers)
 	assert.Equal(t, 5*time.Second, def.MaxReconnectDelay)
 	assert.Equal(t, retry.Exponential{Initial: 100 * time.Millisecond, Jitter: retry.EqualJitter}, def.ReconnectBackoff)
