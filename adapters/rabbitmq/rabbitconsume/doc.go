@@ -19,9 +19,12 @@
 // ConnectionLost and ConnectFailed) and goes on; it fails only on errors
 // another attempt cannot mend (access refused, a queue declared with other
 // arguments, a missing passive queue). The messages the lost channel had
-// delivered and not settled go back to the queue; their deliveries' Ack,
-// Redeliver and Release return an error wrapping consume.ErrGone, and the
-// Consumer drops them.
+// delivered and not settled go back to the queue; once its channel is
+// closed, a delivery's Ack, Redeliver and Release return an error wrapping
+// consume.ErrGone, and the Consumer drops it. An Ack written as the
+// connection dies may die with it, and the broker delivers that message
+// again: delivery is at least once, and an inbox (consume.InboxHandler)
+// drops the second copy by its ID.
 //
 // # Messages
 //
@@ -54,11 +57,15 @@
 //
 // Ack is basic.ack. Release is basic.nack with requeue: the broker puts
 // the message back and delivers it again at once. Redeliver(delay)
-// publishes a copy of the message (same body, properties and headers, the
-// same ID as message-id, AttemptHeader one higher, persistent) to a retry
-// queue and acknowledges the original only once the broker has confirmed
-// the copy: a crash or a lost connection in between leaves both, and the
-// message is handled twice (an inbox drops the second), never lost.
+// publishes a copy of the message to a retry queue (the same body; the
+// same properties but the expiration and user-id; the same headers but the
+// broker's dead-lettering ones; the message's ID as message-id,
+// AttemptHeader one higher, its Topic in rabbitoutbox.TopicHeader,
+// persistent) and acknowledges the original only once the broker has
+// confirmed the copy: a crash or a lost connection in between leaves both,
+// and the message is handled twice (an inbox drops the second), never
+// lost. When the channel the message came on is already closed, Redeliver
+// publishes nothing and returns consume.ErrGone.
 //
 // A retry queue holds messages for a fixed time: it is declared, on first
 // use, with x-message-ttl set to its tier and the default exchange with
@@ -92,8 +99,9 @@
 // The order holds for one consumer of a queue: to run several processes,
 // declare the queue with x-single-active-consumer in Config.QueueArgs, or
 // route keys to several queues (a consistent-hash exchange) each with a
-// single active consumer. Released and lost-channel messages are requeued
-// at their place, ahead of later ones.
+// single active consumer. Released messages and those of a lost channel
+// go back to the queue, in a classic queue at their place, ahead of later
+// ones, so each key's messages are still first handled in order.
 //
 // # Dead letters
 //
