@@ -38,6 +38,9 @@ func TestNewValidates(t *testing.T) {
 		{"fractional tier", rabbitconsume.Config{URL: url, Queue: "q", RetryTiers: []time.Duration{time.Second, 1500 * time.Microsecond * 1000 / 999}}, "rabbitconsume: Config.RetryTiers[1] must be a whole number of milliseconds in [1ms, 1193h2m47.295s], got 1.501501ms"},
 		{"long tier", rabbitconsume.Config{URL: url, Queue: "q", RetryTiers: []time.Duration{(1 << 32) * time.Millisecond}}, "rabbitconsume: Config.RetryTiers[0] must be a whole number of milliseconds in [1ms, 1193h2m47.295s], got 1193h2m47.296s"},
 		{"unordered tiers", rabbitconsume.Config{URL: url, Queue: "q", RetryTiers: []time.Duration{time.Second, time.Second}}, "rabbitconsume: Config.RetryTiers must increase, got 1s after 1s"},
+		{"retry queue TTL", rabbitconsume.Config{URL: url, Queue: "q", RetryQueueArgs: amqp.Table{"x-message-ttl": int64(5)}}, "rabbitconsume: Config.RetryQueueArgs may not set x-message-ttl: the Source sets it"},
+		{"retry queue DLX", rabbitconsume.Config{URL: url, Queue: "q", RetryQueueArgs: amqp.Table{"x-dead-letter-exchange": "x"}}, "rabbitconsume: Config.RetryQueueArgs may not set x-dead-letter-exchange: the Source sets it"},
+		{"retry queue DLX key", rabbitconsume.Config{URL: url, Queue: "q", RetryQueueArgs: amqp.Table{"x-dead-letter-routing-key": "q"}}, "rabbitconsume: Config.RetryQueueArgs may not set x-dead-letter-routing-key: the Source sets it"},
 		{"bad backoff", rabbitconsume.Config{URL: url, Queue: "q", ReconnectBackoff: retry.Constant{Delay: -1}}, "rabbitconsume: Config.ReconnectBackoff: Constant.Delay must be >= 0, got -1ns"},
 		{"negative max delay", rabbitconsume.Config{URL: url, Queue: "q", MaxReconnectDelay: -1}, "rabbitconsume: Config.MaxReconnectDelay must be >= 0 (0 means 5s), got -1ns"},
 	} {

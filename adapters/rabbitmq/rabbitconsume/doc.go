@@ -78,7 +78,13 @@
 // delay is rounded up to the first tier at least as long (a 150ms delay
 // waits 200ms; 0 waits the first tier), and a delay longer than the last
 // tier waits the last tier. The queues are named by RetryQueueName
-// ("orders.retry.200ms") and are not deleted by the Source.
+// ("orders.retry.200ms") and are not deleted by the Source. The default
+// tiers reach 24h, consume's largest Config.RedeliveryMaxDelay.
+//
+// RabbitMQ moves an expired copy from a classic retry queue into the
+// consumed queue at most once: a broker failure at that moment loses it.
+// Config.RetryQueueArgs can make the retry queues quorum queues that
+// dead-letter at least once (RabbitMQ 3.10 and later).
 //
 // # Order and not blocking
 //

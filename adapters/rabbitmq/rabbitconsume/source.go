@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -100,6 +101,17 @@ type Config struct {
 	// tier at least as long, and one longer than the last tier waits the
 	// last tier.
 	RetryTiers []time.Duration
+	// RetryQueueArgs are arguments added to every retry queue's
+	// declaration; nil for none. RabbitMQ moves an expired message from a
+	// classic retry queue into Queue at most once (a broker failure at
+	// that moment loses it); for a move that survives one, make them
+	// quorum queues that dead-letter at least once:
+	//
+	//	amqp.Table{"x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+	//
+	// It may not hold x-message-ttl, x-dead-letter-exchange or
+	// x-dead-letter-routing-key, which the Source sets.
+	RetryQueueArgs amqp.Table
 	// ReconnectBackoff chooses the wait before each new attempt to
 	// connect after a connection failed or was lost; nil means
 	// retry.Exponential{Initial: 100ms, Jitter: retry.EqualJitter}.
@@ -214,6 +226,11 @@ func New(cfg Config) (*Source, error) {
 		}
 		cfg.RetryTiers = slices.Clone(cfg.RetryTiers)
 	}
+	for _, k := range []string{"x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key"} {
+		if _, ok := cfg.RetryQueueArgs[k]; ok {
+			return nil, fmt.Errorf("rabbitconsume: Config.RetryQueueArgs may not set %s: the Source sets it", k)
+		}
+	}
 	if cfg.ReconnectBackoff == nil {
 		cfg.ReconnectBackoff = def.ReconnectBackoff
 	} else if err := cfg.ReconnectBackoff.Validate(); err != nil {
@@ -227,6 +244,8 @@ func New(cfg Config) (*Source, error) {
 	}
 	cfg.Clock = clock.OrSystem(cfg.Clock)
 	cfg.Bindings = slices.Clone(cfg.Bindings)
+	cfg.QueueArgs = maps.Clone(cfg.QueueArgs)
+	cfg.RetryQueueArgs = maps.Clone(cfg.RetryQueueArgs)
 	return &Source{
 		cfg:   cfg,
 		dial:  dial,
@@ -470,11 +489,12 @@ func (s *Source) declare(ch *amqp.Channel) (<-chan amqp.Delivery, error) {
 // exchange into the Source's queue.
 func (s *Source) declareTier(ch *amqp.Channel, tier time.Duration) error {
 	name := RetryQueueName(s.cfg.Queue, tier)
-	_, err := ch.QueueDeclare(name, true, false, false, false, amqp.Table{
-		"x-message-ttl":             tier.Milliseconds(),
-		"x-dead-letter-exchange":    "",
-		"x-dead-letter-routing-key": s.cfg.Queue,
-	})
+	args := make(amqp.Table, len(s.cfg.RetryQueueArgs)+3)
+	maps.Copy(args, s.cfg.RetryQueueArgs)
+	args["x-message-ttl"] = tier.Milliseconds()
+	args["x-dead-letter-exchange"] = ""
+	args["x-dead-letter-routing-key"] = s.cfg.Queue
+	_, err := ch.QueueDeclare(name, true, false, false, false, args)
 	if err != nil {
 		return fmt.Errorf("rabbitconsume: declaring retry queue %q: %w", name, err)
 	}

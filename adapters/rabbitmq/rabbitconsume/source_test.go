@@ -297,6 +297,27 @@ func TestShortRetryNotBehindLongOne(t *testing.T) {
 	require.NoError(t, d.Ack(context.Background()))
 }
 
+// TestQuorumRetryQueues: with RetryQueueArgs, the retry queues are
+// declared with them (here quorum queues that dead-letter at least once)
+// and the copy still comes back.
+func TestQuorumRetryQueues(t *testing.T) {
+	url := rabbittest.URL(t)
+	q := rabbittest.Queue(t, url, "", nil)
+	publish(t, url, q, amqp.Publishing{MessageId: "a"})
+	tiers := []time.Duration{30 * time.Millisecond}
+	args := amqp.Table{"x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+	s := newSource(t, rabbitconsume.Config{URL: url, Queue: q, RetryTiers: tiers, RetryQueueArgs: args})
+	require.NoError(t, receive(t, s, 1)[0].Redeliver(context.Background(), 0))
+	d := receive(t, s, 1)[0]
+	assert.Equal(t, 2, d.Message().Attempt)
+	require.NoError(t, d.Ack(context.Background()))
+	// The queue is a quorum queue: declaring it as a classic one fails.
+	_, err := rabbittest.Channel(t, url).QueueDeclare(rabbitconsume.RetryQueueName(q, tiers[0]), true, false, false, false, amqp.Table{"x-message-ttl": int64(30), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": q})
+	var aerr *amqp.Error
+	require.ErrorAs(t, err, &aerr)
+	assert.Equal(t, amqp.PreconditionFailed, aerr.Code)
+}
+
 // TestRetryQueueDeletedIsDeclaredAgain: Redeliver declares a retry queue
 // again when it was deleted after its first use.
 func TestRetryQueueDeletedIsDeclaredAgain(t *testing.T) {
