@@ -325,7 +325,9 @@ func (s *Source) lost(ctx context.Context, sess *session) {
 		s.sess = nil
 	}
 	s.mu.Unlock()
-	_ = sess.ch.Close() // after a consumer cancel the channel is still open
+	// amqp091 sends a channel's close reason before it ends its deliveries;
+	// with none, the channel is still open and the broker cancelled the
+	// consumer (its queue was deleted).
 	var err error = errors.New("the broker cancelled the consumer")
 	select {
 	case e, ok := <-sess.closes:
@@ -336,6 +338,7 @@ func (s *Source) lost(ctx context.Context, sess *session) {
 		}
 	default:
 	}
+	_ = sess.ch.Close()
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.Observe(ctx, ConnectionLost{Source: s.cfg.Name, Queue: s.cfg.Queue, Err: err})
 	}

@@ -389,8 +389,17 @@ func TestTopologyDeclaredAgain(t *testing.T) {
 	dlq := q + ".dead"
 	t.Cleanup(func() { deleteQueues(t, url, q) })
 	tiers := []time.Duration{10 * time.Millisecond}
+	var mu sync.Mutex
+	var lost []error
+	obs := bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if l, ok := e.(rabbitconsume.ConnectionLost); ok {
+			mu.Lock()
+			lost = append(lost, l.Err)
+			mu.Unlock()
+		}
+	})
 	s := newSource(t, rabbitconsume.Config{URL: url, Queue: q, Bindings: []rabbitconsume.Binding{{Exchange: x, Key: "k.#"}},
-		RetryTiers: tiers, DeadLetterQueue: dlq})
+		RetryTiers: tiers, DeadLetterQueue: dlq, Observer: obs})
 	ch := rabbittest.Channel(t, url)
 	require.NoError(t, ch.Confirm(false))
 	send := func(id string) {
@@ -413,6 +422,10 @@ func TestTopologyDeclaredAgain(t *testing.T) {
 	assert.Equal(t, []string{"b"}, idsOf(receive(t, s, 1)))
 	assert.Equal(t, 0, queueLength(t, url, rabbitconsume.RetryQueueName(q, tiers[0])), "the retry queue is declared again")
 	assert.Equal(t, 0, queueLength(t, url, dlq), "the dead-letter queue is declared again")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, lost, 1)
+	assert.EqualError(t, lost[0], "the broker cancelled the consumer")
 }
 
 // TestPermanentErrors: a queue that exists with other arguments, or a
