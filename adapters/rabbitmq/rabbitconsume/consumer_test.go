@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/rabbittest"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitconsume"
+	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitdlq"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/retry"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -217,4 +218,80 @@ func TestConsumerAcrossConnectionLosses(t *testing.T) {
 	assert.GreaterOrEqual(t, lost.Load(), int32(6))
 	assert.Empty(t, order)
 	assert.Equal(t, 0, queueLength(t, url, q), "messages left in the queue")
+}
+
+// TestDeadLetterAndReplay: a message that keeps failing is dead-lettered
+// after MaxAttempts into the dead-letter queue through rabbitdlq (its
+// attempts recorded) and acknowledged; once the handler is fixed, Replay
+// puts it back and it is handled from attempt 1 with its ID and key.
+func TestDeadLetterAndReplay(t *testing.T) {
+	url := rabbittest.URL(t)
+	q := rabbittest.Queue(t, url, "", nil)
+	dlq := q + ".dead"
+	s := newSource(t, rabbitconsume.Config{URL: url, Queue: q, DeadLetterQueue: dlq, RetryTiers: []time.Duration{10 * time.Millisecond}})
+	sink, err := rabbitdlq.New(rabbitconsume.SinkConfig(url, dlq))
+	require.NoError(t, err)
+	defer sink.Close()
+	var fixed atomic.Bool
+	var c calls
+	stop := runConsumer(t, s, func(ctx context.Context, m *consume.Message) error {
+		c.add(m)
+		if m.ID == "bad-keyed" || m.ID == "bad" {
+			if !fixed.Load() {
+				return fmt.Errorf("bug in handling %s", m.ID)
+			}
+		}
+		return nil
+	}, consume.Config{MaxAttempts: 3, InPlaceAttempts: consume.NoInPlaceRetries, Redelivery: retry.Constant{Delay: 10 * time.Millisecond}, DeadLetters: sink})
+	publishMessages(t, context.Background(), url, q,
+		consume.Message{ID: "bad-keyed", Key: "k", Payload: []byte("1")},
+		consume.Message{ID: "good-keyed", Key: "k", Payload: []byte("2")},
+		consume.Message{ID: "bad", Payload: []byte("3")})
+	eventually(t, "both dead letters", func() bool { return queueLength(t, url, dlq) == 2 })
+	eventually(t, "the next message of the key", func() bool { _, ok := c.find("good-keyed", 1); return ok })
+	stop()
+	for _, id := range []string{"bad-keyed", "bad"} {
+		var attempts []int
+		for _, h := range c.list() {
+			if h.id == id {
+				attempts = append(attempts, h.attempt)
+			}
+		}
+		assert.Equal(t, []int{1, 2, 3}, attempts, id)
+	}
+	assert.Equal(t, 0, queueLength(t, url, q), "the dead-lettered messages were not acknowledged")
+
+	dl, err := rabbitconsume.NewDeadLetters(rabbitconsume.DeadLettersConfig{URL: url, Queue: dlq, ReplayTo: q})
+	require.NoError(t, err)
+	defer dl.Close()
+	letters, err := dl.List(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, letters, 2)
+	for _, l := range letters {
+		// The keyed message was held in process for all its attempts; the
+		// unkeyed one went through the broker, and its letter has the
+		// runs of its last delivery only.
+		runs := map[string]int{"bad-keyed": 3, "bad": 1}[l.Item.ID]
+		assert.Equal(t, runs, l.AttemptCount, l.Item.ID)
+		assert.Equal(t, 3, l.Item.Attempt)
+		assert.Contains(t, l.Err, "bug in handling "+l.Item.ID)
+	}
+
+	fixed.Store(true)
+	c = calls{}
+	s2 := newSource(t, rabbitconsume.Config{URL: url, Queue: q, DeadLetterQueue: dlq})
+	runConsumer(t, s2, func(ctx context.Context, m *consume.Message) error { c.add(m); return nil }, consume.Config{DeadLetters: sink})
+	n, err := dl.Replay(context.Background(), 10, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	eventually(t, "the replayed messages", func() bool { return len(c.list()) == 2 })
+	for _, h := range c.list() {
+		assert.Equal(t, 1, h.attempt, h.id)
+		if h.id == "bad-keyed" {
+			assert.Equal(t, "k", h.key)
+		} else {
+			assert.Equal(t, "bad", h.id)
+		}
+	}
+	assert.Equal(t, 0, queueLength(t, url, dlq), "replayed letters left in the dead-letter queue")
 }
