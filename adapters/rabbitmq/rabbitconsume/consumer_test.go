@@ -176,6 +176,7 @@ func TestConsumerAcrossConnectionLosses(t *testing.T) {
 	}, consume.Config{Concurrency: 8})
 
 	published := make(chan struct{})
+	defer func() { <-published }()
 	go func() {
 		defer close(published)
 		var msgs []consume.Message

@@ -37,17 +37,15 @@ func (d *delivery) gone(what string, err error) error {
 	return fmt.Errorf("rabbitconsume: %s message %s: %w (its channel closed: the broker delivers it again): %w", what, d.m.ID, consume.ErrGone, err)
 }
 
-// settle runs op (an ack or a nack on d's channel), turning the failure of
-// a closed channel into consume.ErrGone.
+// settle runs op (an ack or a nack on d's channel). Such a frame fails only
+// when the channel is closed or the connection's socket failed, so every
+// failure is consume.ErrGone: the broker delivers the message again.
 func (d *delivery) settle(what string, op func() error) error {
 	if d.ch.IsClosed() {
 		return d.gone(what, nil)
 	}
 	if err := op(); err != nil {
-		if d.ch.IsClosed() || errors.Is(err, amqp.ErrClosed) {
-			return d.gone(what, err)
-		}
-		return fmt.Errorf("rabbitconsume: %s message %s: %w", what, d.m.ID, err)
+		return d.gone(what, err)
 	}
 	return nil
 }

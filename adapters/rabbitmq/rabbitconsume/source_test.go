@@ -529,7 +529,10 @@ func TestReconnectUnderLoad(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	published := make(chan struct{})
+	defer func() { cancel(); <-published }()
 	go func() { // publishes while the consumer runs
+		defer close(published)
 		ch := rabbittest.Channel(t, url)
 		if err := ch.Confirm(false); err != nil {
 			t.Error(err)
