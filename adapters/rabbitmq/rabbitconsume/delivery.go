@@ -74,23 +74,27 @@ func (d *delivery) Redeliver(ctx context.Context, delay time.Duration) error {
 	}
 	tier := d.s.tier(delay)
 	queue := RetryQueueName(d.s.cfg.Queue, tier)
-	if err := d.s.ensureTier(tier, false); err != nil {
-		if d.ch.IsClosed() {
-			return d.gone("redelivering", err)
-		}
-		return err
-	}
-	msg := d.retryCopy()
-	err := d.s.pub.Publish(ctx, "", queue, msg)
-	if errors.Is(err, rabbitmq.ErrUnroutable) {
-		// The retry queue was deleted since it was declared.
-		if err := d.s.ensureTier(tier, true); err != nil {
-			return err
-		}
+	err := d.s.ensureTier(tier, false)
+	if err == nil {
+		msg := d.retryCopy()
 		err = d.s.pub.Publish(ctx, "", queue, msg)
+		if errors.Is(err, rabbitmq.ErrUnroutable) {
+			// The retry queue was deleted since it was declared.
+			if err = d.s.ensureTier(tier, true); err == nil {
+				err = d.s.pub.Publish(ctx, "", queue, msg)
+			}
+		}
+		if err != nil {
+			err = errRedeliver(d.m.ID, queue, err)
+		}
 	}
 	if err != nil {
-		return errRedeliver(d.m.ID, queue, err)
+		// No copy is stored: give the original back rather than leave it
+		// unacknowledged on the channel, where nobody would settle it.
+		if nerr := d.settle("releasing the unredelivered", func() error { return d.d.Nack(false, true) }); nerr != nil {
+			return fmt.Errorf("%w (%w)", nerr, err)
+		}
+		return fmt.Errorf("%w; the message went back to the queue", err)
 	}
 	return d.settle("acknowledging the redelivered", func() error { return d.d.Ack(false) })
 }

@@ -65,7 +65,11 @@
 // confirmed the copy: a crash or a lost connection in between leaves both,
 // and the message is handled twice (an inbox drops the second), never
 // lost. When the channel the message came on is already closed, Redeliver
-// publishes nothing and returns consume.ErrGone.
+// publishes nothing and returns consume.ErrGone. When the copy cannot be
+// stored (its retry queue cannot be declared, the broker refuses it, the
+// publishing connection dies first), Redeliver gives the original back to
+// the queue, as Release does, and returns the error: the broker delivers
+// it again at once, rather than it staying unacknowledged on the channel.
 //
 // A retry queue holds messages for a fixed time: it is declared, on first
 // use, with x-message-ttl set to its tier and the default exchange with

@@ -318,6 +318,31 @@ func TestQuorumRetryQueues(t *testing.T) {
 	assert.Equal(t, amqp.PreconditionFailed, aerr.Code)
 }
 
+// TestRedeliverFailureGivesTheMessageBack: when the copy cannot be
+// stored (here its retry queue cannot be declared), Redeliver returns the
+// error and gives the original back to the queue, which delivers it again
+// at once, on the same channel.
+func TestRedeliverFailureGivesTheMessageBack(t *testing.T) {
+	url := rabbittest.URL(t)
+	q := rabbittest.Queue(t, url, "", nil)
+	publish(t, url, q, amqp.Publishing{MessageId: "a"})
+	s := newSource(t, rabbitconsume.Config{URL: url, Queue: q, RetryTiers: []time.Duration{time.Millisecond},
+		RetryQueueArgs: amqp.Table{"x-queue-type": "no-such-type"}})
+	ch := func() *amqp.Channel { return rabbitconsume.SourceChannel(s) }
+	d := receive(t, s, 1)[0]
+	before := ch()
+	err := d.Redeliver(context.Background(), 0)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, consume.ErrGone)
+	assert.ErrorContains(t, err, "rabbitconsume: declaring retry queue")
+	assert.ErrorContains(t, err, "the message went back to the queue")
+	again := receive(t, s, 1)[0]
+	assert.Equal(t, "a", again.Message().ID)
+	assert.Equal(t, 1, again.Message().Attempt)
+	assert.Same(t, before, ch(), "the consuming channel was lost")
+	require.NoError(t, again.Ack(context.Background()))
+}
+
 // TestRetryQueueDeletedIsDeclaredAgain: Redeliver declares a retry queue
 // again when it was deleted after its first use.
 func TestRetryQueueDeletedIsDeclaredAgain(t *testing.T) {
