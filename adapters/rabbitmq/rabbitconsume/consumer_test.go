@@ -296,3 +296,27 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	}
 	assert.Equal(t, 0, queueLength(t, url, dlq), "replayed letters left in the dead-letter queue")
 }
+
+// TestPrefetchBelowMaxPendingFails: a Consumer that may hold more messages
+// than the Source's prefetch fails at once, saying what to set.
+func TestPrefetchBelowMaxPendingFails(t *testing.T) {
+	url := rabbittest.URL(t)
+	q := rabbittest.Queue(t, url, "", nil)
+	s := newSource(t, rabbitconsume.Config{URL: url, Queue: q, Prefetch: 10})
+	c, err := consume.New(s, consume.HandlerFunc(func(context.Context, *consume.Message) error { return nil }), consume.Config{Concurrency: 4, MaxPending: 11})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = c.Run(ctx)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "rabbitconsume: Receive: asked for up to 11 messages, more than Config.Prefetch (10)")
+	require.NoError(t, c.Close(ctx))
+
+	// MaxPending equal to the prefetch runs.
+	s = newSource(t, rabbitconsume.Config{URL: url, Queue: q, Prefetch: 10})
+	publishMessages(t, ctx, url, q, consume.Message{ID: "a"})
+	var got atomic.Int32
+	runConsumer(t, s, func(context.Context, *consume.Message) error { got.Add(1); return nil }, consume.Config{Concurrency: 4, MaxPending: 10})
+	eventually(t, "the message", func() bool { return got.Load() == 1 })
+}

@@ -100,9 +100,10 @@
 //   - A message with a Key that fails is held by the Consumer,
 //     unacknowledged, until its retry; later messages of its key wait
 //     behind it in the process while other keys flow. This holds the
-//     prefetch: set Config.Prefetch at least to consume.Config.MaxPending
-//     (both default to 256), or the broker stops sending before the
-//     Consumer is full.
+//     prefetch: Config.Prefetch must be at least consume.Config.MaxPending
+//     (both default to 256), or the broker would stop sending before the
+//     Consumer is full; Receive refuses a Consumer that asks for more
+//     than Prefetch, so its Run fails at once.
 //   - A message without a Key goes to a retry queue (Redeliver) and is
 //     acknowledged; it comes back behind the messages enqueued meanwhile.
 //

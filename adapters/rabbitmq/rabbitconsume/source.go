@@ -92,8 +92,11 @@ type Config struct {
 	// (basic.qos), in [1, 65535]; 0 means DefaultPrefetch (256). It must be
 	// at least the Consumer's consume.Config.MaxPending: the Consumer holds
 	// messages unacknowledged while they wait for an earlier message of
-	// their key, and with fewer the broker stops sending while other keys
-	// could have run, until those waits end.
+	// their key, and with fewer the broker would stop sending while other
+	// keys could have run, until those waits end. Receive refuses to be
+	// asked for more than Prefetch messages at once, which a Consumer with
+	// a larger MaxPending does on its first call, so Run fails at once with
+	// an error that says so.
 	Prefetch int
 	// RetryTiers are the delays of the retry queues Redeliver uses,
 	// increasing, each a whole number of milliseconds in [1ms, 2^32-1 ms];
@@ -276,11 +279,14 @@ var ErrClosed = fmt.Errorf("rabbitconsume: source closed (%w)", bulwark.ErrClose
 // what another attempt cannot mend: refused credentials or access, a
 // queue declared with other arguments, a passive queue that does not
 // exist. It returns an error wrapping ctx.Err() when ctx ends and ErrClosed
-// after Close.
+// after Close, and fails when max is over Config.Prefetch.
 func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
 	s.check()
 	if max < 1 {
 		return nil, fmt.Errorf("rabbitconsume: Receive: max must be >= 1, got %d", max)
+	}
+	if max > s.cfg.Prefetch {
+		return nil, fmt.Errorf("rabbitconsume: Receive: asked for up to %d messages, more than Config.Prefetch (%d): set Prefetch to at least the Consumer's consume.Config.MaxPending, which it holds unacknowledged", max, s.cfg.Prefetch)
 	}
 	for {
 		sess, err := s.session(ctx)

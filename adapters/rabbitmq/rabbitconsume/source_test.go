@@ -207,7 +207,10 @@ func TestPrefetchBoundsUnacknowledged(t *testing.T) {
 	publish(t, url, q, msgs...)
 	s := newSource(t, rabbitconsume.Config{URL: url, Queue: q, Prefetch: 3})
 	got := receive(t, s, 3)
-	nothingWithin(t, s, 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := s.Receive(ctx, 3)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NoError(t, got[0].Ack(context.Background()))
 	assert.Equal(t, []string{"3"}, idsOf(receive(t, s, 1)))
 }
