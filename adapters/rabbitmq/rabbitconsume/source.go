@@ -324,12 +324,14 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 	}
 }
 
-// lost drops sess after its deliveries ended and reports why.
+// lost drops sess after its deliveries ended and reports why, unless the
+// Source was closed.
 func (s *Source) lost(ctx context.Context, sess *session) {
 	s.mu.Lock()
 	if s.sess == sess {
 		s.sess = nil
 	}
+	closed := s.closed
 	s.mu.Unlock()
 	// amqp091 sends a channel's close reason before it ends its deliveries;
 	// with none, the channel is still open and the broker cancelled the
@@ -345,7 +347,7 @@ func (s *Source) lost(ctx context.Context, sess *session) {
 	default:
 	}
 	_ = sess.ch.Close()
-	if s.cfg.Observer != nil {
+	if s.cfg.Observer != nil && !closed {
 		s.cfg.Observer.Observe(ctx, ConnectionLost{Source: s.cfg.Name, Queue: s.cfg.Queue, Err: err})
 	}
 }
