@@ -179,7 +179,7 @@ func (l *DeadLetters) List(ctx context.Context, max int) ([]Letter, error) {
 		return nil, fmt.Errorf("rabbitconsume: List: max must be >= 1, got %d", max)
 	}
 	var letters []Letter
-	err := l.scan(ctx, func(ch *amqp.Channel, d amqp.Delivery, lt Letter, err error) (bool, error) {
+	err := l.scan(ctx, func(d amqp.Delivery, lt Letter, err error) (bool, error) {
 		if err == nil {
 			letters = append(letters, lt)
 		}
@@ -203,7 +203,7 @@ func (l *DeadLetters) Replay(ctx context.Context, max int, match func(Letter) bo
 		return 0, fmt.Errorf("rabbitconsume: Replay: max must be >= 1, got %d", max)
 	}
 	n := 0
-	err := l.scan(ctx, func(ch *amqp.Channel, d amqp.Delivery, lt Letter, err error) (bool, error) {
+	err := l.scan(ctx, func(d amqp.Delivery, lt Letter, err error) (bool, error) {
 		if err != nil || (match != nil && !match(lt)) {
 			return true, err
 		}
@@ -241,7 +241,7 @@ func replayed(m consume.Message) amqp.Publishing {
 // stop, the queue has no more ready messages or ctx ends. The messages
 // visit did not acknowledge go back to the queue, in their order, when
 // scan returns. The errors of visit are joined.
-func (l *DeadLetters) scan(ctx context.Context, visit func(*amqp.Channel, amqp.Delivery, Letter, error) (bool, error)) error {
+func (l *DeadLetters) scan(ctx context.Context, visit func(amqp.Delivery, Letter, error) (bool, error)) error {
 	conn, err := l.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("rabbitconsume: connecting to RabbitMQ: %w", err)
@@ -267,7 +267,7 @@ func (l *DeadLetters) scan(ctx context.Context, visit func(*amqp.Channel, amqp.D
 		if err != nil {
 			err = fmt.Errorf("rabbitconsume: message %q of dead-letter queue %q is left there: %w", d.MessageId, l.queue, err)
 		}
-		more, err := visit(ch, d, lt, err)
+		more, err := visit(d, lt, err)
 		if err != nil {
 			errs = append(errs, err)
 		}
