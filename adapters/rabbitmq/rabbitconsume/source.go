@@ -100,7 +100,8 @@ type Config struct {
 	Prefetch int
 	// RetryTiers are the delays of the retry queues Redeliver uses,
 	// increasing, each a whole number of milliseconds in [1ms, 2^32-1 ms];
-	// nil means DefaultRetryTiers(). A delay is rounded up to the first
+	// nil means DefaultRetryTiers() (an empty, non-nil slice is refused).
+	// A delay is rounded up to the first
 	// tier at least as long, and one longer than the last tier waits the
 	// last tier.
 	RetryTiers []time.Duration

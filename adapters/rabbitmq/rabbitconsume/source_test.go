@@ -12,8 +12,10 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/rabbittest"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitconsume"
 	"github.com/bulwark-go/bulwark/adapters/rabbitmq/rabbitoutbox"
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/retry"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -516,6 +518,47 @@ func TestReconnectsAfterRefusals(t *testing.T) {
 		assert.LessOrEqual(t, f.Wait, 50*time.Millisecond)
 		assert.Equal(t, "rabbitconsume.connect_failed", f.Kind())
 	}
+}
+
+// TestReconnectWaitsOnTheClock: the wait between connection attempts is
+// ReconnectBackoff's, capped by MaxReconnectDelay, on Config.Clock: no new
+// attempt until the clock has moved on by it.
+func TestReconnectWaitsOnTheClock(t *testing.T) {
+	url := rabbittest.URL(t)
+	proxy := rabbittest.NewProxy(t, url)
+	q := rabbittest.Queue(t, url, "", nil)
+	publish(t, url, q, amqp.Publishing{MessageId: "a"})
+	fake := clocktest.New(time.Unix(0, 0))
+	failed := make(chan rabbitconsume.ConnectFailed, 10)
+	obs := bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		if f, ok := e.(rabbitconsume.ConnectFailed); ok {
+			failed <- f
+		}
+	})
+	proxy.Refuse(true)
+	s := newSource(t, rabbitconsume.Config{URL: proxy.URL, Queue: q, Observer: obs, Clock: fake,
+		ReconnectBackoff: retry.Constant{Delay: time.Hour}, MaxReconnectDelay: time.Minute})
+	got := make(chan []consume.Delivery, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		ds, err := s.Receive(ctx, 1)
+		assert.NoError(t, err)
+		got <- ds
+	}()
+	f := <-failed
+	assert.Equal(t, 1, f.Attempt)
+	assert.Equal(t, time.Minute, f.Wait, "the backoff's hour is capped by MaxReconnectDelay")
+	fake.BlockUntil(1)
+	proxy.Refuse(false)
+	fake.Advance(time.Minute - time.Nanosecond)
+	assert.Equal(t, 0, proxy.Conns(), "connected again before the wait was over")
+	fake.Advance(time.Nanosecond)
+	ds := <-got
+	require.Len(t, ds, 1)
+	assert.Equal(t, "a", ds[0].Message().ID)
+	require.NoError(t, ds[0].Ack(context.Background()))
+	assert.Empty(t, failed)
 }
 
 // TestReceiveEnds: Receive returns ctx's error when ctx ends, and
