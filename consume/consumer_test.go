@@ -400,7 +400,8 @@ func TestDeadLetters(t *testing.T) {
 			run(t, c)
 			src.waitReceive(t)
 			src.send(t, Message{ID: "m", Key: "k", Payload: []byte("p"), Attempt: tc.attempt})
-			eventually(t, "the ack", func() bool { return len(src.calls("ack")) == 1 })
+			eventually(t, "the dead letter", func() bool { k := ev.kinds(); return len(k) > 0 && k[len(k)-1] == "consume.dead_lettered" })
+			assert.Equal(t, []string{"ack m"}, src.calls("ack"))
 			require.Equal(t, 1, sink.Len())
 			l := sink.Letters()[0]
 			assert.Equal(t, Message{ID: "m", Key: "k", Payload: []byte("p"), Attempt: tc.attempt}, l.Item)
