@@ -138,7 +138,9 @@ func TestInboxHandlerRunsEachMessageOnce(t *testing.T) {
 	err := h.Handle(context.Background(), &consume.Message{})
 	assert.ErrorContains(t, err, "no ID")
 	assert.Len(t, txs, 2)
-	assert.Panics(t, func() { consume.InboxHandler[string](nil, func(context.Context, string, *consume.Message) error { return nil }) })
+	assert.Panics(t, func() {
+		consume.InboxHandler[string](nil, func(context.Context, string, *consume.Message) error { return nil })
+	})
 	assert.Panics(t, func() { consume.InboxHandler[string](in, nil) })
 }
 
