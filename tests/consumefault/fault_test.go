@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 )
 
 // The workload: every key gets perKey messages with indexes 0..perKey-1.
@@ -57,7 +58,8 @@ type brokerUnderTest struct {
 	// env is handed to every consumer process: where the broker and the
 	// topic or queue are.
 	env []string
-	// publish sends the messages, in order.
+	// publish sends the messages, in order; it is called from several
+	// goroutines at once, each with messages of its own keys.
 	publish func(ctx context.Context, msgs []outbox.Message) error
 	// settled asserts that the broker holds nothing unacknowledged and
 	// nothing undelivered once the last consumer closed.
@@ -231,8 +233,22 @@ func runFault(t *testing.T, b brokerUnderTest) {
 			msgs = append(msgs, m)
 		}
 	}
+	// Publishers each take a share of the keys, every key's messages in
+	// order.
+	const publishers = 8
+	shares := make([][]outbox.Message, publishers)
+	for i, m := range msgs {
+		k := i % keys
+		shares[k%publishers] = append(shares[k%publishers], m)
+	}
 	published := make(chan error, 1)
-	go func() { published <- b.publish(ctx, msgs) }()
+	go func() {
+		var g errgroup.Group
+		for _, share := range shares {
+			g.Go(func() error { return b.publish(ctx, share) })
+		}
+		published <- g.Wait()
+	}()
 
 	effects := func() int {
 		var n int
