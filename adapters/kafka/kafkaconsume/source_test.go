@@ -2,6 +2,7 @@ package kafkaconsume_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func newEnv(t *testing.T, partitions int32) *env {
 	c := kafkatest.Cluster(t)
 	topic := kafkatest.Topic(t, c, partitions)
 	require.NoError(t, c.CreateTopic(topic+".retry", partitions, nil))
-	return &env{c: c, topic: topic, group: "g-" + topic, prod: kafkatest.Client(t, c)}
+	return &env{c: c, topic: topic, group: "g-" + topic, prod: kafkatest.Client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner()))}
 }
 
 // source returns a Source of e's topic in e's group, closed when the test
@@ -43,17 +44,26 @@ func (e *env) source(t *testing.T, cfg kafkaconsume.Config) *kafkaconsume.Source
 	return s
 }
 
-// produce sends records with values "0", "1", ... to partition p (-1: by
-// key) of e's topic, keyed key.
+// produce sends records with values "0", "1", ... to partition p of e's
+// topic, keyed key.
 func (e *env) produce(t *testing.T, p int32, key string, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range n {
-		rec := &kgo.Record{Topic: e.topic, Key: []byte(key), Value: []byte(strconv.Itoa(i))}
-		if p >= 0 {
-			rec.Partition = p
-		}
+		rec := &kgo.Record{Topic: e.topic, Partition: p, Key: []byte(key), Value: []byte(strconv.Itoa(i))}
+		require.NoError(t, e.prod.ProduceSync(ctx, rec).FirstErr())
+	}
+}
+
+// produceValues sends n records with values "<p>-0", "<p>-1", ... to
+// partition p of e's topic.
+func (e *env) produceValues(t *testing.T, p int32, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range n {
+		rec := &kgo.Record{Topic: e.topic, Partition: p, Value: fmt.Appendf(nil, "%d-%d", p, i)}
 		require.NoError(t, e.prod.ProduceSync(ctx, rec).FirstErr())
 	}
 }
