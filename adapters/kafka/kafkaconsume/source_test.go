@@ -271,4 +271,3 @@ func TestMaxHeldPausesTheRetryTopics(t *testing.T) {
 	got = append(got, receive(t, s, 2)...)
 	assert.Equal(t, []string{"0", "1", "2"}, values(got))
 }
-
