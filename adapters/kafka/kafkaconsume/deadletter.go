@@ -72,12 +72,9 @@ func letterRecord(m *consume.Message) *kgo.Record {
 		for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
 			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(m.Headers[k])})
 		}
-		if !m.PublishedAt.IsZero() {
-			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: CreatedAtHeader, Value: appendTime(nil, m.PublishedAt)})
-		}
 	}
 	out := *rec
-	out.Headers = append(redeliveryHeaders(rec, m.ID, 1), kgo.RecordHeader{Key: TopicHeader, Value: []byte(m.Topic)})
+	out.Headers = append(redeliveryHeaders(rec, m.ID, m.PublishedAt, 1), kgo.RecordHeader{Key: TopicHeader, Value: []byte(m.Topic)})
 	return &out
 }
 
@@ -114,7 +111,7 @@ func Replay(ctx context.Context, cl *kgo.Client, letter *kgo.Record) (consume.Me
 	if m.Topic == "" {
 		return consume.Message{}, errors.New("kafkaconsume: Replay: the letter names no topic to replay to")
 	}
-	rec := &kgo.Record{Topic: m.Topic, Key: orig.Key, Value: orig.Value, Headers: redeliveryHeaders(orig, m.ID, 0)}
+	rec := &kgo.Record{Topic: m.Topic, Key: orig.Key, Value: orig.Value, Headers: redeliveryHeaders(orig, m.ID, m.PublishedAt, 0)}
 	if err := produce.Sync(ctx, cl, rec); err != nil {
 		return consume.Message{}, fmt.Errorf("kafkaconsume: replaying %s to %s: %w", m.ID, m.Topic, err)
 	}

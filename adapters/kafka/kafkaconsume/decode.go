@@ -139,16 +139,19 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // redeliveryHeaders returns rec's headers for a copy of its message sent
-// again (to a retry topic, or replayed from a dead letter): the message's
-// own headers and Bulwark-Created-At kept, Bulwark-Id set to id, and the
-// retry headers (attempt, not-before, topic) left out for the caller to
-// add.
-func redeliveryHeaders(rec *kgo.Record, id string, extra int) []kgo.RecordHeader {
-	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+extra+1)
+// again (to a retry topic, or replayed from a dead letter): Bulwark-Id set
+// to id, Bulwark-Created-At to published (none if zero), the others kept
+// but for the retry headers (attempt, not-before, topic), which the caller
+// adds as it needs, with room for extra more.
+func redeliveryHeaders(rec *kgo.Record, id string, published time.Time, extra int) []kgo.RecordHeader {
+	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+extra+2)
 	hs = append(hs, kgo.RecordHeader{Key: IDHeader, Value: []byte(id)})
+	if !published.IsZero() {
+		hs = append(hs, kgo.RecordHeader{Key: CreatedAtHeader, Value: appendTime(nil, published)})
+	}
 	for _, h := range rec.Headers {
-		switch {
-		case h.Key == IDHeader, h.Key == AttemptHeader, h.Key == NotBeforeHeader, h.Key == TopicHeader:
+		switch h.Key {
+		case IDHeader, CreatedAtHeader, AttemptHeader, NotBeforeHeader, TopicHeader:
 		default:
 			hs = append(hs, h)
 		}

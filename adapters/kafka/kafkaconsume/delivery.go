@@ -145,14 +145,7 @@ func (d *delivery) Redeliver(ctx context.Context, delay time.Duration) error {
 
 // retryRecord returns the record Redeliver sends to topic.
 func (e *entry) retryRecord(topic string, notBefore time.Time) *kgo.Record {
-	hs := redeliveryHeaders(e.rec, e.id, 4)
-	haveAt := false
-	for _, h := range hs {
-		haveAt = haveAt || h.Key == CreatedAtHeader
-	}
-	if !haveAt && !e.published.IsZero() {
-		hs = append(hs, kgo.RecordHeader{Key: CreatedAtHeader, Value: appendTime(nil, e.published)})
-	}
+	hs := redeliveryHeaders(e.rec, e.id, e.published, 3)
 	hs = append(hs,
 		kgo.RecordHeader{Key: TopicHeader, Value: []byte(e.topic)},
 		kgo.RecordHeader{Key: AttemptHeader, Value: strconv.AppendInt(nil, int64(e.attempt)+1, 10)},
