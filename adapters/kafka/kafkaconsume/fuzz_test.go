@@ -26,7 +26,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		rec := &kgo.Record{Topic: topic, Partition: partition, Offset: offset, Key: key, Value: value,
 			Timestamp: time.UnixMilli(1_700_000_000_000),
-			Headers: []kgo.RecordHeader{{Key: k1, Value: []byte(v1)}, {Key: k2, Value: []byte(v2)}, {Key: k3, Value: []byte(v3)}}}
+			Headers:   []kgo.RecordHeader{{Key: k1, Value: []byte(v1)}, {Key: k2, Value: []byte(v2)}, {Key: k3, Value: []byte(v3)}}}
 		m := Decode(rec)
 		wantID := positionID(rec)
 		for _, h := range rec.Headers {
