@@ -104,8 +104,11 @@ func (d *delivery) Extend(ctx context.Context) error {
 // Redeliver produces the message to its topic's retry topic, with the
 // same key, value, ID and headers, Attempt one higher and a not-before
 // time delay from now, waits until all in-sync replicas have it, and then
-// marks the record done as Ack does. If producing fails the delivery is
-// not settled: the error is returned and the caller may Release it. If the
+// marks the record done as Ack does. If producing fails (or ctx ends
+// first), Redeliver returns the error and the delivery ends as after
+// Release: nothing is committed, and the next Receive hands the record out
+// again with the same Attempt (the retry record may still have been
+// stored, and then the message comes twice). If the
 // partition is revoked while the record is being produced, Redeliver
 // returns an error wrapping consume.ErrGone: the record is left to the
 // partition's next owner, and the message is delivered twice (its retry
@@ -126,11 +129,22 @@ func (d *delivery) Redeliver(ctx context.Context, delay time.Duration) error {
 		delay = 0
 	}
 	rec := d.e.retryRecord(s.retryTopic(d.e.topic), s.clk.Now().Add(delay))
-	if err := produce.Sync(ctx, cl, rec); err != nil {
-		return fmt.Errorf("kafkaconsume: redelivering %s through %s: %w", d.e.id, rec.Topic, err)
-	}
+	perr := produce.Sync(ctx, cl, rec)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if perr != nil {
+		perr = fmt.Errorf("kafkaconsume: redelivering %s through %s: %w", d.e.id, rec.Topic, perr)
+		if d.e.out == d {
+			d.end()
+			if !d.e.p.gone {
+				s.released = append(s.released, d.e)
+				if s.wake != nil {
+					s.wake()
+				}
+			}
+		}
+		return perr
+	}
 	if err := d.begin(); err != nil {
 		if errors.Is(err, consume.ErrGone) {
 			d.end()

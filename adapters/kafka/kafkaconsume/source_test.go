@@ -271,3 +271,22 @@ func TestMaxHeldPausesTheRetryTopics(t *testing.T) {
 	got = append(got, receive(t, s, 2)...)
 	assert.Equal(t, []string{"0", "1", "2"}, values(got))
 }
+
+// TestFailedRedeliverHandsTheRecordOutAgain: when the retry record cannot
+// be produced, Redeliver fails and the record is handed out again, not
+// committed and not stuck.
+func TestFailedRedeliverHandsTheRecordOutAgain(t *testing.T) {
+	e := newEnv(t, 1)
+	e.produce(t, 0, "", 1)
+	s := e.source(t, kafkaconsume.Config{RetryTopic: func(t string) string { return t + ".missing" }})
+	d := receive(t, s, 1)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := d.Redeliver(ctx, 0)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "kafkaconsume: redelivering "+e.topic+"/0/0 through "+e.topic+".missing")
+	again := receive(t, s, 1)[0]
+	assert.Equal(t, d.Message().ID, again.Message().ID)
+	assert.Equal(t, 1, again.Message().Attempt)
+	require.NoError(t, again.Ack(context.Background()))
+}
