@@ -13,7 +13,9 @@ import (
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestRebalanceMovesPartitionsMidFlight: a second Source joins the group
@@ -142,4 +144,39 @@ func TestRevocationEndsOnceDeliveriesSettle(t *testing.T) {
 		t.Fatal("no revocation")
 	}
 	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+// TestLostPartitionsAreGoneAtOnce: when the group says the member is
+// unknown (its session expired), its partitions are lost: their
+// deliveries' settles return consume.ErrGone at once, nothing more is
+// committed, and after rejoining the Source delivers the records again.
+func TestLostPartitionsAreGoneAtOnce(t *testing.T) {
+	e := newEnv(t, 1)
+	e.produce(t, 0, "", 2)
+	lost := make(chan kafkaconsume.Lost, 1)
+	obs := bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
+		if l, ok := ev.(kafkaconsume.Lost); ok && len(l.Partitions) > 0 {
+			lost <- l
+		}
+	})
+	s := e.source(t, kafkaconsume.Config{Observer: obs, CommitInterval: time.Hour,
+		Opts: []kgo.Opt{kgo.HeartbeatInterval(50 * time.Millisecond)}})
+	ds := receive(t, s, 2)
+	ctx := context.Background()
+	require.NoError(t, ds[0].Ack(ctx))
+	e.c.ControlKey(kmsg.Heartbeat.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		resp := kreq.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.UnknownMemberID.Code
+		return resp, nil, true
+	})
+	var l kafkaconsume.Lost
+	select {
+	case l = <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no partitions lost")
+	}
+	assert.Equal(t, map[string][]int32{e.topic: {0}, e.topic + ".retry": {0}}, l.Partitions)
+	assert.Equal(t, 1, l.Abandoned)
+	assert.ErrorIs(t, ds[1].Ack(ctx), consume.ErrGone)
+	assert.Equal(t, []string{"0", "1"}, values(receive(t, s, 2)), "nothing was committed: both come again")
 }
