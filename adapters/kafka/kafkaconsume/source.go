@@ -1,10 +1,12 @@
 package kafkaconsume
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -397,11 +399,8 @@ func (s *Source) take(max int) []consume.Delivery {
 		return list[i:]
 	}
 	if len(s.released) > 0 {
-		slices.SortStableFunc(s.released, func(a, b *entry) int {
-			if a.p != b.p {
-				return 0
-			}
-			return int(a.rec.Offset - b.rec.Offset)
+		slices.SortFunc(s.released, func(a, b *entry) int {
+			return cmp.Or(strings.Compare(a.rec.Topic, b.rec.Topic), cmp.Compare(a.rec.Partition, b.rec.Partition), cmp.Compare(a.rec.Offset, b.rec.Offset))
 		})
 		s.released = pick(s.released)
 		if len(s.released) == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/kafka/internal/kafkatest"
 	"github.com/bulwark-go/bulwark/adapters/kafka/kafkaconsume"
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -289,4 +290,49 @@ func TestFailedRedeliverHandsTheRecordOutAgain(t *testing.T) {
 	assert.Equal(t, d.Message().ID, again.Message().ID)
 	assert.Equal(t, 1, again.Message().Attempt)
 	require.NoError(t, again.Ack(context.Background()))
+}
+
+// TestRetryRecordsAreHeldOnConfigClock: a retry record is held until its
+// not-before time on Config.Clock, by a timer, not a blocked partition.
+func TestRetryRecordsAreHeldOnConfigClock(t *testing.T) {
+	e := newEnv(t, 1)
+	e.produce(t, 0, "", 1)
+	fake := clocktest.New(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	s := e.source(t, kafkaconsume.Config{Clock: fake})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := receive(t, s, 1)[0]
+	require.NoError(t, d.Redeliver(ctx, time.Hour))
+	got := make(chan []consume.Delivery, 1)
+	go func() {
+		ds, _ := s.Receive(ctx, 1)
+		got <- ds
+	}()
+	fake.BlockUntil(2) // the commit loop's timer and the held record's
+	select {
+	case ds := <-got:
+		t.Fatalf("handed out %v before its time", values(ds))
+	case <-time.After(200 * time.Millisecond):
+	}
+	fake.Advance(time.Hour - time.Nanosecond)
+	select {
+	case ds := <-got:
+		t.Fatalf("handed out %v before its time", values(ds))
+	case <-time.After(200 * time.Millisecond):
+	}
+	fake.Advance(time.Nanosecond)
+	ds := <-got
+	require.Len(t, ds, 1)
+	assert.Equal(t, 2, ds[0].Message().Attempt)
+	nb := headerOf(ds[0].Message().Metadata.(*kgo.Record), kafkaconsume.NotBeforeHeader)
+	assert.Equal(t, "2026-12-07T01:00:00Z", nb)
+}
+
+func headerOf(rec *kgo.Record, key string) string {
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
 }
