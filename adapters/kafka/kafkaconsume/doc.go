@@ -91,7 +91,8 @@
 // # Zero Config
 //
 // Config{} is DefaultConfig(): the client's defaults (seed broker
-// 127.0.0.1:9092, a new group starting at each partition's first offset),
+// 127.0.0.1:9092, a new group starting at each partition's first offset,
+// kgo.ConsumeStartOffset),
 // retry topics "<topic>.retry", commits every second, revocations that wait
 // up to 10s, at most 1024 held retry records, the system clock.
 //

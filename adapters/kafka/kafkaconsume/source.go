@@ -28,7 +28,7 @@ type Config struct {
 	// Opts are the options of the client the Source makes: the seed
 	// brokers (kgo.SeedBrokers, default 127.0.0.1:9092), TLS, SASL, fetch
 	// sizes, the group's session and rebalance timeouts, where a new group
-	// starts (kgo.ConsumeResetOffset, default the start of each
+	// starts (kgo.ConsumeStartOffset, default the start of each
 	// partition). The Source adds its own: the group and topics,
 	// cooperative-sticky balancing, manual commits, rebalances blocked
 	// while a poll is being recorded, and its partition callbacks. Opts
@@ -132,6 +132,7 @@ type entry struct {
 	notBefore time.Time
 	done      bool
 	out       *delivery // the delivery handing it out, nil when not out
+	first     delivery  // the first delivery, allocated with the entry
 }
 
 // New returns a Source that consumes topics (and their retry topics) in the
@@ -391,7 +392,11 @@ func (s *Source) take(max int) []consume.Delivery {
 			if e.p.gone || e.done || e.out != nil {
 				continue
 			}
-			d := &delivery{s: s, e: e}
+			d := &e.first
+			if d.e != nil { // handed out before: a new delivery
+				d = &delivery{}
+			}
+			*d = delivery{s: s, e: e}
 			e.out = d
 			e.p.out++
 			out = append(out, d)
@@ -503,8 +508,9 @@ func (s *Source) commitLoop() {
 	}
 }
 
-// commit commits the marks of only's partitions (every assigned partition
-// when only is nil) that moved since their last commit.
+// commit commits the marks of only's partitions, gone or not (every
+// assigned partition when only is nil), that moved since their last
+// commit.
 func (s *Source) commit(ctx context.Context, only []*partition) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -514,7 +520,7 @@ func (s *Source) commit(ctx context.Context, only []*partition) error {
 	var marks []int64
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	add := func(p *partition) {
-		if p.gone || p.next.Offset <= p.sent {
+		if p.next.Offset <= p.sent {
 			return
 		}
 		if offsets[p.topic] == nil {
@@ -590,8 +596,10 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 		s.mu.Unlock()
 		t.Stop()
 	}
-	err := s.commit(ctx, ps)
+	// Gone first, so that nothing is settled after the commit's snapshot
+	// and reported done without being committed.
 	abandoned := s.let(ps)
+	err := s.commit(ctx, ps)
 	s.observe(ctx, Revoked{Source: s.name, Partitions: revoked, Abandoned: abandoned, Err: err})
 }
 
