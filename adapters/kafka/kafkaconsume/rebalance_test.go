@@ -180,3 +180,60 @@ func TestLostPartitionsAreGoneAtOnce(t *testing.T) {
 	assert.ErrorIs(t, ds[1].Ack(ctx), consume.ErrGone)
 	assert.Equal(t, []string{"0", "1"}, values(receive(t, s, 2)), "nothing was committed: both come again")
 }
+
+// TestSettlingLostDeliveries: every way of settling a delivery of a lost
+// partition returns consume.ErrGone, and a Redeliver whose partition is
+// lost while its retry record is being produced returns consume.ErrGone
+// too: the message then comes twice, its retry copy and the original, with
+// the same ID.
+func TestSettlingLostDeliveries(t *testing.T) {
+	e := newEnv(t, 1)
+	e.produce(t, 0, "", 4)
+	lost := make(chan struct{})
+	var once sync.Once
+	obs := bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
+		if l, ok := ev.(kafkaconsume.Lost); ok && len(l.Partitions) > 0 {
+			once.Do(func() { close(lost) })
+		}
+	})
+	s := e.source(t, kafkaconsume.Config{Observer: obs, CommitInterval: time.Hour,
+		Opts: []kgo.Opt{kgo.HeartbeatInterval(50 * time.Millisecond)}})
+	ds := receive(t, s, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	producing := make(chan struct{})
+	var first sync.Once
+	e.c.ControlKey(kmsg.Produce.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		first.Do(func() {
+			close(producing)
+			e.c.SleepControl(func() { <-lost }) // until the partition is lost
+		})
+		return nil, nil, false // then stored as usual
+	})
+	redelivered := make(chan error, 1)
+	go func() { redelivered <- ds[0].Redeliver(ctx, 0) }()
+	<-producing
+	e.c.ControlKey(kmsg.Heartbeat.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		resp := kreq.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.UnknownMemberID.Code
+		return resp, nil, true
+	})
+	assert.ErrorIs(t, <-redelivered, consume.ErrGone)
+	assert.ErrorIs(t, ds[1].Extend(ctx), consume.ErrGone)
+	assert.ErrorIs(t, ds[2].Release(ctx), consume.ErrGone)
+	assert.ErrorIs(t, ds[3].Redeliver(ctx, 0), consume.ErrGone)
+
+	again := receive(t, s, 5)
+	var ids []string
+	attempts := map[int]int{}
+	for _, d := range again {
+		if d.Message().ID == ds[0].Message().ID {
+			ids = append(ids, d.Message().ID)
+			attempts[d.Message().Attempt]++
+		}
+	}
+	assert.Len(t, ids, 2, "the original and its retry copy")
+	assert.Equal(t, map[int]int{1: 1, 2: 1}, attempts)
+	nothingMore(t, s, 300*time.Millisecond)
+}
