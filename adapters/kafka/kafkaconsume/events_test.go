@@ -108,3 +108,20 @@ func TestFetchFailedIsReported(t *testing.T) {
 	}
 	require.NoError(t, <-got, "the record arrives after the failed fetch")
 }
+
+func TestEventKinds(t *testing.T) {
+	for _, tc := range []struct {
+		ev   bulwark.Event
+		kind string
+		log  string
+	}{
+		{kafkaconsume.Revoked{Source: "s", Partitions: map[string][]int32{"t": {1}}, Abandoned: 2}, "kafkaconsume.revoked", "[partitions=map[t:[1]] abandoned=2 error=<nil>]"},
+		{kafkaconsume.Lost{Source: "s", Partitions: map[string][]int32{"t": {1}}, Abandoned: 2}, "kafkaconsume.lost", "[partitions=map[t:[1]] abandoned=2]"},
+		{kafkaconsume.CommitFailed{Source: "s", Err: kerr.RebalanceInProgress}, "kafkaconsume.commit_failed", "[error=" + kerr.RebalanceInProgress.Error() + "]"},
+		{kafkaconsume.FetchFailed{Source: "s", Topic: "t", Partition: 3, Err: kerr.TopicAuthorizationFailed}, "kafkaconsume.fetch_failed", "[topic=t partition=3 error=" + kerr.TopicAuthorizationFailed.Error() + "]"},
+	} {
+		assert.Equal(t, tc.kind, tc.ev.Kind())
+		assert.Equal(t, "s", tc.ev.Component())
+		assert.Equal(t, tc.log, tc.ev.LogValue().String())
+	}
+}

@@ -115,6 +115,9 @@ func TestCommitsTheDonePrefix(t *testing.T) {
 		require.NoError(t, ds[i].Ack(ctx))
 	}
 	require.NoError(t, s.Close(ctx))
+	require.NoError(t, s.Close(ctx), "Close is idempotent")
+	_, err := s.Receive(ctx, 1)
+	assert.ErrorIs(t, err, kafkaconsume.ErrClosed)
 	assert.ErrorIs(t, ds[2].Ack(ctx), consume.ErrGone, "after Close")
 
 	s2 := e.source(t, kafkaconsume.Config{})
