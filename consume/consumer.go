@@ -268,7 +268,7 @@ func (c *Consumer) worker(ctx context.Context) {
 		for len(c.ready) == 0 && !c.stopping {
 			c.workCond.Wait()
 		}
-		if c.stopping {
+		if c.stopping || c.stopped() { // Close starts nothing new
 			c.mu.Unlock()
 			return
 		}

@@ -23,7 +23,11 @@ type Message struct {
 	// Headers are the message's own headers, without the ones bulwark's
 	// publishers and sources add for themselves (nil for none).
 	Headers map[string]string
-	// Attempt counts deliveries of this message to a handler, from 1.
+	// Attempt counts deliveries of this message, from 1: the broker's
+	// count as the Source reports it (a release counts where the broker
+	// counts it), plus one for each redelivery the Consumer makes in
+	// process for a keyed message. In-place retries (Config.
+	// InPlaceAttempts) run within one delivery and keep it.
 	Attempt int
 	// PublishedAt is when the message was made or published, as the broker
 	// or the outbox recorded it; zero when unknown.

@@ -118,7 +118,7 @@ func (c *Consumer) redeliver(ctx context.Context, it *item, delay time.Duration,
 		if c.obs != nil {
 			c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Delay: delay, InProcess: true, Err: err})
 		}
-		c.hold(it, delay)
+		c.hold(ctx, it, delay)
 		return
 	}
 	if c.settle(ctx, it, func(ctx context.Context) error { return it.d.Redeliver(ctx, delay) }) && c.obs != nil {
