@@ -1,6 +1,7 @@
 package kafkaconsume
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,19 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		assert.Equal(t, wantTopic, m.Topic)
+		wantAttempt, wantAt := 1, rec.Timestamp
+		if v, ok := first(rec, AttemptHeader); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				wantAttempt = n
+			}
+		}
+		if v, ok := first(rec, CreatedAtHeader); ok {
+			if at, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				wantAt = at
+			}
+		}
+		assert.Equal(t, wantAttempt, m.Attempt)
+		assert.True(t, wantAt.Equal(m.PublishedAt), "published %v, want %v", m.PublishedAt, wantAt)
 		want := map[string]string{}
 		for _, h := range rec.Headers {
 			if strings.HasPrefix(strings.ToLower(h.Key), "bulwark-") {
@@ -82,4 +96,14 @@ func FuzzDecode(f *testing.F) {
 			assert.True(t, m.PublishedAt.Equal(rm.PublishedAt), "published %v, got %v", m.PublishedAt, rm.PublishedAt)
 		}
 	})
+}
+
+// first returns the value of the first header named key.
+func first(rec *kgo.Record, key string) (string, bool) {
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
 }
