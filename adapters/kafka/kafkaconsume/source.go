@@ -651,6 +651,9 @@ func (s *Source) let(ps []*partition) int {
 		}
 	}
 	s.dropHeld()
+	if s.paused && len(s.held) < s.maxHeld && s.wake != nil {
+		s.wake() // Receive resumes the retry topics
+	}
 	s.settled()
 	return n
 }
