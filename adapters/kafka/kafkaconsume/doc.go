@@ -41,8 +41,12 @@
 //     partitions go. Deliveries still unsettled are abandoned: their Ack,
 //     Redeliver, Release and Extend return an error wrapping
 //     consume.ErrGone, nothing more of them is committed, and the new
-//     owner delivers them again. Partitions lost without a rebalance (an
-//     expired membership) are abandoned at once, without a commit.
+//     owner delivers them again. A keyed message the Consumer holds for a
+//     redelivery delay (see below) is not settled within the wait, so a
+//     rebalance that moves its partition takes the whole RevokeWait and
+//     hands the key over from that message on. Partitions lost without a
+//     rebalance (an expired membership) are abandoned at once, without a
+//     commit.
 //   - Release: a released record is not committed, and since a group
 //     client never fetches a record twice by itself, the Source hands it
 //     out again at the next Receive, before anything fetched later, with
