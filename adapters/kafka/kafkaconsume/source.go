@@ -95,11 +95,12 @@ type Source struct {
 	closed   bool
 	closing  bool // Close is leaving the group: revocations do not wait
 	parts    map[tp]*partition
-	ready    []*entry // fetched, to hand out in order
-	released []*entry // released, to hand out again first
-	held     []*entry // retry records not yet due, a min-heap by notBefore
-	paused   bool     // the retry topics are paused: MaxHeld reached
-	changed  chan struct{}
+	ready    []*entry           // fetched, to hand out in order
+	released []*entry           // released, to hand out again first
+	held     []*entry           // retry records not yet due, a min-heap by notBefore
+	paused   bool               // the retry topics are paused: MaxHeld reached
+	changed  chan struct{}      // closed and replaced on a settle while waiting > 0
+	waiting  int                // revocations waiting for settles
 	wake     context.CancelFunc // ends the poll Receive is in
 }
 
@@ -419,10 +420,13 @@ func (s *Source) take(max int) []consume.Delivery {
 	return out
 }
 
-// settled wakes whoever waits for deliveries to be settled. s.mu is held.
+// settled wakes a revocation waiting for deliveries to be settled, if
+// one is. s.mu is held.
 func (s *Source) settled() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.waiting > 0 {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
 }
 
 // advance moves p's commit mark past the done records at its front. s.mu
@@ -578,6 +582,7 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 	if wait {
 		t := s.clk.NewTimer(s.revokeWait)
 		s.mu.Lock()
+		s.waiting++
 		for outstanding(ps) > 0 {
 			ch := s.changed
 			s.mu.Unlock()
@@ -593,6 +598,7 @@ func (s *Source) revoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 				break
 			}
 		}
+		s.waiting--
 		s.mu.Unlock()
 		t.Stop()
 	}
