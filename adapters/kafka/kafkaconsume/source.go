@@ -262,7 +262,9 @@ func (s *Source) start() (*kgo.Client, error) {
 }
 
 // Receive returns up to max messages: released ones first, then fetched
-// ones and retry records that are due, each partition's in offset order.
+// ones, each partition's in offset order, except that a retry record is
+// returned when its not-before time comes, after records that came due
+// sooner.
 // It blocks until there is at least one, ctx ends (an error wrapping
 // ctx.Err()) or the Source is closed (ErrClosed).
 func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
