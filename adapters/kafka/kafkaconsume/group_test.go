@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/kafka/internal/kafkatest"
 	"github.com/bulwark-go/bulwark/adapters/kafka/kafkaconsume"
 	"github.com/bulwark-go/bulwark/consume"
@@ -38,9 +39,18 @@ func TestConsumersShareAGroupThroughARebalance(t *testing.T) {
 	firsts := map[string][]string{}
 	running := map[string]string{} // key -> consumer running it
 	var overlaps []string
-	by := map[string]int{} // first-time handlings per consumer
+	by := map[string]int{}       // first-time handlings per consumer
+	moved := make(chan struct{}) // closed when a revocation gave b partitions
+	var movedOnce sync.Once
 	handler := func(name string) consume.Handler {
 		return consume.HandlerFunc(func(ctx context.Context, m *consume.Message) error {
+			select {
+			case <-moved:
+			default:
+				// Until the rebalance, a handler is slow, so that it
+				// happens mid-way through.
+				time.Sleep(20 * time.Millisecond)
+			}
 			mu.Lock()
 			if other, ok := running[m.Key]; ok {
 				overlaps = append(overlaps, fmt.Sprintf("%s on %s and %s", m.Key, other, name))
@@ -52,7 +62,6 @@ func TestConsumersShareAGroupThroughARebalance(t *testing.T) {
 			}
 			handled[m.ID]++
 			mu.Unlock()
-			time.Sleep(time.Millisecond)
 			mu.Lock()
 			delete(running, m.Key)
 			mu.Unlock()
@@ -66,7 +75,12 @@ func TestConsumersShareAGroupThroughARebalance(t *testing.T) {
 	}
 	fast := []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond)}
 	start := func(name string) (*consume.Consumer, chan error) {
-		c, err := consume.New(e.source(t, kafkaconsume.Config{Name: name, Opts: fast, CommitInterval: 50 * time.Millisecond}),
+		obs := bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
+			if r, ok := ev.(kafkaconsume.Revoked); ok && len(r.Partitions[e.topic]) > 0 {
+				movedOnce.Do(func() { close(moved) })
+			}
+		})
+		c, err := consume.New(e.source(t, kafkaconsume.Config{Name: name, Observer: obs, Opts: fast, CommitInterval: 50 * time.Millisecond}),
 			handler(name), consume.Config{Concurrency: 4, MaxPending: 32})
 		require.NoError(t, err)
 		done := make(chan error, 1)

@@ -119,6 +119,7 @@ type partition struct {
 	next  kgo.EpochOffset // the offset to commit: every record before it is done; -1 for none yet
 	sent  int64           // the last offset committed, -1 for none
 	out   int             // entries handed out and not settled
+	last  int64           // the highest offset fetched, -1 for none
 }
 
 // entry is one fetched record.
@@ -351,9 +352,15 @@ func (s *Source) record(cl *kgo.Client, fs kgo.Fetches) {
 		k := tp{rec.Topic, rec.Partition}
 		p := s.parts[k]
 		if p == nil {
-			p = &partition{tp: k, next: kgo.EpochOffset{Epoch: -1, Offset: -1}, sent: -1}
+			p = &partition{tp: k, next: kgo.EpochOffset{Epoch: -1, Offset: -1}, sent: -1, last: -1}
 			s.parts[k] = p
 		}
+		if rec.Offset <= p.last {
+			// Already handed out (or done) in this assignment: a client
+			// that fetches a record again must not deliver it twice.
+			return
+		}
+		p.last = rec.Offset
 		m, nb := decode(rec)
 		e := &entry{p: p, rec: rec, msg: m, id: m.ID, topic: m.Topic, attempt: m.Attempt, published: m.PublishedAt}
 		p.queue = append(p.queue, e)
