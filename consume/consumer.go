@@ -16,9 +16,9 @@ import (
 )
 
 // settleTimeout bounds each call the Consumer makes on a Delivery (Ack,
-// Redeliver, Release, Extend) and the Source's Close. These calls do not
-// use the handlers' context, so that a message handled just before a
-// shutdown is still acknowledged, and one cut short is still released.
+// Redeliver, Release, Extend) and the Source's Close once its work context
+// has ended, so that a message handled just before a shutdown is still
+// acknowledged, and one cut short is still released.
 const settleTimeout = 30 * time.Second
 
 // Consumer runs a Handler on the messages a Source brings, as the package
@@ -202,7 +202,16 @@ func (c *Consumer) closeSource(ctx context.Context) error {
 	return c.closeErr
 }
 
+// settleContext returns the context of a call on a Delivery or the Source:
+// the work context itself while it lasts (nothing to allocate on the hot
+// path), and once it has ended (a shutdown), one that is not cancelled
+// with it, bounded by settleTimeout. A call already running when the work
+// context ends is cancelled with it; the message is then dropped, and the
+// broker delivers it again.
 func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
 	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 }
 
