@@ -68,7 +68,8 @@ type item struct {
 	idx  int       // its index in held, -1 when not held
 
 	// Only the worker or timer goroutine that owns the message uses these.
-	history []retry.Attempt
+	history []retry.Attempt // the last maxHistory failed runs
+	runs    int             // the failed runs so far
 }
 
 // New returns a Consumer that runs h on the messages src brings, or an error

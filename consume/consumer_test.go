@@ -512,3 +512,45 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, c.Close(context.Background()))
 	assert.Equal(t, []string{"close"}, src.take())
 }
+
+// TestDeadLetterKeepsTheLastRuns: a dead letter's history holds the last
+// 100 runs, numbered by their place among all runs.
+func TestDeadLetterKeepsTheLastRuns(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	var sink retry.MemorySink[Message]
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return errors.New("fails") }), Config{
+		Clock: clocktest.New(t0), DeadLetters: &sink, MaxAttempts: 2, InPlaceAttempts: 100,
+		InPlaceBackoff: retry.Constant{}, Redelivery: retry.Constant{},
+	})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m", Key: "k"})
+	eventually(t, "the dead letter", func() bool { return sink.Len() == 1 })
+	l := sink.Letters()[0]
+	require.Len(t, l.Attempts, 100)
+	assert.Equal(t, 103, l.Attempts[0].Number)
+	assert.Equal(t, 202, l.Attempts[99].Number, "2 deliveries of 101 runs")
+	assert.Equal(t, 2, l.Item.Attempt)
+}
+
+// TestGoneAckIsDropped: an Ack that fails with ErrGone is reported Dropped,
+// and the key's next message runs.
+func TestGoneAckIsDropped(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	ev := &events{}
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return nil }), Config{Clock: clocktest.New(t0), Observer: ev})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.setGone("a")
+	src.send(t, Message{ID: "a", Key: "k"}, Message{ID: "b", Key: "k"})
+	eventually(t, "both settled", func() bool { return len(src.calls("ack")) == 2 })
+	eventually(t, "the event", func() bool { return len(ev.kinds()) == 1 })
+	d := ev.list()[0].(Dropped)
+	assert.Equal(t, "a", d.ID)
+	assert.ErrorIs(t, d.Err, ErrGone)
+	assert.Equal(t, []string{"ack a", "ack b"}, src.calls("ack"))
+}

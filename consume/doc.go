@@ -76,7 +76,7 @@
 // error; its Attempts are the handler runs this Consumer made on the
 // message, numbered from 1: for a keyed message, every run since it was
 // received, across its in-process redeliveries; for an unkeyed one, the
-// runs of its last delivery. A sink that fails keeps the message: it is
+// runs of its last delivery; the last 100 runs when there were more. A sink that fails keeps the message: it is
 // redelivered and dead-lettered again later. Without a sink a message is
 // never dropped: it keeps being redelivered, RedeliveryMaxDelay apart.
 //

@@ -9,6 +9,9 @@ import (
 	"github.com/bulwark-go/bulwark/retry"
 )
 
+// maxHistory bounds the runs a message's dead letter records: the last ones.
+const maxHistory = 100
+
 // process runs the handler on a message, with its in-place retries, and
 // then settles it, holds it for a redelivery, or dead-letters it.
 func (c *Consumer) process(ctx context.Context, it *item) {
@@ -24,8 +27,12 @@ func (c *Consumer) process(ctx context.Context, it *item) {
 			c.release(ctx, it)
 			return
 		}
+		it.runs++
+		if len(it.history) == maxHistory {
+			it.history = append(it.history[:0], it.history[1:]...)
+		}
 		it.history = append(it.history, retry.Attempt{
-			Number: len(it.history) + 1, Start: start, Duration: c.clk.Now().Sub(start), Err: err,
+			Number: it.runs, Start: start, Duration: c.clk.Now().Sub(start), Err: err,
 		})
 		if !c.retryable(err) {
 			c.failed(ctx, it, run, err, -1)
