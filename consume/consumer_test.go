@@ -554,3 +554,60 @@ func TestGoneAckIsDropped(t *testing.T) {
 	assert.ErrorIs(t, d.Err, ErrGone)
 	assert.Equal(t, []string{"ack a", "ack b"}, src.calls("ack"))
 }
+
+// TestConcurrencyBoundsRunningHandlers: at most Concurrency handlers run
+// at once, however many messages are ready.
+func TestConcurrencyBoundsRunningHandlers(t *testing.T) {
+	leakcheck.Check(t)
+	q := NewMemoryQueue(nil)
+	for range 10 {
+		q.Publish(Message{})
+	}
+	var mu sync.Mutex
+	running, most := 0, 0
+	release := make(chan struct{})
+	c, err := New(q.Source(), HandlerFunc(func(ctx context.Context, m *Message) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	}), Config{Concurrency: 3})
+	require.NoError(t, err)
+	run(t, c)
+	eventually(t, "three running", func() bool { mu.Lock(); defer mu.Unlock(); return running == 3 })
+	time.Sleep(20 * time.Millisecond) // a fourth would start now if it were wrong
+	mu.Lock()
+	assert.Equal(t, 3, running)
+	mu.Unlock()
+	close(release)
+	eventually(t, "all acked", func() bool { return q.Acked() == 10 })
+	assert.Equal(t, 3, most)
+}
+
+// TestRetryIfIsNotAskedAboutShutdown: a handler error caused by the
+// Consumer's shutdown is not shown to RetryIf, and not reported Failed.
+func TestRetryIfIsNotAskedAboutShutdown(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	ev := &events{}
+	asked := 0
+	c, err := New(src, HandlerFunc(g.handle), Config{Clock: clocktest.New(t0), Observer: ev, RetryIf: func(error) bool { asked++; return false }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m"})
+	g.waitStarted(t, "m")
+	cancel()
+	<-done
+	assert.Zero(t, asked)
+	assert.Equal(t, []string{"consume.released"}, ev.kinds())
+	require.NoError(t, c.Close(context.Background()))
+}
