@@ -611,3 +611,37 @@ func TestRetryIfIsNotAskedAboutShutdown(t *testing.T) {
 	assert.Equal(t, []string{"consume.released"}, ev.kinds())
 	require.NoError(t, c.Close(context.Background()))
 }
+
+// TestDeadLetterHistoryHasTheWaits: each run in a dead letter's history
+// carries the wait chosen after it: in place, then the redelivery delay,
+// none after the last.
+func TestDeadLetterHistoryHasTheWaits(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	src := newFakeSource()
+	var sink retry.MemorySink[Message]
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return errors.New("fails") }), Config{
+		Clock: fc, DeadLetters: &sink, MaxAttempts: 2, InPlaceAttempts: 1, ExtendEvery: time.Hour,
+		InPlaceBackoff: retry.Constant{Delay: 5 * time.Millisecond}, Redelivery: retry.Constant{Delay: time.Minute},
+	})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m", Key: "k"})
+	fc.BlockUntil(2) // the extend timer and the in-place wait
+	fc.Advance(5 * time.Millisecond)
+	waitTimer(t, c, t0.Add(time.Minute+5*time.Millisecond))
+	fc.Advance(time.Minute)
+	fc.BlockUntil(2)
+	fc.Advance(5 * time.Millisecond)
+	eventually(t, "the dead letter", func() bool { return sink.Len() == 1 })
+	var waits []time.Duration
+	var starts []time.Duration
+	for _, a := range sink.Letters()[0].Attempts {
+		waits = append(waits, a.Delay)
+		starts = append(starts, a.Start.Sub(t0))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{5 * ms, time.Minute, 5 * ms, 0}, waits)
+	assert.Equal(t, []time.Duration{0, 5 * ms, time.Minute + 5*ms, time.Minute + 10*ms}, starts)
+}

@@ -117,6 +117,9 @@ func (c *Consumer) giveUp(ctx context.Context, it *item, reason, last error) {
 // a timer, when it has a key (its later messages keep waiting), handed back
 // to the Source otherwise. During Close a keyed message is released instead.
 func (c *Consumer) redeliver(ctx context.Context, it *item, delay time.Duration, err error) {
+	if n := len(it.history); n > 0 {
+		it.history[n-1].Delay = delay
+	}
 	if it.key != "" {
 		if c.stopped() {
 			c.release(ctx, it)
