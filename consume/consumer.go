@@ -231,13 +231,13 @@ func (c *Consumer) receive(ctx context.Context) error {
 		n := c.cfg.MaxPending - c.pending
 		c.mu.Unlock()
 		ds, err := c.src.Receive(ctx, n)
+		c.add(ds) // even beside an error: they are settled or released like any other
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("consume: receiving: %w", err)
 		}
-		c.add(ds)
 	}
 }
 
