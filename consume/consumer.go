@@ -364,7 +364,7 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 	c.finish(it)
 	if err != nil {
 		if c.obs != nil {
-			c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Err: err})
+			c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
 		}
 		return false
 	}
@@ -374,7 +374,7 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 // release gives the message back unsettled.
 func (c *Consumer) release(ctx context.Context, it *item) {
 	if c.settle(ctx, it, it.d.Release) && c.obs != nil {
-		c.obs.Observe(ctx, Released{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt})
+		c.obs.Observe(ctx, Released{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt})
 	}
 }
 
@@ -385,7 +385,7 @@ func (c *Consumer) drop(ctx context.Context, it *item, err error) {
 	it.mu.Unlock()
 	c.finish(it)
 	if c.obs != nil {
-		c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Err: err})
+		c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
 	}
 }
 

@@ -410,7 +410,10 @@ func TestDeadLetters(t *testing.T) {
 			assert.Len(t, l.Attempts, tc.runs)
 			kinds := ev.kinds()
 			assert.Equal(t, "consume.dead_lettered", kinds[len(kinds)-1])
-			assert.Equal(t, tc.runs, ev.list()[len(kinds)-1].(DeadLettered).Runs)
+			dl := ev.list()[len(kinds)-1].(DeadLettered)
+			assert.Equal(t, tc.runs, dl.Runs)
+			assert.Equal(t, tc.reason, dl.Reason)
+			assert.ErrorIs(t, dl.Err, errBad)
 		})
 	}
 }
