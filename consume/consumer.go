@@ -42,6 +42,7 @@ type Consumer struct {
 	stopping   bool
 	seq        uint64
 	pending    int                // messages held, as counted against MaxPending
+	running    int                // workers running a message
 	items      map[*item]struct{} // every message held
 	ready      []*item            // messages a worker may run, in order
 	keys       map[string][]*item // busy keys and the messages waiting behind them
@@ -221,7 +222,7 @@ func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func (c *Consumer) receive(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		for c.pending >= c.cfg.MaxPending && !c.stopping {
+		for !c.roomToReceive() && !c.stopping {
 			c.spaceCond.Wait()
 		}
 		if c.stopping {
@@ -239,6 +240,16 @@ func (c *Consumer) receive(ctx context.Context) error {
 			return fmt.Errorf("consume: receiving: %w", err)
 		}
 	}
+}
+
+// roomToReceive reports whether the receiver may call Receive: when a
+// quarter of MaxPending is free, so that each Receive brings a batch rather
+// than the one message just settled, or when any room is free and a worker
+// has nothing to run. Called with c.mu held.
+func (c *Consumer) roomToReceive() bool {
+	free := c.cfg.MaxPending - c.pending
+	return free >= max(1, c.cfg.MaxPending/4) ||
+		free > 0 && len(c.ready) == 0 && c.running < c.cfg.Concurrency
 }
 
 // add takes received deliveries in: each runs at once unless its key is
@@ -273,8 +284,11 @@ func (c *Consumer) add(ds []Delivery) {
 
 // worker runs ready messages until the Consumer stops.
 func (c *Consumer) worker(ctx context.Context) {
+	c.mu.Lock()
 	for {
-		c.mu.Lock()
+		if len(c.ready) == 0 {
+			c.spaceCond.Signal() // an idle worker: the receiver may want to know
+		}
 		for len(c.ready) == 0 && !c.stopping {
 			c.workCond.Wait()
 		}
@@ -286,12 +300,15 @@ func (c *Consumer) worker(ctx context.Context) {
 		c.ready[0] = nil
 		c.ready = c.ready[1:]
 		gone := it.gone
+		c.running++
 		c.mu.Unlock()
 		if gone != nil {
 			c.drop(ctx, it, gone)
-			continue
+		} else {
+			c.process(ctx, it)
 		}
-		c.process(ctx, it)
+		c.mu.Lock()
+		c.running--
 	}
 }
 
