@@ -114,8 +114,8 @@ func decode(rec *kgo.Record) (consume.Message, time.Time) {
 
 // positionID is the ID of a record without a Bulwark-Id header.
 func positionID(rec *kgo.Record) string {
-	b := make([]byte, 0, len(rec.Topic)+24)
-	b = append(b, rec.Topic...)
+	var buf [128]byte // on the stack for most topics: one allocation, the string's
+	b := append(buf[:0], rec.Topic...)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, int64(rec.Partition), 10)
 	b = append(b, '/')
