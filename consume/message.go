@@ -34,8 +34,10 @@ type Message struct {
 	PublishedAt time.Time
 	// Metadata is the Source's own view of the message (a
 	// *natsconsume.Metadata, a *kgo.Record, an amqp.Delivery), for
-	// handlers that need it; nil from MemorySource.
-	Metadata any
+	// handlers that need it; nil from MemorySource. encoding/json leaves it
+	// out, so that a dead-letter sink's default JSON encoding of a Message
+	// does not depend on (or fail on) a broker client's types.
+	Metadata any `json:"-"`
 }
 
 // Handler handles one message. nil means done: the message is acknowledged.
