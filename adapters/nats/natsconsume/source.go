@@ -2,6 +2,7 @@ package natsconsume
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,7 +26,7 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultMaxAckPending = 1000
 	DefaultMaxBatch      = 100
-	DefaultFetchWait     = time.Second
+	DefaultFetchWait     = 5 * time.Second
 	DefaultAckTimeout    = 5 * time.Second
 )
 
@@ -61,9 +62,8 @@ type Config struct {
 	MaxBatch int
 	// FetchWait is how long one pull request waits on the server for a
 	// message when none is there; Receive then asks again. It bounds how
-	// long a request outlives a lost connection, and how long Close may
-	// wait for a request that a cancelled Receive left (FetchWait + 1s).
-	// 0 means DefaultFetchWait (1s), otherwise in [100ms, 5m].
+	// long a request outlives a lost connection (FetchWait + 1s). 0 means
+	// DefaultFetchWait (5s), otherwise in [100ms, 5m].
 	FetchWait time.Duration
 	// AckTimeout bounds the wait for the server's confirmation of an Ack,
 	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
@@ -116,10 +116,11 @@ type Source struct {
 	nc  *nats.Conn
 	cfg Config
 
-	mu      sync.Mutex
-	cons    jetstream.Consumer
-	waiting jetstream.MessageBatch // a pull request a cancelled Receive left waiting
-	closed  bool
+	next string // the subject of pull requests
+
+	mu     sync.Mutex
+	cons   jetstream.Consumer
+	closed bool
 }
 
 var _ consume.Source = (*Source)(nil)
@@ -135,7 +136,20 @@ func New(js jetstream.JetStream, cfg Config) (*Source, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Source{js: js, nc: js.Conn(), cfg: cfg}, nil
+	return &Source{js: js, nc: js.Conn(), cfg: cfg, next: apiPrefix(js.Options()) + "CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable}, nil
+}
+
+// apiPrefix returns the subject prefix of js's API requests.
+func apiPrefix(o jetstream.JetStreamOptions) string {
+	switch {
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	case o.APIPrefix != "" && !strings.HasSuffix(o.APIPrefix, "."):
+		return o.APIPrefix + "."
+	case o.APIPrefix != "":
+		return o.APIPrefix
+	}
+	return jetstream.DefaultAPIPrefix
 }
 
 func (c *Config) fill() error {
@@ -318,68 +332,133 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 // fetch asks for up to n messages that are there now; when there are none,
 // it waits for one, with a pull request for one message that expires on
 // the server after FetchWait, then asks for up to n-1 more that are there.
-// A pull request is never abandoned while the server may still answer it:
-// when ctx ends during the wait, the request is kept for the next Receive
-// (or for Close, which hands back what it brings), so that no message is
-// sent to a subscription nobody reads.
 func (s *Source) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]consume.Delivery, error) {
+	ds, err := s.pull(ctx, n, true)
+	// A refusal of a no-wait request (such as "Exceeded MaxAckPending")
+	// is not a failure: the waiting request below then waits.
+	if len(ds) > 0 || err != nil && (permanent(err) || ctx.Err() != nil) {
+		return ds, s.fetchError(ctx, cons, err)
+	}
+	if ds, err = s.pull(ctx, 1, false); len(ds) == 0 {
+		return nil, s.fetchError(ctx, cons, err)
+	}
+	if n > 1 {
+		more, _ := s.pull(ctx, n-1, true) // what arrived is returned; the rest waits for the next Receive
+		ds = append(ds, more...)
+	}
+	return ds, nil
+}
+
+// pullRequest is JetStream's request for the next messages of a pull
+// consumer.
+type pullRequest struct {
+	Batch   int           `json:"batch"`
+	Expires time.Duration `json:"expires,omitempty"`
+	NoWait  bool          `json:"no_wait,omitempty"`
+}
+
+// pull sends one pull request for up to n messages, without waiting on the
+// server for any (noWait) or waiting up to FetchWait, and returns what it
+// brings. The request is never left open: it ends when the server says so
+// (a status) or has sent n messages; when ctx ends first, or the server's
+// answer is lost with a connection (no answer within FetchWait + 1s), the
+// subscription is drained, so that a message the server sent before it
+// saw the unsubscription is still read, and released at once, rather than
+// left unacknowledged until its AckWait runs out.
+func (s *Source) pull(ctx context.Context, n int, noWait bool) ([]consume.Delivery, error) {
+	sub, err := s.nc.SubscribeSync(s.nc.NewInbox())
+	if err != nil {
+		return nil, err
+	}
+	req := pullRequest{Batch: n, NoWait: noWait}
+	limit := time.Second // the server answers a no-wait request at once
+	if !noWait {
+		req.Expires = s.cfg.FetchWait
+		limit += s.cfg.FetchWait
+	}
+	body, _ := json.Marshal(req)
+	if err := s.nc.PublishRequest(s.next, sub.Subject, body); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	var ds []consume.Delivery
-	collect := func(b jetstream.MessageBatch, err error) error {
+	for len(ds) < n {
+		msg, err := sub.NextMsgWithContext(rctx)
 		if err != nil {
-			return err
-		}
-		for msg := range b.Messages() {
-			ds = append(ds, s.delivery(msg))
-		}
-		return b.Error()
-	}
-	s.mu.Lock()
-	waiting := s.waiting
-	s.mu.Unlock()
-	if waiting == nil {
-		// A refusal of a no-wait request (such as "Exceeded
-		// MaxAckPending") is not a failure: the waiting request below
-		// then waits.
-		if err := collect(cons.FetchNoWait(n)); err != nil && permanent(err) {
-			return ds, s.fetchError(ctx, cons, err)
-		}
-		if len(ds) > 0 {
-			return ds, nil
-		}
-		b, err := cons.Fetch(1, jetstream.FetchMaxWait(s.cfg.FetchWait))
-		if err != nil {
-			return nil, s.fetchError(ctx, cons, err)
-		}
-		waiting = b
-		s.mu.Lock()
-		s.waiting = b
-		s.mu.Unlock()
-	}
-	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("natsconsume: Receive: %w", ctx.Err())
-	case msg, ok := <-waiting.Messages():
-		s.mu.Lock()
-		s.waiting = nil
-		s.mu.Unlock()
-		if !ok {
-			if err := waiting.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				return nil, s.fetchError(ctx, cons, err)
+			s.abandon(sub)
+			if ctx.Err() != nil {
+				return ds, ctx.Err()
 			}
-			return nil, nil
+			if rctx.Err() != nil {
+				return ds, nil // the answer was lost: ask again
+			}
+			return ds, err
 		}
-		ds = append(ds, s.delivery(msg))
-		if n > 1 {
-			_ = collect(cons.FetchNoWait(n - 1)) // what arrived is returned; the rest waits for the next Receive
+		if msg.Reply != "" {
+			ds = append(ds, s.delivery(msg))
+			continue
 		}
-		return ds, nil
+		switch code := msg.Header.Get("Status"); code {
+		case "100": // a heartbeat or flow control: not an answer
+			continue
+		case "404", "408": // no messages, or the request expired: done
+			err = nil
+		case "409":
+			err = statusError(msg)
+		case "503":
+			err = nats.ErrNoResponders
+		default:
+			err = fmt.Errorf("nats: status %s %s", code, msg.Header.Get("Description"))
+		}
+		_ = sub.Unsubscribe()
+		return ds, err
+	}
+	_ = sub.Unsubscribe()
+	return ds, nil
+}
+
+// statusError is the error a 409 answer to a pull request stands for.
+func statusError(msg *nats.Msg) error {
+	desc := msg.Header.Get("Description")
+	switch lower := strings.ToLower(desc); {
+	case strings.Contains(lower, "consumer deleted"):
+		return jetstream.ErrConsumerDeleted
+	case strings.Contains(lower, "leadership change"):
+		return jetstream.ErrConsumerLeadershipChanged
+	case strings.Contains(lower, "server shutdown"):
+		return jetstream.ErrServerShutdown
+	}
+	return fmt.Errorf("nats: %s", desc)
+}
+
+// abandon ends a pull request the Source stops waiting for: it drains the
+// subscription and releases (Nak) each message that still arrives, which
+// the server then delivers again at once.
+func (s *Source) abandon(sub *nats.Subscription) {
+	if err := sub.Drain(); err != nil {
+		return
+	}
+	for {
+		msg, err := sub.NextMsg(s.cfg.AckTimeout)
+		if err != nil {
+			_ = sub.Unsubscribe()
+			return
+		}
+		if msg.Reply != "" {
+			_ = s.nc.Publish(msg.Reply, nakBody)
+		}
 	}
 }
 
 // fetchError wraps a failed fetch's error, finding out first, when nobody
 // answered the pull request, whether the consumer or its stream is gone.
 func (s *Source) fetchError(ctx context.Context, cons jetstream.Consumer, err error) error {
-	if errors.Is(err, nats.ErrNoResponders) {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
 		// Nobody answers pull requests: the consumer is gone, or
 		// JetStream is not there for a moment. Ask which.
 		if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
@@ -405,32 +484,15 @@ func permanent(err error) bool {
 }
 
 // Close marks the Source closed: a later Receive returns an error wrapping
-// bulwark.ErrClosed. When a Receive ended by its ctx left a pull request
-// waiting on the server, Close waits within ctx for it to end (FetchWait
-// at most, plus a second of slack) and releases (Nak) any message it
-// brings, for prompt redelivery. The durable consumer stays on the server
-// with what was acknowledged; deliveries not settled are delivered again
-// once their AckWait runs out. Close never closes js's connection. It
-// returns ctx's error (wrapped) if ctx ended before the pull request did.
-func (s *Source) Close(ctx context.Context) error {
+// bulwark.ErrClosed. The durable consumer stays on the server with what was
+// acknowledged; deliveries not settled are delivered again once their
+// AckWait runs out. Between Receives the Source holds no pull request or
+// subscription, so Close has nothing to wait for; it never closes js's
+// connection, and returns nil.
+func (s *Source) Close(context.Context) error {
 	s.check()
 	s.mu.Lock()
 	s.closed = true
-	waiting := s.waiting
-	s.waiting = nil
 	s.mu.Unlock()
-	if waiting == nil {
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("natsconsume: Close: waiting for a pull request to end: %w", ctx.Err())
-		case msg, ok := <-waiting.Messages():
-			if !ok {
-				return nil
-			}
-			_ = s.nc.Publish(msg.Reply(), nakBody)
-		}
-	}
+	return nil
 }

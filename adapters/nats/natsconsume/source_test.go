@@ -440,42 +440,72 @@ func TestReceiveReportsWhatItRidesOut(t *testing.T) {
 	}
 }
 
-// TestCloseHandsBackWhatAWaitingRequestBrings: a Receive cancelled while
-// its pull request waits leaves the request on the server; the message it
-// then brings is released by Close and delivered at once to the next
-// Source, not after its AckWait.
-func TestCloseHandsBackWhatAWaitingRequestBrings(t *testing.T) {
+// TestACancelledReceiveLeavesNoRequestBehind: a Receive cancelled while
+// its pull request waits on the server ends the request, so a message
+// published then is not sent into a subscription nobody reads (where it
+// would wait out its AckWait): the next Source gets it at once, and so
+// does a later Receive on the same Source.
+func TestACancelledReceiveLeavesNoRequestBehind(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	first := e.source(func(c *natsconsume.Config) { c.FetchWait = 2 * time.Second })
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := first.Receive(ctx, 1)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	e.publish(consume.Message{ID: "into the waiting request"})
+	cancelled := func(src *natsconsume.Source) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := src.Receive(ctx, 1)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+	first := e.source(func(c *natsconsume.Config) { c.FetchWait = 3 * time.Second })
+	cancelled(first)
+	e.publish(consume.Message{ID: "a"})
 	require.NoError(t, first.Close(context.Background()))
 
 	start := time.Now()
-	second := e.source(nil) // AckWait 30s
+	second := e.source(func(c *natsconsume.Config) { c.FetchWait = 3 * time.Second }) // AckWait 30s
 	d := receive(t, second, 1)[0]
-	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Equal(t, "into the waiting request", d.Message().ID)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, "a", d.Message().ID)
+	assert.Equal(t, 1, d.Message().Attempt, "never delivered to the abandoned request")
+	require.NoError(t, d.Ack(context.Background()))
+
+	cancelled(second)
+	e.publish(consume.Message{ID: "b"})
+	start = time.Now()
+	d = receive(t, second, 1)[0]
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Equal(t, "b", d.Message().ID)
+	assert.Equal(t, 1, d.Message().Attempt)
 	require.NoError(t, d.Ack(context.Background()))
 }
 
-// TestReceiveResumesAWaitingRequest: a later Receive returns what the
-// request a cancelled one left brings.
-func TestReceiveResumesAWaitingRequest(t *testing.T) {
+// TestCancelRacingADeliveryLosesNothing: Receives cancelled around the
+// moment the server sends a message into their pull request, again and
+// again; every message is received promptly afterwards (one the server
+// sent before it saw the unsubscription is read while draining and
+// released, not left to its AckWait of 30s).
+func TestCancelRacingADeliveryLosesNothing(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	src := e.source(func(c *natsconsume.Config) { c.FetchWait = 2 * time.Second })
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := src.Receive(ctx, 1)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	e.publish(consume.Message{ID: "a"})
-	d := receive(t, src, 1)[0]
-	assert.Equal(t, "a", d.Message().ID)
-	assert.Equal(t, 1, d.Message().Attempt)
-	require.NoError(t, d.Ack(context.Background()))
+	src := e.source(nil)
+	for i := range 30 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan []consume.Delivery)
+		go func() {
+			ds, _ := src.Receive(ctx, 1)
+			done <- ds
+		}()
+		time.Sleep(20 * time.Millisecond)
+		id := fmt.Sprint("m", i)
+		go e.publish(consume.Message{ID: id})
+		time.Sleep(time.Duration(i%6) * 100 * time.Microsecond)
+		cancel()
+		ds := <-done
+		if len(ds) == 0 {
+			start := time.Now()
+			ds = receive(t, src, 1)
+			assert.Less(t, time.Since(start), 5*time.Second, "message %s waited for its AckWait", id)
+		}
+		require.Len(t, ds, 1)
+		assert.Equal(t, id, ds[0].Message().ID)
+		require.NoError(t, ds[0].Ack(context.Background()))
+	}
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
@@ -493,7 +523,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{func(c *natsconsume.Config) { c.FilterSubjects = []string{">.a"} }, `has ">" before its last token`},
 		{func(c *natsconsume.Config) { c.AckWait = time.Millisecond }, "natsconsume: Config.AckWait must be 0 (meaning 30s) or in [100ms, 24h0m0s], got 1ms"},
 		{func(c *natsconsume.Config) { c.AckWait = -time.Second }, "Config.AckWait must be"},
-		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 1s) or in [100ms, 5m0s], got 1h0m0s"},
+		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 5s) or in [100ms, 5m0s], got 1h0m0s"},
 		{func(c *natsconsume.Config) { c.AckTimeout = time.Nanosecond }, "Config.AckTimeout must be 0 (meaning 5s) or in [10ms, 5m0s]"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = -2 }, "natsconsume: Config.MaxAckPending must be 0 (meaning 1000), natsconsume.Unlimited or in [1, 1e6], got -2"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = 1e6 + 1 }, "Config.MaxAckPending must be"},
