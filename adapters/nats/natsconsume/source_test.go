@@ -571,3 +571,61 @@ func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
 	assert.Equal(t, -1, ci.Config.MaxDeliver, "the Consumer decides when to give up, not the server")
 	assert.Equal(t, e.cfg.Durable, ci.Config.Durable)
 }
+
+func TestFilterSubjects(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	for _, sub := range []string{"a", "b", "c.x", "c.y"} {
+		e.publish(consume.Message{ID: sub, Topic: e.name + "." + sub})
+	}
+	src := e.source(func(c *natsconsume.Config) { c.FilterSubjects = []string{e.name + ".a", e.name + ".c.>"} })
+	ds := receive(t, src, 3)
+	assert.Equal(t, []string{"a", "c.x", "c.y"}, ids(ds))
+	ackAll(t, ds)
+	nothing(t, src, 500*time.Millisecond)
+
+	one := e.source(func(c *natsconsume.Config) { c.Durable = "only_b"; c.FilterSubjects = []string{e.name + ".b"} })
+	ds = receive(t, one, 1)
+	assert.Equal(t, []string{"b"}, ids(ds))
+	ackAll(t, ds)
+	nothing(t, one, 500*time.Millisecond)
+}
+
+// TestRedeliverCountsTowardsMaxAckPending: a message waiting for its
+// delayed redelivery still takes a place of MaxAckPending.
+func TestRedeliverCountsTowardsMaxAckPending(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"}, consume.Message{ID: "b"})
+	src := e.source(func(c *natsconsume.Config) { c.MaxAckPending = 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := src.Receive(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, ids(d), "MaxAckPending 1")
+	require.NoError(t, d[0].Redeliver(context.Background(), 2*time.Second))
+	nothing(t, src, time.Second)
+	d = receive(t, src, 1)
+	assert.Equal(t, []string{"a"}, ids(d), "the redelivery comes first")
+	ackAll(t, d)
+	ackAll(t, receive(t, src, 1))
+}
+
+// TestDecodeReadsDamagedHeadersAsFarAsItCan: a value listed as base64 that
+// is not, and a creation time that is not one, are kept as sent and
+// replaced by the stream's timestamp; the message is still delivered.
+func TestDecodeReadsDamagedHeadersAsFarAsItCan(t *testing.T) {
+	stored := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	meta := &jetstream.MsgMetadata{Stream: "S", NumDelivered: 1, Timestamp: stored}
+	meta.Sequence.Stream = 4
+	m := natsconsume.Decode(meta, "s", nats.Header{
+		natsoutbox.KeyHeader:       {"%%%"},
+		natsoutbox.EncodedHeader:   {natsoutbox.KeyHeader, "h"},
+		natsoutbox.CreatedAtHeader: {"yesterday"},
+		natsconsume.HeadersHeader:  {"[{"},
+		"h":                        {"aGk="},
+	}, []byte("x"), "")
+	assert.Equal(t, "S:4", m.ID)
+	assert.Equal(t, "%%%", m.Key)
+	assert.Equal(t, stored, m.PublishedAt)
+	assert.Equal(t, map[string]string{"h": "hi"}, m.Headers)
+	assert.Equal(t, []byte("x"), m.Payload)
+}
