@@ -21,12 +21,12 @@
 //
 // Receive pulls: it asks for the messages that are there, and when there are
 // none, waits for one with a pull request that expires on the server after
-// Config.FetchWait, then asks again. It never leaves a pull request open
-// behind it: a Receive whose ctx ends drains its subscription and releases
-// (Nak) any message the server sent before it saw the unsubscription, so no
-// message waits out its AckWait in a subscription nobody reads, and the
-// messages a closing Consumer releases are delivered again in the order it
-// releases them.
+// Config.FetchWait (1s), then asks again. It never leaves a pull request
+// open behind it: a Receive whose ctx ends returns when its request ends on
+// the server (within FetchWait), with what the request brought, so no
+// message is sent into a subscription nobody reads to wait out its
+// AckWait, and a closing Consumer, which releases what it holds after
+// Receive has returned, has the next Source get its messages in order.
 //
 // # Guarantees
 //
@@ -95,7 +95,7 @@
 // # Zero Config
 //
 // Config{Stream: s, Durable: d} is DefaultConfig() with them: AckWait 30s,
-// MaxAckPending 1000, MaxBatch 100, FetchWait 5s, AckTimeout 5s, confirmed
+// MaxAckPending 1000, MaxBatch 100, FetchWait 1s, AckTimeout 5s, confirmed
 // acks, no key header for foreign messages.
 //
 // # Events

@@ -26,7 +26,7 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultMaxAckPending = 1000
 	DefaultMaxBatch      = 100
-	DefaultFetchWait     = 5 * time.Second
+	DefaultFetchWait     = time.Second
 	DefaultAckTimeout    = 5 * time.Second
 )
 
@@ -61,9 +61,11 @@ type Config struct {
 	// means DefaultMaxBatch (100), otherwise in [1, 10000].
 	MaxBatch int
 	// FetchWait is how long one pull request waits on the server for a
-	// message when none is there; Receive then asks again. It bounds how
-	// long a request outlives a lost connection (FetchWait + 1s). 0 means
-	// DefaultFetchWait (5s), otherwise in [100ms, 5m].
+	// message when none is there; Receive then asks again. A Receive whose
+	// ctx ends returns when its pull request does, so FetchWait also
+	// bounds how long that takes (and how long a request outlives a lost
+	// connection: FetchWait + 1s). 0 means DefaultFetchWait (1s),
+	// otherwise in [100ms, 1m].
 	FetchWait time.Duration
 	// AckTimeout bounds the wait for the server's confirmation of an Ack,
 	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
@@ -177,7 +179,7 @@ func (c *Config) fill() error {
 		}
 	}
 	durationIn("AckWait", &c.AckWait, d.AckWait, 100*time.Millisecond, 24*time.Hour)
-	durationIn("FetchWait", &c.FetchWait, d.FetchWait, 100*time.Millisecond, 5*time.Minute)
+	durationIn("FetchWait", &c.FetchWait, d.FetchWait, 100*time.Millisecond, time.Minute)
 	durationIn("AckTimeout", &c.AckTimeout, d.AckTimeout, 10*time.Millisecond, 5*time.Minute)
 	if err != nil {
 		return err
@@ -289,7 +291,10 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 // nats.go. It returns an error when ctx ends (wrapping ctx's error), after
 // Close (wrapping bulwark.ErrClosed), and for failures that will not pass:
 // the connection closed, the stream or the consumer not found or deleted,
-// a consumer Config the server refuses.
+// a consumer Config the server refuses. A Receive whose ctx ends while its
+// pull request waits on the server returns when the request ends (within
+// FetchWait), with the messages it brought if any, so that none is left
+// unread.
 func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
 	s.check()
 	if max < 1 {
@@ -342,7 +347,7 @@ func (s *Source) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]c
 	if ds, err = s.pull(ctx, 1, false); len(ds) == 0 {
 		return nil, s.fetchError(ctx, cons, err)
 	}
-	if n > 1 {
+	if n > 1 && ctx.Err() == nil {
 		more, _ := s.pull(ctx, n-1, true) // what arrived is returned; the rest waits for the next Receive
 		ds = append(ds, more...)
 	}
@@ -359,12 +364,16 @@ type pullRequest struct {
 
 // pull sends one pull request for up to n messages, without waiting on the
 // server for any (noWait) or waiting up to FetchWait, and returns what it
-// brings. The request is never left open: it ends when the server says so
-// (a status) or has sent n messages; when ctx ends first, or the server's
-// answer is lost with a connection (no answer within FetchWait + 1s), the
-// subscription is drained, so that a message the server sent before it
-// saw the unsubscription is still read, and released at once, rather than
-// left unacknowledged until its AckWait runs out.
+// brings. The request is never left open on the server: pull returns when
+// the server ends it (with a status, or once it has sent n messages), even
+// when ctx ends first, so that no message is sent into a subscription
+// nobody reads (nats-server 2.9 even loses a redelivered message offered
+// to a request whose subscriber is gone, until its AckWait runs out, and
+// delivers the next message twice). Messages that arrive after ctx ended
+// are returned with a nil error; without any, ctx's error is. Only when the
+// server's answer is lost with a connection (no end within FetchWait + 1s)
+// does pull stop waiting: it drains the subscription, and returns what
+// still arrives.
 func (s *Source) pull(ctx context.Context, n int, noWait bool) ([]consume.Delivery, error) {
 	sub, err := s.nc.SubscribeSync(s.nc.NewInbox())
 	if err != nil {
@@ -381,20 +390,27 @@ func (s *Source) pull(ctx context.Context, n int, noWait bool) ([]consume.Delive
 		_ = sub.Unsubscribe()
 		return nil, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, limit)
+	// Not ctx: the request runs to its end on the server either way.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	var ds []consume.Delivery
+	done := func(err error) ([]consume.Delivery, error) {
+		switch {
+		case len(ds) > 0:
+			return ds, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
 	for len(ds) < n {
 		msg, err := sub.NextMsgWithContext(rctx)
 		if err != nil {
-			s.abandon(sub)
-			if ctx.Err() != nil {
-				return ds, ctx.Err()
-			}
+			ds = append(ds, s.abandon(sub)...)
 			if rctx.Err() != nil {
-				return ds, nil // the answer was lost: ask again
+				err = nil // the answer was lost: ask again
 			}
-			return ds, err
+			return done(err)
 		}
 		if msg.Reply != "" {
 			ds = append(ds, s.delivery(msg))
@@ -413,7 +429,7 @@ func (s *Source) pull(ctx context.Context, n int, noWait bool) ([]consume.Delive
 			err = fmt.Errorf("nats: status %s %s", code, msg.Header.Get("Description"))
 		}
 		_ = sub.Unsubscribe()
-		return ds, err
+		return done(err)
 	}
 	_ = sub.Unsubscribe()
 	return ds, nil
@@ -434,20 +450,24 @@ func statusError(msg *nats.Msg) error {
 }
 
 // abandon ends a pull request the Source stops waiting for: it drains the
-// subscription and releases (Nak) each message that still arrives, which
-// the server then delivers again at once.
-func (s *Source) abandon(sub *nats.Subscription) {
+// subscription and returns the messages that still arrive, sent by the
+// server before it saw the unsubscription. They are the Consumer's like any
+// other (a closing Consumer releases them in the order received, after the
+// ones it already held, which keeps each key's order).
+func (s *Source) abandon(sub *nats.Subscription) []consume.Delivery {
 	if err := sub.Drain(); err != nil {
-		return
+		_ = sub.Unsubscribe()
+		return nil
 	}
+	var late []consume.Delivery
 	for {
 		msg, err := sub.NextMsg(s.cfg.AckTimeout)
 		if err != nil {
 			_ = sub.Unsubscribe()
-			return
+			return late
 		}
 		if msg.Reply != "" {
-			_ = s.nc.Publish(msg.Reply, nakBody)
+			late = append(late, s.delivery(msg))
 		}
 	}
 }

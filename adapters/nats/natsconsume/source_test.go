@@ -36,7 +36,9 @@ func newEnv(t *testing.T, url string) *env {
 	nc, js := natstest.Connect(t, url)
 	st, name := natstest.Stream(t, js, 0)
 	return &env{t: t, nc: nc, js: js, stream: st, name: name,
-		cfg: natsconsume.Config{Stream: name, Durable: "d_" + randomName()}}
+		// A short FetchWait: a Receive whose ctx ends returns when its
+		// pull request does, so waits for nothing end within d+FetchWait.
+		cfg: natsconsume.Config{Stream: name, Durable: "d_" + randomName(), FetchWait: 200 * time.Millisecond}}
 }
 
 func randomName() string {
@@ -87,7 +89,8 @@ func receive(t *testing.T, src *natsconsume.Source, n int) []consume.Delivery {
 	return got
 }
 
-// nothing asserts that src receives nothing within d.
+// nothing asserts that src receives nothing within d (and the FetchWait
+// its last pull request may run past d).
 func nothing(t *testing.T, src *natsconsume.Source, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -350,7 +353,7 @@ func TestReceiveBatchesUpToMaxBatch(t *testing.T) {
 // returns ctx's error.
 func TestReceiveWaitsForAMessage(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	src := e.source(func(c *natsconsume.Config) { c.FetchWait = 200 * time.Millisecond })
+	src := e.source(nil)
 	go func() {
 		time.Sleep(700 * time.Millisecond)
 		e.publish(consume.Message{ID: "late"})
@@ -379,7 +382,8 @@ func TestReceiveRidesOutAServerRestart(t *testing.T) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	_, name := natstest.Stream(t, js, 0)
-	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond})
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { t.Logf("%s %v", time.Now().Format("05.000"), e.LogValue()) })})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -440,39 +444,37 @@ func TestReceiveReportsWhatItRidesOut(t *testing.T) {
 	}
 }
 
-// TestACancelledReceiveLeavesNoRequestBehind: a Receive cancelled while
-// its pull request waits on the server ends the request, so a message
-// published then is not sent into a subscription nobody reads (where it
-// would wait out its AckWait): the next Source gets it at once, and so
-// does a later Receive on the same Source.
+// TestACancelledReceiveLeavesNoRequestBehind: a Receive whose ctx ends
+// while its pull request waits returns when the request ends on the server
+// (FetchWait), with a message that came meanwhile; without one, with ctx's
+// error, and a message published afterwards goes to the next Source at
+// once, as a first delivery, not into a subscription nobody reads.
 func TestACancelledReceiveLeavesNoRequestBehind(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	cancelled := func(src *natsconsume.Source) {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		defer cancel()
-		_, err := src.Receive(ctx, 1)
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-	}
-	first := e.source(func(c *natsconsume.Config) { c.FetchWait = 3 * time.Second })
-	cancelled(first)
-	e.publish(consume.Message{ID: "a"})
-	require.NoError(t, first.Close(context.Background()))
+	first := e.source(func(c *natsconsume.Config) { c.FetchWait = time.Second }) // AckWait 30s
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	time.AfterFunc(500*time.Millisecond, func() { e.publish(consume.Message{ID: "meanwhile"}) })
+	ds, err := first.Receive(ctx, 1)
+	require.NoError(t, err, "the message the request brought after ctx ended")
+	assert.Equal(t, []string{"meanwhile"}, ids(ds))
+	ackAll(t, ds)
 
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
 	start := time.Now()
-	second := e.source(func(c *natsconsume.Config) { c.FetchWait = 3 * time.Second }) // AckWait 30s
-	d := receive(t, second, 1)[0]
-	assert.Less(t, time.Since(start), 2*time.Second)
-	assert.Equal(t, "a", d.Message().ID)
-	assert.Equal(t, 1, d.Message().Attempt, "never delivered to the abandoned request")
-	require.NoError(t, d.Ack(context.Background()))
+	_, err = first.Receive(ctx, 1)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.GreaterOrEqual(t, time.Since(start), 800*time.Millisecond, "returned when the request ended")
+	require.NoError(t, first.Close(context.Background()))
+	e.publish(consume.Message{ID: "after"})
 
-	cancelled(second)
-	e.publish(consume.Message{ID: "b"})
 	start = time.Now()
-	d = receive(t, second, 1)[0]
-	assert.Less(t, time.Since(start), 2*time.Second)
-	assert.Equal(t, "b", d.Message().ID)
-	assert.Equal(t, 1, d.Message().Attempt)
+	second := e.source(nil)
+	d := receive(t, second, 1)[0]
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Equal(t, "after", d.Message().ID)
+	assert.Equal(t, 1, d.Message().Attempt, "never delivered to the first Source")
 	require.NoError(t, d.Ack(context.Background()))
 }
 
@@ -523,7 +525,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{func(c *natsconsume.Config) { c.FilterSubjects = []string{">.a"} }, `has ">" before its last token`},
 		{func(c *natsconsume.Config) { c.AckWait = time.Millisecond }, "natsconsume: Config.AckWait must be 0 (meaning 30s) or in [100ms, 24h0m0s], got 1ms"},
 		{func(c *natsconsume.Config) { c.AckWait = -time.Second }, "Config.AckWait must be"},
-		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 5s) or in [100ms, 5m0s], got 1h0m0s"},
+		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 1s) or in [100ms, 1m0s], got 1h0m0s"},
 		{func(c *natsconsume.Config) { c.AckTimeout = time.Nanosecond }, "Config.AckTimeout must be 0 (meaning 5s) or in [10ms, 5m0s]"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = -2 }, "natsconsume: Config.MaxAckPending must be 0 (meaning 1000), natsconsume.Unlimited or in [1, 1e6], got -2"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = 1e6 + 1 }, "Config.MaxAckPending must be"},
@@ -561,11 +563,12 @@ func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
 	assert.Equal(t, natsconsume.DefaultAckTimeout, d.AckTimeout)
 	e := newEnv(t, natstest.Server(t))
 	e.publish(consume.Message{ID: "x"})
-	ackAll(t, receive(t, e.source(nil), 1))
+	ackAll(t, receive(t, e.source(func(c *natsconsume.Config) { *c = natsconsume.Config{Stream: c.Stream, Durable: c.Durable} }), 1))
 	cons, err := e.stream.Consumer(context.Background(), e.cfg.Durable)
 	require.NoError(t, err)
 	ci := cons.CachedInfo()
 	assert.Equal(t, jetstream.AckExplicitPolicy, ci.Config.AckPolicy)
+	assert.Equal(t, jetstream.DeliverAllPolicy, ci.Config.DeliverPolicy)
 	assert.Equal(t, d.AckWait, ci.Config.AckWait)
 	assert.Equal(t, d.MaxAckPending, ci.Config.MaxAckPending)
 	assert.Equal(t, -1, ci.Config.MaxDeliver, "the Consumer decides when to give up, not the server")
