@@ -27,6 +27,11 @@
 // message is sent into a subscription nobody reads to wait out its
 // AckWait, and a closing Consumer, which releases what it holds after
 // Receive has returned, has the next Source get its messages in order.
+// (nats-server 2.9 does worse with a request whose subscriber is gone: it
+// drops a redelivery offered to it, until its AckWait runs out, and
+// delivers the next stream message twice; later servers do not. A process
+// killed while its request waits leaves such a request behind for up to
+// FetchWait.)
 //
 // # Guarantees
 //
