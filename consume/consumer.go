@@ -16,9 +16,9 @@ import (
 )
 
 // settleTimeout bounds each call the Consumer makes on a Delivery (Ack,
-// Redeliver, Release, Extend) and the Source's Close. These calls do not
-// use the handlers' context, so that a message handled just before a
-// shutdown is still acknowledged, and one cut short is still released.
+// Redeliver, Release, Extend) and the Source's Close once its work context
+// has ended, so that a message handled just before a shutdown is still
+// acknowledged, and one cut short is still released.
 const settleTimeout = 30 * time.Second
 
 // Consumer runs a Handler on the messages a Source brings, as the package
@@ -68,7 +68,8 @@ type item struct {
 	idx  int       // its index in held, -1 when not held
 
 	// Only the worker or timer goroutine that owns the message uses these.
-	history []retry.Attempt
+	history []retry.Attempt // the last maxHistory failed runs
+	runs    int             // the failed runs so far
 }
 
 // New returns a Consumer that runs h on the messages src brings, or an error
@@ -202,7 +203,16 @@ func (c *Consumer) closeSource(ctx context.Context) error {
 	return c.closeErr
 }
 
+// settleContext returns the context of a call on a Delivery or the Source:
+// the work context itself while it lasts (nothing to allocate on the hot
+// path), and once it has ended (a shutdown), one that is not cancelled
+// with it, bounded by settleTimeout. A call already running when the work
+// context ends is cancelled with it; the message is then dropped, and the
+// broker delivers it again.
 func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
 	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 }
 
@@ -221,13 +231,13 @@ func (c *Consumer) receive(ctx context.Context) error {
 		n := c.cfg.MaxPending - c.pending
 		c.mu.Unlock()
 		ds, err := c.src.Receive(ctx, n)
+		c.add(ds) // even beside an error: they are settled or released like any other
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("consume: receiving: %w", err)
 		}
-		c.add(ds)
 	}
 }
 
@@ -268,7 +278,7 @@ func (c *Consumer) worker(ctx context.Context) {
 		for len(c.ready) == 0 && !c.stopping {
 			c.workCond.Wait()
 		}
-		if c.stopping {
+		if c.stopping || c.stopped() { // Close starts nothing new
 			c.mu.Unlock()
 			return
 		}

@@ -270,6 +270,7 @@ func TestGoneHeldMessageIsDropped(t *testing.T) {
 	run(t, c)
 	src.waitReceive(t)
 	ds := src.send(t, Message{ID: "held", Key: "h"}, Message{ID: "behind", Key: "h"})
+	eventually(t, "held held", func() bool { return len(ev.kinds()) == 2 })
 	waitTimer(t, c, t0.Add(10*time.Second))
 	ds[0].setGone()
 	fc.Advance(10 * time.Second)
@@ -300,6 +301,7 @@ func TestCloseReleasesEverythingHeldThenClosesTheSource(t *testing.T) {
 	g.finish("held", errors.New("fails"))
 	g.waitStarted(t, "running")
 	src.waitReceive(t)
+	eventually(t, "held held", func() bool { return len(ev.kinds()) == 2 })
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close(context.Background()) }()
 	eventually(t, "the receive cancelled", func() bool { return c.lc.Closed() })
@@ -398,7 +400,8 @@ func TestDeadLetters(t *testing.T) {
 			run(t, c)
 			src.waitReceive(t)
 			src.send(t, Message{ID: "m", Key: "k", Payload: []byte("p"), Attempt: tc.attempt})
-			eventually(t, "the ack", func() bool { return len(src.calls("ack")) == 1 })
+			eventually(t, "the dead letter", func() bool { k := ev.kinds(); return len(k) > 0 && k[len(k)-1] == "consume.dead_lettered" })
+			assert.Equal(t, []string{"ack m"}, src.calls("ack"))
 			require.Equal(t, 1, sink.Len())
 			l := sink.Letters()[0]
 			assert.Equal(t, Message{ID: "m", Key: "k", Payload: []byte("p"), Attempt: tc.attempt}, l.Item)
@@ -508,4 +511,137 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Close(context.Background()))
 	assert.Equal(t, []string{"close"}, src.take())
+}
+
+// TestDeadLetterKeepsTheLastRuns: a dead letter's history holds the last
+// 100 runs, numbered by their place among all runs.
+func TestDeadLetterKeepsTheLastRuns(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	var sink retry.MemorySink[Message]
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return errors.New("fails") }), Config{
+		Clock: clocktest.New(t0), DeadLetters: &sink, MaxAttempts: 2, InPlaceAttempts: 100,
+		InPlaceBackoff: retry.Constant{}, Redelivery: retry.Constant{},
+	})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m", Key: "k"})
+	eventually(t, "the dead letter", func() bool { return sink.Len() == 1 })
+	l := sink.Letters()[0]
+	require.Len(t, l.Attempts, 100)
+	assert.Equal(t, 103, l.Attempts[0].Number)
+	assert.Equal(t, 202, l.Attempts[99].Number, "2 deliveries of 101 runs")
+	assert.Equal(t, 2, l.Item.Attempt)
+}
+
+// TestGoneAckIsDropped: an Ack that fails with ErrGone is reported Dropped,
+// and the key's next message runs.
+func TestGoneAckIsDropped(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	ev := &events{}
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return nil }), Config{Clock: clocktest.New(t0), Observer: ev})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.setGone("a")
+	src.send(t, Message{ID: "a", Key: "k"}, Message{ID: "b", Key: "k"})
+	eventually(t, "both settled", func() bool { return len(src.calls("ack")) == 2 })
+	eventually(t, "the event", func() bool { return len(ev.kinds()) == 1 })
+	d := ev.list()[0].(Dropped)
+	assert.Equal(t, "a", d.ID)
+	assert.ErrorIs(t, d.Err, ErrGone)
+	assert.Equal(t, []string{"ack a", "ack b"}, src.calls("ack"))
+}
+
+// TestConcurrencyBoundsRunningHandlers: at most Concurrency handlers run
+// at once, however many messages are ready.
+func TestConcurrencyBoundsRunningHandlers(t *testing.T) {
+	leakcheck.Check(t)
+	q := NewMemoryQueue(nil)
+	for range 10 {
+		q.Publish(Message{})
+	}
+	var mu sync.Mutex
+	running, most := 0, 0
+	release := make(chan struct{})
+	c, err := New(q.Source(), HandlerFunc(func(ctx context.Context, m *Message) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	}), Config{Concurrency: 3})
+	require.NoError(t, err)
+	run(t, c)
+	eventually(t, "three running", func() bool { mu.Lock(); defer mu.Unlock(); return running == 3 })
+	time.Sleep(20 * time.Millisecond) // a fourth would start now if it were wrong
+	mu.Lock()
+	assert.Equal(t, 3, running)
+	mu.Unlock()
+	close(release)
+	eventually(t, "all acked", func() bool { return q.Acked() == 10 })
+	assert.Equal(t, 3, most)
+}
+
+// TestRetryIfIsNotAskedAboutShutdown: a handler error caused by the
+// Consumer's shutdown is not shown to RetryIf, and not reported Failed.
+func TestRetryIfIsNotAskedAboutShutdown(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	ev := &events{}
+	asked := 0
+	c, err := New(src, HandlerFunc(g.handle), Config{Clock: clocktest.New(t0), Observer: ev, RetryIf: func(error) bool { asked++; return false }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m"})
+	g.waitStarted(t, "m")
+	cancel()
+	<-done
+	assert.Zero(t, asked)
+	assert.Equal(t, []string{"consume.released"}, ev.kinds())
+	require.NoError(t, c.Close(context.Background()))
+}
+
+// TestDeadLetterHistoryHasTheWaits: each run in a dead letter's history
+// carries the wait chosen after it: in place, then the redelivery delay,
+// none after the last.
+func TestDeadLetterHistoryHasTheWaits(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	src := newFakeSource()
+	var sink retry.MemorySink[Message]
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return errors.New("fails") }), Config{
+		Clock: fc, DeadLetters: &sink, MaxAttempts: 2, InPlaceAttempts: 1, ExtendEvery: time.Hour,
+		InPlaceBackoff: retry.Constant{Delay: 5 * time.Millisecond}, Redelivery: retry.Constant{Delay: time.Minute},
+	})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m", Key: "k"})
+	fc.BlockUntil(2) // the extend timer and the in-place wait
+	fc.Advance(5 * time.Millisecond)
+	waitTimer(t, c, t0.Add(time.Minute+5*time.Millisecond))
+	fc.Advance(time.Minute)
+	fc.BlockUntil(2)
+	fc.Advance(5 * time.Millisecond)
+	eventually(t, "the dead letter", func() bool { return sink.Len() == 1 })
+	var waits []time.Duration
+	var starts []time.Duration
+	for _, a := range sink.Letters()[0].Attempts {
+		waits = append(waits, a.Delay)
+		starts = append(starts, a.Start.Sub(t0))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{5 * ms, time.Minute, 5 * ms, 0}, waits)
+	assert.Equal(t, []time.Duration{0, 5 * ms, time.Minute + 5*ms, time.Minute + 10*ms}, starts)
 }

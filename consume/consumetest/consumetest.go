@@ -267,10 +267,14 @@ func assertSettled(t *testing.T, h Harness) {
 	waitUntil(t, "the marker message", func() bool { return len(rec.of(marker)) > 0 })
 	time.Sleep(100 * time.Millisecond) // a straggler arriving just after
 	r.stop(t)
+	var back []string
 	for _, c := range rec.all() {
 		if c.ID != marker {
-			assert.Failf(t, "a settled message came back", "message %q (key %q, attempt %d) was delivered again after it was acknowledged, or was left unacknowledged", c.ID, c.Key, c.Attempt)
+			back = append(back, fmt.Sprintf("%s (key %q, attempt %d)", c.ID, c.Key, c.Attempt))
 		}
+	}
+	if len(back) > 0 {
+		assert.Failf(t, "a settled message came back", "%d message(s) delivered again after they were acknowledged, or left unacknowledged: %v", len(back), back)
 	}
 }
 

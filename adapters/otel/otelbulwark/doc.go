@@ -104,6 +104,7 @@
 // (MessageCarrier) before it is enqueued; TracePublisher publishes it in a
 // producer span that continues that trace and passes its own context on to
 // the broker; Consume runs the consumer's handler in a consumer span, child
-// of the publish span. One trace then spans the request, the commit, the
-// relay, the broker and the consumer.
+// of the publish span, and ConsumeMiddleware does the same for every
+// handler of a consume.Consumer. One trace then spans the request, the
+// commit, the relay, the broker and the consumer.
 package otelbulwark
