@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/nats/natsconsume"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/nats-io/nats-server/v2/server"
@@ -197,18 +198,25 @@ func testAcked(t *testing.T, confirm bool) {
 }
 
 func TestReleaseRedeliversAtOnceWithTheNextAttempt(t *testing.T) {
-	e := newEnv(t, natstest.Server(t))
-	e.publish(consume.Message{ID: "a", Key: "k"})
-	src := e.source(nil) // AckWait 30s: only the Release can bring it back
-	d := receive(t, src, 1)[0]
-	start := time.Now()
-	require.NoError(t, d.Release(context.Background()))
-	again := receive(t, src, 1)[0]
-	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Equal(t, "a", again.Message().ID)
-	assert.Equal(t, "k", again.Message().Key)
-	assert.Equal(t, 2, again.Message().Attempt)
-	require.NoError(t, again.Ack(context.Background()))
+	for name, release := range map[string]func(consume.Delivery) error{
+		"Release":      func(d consume.Delivery) error { return d.Release(context.Background()) },
+		"Redeliver(0)": func(d consume.Delivery) error { return d.Redeliver(context.Background(), 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, natstest.Server(t))
+			e.publish(consume.Message{ID: "a", Key: "k"})
+			src := e.source(nil) // AckWait 30s: only the Release can bring it back
+			d := receive(t, src, 1)[0]
+			start := time.Now()
+			require.NoError(t, release(d))
+			again := receive(t, src, 1)[0]
+			assert.Less(t, time.Since(start), 5*time.Second)
+			assert.Equal(t, "a", again.Message().ID)
+			assert.Equal(t, "k", again.Message().Key)
+			assert.Equal(t, 2, again.Message().Attempt)
+			require.NoError(t, again.Ack(context.Background()))
+		})
+	}
 }
 
 func TestRedeliverWaitsTheDelay(t *testing.T) {
@@ -631,4 +639,67 @@ func TestDecodeReadsDamagedHeadersAsFarAsItCan(t *testing.T) {
 	assert.Equal(t, stored, m.PublishedAt)
 	assert.Equal(t, map[string]string{"h": "hi"}, m.Headers)
 	assert.Equal(t, []byte("x"), m.Payload)
+}
+
+// TestAckTimeoutBoundsAnUnansweredAck: an acknowledgement the server does
+// not answer (here: for a consumer deleted and made again under the same
+// name, which has not delivered that sequence) fails after AckTimeout when
+// its ctx has no deadline, with an error that is not ErrGone, and may be
+// tried again.
+func TestAckTimeoutBoundsAnUnansweredAck(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"})
+	src := e.source(func(c *natsconsume.Config) { c.AckTimeout = 300 * time.Millisecond })
+	d := receive(t, src, 1)[0]
+	ctx := context.Background()
+	require.NoError(t, e.stream.DeleteConsumer(ctx, e.cfg.Durable))
+	_, err := e.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: e.cfg.Durable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "nothing.here"})
+	require.NoError(t, err)
+
+	start := time.Now()
+	err = d.Ack(ctx)
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, consume.ErrGone)
+	assert.ErrorIs(t, err, nats.ErrTimeout)
+	assert.ErrorContains(t, err, "natsconsume: acknowledging a: no answer from the server within Config.AckTimeout (300ms)")
+	assert.GreaterOrEqual(t, elapsed, 300*time.Millisecond)
+	assert.Less(t, elapsed, 3*time.Second)
+	assert.NotContains(t, d.Ack(ctx).Error(), "already settled", "a failed Ack may be tried again")
+}
+
+// TestReceiveWaitsOnItsClock: the waits between failed fetches are timed
+// by Config.Clock: on a fake clock Receive tries again only when the clock
+// has moved on by the reported delay.
+func TestReceiveWaitsOnItsClock(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	_, js := natstest.Connect(t, ns.ClientURL())
+	fake := clocktest.New(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	events := make(chan natsconsume.FetchFailed, 10)
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: "S", Durable: "d", Clock: fake,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) { events <- ev.(natsconsume.FetchFailed) })})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := src.Receive(ctx, 1)
+		done <- err
+	}()
+	for want := 1; want <= 3; want++ {
+		ev := <-events
+		assert.Equal(t, want, ev.Failures)
+		fake.BlockUntil(1) // Receive waits on the fake clock
+		select {
+		case ev := <-events:
+			t.Fatalf("tried again before the clock moved: %+v", ev)
+		case <-time.After(100 * time.Millisecond):
+		}
+		fake.Advance(ev.Delay)
+	}
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
 }
