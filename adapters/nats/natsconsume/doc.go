@@ -62,6 +62,14 @@
 //     answers an acknowledgement of a message no longer pending as if it had
 //     applied it. Keep the Consumer's ExtendEvery (10s by default) well
 //     under AckWait (30s), so that held messages do not run out.
+//   - Per-key order across a crash needs Config.WaitOutLeases: the
+//     messages a killed process held come back only when their AckWait runs
+//     out, and JetStream meanwhile hands out the messages after them, so a
+//     new process would run a key's later message before the earlier one
+//     it never finished. With WaitOutLeases the first Receive waits one
+//     AckWait when the durable has such messages, and they come back
+//     first, in stream order. A clean shutdown releases what it holds, so
+//     the next Source gets those first without waiting.
 //   - Per-key order holds with one Consumer per durable. Several processes
 //     pulling from one durable share its messages, but a pull consumer
 //     hands any message to any of them, so two messages of one key can run
@@ -102,7 +110,8 @@
 //
 // Config{Stream: s, Durable: d} is DefaultConfig() with them: AckWait 30s,
 // MaxAckPending 1000, MaxBatch 100, FetchWait 1s, AckTimeout 5s, confirmed
-// acks, no key header for foreign messages.
+// acks, no wait for a crashed process's leases, no key header for foreign
+// messages.
 //
 // # Events
 //

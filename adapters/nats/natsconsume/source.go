@@ -80,6 +80,20 @@ type Config struct {
 	// AckWait, and Ack cannot report ErrGone. false (the default) waits for
 	// the confirmation. Redeliver, Release and Extend always wait.
 	AckWithoutConfirm bool
+	// WaitOutLeases makes the first Receive wait one AckWait (and a tenth
+	// more, for the server's timer) before it pulls anything, when the
+	// durable has messages delivered and not yet acknowledged: those of a
+	// process that crashed holding them. JetStream delivers them again only
+	// once their AckWait runs out, and until then it hands out the
+	// messages after them: without the wait, a message of a key that was
+	// never delivered runs before an earlier one of the same key that the
+	// crashed process held. With it, the held ones come back first, in
+	// stream order, and per-key order holds across a crash. It costs that
+	// wait at every start that finds such messages, after a clean
+	// shutdown too (the messages a closing Consumer releases count until
+	// they are delivered again), and while another process of the same
+	// durable holds messages. false (the default) starts at once.
+	WaitOutLeases bool
 	// KeyHeader names the header that holds the ordering key of messages
 	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
 	// means such messages have no key.
@@ -122,6 +136,7 @@ type Source struct {
 
 	mu     sync.Mutex
 	cons   jetstream.Consumer
+	start  time.Time // with WaitOutLeases: when the first pull may go out
 	closed bool
 }
 
@@ -278,7 +293,29 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("natsconsume: creating or updating consumer %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
 	s.cons = cons
+	if info := cons.CachedInfo(); s.cfg.WaitOutLeases && info != nil && info.NumAckPending > 0 {
+		s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
+	}
 	return cons, nil
+}
+
+// waitOutLeases waits, with WaitOutLeases, until the leases of messages a
+// crashed process held have run out (see Config.WaitOutLeases).
+func (s *Source) waitOutLeases(ctx context.Context) error {
+	s.mu.Lock()
+	start := s.start
+	s.start = time.Time{}
+	s.mu.Unlock()
+	if start.IsZero() {
+		return nil
+	}
+	if err := clock.Sleep(ctx, s.cfg.Clock, start.Sub(s.cfg.Clock.Now())); err != nil {
+		s.mu.Lock()
+		s.start = start // the next Receive waits out the rest
+		s.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Receive waits until at least one message is available and returns at
@@ -308,6 +345,9 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 		var ds []consume.Delivery
 		cons, err := s.consumer(ctx)
 		if err == nil {
+			if err := s.waitOutLeases(ctx); err != nil {
+				return nil, fmt.Errorf("natsconsume: Receive: %w", err)
+			}
 			ds, err = s.fetch(ctx, cons, n)
 			if len(ds) > 0 {
 				return ds, nil

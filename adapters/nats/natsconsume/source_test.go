@@ -703,3 +703,49 @@ func TestReceiveWaitsOnItsClock(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestWaitOutLeasesKeepsKeyOrderAcrossACrash: a process that crashed
+// holding the first message of a key leaves it unacknowledged; the next
+// message of the key was never delivered. A new Source hands out the
+// second one first, unless WaitOutLeases, with which the first comes back
+// first, after its AckWait.
+func TestWaitOutLeasesKeepsKeyOrderAcrossACrash(t *testing.T) {
+	const ackWait = 500 * time.Millisecond
+	for _, wait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WaitOutLeases=%v", wait), func(t *testing.T) {
+			e := newEnv(t, natstest.Server(t))
+			cfg := func(c *natsconsume.Config) { c.AckWait = ackWait; c.WaitOutLeases = wait }
+			e.publish(consume.Message{ID: "first", Key: "k"})
+			crashed := e.source(cfg)
+			held := receive(t, crashed, 1)
+			require.Equal(t, []string{"first"}, ids(held)) // never settled: the process is gone
+			e.publish(consume.Message{ID: "second", Key: "k"})
+
+			start := time.Now()
+			next := e.source(cfg)
+			got := receive(t, next, 1)
+			if !wait {
+				assert.Equal(t, []string{"second"}, ids(got), "JetStream hands out the undelivered message first")
+				return
+			}
+			assert.GreaterOrEqual(t, time.Since(start), ackWait)
+			require.Equal(t, []string{"first"}, ids(got), "the held message comes back first")
+			assert.Equal(t, 2, got[0].Message().Attempt)
+			ackAll(t, got)
+			got = receive(t, next, 1)
+			assert.Equal(t, []string{"second"}, ids(got))
+			ackAll(t, got)
+		})
+	}
+}
+
+// TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld: with nothing delivered
+// and unacknowledged, WaitOutLeases does not wait.
+func TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"})
+	start := time.Now()
+	src := e.source(func(c *natsconsume.Config) { c.AckWait = 5 * time.Second; c.WaitOutLeases = true })
+	ackAll(t, receive(t, src, 1))
+	assert.Less(t, time.Since(start), 3*time.Second)
+}
