@@ -64,12 +64,16 @@
 //     under AckWait (30s), so that held messages do not run out.
 //   - Per-key order across a crash needs Config.WaitOutLeases: the
 //     messages a killed process held come back only when their AckWait runs
-//     out, and JetStream meanwhile hands out the messages after them, so a
-//     new process would run a key's later message before the earlier one
-//     it never finished. With WaitOutLeases the first Receive waits one
-//     AckWait when the durable has such messages, and they come back
-//     first, in stream order. A clean shutdown releases what it holds, so
-//     the next Source gets those first without waiting.
+//     out, in the order their leases run out, and JetStream meanwhile hands
+//     out the messages after them, so a new process would run a key's
+//     later message before the earlier one it never finished. With
+//     WaitOutLeases the first Receive waits one AckWait when the durable
+//     has such messages, takes them back at once and returns them in
+//     stream order, before any new message (TestKilledConsumerLosesNothing-
+//     AndKeepsKeyOrder: 6,000 messages over 40 keys, the consuming process
+//     killed six times). That holds when the crashed process held no more
+//     than the new Consumer's MaxPending. A clean shutdown releases what it
+//     holds, and the next Source gets those first without waiting.
 //   - Per-key order holds with one Consumer per durable. Several processes
 //     pulling from one durable share its messages, but a pull consumer
 //     hands any message to any of them, so two messages of one key can run

@@ -1,10 +1,12 @@
 package natsconsume
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,15 +86,19 @@ type Config struct {
 	// more, for the server's timer) before it pulls anything, when the
 	// durable has messages delivered and not yet acknowledged: those of a
 	// process that crashed holding them. JetStream delivers them again only
-	// once their AckWait runs out, and until then it hands out the
-	// messages after them: without the wait, a message of a key that was
-	// never delivered runs before an earlier one of the same key that the
-	// crashed process held. With it, the held ones come back first, in
-	// stream order, and per-key order holds across a crash. It costs that
-	// wait at every start that finds such messages, after a clean
-	// shutdown too (the messages a closing Consumer releases count until
-	// they are delivered again), and while another process of the same
-	// durable holds messages. false (the default) starts at once.
+	// once their AckWait runs out, in the order their leases run out, and
+	// until then it hands out the messages after them: without the wait, a
+	// message of a key that was never delivered runs before an earlier one
+	// of the same key that the crashed process held. With it, the first
+	// Receive takes the held messages back at once (up to its max, beyond
+	// MaxBatch) and returns them in stream order, before any message
+	// delivered for the first time, so per-key order holds across a crash
+	// as long as the crashed process held no more than the Consumer's
+	// MaxPending. It costs that wait at every start that finds such
+	// messages, after a clean shutdown too (the messages a closing
+	// Consumer releases count until they are delivered again), and while
+	// another process of the same durable holds messages. false (the
+	// default) starts at once.
 	WaitOutLeases bool
 	// KeyHeader names the header that holds the ordering key of messages
 	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
@@ -137,6 +143,7 @@ type Source struct {
 	mu     sync.Mutex
 	cons   jetstream.Consumer
 	start  time.Time // with WaitOutLeases: when the first pull may go out
+	held   int       // with WaitOutLeases: the messages left unacknowledged
 	closed bool
 }
 
@@ -295,27 +302,41 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	s.cons = cons
 	if info := cons.CachedInfo(); s.cfg.WaitOutLeases && info != nil && info.NumAckPending > 0 {
 		s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
+		s.held = info.NumAckPending
 	}
 	return cons, nil
 }
 
 // waitOutLeases waits, with WaitOutLeases, until the leases of messages a
-// crashed process held have run out (see Config.WaitOutLeases).
-func (s *Source) waitOutLeases(ctx context.Context) error {
+// crashed process held have run out (see Config.WaitOutLeases), and
+// returns how many there were (0 when it did not wait).
+func (s *Source) waitOutLeases(ctx context.Context) (int, error) {
 	s.mu.Lock()
-	start := s.start
-	s.start = time.Time{}
+	start, held := s.start, s.held
+	s.start, s.held = time.Time{}, 0
 	s.mu.Unlock()
 	if start.IsZero() {
-		return nil
+		return 0, nil
 	}
 	if err := clock.Sleep(ctx, s.cfg.Clock, start.Sub(s.cfg.Clock.Now())); err != nil {
 		s.mu.Lock()
-		s.start = start // the next Receive waits out the rest
+		s.start, s.held = start, held // the next Receive waits out the rest
 		s.mu.Unlock()
-		return err
+		return 0, err
 	}
-	return nil
+	return held, nil
+}
+
+// recover takes back, at once, up to max of the held messages whose
+// leases ran out, sorted by stream sequence: the server redelivers them in
+// the order their leases ran out, which is not the stream's when the
+// crashed process extended some later than others.
+func (s *Source) recover(ctx context.Context, held, max int) ([]consume.Delivery, error) {
+	ds, err := s.pull(ctx, min(held, max), true)
+	slices.SortStableFunc(ds, func(a, b consume.Delivery) int {
+		return cmp.Compare(a.Message().Metadata.(*Metadata).StreamSeq, b.Message().Metadata.(*Metadata).StreamSeq)
+	})
+	return ds, err
 }
 
 // Receive waits until at least one message is available and returns at
@@ -345,8 +366,15 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 		var ds []consume.Delivery
 		cons, err := s.consumer(ctx)
 		if err == nil {
-			if err := s.waitOutLeases(ctx); err != nil {
-				return nil, fmt.Errorf("natsconsume: Receive: %w", err)
+			held, werr := s.waitOutLeases(ctx)
+			switch {
+			case werr != nil:
+				return nil, fmt.Errorf("natsconsume: Receive: %w", werr)
+			case held > 0:
+				ds, err = s.recover(ctx, held, max)
+				if len(ds) > 0 {
+					return ds, nil
+				}
 			}
 			ds, err = s.fetch(ctx, cons, n)
 			if len(ds) > 0 {
