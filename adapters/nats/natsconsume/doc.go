@@ -69,11 +69,11 @@
 //     later message before the earlier one it never finished. With
 //     WaitOutLeases the first Receive waits one AckWait when the durable
 //     has such messages, takes them back at once and returns them in
-//     stream order, before any new message (TestKilledConsumerLosesNothing-
-//     AndKeepsKeyOrder: 6,000 messages over 40 keys, the consuming process
-//     killed six times). That holds when the crashed process held no more
-//     than the new Consumer's MaxPending. A clean shutdown releases what it
-//     holds, and the next Source gets those first without waiting.
+//     stream order, before any new message (a fault test kills the
+//     consuming process six times over 6,000 messages on 40 keys). That
+//     holds when the crashed process held no more than the new Consumer's
+//     MaxPending. A clean shutdown releases what it holds, and the next
+//     Source gets those first without waiting.
 //   - Per-key order holds with one Consumer per durable. Several processes
 //     pulling from one durable share its messages, but a pull consumer
 //     hands any message to any of them, so two messages of one key can run

@@ -749,3 +749,30 @@ func TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld(t *testing.T) {
 	ackAll(t, receive(t, src, 1))
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
+
+// TestWaitOutLeasesReturnsHeldMessagesInStreamOrder: the crashed process
+// extended the first message of a key (it was running) later than the
+// second (waiting behind it), so the server redelivers the second first;
+// the new Source returns them in stream order.
+func TestWaitOutLeasesReturnsHeldMessagesInStreamOrder(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	cfg := func(c *natsconsume.Config) { c.AckWait = time.Second; c.WaitOutLeases = true }
+	e.publish(consume.Message{ID: "first", Key: "k"}, consume.Message{ID: "second", Key: "k"}, consume.Message{ID: "third", Key: "k"})
+	crashed := e.source(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	held, err := crashed.Receive(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"first", "second"}, ids(held))
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, held[0].Extend(ctx)) // its lease now runs out half a second after the second's
+
+	next := e.source(cfg)
+	got, err := next.Receive(ctx, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"first", "second"}, ids(got), "the held messages, in stream order")
+	ackAll(t, got)
+	got = receive(t, next, 1)
+	assert.Equal(t, []string{"third"}, ids(got))
+	ackAll(t, got)
+}
