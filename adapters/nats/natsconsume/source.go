@@ -371,8 +371,8 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 			case werr != nil:
 				return nil, fmt.Errorf("natsconsume: Receive: %w", werr)
 			case held > 0:
-				ds, err = s.recover(ctx, held, max)
-				if len(ds) > 0 {
+				// A failure shows again in the fetch below.
+				if ds, _ = s.recover(ctx, held, max); len(ds) > 0 {
 					return ds, nil
 				}
 			}
