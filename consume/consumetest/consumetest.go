@@ -420,13 +420,15 @@ func testRedeliveryUnkeyed(t *testing.T, h Harness) {
 		consume.Message{ID: later, Payload: []byte("later")},
 	)
 	var rec recorder
+	cfg := baseConfig(h)
+	cfg.Redelivery = retry.Constant{Delay: 300 * time.Millisecond} // room for a slow machine to run the later one first
 	r := start(t, h, func(ctx context.Context, m *consume.Message) error {
 		rec.add(m)
 		if m.ID == failing && m.Attempt == 1 {
 			return errors.New("first delivery fails")
 		}
 		return nil
-	}, baseConfig(h))
+	}, cfg)
 	waitUntil(t, "the failed message delivered again", func() bool { return len(rec.of(failing)) >= 2 })
 	waitUntil(t, "the later message", func() bool { return len(rec.of(later)) > 0 })
 	r.stop(t)
