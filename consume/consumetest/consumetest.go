@@ -14,10 +14,12 @@
 //	}
 //
 // Each subtest checks one promise of the package doc through a real
-// consume.Consumer on the Source, on real time with short delays (a
-// redelivery delay of 50ms), so that broker Sources run it as they run in
-// production; each takes well under a few seconds on a local broker. The
-// subtests, by name:
+// consume.Consumer on the Source, on real time with short delays
+// (redelivery delays of 50 to 300ms), so that broker Sources run it as they
+// run in production; each takes well under a few seconds on a local broker.
+// Every subtest ends by checking that nothing it settled comes
+// back: a Consumer on a new Source receives a fresh marker message and
+// nothing else. The subtests, by name:
 //
 //   - Delivery: N messages, keyed and not, are each handled once with their
 //     ID, Key, Payload, Headers and Attempt 1, then acknowledged (a later
@@ -370,6 +372,7 @@ func testKeyOrder(t *testing.T, h Harness) {
 		}
 		assert.Equal(t, want, got[fmt.Sprintf("k%d", k)], "order of key k%d", k)
 	}
+	assertSettled(t, h)
 }
 
 func testRedeliveryKeyed(t *testing.T, h Harness) {
