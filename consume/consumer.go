@@ -42,6 +42,7 @@ type Consumer struct {
 	stopping   bool
 	seq        uint64
 	pending    int                // messages held, as counted against MaxPending
+	running    int                // workers running a message
 	items      map[*item]struct{} // every message held
 	ready      []*item            // messages a worker may run, in order
 	keys       map[string][]*item // busy keys and the messages waiting behind them
@@ -175,10 +176,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return fmt.Errorf("consume: consumer stopped: %w", ctx.Err())
 }
 
-// Close stops Run: it stops receiving, lets the running handlers finish,
-// releases every message still held (waiting for its key, for a worker, or
-// for a redelivery) for the broker to deliver again, and closes the
-// Source. It waits for that within ctx; when ctx ends first it cancels the
+// Close stops Run: it stops receiving, starts no new handler, lets the
+// running handlers finish (a message waiting between in-place retries is
+// not run again), releases every message still held (waiting for its key,
+// for a worker, for an in-place retry or for a redelivery) for the broker
+// to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
 // running handlers' context (their messages are then released, not failed)
 // and returns ctx's error, wrapped, while Run finishes releasing in the
 // background. Otherwise it returns the Source's Close error. It may be
@@ -221,7 +223,7 @@ func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func (c *Consumer) receive(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		for c.pending >= c.cfg.MaxPending && !c.stopping {
+		for !c.roomToReceive() && !c.stopping {
 			c.spaceCond.Wait()
 		}
 		if c.stopping {
@@ -239,6 +241,16 @@ func (c *Consumer) receive(ctx context.Context) error {
 			return fmt.Errorf("consume: receiving: %w", err)
 		}
 	}
+}
+
+// roomToReceive reports whether the receiver may call Receive: when a
+// quarter of MaxPending is free, so that each Receive brings a batch rather
+// than the one message just settled, or when any room is free and a worker
+// has nothing to run. Called with c.mu held.
+func (c *Consumer) roomToReceive() bool {
+	free := c.cfg.MaxPending - c.pending
+	return free >= max(1, c.cfg.MaxPending/4) ||
+		free > 0 && len(c.ready) == 0 && c.running < c.cfg.Concurrency
 }
 
 // add takes received deliveries in: each runs at once unless its key is
@@ -273,8 +285,11 @@ func (c *Consumer) add(ds []Delivery) {
 
 // worker runs ready messages until the Consumer stops.
 func (c *Consumer) worker(ctx context.Context) {
+	c.mu.Lock()
 	for {
-		c.mu.Lock()
+		if len(c.ready) == 0 {
+			c.spaceCond.Signal() // an idle worker: the receiver may want to know
+		}
 		for len(c.ready) == 0 && !c.stopping {
 			c.workCond.Wait()
 		}
@@ -286,12 +301,15 @@ func (c *Consumer) worker(ctx context.Context) {
 		c.ready[0] = nil
 		c.ready = c.ready[1:]
 		gone := it.gone
+		c.running++
 		c.mu.Unlock()
 		if gone != nil {
 			c.drop(ctx, it, gone)
-			continue
+		} else {
+			c.process(ctx, it)
 		}
-		c.process(ctx, it)
+		c.mu.Lock()
+		c.running--
 	}
 }
 
@@ -364,7 +382,7 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 	c.finish(it)
 	if err != nil {
 		if c.obs != nil {
-			c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Err: err})
+			c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
 		}
 		return false
 	}
@@ -374,7 +392,7 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 // release gives the message back unsettled.
 func (c *Consumer) release(ctx context.Context, it *item) {
 	if c.settle(ctx, it, it.d.Release) && c.obs != nil {
-		c.obs.Observe(ctx, Released{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt})
+		c.obs.Observe(ctx, Released{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt})
 	}
 }
 
@@ -385,7 +403,7 @@ func (c *Consumer) drop(ctx context.Context, it *item, err error) {
 	it.mu.Unlock()
 	c.finish(it)
 	if c.obs != nil {
-		c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Err: err})
+		c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
 	}
 }
 

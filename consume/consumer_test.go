@@ -3,6 +3,7 @@ package consume
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -410,7 +411,10 @@ func TestDeadLetters(t *testing.T) {
 			assert.Len(t, l.Attempts, tc.runs)
 			kinds := ev.kinds()
 			assert.Equal(t, "consume.dead_lettered", kinds[len(kinds)-1])
-			assert.Equal(t, tc.runs, ev.list()[len(kinds)-1].(DeadLettered).Runs)
+			dl := ev.list()[len(kinds)-1].(DeadLettered)
+			assert.Equal(t, tc.runs, dl.Runs)
+			assert.Equal(t, tc.reason, dl.Reason)
+			assert.ErrorIs(t, dl.Err, errBad)
 		})
 	}
 }
@@ -644,4 +648,102 @@ func TestDeadLetterHistoryHasTheWaits(t *testing.T) {
 	ms := time.Millisecond
 	assert.Equal(t, []time.Duration{5 * ms, time.Minute, 5 * ms, 0}, waits)
 	assert.Equal(t, []time.Duration{0, 5 * ms, time.Minute + 5*ms, time.Minute + 10*ms}, starts)
+}
+
+// noReceive checks that the Consumer does not call Receive now.
+func noReceive(t *testing.T, src *fakeSource, why string) {
+	t.Helper()
+	time.Sleep(20 * time.Millisecond) // a Receive would come now if it were wrong
+	select {
+	case n := <-src.receiving:
+		t.Fatalf("Receive(%d) called: %s", n, why)
+	default:
+	}
+}
+
+// TestReceivesInBatchesWhenBusy: with its workers busy, the Consumer waits
+// for a quarter of MaxPending to be free before it receives again.
+func TestReceivesInBatchesWhenBusy(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	c, err := New(src, HandlerFunc(g.handle), Config{Concurrency: 2, MaxPending: 8, Clock: clocktest.New(t0)})
+	require.NoError(t, err)
+	run(t, c)
+	assert.Equal(t, 8, src.waitReceive(t))
+	ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	var msgs []Message
+	for _, id := range ids {
+		msgs = append(msgs, Message{ID: id})
+	}
+	src.send(t, msgs...)
+	g.waitStarted(t, "a")
+	g.waitStarted(t, "b")
+	g.finish("a", nil)
+	g.waitStarted(t, "c")
+	noReceive(t, src, "one slot free while the workers are busy")
+	g.finish("b", nil)
+	assert.Equal(t, 2, src.waitReceive(t), "a quarter of MaxPending free")
+	for _, id := range ids[2:] {
+		g.finish(id, nil)
+	}
+}
+
+// TestReceivesAtOnceWhenAWorkerIsIdle: when a worker has nothing to run
+// (here, every held message waits for one key), any free room is filled.
+func TestReceivesAtOnceWhenAWorkerIsIdle(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	c, err := New(src, HandlerFunc(g.handle), Config{Concurrency: 2, MaxPending: 8, Clock: clocktest.New(t0)})
+	require.NoError(t, err)
+	run(t, c)
+	assert.Equal(t, 8, src.waitReceive(t))
+	var msgs []Message
+	for i := range 8 {
+		msgs = append(msgs, Message{ID: fmt.Sprint("k", i), Key: "k"})
+	}
+	src.send(t, msgs...)
+	g.waitStarted(t, "k0")
+	noReceive(t, src, "nothing free")
+	g.finish("k0", nil)
+	g.waitStarted(t, "k1")
+	assert.Equal(t, 1, src.waitReceive(t), "a worker idle, one slot free")
+	src.send(t, Message{ID: "x"})
+	g.waitStarted(t, "x")
+	g.finish("x", nil)
+	assert.Equal(t, 1, src.waitReceive(t), "again")
+	for i := 1; i < 8; i++ {
+		if i > 1 {
+			g.waitStarted(t, fmt.Sprint("k", i))
+		}
+		g.finish(fmt.Sprint("k", i), nil)
+	}
+	eventually(t, "every ack", func() bool { return len(src.calls("ack")) == 9 })
+}
+
+// TestCloseAbandonsAnInPlaceWait: a message waiting between in-place
+// retries is released by Close, not run again.
+func TestCloseAbandonsAnInPlaceWait(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	src := newFakeSource()
+	var mu sync.Mutex
+	runs := 0
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		return errors.New("blip")
+	}), Config{Clock: fc, InPlaceAttempts: 1, InPlaceBackoff: retry.Constant{Delay: time.Hour}, InPlaceMaxDelay: time.Minute, ExtendEvery: time.Hour})
+	require.NoError(t, err)
+	stop := run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m"})
+	fc.BlockUntil(2) // the extend timer and the in-place wait
+	require.NoError(t, stop())
+	assert.Equal(t, []string{"release m", "close"}, src.take())
+	mu.Lock()
+	assert.Equal(t, 1, runs)
+	mu.Unlock()
 }

@@ -36,7 +36,8 @@
 //   - Bounded work: at most Config.Concurrency handlers run at once, and at
 //     most Config.MaxPending messages are held (running, waiting for their
 //     key, waiting for a retry); when that many are held the Consumer stops
-//     receiving until one is settled (backpressure).
+//     receiving (backpressure), and it receives again in batches, once a
+//     quarter of MaxPending is free or a worker is idle.
 //   - Shutdown never dead-letters: a handler error caused by the Consumer's
 //     context ending or by Close is not a failure of the message; it is
 //     released for redelivery. Close(ctx) stops receiving, starts no new

@@ -69,7 +69,7 @@ func (c *Consumer) retryable(err error) bool {
 
 func (c *Consumer) failed(ctx context.Context, it *item, run int, err error, retryIn time.Duration) {
 	if c.obs != nil {
-		c.obs.Observe(ctx, Failed{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Run: run, Err: err, Retry: retryIn})
+		c.obs.Observe(ctx, Failed{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Run: run, Err: err, Retry: retryIn})
 	}
 }
 
@@ -109,7 +109,7 @@ func (c *Consumer) giveUp(ctx context.Context, it *item, reason, last error) {
 		return
 	}
 	if c.settle(ctx, it, it.d.Ack) && c.obs != nil {
-		c.obs.Observe(ctx, DeadLettered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Runs: len(letter.Attempts), Err: derr})
+		c.obs.Observe(ctx, DeadLettered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Runs: len(letter.Attempts), Reason: reason, Err: last})
 	}
 }
 
@@ -126,12 +126,12 @@ func (c *Consumer) redeliver(ctx context.Context, it *item, delay time.Duration,
 			return
 		}
 		if c.obs != nil {
-			c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Delay: delay, InProcess: true, Err: err})
+			c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Delay: delay, InProcess: true, Err: err})
 		}
 		c.hold(ctx, it, delay)
 		return
 	}
 	if c.settle(ctx, it, func(ctx context.Context) error { return it.d.Redeliver(ctx, delay) }) && c.obs != nil {
-		c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Delay: delay, Err: err})
+		c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Delay: delay, Err: err})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bulwark-go/bulwark/consume"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -52,4 +53,10 @@ func (h headerCarrier) Keys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// consumeFailure is the measurement option of a consumer's failure:
+// bulwark.name, messaging.destination.name and error.type.
+func consumeFailure(name, topic string, err error) metric.MeasurementOption {
+	return with(name, semconv.MessagingDestinationName(topic), errorTypeKey.String(ErrorType(err)))
 }

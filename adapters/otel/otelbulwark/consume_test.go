@@ -10,6 +10,7 @@ import (
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -132,4 +133,54 @@ func TestConsumeMiddlewareWithoutTraceContext(t *testing.T) {
 	if s.Name() != "process t" || s.Parent().IsValid() || s.Status().Code != codes.Error {
 		t.Errorf("span %q, parent %v, status %v", s.Name(), s.Parent(), s.Status())
 	}
+}
+
+// TestConsumerEventsBecomeMetrics: a Consumer observed by the Telemetry
+// counts its failed runs, redeliveries, dead letters and releases.
+func TestConsumerEventsBecomeMetrics(t *testing.T) {
+	r := newRig(t, false)
+	q := consume.NewMemoryQueue(nil)
+	q.Publish(
+		consume.Message{ID: "retried", Key: "k", Topic: "orders"},
+		consume.Message{ID: "poison", Topic: "orders"},
+		consume.Message{ID: "slow", Topic: "orders"},
+	)
+	started := make(chan struct{})
+	var sink retry.MemorySink[consume.Message]
+	c, err := consume.New(q.Source(), consume.HandlerFunc(func(ctx context.Context, m *consume.Message) error {
+		switch {
+		case m.ID == "poison":
+			return consume.Permanent(&statusError{422})
+		case m.ID == "retried" && m.Attempt == 1:
+			return &statusError{503}
+		case m.ID == "slow":
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}), consume.Config{Name: "orders-consumer", Observer: r.tel, DeadLetters: &sink,
+		InPlaceAttempts: consume.NoInPlaceRetries, Redelivery: retry.Constant{Delay: time.Millisecond}})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-started
+	for q.Acked() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel() // the slow one is released
+	<-done
+	must(t, c.Close(context.Background()))
+
+	got := r.collect(t)
+	topic := attribute.Key("messaging.destination.name").String("orders")
+	name := attrName.String("orders-consumer")
+	wantCounter(t, got, "bulwark.consume.failed_runs", "{run}",
+		p(int64(2), name, topic, errorType.String("*otelbulwark_test.statusError")))
+	wantCounter(t, got, "bulwark.consume.redelivered_messages", "{message}",
+		p(int64(1), name, topic, attribute.Key("bulwark.consume.in_process").Bool(true)))
+	wantCounter(t, got, "bulwark.consume.dead_lettered_messages", "{message}",
+		p(int64(1), name, topic, errorType.String("*otelbulwark_test.statusError")))
+	wantCounter(t, got, "bulwark.consume.released_messages", "{message}", p(int64(1), name, topic))
 }
