@@ -176,10 +176,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return fmt.Errorf("consume: consumer stopped: %w", ctx.Err())
 }
 
-// Close stops Run: it stops receiving, lets the running handlers finish,
-// releases every message still held (waiting for its key, for a worker, or
-// for a redelivery) for the broker to deliver again, and closes the
-// Source. It waits for that within ctx; when ctx ends first it cancels the
+// Close stops Run: it stops receiving, starts no new handler, lets the
+// running handlers finish (a message waiting between in-place retries is
+// not run again), releases every message still held (waiting for its key,
+// for a worker, for an in-place retry or for a redelivery) for the broker
+// to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
 // running handlers' context (their messages are then released, not failed)
 // and returns ctx's error, wrapped, while Run finishes releasing in the
 // background. Otherwise it returns the Source's Close error. It may be

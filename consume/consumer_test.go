@@ -721,3 +721,29 @@ func TestReceivesAtOnceWhenAWorkerIsIdle(t *testing.T) {
 	}
 	eventually(t, "every ack", func() bool { return len(src.calls("ack")) == 9 })
 }
+
+// TestCloseAbandonsAnInPlaceWait: a message waiting between in-place
+// retries is released by Close, not run again.
+func TestCloseAbandonsAnInPlaceWait(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	src := newFakeSource()
+	var mu sync.Mutex
+	runs := 0
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		return errors.New("blip")
+	}), Config{Clock: fc, InPlaceAttempts: 1, InPlaceBackoff: retry.Constant{Delay: time.Hour}, InPlaceMaxDelay: time.Minute, ExtendEvery: time.Hour})
+	require.NoError(t, err)
+	stop := run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m"})
+	fc.BlockUntil(2) // the extend timer and the in-place wait
+	require.NoError(t, stop())
+	assert.Equal(t, []string{"release m", "close"}, src.take())
+	mu.Lock()
+	assert.Equal(t, 1, runs)
+	mu.Unlock()
+}

@@ -8,10 +8,11 @@ import (
 )
 
 // The events a Consumer reports to its Config.Observer. Each is reported
-// synchronously on the goroutine handling the message (a worker, or the
-// Consumer's timer goroutine for a held message whose lease is gone), with
-// the Consumer's work context, and never while a lock is held. A Consumer
-// without an Observer builds no event.
+// synchronously on the goroutine handling the message (a worker; the
+// Consumer's timer goroutine for a held message whose lease is gone; Run's
+// own for the messages it releases as it stops), with the Consumer's work
+// context, and never while a lock is held. A Consumer without an Observer
+// builds no event.
 var (
 	_ bulwark.Event = Failed{}
 	_ bulwark.Event = Redelivered{}
@@ -145,9 +146,10 @@ func (e Released) LogValue() slog.Value {
 }
 
 // Dropped is reported when a message could not be settled: its Ack,
-// Redeliver, Release or Extend failed, with ErrGone (its lease or
-// partition moved on) or another error of the Source. The Consumer lets it
-// go; the broker redelivers it. Kind "consume.dropped".
+// Redeliver or Release failed, with ErrGone (its lease or partition moved
+// on) or another error of the Source, or its Extend failed with ErrGone
+// (other Extend errors are ignored: the next Extend may succeed). The
+// Consumer lets it go; the broker redelivers it. Kind "consume.dropped".
 type Dropped struct {
 	// Name is the Consumer's Config.Name.
 	Name string

@@ -232,6 +232,6 @@ func waitTimer(t *testing.T, c *Consumer, at time.Time) {
 	eventually(t, "the timer at "+at.String(), func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.timerAt.Equal(at)
+		return c.timerAt.Equal(at) && len(c.resched) == 0 // armed, no wake-up pending
 	})
 }

@@ -75,7 +75,9 @@ func (c *Consumer) timers(ctx context.Context, stop <-chan struct{}) {
 		var t clock.Timer
 		var fire <-chan time.Time
 		if !next.IsZero() {
-			t = c.clk.NewTimer(next.Sub(now))
+			// From the time now, not the loop's start: the extends took
+			// some, and the clock may have moved meanwhile.
+			t = c.clk.NewTimer(next.Sub(c.clk.Now()))
 			fire = t.C()
 		}
 		c.mu.Lock()

@@ -15,7 +15,8 @@ import (
 // to one source at a time until it is settled. flaw names one deliberate
 // defect ("" for none).
 type broker struct {
-	flaw string
+	flaw  string
+	lease time.Duration // a delivery not settled or extended within it is delivered again
 
 	mu   sync.Mutex
 	msgs []*stored
@@ -26,6 +27,7 @@ type stored struct {
 	deliveries int
 	notBefore  time.Time
 	holder     *delivery // nil when not delivered
+	leasedTill time.Time // when holder's lease ends
 	done       bool
 }
 
@@ -72,7 +74,7 @@ func (s *source) take(max int) []consume.Delivery {
 		if len(out) == max {
 			break
 		}
-		if st.done || st.holder != nil || now.Before(st.notBefore) {
+		if st.done || st.holder != nil && now.Before(st.leasedTill) || now.Before(st.notBefore) {
 			continue
 		}
 		st.deliveries++
@@ -84,7 +86,7 @@ func (s *source) take(max int) []consume.Delivery {
 		if b.flaw == "drops-headers" {
 			d.msg.Headers = nil
 		}
-		st.holder = d
+		st.holder, st.leasedTill = d, now.Add(b.lease)
 		out = append(out, d)
 	}
 	if b.flaw == "reorders" {
@@ -155,4 +157,10 @@ func (d *delivery) Release(context.Context) error {
 	})
 }
 
-func (d *delivery) Extend(context.Context) error { return d.settle(func() {}) }
+func (d *delivery) Extend(context.Context) error {
+	return d.settle(func() {
+		if d.b.flaw != "extend-ignored" {
+			d.st.leasedTill = time.Now().Add(d.b.lease)
+		}
+	})
+}
