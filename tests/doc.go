@@ -2,6 +2,12 @@
 //
 //   - natsfault: a fault test that combines two engines, a relay from
 //     PostgreSQL to NATS JetStream killed mid-flight;
+//   - consumefault: the consumer runtime's fault test on NATS JetStream
+//     (embedded and BULWARK_NATS_URL's), Kafka (kfake) and RabbitMQ:
+//     50,000 messages over 500 keys, the consuming process SIGKILLed ten
+//     times, handlers writing to PostgreSQL through pgidempotency's inbox;
+//     every effect once, each key's effects in order, dead letters exactly
+//     the poison messages, nothing left unacknowledged;
 //   - suites: one package per conformance suite (outbox, idempotency,
 //     saga, eventsource, cqrs, retry, ratelimit, consume), each the
 //     outside driver for that suite. It holds a small driver written as a driver's author

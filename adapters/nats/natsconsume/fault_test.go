@@ -48,7 +48,7 @@ func runConsumer() {
 		fail(err)
 	}
 	src, err := natsconsume.New(js, natsconsume.Config{Stream: os.Getenv("FAULT_STREAM"), Durable: os.Getenv("FAULT_DURABLE"),
-		AckWait: time.Second, WaitOutLeases: true})
+		AckWait: time.Second})
 	if err != nil {
 		fail(err)
 	}
@@ -83,7 +83,7 @@ func runConsumer() {
 // TestKilledConsumerLosesNothingAndKeepsKeyOrder publishes 6,000 messages
 // over 40 keys and has them consumed by a process that is killed with
 // SIGKILL six times, at random moments, and started again on the same
-// durable (WaitOutLeases, AckWait 1s). Every message is handled; each
+// durable (AckWait 1s, resuming in order). Every message is handled; each
 // key's messages are handled for the first time in publish order; at the
 // end the durable has nothing pending and nothing unacknowledged. Messages
 // are handled again only around a kill (at least once, not exactly once:

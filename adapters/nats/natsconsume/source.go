@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,24 +83,25 @@ type Config struct {
 	// AckWait, and Ack cannot report ErrGone. false (the default) waits for
 	// the confirmation. Redeliver, Release and Extend always wait.
 	AckWithoutConfirm bool
-	// WaitOutLeases makes the first Receive wait one AckWait (and a tenth
-	// more, for the server's timer) before it pulls anything, when the
-	// durable has messages delivered and not yet acknowledged: those of a
-	// process that crashed holding them. JetStream delivers them again only
-	// once their AckWait runs out, in the order their leases run out, and
-	// until then it hands out the messages after them: without the wait, a
-	// message of a key that was never delivered runs before an earlier one
-	// of the same key that the crashed process held. With it, the first
-	// Receive takes the held messages back at once (up to its max, beyond
-	// MaxBatch) and returns them in stream order, before any message
-	// delivered for the first time, so per-key order holds across a crash
-	// as long as the crashed process held no more than the Consumer's
-	// MaxPending. It costs that wait at every start that finds such
-	// messages, after a clean shutdown too (the messages a closing
-	// Consumer releases count until they are delivered again), and while
-	// another process of the same durable holds messages. false (the
-	// default) starts at once.
-	WaitOutLeases bool
+	// Shared says that several processes consume the durable at once.
+	// false (the default) means one process at a time, and then a new
+	// Source resumes in stream order: when its first Receive finds
+	// messages delivered and not acknowledged (those a crashed process
+	// held, or a closed one released), it rewinds the durable to its ack
+	// floor with JetStream's consumer reset (nats-server 2.14 and later),
+	// so that everything after the floor is delivered again in stream
+	// order, those messages first; on an older server, which has no reset,
+	// it waits one AckWait (and a tenth more) for their leases to run out,
+	// takes them back at once and returns them in stream order before any
+	// message delivered for the first time. Without this JetStream hands
+	// out the messages after the held ones first, so a key's later message
+	// would run before the earlier one the crashed process never finished.
+	// A rewind delivers again the messages acknowledged above the floor
+	// (an idempotent inbox skips them) and cuts short the delay of
+	// messages waiting for a Redeliver. true skips both: a rewind or a
+	// wait would disturb the other processes' messages, and per-key order
+	// across processes does not hold anyway (see the package doc).
+	Shared bool
 	// KeyHeader names the header that holds the ordering key of messages
 	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
 	// means such messages have no key.
@@ -142,8 +144,8 @@ type Source struct {
 
 	mu     sync.Mutex
 	cons   jetstream.Consumer
-	start  time.Time // with WaitOutLeases: when the first pull may go out
-	held   int       // with WaitOutLeases: the messages left unacknowledged
+	start  time.Time // on a server without reset: when the first pull may go out
+	held   int       // on a server without reset: the messages left unacknowledged
 	closed bool
 }
 
@@ -300,15 +302,20 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("natsconsume: creating or updating consumer %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
 	s.cons = cons
-	if info := cons.CachedInfo(); s.cfg.WaitOutLeases && info != nil && info.NumAckPending > 0 {
-		s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
-		s.held = info.NumAckPending
+	if info := cons.CachedInfo(); !s.cfg.Shared && info != nil && info.NumAckPending > 0 {
+		if !canReset(s.nc.ConnectedServerVersion()) {
+			s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
+			s.held = info.NumAckPending
+		} else if _, err := s.js.ResetConsumer(ctx, s.cfg.Stream, s.cfg.Durable); err != nil {
+			s.cons = nil // the next Receive tries again
+			return nil, fmt.Errorf("natsconsume: rewinding consumer %s on stream %s to its ack floor: %w", s.cfg.Durable, s.cfg.Stream, err)
+		}
 	}
 	return cons, nil
 }
 
-// waitOutLeases waits, with WaitOutLeases, until the leases of messages a
-// crashed process held have run out (see Config.WaitOutLeases), and
+// waitOutLeases waits, on a server without consumer reset, until the leases
+// of messages a crashed process held have run out (see Config.Shared), and
 // returns how many there were (0 when it did not wait).
 func (s *Source) waitOutLeases(ctx context.Context) (int, error) {
 	s.mu.Lock()
@@ -594,4 +601,14 @@ func (s *Source) Close(context.Context) error {
 	s.closed = true
 	s.mu.Unlock()
 	return nil
+}
+
+// canReset reports whether a server of the given version ("2.14.0") has
+// JetStream's consumer reset, which came with nats-server 2.14.
+func canReset(version string) bool {
+	major, rest, _ := strings.Cut(version, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	return err1 == nil && err2 == nil && (ma > 2 || ma == 2 && mi >= 14)
 }

@@ -704,75 +704,106 @@ func TestReceiveWaitsOnItsClock(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
 
-// TestWaitOutLeasesKeepsKeyOrderAcrossACrash: a process that crashed
-// holding the first message of a key leaves it unacknowledged; the next
-// message of the key was never delivered. A new Source hands out the
-// second one first, unless WaitOutLeases, with which the first comes back
-// first, after its AckWait.
-func TestWaitOutLeasesKeepsKeyOrderAcrossACrash(t *testing.T) {
+// resumeServers are the two ways a Source resumes in order: on the
+// embedded server (2.14 or later) it rewinds the durable with a consumer
+// reset, on BULWARK_NATS_URL's it waits out the held messages' leases when
+// that server is older (the Debian server CI runs is 2.9).
+func resumeServers(t *testing.T, run func(t *testing.T, url string)) {
+	t.Run("server=embedded", func(t *testing.T) { run(t, natstest.Server(t)) })
+	t.Run("server=external", func(t *testing.T) { run(t, natstest.External(t)) })
+}
+
+// TestResumeKeepsKeyOrderAcrossACrash: a process that crashed holding the
+// first message of a key leaves it unacknowledged; the next message of the
+// key was never delivered. A new Source hands out the first one first
+// (after its AckWait where the server cannot rewind); a Shared one hands
+// out the second at once, as JetStream does.
+func TestResumeKeepsKeyOrderAcrossACrash(t *testing.T) {
 	const ackWait = 500 * time.Millisecond
-	for _, wait := range []bool{false, true} {
-		t.Run(fmt.Sprintf("WaitOutLeases=%v", wait), func(t *testing.T) {
-			e := newEnv(t, natstest.Server(t))
-			cfg := func(c *natsconsume.Config) { c.AckWait = ackWait; c.WaitOutLeases = wait }
-			e.publish(consume.Message{ID: "first", Key: "k"})
-			crashed := e.source(cfg)
-			held := receive(t, crashed, 1)
-			require.Equal(t, []string{"first"}, ids(held)) // never settled: the process is gone
-			e.publish(consume.Message{ID: "second", Key: "k"})
+	resumeServers(t, func(t *testing.T, url string) {
+		for _, shared := range []bool{false, true} {
+			t.Run(fmt.Sprintf("Shared=%v", shared), func(t *testing.T) {
+				e := newEnv(t, url)
+				cfg := func(c *natsconsume.Config) { c.AckWait = ackWait; c.Shared = shared }
+				e.publish(consume.Message{ID: "first", Key: "k"})
+				crashed := e.source(cfg)
+				held := receive(t, crashed, 1)
+				require.Equal(t, []string{"first"}, ids(held)) // never settled: the process is gone
+				e.publish(consume.Message{ID: "second", Key: "k"})
 
-			start := time.Now()
-			next := e.source(cfg)
-			got := receive(t, next, 1)
-			if !wait {
-				assert.Equal(t, []string{"second"}, ids(got), "JetStream hands out the undelivered message first")
-				return
-			}
-			assert.GreaterOrEqual(t, time.Since(start), ackWait)
-			require.Equal(t, []string{"first"}, ids(got), "the held message comes back first")
-			assert.Equal(t, 2, got[0].Message().Attempt)
-			ackAll(t, got)
-			got = receive(t, next, 1)
-			assert.Equal(t, []string{"second"}, ids(got))
-			ackAll(t, got)
-		})
-	}
+				next := e.source(cfg)
+				got := receive(t, next, 1)
+				if shared {
+					assert.Equal(t, []string{"second"}, ids(got), "JetStream hands out the undelivered message first")
+					return
+				}
+				require.Equal(t, []string{"first"}, ids(got), "the held message comes back first")
+				ackAll(t, got)
+				got = receive(t, next, 1)
+				assert.Equal(t, []string{"second"}, ids(got))
+				ackAll(t, got)
+			})
+		}
+	})
 }
 
-// TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld: with nothing delivered
-// and unacknowledged, WaitOutLeases does not wait.
-func TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld(t *testing.T) {
+// TestResumeRewindsAtOnce: on a server with consumer reset, the held
+// messages come back without waiting for their AckWait.
+func TestResumeRewindsAtOnce(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	e.publish(consume.Message{ID: "a"})
+	cfg := func(c *natsconsume.Config) { c.AckWait = time.Minute }
+	e.publish(consume.Message{ID: "first", Key: "k"}, consume.Message{ID: "second", Key: "k"})
+	held := receive(t, e.source(cfg), 1)
+	require.Equal(t, []string{"first"}, ids(held))
 	start := time.Now()
-	src := e.source(func(c *natsconsume.Config) { c.AckWait = 5 * time.Second; c.WaitOutLeases = true })
-	ackAll(t, receive(t, src, 1))
-	assert.Less(t, time.Since(start), 3*time.Second)
+	next := e.source(cfg)
+	got := receive(t, next, 1)
+	assert.Less(t, time.Since(start), 10*time.Second, "waited for the AckWait instead of rewinding")
+	require.Equal(t, []string{"first"}, ids(got))
+	assert.Equal(t, 1, got[0].Message().Attempt, "a rewind counts deliveries from 1 again")
+	ackAll(t, got)
+	assert.Equal(t, []string{"second"}, ids(receive(t, next, 1)))
 }
 
-// TestWaitOutLeasesReturnsHeldMessagesInStreamOrder: the crashed process
+// TestResumeStartsAtOnceWhenNothingIsHeld: with nothing delivered and
+// unacknowledged, a new Source neither rewinds nor waits.
+func TestResumeStartsAtOnceWhenNothingIsHeld(t *testing.T) {
+	resumeServers(t, func(t *testing.T, url string) {
+		e := newEnv(t, url)
+		e.publish(consume.Message{ID: "a"})
+		start := time.Now()
+		src := e.source(func(c *natsconsume.Config) { c.AckWait = 5 * time.Second })
+		ackAll(t, receive(t, src, 1))
+		assert.Less(t, time.Since(start), 3*time.Second)
+	})
+}
+
+// TestResumeReturnsHeldMessagesInStreamOrder: the crashed process
 // extended the first message of a key (it was running) later than the
 // second (waiting behind it), so the server redelivers the second first;
 // the new Source returns them in stream order.
-func TestWaitOutLeasesReturnsHeldMessagesInStreamOrder(t *testing.T) {
-	e := newEnv(t, natstest.Server(t))
-	cfg := func(c *natsconsume.Config) { c.AckWait = time.Second; c.WaitOutLeases = true }
-	e.publish(consume.Message{ID: "first", Key: "k"}, consume.Message{ID: "second", Key: "k"}, consume.Message{ID: "third", Key: "k"})
-	crashed := e.source(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	held, err := crashed.Receive(ctx, 2)
-	require.NoError(t, err)
-	require.Equal(t, []string{"first", "second"}, ids(held))
-	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, held[0].Extend(ctx)) // its lease now runs out half a second after the second's
+func TestResumeReturnsHeldMessagesInStreamOrder(t *testing.T) {
+	resumeServers(t, func(t *testing.T, url string) {
+		e := newEnv(t, url)
+		cfg := func(c *natsconsume.Config) { c.AckWait = time.Second }
+		e.publish(consume.Message{ID: "first", Key: "k"}, consume.Message{ID: "second", Key: "k"}, consume.Message{ID: "third", Key: "k"})
+		crashed := e.source(cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		held, err := crashed.Receive(ctx, 2)
+		require.NoError(t, err)
+		require.Equal(t, []string{"first", "second"}, ids(held))
+		time.Sleep(500 * time.Millisecond)
+		require.NoError(t, held[0].Extend(ctx)) // its lease now runs out half a second after the second's
 
-	next := e.source(cfg)
-	got, err := next.Receive(ctx, 10)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"first", "second"}, ids(got), "the held messages, in stream order")
-	ackAll(t, got)
-	got = receive(t, next, 1)
-	assert.Equal(t, []string{"third"}, ids(got))
-	ackAll(t, got)
+		next := e.source(cfg)
+		var got []string
+		for len(got) < 3 {
+			ds, err := next.Receive(ctx, 10)
+			require.NoError(t, err)
+			got = append(got, ids(ds)...)
+			ackAll(t, ds)
+		}
+		assert.Equal(t, []string{"first", "second", "third"}, got, "the held messages first, in stream order")
+	})
 }
