@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/circuitbreaker"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/retry"
 )
@@ -68,4 +70,35 @@ func Example() {
 	// order-1: [created (attempt 2) paid (attempt 1)]
 	// dead letter p9 after 1 run: cannot parse payment
 	// left in the queue: 0
+}
+
+// Middleware wraps a handler, the first outermost: here a panic becomes a
+// failed attempt, each run gets at most a second, and an open circuit
+// breaker refuses runs while the downstream is down (the Consumer retries
+// those later like any failure).
+func ExampleChain() {
+	breaker, err := circuitbreaker.New(circuitbreaker.Config{ConsecutiveFailures: 2})
+	if err != nil {
+		panic(err)
+	}
+	h := consume.Chain(consume.HandlerFunc(func(ctx context.Context, m *consume.Message) error {
+		if string(m.Payload) == "crash" {
+			panic("nil map")
+		}
+		return errors.New("inventory unavailable")
+	}),
+		consume.Recover(),
+		consume.Timeout(time.Second),
+		consume.WithPolicy(breaker),
+	)
+	ctx := context.Background()
+	var pe *consume.PanicError
+	err = h.Handle(ctx, &consume.Message{Payload: []byte("crash")})
+	fmt.Println("panic as an error:", errors.As(err, &pe), pe.Value)
+	fmt.Println(h.Handle(ctx, &consume.Message{Payload: []byte("order")}))
+	fmt.Println(errors.Is(h.Handle(ctx, &consume.Message{Payload: []byte("order")}), bulwark.ErrRejected))
+	// Output:
+	// panic as an error: true nil map
+	// inventory unavailable
+	// true
 }
