@@ -8,8 +8,8 @@ import (
 
 // ErrGone is returned (wrapped) by a Delivery's Ack, Redeliver, Release or
 // Extend when the message can no longer be settled by this consumer: its
-// Kafka partition was revoked, its AMQP channel closed, its JetStream ack
-// wait ran out. The broker redelivers such a message (to this consumer or
+// Kafka partition was revoked, its AMQP channel closed, its JetStream
+// consumer deleted. The broker redelivers such a message (to this consumer or
 // another one); the Consumer drops it without treating it as handled or
 // failed.
 var ErrGone = errors.New("consume: delivery gone")
@@ -36,6 +36,13 @@ type Source interface {
 
 // Delivery is one received message and the means to settle it. Exactly one of
 // Ack, Redeliver or Release ends a delivery; Extend may be called before.
+//
+// The Consumer treats any error from Ack, Redeliver or Release as the end of
+// the delivery: it reports the message Dropped and forgets it. So a Source
+// must leave a message whose settlement failed with the broker, to be
+// delivered again: a Redeliver whose copy could not be stored gives the
+// original back (rabbitconsume and kafkaconsume release it; JetStream
+// redelivers an unacknowledged message after its AckWait).
 type Delivery interface {
 	// Message returns the decoded message. It is the same pointer on every
 	// call; handlers must not keep it after they return.

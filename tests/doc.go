@@ -4,9 +4,15 @@
 //     PostgreSQL to NATS JetStream killed mid-flight;
 //   - grpcotel: bulwarkgrpc's client interceptor under otelgrpc's stats
 //     handler and otelbulwark, whose spans and events must line up;
+//   - consumefault: the consumer runtime's fault test on NATS JetStream
+//     (embedded and BULWARK_NATS_URL's), Kafka (kfake) and RabbitMQ:
+//     50,000 messages over 500 keys, the consuming process SIGKILLed ten
+//     times, handlers writing to PostgreSQL through pgidempotency's inbox;
+//     every effect once, each key's effects in order, dead letters exactly
+//     the poison messages, nothing left unacknowledged;
 //   - suites: one package per conformance suite (outbox, idempotency,
-//     saga, eventsource, cqrs, retry, ratelimit), each the outside driver
-//     for that suite. It holds a small driver written as a driver's author
+//     saga, eventsource, cqrs, retry, ratelimit, consume), each the
+//     outside driver for that suite. It holds a small driver written as a driver's author
 //     outside bulwark would write it, with bulwark's exported packages
 //     only (no internal package of bulwark or of its adapters), runs every
 //     exported suite of the package on it (the killed-process suites

@@ -1,9 +1,9 @@
 // Package rabbitmq holds bulwark's RabbitMQ adapters, one subpackage per
-// pattern: rabbitoutbox (an outbox.Publisher) and rabbitdlq (a
-// retry.DeadLetterSink). It is its own module, so that only programs that
-// use RabbitMQ depend on amqp091-go.
+// pattern: rabbitoutbox (an outbox.Publisher), rabbitdlq (a
+// retry.DeadLetterSink) and rabbitconsume (a consume.Source). It is its own
+// module, so that only programs that use RabbitMQ depend on amqp091-go.
 //
-// Both publish the same way: on a channel in confirm mode, with the
+// They publish the same way (rabbitconsume its retries): on a channel in confirm mode, with the
 // mandatory flag, persistent delivery, and a connection of their own that
 // they open on first use and open again on the next call after it (or the
 // channel) dies. While the broker blocks publishers (a resource alarm), a
