@@ -4,6 +4,9 @@
 //     PostgreSQL to NATS JetStream killed mid-flight;
 //   - grpcotel: bulwarkgrpc's client interceptor under otelgrpc's stats
 //     handler and otelbulwark, whose spans and events must line up;
+//   - grpcredis: bulwarkgrpc's server rate limiter over ratelimit.Keyed
+//     with redisratelimit's store, one limit per client shared by two
+//     servers;
 //   - consumefault: the consumer runtime's fault test on NATS JetStream
 //     (embedded and BULWARK_NATS_URL's), Kafka (kfake) and RabbitMQ:
 //     50,000 messages over 500 keys, the consuming process SIGKILLed ten

@@ -22,6 +22,7 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/nats-io/nats.go v1.56.0
 	github.com/rabbitmq/amqp091-go v1.16.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -36,12 +37,14 @@ require (
 require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 )
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/bulwark-go/bulwark/adapters/kafka v0.1.0
 	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.1.0
+	github.com/bulwark-go/bulwark/adapters/redis v0.1.0
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
@@ -82,3 +85,5 @@ require (
 replace github.com/bulwark-go/bulwark/adapters/rabbitmq => ../adapters/rabbitmq
 
 replace github.com/bulwark-go/bulwark/adapters/kafka => ../adapters/kafka
+
+replace github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
