@@ -33,6 +33,8 @@ func init() {
 			Stream:  os.Getenv("FAULT_STREAM"),
 			Durable: natsDurable,
 			AckWait: 2 * time.Second, // a killed process's messages come back soon
+			// On a server before 2.14, which cannot rewind the durable.
+			WaitOutLeases: true,
 		})
 	}
 }

@@ -71,13 +71,15 @@
 //     consumer reset (nats-server 2.14 and later): everything after the
 //     floor is delivered again, in stream order, at once, with Attempt
 //     counted from 1 again; messages acknowledged above the floor come
-//     again too, and an idempotent inbox skips them. On an older server it
-//     waits one AckWait instead, takes the held messages back and returns
-//     them in stream order before any new message; that holds when the
-//     crashed process held no more than the new Consumer's MaxPending. A
-//     fault test (tests/consumefault) kills the consuming process ten
-//     times over 50,000 messages on 500 keys, on both kinds of server, and
-//     finds every key's effects in order. Config.Shared turns this off for
+//     again too, and an idempotent inbox skips them. Older servers have no
+//     reset: there Config.WaitOutLeases makes the first Receive wait one
+//     AckWait instead, take the held messages back and return them in
+//     stream order before any new message (which holds when the crashed
+//     process held no more than the new Consumer's MaxPending); without it
+//     a crash may reorder a key. A fault test (tests/consumefault) kills
+//     the consuming process ten times over 50,000 messages on 500 keys, on
+//     both kinds of server, and
+//     finds every key's effects in order. Config.Shared turns both off for
 //     durables that several processes consume at once.
 //   - Per-key order holds with one Consumer per durable. Several processes
 //     pulling from one durable share its messages, but a pull consumer

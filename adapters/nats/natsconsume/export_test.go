@@ -13,3 +13,6 @@ var Encode = encode
 func Decode(meta *jetstream.MsgMetadata, subject string, h nats.Header, data []byte, keyHeader string) consume.Message {
 	return decode(meta, subject, h, data, keyHeader)
 }
+
+// CanReset lets the tests tell a server that can rewind a durable.
+var CanReset = canReset

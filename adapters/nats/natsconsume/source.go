@@ -85,23 +85,34 @@ type Config struct {
 	AckWithoutConfirm bool
 	// Shared says that several processes consume the durable at once.
 	// false (the default) means one process at a time, and then a new
-	// Source resumes in stream order: when its first Receive finds
-	// messages delivered and not acknowledged (those a crashed process
-	// held, or a closed one released), it rewinds the durable to its ack
-	// floor with JetStream's consumer reset (nats-server 2.14 and later),
-	// so that everything after the floor is delivered again in stream
-	// order, those messages first; on an older server, which has no reset,
-	// it waits one AckWait (and a tenth more) for their leases to run out,
-	// takes them back at once and returns them in stream order before any
-	// message delivered for the first time. Without this JetStream hands
-	// out the messages after the held ones first, so a key's later message
-	// would run before the earlier one the crashed process never finished.
-	// A rewind delivers again the messages acknowledged above the floor
-	// (an idempotent inbox skips them) and cuts short the delay of
-	// messages waiting for a Redeliver. true skips both: a rewind or a
-	// wait would disturb the other processes' messages, and per-key order
-	// across processes does not hold anyway (see the package doc).
+	// Source resumes in stream order on nats-server 2.14 and later: when
+	// its first Receive finds messages delivered and not acknowledged
+	// (those a crashed process held, or a closed one released), it rewinds
+	// the durable to its ack floor with JetStream's consumer reset, so that
+	// everything after the floor is delivered again in stream order, those
+	// messages first, with Attempt counted from 1 again. Without this
+	// JetStream hands out the messages after the held ones first, so a
+	// key's later message would run before the earlier one a crashed
+	// process never finished. A rewind delivers again the messages
+	// acknowledged above the floor (an idempotent inbox skips them) and
+	// cuts short the delay of messages waiting for a Redeliver. true skips
+	// it: a rewind would disturb the other processes' messages, and
+	// per-key order across processes does not hold anyway (see the package
+	// doc). Older servers have no reset: see WaitOutLeases.
 	Shared bool
+	// WaitOutLeases keeps per-key order across a crash on servers older
+	// than 2.14, which cannot rewind (see Shared): the first Receive waits
+	// one AckWait (and a tenth more, for the server's timer) before it
+	// pulls anything when the durable has messages delivered and not yet
+	// acknowledged, then takes those back at once (up to its max, beyond
+	// MaxBatch) and returns them in stream order, before any message
+	// delivered for the first time. That holds as long as the crashed
+	// process held no more than the Consumer's MaxPending. It costs that
+	// wait at every start that finds such messages, after a clean shutdown
+	// too (the messages a closing Consumer releases count until they are
+	// delivered again), so it is off by default. It does nothing on a
+	// server that can rewind, or when Shared is set.
+	WaitOutLeases bool
 	// KeyHeader names the header that holds the ordering key of messages
 	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
 	// means such messages have no key.
@@ -304,8 +315,10 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	s.cons = cons
 	if info := cons.CachedInfo(); !s.cfg.Shared && info != nil && info.NumAckPending > 0 {
 		if !canReset(s.nc.ConnectedServerVersion()) {
-			s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
-			s.held = info.NumAckPending
+			if s.cfg.WaitOutLeases {
+				s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
+				s.held = info.NumAckPending
+			}
 		} else if _, err := s.js.ResetConsumer(ctx, s.cfg.Stream, s.cfg.Durable); err != nil {
 			s.cons = nil // the next Receive tries again
 			return nil, fmt.Errorf("natsconsume: rewinding consumer %s on stream %s to its ack floor: %w", s.cfg.Durable, s.cfg.Stream, err)
@@ -314,8 +327,9 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	return cons, nil
 }
 
-// waitOutLeases waits, on a server without consumer reset, until the leases
-// of messages a crashed process held have run out (see Config.Shared), and
+// waitOutLeases waits, with WaitOutLeases on a server without consumer
+// reset, until the leases of messages a crashed process held have run out
+// (see Config.WaitOutLeases), and
 // returns how many there were (0 when it did not wait).
 func (s *Source) waitOutLeases(ctx context.Context) (int, error) {
 	s.mu.Lock()

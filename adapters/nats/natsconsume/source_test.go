@@ -706,11 +706,12 @@ func TestReceiveWaitsOnItsClock(t *testing.T) {
 
 // resumeServers are the two ways a Source resumes in order: on the
 // embedded server (2.14 or later) it rewinds the durable with a consumer
-// reset, on BULWARK_NATS_URL's it waits out the held messages' leases when
-// that server is older (the Debian server CI runs is 2.9).
-func resumeServers(t *testing.T, run func(t *testing.T, url string)) {
-	t.Run("server=embedded", func(t *testing.T) { run(t, natstest.Server(t)) })
-	t.Run("server=external", func(t *testing.T) { run(t, natstest.External(t)) })
+// reset, on BULWARK_NATS_URL's, when that server is older (the Debian
+// server CI runs is 2.9), it waits out the held messages' leases with
+// WaitOutLeases, which run sets there.
+func resumeServers(t *testing.T, run func(t *testing.T, url string, waitOut bool)) {
+	t.Run("server=embedded", func(t *testing.T) { run(t, natstest.Server(t), false) })
+	t.Run("server=external", func(t *testing.T) { run(t, natstest.External(t), true) })
 }
 
 // TestResumeKeepsKeyOrderAcrossACrash: a process that crashed holding the
@@ -720,11 +721,11 @@ func resumeServers(t *testing.T, run func(t *testing.T, url string)) {
 // out the second at once, as JetStream does.
 func TestResumeKeepsKeyOrderAcrossACrash(t *testing.T) {
 	const ackWait = 500 * time.Millisecond
-	resumeServers(t, func(t *testing.T, url string) {
+	resumeServers(t, func(t *testing.T, url string, waitOut bool) {
 		for _, shared := range []bool{false, true} {
 			t.Run(fmt.Sprintf("Shared=%v", shared), func(t *testing.T) {
 				e := newEnv(t, url)
-				cfg := func(c *natsconsume.Config) { c.AckWait = ackWait; c.Shared = shared }
+				cfg := func(c *natsconsume.Config) { c.AckWait = ackWait; c.Shared = shared; c.WaitOutLeases = waitOut }
 				e.publish(consume.Message{ID: "first", Key: "k"})
 				crashed := e.source(cfg)
 				held := receive(t, crashed, 1)
@@ -768,11 +769,11 @@ func TestResumeRewindsAtOnce(t *testing.T) {
 // TestResumeStartsAtOnceWhenNothingIsHeld: with nothing delivered and
 // unacknowledged, a new Source neither rewinds nor waits.
 func TestResumeStartsAtOnceWhenNothingIsHeld(t *testing.T) {
-	resumeServers(t, func(t *testing.T, url string) {
+	resumeServers(t, func(t *testing.T, url string, waitOut bool) {
 		e := newEnv(t, url)
 		e.publish(consume.Message{ID: "a"})
 		start := time.Now()
-		src := e.source(func(c *natsconsume.Config) { c.AckWait = 5 * time.Second })
+		src := e.source(func(c *natsconsume.Config) { c.AckWait = 5 * time.Second; c.WaitOutLeases = waitOut })
 		ackAll(t, receive(t, src, 1))
 		assert.Less(t, time.Since(start), 3*time.Second)
 	})
@@ -783,9 +784,9 @@ func TestResumeStartsAtOnceWhenNothingIsHeld(t *testing.T) {
 // second (waiting behind it), so the server redelivers the second first;
 // the new Source returns them in stream order.
 func TestResumeReturnsHeldMessagesInStreamOrder(t *testing.T) {
-	resumeServers(t, func(t *testing.T, url string) {
+	resumeServers(t, func(t *testing.T, url string, waitOut bool) {
 		e := newEnv(t, url)
-		cfg := func(c *natsconsume.Config) { c.AckWait = time.Second }
+		cfg := func(c *natsconsume.Config) { c.AckWait = time.Second; c.WaitOutLeases = waitOut }
 		e.publish(consume.Message{ID: "first", Key: "k"}, consume.Message{ID: "second", Key: "k"}, consume.Message{ID: "third", Key: "k"})
 		crashed := e.source(cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -806,4 +807,29 @@ func TestResumeReturnsHeldMessagesInStreamOrder(t *testing.T) {
 		}
 		assert.Equal(t, []string{"first", "second", "third"}, got, "the held messages first, in stream order")
 	})
+}
+
+// TestOldServerWithoutWaitOutLeasesReorders: on a server without consumer
+// reset (BULWARK_NATS_URL's, when older than 2.14) and without
+// WaitOutLeases, a new Source starts at once and JetStream hands out the
+// never-delivered message before the one a crashed process held, as the
+// package doc warns.
+func TestOldServerWithoutWaitOutLeasesReorders(t *testing.T) {
+	e := newEnv(t, natstest.External(t))
+	if v := e.nc.ConnectedServerVersion(); natsconsume.CanReset(v) {
+		t.Skipf("BULWARK_NATS_URL's server %s can rewind; this checks servers before 2.14", v)
+	}
+	cfg := func(c *natsconsume.Config) { c.AckWait = time.Minute }
+	e.publish(consume.Message{ID: "first", Key: "k"})
+	require.Equal(t, []string{"first"}, ids(receive(t, e.source(cfg), 1)))
+	e.publish(consume.Message{ID: "second", Key: "k"})
+	start := time.Now()
+	assert.Equal(t, []string{"second"}, ids(receive(t, e.source(cfg), 1)))
+	assert.Less(t, time.Since(start), 10*time.Second, "started at once")
+}
+
+func TestCanReset(t *testing.T) {
+	for v, want := range map[string]bool{"2.9.10": false, "2.13.9": false, "2.14.0": true, "2.15.2": true, "3.0.0": true, "": false, "x.y": false} {
+		assert.Equal(t, want, natsconsume.CanReset(v), v)
+	}
 }
