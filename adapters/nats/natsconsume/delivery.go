@@ -1,0 +1,113 @@
+package natsconsume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-go/bulwark/consume"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The bodies of JetStream's acknowledgements.
+var (
+	ackBody      = []byte("+ACK")
+	nakBody      = []byte("-NAK")
+	progressBody = []byte("+WPI")
+)
+
+// delivery is one received message and its acknowledgement subject.
+type delivery struct {
+	s       *Source
+	reply   string
+	msg     consume.Message
+	settled atomic.Bool
+}
+
+var _ consume.Delivery = (*delivery)(nil)
+
+// delivery decodes msg. A message without JetStream metadata (which a pull
+// consumer never delivers) gets zero metadata and fails when settled.
+func (s *Source) delivery(msg jetstream.Msg) *delivery {
+	meta, err := msg.Metadata()
+	if err != nil {
+		meta = &jetstream.MsgMetadata{Stream: s.cfg.Stream, Consumer: s.cfg.Durable}
+	}
+	return &delivery{s: s, reply: msg.Reply(), msg: decode(meta, msg.Subject(), msg.Headers(), msg.Data(), s.cfg.KeyHeader)}
+}
+
+func (d *delivery) Message() *consume.Message { return &d.msg }
+
+// Ack acknowledges the message and waits for the server to confirm it
+// (AckSync): a nil error means the server has removed it from the
+// consumer's pending messages, and will not deliver it again.
+func (d *delivery) Ack(ctx context.Context) error {
+	return d.settle(ctx, "acknowledging", ackBody, true)
+}
+
+// Redeliver sends a negative acknowledgement with delay (NakWithDelay) and
+// waits for the server to confirm it. The server delivers the message
+// again once delay has passed, with NumDelivered one higher; meanwhile the
+// message counts towards MaxAckPending. A delay <= 0 is Release.
+func (d *delivery) Redeliver(ctx context.Context, delay time.Duration) error {
+	body := nakBody
+	if delay > 0 {
+		body = append(append([]byte(nil), nakBody...), ` {"delay": `+strconv.FormatInt(int64(delay), 10)+`}`...)
+	}
+	return d.settle(ctx, "redelivering", body, true)
+}
+
+// Release sends a negative acknowledgement (Nak) and waits for the server
+// to confirm it: the server delivers the message again at once. JetStream
+// counts that delivery too, in NumDelivered and so in Attempt.
+func (d *delivery) Release(ctx context.Context) error {
+	return d.settle(ctx, "releasing", nakBody, true)
+}
+
+// Extend sends InProgress and waits for the server to confirm it: the
+// server restarts the message's AckWait.
+func (d *delivery) Extend(ctx context.Context) error {
+	if d.settled.Load() {
+		return fmt.Errorf("natsconsume: extending %s: already settled", d.msg.ID)
+	}
+	return d.settle(ctx, "extending", progressBody, false)
+}
+
+// settle sends an acknowledgement body to the message's reply subject as a
+// request and waits for the server's answer. A request nobody answers
+// (no responders) means the consumer or its stream is gone: the error
+// wraps consume.ErrGone. A final settle that fails may be tried again.
+func (d *delivery) settle(ctx context.Context, what string, body []byte, final bool) error {
+	if d.reply == "" {
+		return fmt.Errorf("natsconsume: %s %s: the message has no reply subject", what, d.msg.ID)
+	}
+	if final && !d.settled.CompareAndSwap(false, true) {
+		return fmt.Errorf("natsconsume: %s %s: already settled", what, d.msg.ID)
+	}
+	rctx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, d.s.cfg.AckTimeout)
+		defer cancel()
+	}
+	_, err := d.s.nc.RequestWithContext(rctx, d.reply, body)
+	if err == nil {
+		return nil
+	}
+	if final {
+		d.settled.Store(false)
+	}
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("natsconsume: %s %s: %w: consumer %s on stream %s no longer exists", what, d.msg.ID, consume.ErrGone, d.s.cfg.Durable, d.s.cfg.Stream)
+	case ctx.Err() != nil:
+		return fmt.Errorf("natsconsume: %s %s: %w", what, d.msg.ID, ctx.Err())
+	case rctx.Err() != nil:
+		return fmt.Errorf("natsconsume: %s %s: no answer from the server within Config.AckTimeout (%v): %w", what, d.msg.ID, d.s.cfg.AckTimeout, nats.ErrTimeout)
+	}
+	return fmt.Errorf("natsconsume: %s %s: %w", what, d.msg.ID, err)
+}

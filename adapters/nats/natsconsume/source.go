@@ -1,0 +1,386 @@
+package natsconsume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/clock"
+	"github.com/bulwark-go/bulwark/consume"
+	"github.com/bulwark-go/bulwark/retry"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Unlimited, as Config.MaxAckPending, lets the consumer have any number of
+// messages delivered and not yet acknowledged.
+const Unlimited = -1
+
+// Defaults of Config's settings, which the zero values mean.
+const (
+	DefaultAckWait       = 30 * time.Second
+	DefaultMaxAckPending = 1000
+	DefaultMaxBatch      = 100
+	DefaultFetchWait     = 5 * time.Second
+	DefaultAckTimeout    = 5 * time.Second
+)
+
+// Config configures a Source. Stream and Durable are required; every other
+// zero value means the default its comment names.
+type Config struct {
+	// Stream is the JetStream stream to consume. Required.
+	Stream string
+	// Durable is the name of the durable pull consumer on Stream that
+	// the Source creates, or updates to this Config, on its first
+	// Receive. The consumer keeps what was acknowledged across restarts:
+	// a new Source with the same Durable continues where the last one
+	// stopped. Required; a name as JetStream takes it (no white space,
+	// ".", "*", ">", "/" or "\").
+	Durable string
+	// FilterSubjects are the subjects of Stream the consumer takes
+	// (wildcards allowed); nil means all of them.
+	FilterSubjects []string
+	// AckWait is how long the server waits for a delivered message to be
+	// acknowledged (or extended) before delivering it again; 0 means
+	// DefaultAckWait (30s), otherwise in [100ms, 24h]. A Consumer extends
+	// the wait of the messages it holds with Delivery.Extend.
+	AckWait time.Duration
+	// MaxAckPending is how many messages the consumer may have delivered
+	// and not yet acknowledged; the server delivers no more until some
+	// are. Messages waiting for a delayed redelivery (Redeliver) count
+	// too. 0 means DefaultMaxAckPending (1000), Unlimited means no limit,
+	// otherwise in [1, 1e6]. Keep it above the Consumer's MaxPending, or
+	// the server stops delivering before the Consumer would.
+	MaxAckPending int
+	// MaxBatch is the most messages one Receive asks the server for; 0
+	// means DefaultMaxBatch (100), otherwise in [1, 10000].
+	MaxBatch int
+	// FetchWait is how long one pull request waits on the server for a
+	// message when none is there; Receive then asks again, so it only
+	// bounds how long a request outlives a lost connection. 0 means
+	// DefaultFetchWait (5s), otherwise in [100ms, 5m].
+	FetchWait time.Duration
+	// AckTimeout bounds the wait for the server's confirmation of an Ack,
+	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
+	// DefaultAckTimeout (5s), otherwise in [10ms, 5m].
+	AckTimeout time.Duration
+	// KeyHeader names the header that holds the ordering key of messages
+	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
+	// means such messages have no key.
+	KeyHeader string
+	// Name names the Source in its events.
+	Name string
+	// Observer receives the Source's events (FetchFailed); nil means none.
+	Observer bulwark.Observer
+	// Clock times the waits after a failed fetch; nil means clock.System.
+	Clock clock.Clock
+}
+
+// DefaultConfig returns the defaults the zero Config means, with Stream and
+// Durable (which have none) left empty.
+func DefaultConfig() Config {
+	return Config{
+		AckWait:       DefaultAckWait,
+		MaxAckPending: DefaultMaxAckPending,
+		MaxBatch:      DefaultMaxBatch,
+		FetchWait:     DefaultFetchWait,
+		AckTimeout:    DefaultAckTimeout,
+		Clock:         clock.System,
+	}
+}
+
+// fetchBackoff spaces out fetches after failures the Source rides out.
+var fetchBackoff = retry.Exponential{Initial: 50 * time.Millisecond}
+
+const maxFetchDelay = 5 * time.Second
+
+// Source is a consume.Source over a JetStream durable pull consumer. It is
+// used by one consume.Consumer at a time (see consume.Source). A Source
+// made without New panics from every method.
+type Source struct {
+	js  jetstream.JetStream
+	nc  *nats.Conn
+	cfg Config
+
+	mu     sync.Mutex
+	cons   jetstream.Consumer
+	closed bool
+}
+
+var _ consume.Source = (*Source)(nil)
+
+// New returns a Source that consumes through js, or an error naming a nil
+// js or the first invalid setting of cfg. It does no I/O: the durable
+// consumer is created or updated on the first Receive. The Source never
+// closes js's connection.
+func New(js jetstream.JetStream, cfg Config) (*Source, error) {
+	if js == nil {
+		return nil, errors.New("natsconsume: New: js must not be nil")
+	}
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	return &Source{js: js, nc: js.Conn(), cfg: cfg}, nil
+}
+
+func (c *Config) fill() error {
+	if why := badName(c.Stream); why != "" {
+		return fmt.Errorf("natsconsume: Config.Stream %s", why)
+	}
+	if why := badName(c.Durable); why != "" {
+		return fmt.Errorf("natsconsume: Config.Durable %s", why)
+	}
+	for i, s := range c.FilterSubjects {
+		if why := badFilter(s); why != "" {
+			return fmt.Errorf("natsconsume: Config.FilterSubjects[%d] %.64q %s", i, s, why)
+		}
+	}
+	d := DefaultConfig()
+	var err error
+	durationIn := func(field string, v *time.Duration, def, lo, hi time.Duration) {
+		if err != nil {
+			return
+		}
+		if *v == 0 {
+			*v = def
+		} else if *v < lo || *v > hi {
+			err = fmt.Errorf("natsconsume: Config.%s must be 0 (meaning %v) or in [%v, %v], got %v", field, def, lo, hi, *v)
+		}
+	}
+	durationIn("AckWait", &c.AckWait, d.AckWait, 100*time.Millisecond, 24*time.Hour)
+	durationIn("FetchWait", &c.FetchWait, d.FetchWait, 100*time.Millisecond, 5*time.Minute)
+	durationIn("AckTimeout", &c.AckTimeout, d.AckTimeout, 10*time.Millisecond, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.MaxAckPending == 0:
+		c.MaxAckPending = d.MaxAckPending
+	case c.MaxAckPending != Unlimited && (c.MaxAckPending < 1 || c.MaxAckPending > 1e6):
+		return fmt.Errorf("natsconsume: Config.MaxAckPending must be 0 (meaning %d), natsconsume.Unlimited or in [1, 1e6], got %d", d.MaxAckPending, c.MaxAckPending)
+	}
+	switch {
+	case c.MaxBatch == 0:
+		c.MaxBatch = d.MaxBatch
+	case c.MaxBatch < 1 || c.MaxBatch > 10000:
+		return fmt.Errorf("natsconsume: Config.MaxBatch must be 0 (meaning %d) or in [1, 10000], got %d", d.MaxBatch, c.MaxBatch)
+	}
+	if c.KeyHeader != "" && !headerName(c.KeyHeader) {
+		return fmt.Errorf("natsconsume: Config.KeyHeader %.64q is not a header name NATS carries (printable ASCII without any of \"(),/:;<=>?@[\\]{})", c.KeyHeader)
+	}
+	c.Clock = clock.OrSystem(c.Clock)
+	return nil
+}
+
+// badName says why name is not a stream or consumer name, or "".
+func badName(name string) string {
+	switch {
+	case name == "":
+		return "is required"
+	case len(name) > 255:
+		return fmt.Sprintf("must be at most 255 bytes, got %d", len(name))
+	}
+	for i := range len(name) {
+		if c := name[i]; c <= ' ' || c == 0x7f || strings.IndexByte(`.*>/\`, c) >= 0 {
+			return fmt.Sprintf("%.64q holds %q: names have no white space, control characters or any of .*>/\\", name, c)
+		}
+	}
+	return ""
+}
+
+// badFilter says why s is not a subject filter, or "".
+func badFilter(s string) string {
+	if s == "" {
+		return "is empty"
+	}
+	for i := range len(s) {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return fmt.Sprintf("holds %q: subjects have no white space or control characters", c)
+		}
+	}
+	toks := strings.Split(s, ".")
+	for i, tok := range toks {
+		switch {
+		case tok == "":
+			return "has an empty token"
+		case tok == ">" && i != len(toks)-1:
+			return `has ">" before its last token`
+		}
+	}
+	return ""
+}
+
+func (s *Source) check() {
+	if s == nil || s.js == nil {
+		panic("natsconsume: Source used without New")
+	}
+}
+
+// consumer returns the durable consumer, creating or updating it first.
+func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("natsconsume: Receive: %w", bulwark.ErrClosed)
+	}
+	if s.cons != nil {
+		return s.cons, nil
+	}
+	cc := jetstream.ConsumerConfig{
+		Durable:       s.cfg.Durable,
+		Description:   "bulwark natsconsume",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: s.cfg.MaxAckPending,
+	}
+	switch len(s.cfg.FilterSubjects) {
+	case 0:
+	case 1:
+		cc.FilterSubject = s.cfg.FilterSubjects[0]
+	default:
+		cc.FilterSubjects = s.cfg.FilterSubjects
+	}
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, cc)
+	if err != nil {
+		return nil, fmt.Errorf("natsconsume: creating or updating consumer %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
+	}
+	s.cons = cons
+	return cons, nil
+}
+
+// Receive waits until at least one message is available and returns at
+// most min(max, Config.MaxBatch) of them, in the order the server
+// delivered them. On its first call it creates the durable consumer, or
+// updates it to the Config. Failures it can ride out (a timeout, a
+// connection being re-established, a server restarting, a missed heartbeat)
+// are retried after a growing wait (50ms up to 5s), each reported as a
+// FetchFailed event; it returns an error when ctx ends (wrapping ctx's
+// error), after Close (wrapping bulwark.ErrClosed), and for failures that
+// will not pass: the connection closed, the stream or the consumer not
+// found or deleted, a consumer Config the server refuses.
+func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
+	s.check()
+	if max < 1 {
+		return nil, fmt.Errorf("natsconsume: Receive: max must be >= 1, got %d", max)
+	}
+	n := min(max, s.cfg.MaxBatch)
+	for failures := 0; ; {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("natsconsume: Receive: %w", err)
+		}
+		var ds []consume.Delivery
+		cons, err := s.consumer(ctx)
+		if err == nil {
+			ds, err = s.fetch(ctx, cons, n)
+			if len(ds) > 0 {
+				return ds, nil
+			}
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("natsconsume: Receive: %w", cerr)
+		}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if permanent(err) {
+			return nil, err
+		}
+		failures++
+		delay := fetchBackoff.Wait(failures, 0, maxFetchDelay)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.Observe(ctx, FetchFailed{Name: s.cfg.Name, Err: err, Failures: failures, Delay: delay})
+		}
+		if err := clock.Sleep(ctx, s.cfg.Clock, delay); err != nil {
+			return nil, fmt.Errorf("natsconsume: Receive: %w", err)
+		}
+	}
+}
+
+// fetch asks for up to n messages that are there now; when there are none,
+// it waits for one (up to FetchWait), then asks for up to n-1 more that are
+// there. Every pull request thus ends with the messages it was given: none
+// is left open on the server to deliver into a subscription nobody reads.
+func (s *Source) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]consume.Delivery, error) {
+	var ds []consume.Delivery
+	collect := func(b jetstream.MessageBatch, err error) error {
+		if err != nil {
+			return err
+		}
+		for msg := range b.Messages() {
+			ds = append(ds, s.delivery(msg))
+		}
+		return b.Error()
+	}
+	// A refusal of a no-wait request (such as "Exceeded MaxAckPending")
+	// is not a failure: the waiting request below then waits.
+	if err := collect(cons.FetchNoWait(n)); err != nil && permanent(err) {
+		return ds, fmt.Errorf("natsconsume: fetching from %s: %w", s.cfg.Durable, err)
+	}
+	if len(ds) > 0 {
+		return ds, nil
+	}
+	fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchWait)
+	b, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, jetstream.ErrInvalidOption) && time.Until(dl) < 100*time.Millisecond {
+		// FetchContext refuses a deadline that passes as it looks.
+		<-ctx.Done()
+	}
+	err = collect(b, err)
+	cancel()
+	if len(ds) > 0 {
+		if n > 1 {
+			_ = collect(cons.FetchNoWait(n - 1)) // what arrived is returned; the rest waits for the next Receive
+		}
+		return ds, nil
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) || ctx.Err() != nil {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
+			// Nobody answers pull requests: the consumer is gone, or
+			// JetStream is not there for a moment. Ask which.
+			if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
+				err = ierr
+			}
+		}
+		return nil, fmt.Errorf("natsconsume: fetching from %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
+	}
+	return nil, nil
+}
+
+// permanent reports whether a fetch failure will not pass by waiting.
+func permanent(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, bulwark.ErrClosed), errors.Is(err, nats.ErrConnectionClosed),
+		errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrConsumerNotFound),
+		errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrJetStreamNotEnabled),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount), errors.Is(err, jetstream.ErrBadRequest),
+		errors.Is(err, jetstream.ErrConsumerExists), errors.Is(err, jetstream.ErrInvalidOption):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408
+	}
+	return false
+}
+
+// Close marks the Source closed: a later Receive returns an error wrapping
+// bulwark.ErrClosed. The durable consumer stays on the server with what was
+// acknowledged; deliveries not settled are delivered again once their
+// AckWait runs out. Close holds no connection of its own and never closes
+// js's; it returns nil.
+func (s *Source) Close(context.Context) error {
+	s.check()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return nil
+}

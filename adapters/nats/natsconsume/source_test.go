@@ -1,0 +1,473 @@
+package natsconsume_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/adapters/nats/natsconsume"
+	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
+	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
+	"github.com/bulwark-go/bulwark/consume"
+	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// env is one test's stream on a server, and a way to make Sources on it.
+type env struct {
+	t      *testing.T
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	name   string // the stream's name, also its subject prefix
+	cfg    natsconsume.Config
+}
+
+func newEnv(t *testing.T, url string) *env {
+	nc, js := natstest.Connect(t, url)
+	st, name := natstest.Stream(t, js, 0)
+	return &env{t: t, nc: nc, js: js, stream: st, name: name,
+		cfg: natsconsume.Config{Stream: name, Durable: "d_" + randomName()}}
+}
+
+func randomName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (e *env) source(change func(*natsconsume.Config)) *natsconsume.Source {
+	e.t.Helper()
+	cfg := e.cfg
+	if change != nil {
+		change(&cfg)
+	}
+	src, err := natsconsume.New(e.js, cfg)
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { _ = src.Close(context.Background()) })
+	return src
+}
+
+// publish publishes ms in natsconsume's format and waits for the stream.
+func (e *env) publish(ms ...consume.Message) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range ms {
+		if m.Topic == "" {
+			m.Topic = e.name + ".t"
+		}
+		msg, err := natsconsume.Encode(m)
+		require.NoError(e.t, err)
+		_, err = e.js.PublishMsg(ctx, msg)
+		require.NoError(e.t, err)
+	}
+}
+
+// receive receives until n deliveries arrived or 10s passed.
+func receive(t *testing.T, src *natsconsume.Source, n int) []consume.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got []consume.Delivery
+	for len(got) < n {
+		ds, err := src.Receive(ctx, n-len(got))
+		require.NoError(t, err, "received %d of %d", len(got), n)
+		got = append(got, ds...)
+	}
+	return got
+}
+
+// nothing asserts that src receives nothing within d.
+func nothing(t *testing.T, src *natsconsume.Source, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	ds, err := src.Receive(ctx, 10)
+	for _, d := range ds {
+		t.Errorf("received %s (attempt %d), expected nothing", d.Message().ID, d.Message().Attempt)
+	}
+	if len(ds) == 0 {
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+}
+
+func ids(ds []consume.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Message().ID)
+	}
+	return out
+}
+
+func ackAll(t *testing.T, ds []consume.Delivery) {
+	t.Helper()
+	for _, d := range ds {
+		require.NoError(t, d.Ack(context.Background()))
+	}
+}
+
+func TestDecodesNatsoutboxMessages(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	pub, err := natsoutbox.New(e.js, natsoutbox.Config{})
+	require.NoError(t, err)
+	m := outbox.NewMessage(e.name+".orders", " key with spaces\n", []byte(`{"total":42}`))
+	m.Headers = map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "multi": "a\nb"}
+	m.CreatedAt = time.Date(2026, 12, 7, 10, 0, 0, 123456789, time.UTC)
+	require.NoError(t, pub.Publish(context.Background(), m))
+
+	src := e.source(nil)
+	d := receive(t, src, 1)[0]
+	got := d.Message()
+	assert.Equal(t, m.ID.String(), got.ID)
+	assert.Equal(t, m.Key, got.Key)
+	assert.Equal(t, m.Topic, got.Topic)
+	assert.Equal(t, m.Payload, got.Payload)
+	assert.Equal(t, m.Headers, got.Headers, "bulwark's and JetStream's headers left out, values decoded")
+	assert.True(t, m.CreatedAt.Equal(got.PublishedAt), "%v", got.PublishedAt)
+	assert.Equal(t, 1, got.Attempt)
+	meta, ok := got.Metadata.(*natsconsume.Metadata)
+	require.True(t, ok, "%T", got.Metadata)
+	assert.Equal(t, e.name, meta.Stream)
+	assert.Equal(t, e.cfg.Durable, meta.Consumer)
+	assert.Equal(t, uint64(1), meta.StreamSeq)
+	assert.Equal(t, uint64(1), meta.ConsumerSeq)
+	assert.Equal(t, uint64(1), meta.NumDelivered)
+	assert.WithinDuration(t, time.Now(), meta.Timestamp, time.Minute)
+	assert.Equal(t, m.ID.String(), meta.Header.Get(jetstream.MsgIDHeader))
+	require.NoError(t, d.Ack(context.Background()))
+}
+
+func TestDecodesForeignMessages(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	ctx := context.Background()
+	before := time.Now()
+	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: e.name + ".a", Data: []byte("1"), Header: nats.Header{"Order": {"o-7"}, "X": {"y"}}})
+	require.NoError(t, err)
+	_, err = e.js.PublishMsg(ctx, &nats.Msg{Subject: e.name + ".b", Data: []byte("2")}, jetstream.WithMsgID("their-id-1"))
+	require.NoError(t, err)
+
+	src := e.source(func(c *natsconsume.Config) { c.KeyHeader = "Order" })
+	ds := receive(t, src, 2)
+	first, second := ds[0].Message(), ds[1].Message()
+	assert.Equal(t, e.name+":1", first.ID, "no ID: <stream>:<sequence>")
+	assert.Equal(t, "o-7", first.Key, "the key from Config.KeyHeader")
+	assert.Equal(t, map[string]string{"Order": "o-7", "X": "y"}, first.Headers)
+	assert.WithinDuration(t, before, first.PublishedAt, time.Minute, "the stream's timestamp")
+	assert.Equal(t, "their-id-1", second.ID, "the Nats-Msg-Id")
+	assert.Empty(t, second.Key)
+	assert.Nil(t, second.Headers)
+	ackAll(t, ds)
+}
+
+func TestAckedMessagesAreNotDeliveredAgain(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"}, consume.Message{ID: "b"}, consume.Message{ID: "c"})
+	src := e.source(func(c *natsconsume.Config) { c.AckWait = 500 * time.Millisecond })
+	ds := receive(t, src, 3)
+	assert.Equal(t, []string{"a", "b", "c"}, ids(ds))
+	ackAll(t, ds)
+	nothing(t, src, 1500*time.Millisecond) // three AckWaits
+	info, err := e.stream.Consumer(context.Background(), e.cfg.Durable)
+	require.NoError(t, err)
+	ci, err := info.Info(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, ci.NumAckPending)
+	assert.Equal(t, uint64(3), ci.AckFloor.Stream)
+	err = ds[0].Ack(context.Background())
+	assert.ErrorContains(t, err, "already settled")
+}
+
+func TestReleaseRedeliversAtOnceWithTheNextAttempt(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a", Key: "k"})
+	src := e.source(nil) // AckWait 30s: only the Release can bring it back
+	d := receive(t, src, 1)[0]
+	start := time.Now()
+	require.NoError(t, d.Release(context.Background()))
+	again := receive(t, src, 1)[0]
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, "a", again.Message().ID)
+	assert.Equal(t, "k", again.Message().Key)
+	assert.Equal(t, 2, again.Message().Attempt)
+	require.NoError(t, again.Ack(context.Background()))
+}
+
+func TestRedeliverWaitsTheDelay(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"}, consume.Message{ID: "b"})
+	src := e.source(nil)
+	ds := receive(t, src, 2)
+	start := time.Now()
+	require.NoError(t, ds[0].Redeliver(context.Background(), 1500*time.Millisecond))
+	require.NoError(t, ds[1].Ack(context.Background()))
+	nothing(t, src, time.Second)
+	again := receive(t, src, 1)[0]
+	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond)
+	assert.Equal(t, "a", again.Message().ID)
+	assert.Equal(t, 2, again.Message().Attempt)
+	require.NoError(t, again.Ack(context.Background()))
+}
+
+// TestExtendKeepsALongHandlersMessage: a handler that runs for five
+// AckWaits and extends every third of one is not redelivered meanwhile;
+// without Extend the same message comes back after one AckWait.
+func TestExtendKeepsALongHandlersMessage(t *testing.T) {
+	const ackWait = 600 * time.Millisecond
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "long"})
+	src := e.source(func(c *natsconsume.Config) { c.AckWait = ackWait })
+	d := receive(t, src, 1)[0]
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(ackWait / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				assert.NoError(t, d.Extend(context.Background()))
+			}
+		}
+	})
+	nothing(t, src, 5*ackWait)
+	cancel()
+	wg.Wait()
+	require.NoError(t, d.Ack(context.Background()))
+	nothing(t, src, 2*ackWait)
+
+	// The control: the same wait without Extend redelivers.
+	e.publish(consume.Message{ID: "unextended"})
+	d = receive(t, src, 1)[0]
+	time.Sleep(2 * ackWait)
+	again := receive(t, src, 1)[0]
+	assert.Equal(t, "unextended", again.Message().ID)
+	assert.Equal(t, 2, again.Message().Attempt)
+	require.NoError(t, again.Ack(context.Background()))
+	assert.NoError(t, d.Ack(context.Background()), "a late ack of an earlier delivery is taken by the server")
+}
+
+// TestSettlingWhenTheConsumerIsGone: once the durable consumer (or its
+// stream) is deleted, every way of settling a delivery fails with
+// consume.ErrGone, and Receive fails for good.
+func TestSettlingWhenTheConsumerIsGone(t *testing.T) {
+	for _, what := range []string{"consumer", "stream"} {
+		t.Run(what+" deleted", func(t *testing.T) {
+			e := newEnv(t, natstest.Server(t))
+			e.publish(consume.Message{ID: "a"})
+			src := e.source(nil)
+			d := receive(t, src, 1)[0]
+			ctx := context.Background()
+			if what == "consumer" {
+				require.NoError(t, e.stream.DeleteConsumer(ctx, e.cfg.Durable))
+			} else {
+				require.NoError(t, e.js.DeleteStream(ctx, e.name))
+			}
+			for name, settle := range map[string]func() error{
+				"Ack":       func() error { return d.Ack(ctx) },
+				"Redeliver": func() error { return d.Redeliver(ctx, time.Second) },
+				"Release":   func() error { return d.Release(ctx) },
+				"Extend":    func() error { return d.Extend(ctx) },
+			} {
+				err := settle()
+				assert.ErrorIs(t, err, consume.ErrGone, name)
+				assert.ErrorContains(t, err, "natsconsume: ", name)
+			}
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_, err := src.Receive(rctx, 1)
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, context.DeadlineExceeded, "a deleted %s is not waited for", what)
+		})
+	}
+}
+
+// TestRestartContinuesFromTheDurable: a new Source with the same Durable
+// gets what the last one left unacknowledged and what came since, never
+// what it acknowledged.
+func TestRestartContinuesFromTheDurable(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	cfg := func(c *natsconsume.Config) { c.AckWait = 500 * time.Millisecond }
+	e.publish(consume.Message{ID: "1"}, consume.Message{ID: "2"}, consume.Message{ID: "3"}, consume.Message{ID: "4"})
+	first := e.source(cfg)
+	ds := receive(t, first, 4)
+	ackAll(t, ds[:2])
+	require.NoError(t, ds[2].Release(context.Background()))
+	// ds[3] is left as a crash would leave it.
+	require.NoError(t, first.Close(context.Background()))
+	_, err := first.Receive(context.Background(), 1)
+	assert.ErrorIs(t, err, bulwark.ErrClosed)
+
+	e.publish(consume.Message{ID: "5"})
+	second := e.source(cfg)
+	got := receive(t, second, 3)
+	assert.ElementsMatch(t, []string{"3", "4", "5"}, ids(got))
+	ackAll(t, got)
+	nothing(t, second, time.Second)
+}
+
+func TestReceiveBatchesUpToMaxBatch(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	for i := range 10 {
+		e.publish(consume.Message{ID: string(rune('a' + i))})
+	}
+	src := e.source(func(c *natsconsume.Config) { c.MaxBatch = 4 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ds, err := src.Receive(ctx, 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "c", "d"}, ids(ds))
+	more, err := src.Receive(ctx, 3)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"e", "f", "g"}, ids(more))
+	ackAll(t, append(ds, more...))
+}
+
+// TestReceiveWaitsForAMessage: Receive on an empty stream blocks across
+// several FetchWaits and returns the message that comes; its ctx ending
+// returns ctx's error.
+func TestReceiveWaitsForAMessage(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	src := e.source(func(c *natsconsume.Config) { c.FetchWait = 200 * time.Millisecond })
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		e.publish(consume.Message{ID: "late"})
+	}()
+	start := time.Now()
+	ds := receive(t, src, 1)
+	assert.GreaterOrEqual(t, time.Since(start), 600*time.Millisecond)
+	assert.Equal(t, []string{"late"}, ids(ds))
+	ackAll(t, ds)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := src.Receive(ctx, 1)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "natsconsume: ")
+}
+
+// TestReceiveRidesOutAServerRestart: a Receive waiting while the server
+// restarts keeps waiting, reports FetchFailed, and returns the message
+// published after the restart.
+func TestReceiveRidesOutAServerRestart(t *testing.T) {
+	b := natstest.NewBroker(t)
+	nc, err := nats.Connect(b.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, name := natstest.Stream(t, js, 0)
+	var mu sync.Mutex
+	var events []natsconsume.FetchFailed
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, ev.(natsconsume.FetchFailed))
+		})})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan []consume.Delivery)
+	go func() {
+		ds, err := src.Receive(ctx, 1)
+		assert.NoError(t, err)
+		done <- ds
+	}()
+	time.Sleep(500 * time.Millisecond) // Receive is waiting
+	b.Restart(time.Second)
+	for {
+		msg, err := natsconsume.Encode(consume.Message{ID: "after", Topic: name})
+		require.NoError(t, err)
+		if _, err = js.PublishMsg(ctx, msg); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ds := <-done
+	require.Len(t, ds, 1)
+	assert.Equal(t, "after", ds[0].Message().ID)
+	require.NoError(t, ds[0].Ack(ctx))
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, events, "the failed fetches while the server was down were reported")
+	assert.Equal(t, "natsconsume.fetch_failed", events[0].Kind())
+	assert.Error(t, events[0].Err)
+}
+
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	_, js := natstest.Connect(t, natstest.Server(t))
+	ok := natsconsume.Config{Stream: "S", Durable: "d"}
+	for _, tt := range []struct {
+		change func(*natsconsume.Config)
+		want   string
+	}{
+		{func(c *natsconsume.Config) { c.Stream = "" }, "natsconsume: Config.Stream is required"},
+		{func(c *natsconsume.Config) { c.Stream = "a.b" }, `natsconsume: Config.Stream "a.b" holds '.'`},
+		{func(c *natsconsume.Config) { c.Durable = "" }, "natsconsume: Config.Durable is required"},
+		{func(c *natsconsume.Config) { c.Durable = "x y" }, `Config.Durable "x y" holds ' '`},
+		{func(c *natsconsume.Config) { c.FilterSubjects = []string{"a.>", "a..b"} }, `Config.FilterSubjects[1] "a..b" has an empty token`},
+		{func(c *natsconsume.Config) { c.FilterSubjects = []string{">.a"} }, `has ">" before its last token`},
+		{func(c *natsconsume.Config) { c.AckWait = time.Millisecond }, "natsconsume: Config.AckWait must be 0 (meaning 30s) or in [100ms, 24h0m0s], got 1ms"},
+		{func(c *natsconsume.Config) { c.AckWait = -time.Second }, "Config.AckWait must be"},
+		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 5s) or in [100ms, 5m0s], got 1h0m0s"},
+		{func(c *natsconsume.Config) { c.AckTimeout = time.Nanosecond }, "Config.AckTimeout must be 0 (meaning 5s) or in [10ms, 5m0s]"},
+		{func(c *natsconsume.Config) { c.MaxAckPending = -2 }, "natsconsume: Config.MaxAckPending must be 0 (meaning 1000), natsconsume.Unlimited or in [1, 1e6], got -2"},
+		{func(c *natsconsume.Config) { c.MaxAckPending = 1e6 + 1 }, "Config.MaxAckPending must be"},
+		{func(c *natsconsume.Config) { c.MaxBatch = 10001 }, "natsconsume: Config.MaxBatch must be 0 (meaning 100) or in [1, 10000], got 10001"},
+		{func(c *natsconsume.Config) { c.KeyHeader = "a:b" }, `natsconsume: Config.KeyHeader "a:b" is not a header name`},
+	} {
+		cfg := ok
+		tt.change(&cfg)
+		_, err := natsconsume.New(js, cfg)
+		assert.ErrorContains(t, err, tt.want)
+	}
+	_, err := natsconsume.New(nil, ok)
+	assert.EqualError(t, err, "natsconsume: New: js must not be nil")
+	for _, cfg := range []natsconsume.Config{ok, {Stream: "S", Durable: "d", MaxAckPending: natsconsume.Unlimited, AckWait: 100 * time.Millisecond, MaxBatch: 10000}} {
+		_, err := natsconsume.New(js, cfg)
+		assert.NoError(t, err)
+	}
+}
+
+func TestZeroValuesPanic(t *testing.T) {
+	assert.PanicsWithValue(t, "natsconsume: Source used without New", func() {
+		_, _ = new(natsconsume.Source).Receive(context.Background(), 1)
+	})
+	assert.PanicsWithValue(t, "natsconsume: DeadLetters used without NewDeadLetters", func() {
+		_, _ = new(natsconsume.DeadLetters).List(context.Background(), 1, 1)
+	})
+}
+
+func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
+	d := natsconsume.DefaultConfig()
+	assert.Equal(t, natsconsume.DefaultAckWait, d.AckWait)
+	assert.Equal(t, natsconsume.DefaultMaxAckPending, d.MaxAckPending)
+	assert.Equal(t, natsconsume.DefaultMaxBatch, d.MaxBatch)
+	assert.Equal(t, natsconsume.DefaultFetchWait, d.FetchWait)
+	assert.Equal(t, natsconsume.DefaultAckTimeout, d.AckTimeout)
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "x"})
+	ackAll(t, receive(t, e.source(nil), 1))
+	cons, err := e.stream.Consumer(context.Background(), e.cfg.Durable)
+	require.NoError(t, err)
+	ci := cons.CachedInfo()
+	assert.Equal(t, jetstream.AckExplicitPolicy, ci.Config.AckPolicy)
+	assert.Equal(t, d.AckWait, ci.Config.AckWait)
+	assert.Equal(t, d.MaxAckPending, ci.Config.MaxAckPending)
+	assert.Equal(t, -1, ci.Config.MaxDeliver, "the Consumer decides when to give up, not the server")
+	assert.Equal(t, e.cfg.Durable, ci.Config.Durable)
+}
+
+var _ = errors.Is
