@@ -249,7 +249,7 @@ func run(b *testing.B, w work, impls []impl) {
 			if im.init != nil {
 				im.init(b, e)
 			}
-			var elapsed time.Duration
+			var elapsed, cpu, srv time.Duration
 			var mallocs, bytes uint64
 			var before, after runtime.MemStats
 			b.ReportAllocs()
@@ -259,6 +259,7 @@ func run(b *testing.B, w work, impls []impl) {
 				e.counter.reset(w.n)
 				start, stop := im.prepare(b, e)
 				runtime.ReadMemStats(&before)
+				cpu0, srv0 := processCPU(b), serverCPU(b)
 				b.StartTimer()
 				t0 := time.Now()
 				start()
@@ -266,6 +267,8 @@ func run(b *testing.B, w work, impls []impl) {
 				e.acked(b, im.durable)
 				elapsed += time.Since(t0)
 				b.StopTimer()
+				cpu += processCPU(b) - cpu0
+				srv += serverCPU(b) - srv0
 				runtime.ReadMemStats(&after)
 				mallocs += after.Mallocs - before.Mallocs
 				bytes += after.TotalAlloc - before.TotalAlloc
@@ -276,19 +279,21 @@ func run(b *testing.B, w work, impls []impl) {
 			b.ReportMetric(msgs/elapsed.Seconds(), "msg/s")
 			b.ReportMetric(float64(mallocs)/msgs, "allocs/msg")
 			b.ReportMetric(float64(bytes)/msgs, "B/msg")
+			b.ReportMetric(float64(cpu.Microseconds())/msgs, "cpu-µs/msg")
+			b.ReportMetric(float64(srv.Microseconds())/msgs, "server-cpu-µs/msg")
 		})
 	}
 }
 
 // BenchmarkEmptyHandler: messages/s through a handler that does nothing.
 func BenchmarkEmptyHandler(b *testing.B) {
-	run(b, emptyWork, []impl{bulwarkImpl(), watermillImpl(), loopImpl("loop", 1, false), loopImpl("loop-doubleack", 1, true)})
+	run(b, emptyWork, []impl{bulwarkImpl(), watermillImpl(), loopImpl("loop", 1, false), loopImpl("loop-doubleack", concurrency, true), asyncAckImpl()})
 }
 
 // BenchmarkInboxHandler: messages/s through a handler that records the
 // message in pgidempotency's Inbox and inserts one row in its transaction.
 func BenchmarkInboxHandler(b *testing.B) {
-	run(b, pgWork, []impl{bulwarkImpl(), watermillImpl(), loopImpl("loop", concurrency, false), loopImpl("loop-doubleack", concurrency, true)})
+	run(b, pgWork, []impl{bulwarkImpl(), watermillImpl(), loopImpl("loop", concurrency, false), loopImpl("loop-doubleack", concurrency, true), asyncAckImpl()})
 }
 
 // bulwarkImpl is consume.New over natsconsume as a user would configure it:
@@ -297,16 +302,35 @@ func BenchmarkInboxHandler(b *testing.B) {
 // 5th delivery into a natsconsume dead-letter stream. The inbox handler is
 // consume.InboxHandler over the same pgidempotency.Inbox.
 func bulwarkImpl() impl {
-	const durable = "bulwark"
+	return consumeImpl("bulwark", func(b *testing.B, e *env, durable string) consume.Source {
+		src, err := natsconsume.New(e.js, natsconsume.Config{Stream: e.name, Durable: durable})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return src
+	})
+}
+
+// asyncAckImpl is bulwarkImpl over asyncAckSource instead of natsconsume: a
+// diagnostic of where the time goes (see asyncAckSource).
+func asyncAckImpl() impl {
+	return consumeImpl("consume-asyncack", func(b *testing.B, e *env, durable string) consume.Source {
+		cons, err := e.js.Consumer(context.Background(), e.name, durable)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return &asyncAckSource{cons: cons}
+	})
+}
+
+func consumeImpl(name string, source func(b *testing.B, e *env, durable string) consume.Source) impl {
+	durable := name
 	return impl{
-		name:    "bulwark",
+		name:    name,
 		durable: durable,
 		init:    func(b *testing.B, e *env) { createConsumer(b, e, durable) },
 		prepare: func(b *testing.B, e *env) (func(), func()) {
-			src, err := natsconsume.New(e.js, natsconsume.Config{Stream: e.name, Durable: durable})
-			if err != nil {
-				b.Fatal(err)
-			}
+			src := source(b, e, durable)
 			dl, err := natsconsume.NewDeadLetters(e.js, natsconsume.DeadLetterConfig{Stream: e.dlName, Subject: e.dlName + ".dead"})
 			if err != nil {
 				b.Fatal(err)

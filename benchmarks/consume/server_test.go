@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +81,39 @@ func startNATS() (string, error) {
 		return "", fmt.Errorf("reading the nats-server process's URL: %w", err)
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// serverCPU returns the CPU time the nats-server process has used so far
+// (user and system, at the kernel's clock-tick resolution).
+func serverCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child.cmd.Process.Pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The fields after the command's name (in parentheses): state is the
+	// 3rd field of the line, utime and stime the 14th and 15th.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("reading the nats-server's CPU time: %v %v", err1, err2)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's times:
+// 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// processCPU returns the CPU time this process has used so far.
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func stopNATS() {
