@@ -47,6 +47,7 @@ type Consumer struct {
 	keys       map[string][]*item // busy keys and the messages waiting behind them
 	held       heldHeap           // keyed messages waiting for their redelivery
 	nextExtend time.Time          // when the held messages' leases are extended next
+	timerAt    time.Time          // the deadline the timer goroutine waits for (zero: none)
 }
 
 var _ bulwark.Service = (*Consumer)(nil)

@@ -44,7 +44,7 @@ func NewMemoryQueue(c clock.Clock) *MemoryQueue {
 }
 
 func (q *MemoryQueue) check() {
-	if q == nil || q.changed == nil {
+	if q == nil || q.clk == nil {
 		panic("consume: MemoryQueue used without NewMemoryQueue")
 	}
 }

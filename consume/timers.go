@@ -73,6 +73,9 @@ func (c *Consumer) timers(ctx context.Context, stop <-chan struct{}) {
 			t = c.clk.NewTimer(next.Sub(now))
 			fire = t.C()
 		}
+		c.mu.Lock()
+		c.timerAt = next // for tests: what the goroutine waits for
+		c.mu.Unlock()
 		select {
 		case <-fire:
 		case <-c.resched:

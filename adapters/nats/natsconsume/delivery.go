@@ -43,10 +43,26 @@ func (s *Source) delivery(msg jetstream.Msg) *delivery {
 func (d *delivery) Message() *consume.Message { return &d.msg }
 
 // Ack acknowledges the message and waits for the server to confirm it
-// (AckSync): a nil error means the server has removed it from the
-// consumer's pending messages, and will not deliver it again.
+// (as jetstream.Msg.DoubleAck does): a nil error means the server has
+// removed it from the consumer's pending messages, and will not deliver it
+// again. With Config.AckWithoutConfirm it only publishes the
+// acknowledgement.
 func (d *delivery) Ack(ctx context.Context) error {
-	return d.settle(ctx, "acknowledging", ackBody, true)
+	if !d.s.cfg.AckWithoutConfirm {
+		return d.settle(ctx, "acknowledging", ackBody, true)
+	}
+	if !d.settled.CompareAndSwap(false, true) {
+		return fmt.Errorf("natsconsume: acknowledging %s: already settled", d.msg.ID)
+	}
+	if err := ctx.Err(); err != nil {
+		d.settled.Store(false)
+		return fmt.Errorf("natsconsume: acknowledging %s: %w", d.msg.ID, err)
+	}
+	if err := d.s.nc.Publish(d.reply, ackBody); err != nil {
+		d.settled.Store(false)
+		return fmt.Errorf("natsconsume: acknowledging %s: %w", d.msg.ID, err)
+	}
+	return nil
 }
 
 // Redeliver sends a negative acknowledgement with delay (NakWithDelay) and
@@ -82,9 +98,6 @@ func (d *delivery) Extend(ctx context.Context) error {
 // (no responders) means the consumer or its stream is gone: the error
 // wraps consume.ErrGone. A final settle that fails may be tried again.
 func (d *delivery) settle(ctx context.Context, what string, body []byte, final bool) error {
-	if d.reply == "" {
-		return fmt.Errorf("natsconsume: %s %s: the message has no reply subject", what, d.msg.ID)
-	}
 	if final && !d.settled.CompareAndSwap(false, true) {
 		return fmt.Errorf("natsconsume: %s %s: already settled", what, d.msg.ID)
 	}

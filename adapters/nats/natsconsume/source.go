@@ -25,7 +25,7 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultMaxAckPending = 1000
 	DefaultMaxBatch      = 100
-	DefaultFetchWait     = 5 * time.Second
+	DefaultFetchWait     = time.Second
 	DefaultAckTimeout    = 5 * time.Second
 )
 
@@ -60,14 +60,24 @@ type Config struct {
 	// means DefaultMaxBatch (100), otherwise in [1, 10000].
 	MaxBatch int
 	// FetchWait is how long one pull request waits on the server for a
-	// message when none is there; Receive then asks again, so it only
-	// bounds how long a request outlives a lost connection. 0 means
-	// DefaultFetchWait (5s), otherwise in [100ms, 5m].
+	// message when none is there; Receive then asks again. It bounds how
+	// long a request outlives a lost connection, and how long Close may
+	// wait for a request that a cancelled Receive left (FetchWait + 1s).
+	// 0 means DefaultFetchWait (1s), otherwise in [100ms, 5m].
 	FetchWait time.Duration
 	// AckTimeout bounds the wait for the server's confirmation of an Ack,
 	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
 	// DefaultAckTimeout (5s), otherwise in [10ms, 5m].
 	AckTimeout time.Duration
+	// AckWithoutConfirm makes Ack publish the acknowledgement without
+	// waiting for the server to confirm it (as jetstream.Msg.Ack does):
+	// about three times the acknowledgements per second (see BenchmarkAck),
+	// but Ack's nil then means sent, not applied. An acknowledgement lost
+	// on the way (the connection dropping, the process killed before
+	// nats.go flushed it) makes the server deliver the message again after
+	// AckWait, and Ack cannot report ErrGone. false (the default) waits for
+	// the confirmation. Redeliver, Release and Extend always wait.
+	AckWithoutConfirm bool
 	// KeyHeader names the header that holds the ordering key of messages
 	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
 	// means such messages have no key.
@@ -106,9 +116,10 @@ type Source struct {
 	nc  *nats.Conn
 	cfg Config
 
-	mu     sync.Mutex
-	cons   jetstream.Consumer
-	closed bool
+	mu      sync.Mutex
+	cons    jetstream.Consumer
+	waiting jetstream.MessageBatch // a pull request a cancelled Receive left waiting
+	closed  bool
 }
 
 var _ consume.Source = (*Source)(nil)
@@ -257,13 +268,14 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 // Receive waits until at least one message is available and returns at
 // most min(max, Config.MaxBatch) of them, in the order the server
 // delivered them. On its first call it creates the durable consumer, or
-// updates it to the Config. Failures it can ride out (a timeout, a
-// connection being re-established, a server restarting, a missed heartbeat)
-// are retried after a growing wait (50ms up to 5s), each reported as a
-// FetchFailed event; it returns an error when ctx ends (wrapping ctx's
-// error), after Close (wrapping bulwark.ErrClosed), and for failures that
-// will not pass: the connection closed, the stream or the consumer not
-// found or deleted, a consumer Config the server refuses.
+// updates it to the Config. Failures it can ride out (a timeout, JetStream
+// not answering while a server restarts or a cluster elects a leader) are
+// tried again after a growing wait (50ms up to 5s), each reported as a
+// FetchFailed event; a connection being re-established is waited out by
+// nats.go. It returns an error when ctx ends (wrapping ctx's error), after
+// Close (wrapping bulwark.ErrClosed), and for failures that will not pass:
+// the connection closed, the stream or the consumer not found or deleted,
+// a consumer Config the server refuses.
 func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
 	s.check()
 	if max < 1 {
@@ -304,9 +316,12 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 }
 
 // fetch asks for up to n messages that are there now; when there are none,
-// it waits for one (up to FetchWait), then asks for up to n-1 more that are
-// there. Every pull request thus ends with the messages it was given: none
-// is left open on the server to deliver into a subscription nobody reads.
+// it waits for one, with a pull request for one message that expires on
+// the server after FetchWait, then asks for up to n-1 more that are there.
+// A pull request is never abandoned while the server may still answer it:
+// when ctx ends during the wait, the request is kept for the next Receive
+// (or for Close, which hands back what it brings), so that no message is
+// sent to a subscription nobody reads.
 func (s *Source) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]consume.Delivery, error) {
 	var ds []consume.Delivery
 	collect := func(b jetstream.MessageBatch, err error) error {
@@ -318,42 +333,60 @@ func (s *Source) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]c
 		}
 		return b.Error()
 	}
-	// A refusal of a no-wait request (such as "Exceeded MaxAckPending")
-	// is not a failure: the waiting request below then waits.
-	if err := collect(cons.FetchNoWait(n)); err != nil && permanent(err) {
-		return ds, fmt.Errorf("natsconsume: fetching from %s: %w", s.cfg.Durable, err)
+	s.mu.Lock()
+	waiting := s.waiting
+	s.mu.Unlock()
+	if waiting == nil {
+		// A refusal of a no-wait request (such as "Exceeded
+		// MaxAckPending") is not a failure: the waiting request below
+		// then waits.
+		if err := collect(cons.FetchNoWait(n)); err != nil && permanent(err) {
+			return ds, s.fetchError(ctx, cons, err)
+		}
+		if len(ds) > 0 {
+			return ds, nil
+		}
+		b, err := cons.Fetch(1, jetstream.FetchMaxWait(s.cfg.FetchWait))
+		if err != nil {
+			return nil, s.fetchError(ctx, cons, err)
+		}
+		waiting = b
+		s.mu.Lock()
+		s.waiting = b
+		s.mu.Unlock()
 	}
-	if len(ds) > 0 {
-		return ds, nil
-	}
-	fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchWait)
-	b, err := cons.Fetch(1, jetstream.FetchContext(fctx))
-	if dl, ok := ctx.Deadline(); ok && errors.Is(err, jetstream.ErrInvalidOption) && time.Until(dl) < 100*time.Millisecond {
-		// FetchContext refuses a deadline that passes as it looks.
-		<-ctx.Done()
-	}
-	err = collect(b, err)
-	cancel()
-	if len(ds) > 0 {
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("natsconsume: Receive: %w", ctx.Err())
+	case msg, ok := <-waiting.Messages():
+		s.mu.Lock()
+		s.waiting = nil
+		s.mu.Unlock()
+		if !ok {
+			if err := waiting.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+				return nil, s.fetchError(ctx, cons, err)
+			}
+			return nil, nil
+		}
+		ds = append(ds, s.delivery(msg))
 		if n > 1 {
 			_ = collect(cons.FetchNoWait(n - 1)) // what arrived is returned; the rest waits for the next Receive
 		}
 		return ds, nil
 	}
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) || ctx.Err() != nil {
-		if err == nil {
-			err = ctx.Err()
+}
+
+// fetchError wraps a failed fetch's error, finding out first, when nobody
+// answered the pull request, whether the consumer or its stream is gone.
+func (s *Source) fetchError(ctx context.Context, cons jetstream.Consumer, err error) error {
+	if errors.Is(err, nats.ErrNoResponders) {
+		// Nobody answers pull requests: the consumer is gone, or
+		// JetStream is not there for a moment. Ask which.
+		if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
+			err = ierr
 		}
-		if errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
-			// Nobody answers pull requests: the consumer is gone, or
-			// JetStream is not there for a moment. Ask which.
-			if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
-				err = ierr
-			}
-		}
-		return nil, fmt.Errorf("natsconsume: fetching from %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
-	return nil, nil
+	return fmt.Errorf("natsconsume: fetching from %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 }
 
 // permanent reports whether a fetch failure will not pass by waiting.
@@ -362,8 +395,7 @@ func permanent(err error) bool {
 	switch {
 	case errors.Is(err, bulwark.ErrClosed), errors.Is(err, nats.ErrConnectionClosed),
 		errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrConsumerNotFound),
-		errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrJetStreamNotEnabled),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount), errors.Is(err, jetstream.ErrBadRequest),
+		errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrBadRequest),
 		errors.Is(err, jetstream.ErrConsumerExists), errors.Is(err, jetstream.ErrInvalidOption):
 		return true
 	case errors.As(err, &apiErr):
@@ -373,14 +405,32 @@ func permanent(err error) bool {
 }
 
 // Close marks the Source closed: a later Receive returns an error wrapping
-// bulwark.ErrClosed. The durable consumer stays on the server with what was
-// acknowledged; deliveries not settled are delivered again once their
-// AckWait runs out. Close holds no connection of its own and never closes
-// js's; it returns nil.
-func (s *Source) Close(context.Context) error {
+// bulwark.ErrClosed. When a Receive ended by its ctx left a pull request
+// waiting on the server, Close waits within ctx for it to end (FetchWait
+// at most, plus a second of slack) and releases (Nak) any message it
+// brings, for prompt redelivery. The durable consumer stays on the server
+// with what was acknowledged; deliveries not settled are delivered again
+// once their AckWait runs out. Close never closes js's connection. It
+// returns ctx's error (wrapped) if ctx ended before the pull request did.
+func (s *Source) Close(ctx context.Context) error {
 	s.check()
 	s.mu.Lock()
 	s.closed = true
+	waiting := s.waiting
+	s.waiting = nil
 	s.mu.Unlock()
-	return nil
+	if waiting == nil {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsconsume: Close: waiting for a pull request to end: %w", ctx.Err())
+		case msg, ok := <-waiting.Messages():
+			if !ok {
+				return nil
+			}
+			_ = s.nc.Publish(msg.Reply(), nakBody)
+		}
+	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -169,9 +170,15 @@ func TestDecodesForeignMessages(t *testing.T) {
 }
 
 func TestAckedMessagesAreNotDeliveredAgain(t *testing.T) {
+	for _, confirm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("confirmed=%v", confirm), func(t *testing.T) { testAcked(t, confirm) })
+	}
+}
+
+func testAcked(t *testing.T, confirm bool) {
 	e := newEnv(t, natstest.Server(t))
 	e.publish(consume.Message{ID: "a"}, consume.Message{ID: "b"}, consume.Message{ID: "c"})
-	src := e.source(func(c *natsconsume.Config) { c.AckWait = 500 * time.Millisecond })
+	src := e.source(func(c *natsconsume.Config) { c.AckWait = 500 * time.Millisecond; c.AckWithoutConfirm = !confirm })
 	ds := receive(t, src, 3)
 	assert.Equal(t, []string{"a", "b", "c"}, ids(ds))
 	ackAll(t, ds)
@@ -311,9 +318,13 @@ func TestRestartContinuesFromTheDurable(t *testing.T) {
 
 	e.publish(consume.Message{ID: "5"})
 	second := e.source(cfg)
-	got := receive(t, second, 3)
+	var got []consume.Delivery
+	for len(got) < 3 { // acked as they come, before their AckWait runs out
+		d := receive(t, second, 1)
+		ackAll(t, d)
+		got = append(got, d...)
+	}
 	assert.ElementsMatch(t, []string{"3", "4", "5"}, ids(got))
-	ackAll(t, got)
 	nothing(t, second, time.Second)
 }
 
@@ -358,8 +369,8 @@ func TestReceiveWaitsForAMessage(t *testing.T) {
 }
 
 // TestReceiveRidesOutAServerRestart: a Receive waiting while the server
-// restarts keeps waiting, reports FetchFailed, and returns the message
-// published after the restart.
+// restarts keeps waiting and returns the message published after the
+// restart.
 func TestReceiveRidesOutAServerRestart(t *testing.T) {
 	b := natstest.NewBroker(t)
 	nc, err := nats.Connect(b.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
@@ -368,14 +379,7 @@ func TestReceiveRidesOutAServerRestart(t *testing.T) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	_, name := natstest.Stream(t, js, 0)
-	var mu sync.Mutex
-	var events []natsconsume.FetchFailed
-	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond,
-		Observer: bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			events = append(events, ev.(natsconsume.FetchFailed))
-		})})
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -399,11 +403,79 @@ func TestReceiveRidesOutAServerRestart(t *testing.T) {
 	require.Len(t, ds, 1)
 	assert.Equal(t, "after", ds[0].Message().ID)
 	require.NoError(t, ds[0].Ack(ctx))
+}
+
+// TestReceiveReportsWhatItRidesOut: on a server without JetStream (as one
+// is for a moment while it starts), Receive keeps trying, reporting each
+// failure with a growing delay, until its ctx ends.
+func TestReceiveReportsWhatItRidesOut(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	_, js := natstest.Connect(t, ns.ClientURL())
+	var mu sync.Mutex
+	var events []natsconsume.FetchFailed
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: "S", Durable: "d", Name: "orders",
+		Observer: bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, ev.(natsconsume.FetchFailed))
+		})})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_, err = src.Receive(ctx, 1)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	mu.Lock()
 	defer mu.Unlock()
-	require.NotEmpty(t, events, "the failed fetches while the server was down were reported")
-	assert.Equal(t, "natsconsume.fetch_failed", events[0].Kind())
-	assert.Error(t, events[0].Err)
+	require.GreaterOrEqual(t, len(events), 2)
+	for i, ev := range events {
+		assert.Equal(t, "natsconsume.fetch_failed", ev.Kind())
+		assert.Equal(t, "orders", ev.Component())
+		assert.ErrorIs(t, ev.Err, nats.ErrNoResponders)
+		assert.Equal(t, i+1, ev.Failures)
+		assert.LessOrEqual(t, ev.Delay, 50*time.Millisecond<<i)
+	}
+}
+
+// TestCloseHandsBackWhatAWaitingRequestBrings: a Receive cancelled while
+// its pull request waits leaves the request on the server; the message it
+// then brings is released by Close and delivered at once to the next
+// Source, not after its AckWait.
+func TestCloseHandsBackWhatAWaitingRequestBrings(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	first := e.source(func(c *natsconsume.Config) { c.FetchWait = 2 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := first.Receive(ctx, 1)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	e.publish(consume.Message{ID: "into the waiting request"})
+	require.NoError(t, first.Close(context.Background()))
+
+	start := time.Now()
+	second := e.source(nil) // AckWait 30s
+	d := receive(t, second, 1)[0]
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Equal(t, "into the waiting request", d.Message().ID)
+	require.NoError(t, d.Ack(context.Background()))
+}
+
+// TestReceiveResumesAWaitingRequest: a later Receive returns what the
+// request a cancelled one left brings.
+func TestReceiveResumesAWaitingRequest(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	src := e.source(func(c *natsconsume.Config) { c.FetchWait = 2 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := src.Receive(ctx, 1)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	e.publish(consume.Message{ID: "a"})
+	d := receive(t, src, 1)[0]
+	assert.Equal(t, "a", d.Message().ID)
+	assert.Equal(t, 1, d.Message().Attempt)
+	require.NoError(t, d.Ack(context.Background()))
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
@@ -421,7 +493,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{func(c *natsconsume.Config) { c.FilterSubjects = []string{">.a"} }, `has ">" before its last token`},
 		{func(c *natsconsume.Config) { c.AckWait = time.Millisecond }, "natsconsume: Config.AckWait must be 0 (meaning 30s) or in [100ms, 24h0m0s], got 1ms"},
 		{func(c *natsconsume.Config) { c.AckWait = -time.Second }, "Config.AckWait must be"},
-		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 5s) or in [100ms, 5m0s], got 1h0m0s"},
+		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 1s) or in [100ms, 5m0s], got 1h0m0s"},
 		{func(c *natsconsume.Config) { c.AckTimeout = time.Nanosecond }, "Config.AckTimeout must be 0 (meaning 5s) or in [10ms, 5m0s]"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = -2 }, "natsconsume: Config.MaxAckPending must be 0 (meaning 1000), natsconsume.Unlimited or in [1, 1e6], got -2"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = 1e6 + 1 }, "Config.MaxAckPending must be"},
@@ -469,5 +541,3 @@ func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
 	assert.Equal(t, -1, ci.Config.MaxDeliver, "the Consumer decides when to give up, not the server")
 	assert.Equal(t, e.cfg.Durable, ci.Config.Durable)
 }
-
-var _ = errors.Is

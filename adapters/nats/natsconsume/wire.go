@@ -28,10 +28,11 @@ const (
 	// must differ from the first publish's for the stream to store it
 	// again.
 	IDHeader = "Bulwark-Id"
-	// HeadersHeader carries, as a JSON object, the message headers whose
-	// names NATS cannot carry as headers (white space, a colon, non-ASCII,
-	// a reserved Nats- or Bulwark- prefix): a dead letter of a message
-	// that came from another broker keeps them there.
+	// HeadersHeader carries the message headers whose names NATS cannot
+	// carry as headers (white space, a colon, non-ASCII, a reserved Nats-
+	// or Bulwark- prefix), as a JSON array of {"name", "value"} objects
+	// with both in standard base64: a dead letter of a message that came
+	// from another broker keeps them there.
 	HeadersHeader = "Bulwark-Headers"
 )
 
@@ -115,13 +116,13 @@ func decode(meta *jetstream.MsgMetadata, subject string, h nats.Header, data []b
 		m.Headers[k] = value(k)
 	}
 	if extra := h.Get(HeadersHeader); extra != "" {
-		var more map[string]string
+		var more []otherHeader
 		if err := json.Unmarshal([]byte(extra), &more); err == nil {
-			for k, v := range more {
+			for _, o := range more {
 				if m.Headers == nil {
 					m.Headers = make(map[string]string, len(more))
 				}
-				m.Headers[k] = v
+				m.Headers[string(o.Name)] = string(o.Value)
 			}
 		}
 	}
@@ -165,18 +166,16 @@ func encode(m consume.Message) (*nats.Msg, error) {
 // putHeaders sets a message's own headers on h: as headers where NATS can
 // carry the name, in HeadersHeader otherwise.
 func putHeaders(h nats.Header, headers map[string]string) error {
-	var other map[string]string
+	var other []otherHeader
 	for name, v := range headers {
 		if !headerName(name) || reserved(name) {
-			if other == nil {
-				other = make(map[string]string)
-			}
-			other[name] = v
+			other = append(other, otherHeader{Name: []byte(name), Value: []byte(v)})
 			continue
 		}
 		setValue(h, name, v)
 	}
 	if other != nil {
+		slices.SortFunc(other, func(a, b otherHeader) int { return strings.Compare(string(a.Name), string(b.Name)) })
 		b, err := json.Marshal(other)
 		if err != nil {
 			return fmt.Errorf("natsconsume: encoding headers: %w", err)
@@ -184,6 +183,13 @@ func putHeaders(h nats.Header, headers map[string]string) error {
 		h[HeadersHeader] = []string{string(b)}
 	}
 	return nil
+}
+
+// otherHeader is a header in HeadersHeader: name and value in base64, so
+// that any bytes survive.
+type otherHeader struct {
+	Name  []byte `json:"name"`
+	Value []byte `json:"value"`
 }
 
 // setValue sets header name to v, or to v in base64 (listing name in

@@ -1,0 +1,65 @@
+package natsconsume
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
+	"github.com/bulwark-go/bulwark/consume"
+)
+
+// BenchmarkAck measures receiving and acknowledging messages on an embedded
+// server, 100 per Receive, acked by 16 goroutines as a Consumer's handlers
+// would: with the server's confirmation (Ack's default) and without it
+// (Config.AckWithoutConfirm).
+func BenchmarkAck(b *testing.B) {
+	url := natstest.Server(b)
+	for _, mode := range []string{"confirmed", "unconfirmed"} {
+		b.Run(mode, func(b *testing.B) {
+			nc, js := natstest.Connect(b, url)
+			_, name := natstest.Stream(b, js, 0)
+			ctx := context.Background()
+			for i := range b.N {
+				msg, _ := encode(consume.Message{ID: string(rune(i)), Topic: name, Payload: make([]byte, 100)})
+				if _, err := js.PublishMsgAsync(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			<-js.PublishAsyncComplete()
+			src, err := New(js, Config{Stream: name, Durable: "bench", MaxAckPending: Unlimited, MaxBatch: 100, AckWithoutConfirm: mode == "unconfirmed"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			work := make(chan *delivery, 256)
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					for d := range work {
+						if err := d.Ack(ctx); err != nil {
+							b.Error(err)
+						}
+					}
+				})
+			}
+			for got := 0; got < b.N; {
+				ds, err := src.Receive(ctx, 100)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range ds {
+					work <- d.(*delivery)
+				}
+				got += len(ds)
+			}
+			close(work)
+			wg.Wait()
+			if mode == "unconfirmed" {
+				_ = nc.Flush()
+			}
+			b.StopTimer()
+		})
+	}
+}
