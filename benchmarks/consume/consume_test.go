@@ -133,6 +133,23 @@ type env struct {
 	dlName  string // dead-letter stream name
 	inbox   *inboxWork
 	counter *counter
+	// receives counts the Consumer's Receive calls that returned
+	// messages (bulwark only), in the timed part.
+	receives atomic.Int64
+}
+
+// countingSource counts the Receive calls that return messages.
+type countingSource struct {
+	consume.Source
+	n *atomic.Int64
+}
+
+func (s countingSource) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
+	ds, err := s.Source.Receive(ctx, max)
+	if len(ds) > 0 {
+		s.n.Add(1)
+	}
+	return ds, err
 }
 
 // counter counts handled messages and closes done at the target.
@@ -253,6 +270,7 @@ func run(b *testing.B, w work, impls []impl) {
 				im.init(b, e)
 			}
 			var elapsed, cpu, srv time.Duration
+			var receives int64
 			var mallocs, bytes uint64
 			var before, after runtime.MemStats
 			b.ReportAllocs()
@@ -260,6 +278,7 @@ func run(b *testing.B, w work, impls []impl) {
 				b.StopTimer()
 				e.publish(b, w.n)
 				e.counter.reset(w.n)
+				receives0 := e.receives.Load()
 				start, stop := im.prepare(b, e)
 				runtime.ReadMemStats(&before)
 				cpu0, srv0 := processCPU(b), serverCPU(b)
@@ -269,6 +288,7 @@ func run(b *testing.B, w work, impls []impl) {
 				<-e.counter.done
 				e.acked(b, im.durable)
 				elapsed += time.Since(t0)
+				receives += e.receives.Load() - receives0
 				b.StopTimer()
 				cpu += processCPU(b) - cpu0
 				srv += serverCPU(b) - srv0
@@ -284,19 +304,22 @@ func run(b *testing.B, w work, impls []impl) {
 			b.ReportMetric(float64(bytes)/msgs, "B/msg")
 			b.ReportMetric(float64(cpu.Microseconds())/msgs, "cpu-µs/msg")
 			b.ReportMetric(float64(srv.Microseconds())/msgs, "server-cpu-µs/msg")
+			if receives > 0 {
+				b.ReportMetric(msgs/float64(receives), "msg/receive")
+			}
 		})
 	}
 }
 
 // BenchmarkEmptyHandler: messages/s through a handler that does nothing.
 func BenchmarkEmptyHandler(b *testing.B) {
-	run(b, emptyWork, []impl{bulwarkImpl(false), bulwarkImpl(true), watermillImpl(), loopImpl("loop", 1, false), loopImpl("loop-doubleack", concurrency, true)})
+	run(b, emptyWork, []impl{bulwarkImpl(false), bulwarkImpl(true), watermillImpl(false), watermillImpl(true), loopImpl("loop", 1, false), loopImpl("loop-doubleack", concurrency, true)})
 }
 
 // BenchmarkInboxHandler: messages/s through a handler that records the
 // message in pgidempotency's Inbox and inserts one row in its transaction.
 func BenchmarkInboxHandler(b *testing.B) {
-	run(b, pgWork, []impl{bulwarkImpl(false), bulwarkImpl(true), watermillImpl(), loopImpl("loop", concurrency, false), loopImpl("loop-doubleack", concurrency, true)})
+	run(b, pgWork, []impl{bulwarkImpl(false), bulwarkImpl(true), watermillImpl(false), watermillImpl(true), loopImpl("loop", concurrency, false), loopImpl("loop-doubleack", concurrency, true)})
 }
 
 // bulwarkImpl is consume.New over natsconsume as a user would configure it:
@@ -328,7 +351,7 @@ func consumeImpl(name string, source func(b *testing.B, e *env, durable string) 
 		durable: durable,
 		init:    func(b *testing.B, e *env) { createConsumer(b, e, durable) },
 		prepare: func(b *testing.B, e *env) (func(), func()) {
-			src := source(b, e, durable)
+			src := countingSource{source(b, e, durable), &e.receives}
 			dl, err := natsconsume.NewDeadLetters(e.js, natsconsume.DeadLetterConfig{Stream: e.dlName, Subject: e.dlName + ".dead"})
 			if err != nil {
 				b.Fatal(err)
@@ -401,12 +424,16 @@ func createConsumer(b *testing.B, e *env, durable string) {
 // handlers at once, as bulwark's 16), every message (DeliverAll), explicit
 // acks sent by watermill after the handler returned (ManualAck, so nats.go
 // does not ack on its own), confirmed by the server (AckAsync false, as
-// natsconsume's acks), MaxAckPending 1000 and AckWait 30s (as natsconsume's
-// defaults). Its logger is watermill.NopLogger. The subscriber connects
-// with the timer stopped; the Router and its subscriptions start in the
-// timed part.
-func watermillImpl() impl {
-	const durable = "watermill"
+// natsconsume's acks; with ackAsync, "watermill-ackasync", not confirmed, as
+// natsconsume's AckWithoutConfirm), MaxAckPending 1000 and AckWait 30s (as
+// natsconsume's defaults). Its logger is watermill.NopLogger. The
+// subscriber connects with the timer stopped; the Router and its
+// subscriptions start in the timed part.
+func watermillImpl(ackAsync bool) impl {
+	durable := "watermill"
+	if ackAsync {
+		durable = "watermill-ackasync"
+	}
 	logger := watermill.NopLogger{}
 	jsConfig := func(e *env) wmnats.JetStreamConfig {
 		return wmnats.JetStreamConfig{
@@ -415,12 +442,12 @@ func watermillImpl() impl {
 				nats.MaxAckPending(maxAckPending), nats.AckWait(30 * time.Second),
 			},
 			DurablePrefix: durable,
-			AckAsync:      false,
+			AckAsync:      ackAsync,
 		}
 	}
 	var poison message.HandlerMiddleware
 	return impl{
-		name:    "watermill",
+		name:    durable,
 		durable: durable,
 		init: func(b *testing.B, e *env) {
 			pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
