@@ -203,16 +203,8 @@ func (e *env) publish(b *testing.B, n int) {
 	if err := e.stream.Purge(ctx); err != nil {
 		b.Fatal(err)
 	}
-	now := time.Now().UTC().Format(time.RFC3339Nano)
 	for i := range n {
-		id := uuid.Must(uuid.NewV7()).String()
-		h := nats.Header{
-			jetstream.MsgIDHeader:      {id},
-			natsoutbox.KeyHeader:       {"order-" + strconv.Itoa(i%keys)},
-			natsoutbox.CreatedAtHeader: {now},
-			wmnats.WatermillUUIDHdr:    {id},
-		}
-		if _, err := e.js.PublishMsgAsync(&nats.Msg{Subject: e.subject, Header: h, Data: payload}); err != nil {
+		if _, err := e.js.PublishMsgAsync(e.message(i)); err != nil {
 			b.Fatal(err)
 		}
 		if (i+1)%500 == 0 || i == n-1 {
@@ -224,6 +216,24 @@ func (e *env) publish(b *testing.B, n int) {
 				b.Fatal("publishing took over a minute")
 			}
 		}
+	}
+}
+
+func (e *env) message(i int) *nats.Msg {
+	id := uuid.Must(uuid.NewV7()).String()
+	h := nats.Header{
+		jetstream.MsgIDHeader:      {id},
+		natsoutbox.KeyHeader:       {"order-" + strconv.Itoa(i%keys)},
+		natsoutbox.CreatedAtHeader: {time.Now().UTC().Format(time.RFC3339Nano)},
+		wmnats.WatermillUUIDHdr:    {id},
+	}
+	return &nats.Msg{Subject: e.subject, Header: h, Data: payload}
+}
+
+// kick publishes one more message without waiting for its acknowledgement.
+func (e *env) kick(b *testing.B) {
+	if _, err := e.js.PublishMsgAsync(e.message(0)); err != nil {
+		b.Error(err)
 	}
 }
 
@@ -430,9 +440,10 @@ func createConsumer(b *testing.B, e *env, durable string) {
 // does not ack on its own), confirmed by the server (AckAsync false, as
 // natsconsume's acks; with ackAsync, "watermill-ackasync", not confirmed, as
 // natsconsume's AckWithoutConfirm), MaxAckPending 1000 and AckWait 30s (as
-// natsconsume's defaults). Its logger is watermill.NopLogger. The
-// subscriber connects with the timer stopped; the Router and its
-// subscriptions start in the timed part.
+// natsconsume's defaults). Its logger is watermill.NopLogger. The durable
+// consumer is made once, untimed; the subscriber connects and the Router
+// starts its subscriptions with the timer stopped and the consumer paused,
+// which the timed part resumes (see prepare).
 func watermillImpl(ackAsync bool) impl {
 	durable := "watermill"
 	if ackAsync {
@@ -464,6 +475,22 @@ func watermillImpl(ackAsync bool) impl {
 			if poison, err = middleware.PoisonQueue(pub, e.dlName+".poison"); err != nil {
 				b.Fatal(err)
 			}
+			// The durable push consumer, made here so that the
+			// subscriptions bind to it (and leave it on Close) instead of
+			// creating it: the settings the subscribe options ask for.
+			_, err = e.js.CreateOrUpdatePushConsumer(context.Background(), e.name, jetstream.ConsumerConfig{
+				Durable:        durable,
+				DeliverSubject: nats.NewInbox(),
+				DeliverGroup:   durable,
+				DeliverPolicy:  jetstream.DeliverAllPolicy,
+				AckPolicy:      jetstream.AckExplicitPolicy,
+				AckWait:        30 * time.Second,
+				MaxAckPending:  maxAckPending,
+				FilterSubject:  e.subject,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
 		},
 		prepare: func(b *testing.B, e *env) (func(), func()) {
 			sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
@@ -489,11 +516,35 @@ func watermillImpl(ackAsync bool) impl {
 				Multiplier:      2,
 				Logger:          logger,
 			}.Middleware)
-			router.AddNoPublisherHandler("bench", e.subject, sub, func(m *message.Message) error {
+			router.AddConsumerHandler("bench", e.subject, sub, func(m *message.Message) error {
 				return e.handle(m.Context(), m.UUID, m.Metadata.Get(natsoutbox.KeyHeader), m.Payload)
 			})
+			// The Router subscribes its 16 subscriptions one after the
+			// other; a push consumer delivers from the first on, so with a
+			// backlog the first subscription would be handed up to
+			// MaxAckPending messages to handle one at a time while the
+			// others join. The consumer is paused until all are there.
+			ctx := context.Background()
+			if _, err := e.js.PauseConsumer(ctx, e.name, durable, time.Now().Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
 			done := make(chan error, 1)
-			return func() { go func() { done <- router.Run(context.Background()) }() },
+			go func() { done <- router.Run(ctx) }()
+			select {
+			case <-router.Running():
+			case err := <-done:
+				b.Fatal(err)
+			}
+			return func() {
+					if _, err := e.js.ResumeConsumer(ctx, e.name, durable); err != nil {
+						b.Error(err)
+					}
+					// nats-server 2.15 does not start pushing the backlog
+					// of a resumed push consumer until a message arrives:
+					// one more message (handled and counted like the
+					// others, 1 in messagesPerOp) sets it going.
+					e.kick(b)
+				},
 				func() {
 					if err := router.Close(); err != nil {
 						b.Fatal(err)
