@@ -16,8 +16,10 @@
 // unacknowledged (so acknowledgements the client sent but the server has
 // not processed yet are waited for). The figures to read are msg/s and
 // allocs/msg; sec/op is the time of one operation of messagesPerOp
-// messages. Every consumer is started in the timed part, against a
-// durable consumer that already exists.
+// messages. bulwark's Consumer and the loops are started in the timed part,
+// against a durable consumer that already exists; watermill's Router is
+// started untimed with its consumer paused, and the timed part resumes it
+// (see watermillImpl).
 //
 // The server is an embedded nats-server in a child process (see
 // natsURL), so the allocations and a -cpuprofile count the consumer's
