@@ -50,8 +50,10 @@ type Config struct {
 	// waiting for a worker or for an earlier message of their key, waiting
 	// for a redelivery), in [Concurrency, 1e6]; 0 means 256, or Concurrency
 	// when that is larger. When that many are held the Consumer stops
-	// receiving until one is settled, and it never asks the Source for
-	// more than the free room.
+	// receiving, and it never asks the Source for more than the free room.
+	// It receives again once a quarter of MaxPending is free, or as soon as
+	// any room is free while a worker has nothing to run, so that a busy
+	// consumer receives in batches and an idle one at once.
 	MaxPending int
 
 	// InPlaceAttempts is how many times a failed handler is run again at

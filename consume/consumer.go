@@ -16,9 +16,9 @@ import (
 )
 
 // settleTimeout bounds each call the Consumer makes on a Delivery (Ack,
-// Redeliver, Release, Extend) and the Source's Close. These calls do not
-// use the handlers' context, so that a message handled just before a
-// shutdown is still acknowledged, and one cut short is still released.
+// Redeliver, Release, Extend) and the Source's Close once its work context
+// has ended, so that a message handled just before a shutdown is still
+// acknowledged, and one cut short is still released.
 const settleTimeout = 30 * time.Second
 
 // Consumer runs a Handler on the messages a Source brings, as the package
@@ -42,6 +42,7 @@ type Consumer struct {
 	stopping   bool
 	seq        uint64
 	pending    int                // messages held, as counted against MaxPending
+	running    int                // workers running a message
 	items      map[*item]struct{} // every message held
 	ready      []*item            // messages a worker may run, in order
 	keys       map[string][]*item // busy keys and the messages waiting behind them
@@ -68,7 +69,8 @@ type item struct {
 	idx  int       // its index in held, -1 when not held
 
 	// Only the worker or timer goroutine that owns the message uses these.
-	history []retry.Attempt
+	history []retry.Attempt // the last maxHistory failed runs
+	runs    int             // the failed runs so far
 }
 
 // New returns a Consumer that runs h on the messages src brings, or an error
@@ -174,10 +176,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return fmt.Errorf("consume: consumer stopped: %w", ctx.Err())
 }
 
-// Close stops Run: it stops receiving, lets the running handlers finish,
-// releases every message still held (waiting for its key, for a worker, or
-// for a redelivery) for the broker to deliver again, and closes the
-// Source. It waits for that within ctx; when ctx ends first it cancels the
+// Close stops Run: it stops receiving, starts no new handler, lets the
+// running handlers finish (a message waiting between in-place retries is
+// not run again), releases every message still held (waiting for its key,
+// for a worker, for an in-place retry or for a redelivery) for the broker
+// to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
 // running handlers' context (their messages are then released, not failed)
 // and returns ctx's error, wrapped, while Run finishes releasing in the
 // background. Otherwise it returns the Source's Close error. It may be
@@ -202,7 +205,16 @@ func (c *Consumer) closeSource(ctx context.Context) error {
 	return c.closeErr
 }
 
+// settleContext returns the context of a call on a Delivery or the Source:
+// the work context itself while it lasts (nothing to allocate on the hot
+// path), and once it has ended (a shutdown), one that is not cancelled
+// with it, bounded by settleTimeout. A call already running when the work
+// context ends is cancelled with it; the message is then dropped, and the
+// broker delivers it again.
 func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
 	return context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 }
 
@@ -211,7 +223,7 @@ func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func (c *Consumer) receive(ctx context.Context) error {
 	for {
 		c.mu.Lock()
-		for c.pending >= c.cfg.MaxPending && !c.stopping {
+		for !c.roomToReceive() && !c.stopping {
 			c.spaceCond.Wait()
 		}
 		if c.stopping {
@@ -221,14 +233,24 @@ func (c *Consumer) receive(ctx context.Context) error {
 		n := c.cfg.MaxPending - c.pending
 		c.mu.Unlock()
 		ds, err := c.src.Receive(ctx, n)
+		c.add(ds) // even beside an error: they are settled or released like any other
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("consume: receiving: %w", err)
 		}
-		c.add(ds)
 	}
+}
+
+// roomToReceive reports whether the receiver may call Receive: when a
+// quarter of MaxPending is free, so that each Receive brings a batch rather
+// than the one message just settled, or when any room is free and a worker
+// has nothing to run. Called with c.mu held.
+func (c *Consumer) roomToReceive() bool {
+	free := c.cfg.MaxPending - c.pending
+	return free >= max(1, c.cfg.MaxPending/4) ||
+		free > 0 && len(c.ready) == 0 && c.running < c.cfg.Concurrency
 }
 
 // add takes received deliveries in: each runs at once unless its key is
@@ -263,12 +285,15 @@ func (c *Consumer) add(ds []Delivery) {
 
 // worker runs ready messages until the Consumer stops.
 func (c *Consumer) worker(ctx context.Context) {
+	c.mu.Lock()
 	for {
-		c.mu.Lock()
+		if len(c.ready) == 0 {
+			c.spaceCond.Signal() // an idle worker: the receiver may want to know
+		}
 		for len(c.ready) == 0 && !c.stopping {
 			c.workCond.Wait()
 		}
-		if c.stopping {
+		if c.stopping || c.stopped() { // Close starts nothing new
 			c.mu.Unlock()
 			return
 		}
@@ -276,12 +301,15 @@ func (c *Consumer) worker(ctx context.Context) {
 		c.ready[0] = nil
 		c.ready = c.ready[1:]
 		gone := it.gone
+		c.running++
 		c.mu.Unlock()
 		if gone != nil {
 			c.drop(ctx, it, gone)
-			continue
+		} else {
+			c.process(ctx, it)
 		}
-		c.process(ctx, it)
+		c.mu.Lock()
+		c.running--
 	}
 }
 
@@ -354,7 +382,7 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 	c.finish(it)
 	if err != nil {
 		if c.obs != nil {
-			c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Err: err})
+			c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
 		}
 		return false
 	}
@@ -364,7 +392,7 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 // release gives the message back unsettled.
 func (c *Consumer) release(ctx context.Context, it *item) {
 	if c.settle(ctx, it, it.d.Release) && c.obs != nil {
-		c.obs.Observe(ctx, Released{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt})
+		c.obs.Observe(ctx, Released{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt})
 	}
 }
 
@@ -375,7 +403,7 @@ func (c *Consumer) drop(ctx context.Context, it *item, err error) {
 	it.mu.Unlock()
 	c.finish(it)
 	if c.obs != nil {
-		c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Err: err})
+		c.obs.Observe(ctx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
 	}
 }
 

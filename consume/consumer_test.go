@@ -3,6 +3,7 @@ package consume
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -270,6 +271,7 @@ func TestGoneHeldMessageIsDropped(t *testing.T) {
 	run(t, c)
 	src.waitReceive(t)
 	ds := src.send(t, Message{ID: "held", Key: "h"}, Message{ID: "behind", Key: "h"})
+	eventually(t, "held held", func() bool { return len(ev.kinds()) == 2 })
 	waitTimer(t, c, t0.Add(10*time.Second))
 	ds[0].setGone()
 	fc.Advance(10 * time.Second)
@@ -300,6 +302,7 @@ func TestCloseReleasesEverythingHeldThenClosesTheSource(t *testing.T) {
 	g.finish("held", errors.New("fails"))
 	g.waitStarted(t, "running")
 	src.waitReceive(t)
+	eventually(t, "held held", func() bool { return len(ev.kinds()) == 2 })
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close(context.Background()) }()
 	eventually(t, "the receive cancelled", func() bool { return c.lc.Closed() })
@@ -398,7 +401,8 @@ func TestDeadLetters(t *testing.T) {
 			run(t, c)
 			src.waitReceive(t)
 			src.send(t, Message{ID: "m", Key: "k", Payload: []byte("p"), Attempt: tc.attempt})
-			eventually(t, "the ack", func() bool { return len(src.calls("ack")) == 1 })
+			eventually(t, "the dead letter", func() bool { k := ev.kinds(); return len(k) > 0 && k[len(k)-1] == "consume.dead_lettered" })
+			assert.Equal(t, []string{"ack m"}, src.calls("ack"))
 			require.Equal(t, 1, sink.Len())
 			l := sink.Letters()[0]
 			assert.Equal(t, Message{ID: "m", Key: "k", Payload: []byte("p"), Attempt: tc.attempt}, l.Item)
@@ -407,7 +411,10 @@ func TestDeadLetters(t *testing.T) {
 			assert.Len(t, l.Attempts, tc.runs)
 			kinds := ev.kinds()
 			assert.Equal(t, "consume.dead_lettered", kinds[len(kinds)-1])
-			assert.Equal(t, tc.runs, ev.list()[len(kinds)-1].(DeadLettered).Runs)
+			dl := ev.list()[len(kinds)-1].(DeadLettered)
+			assert.Equal(t, tc.runs, dl.Runs)
+			assert.Equal(t, tc.reason, dl.Reason)
+			assert.ErrorIs(t, dl.Err, errBad)
 		})
 	}
 }
@@ -508,4 +515,235 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Close(context.Background()))
 	assert.Equal(t, []string{"close"}, src.take())
+}
+
+// TestDeadLetterKeepsTheLastRuns: a dead letter's history holds the last
+// 100 runs, numbered by their place among all runs.
+func TestDeadLetterKeepsTheLastRuns(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	var sink retry.MemorySink[Message]
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return errors.New("fails") }), Config{
+		Clock: clocktest.New(t0), DeadLetters: &sink, MaxAttempts: 2, InPlaceAttempts: 100,
+		InPlaceBackoff: retry.Constant{}, Redelivery: retry.Constant{},
+	})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m", Key: "k"})
+	eventually(t, "the dead letter", func() bool { return sink.Len() == 1 })
+	l := sink.Letters()[0]
+	require.Len(t, l.Attempts, 100)
+	assert.Equal(t, 103, l.Attempts[0].Number)
+	assert.Equal(t, 202, l.Attempts[99].Number, "2 deliveries of 101 runs")
+	assert.Equal(t, 2, l.Item.Attempt)
+}
+
+// TestGoneAckIsDropped: an Ack that fails with ErrGone is reported Dropped,
+// and the key's next message runs.
+func TestGoneAckIsDropped(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	ev := &events{}
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return nil }), Config{Clock: clocktest.New(t0), Observer: ev})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.setGone("a")
+	src.send(t, Message{ID: "a", Key: "k"}, Message{ID: "b", Key: "k"})
+	eventually(t, "both settled", func() bool { return len(src.calls("ack")) == 2 })
+	eventually(t, "the event", func() bool { return len(ev.kinds()) == 1 })
+	d := ev.list()[0].(Dropped)
+	assert.Equal(t, "a", d.ID)
+	assert.ErrorIs(t, d.Err, ErrGone)
+	assert.Equal(t, []string{"ack a", "ack b"}, src.calls("ack"))
+}
+
+// TestConcurrencyBoundsRunningHandlers: at most Concurrency handlers run
+// at once, however many messages are ready.
+func TestConcurrencyBoundsRunningHandlers(t *testing.T) {
+	leakcheck.Check(t)
+	q := NewMemoryQueue(nil)
+	for range 10 {
+		q.Publish(Message{})
+	}
+	var mu sync.Mutex
+	running, most := 0, 0
+	release := make(chan struct{})
+	c, err := New(q.Source(), HandlerFunc(func(ctx context.Context, m *Message) error {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	}), Config{Concurrency: 3})
+	require.NoError(t, err)
+	run(t, c)
+	eventually(t, "three running", func() bool { mu.Lock(); defer mu.Unlock(); return running == 3 })
+	time.Sleep(20 * time.Millisecond) // a fourth would start now if it were wrong
+	mu.Lock()
+	assert.Equal(t, 3, running)
+	mu.Unlock()
+	close(release)
+	eventually(t, "all acked", func() bool { return q.Acked() == 10 })
+	assert.Equal(t, 3, most)
+}
+
+// TestRetryIfIsNotAskedAboutShutdown: a handler error caused by the
+// Consumer's shutdown is not shown to RetryIf, and not reported Failed.
+func TestRetryIfIsNotAskedAboutShutdown(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	ev := &events{}
+	asked := 0
+	c, err := New(src, HandlerFunc(g.handle), Config{Clock: clocktest.New(t0), Observer: ev, RetryIf: func(error) bool { asked++; return false }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m"})
+	g.waitStarted(t, "m")
+	cancel()
+	<-done
+	assert.Zero(t, asked)
+	assert.Equal(t, []string{"consume.released"}, ev.kinds())
+	require.NoError(t, c.Close(context.Background()))
+}
+
+// TestDeadLetterHistoryHasTheWaits: each run in a dead letter's history
+// carries the wait chosen after it: in place, then the redelivery delay,
+// none after the last.
+func TestDeadLetterHistoryHasTheWaits(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	src := newFakeSource()
+	var sink retry.MemorySink[Message]
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error { return errors.New("fails") }), Config{
+		Clock: fc, DeadLetters: &sink, MaxAttempts: 2, InPlaceAttempts: 1, ExtendEvery: time.Hour,
+		InPlaceBackoff: retry.Constant{Delay: 5 * time.Millisecond}, Redelivery: retry.Constant{Delay: time.Minute},
+	})
+	require.NoError(t, err)
+	run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m", Key: "k"})
+	fc.BlockUntil(2) // the extend timer and the in-place wait
+	fc.Advance(5 * time.Millisecond)
+	waitTimer(t, c, t0.Add(time.Minute+5*time.Millisecond))
+	fc.Advance(time.Minute)
+	fc.BlockUntil(2)
+	fc.Advance(5 * time.Millisecond)
+	eventually(t, "the dead letter", func() bool { return sink.Len() == 1 })
+	var waits []time.Duration
+	var starts []time.Duration
+	for _, a := range sink.Letters()[0].Attempts {
+		waits = append(waits, a.Delay)
+		starts = append(starts, a.Start.Sub(t0))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{5 * ms, time.Minute, 5 * ms, 0}, waits)
+	assert.Equal(t, []time.Duration{0, 5 * ms, time.Minute + 5*ms, time.Minute + 10*ms}, starts)
+}
+
+// noReceive checks that the Consumer does not call Receive now.
+func noReceive(t *testing.T, src *fakeSource, why string) {
+	t.Helper()
+	time.Sleep(20 * time.Millisecond) // a Receive would come now if it were wrong
+	select {
+	case n := <-src.receiving:
+		t.Fatalf("Receive(%d) called: %s", n, why)
+	default:
+	}
+}
+
+// TestReceivesInBatchesWhenBusy: with its workers busy, the Consumer waits
+// for a quarter of MaxPending to be free before it receives again.
+func TestReceivesInBatchesWhenBusy(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	c, err := New(src, HandlerFunc(g.handle), Config{Concurrency: 2, MaxPending: 8, Clock: clocktest.New(t0)})
+	require.NoError(t, err)
+	run(t, c)
+	assert.Equal(t, 8, src.waitReceive(t))
+	ids := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	var msgs []Message
+	for _, id := range ids {
+		msgs = append(msgs, Message{ID: id})
+	}
+	src.send(t, msgs...)
+	g.waitStarted(t, "a")
+	g.waitStarted(t, "b")
+	g.finish("a", nil)
+	g.waitStarted(t, "c")
+	noReceive(t, src, "one slot free while the workers are busy")
+	g.finish("b", nil)
+	assert.Equal(t, 2, src.waitReceive(t), "a quarter of MaxPending free")
+	for _, id := range ids[2:] {
+		g.finish(id, nil)
+	}
+}
+
+// TestReceivesAtOnceWhenAWorkerIsIdle: when a worker has nothing to run
+// (here, every held message waits for one key), any free room is filled.
+func TestReceivesAtOnceWhenAWorkerIsIdle(t *testing.T) {
+	leakcheck.Check(t)
+	src := newFakeSource()
+	g := newGate()
+	c, err := New(src, HandlerFunc(g.handle), Config{Concurrency: 2, MaxPending: 8, Clock: clocktest.New(t0)})
+	require.NoError(t, err)
+	run(t, c)
+	assert.Equal(t, 8, src.waitReceive(t))
+	var msgs []Message
+	for i := range 8 {
+		msgs = append(msgs, Message{ID: fmt.Sprint("k", i), Key: "k"})
+	}
+	src.send(t, msgs...)
+	g.waitStarted(t, "k0")
+	noReceive(t, src, "nothing free")
+	g.finish("k0", nil)
+	g.waitStarted(t, "k1")
+	assert.Equal(t, 1, src.waitReceive(t), "a worker idle, one slot free")
+	src.send(t, Message{ID: "x"})
+	g.waitStarted(t, "x")
+	g.finish("x", nil)
+	assert.Equal(t, 1, src.waitReceive(t), "again")
+	for i := 1; i < 8; i++ {
+		if i > 1 {
+			g.waitStarted(t, fmt.Sprint("k", i))
+		}
+		g.finish(fmt.Sprint("k", i), nil)
+	}
+	eventually(t, "every ack", func() bool { return len(src.calls("ack")) == 9 })
+}
+
+// TestCloseAbandonsAnInPlaceWait: a message waiting between in-place
+// retries is released by Close, not run again.
+func TestCloseAbandonsAnInPlaceWait(t *testing.T) {
+	leakcheck.Check(t)
+	fc := clocktest.New(t0)
+	src := newFakeSource()
+	var mu sync.Mutex
+	runs := 0
+	c, err := New(src, HandlerFunc(func(ctx context.Context, m *Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		runs++
+		return errors.New("blip")
+	}), Config{Clock: fc, InPlaceAttempts: 1, InPlaceBackoff: retry.Constant{Delay: time.Hour}, InPlaceMaxDelay: time.Minute, ExtendEvery: time.Hour})
+	require.NoError(t, err)
+	stop := run(t, c)
+	src.waitReceive(t)
+	src.send(t, Message{ID: "m"})
+	fc.BlockUntil(2) // the extend timer and the in-place wait
+	require.NoError(t, stop())
+	assert.Equal(t, []string{"release m", "close"}, src.take())
+	mu.Lock()
+	assert.Equal(t, 1, runs)
+	mu.Unlock()
 }

@@ -36,46 +36,69 @@
 //   - Bounded work: at most Config.Concurrency handlers run at once, and at
 //     most Config.MaxPending messages are held (running, waiting for their
 //     key, waiting for a retry); when that many are held the Consumer stops
-//     receiving until one is settled (backpressure).
+//     receiving (backpressure), and it receives again in batches, once a
+//     quarter of MaxPending is free or a worker is idle.
 //   - Shutdown never dead-letters: a handler error caused by the Consumer's
 //     context ending or by Close is not a failure of the message; it is
-//     released for redelivery. Close(ctx) stops receiving, lets running
-//     handlers finish within ctx, and releases every message still held.
-//     No message is left half-settled.
+//     released for redelivery. Close(ctx) stops receiving, starts no new
+//     handler, lets the running ones finish within ctx (cancelling their
+//     context when ctx ends first), releases every message still held, in
+//     the order received, and closes the Source. No message is left
+//     half-settled.
 //
 // # Retries
 //
 // A failed message is first retried in place, Config.InPlaceAttempts times
-// with Config.InPlaceBackoff between them, for blips. After that it is
-// redelivered later, with Config.Redelivery choosing the delay by attempt:
+// with Config.InPlaceBackoff between them (capped by InPlaceMaxDelay), for
+// blips: on the same worker, within the same delivery. After that it is
+// delivered again later, with Config.Redelivery choosing the delay from
+// the failed delivery's Attempt (capped by RedeliveryMaxDelay):
 //
 //   - a message with a Key stays with the Consumer (unacknowledged; its
 //     lease extended with Delivery.Extend where the broker has one) and is
-//     run again when its delay is over, on a timer, not a blocked
-//     goroutine; later messages of its key wait; other keys flow. A crash
-//     meanwhile leaves the whole key unacknowledged, so the broker
-//     redelivers it in order.
+//     run again when its delay is over, on the Consumer's one timer
+//     goroutine, not a blocked goroutine or worker; later messages of its
+//     key wait; other keys flow. A crash meanwhile leaves the whole key
+//     unacknowledged, so the broker redelivers it in order.
 //   - a message without a Key is handed back to the broker with
 //     Delivery.Redeliver (JetStream NakWithDelay, a RabbitMQ retry queue, a
 //     Kafka retry topic), and the Consumer moves on.
 //
-// A message is dead-lettered when its handler returns an error wrapping
-// Permanent (or one Config.RetryIf refuses), or when its delivery would be
-// attempt number Config.MaxAttempts + 1: it is handed to Config.DeadLetters
-// (any retry.DeadLetterSink[Message], such as kafkadlq, rabbitdlq or a
-// natsconsume dead-letter stream) with every attempt's error, then
-// acknowledged. Without a sink a message is never dropped: it keeps being
-// redelivered at the longest delay.
+// Message.Attempt numbers deliveries, not handler runs: it is what the
+// Source reports (the broker's delivery count), plus one for each
+// redelivery the Consumer makes in process for a keyed message; in-place
+// retries keep it. A message is dead-lettered when its handler returns an
+// error wrapping Permanent (or one Config.RetryIf refuses), at once, or when
+// delivery number Config.MaxAttempts still fails after its in-place retries:
+// with MaxAttempts 10 and InPlaceAttempts 3, after at most 40 runs. It is
+// handed to Config.DeadLetters (any retry.DeadLetterSink[Message], such as
+// a kafkadlq or rabbitdlq Sink) and then acknowledged. The letter's Err
+// wraps retry.ErrNotRetryable or retry.ErrMaxAttempts and the last handler
+// error; its Attempts are the handler runs this Consumer made on the
+// message, numbered from 1: for a keyed message, every run since it was
+// received, across its in-process redeliveries; for an unkeyed one, the
+// runs of its last delivery; the last 100 runs when there were more. A sink that fails keeps the message: it is
+// redelivered and dead-lettered again later. Without a sink a message is
+// never dropped: it keeps being redelivered, RedeliveryMaxDelay apart.
+//
+// Every Config.ExtendEvery (10s by default) the Consumer calls Extend on
+// every message it holds, running or waiting. When a Delivery's Extend,
+// Ack, Redeliver or Release fails (with ErrGone when the broker took the
+// message back), the Consumer lets the message go without settling it
+// (event Dropped): the broker delivers it again.
 //
 // # Zero Config
 //
 // Config{} is DefaultConfig(): Concurrency 16, MaxPending 256,
-// InPlaceAttempts 3 with 10ms..100ms exponential backoff, MaxAttempts 10,
-// Redelivery exponential from 1s to 5m with full jitter, no dead-letter sink.
+// InPlaceAttempts 3 with exponential waits from 10ms capped at 100ms,
+// MaxAttempts 10, Redelivery exponential from 1s capped at 5m (both with
+// full jitter), every error retryable, no dead-letter sink, ExtendEvery
+// 10s.
 //
 // # Events
 //
 // With Config.Observer set the Consumer reports Failed (a handler error,
-// with the attempt and what happens next), Redelivered, DeadLettered,
-// Released and Dropped (a delivery the Source says is gone).
+// with the in-place wait that follows, if any), Redelivered (in process or
+// through the Source), DeadLettered, Released (given back unsettled at a
+// shutdown) and Dropped (a delivery that could not be settled).
 package consume

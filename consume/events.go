@@ -8,10 +8,11 @@ import (
 )
 
 // The events a Consumer reports to its Config.Observer. Each is reported
-// synchronously on the goroutine handling the message (a worker, or the
-// Consumer's timer goroutine for a held message whose lease is gone), with
-// the Consumer's work context, and never while a lock is held. A Consumer
-// without an Observer builds no event.
+// synchronously on the goroutine handling the message (a worker; the
+// Consumer's timer goroutine for a held message whose lease is gone; Run's
+// own for the messages it releases as it stops), with the Consumer's work
+// context, and never while a lock is held. A Consumer without an Observer
+// builds no event.
 var (
 	_ bulwark.Event = Failed{}
 	_ bulwark.Event = Redelivered{}
@@ -25,9 +26,9 @@ var (
 type Failed struct {
 	// Name is the Consumer's Config.Name.
 	Name string
-	// ID, Key and Attempt are the message's.
-	ID, Key string
-	Attempt int
+	// ID, Key, Topic and Attempt are the message's.
+	ID, Key, Topic string
+	Attempt        int
 	// Run counts the handler's runs within this delivery, from 1; runs
 	// after the first are in-place retries.
 	Run int
@@ -49,7 +50,7 @@ func (e Failed) Component() string { return e.Name }
 // under "error".
 func (e Failed) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("id", e.ID), slog.String("key", e.Key), slog.Int("attempt", e.Attempt),
+		slog.String("id", e.ID), slog.String("key", e.Key), slog.String("topic", e.Topic), slog.Int("attempt", e.Attempt),
 		slog.Int("run", e.Run), slog.Duration("retry", e.Retry), errAttr(e.Err),
 	)
 }
@@ -61,10 +62,10 @@ func (e Failed) LogValue() slog.Value {
 type Redelivered struct {
 	// Name is the Consumer's Config.Name.
 	Name string
-	// ID, Key and Attempt are the message's; Attempt is the delivery that
-	// failed.
-	ID, Key string
-	Attempt int
+	// ID, Key, Topic and Attempt are the message's; Attempt is the
+	// delivery that failed.
+	ID, Key, Topic string
+	Attempt        int
 	// Delay is the wait before the next delivery.
 	Delay time.Duration
 	// InProcess is true when the Consumer holds the message itself.
@@ -82,7 +83,7 @@ func (e Redelivered) Component() string { return e.Name }
 // LogValue returns the message, the delay and the error under "error".
 func (e Redelivered) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("id", e.ID), slog.String("key", e.Key), slog.Int("attempt", e.Attempt),
+		slog.String("id", e.ID), slog.String("key", e.Key), slog.String("topic", e.Topic), slog.Int("attempt", e.Attempt),
 		slog.Duration("delay", e.Delay), slog.Bool("in_process", e.InProcess), errAttr(e.Err),
 	)
 }
@@ -92,13 +93,14 @@ func (e Redelivered) LogValue() slog.Value {
 type DeadLettered struct {
 	// Name is the Consumer's Config.Name.
 	Name string
-	// ID, Key and Attempt are the message's.
-	ID, Key string
-	Attempt int
+	// ID, Key, Topic and Attempt are the message's.
+	ID, Key, Topic string
+	Attempt        int
 	// Runs is how many handler runs the dead letter's history holds.
 	Runs int
-	// Err is the dead letter's error: it wraps retry.ErrMaxAttempts or
-	// retry.ErrNotRetryable, and the last handler error.
+	// Reason is retry.ErrMaxAttempts or retry.ErrNotRetryable.
+	Reason error
+	// Err is the last handler error.
 	Err error
 }
 
@@ -108,11 +110,16 @@ func (DeadLettered) Kind() string { return "consume.dead_lettered" }
 // Component returns the Consumer's name.
 func (e DeadLettered) Component() string { return e.Name }
 
-// LogValue returns the message, the runs and the error under "error".
+// LogValue returns the message, the runs, the reason and the error under
+// "error".
 func (e DeadLettered) LogValue() slog.Value {
+	reason := ""
+	if e.Reason != nil {
+		reason = e.Reason.Error()
+	}
 	return slog.GroupValue(
-		slog.String("id", e.ID), slog.String("key", e.Key), slog.Int("attempt", e.Attempt),
-		slog.Int("runs", e.Runs), errAttr(e.Err),
+		slog.String("id", e.ID), slog.String("key", e.Key), slog.String("topic", e.Topic), slog.Int("attempt", e.Attempt),
+		slog.Int("runs", e.Runs), slog.String("reason", reason), errAttr(e.Err),
 	)
 }
 
@@ -122,9 +129,9 @@ func (e DeadLettered) LogValue() slog.Value {
 type Released struct {
 	// Name is the Consumer's Config.Name.
 	Name string
-	// ID, Key and Attempt are the message's.
-	ID, Key string
-	Attempt int
+	// ID, Key, Topic and Attempt are the message's.
+	ID, Key, Topic string
+	Attempt        int
 }
 
 // Kind returns "consume.released".
@@ -135,19 +142,20 @@ func (e Released) Component() string { return e.Name }
 
 // LogValue returns the message.
 func (e Released) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", e.ID), slog.String("key", e.Key), slog.Int("attempt", e.Attempt))
+	return slog.GroupValue(slog.String("id", e.ID), slog.String("key", e.Key), slog.String("topic", e.Topic), slog.Int("attempt", e.Attempt))
 }
 
 // Dropped is reported when a message could not be settled: its Ack,
-// Redeliver, Release or Extend failed, with ErrGone (its lease or
-// partition moved on) or another error of the Source. The Consumer lets it
-// go; the broker redelivers it. Kind "consume.dropped".
+// Redeliver or Release failed, with ErrGone (its lease or partition moved
+// on) or another error of the Source, or its Extend failed with ErrGone
+// (other Extend errors are ignored: the next Extend may succeed). The
+// Consumer lets it go; the broker redelivers it. Kind "consume.dropped".
 type Dropped struct {
 	// Name is the Consumer's Config.Name.
 	Name string
-	// ID, Key and Attempt are the message's.
-	ID, Key string
-	Attempt int
+	// ID, Key, Topic and Attempt are the message's.
+	ID, Key, Topic string
+	Attempt        int
 	// Err is the Source's error.
 	Err error
 }
@@ -161,7 +169,7 @@ func (e Dropped) Component() string { return e.Name }
 // LogValue returns the message and the error under "error".
 func (e Dropped) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("id", e.ID), slog.String("key", e.Key), slog.Int("attempt", e.Attempt), errAttr(e.Err),
+		slog.String("id", e.ID), slog.String("key", e.Key), slog.String("topic", e.Topic), slog.Int("attempt", e.Attempt), errAttr(e.Err),
 	)
 }
 

@@ -19,8 +19,9 @@ type fakeSource struct {
 	receiving chan int // each Receive's max
 	recvErr   chan error
 
-	mu  sync.Mutex
-	log []string
+	mu   sync.Mutex
+	log  []string
+	gone map[string]bool // IDs whose every delivery is gone
 }
 
 func newFakeSource() *fakeSource {
@@ -114,6 +115,16 @@ type fakeDelivery struct {
 	busy bool // a call is in flight: the Consumer must not make two at once
 }
 
+// setGone makes every delivery of the message id gone.
+func (s *fakeSource) setGone(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone == nil {
+		s.gone = map[string]bool{}
+	}
+	s.gone[id] = true
+}
+
 func (d *fakeDelivery) setGone() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -137,6 +148,9 @@ func (d *fakeDelivery) call(what string) error {
 		d.mu.Unlock()
 	}()
 	d.s.record(what + " " + d.m.ID)
+	d.s.mu.Lock()
+	gone = gone || d.s.gone[d.m.ID]
+	d.s.mu.Unlock()
 	if gone {
 		return fmt.Errorf("fake: %w", ErrGone)
 	}
@@ -218,6 +232,6 @@ func waitTimer(t *testing.T, c *Consumer, at time.Time) {
 	eventually(t, "the timer at "+at.String(), func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.timerAt.Equal(at)
+		return c.timerAt.Equal(at) && len(c.resched) == 0 // armed, no wake-up pending
 	})
 }

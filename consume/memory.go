@@ -25,12 +25,15 @@ type MemoryQueue struct {
 
 	mu      sync.Mutex
 	seq     int
-	entries []*memEntry   // unacknowledged messages, in publish order
+	entries []*memEntry   // messages in publish order, acknowledged ones among them until compacted
+	head    int           // entries before head are all acknowledged
+	unacked int           // entries not acknowledged
 	changed chan struct{} // closed (and replaced) when a message may have become receivable
 	acked   int
 }
 
 type memEntry struct {
+	acked      bool
 	msg        Message
 	deliveries int
 	notBefore  time.Time
@@ -63,6 +66,7 @@ func (q *MemoryQueue) Publish(msgs ...Message) {
 		}
 		m.Attempt = 0
 		q.entries = append(q.entries, &memEntry{msg: m})
+		q.unacked++
 	}
 	q.signal()
 }
@@ -73,7 +77,7 @@ func (q *MemoryQueue) Len() int {
 	q.check()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.entries)
+	return q.unacked
 }
 
 // Acked returns how many messages were acknowledged.
@@ -125,11 +129,11 @@ func (s *MemorySource) Receive(ctx context.Context, max int) ([]Delivery, error)
 		now := q.clk.Now()
 		var out []Delivery
 		var earliest time.Time
-		for _, e := range q.entries {
+		for _, e := range q.entries[q.head:] {
 			if len(out) >= max {
 				break
 			}
-			if e.lease != nil {
+			if e.acked || e.lease != nil {
 				continue
 			}
 			if e.notBefore.After(now) {
@@ -184,7 +188,7 @@ func (s *MemorySource) Close(context.Context) error {
 		defer q.mu.Unlock()
 		s.closed = true
 		close(s.done)
-		for _, e := range q.entries {
+		for _, e := range q.entries[q.head:] {
 			if e.lease != nil && e.lease.s == s {
 				e.lease = nil
 			}
@@ -216,14 +220,18 @@ func (d *memDelivery) settle(f func(q *MemoryQueue)) error {
 
 func (d *memDelivery) Ack(context.Context) error {
 	return d.settle(func(q *MemoryQueue) {
-		for i, e := range q.entries {
-			if e == d.e {
-				q.entries = append(q.entries[:i], q.entries[i+1:]...)
-				break
-			}
-		}
 		d.e.lease = nil
+		d.e.acked = true
 		q.acked++
+		q.unacked--
+		for q.head < len(q.entries) && q.entries[q.head].acked {
+			q.entries[q.head] = nil
+			q.head++
+		}
+		if q.head > 1024 && q.head > len(q.entries)/2 { // compact
+			q.entries = append(q.entries[:0], q.entries[q.head:]...)
+			q.head = 0
+		}
 	})
 }
 

@@ -23,15 +23,21 @@ type Message struct {
 	// Headers are the message's own headers, without the ones bulwark's
 	// publishers and sources add for themselves (nil for none).
 	Headers map[string]string
-	// Attempt counts deliveries of this message to a handler, from 1.
+	// Attempt counts deliveries of this message, from 1: the broker's
+	// count as the Source reports it (a release counts where the broker
+	// counts it), plus one for each redelivery the Consumer makes in
+	// process for a keyed message. In-place retries (Config.
+	// InPlaceAttempts) run within one delivery and keep it.
 	Attempt int
 	// PublishedAt is when the message was made or published, as the broker
 	// or the outbox recorded it; zero when unknown.
 	PublishedAt time.Time
 	// Metadata is the Source's own view of the message (a
 	// *natsconsume.Metadata, a *kgo.Record, an amqp.Delivery), for
-	// handlers that need it; nil from MemorySource.
-	Metadata any
+	// handlers that need it; nil from MemorySource. encoding/json leaves it
+	// out, so that a dead-letter sink's default JSON encoding of a Message
+	// does not depend on (or fail on) a broker client's types.
+	Metadata any `json:"-"`
 }
 
 // Handler handles one message. nil means done: the message is acknowledged.

@@ -9,6 +9,9 @@ import (
 	"github.com/bulwark-go/bulwark/retry"
 )
 
+// maxHistory bounds the runs a message's dead letter records: the last ones.
+const maxHistory = 100
+
 // process runs the handler on a message, with its in-place retries, and
 // then settles it, holds it for a redelivery, or dead-letters it.
 func (c *Consumer) process(ctx context.Context, it *item) {
@@ -24,8 +27,12 @@ func (c *Consumer) process(ctx context.Context, it *item) {
 			c.release(ctx, it)
 			return
 		}
+		it.runs++
+		if len(it.history) == maxHistory {
+			it.history = append(it.history[:0], it.history[1:]...)
+		}
 		it.history = append(it.history, retry.Attempt{
-			Number: len(it.history) + 1, Start: start, Duration: c.clk.Now().Sub(start), Err: err,
+			Number: it.runs, Start: start, Duration: c.clk.Now().Sub(start), Err: err,
 		})
 		if !c.retryable(err) {
 			c.failed(ctx, it, run, err, -1)
@@ -62,7 +69,7 @@ func (c *Consumer) retryable(err error) bool {
 
 func (c *Consumer) failed(ctx context.Context, it *item, run int, err error, retryIn time.Duration) {
 	if c.obs != nil {
-		c.obs.Observe(ctx, Failed{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Run: run, Err: err, Retry: retryIn})
+		c.obs.Observe(ctx, Failed{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Run: run, Err: err, Retry: retryIn})
 	}
 }
 
@@ -102,7 +109,7 @@ func (c *Consumer) giveUp(ctx context.Context, it *item, reason, last error) {
 		return
 	}
 	if c.settle(ctx, it, it.d.Ack) && c.obs != nil {
-		c.obs.Observe(ctx, DeadLettered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Runs: len(letter.Attempts), Err: derr})
+		c.obs.Observe(ctx, DeadLettered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Runs: len(letter.Attempts), Reason: reason, Err: last})
 	}
 }
 
@@ -110,18 +117,21 @@ func (c *Consumer) giveUp(ctx context.Context, it *item, reason, last error) {
 // a timer, when it has a key (its later messages keep waiting), handed back
 // to the Source otherwise. During Close a keyed message is released instead.
 func (c *Consumer) redeliver(ctx context.Context, it *item, delay time.Duration, err error) {
+	if n := len(it.history); n > 0 {
+		it.history[n-1].Delay = delay
+	}
 	if it.key != "" {
 		if c.stopped() {
 			c.release(ctx, it)
 			return
 		}
 		if c.obs != nil {
-			c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Delay: delay, InProcess: true, Err: err})
+			c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Delay: delay, InProcess: true, Err: err})
 		}
-		c.hold(it, delay)
+		c.hold(ctx, it, delay)
 		return
 	}
 	if c.settle(ctx, it, func(ctx context.Context) error { return it.d.Redeliver(ctx, delay) }) && c.obs != nil {
-		c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Attempt: it.msg.Attempt, Delay: delay, Err: err})
+		c.obs.Observe(ctx, Redelivered{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Delay: delay, Err: err})
 	}
 }

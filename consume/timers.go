@@ -13,8 +13,13 @@ import (
 
 // hold keeps a keyed message for its redelivery after delay. Its key stays
 // busy meanwhile.
-func (c *Consumer) hold(it *item, delay time.Duration) {
+func (c *Consumer) hold(ctx context.Context, it *item, delay time.Duration) {
 	c.mu.Lock()
+	if gone := it.gone; gone != nil { // an Extend found it gone while it ran
+		c.mu.Unlock()
+		c.drop(ctx, it, gone)
+		return
+	}
 	it.at = c.clk.Now().Add(delay)
 	heap.Push(&c.held, it)
 	first := c.held[0] == it
@@ -70,7 +75,9 @@ func (c *Consumer) timers(ctx context.Context, stop <-chan struct{}) {
 		var t clock.Timer
 		var fire <-chan time.Time
 		if !next.IsZero() {
-			t = c.clk.NewTimer(next.Sub(now))
+			// From the time now, not the loop's start: the extends took
+			// some, and the clock may have moved meanwhile.
+			t = c.clk.NewTimer(next.Sub(c.clk.Now()))
 			fire = t.C()
 		}
 		c.mu.Lock()

@@ -3,8 +3,8 @@
 //   - natsfault: a fault test that combines two engines, a relay from
 //     PostgreSQL to NATS JetStream killed mid-flight;
 //   - suites: one package per conformance suite (outbox, idempotency,
-//     saga, eventsource, cqrs, retry, ratelimit), each the outside driver
-//     for that suite. It holds a small driver written as a driver's author
+//     saga, eventsource, cqrs, retry, ratelimit, consume), each the
+//     outside driver for that suite. It holds a small driver written as a driver's author
 //     outside bulwark would write it, with bulwark's exported packages
 //     only (no internal package of bulwark or of its adapters), runs every
 //     exported suite of the package on it (the killed-process suites

@@ -14,10 +14,12 @@
 //	}
 //
 // Each subtest checks one promise of the package doc through a real
-// consume.Consumer on the Source, on real time with short delays (a
-// redelivery delay of 50ms), so that broker Sources run it as they run in
-// production; each takes well under a few seconds on a local broker. The
-// subtests, by name:
+// consume.Consumer on the Source, on real time with short delays
+// (redelivery delays of 50 to 300ms), so that broker Sources run it as they
+// run in production; each takes well under a few seconds on a local broker.
+// Every subtest ends by checking that nothing it settled comes
+// back: a Consumer on a new Source receives a fresh marker message and
+// nothing else. The subtests, by name:
 //
 //   - Delivery: N messages, keyed and not, are each handled once with their
 //     ID, Key, Payload, Headers and Attempt 1, then acknowledged (a later
@@ -44,6 +46,10 @@
 //   - NoLossAcrossRestart: a consumer closed midway and a new one on a new
 //     Source handle every message at least once, each key's messages for
 //     the first time in publish order, and leave none unacknowledged.
+//   - LeaseExtended (when Harness.Lease is set): a handler running three
+//     times the Lease, and a message of its key waiting behind it, are not
+//     delivered again meanwhile, the Consumer calling Extend every quarter
+//     Lease.
 //
 // Every Source is also checked, on each Receive, to return between 1 and
 // max deliveries when it returns no error, each with a Message with an ID
@@ -77,6 +83,12 @@ type Harness struct {
 	// Publish publishes msgs to the queue or topic, in order, with their
 	// ID, Key, Payload and Headers; it returns once the broker has them.
 	Publish func(t *testing.T, ctx context.Context, msgs ...consume.Message)
+	// Lease, optional, is how long the broker waits for a delivery to be
+	// settled or extended before it delivers the message again (a
+	// JetStream consumer's AckWait, as the Sources of NewSource are set
+	// up); keep it short, under a second. 0 means the broker has no such
+	// lease, and the LeaseExtended subtest is skipped.
+	Lease time.Duration
 }
 
 // waitFor bounds every wait for a broker to deliver something. It is long,
@@ -94,6 +106,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("ShutdownNeverDeadLetters", func(t *testing.T) { testShutdown(t, newHarness(t)) })
 	t.Run("DrainOnClose", func(t *testing.T) { testDrain(t, newHarness(t)) })
 	t.Run("NoLossAcrossRestart", func(t *testing.T) { testRestart(t, newHarness(t)) })
+	t.Run("LeaseExtended", func(t *testing.T) { testLease(t, newHarness(t)) })
 }
 
 // prefix returns a random prefix for the IDs of one subtest.
@@ -103,8 +116,13 @@ func prefix(*testing.T) string {
 	return "c" + hex.EncodeToString(b) + "-"
 }
 
-// baseConfig is the Config every subtest starts from: short real delays.
-func baseConfig() consume.Config {
+// baseConfig is the Config every subtest starts from: short real delays,
+// and leases extended every quarter of the harness's Lease.
+func baseConfig(h Harness) consume.Config {
+	extend := time.Second
+	if h.Lease > 0 {
+		extend = max(h.Lease/4, time.Millisecond)
+	}
 	return consume.Config{
 		Concurrency:        8,
 		InPlaceAttempts:    consume.NoInPlaceRetries,
@@ -112,7 +130,7 @@ func baseConfig() consume.Config {
 		Redelivery:         retry.Constant{Delay: 50 * time.Millisecond},
 		RedeliveryMaxDelay: time.Second,
 		MaxAttempts:        consume.Unlimited,
-		ExtendEvery:        time.Second,
+		ExtendEvery:        extend,
 	}
 }
 
@@ -261,16 +279,20 @@ func publish(t *testing.T, h Harness, msgs ...consume.Message) {
 func assertSettled(t *testing.T, h Harness) {
 	t.Helper()
 	var rec recorder
-	r := start(t, h, func(ctx context.Context, m *consume.Message) error { rec.add(m); return nil }, baseConfig())
+	r := start(t, h, func(ctx context.Context, m *consume.Message) error { rec.add(m); return nil }, baseConfig(h))
 	marker := prefix(t) + "marker"
 	publish(t, h, consume.Message{ID: marker, Payload: []byte("marker")})
 	waitUntil(t, "the marker message", func() bool { return len(rec.of(marker)) > 0 })
 	time.Sleep(100 * time.Millisecond) // a straggler arriving just after
 	r.stop(t)
+	var back []string
 	for _, c := range rec.all() {
 		if c.ID != marker {
-			assert.Failf(t, "a settled message came back", "message %q (key %q, attempt %d) was delivered again after it was acknowledged, or was left unacknowledged", c.ID, c.Key, c.Attempt)
+			back = append(back, fmt.Sprintf("%s (key %q, attempt %d)", c.ID, c.Key, c.Attempt))
 		}
+	}
+	if len(back) > 0 {
+		assert.Failf(t, "a settled message came back", "%d message(s) delivered again after they were acknowledged, or left unacknowledged: %v", len(back), back)
 	}
 }
 
@@ -290,7 +312,7 @@ func testDelivery(t *testing.T, h Harness) {
 	}
 	publish(t, h, msgs...)
 	var rec recorder
-	r := start(t, h, func(ctx context.Context, m *consume.Message) error { rec.add(m); return nil }, baseConfig())
+	r := start(t, h, func(ctx context.Context, m *consume.Message) error { rec.add(m); return nil }, baseConfig(h))
 	waitUntil(t, "every message handled", func() bool { return len(rec.ids()) >= n })
 	r.stop(t)
 	for _, m := range msgs {
@@ -336,7 +358,7 @@ func testKeyOrder(t *testing.T, h Harness) {
 		running[m.Key] = false
 		mu.Unlock()
 		return nil
-	}, baseConfig())
+	}, baseConfig(h))
 	waitUntil(t, "every message handled", func() bool { return len(rec.ids()) >= len(msgs) })
 	r.stop(t)
 	got := map[string][]string{}
@@ -350,6 +372,7 @@ func testKeyOrder(t *testing.T, h Harness) {
 		}
 		assert.Equal(t, want, got[fmt.Sprintf("k%d", k)], "order of key k%d", k)
 	}
+	assertSettled(t, h)
 }
 
 func testRedeliveryKeyed(t *testing.T, h Harness) {
@@ -362,7 +385,7 @@ func testRedeliveryKeyed(t *testing.T, h Harness) {
 	)
 	var rec recorder
 	failures := 0
-	cfg := baseConfig()
+	cfg := baseConfig(h)
 	cfg.InPlaceAttempts = 1
 	r := start(t, h, func(ctx context.Context, m *consume.Message) error {
 		rec.add(m)
@@ -400,13 +423,15 @@ func testRedeliveryUnkeyed(t *testing.T, h Harness) {
 		consume.Message{ID: later, Payload: []byte("later")},
 	)
 	var rec recorder
+	cfg := baseConfig(h)
+	cfg.Redelivery = retry.Constant{Delay: 300 * time.Millisecond} // room for a slow machine to run the later one first
 	r := start(t, h, func(ctx context.Context, m *consume.Message) error {
 		rec.add(m)
 		if m.ID == failing && m.Attempt == 1 {
 			return errors.New("first delivery fails")
 		}
 		return nil
-	}, baseConfig())
+	}, cfg)
 	waitUntil(t, "the failed message delivered again", func() bool { return len(rec.of(failing)) >= 2 })
 	waitUntil(t, "the later message", func() bool { return len(rec.of(later)) > 0 })
 	r.stop(t)
@@ -431,7 +456,7 @@ func testDeadLetterMaxAttempts(t *testing.T, h Harness) {
 	)
 	var rec recorder
 	var sink retry.MemorySink[consume.Message]
-	cfg := baseConfig()
+	cfg := baseConfig(h)
 	cfg.InPlaceAttempts = 1
 	cfg.MaxAttempts = 2
 	cfg.DeadLetters = &sink
@@ -480,7 +505,7 @@ func testDeadLetterPermanent(t *testing.T, h Harness) {
 	)
 	var rec recorder
 	var sink retry.MemorySink[consume.Message]
-	cfg := baseConfig()
+	cfg := baseConfig(h)
 	cfg.InPlaceAttempts = 3
 	cfg.MaxAttempts = 5
 	cfg.DeadLetters = &sink
@@ -507,7 +532,7 @@ func testShutdown(t *testing.T, h Harness) {
 	id := p + "slow"
 	publish(t, h, consume.Message{ID: id, Key: "k", Payload: []byte("slow")})
 	var sink retry.MemorySink[consume.Message]
-	cfg := baseConfig()
+	cfg := baseConfig(h)
 	cfg.MaxAttempts = 1
 	cfg.DeadLetters = &sink
 	started := make(chan struct{}, 10)
@@ -560,7 +585,7 @@ func testDrain(t *testing.T, h Harness) {
 		consume.Message{ID: behind, Key: "b", Payload: []byte("behind")},
 	)
 	var sink retry.MemorySink[consume.Message]
-	cfg := baseConfig()
+	cfg := baseConfig(h)
 	cfg.DeadLetters = &sink
 	cfg.Redelivery = retry.Constant{Delay: time.Minute} // held far longer than the test
 	var rec recorder
@@ -630,7 +655,7 @@ func testRestart(t *testing.T, h Harness) {
 		time.Sleep(time.Millisecond)
 		return nil
 	}
-	cfg := baseConfig()
+	cfg := baseConfig(h)
 	cfg.Concurrency = 4
 	cfg.MaxPending = 16
 	r := start(t, h, handler, cfg)
@@ -664,5 +689,32 @@ func testRestart(t *testing.T, h Harness) {
 		}
 		assert.Equal(t, want, firsts[key], "the first handling of key %s's messages, in publish order", key)
 	}
+	assertSettled(t, h)
+}
+
+func testLease(t *testing.T, h Harness) {
+	if h.Lease <= 0 {
+		t.Skip("the Source's broker has no lease (Harness.Lease is 0)")
+	}
+	p := prefix(t)
+	long, behind := p+"long", p+"behind"
+	publish(t, h,
+		consume.Message{ID: long, Key: "k", Payload: []byte("long")},
+		consume.Message{ID: behind, Key: "k", Payload: []byte("behind")},
+	)
+	var rec recorder
+	cfg := baseConfig(h)
+	r := start(t, h, func(ctx context.Context, m *consume.Message) error {
+		rec.add(m)
+		if m.ID == long {
+			time.Sleep(3 * h.Lease)
+		}
+		return nil
+	}, cfg)
+	waitUntil(t, "both messages, or a redelivery", func() bool { return len(rec.of(behind)) > 0 || len(rec.of(long)) > 1 })
+	time.Sleep(h.Lease) // a redelivery of either would come now
+	r.stop(t)
+	assert.Len(t, rec.of(long), 1, "the long-running message was delivered again: its lease was not extended")
+	assert.Len(t, rec.of(behind), 1, "the waiting message was delivered again: its lease was not extended")
 	assertSettled(t, h)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,14 +31,36 @@ type delivery struct {
 
 var _ consume.Delivery = (*delivery)(nil)
 
-// delivery decodes msg. A message without JetStream metadata (which a pull
-// consumer never delivers) gets zero metadata and fails when settled.
-func (s *Source) delivery(msg jetstream.Msg) *delivery {
-	meta, err := msg.Metadata()
-	if err != nil {
-		meta = &jetstream.MsgMetadata{Stream: s.cfg.Stream, Consumer: s.cfg.Durable}
+// delivery decodes msg, a message a pull request brought.
+func (s *Source) delivery(msg *nats.Msg) *delivery {
+	return &delivery{s: s, reply: msg.Reply, msg: decode(ackMetadata(msg.Reply), msg.Subject, msg.Header, msg.Data, s.cfg.KeyHeader)}
+}
+
+// ackMetadata reads a message's JetStream metadata from its reply subject,
+// $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>,
+// or with <domain>.<account hash> before <stream> and a token after
+// <pending>. What it cannot read is zero.
+func ackMetadata(reply string) *jetstream.MsgMetadata {
+	tokens := strings.Split(strings.TrimPrefix(reply, "$JS.ACK."), ".")
+	meta := &jetstream.MsgMetadata{}
+	switch {
+	case len(tokens) == 7:
+	case len(tokens) >= 9:
+		meta.Domain = tokens[0]
+		if meta.Domain == "_" {
+			meta.Domain = ""
+		}
+		tokens = tokens[2:]
+	default:
+		return meta
 	}
-	return &delivery{s: s, reply: msg.Reply(), msg: decode(meta, msg.Subject(), msg.Headers(), msg.Data(), s.cfg.KeyHeader)}
+	num := func(s string) uint64 { n, _ := strconv.ParseUint(s, 10, 64); return n }
+	meta.Stream, meta.Consumer = tokens[0], tokens[1]
+	meta.NumDelivered = num(tokens[2])
+	meta.Sequence.Stream, meta.Sequence.Consumer = num(tokens[3]), num(tokens[4])
+	meta.Timestamp = time.Unix(0, int64(num(tokens[5])))
+	meta.NumPending = num(tokens[6])
+	return meta
 }
 
 func (d *delivery) Message() *consume.Message { return &d.msg }

@@ -1,9 +1,12 @@
 package natsconsume
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,10 +63,11 @@ type Config struct {
 	// means DefaultMaxBatch (100), otherwise in [1, 10000].
 	MaxBatch int
 	// FetchWait is how long one pull request waits on the server for a
-	// message when none is there; Receive then asks again. It bounds how
-	// long a request outlives a lost connection, and how long Close may
-	// wait for a request that a cancelled Receive left (FetchWait + 1s).
-	// 0 means DefaultFetchWait (1s), otherwise in [100ms, 5m].
+	// message when none is there; Receive then asks again. A Receive whose
+	// ctx ends returns when its pull request does, so FetchWait also
+	// bounds how long that takes (and how long a request outlives a lost
+	// connection: FetchWait + 1s). 0 means DefaultFetchWait (1s),
+	// otherwise in [100ms, 1m].
 	FetchWait time.Duration
 	// AckTimeout bounds the wait for the server's confirmation of an Ack,
 	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
@@ -71,13 +75,31 @@ type Config struct {
 	AckTimeout time.Duration
 	// AckWithoutConfirm makes Ack publish the acknowledgement without
 	// waiting for the server to confirm it (as jetstream.Msg.Ack does):
-	// about three times the acknowledgements per second (see BenchmarkAck),
+	// about 2.3 times the messages acknowledged per second (BenchmarkAck),
 	// but Ack's nil then means sent, not applied. An acknowledgement lost
 	// on the way (the connection dropping, the process killed before
 	// nats.go flushed it) makes the server deliver the message again after
 	// AckWait, and Ack cannot report ErrGone. false (the default) waits for
 	// the confirmation. Redeliver, Release and Extend always wait.
 	AckWithoutConfirm bool
+	// WaitOutLeases makes the first Receive wait one AckWait (and a tenth
+	// more, for the server's timer) before it pulls anything, when the
+	// durable has messages delivered and not yet acknowledged: those of a
+	// process that crashed holding them. JetStream delivers them again only
+	// once their AckWait runs out, in the order their leases run out, and
+	// until then it hands out the messages after them: without the wait, a
+	// message of a key that was never delivered runs before an earlier one
+	// of the same key that the crashed process held. With it, the first
+	// Receive takes the held messages back at once (up to its max, beyond
+	// MaxBatch) and returns them in stream order, before any message
+	// delivered for the first time, so per-key order holds across a crash
+	// as long as the crashed process held no more than the Consumer's
+	// MaxPending. It costs that wait at every start that finds such
+	// messages, after a clean shutdown too (the messages a closing
+	// Consumer releases count until they are delivered again), and while
+	// another process of the same durable holds messages. false (the
+	// default) starts at once.
+	WaitOutLeases bool
 	// KeyHeader names the header that holds the ordering key of messages
 	// natsoutbox did not publish (those have natsoutbox.KeyHeader); ""
 	// means such messages have no key.
@@ -116,10 +138,13 @@ type Source struct {
 	nc  *nats.Conn
 	cfg Config
 
-	mu      sync.Mutex
-	cons    jetstream.Consumer
-	waiting jetstream.MessageBatch // a pull request a cancelled Receive left waiting
-	closed  bool
+	next string // the subject of pull requests
+
+	mu     sync.Mutex
+	cons   jetstream.Consumer
+	start  time.Time // with WaitOutLeases: when the first pull may go out
+	held   int       // with WaitOutLeases: the messages left unacknowledged
+	closed bool
 }
 
 var _ consume.Source = (*Source)(nil)
@@ -135,7 +160,20 @@ func New(js jetstream.JetStream, cfg Config) (*Source, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Source{js: js, nc: js.Conn(), cfg: cfg}, nil
+	return &Source{js: js, nc: js.Conn(), cfg: cfg, next: apiPrefix(js.Options()) + "CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable}, nil
+}
+
+// apiPrefix returns the subject prefix of js's API requests.
+func apiPrefix(o jetstream.JetStreamOptions) string {
+	switch {
+	case o.Domain != "":
+		return "$JS." + o.Domain + ".API."
+	case o.APIPrefix != "" && !strings.HasSuffix(o.APIPrefix, "."):
+		return o.APIPrefix + "."
+	case o.APIPrefix != "":
+		return o.APIPrefix
+	}
+	return jetstream.DefaultAPIPrefix
 }
 
 func (c *Config) fill() error {
@@ -163,7 +201,7 @@ func (c *Config) fill() error {
 		}
 	}
 	durationIn("AckWait", &c.AckWait, d.AckWait, 100*time.Millisecond, 24*time.Hour)
-	durationIn("FetchWait", &c.FetchWait, d.FetchWait, 100*time.Millisecond, 5*time.Minute)
+	durationIn("FetchWait", &c.FetchWait, d.FetchWait, 100*time.Millisecond, time.Minute)
 	durationIn("AckTimeout", &c.AckTimeout, d.AckTimeout, 10*time.Millisecond, 5*time.Minute)
 	if err != nil {
 		return err
@@ -262,7 +300,43 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		return nil, fmt.Errorf("natsconsume: creating or updating consumer %s on stream %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
 	s.cons = cons
+	if info := cons.CachedInfo(); s.cfg.WaitOutLeases && info != nil && info.NumAckPending > 0 {
+		s.start = s.cfg.Clock.Now().Add(s.cfg.AckWait + s.cfg.AckWait/10)
+		s.held = info.NumAckPending
+	}
 	return cons, nil
+}
+
+// waitOutLeases waits, with WaitOutLeases, until the leases of messages a
+// crashed process held have run out (see Config.WaitOutLeases), and
+// returns how many there were (0 when it did not wait).
+func (s *Source) waitOutLeases(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	start, held := s.start, s.held
+	s.start, s.held = time.Time{}, 0
+	s.mu.Unlock()
+	if start.IsZero() {
+		return 0, nil
+	}
+	if err := clock.Sleep(ctx, s.cfg.Clock, start.Sub(s.cfg.Clock.Now())); err != nil {
+		s.mu.Lock()
+		s.start, s.held = start, held // the next Receive waits out the rest
+		s.mu.Unlock()
+		return 0, err
+	}
+	return held, nil
+}
+
+// recover takes back, at once, up to max of the held messages whose
+// leases ran out, sorted by stream sequence: the server redelivers them in
+// the order their leases ran out, which is not the stream's when the
+// crashed process extended some later than others.
+func (s *Source) recover(ctx context.Context, held, max int) ([]consume.Delivery, error) {
+	ds, err := s.pull(ctx, min(held, max), true)
+	slices.SortStableFunc(ds, func(a, b consume.Delivery) int {
+		return cmp.Compare(a.Message().Metadata.(*Metadata).StreamSeq, b.Message().Metadata.(*Metadata).StreamSeq)
+	})
+	return ds, err
 }
 
 // Receive waits until at least one message is available and returns at
@@ -275,7 +349,10 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 // nats.go. It returns an error when ctx ends (wrapping ctx's error), after
 // Close (wrapping bulwark.ErrClosed), and for failures that will not pass:
 // the connection closed, the stream or the consumer not found or deleted,
-// a consumer Config the server refuses.
+// a consumer Config the server refuses. A Receive whose ctx ends while its
+// pull request waits on the server returns when the request ends (within
+// FetchWait), with the messages it brought if any, so that none is left
+// unread.
 func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
 	s.check()
 	if max < 1 {
@@ -289,6 +366,16 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 		var ds []consume.Delivery
 		cons, err := s.consumer(ctx)
 		if err == nil {
+			held, werr := s.waitOutLeases(ctx)
+			switch {
+			case werr != nil:
+				return nil, fmt.Errorf("natsconsume: Receive: %w", werr)
+			case held > 0:
+				// A failure shows again in the fetch below.
+				if ds, _ = s.recover(ctx, held, max); len(ds) > 0 {
+					return ds, nil
+				}
+			}
 			ds, err = s.fetch(ctx, cons, n)
 			if len(ds) > 0 {
 				return ds, nil
@@ -318,68 +405,159 @@ func (s *Source) Receive(ctx context.Context, max int) ([]consume.Delivery, erro
 // fetch asks for up to n messages that are there now; when there are none,
 // it waits for one, with a pull request for one message that expires on
 // the server after FetchWait, then asks for up to n-1 more that are there.
-// A pull request is never abandoned while the server may still answer it:
-// when ctx ends during the wait, the request is kept for the next Receive
-// (or for Close, which hands back what it brings), so that no message is
-// sent to a subscription nobody reads.
 func (s *Source) fetch(ctx context.Context, cons jetstream.Consumer, n int) ([]consume.Delivery, error) {
+	ds, err := s.pull(ctx, n, true)
+	// A refusal of a no-wait request (such as "Exceeded MaxAckPending")
+	// is not a failure: the waiting request below then waits.
+	if len(ds) > 0 || err != nil && (permanent(err) || ctx.Err() != nil) {
+		return ds, s.fetchError(ctx, cons, err)
+	}
+	if ds, err = s.pull(ctx, 1, false); len(ds) == 0 {
+		return nil, s.fetchError(ctx, cons, err)
+	}
+	if n > 1 && ctx.Err() == nil {
+		more, _ := s.pull(ctx, n-1, true) // what arrived is returned; the rest waits for the next Receive
+		ds = append(ds, more...)
+	}
+	return ds, nil
+}
+
+// pullRequest is JetStream's request for the next messages of a pull
+// consumer.
+type pullRequest struct {
+	Batch   int           `json:"batch"`
+	Expires time.Duration `json:"expires,omitempty"`
+	NoWait  bool          `json:"no_wait,omitempty"`
+}
+
+// pull sends one pull request for up to n messages, without waiting on the
+// server for any (noWait) or waiting up to FetchWait, and returns what it
+// brings. The request is never left open on the server: pull returns when
+// the server ends it (with a status, or once it has sent n messages), even
+// when ctx ends first, so that no message is sent into a subscription
+// nobody reads (nats-server 2.9 even loses a redelivered message offered
+// to a request whose subscriber is gone, until its AckWait runs out, and
+// delivers the next message twice). Messages that arrive after ctx ended
+// are returned with a nil error; without any, ctx's error is. Only when the
+// server's answer is lost with a connection (no end within FetchWait + 1s)
+// does pull stop waiting: it drains the subscription, and returns what
+// still arrives.
+func (s *Source) pull(ctx context.Context, n int, noWait bool) ([]consume.Delivery, error) {
+	// The server sends at most n messages and one status: a channel with
+	// room for them never drops one (SubscribeSync's would take 64k
+	// slots, half a megabyte, per request).
+	ch := make(chan *nats.Msg, n+8)
+	sub, err := s.nc.ChanSubscribe(s.nc.NewInbox(), ch)
+	if err != nil {
+		return nil, err
+	}
+	req := pullRequest{Batch: n, NoWait: noWait}
+	limit := time.Second // the server answers a no-wait request at once
+	if !noWait {
+		req.Expires = s.cfg.FetchWait
+		limit += s.cfg.FetchWait
+	}
+	body, _ := json.Marshal(req)
+	if err := s.nc.PublishRequest(s.next, sub.Subject, body); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	// Not ctx: the request runs to its end on the server either way.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
 	var ds []consume.Delivery
-	collect := func(b jetstream.MessageBatch, err error) error {
-		if err != nil {
-			return err
-		}
-		for msg := range b.Messages() {
-			ds = append(ds, s.delivery(msg))
-		}
-		return b.Error()
-	}
-	s.mu.Lock()
-	waiting := s.waiting
-	s.mu.Unlock()
-	if waiting == nil {
-		// A refusal of a no-wait request (such as "Exceeded
-		// MaxAckPending") is not a failure: the waiting request below
-		// then waits.
-		if err := collect(cons.FetchNoWait(n)); err != nil && permanent(err) {
-			return ds, s.fetchError(ctx, cons, err)
-		}
-		if len(ds) > 0 {
+	done := func(err error) ([]consume.Delivery, error) {
+		switch {
+		case len(ds) > 0:
 			return ds, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
 		}
-		b, err := cons.Fetch(1, jetstream.FetchMaxWait(s.cfg.FetchWait))
-		if err != nil {
-			return nil, s.fetchError(ctx, cons, err)
-		}
-		waiting = b
-		s.mu.Lock()
-		s.waiting = b
-		s.mu.Unlock()
+		return nil, err
 	}
-	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("natsconsume: Receive: %w", ctx.Err())
-	case msg, ok := <-waiting.Messages():
-		s.mu.Lock()
-		s.waiting = nil
-		s.mu.Unlock()
-		if !ok {
-			if err := waiting.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-				return nil, s.fetchError(ctx, cons, err)
+	for len(ds) < n {
+		var msg *nats.Msg
+		select {
+		case msg = <-ch:
+		case <-rctx.Done():
+			ds = append(ds, s.abandon(sub, ch)...)
+			return done(nil) // the answer was lost: ask again
+		}
+		if msg.Reply != "" {
+			ds = append(ds, s.delivery(msg))
+			continue
+		}
+		switch code := msg.Header.Get("Status"); code {
+		case "100": // a heartbeat or flow control: not an answer
+			continue
+		case "404", "408": // no messages, or the request expired: done
+			err = nil
+		case "409":
+			err = statusError(msg)
+		case "503":
+			err = nats.ErrNoResponders
+		default:
+			err = fmt.Errorf("nats: status %s %s", code, msg.Header.Get("Description"))
+		}
+		_ = sub.Unsubscribe()
+		return done(err)
+	}
+	_ = sub.Unsubscribe()
+	return ds, nil
+}
+
+// statusError is the error a 409 answer to a pull request stands for.
+func statusError(msg *nats.Msg) error {
+	desc := msg.Header.Get("Description")
+	switch lower := strings.ToLower(desc); {
+	case strings.Contains(lower, "consumer deleted"):
+		return jetstream.ErrConsumerDeleted
+	case strings.Contains(lower, "leadership change"):
+		return jetstream.ErrConsumerLeadershipChanged
+	case strings.Contains(lower, "server shutdown"):
+		return jetstream.ErrServerShutdown
+	}
+	return fmt.Errorf("nats: %s", desc)
+}
+
+// abandon ends a pull request whose answer was lost: it drains the
+// subscription and returns the messages that still arrive, sent by the
+// server before it saw the unsubscription.
+func (s *Source) abandon(sub *nats.Subscription, ch chan *nats.Msg) []consume.Delivery {
+	var late []consume.Delivery
+	take := func() {
+		for {
+			select {
+			case msg := <-ch:
+				if msg.Reply != "" {
+					late = append(late, s.delivery(msg))
+				}
+			default:
+				return
 			}
-			return nil, nil
 		}
-		ds = append(ds, s.delivery(msg))
-		if n > 1 {
-			_ = collect(cons.FetchNoWait(n - 1)) // what arrived is returned; the rest waits for the next Receive
-		}
-		return ds, nil
 	}
+	if err := sub.Drain(); err == nil {
+		// The drain is over once the server has answered a ping sent
+		// after the unsubscription; nothing comes after that.
+		deadline := time.Now().Add(s.cfg.AckTimeout)
+		for sub.IsValid() && time.Now().Before(deadline) {
+			take()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	_ = sub.Unsubscribe()
+	take()
+	return late
 }
 
 // fetchError wraps a failed fetch's error, finding out first, when nobody
 // answered the pull request, whether the consumer or its stream is gone.
 func (s *Source) fetchError(ctx context.Context, cons jetstream.Consumer, err error) error {
-	if errors.Is(err, nats.ErrNoResponders) {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil {
 		// Nobody answers pull requests: the consumer is gone, or
 		// JetStream is not there for a moment. Ask which.
 		if _, ierr := cons.Info(ctx); errors.Is(ierr, jetstream.ErrConsumerNotFound) || errors.Is(ierr, jetstream.ErrStreamNotFound) {
@@ -405,32 +583,15 @@ func permanent(err error) bool {
 }
 
 // Close marks the Source closed: a later Receive returns an error wrapping
-// bulwark.ErrClosed. When a Receive ended by its ctx left a pull request
-// waiting on the server, Close waits within ctx for it to end (FetchWait
-// at most, plus a second of slack) and releases (Nak) any message it
-// brings, for prompt redelivery. The durable consumer stays on the server
-// with what was acknowledged; deliveries not settled are delivered again
-// once their AckWait runs out. Close never closes js's connection. It
-// returns ctx's error (wrapped) if ctx ended before the pull request did.
-func (s *Source) Close(ctx context.Context) error {
+// bulwark.ErrClosed. The durable consumer stays on the server with what was
+// acknowledged; deliveries not settled are delivered again once their
+// AckWait runs out. Between Receives the Source holds no pull request or
+// subscription, so Close has nothing to wait for; it never closes js's
+// connection, and returns nil.
+func (s *Source) Close(context.Context) error {
 	s.check()
 	s.mu.Lock()
 	s.closed = true
-	waiting := s.waiting
-	s.waiting = nil
 	s.mu.Unlock()
-	if waiting == nil {
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("natsconsume: Close: waiting for a pull request to end: %w", ctx.Err())
-		case msg, ok := <-waiting.Messages():
-			if !ok {
-				return nil
-			}
-			_ = s.nc.Publish(msg.Reply(), nakBody)
-		}
-	}
+	return nil
 }

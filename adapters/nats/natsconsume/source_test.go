@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-go/bulwark/adapters/nats/natsconsume"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/adapters/nats/natstest"
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,7 +37,9 @@ func newEnv(t *testing.T, url string) *env {
 	nc, js := natstest.Connect(t, url)
 	st, name := natstest.Stream(t, js, 0)
 	return &env{t: t, nc: nc, js: js, stream: st, name: name,
-		cfg: natsconsume.Config{Stream: name, Durable: "d_" + randomName()}}
+		// A short FetchWait: a Receive whose ctx ends returns when its
+		// pull request does, so waits for nothing end within d+FetchWait.
+		cfg: natsconsume.Config{Stream: name, Durable: "d_" + randomName(), FetchWait: 200 * time.Millisecond}}
 }
 
 func randomName() string {
@@ -87,7 +90,8 @@ func receive(t *testing.T, src *natsconsume.Source, n int) []consume.Delivery {
 	return got
 }
 
-// nothing asserts that src receives nothing within d.
+// nothing asserts that src receives nothing within d (and the FetchWait
+// its last pull request may run past d).
 func nothing(t *testing.T, src *natsconsume.Source, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -194,18 +198,25 @@ func testAcked(t *testing.T, confirm bool) {
 }
 
 func TestReleaseRedeliversAtOnceWithTheNextAttempt(t *testing.T) {
-	e := newEnv(t, natstest.Server(t))
-	e.publish(consume.Message{ID: "a", Key: "k"})
-	src := e.source(nil) // AckWait 30s: only the Release can bring it back
-	d := receive(t, src, 1)[0]
-	start := time.Now()
-	require.NoError(t, d.Release(context.Background()))
-	again := receive(t, src, 1)[0]
-	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Equal(t, "a", again.Message().ID)
-	assert.Equal(t, "k", again.Message().Key)
-	assert.Equal(t, 2, again.Message().Attempt)
-	require.NoError(t, again.Ack(context.Background()))
+	for name, release := range map[string]func(consume.Delivery) error{
+		"Release":      func(d consume.Delivery) error { return d.Release(context.Background()) },
+		"Redeliver(0)": func(d consume.Delivery) error { return d.Redeliver(context.Background(), 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, natstest.Server(t))
+			e.publish(consume.Message{ID: "a", Key: "k"})
+			src := e.source(nil) // AckWait 30s: only the Release can bring it back
+			d := receive(t, src, 1)[0]
+			start := time.Now()
+			require.NoError(t, release(d))
+			again := receive(t, src, 1)[0]
+			assert.Less(t, time.Since(start), 5*time.Second)
+			assert.Equal(t, "a", again.Message().ID)
+			assert.Equal(t, "k", again.Message().Key)
+			assert.Equal(t, 2, again.Message().Attempt)
+			require.NoError(t, again.Ack(context.Background()))
+		})
+	}
 }
 
 func TestRedeliverWaitsTheDelay(t *testing.T) {
@@ -350,7 +361,7 @@ func TestReceiveBatchesUpToMaxBatch(t *testing.T) {
 // returns ctx's error.
 func TestReceiveWaitsForAMessage(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	src := e.source(func(c *natsconsume.Config) { c.FetchWait = 200 * time.Millisecond })
+	src := e.source(nil)
 	go func() {
 		time.Sleep(700 * time.Millisecond)
 		e.publish(consume.Message{ID: "late"})
@@ -379,7 +390,8 @@ func TestReceiveRidesOutAServerRestart(t *testing.T) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	_, name := natstest.Stream(t, js, 0)
-	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond})
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: name, Durable: "d", FetchWait: 300 * time.Millisecond,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) { t.Logf("%s %v", time.Now().Format("05.000"), e.LogValue()) })})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -440,42 +452,70 @@ func TestReceiveReportsWhatItRidesOut(t *testing.T) {
 	}
 }
 
-// TestCloseHandsBackWhatAWaitingRequestBrings: a Receive cancelled while
-// its pull request waits leaves the request on the server; the message it
-// then brings is released by Close and delivered at once to the next
-// Source, not after its AckWait.
-func TestCloseHandsBackWhatAWaitingRequestBrings(t *testing.T) {
+// TestACancelledReceiveLeavesNoRequestBehind: a Receive whose ctx ends
+// while its pull request waits returns when the request ends on the server
+// (FetchWait), with a message that came meanwhile; without one, with ctx's
+// error, and a message published afterwards goes to the next Source at
+// once, as a first delivery, not into a subscription nobody reads.
+func TestACancelledReceiveLeavesNoRequestBehind(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	first := e.source(func(c *natsconsume.Config) { c.FetchWait = 2 * time.Second })
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	first := e.source(func(c *natsconsume.Config) { c.FetchWait = time.Second }) // AckWait 30s
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err := first.Receive(ctx, 1)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	e.publish(consume.Message{ID: "into the waiting request"})
-	require.NoError(t, first.Close(context.Background()))
+	time.AfterFunc(500*time.Millisecond, func() { e.publish(consume.Message{ID: "meanwhile"}) })
+	ds, err := first.Receive(ctx, 1)
+	require.NoError(t, err, "the message the request brought after ctx ended")
+	assert.Equal(t, []string{"meanwhile"}, ids(ds))
+	ackAll(t, ds)
 
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
 	start := time.Now()
-	second := e.source(nil) // AckWait 30s
+	_, err = first.Receive(ctx, 1)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.GreaterOrEqual(t, time.Since(start), 800*time.Millisecond, "returned when the request ended")
+	require.NoError(t, first.Close(context.Background()))
+	e.publish(consume.Message{ID: "after"})
+
+	start = time.Now()
+	second := e.source(nil)
 	d := receive(t, second, 1)[0]
-	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Equal(t, "into the waiting request", d.Message().ID)
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Equal(t, "after", d.Message().ID)
+	assert.Equal(t, 1, d.Message().Attempt, "never delivered to the first Source")
 	require.NoError(t, d.Ack(context.Background()))
 }
 
-// TestReceiveResumesAWaitingRequest: a later Receive returns what the
-// request a cancelled one left brings.
-func TestReceiveResumesAWaitingRequest(t *testing.T) {
+// TestCancelRacingADeliveryLosesNothing: Receives cancelled around the
+// moment the server sends a message into their pull request, again and
+// again; every message is received promptly afterwards (one the server
+// sent before it saw the unsubscription is read while draining and
+// released, not left to its AckWait of 30s).
+func TestCancelRacingADeliveryLosesNothing(t *testing.T) {
 	e := newEnv(t, natstest.Server(t))
-	src := e.source(func(c *natsconsume.Config) { c.FetchWait = 2 * time.Second })
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := src.Receive(ctx, 1)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	e.publish(consume.Message{ID: "a"})
-	d := receive(t, src, 1)[0]
-	assert.Equal(t, "a", d.Message().ID)
-	assert.Equal(t, 1, d.Message().Attempt)
-	require.NoError(t, d.Ack(context.Background()))
+	src := e.source(nil)
+	for i := range 30 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan []consume.Delivery)
+		go func() {
+			ds, _ := src.Receive(ctx, 1)
+			done <- ds
+		}()
+		time.Sleep(20 * time.Millisecond)
+		id := fmt.Sprint("m", i)
+		go e.publish(consume.Message{ID: id})
+		time.Sleep(time.Duration(i%6) * 100 * time.Microsecond)
+		cancel()
+		ds := <-done
+		if len(ds) == 0 {
+			start := time.Now()
+			ds = receive(t, src, 1)
+			assert.Less(t, time.Since(start), 5*time.Second, "message %s waited for its AckWait", id)
+		}
+		require.Len(t, ds, 1)
+		assert.Equal(t, id, ds[0].Message().ID)
+		require.NoError(t, ds[0].Ack(context.Background()))
+	}
 }
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
@@ -493,7 +533,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 		{func(c *natsconsume.Config) { c.FilterSubjects = []string{">.a"} }, `has ">" before its last token`},
 		{func(c *natsconsume.Config) { c.AckWait = time.Millisecond }, "natsconsume: Config.AckWait must be 0 (meaning 30s) or in [100ms, 24h0m0s], got 1ms"},
 		{func(c *natsconsume.Config) { c.AckWait = -time.Second }, "Config.AckWait must be"},
-		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 1s) or in [100ms, 5m0s], got 1h0m0s"},
+		{func(c *natsconsume.Config) { c.FetchWait = time.Hour }, "natsconsume: Config.FetchWait must be 0 (meaning 1s) or in [100ms, 1m0s], got 1h0m0s"},
 		{func(c *natsconsume.Config) { c.AckTimeout = time.Nanosecond }, "Config.AckTimeout must be 0 (meaning 5s) or in [10ms, 5m0s]"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = -2 }, "natsconsume: Config.MaxAckPending must be 0 (meaning 1000), natsconsume.Unlimited or in [1, 1e6], got -2"},
 		{func(c *natsconsume.Config) { c.MaxAckPending = 1e6 + 1 }, "Config.MaxAckPending must be"},
@@ -531,13 +571,208 @@ func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
 	assert.Equal(t, natsconsume.DefaultAckTimeout, d.AckTimeout)
 	e := newEnv(t, natstest.Server(t))
 	e.publish(consume.Message{ID: "x"})
-	ackAll(t, receive(t, e.source(nil), 1))
+	ackAll(t, receive(t, e.source(func(c *natsconsume.Config) { *c = natsconsume.Config{Stream: c.Stream, Durable: c.Durable} }), 1))
 	cons, err := e.stream.Consumer(context.Background(), e.cfg.Durable)
 	require.NoError(t, err)
 	ci := cons.CachedInfo()
 	assert.Equal(t, jetstream.AckExplicitPolicy, ci.Config.AckPolicy)
+	assert.Equal(t, jetstream.DeliverAllPolicy, ci.Config.DeliverPolicy)
 	assert.Equal(t, d.AckWait, ci.Config.AckWait)
 	assert.Equal(t, d.MaxAckPending, ci.Config.MaxAckPending)
 	assert.Equal(t, -1, ci.Config.MaxDeliver, "the Consumer decides when to give up, not the server")
 	assert.Equal(t, e.cfg.Durable, ci.Config.Durable)
+}
+
+func TestFilterSubjects(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	for _, sub := range []string{"a", "b", "c.x", "c.y"} {
+		e.publish(consume.Message{ID: sub, Topic: e.name + "." + sub})
+	}
+	src := e.source(func(c *natsconsume.Config) { c.FilterSubjects = []string{e.name + ".a", e.name + ".c.>"} })
+	ds := receive(t, src, 3)
+	assert.Equal(t, []string{"a", "c.x", "c.y"}, ids(ds))
+	ackAll(t, ds)
+	nothing(t, src, 500*time.Millisecond)
+
+	one := e.source(func(c *natsconsume.Config) { c.Durable = "only_b"; c.FilterSubjects = []string{e.name + ".b"} })
+	ds = receive(t, one, 1)
+	assert.Equal(t, []string{"b"}, ids(ds))
+	ackAll(t, ds)
+	nothing(t, one, 500*time.Millisecond)
+}
+
+// TestRedeliverCountsTowardsMaxAckPending: a message waiting for its
+// delayed redelivery still takes a place of MaxAckPending.
+func TestRedeliverCountsTowardsMaxAckPending(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"}, consume.Message{ID: "b"})
+	src := e.source(func(c *natsconsume.Config) { c.MaxAckPending = 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := src.Receive(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, ids(d), "MaxAckPending 1")
+	require.NoError(t, d[0].Redeliver(context.Background(), 2*time.Second))
+	nothing(t, src, time.Second)
+	d = receive(t, src, 1)
+	assert.Equal(t, []string{"a"}, ids(d), "the redelivery comes first")
+	ackAll(t, d)
+	ackAll(t, receive(t, src, 1))
+}
+
+// TestDecodeReadsDamagedHeadersAsFarAsItCan: a value listed as base64 that
+// is not, and a creation time that is not one, are kept as sent and
+// replaced by the stream's timestamp; the message is still delivered.
+func TestDecodeReadsDamagedHeadersAsFarAsItCan(t *testing.T) {
+	stored := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	meta := &jetstream.MsgMetadata{Stream: "S", NumDelivered: 1, Timestamp: stored}
+	meta.Sequence.Stream = 4
+	m := natsconsume.Decode(meta, "s", nats.Header{
+		natsoutbox.KeyHeader:       {"%%%"},
+		natsoutbox.EncodedHeader:   {natsoutbox.KeyHeader, "h"},
+		natsoutbox.CreatedAtHeader: {"yesterday"},
+		natsconsume.HeadersHeader:  {"[{"},
+		"h":                        {"aGk="},
+	}, []byte("x"), "")
+	assert.Equal(t, "S:4", m.ID)
+	assert.Equal(t, "%%%", m.Key)
+	assert.Equal(t, stored, m.PublishedAt)
+	assert.Equal(t, map[string]string{"h": "hi"}, m.Headers)
+	assert.Equal(t, []byte("x"), m.Payload)
+}
+
+// TestAckTimeoutBoundsAnUnansweredAck: an acknowledgement the server does
+// not answer (here: for a consumer deleted and made again under the same
+// name, which has not delivered that sequence) fails after AckTimeout when
+// its ctx has no deadline, with an error that is not ErrGone, and may be
+// tried again.
+func TestAckTimeoutBoundsAnUnansweredAck(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"})
+	src := e.source(func(c *natsconsume.Config) { c.AckTimeout = 300 * time.Millisecond })
+	d := receive(t, src, 1)[0]
+	ctx := context.Background()
+	require.NoError(t, e.stream.DeleteConsumer(ctx, e.cfg.Durable))
+	_, err := e.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: e.cfg.Durable, AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "nothing.here"})
+	require.NoError(t, err)
+
+	start := time.Now()
+	err = d.Ack(ctx)
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, consume.ErrGone)
+	assert.ErrorIs(t, err, nats.ErrTimeout)
+	assert.ErrorContains(t, err, "natsconsume: acknowledging a: no answer from the server within Config.AckTimeout (300ms)")
+	assert.GreaterOrEqual(t, elapsed, 300*time.Millisecond)
+	assert.Less(t, elapsed, 3*time.Second)
+	assert.NotContains(t, d.Ack(ctx).Error(), "already settled", "a failed Ack may be tried again")
+}
+
+// TestReceiveWaitsOnItsClock: the waits between failed fetches are timed
+// by Config.Clock: on a fake clock Receive tries again only when the clock
+// has moved on by the reported delay.
+func TestReceiveWaitsOnItsClock(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	_, js := natstest.Connect(t, ns.ClientURL())
+	fake := clocktest.New(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	events := make(chan natsconsume.FetchFailed, 10)
+	src, err := natsconsume.New(js, natsconsume.Config{Stream: "S", Durable: "d", Clock: fake,
+		Observer: bulwark.ObserverFunc(func(_ context.Context, ev bulwark.Event) { events <- ev.(natsconsume.FetchFailed) })})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := src.Receive(ctx, 1)
+		done <- err
+	}()
+	for want := 1; want <= 3; want++ {
+		ev := <-events
+		assert.Equal(t, want, ev.Failures)
+		fake.BlockUntil(1) // Receive waits on the fake clock
+		select {
+		case ev := <-events:
+			t.Fatalf("tried again before the clock moved: %+v", ev)
+		case <-time.After(100 * time.Millisecond):
+		}
+		fake.Advance(ev.Delay)
+	}
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
+// TestWaitOutLeasesKeepsKeyOrderAcrossACrash: a process that crashed
+// holding the first message of a key leaves it unacknowledged; the next
+// message of the key was never delivered. A new Source hands out the
+// second one first, unless WaitOutLeases, with which the first comes back
+// first, after its AckWait.
+func TestWaitOutLeasesKeepsKeyOrderAcrossACrash(t *testing.T) {
+	const ackWait = 500 * time.Millisecond
+	for _, wait := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WaitOutLeases=%v", wait), func(t *testing.T) {
+			e := newEnv(t, natstest.Server(t))
+			cfg := func(c *natsconsume.Config) { c.AckWait = ackWait; c.WaitOutLeases = wait }
+			e.publish(consume.Message{ID: "first", Key: "k"})
+			crashed := e.source(cfg)
+			held := receive(t, crashed, 1)
+			require.Equal(t, []string{"first"}, ids(held)) // never settled: the process is gone
+			e.publish(consume.Message{ID: "second", Key: "k"})
+
+			start := time.Now()
+			next := e.source(cfg)
+			got := receive(t, next, 1)
+			if !wait {
+				assert.Equal(t, []string{"second"}, ids(got), "JetStream hands out the undelivered message first")
+				return
+			}
+			assert.GreaterOrEqual(t, time.Since(start), ackWait)
+			require.Equal(t, []string{"first"}, ids(got), "the held message comes back first")
+			assert.Equal(t, 2, got[0].Message().Attempt)
+			ackAll(t, got)
+			got = receive(t, next, 1)
+			assert.Equal(t, []string{"second"}, ids(got))
+			ackAll(t, got)
+		})
+	}
+}
+
+// TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld: with nothing delivered
+// and unacknowledged, WaitOutLeases does not wait.
+func TestWaitOutLeasesStartsAtOnceWhenNothingIsHeld(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	e.publish(consume.Message{ID: "a"})
+	start := time.Now()
+	src := e.source(func(c *natsconsume.Config) { c.AckWait = 5 * time.Second; c.WaitOutLeases = true })
+	ackAll(t, receive(t, src, 1))
+	assert.Less(t, time.Since(start), 3*time.Second)
+}
+
+// TestWaitOutLeasesReturnsHeldMessagesInStreamOrder: the crashed process
+// extended the first message of a key (it was running) later than the
+// second (waiting behind it), so the server redelivers the second first;
+// the new Source returns them in stream order.
+func TestWaitOutLeasesReturnsHeldMessagesInStreamOrder(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	cfg := func(c *natsconsume.Config) { c.AckWait = time.Second; c.WaitOutLeases = true }
+	e.publish(consume.Message{ID: "first", Key: "k"}, consume.Message{ID: "second", Key: "k"}, consume.Message{ID: "third", Key: "k"})
+	crashed := e.source(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	held, err := crashed.Receive(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []string{"first", "second"}, ids(held))
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, held[0].Extend(ctx)) // its lease now runs out half a second after the second's
+
+	next := e.source(cfg)
+	got, err := next.Receive(ctx, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"first", "second"}, ids(got), "the held messages, in stream order")
+	ackAll(t, got)
+	got = receive(t, next, 1)
+	assert.Equal(t, []string{"third"}, ids(got))
+	ackAll(t, got)
 }

@@ -65,6 +65,11 @@
 //	bulwark.outbox.backlog                        gauge {message}         (ObserveRelay)
 //	bulwark.outbox.lag                            gauge s                 age of the oldest unpublished message (ObserveRelay)
 //	bulwark.outbox.dead_letters                   gauge {message}         (ObserveRelay)
+//	bulwark.consume.failed_runs                   counter {run}           messaging.destination.name, error.type
+//	bulwark.consume.redelivered_messages          counter {message}       messaging.destination.name, bulwark.consume.in_process
+//	bulwark.consume.dead_lettered_messages        counter {message}       messaging.destination.name, error.type
+//	bulwark.consume.released_messages             counter {message}       messaging.destination.name
+//	bulwark.consume.dropped_messages              counter {message}       messaging.destination.name, error.type
 //	bulwark.saga.step.duration                    histogram s             bulwark.saga.step, bulwark.saga.compensation, error.type on failure
 //	bulwark.saga.compensations                    counter {saga}          error.type of the cause
 //	bulwark.saga.outcomes                         counter {saga}          bulwark.saga.status
@@ -104,6 +109,7 @@
 // (MessageCarrier) before it is enqueued; TracePublisher publishes it in a
 // producer span that continues that trace and passes its own context on to
 // the broker; Consume runs the consumer's handler in a consumer span, child
-// of the publish span. One trace then spans the request, the commit, the
-// relay, the broker and the consumer.
+// of the publish span, and ConsumeMiddleware does the same for every
+// handler of a consume.Consumer. One trace then spans the request, the
+// commit, the relay, the broker and the consumer.
 package otelbulwark

@@ -8,6 +8,7 @@ import (
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/circuitbreaker"
+	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/eventsource"
 	"github.com/bulwark-go/bulwark/fallback"
@@ -18,6 +19,7 @@ import (
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
 	"github.com/bulwark-go/bulwark/timeout"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // Observe records e, an event of any bulwark component whose Observer the
@@ -99,6 +101,16 @@ func (t *Telemetry) Observe(ctx context.Context, e bulwark.Event) {
 		t.limited(ev)
 	case bulwarkhttp.LimiterFailed:
 		t.limiterFailed(ctx, ev)
+	case consume.Failed:
+		t.inst.cmFailed.Add(ctx, 1, consumeFailure(ev.Name, ev.Topic, ev.Err))
+	case consume.Redelivered:
+		t.inst.cmRedelivered.Add(ctx, 1, with(ev.Name, semconv.MessagingDestinationName(ev.Topic), consumeInProcessKey.Bool(ev.InProcess)))
+	case consume.DeadLettered:
+		t.inst.cmDeadLettered.Add(ctx, 1, consumeFailure(ev.Name, ev.Topic, ev.Err))
+	case consume.Released:
+		t.inst.cmReleased.Add(ctx, 1, with(ev.Name, semconv.MessagingDestinationName(ev.Topic)))
+	case consume.Dropped:
+		t.inst.cmDropped.Add(ctx, 1, consumeFailure(ev.Name, ev.Topic, ev.Err))
 	}
 	addSpanEvent(ctx, e)
 }

@@ -24,11 +24,15 @@ type MessageCarrier struct {
 var _ propagation.TextMapCarrier = MessageCarrier{}
 
 // Get returns the value of the header key, or "" when there is none.
-func (c MessageCarrier) Get(key string) string {
-	if v, ok := c.Message.Headers[key]; ok {
+func (c MessageCarrier) Get(key string) string { return getFold(c.Message.Headers, key) }
+
+// getFold returns the value of headers[key], or of a key differing from it
+// only in case, or "".
+func getFold(headers map[string]string, key string) string {
+	if v, ok := headers[key]; ok {
 		return v
 	}
-	for k, v := range c.Message.Headers {
+	for k, v := range headers {
 		if strings.EqualFold(k, key) {
 			return v
 		}

@@ -187,6 +187,8 @@ type instruments struct {
 	fbActivations                              metric.Int64Counter
 	chaosFaults                                metric.Int64Counter
 	obPublished, obRetried, obDeadLettered     metric.Int64Counter
+	cmFailed, cmRedelivered, cmDeadLettered    metric.Int64Counter
+	cmReleased, cmDropped                      metric.Int64Counter
 	obPublishLag                               metric.Float64Histogram
 	obBacklog, obDeadLetters                   metric.Int64ObservableGauge
 	obLag                                      metric.Float64ObservableGauge
@@ -269,6 +271,17 @@ func (in *instruments) create(m metric.Meter) error {
 		"Age of the oldest outbox message not yet published; 0 with no backlog.")
 	in.obDeadLetters = mk.intGauge("bulwark.outbox.dead_letters", "{message}",
 		"Outbox dead letters waiting for Replay or Discard.")
+
+	in.cmFailed = mk.counter("bulwark.consume.failed_runs", "{run}",
+		"Handler runs of consumed messages that failed (not counting shutdowns).")
+	in.cmRedelivered = mk.counter("bulwark.consume.redelivered_messages", "{message}",
+		"Failed consumed messages set to be delivered again later.")
+	in.cmDeadLettered = mk.counter("bulwark.consume.dead_lettered_messages", "{message}",
+		"Consumed messages stored as dead letters and acknowledged.")
+	in.cmReleased = mk.counter("bulwark.consume.released_messages", "{message}",
+		"Consumed messages given back unsettled at a shutdown.")
+	in.cmDropped = mk.counter("bulwark.consume.dropped_messages", "{message}",
+		"Consumed messages that could not be settled (their delivery was gone).")
 
 	in.sagaStepDuration = mk.seconds("bulwark.saga.step.duration",
 		"Duration of saga step invocations (actions and compensations).", durationBounds)

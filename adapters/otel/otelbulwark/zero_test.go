@@ -45,8 +45,9 @@ func TestZeroTelemetryPanicsClearly(t *testing.T) {
 		"Consume": func(tel *otelbulwark.Telemetry) {
 			_ = tel.Consume(ctx, msg, func(context.Context) error { return nil })
 		},
-		"Trace":         func(tel *otelbulwark.Telemetry) { _ = tel.Trace("t") },
-		"TraceAttempts": func(tel *otelbulwark.Telemetry) { _ = tel.TraceAttempts() },
+		"ConsumeMiddleware": func(tel *otelbulwark.Telemetry) { _ = tel.ConsumeMiddleware() },
+		"Trace":             func(tel *otelbulwark.Telemetry) { _ = tel.Trace("t") },
+		"TraceAttempts":     func(tel *otelbulwark.Telemetry) { _ = tel.TraceAttempts() },
 	} {
 		if got := panicValue(func() { call(new(otelbulwark.Telemetry)) }); got != want {
 			t.Errorf("%s on a zero Telemetry: panic %v, want %q", name, got, want)
