@@ -80,7 +80,7 @@ type work struct {
 	n    int // messages per operation
 	// setup prepares the work for one sub-benchmark and returns the
 	// handler body, or nil to do nothing.
-	setup func(b *testing.B) *inboxWork
+	setup func(tb testing.TB) *inboxWork
 }
 
 // inboxWork records a message in the inbox and inserts its row, in one
@@ -100,11 +100,11 @@ func (w *inboxWork) handle(ctx context.Context, id, key string, p []byte) error 
 }
 
 var (
-	emptyWork = work{name: "empty", n: 20000, setup: func(*testing.B) *inboxWork { return nil }}
+	emptyWork = work{name: "empty", n: 20000, setup: func(testing.TB) *inboxWork { return nil }}
 	pgWork    = work{name: "pginbox", n: 3000, setup: setupInbox}
 )
 
-func setupInbox(b *testing.B) *inboxWork {
+func setupInbox(b testing.TB) *inboxWork {
 	pool, _ := benchpg.Pool(b, func(c *pgxpool.Config) { c.MaxConns = concurrency })
 	ctx := context.Background()
 	store, err := pgidempotency.New(pool, pgidempotency.Config{})
@@ -184,7 +184,7 @@ func (e *env) handle(ctx context.Context, id, key string, p []byte) error {
 	return nil
 }
 
-func newEnv(b *testing.B, w work) *env {
+func newEnv(b testing.TB, w work) *env {
 	e := &env{url: natsURL(b), counter: &counter{}}
 	e.nc, e.js = natstest.Connect(b, e.url)
 	var prefix string
@@ -200,7 +200,7 @@ func newEnv(b *testing.B, w work) *env {
 // natsoutbox.KeyHeader, natsoutbox.CreatedAtHeader), over `keys` keys,
 // with the ID also in watermill's UUID header so that watermill's
 // unmarshaler finds it as message.UUID.
-func (e *env) publish(b *testing.B, n int) {
+func (e *env) publish(b testing.TB, n int) {
 	ctx := context.Background()
 	if err := e.stream.Purge(ctx); err != nil {
 		b.Fatal(err)
@@ -233,7 +233,7 @@ func (e *env) message(i int) *nats.Msg {
 }
 
 // kick publishes one more message without waiting for its acknowledgement.
-func (e *env) kick(b *testing.B) {
+func (e *env) kick(b testing.TB) {
 	if _, err := e.js.PublishMsgAsync(e.message(0)); err != nil {
 		b.Error(err)
 	}
@@ -241,7 +241,7 @@ func (e *env) kick(b *testing.B) {
 
 // acked waits until the server counts no message of the consumer named
 // durable pending or unacknowledged.
-func (e *env) acked(b *testing.B, durable string) {
+func (e *env) acked(b testing.TB, durable string) {
 	ctx := context.Background()
 	var info func(context.Context) (*jetstream.ConsumerInfo, error)
 	if cons, err := e.stream.Consumer(ctx, durable); err == nil {
@@ -274,8 +274,8 @@ type impl struct {
 	name    string
 	durable string
 	// init runs once per sub-benchmark.
-	init    func(b *testing.B, e *env)
-	prepare func(b *testing.B, e *env) (start, stop func())
+	init    func(b testing.TB, e *env)
+	prepare func(b testing.TB, e *env) (start, stop func())
 }
 
 func run(b *testing.B, w work, impls []impl) {
@@ -327,16 +327,25 @@ func run(b *testing.B, w work, impls []impl) {
 	}
 }
 
-// BenchmarkEmptyHandler: messages/s through a handler that does nothing.
-func BenchmarkEmptyHandler(b *testing.B) {
-	run(b, emptyWork, []impl{bulwarkImpl(false), bulwarkImpl(true), watermillImpl(false), watermillImpl(true), loopImpl("loop", 1, false), loopImpl("loop-doubleack", concurrency, true)})
+// impls returns the consumers measured with w: the loop handles the
+// empty handler's messages one at a time, the inbox's 16 at once.
+func impls(w work) []impl {
+	loopWorkers := 1
+	if w.name != emptyWork.name {
+		loopWorkers = concurrency
+	}
+	return []impl{
+		bulwarkImpl(false), bulwarkImpl(true), watermillImpl(false), watermillImpl(true),
+		loopImpl("loop", loopWorkers, false), loopImpl("loop-doubleack", concurrency, true),
+	}
 }
+
+// BenchmarkEmptyHandler: messages/s through a handler that does nothing.
+func BenchmarkEmptyHandler(b *testing.B) { run(b, emptyWork, impls(emptyWork)) }
 
 // BenchmarkInboxHandler: messages/s through a handler that records the
 // message in pgidempotency's Inbox and inserts one row in its transaction.
-func BenchmarkInboxHandler(b *testing.B) {
-	run(b, pgWork, []impl{bulwarkImpl(false), bulwarkImpl(true), watermillImpl(false), watermillImpl(true), loopImpl("loop", concurrency, false), loopImpl("loop-doubleack", concurrency, true)})
-}
+func BenchmarkInboxHandler(b *testing.B) { run(b, pgWork, impls(pgWork)) }
 
 // bulwarkImpl is consume.New over natsconsume as a user would configure it:
 // the defaults (16 handlers, 256 messages held, pulls of up to 100, 3
@@ -351,7 +360,7 @@ func bulwarkImpl(unconfirmed bool) impl {
 	if unconfirmed {
 		name = "bulwark-unconfirmed"
 	}
-	return consumeImpl(name, func(b *testing.B, e *env, durable string) consume.Source {
+	return consumeImpl(name, func(b testing.TB, e *env, durable string) consume.Source {
 		src, err := natsconsume.New(e.js, natsconsume.Config{Stream: e.name, Durable: durable, AckWithoutConfirm: unconfirmed})
 		if err != nil {
 			b.Fatal(err)
@@ -360,13 +369,13 @@ func bulwarkImpl(unconfirmed bool) impl {
 	})
 }
 
-func consumeImpl(name string, source func(b *testing.B, e *env, durable string) consume.Source) impl {
+func consumeImpl(name string, source func(b testing.TB, e *env, durable string) consume.Source) impl {
 	durable := name
 	return impl{
 		name:    name,
 		durable: durable,
-		init:    func(b *testing.B, e *env) { createConsumer(b, e, durable) },
-		prepare: func(b *testing.B, e *env) (func(), func()) {
+		init:    func(b testing.TB, e *env) { createConsumer(b, e, durable) },
+		prepare: func(b testing.TB, e *env) (func(), func()) {
 			src := countingSource{source(b, e, durable), &e.receives}
 			dl, err := natsconsume.NewDeadLetters(e.js, natsconsume.DeadLetterConfig{Stream: e.dlName, Subject: e.dlName + ".dead"})
 			if err != nil {
@@ -416,7 +425,7 @@ func consumeImpl(name string, source func(b *testing.B, e *env, durable string) 
 // createConsumer creates the durable pull consumer a pull-based
 // implementation uses, as natsconsume would (explicit acks, every message,
 // MaxAckPending 1000), so that its creation is not timed.
-func createConsumer(b *testing.B, e *env, durable string) {
+func createConsumer(b testing.TB, e *env, durable string) {
 	_, err := e.js.CreateOrUpdateConsumer(context.Background(), e.name, jetstream.ConsumerConfig{
 		Durable:       durable,
 		Description:   "bulwark natsconsume",
@@ -466,7 +475,7 @@ func watermillImpl(ackAsync bool) impl {
 	return impl{
 		name:    durable,
 		durable: durable,
-		init: func(b *testing.B, e *env) {
+		init: func(b testing.TB, e *env) {
 			pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
 				URL: e.url, Marshaler: &wmnats.NATSMarshaler{}, JetStream: jsConfig(e),
 			}, logger)
@@ -494,7 +503,7 @@ func watermillImpl(ackAsync bool) impl {
 				b.Fatal(err)
 			}
 		},
-		prepare: func(b *testing.B, e *env) (func(), func()) {
+		prepare: func(b testing.TB, e *env) (func(), func()) {
 			sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
 				URL:              e.url,
 				QueueGroupPrefix: durable,
@@ -572,8 +581,8 @@ func loopImpl(name string, workers int, doubleAck bool) impl {
 	return impl{
 		name:    name,
 		durable: durable,
-		init:    func(b *testing.B, e *env) { createConsumer(b, e, durable) },
-		prepare: func(b *testing.B, e *env) (func(), func()) {
+		init:    func(b testing.TB, e *env) { createConsumer(b, e, durable) },
+		prepare: func(b testing.TB, e *env) (func(), func()) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			var failed atomic.Pointer[error]
