@@ -2,12 +2,9 @@ package consumefault_test
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -24,6 +21,7 @@ import (
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
+	"github.com/bulwark-go/bulwark/tests/internal/pgschema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -167,38 +165,18 @@ func parsePayload(p []byte) (k, idx int, err error) {
 	return k, idx, err
 }
 
-// faultSchema makes a schema of its own on BULWARK_POSTGRES_DSN with the
-// effects and dead tables, dropped at the end, and returns a DSN using it.
+// faultSchema makes a schema of its own with the effects and dead tables,
+// dropped at the end, and returns a DSN using it.
 func faultSchema(t *testing.T) string {
-	base := testenv.PostgresDSN(t)
-	var b [6]byte
-	_, _ = crand.Read(b[:])
-	schema := "consumefault_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
+	schema, dsn := pgschema.New(t, "consumefault_")
+	conn, err := pgx.Connect(context.Background(), dsn)
 	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema+`;
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(context.Background(), `
 		CREATE TABLE `+schema+`.effects (id bigserial PRIMARY KEY, msg_id text NOT NULL, key int NOT NULL, idx int NOT NULL);
 		CREATE TABLE `+schema+`.dead (msg_id text PRIMARY KEY, payload text NOT NULL, attempts int NOT NULL)`)
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return dsn
 }
 
 // runFault publishes the workload, consumes it with processes killed

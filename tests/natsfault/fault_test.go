@@ -2,13 +2,10 @@ package natsfault_test
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -25,6 +22,7 @@ import (
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
+	"github.com/bulwark-go/bulwark/tests/internal/pgschema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -83,38 +81,6 @@ func runRelay() {
 	fail(relay.Run(ctx))
 }
 
-// faultSchema makes a schema of its own on BULWARK_POSTGRES_DSN, dropped at
-// the end, and returns its name and a DSN using it.
-func faultSchema(t *testing.T) (string, string) {
-	base := testenv.PostgresDSN(t)
-	var b [6]byte
-	_, _ = crand.Read(b[:])
-	schema := "fault_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return schema, u.String()
-}
-
 // TestFaultRelayKilled writes 100,000 messages over 1,000 keys from
 // concurrent writers while relay processes are killed with SIGKILL at random
 // moments and restarted (two of them at once for part of the time), their
@@ -144,7 +110,7 @@ func runFault(t *testing.T, natsURL string, restartBroker func(time.Duration)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	schema, dsn := faultSchema(t)
+	schema, dsn := pgschema.New(t, "fault_")
 	pool, err := pgxpool.New(ctx, dsn)
 	require.NoError(t, err)
 	defer pool.Close()
