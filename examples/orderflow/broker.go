@@ -9,6 +9,7 @@ import (
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/chaos"
+	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -30,6 +31,10 @@ type broker struct {
 // and dropped.
 const duplicateWindow = 5 * time.Minute
 
+// deadStream is the stream that keeps the messages the order processor
+// gave up on (natsconsume.DeadLetters), to list, replay or discard.
+const deadStream = "DEAD"
+
 func startBroker(ctx context.Context, dir string) (*broker, error) {
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,
 		StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true})
@@ -48,6 +53,9 @@ func startBroker(ctx context.Context, dir string) (*broker, error) {
 	}
 	if b.js, err = jetstream.New(b.conn); err == nil {
 		b.stream, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Duplicates: duplicateWindow})
+	}
+	if err == nil {
+		_, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: deadStream, Subjects: []string{"dead.>"}})
 	}
 	if err != nil {
 		b.close()
@@ -121,4 +129,41 @@ func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count 
 		return nil, nil, err
 	}
 	return relay, bulwark.Start(context.Background(), relay), nil
+}
+
+// loseAcks wraps the order processor's Source in chaos: it counts the
+// deliveries, and loses some acks. A lost ack fails (the Consumer lets the
+// message go, event Dropped) and is a Nak, which has JetStream deliver the
+// message again at once, as it would after AckWait.
+func loseAcks(src consume.Source, seed uint64, count *counters) (consume.Source, error) {
+	lose, err := chaos.New(chaos.Config{Seed: seed, Faults: chaos.Faults{ErrorRate: 0.08}})
+	return lossySource{src, lose, count}, err
+}
+
+type lossySource struct {
+	consume.Source
+	lose  *chaos.Injector
+	count *counters
+}
+
+func (s lossySource) Receive(ctx context.Context, max int) ([]consume.Delivery, error) {
+	ds, err := s.Source.Receive(ctx, max)
+	s.count.delivered.Add(int64(len(ds)))
+	for i, d := range ds {
+		ds[i] = lossyDelivery{d, s.lose}
+	}
+	return ds, err
+}
+
+type lossyDelivery struct {
+	consume.Delivery
+	lose *chaos.Injector
+}
+
+func (d lossyDelivery) Ack(ctx context.Context) error {
+	err := d.lose.Do(ctx, d.Delivery.Ack)
+	if errors.Is(err, chaos.ErrInjected) {
+		_ = d.Release(ctx)
+	}
+	return err
 }

@@ -56,7 +56,7 @@ type facts struct {
 	// The outbox and the broker.
 	backlog, outboxDeadLetters int
 	streamMessages             int
-	poison                     int
+	consumerDeadLetters        int // in the processor's DEAD stream
 
 	// The saga log: each order's saga status.
 	sagas map[string]saga.Status
@@ -184,9 +184,9 @@ func judge(f facts) []Check {
 		"%d notifications; orders notified wrongly: %s", sum(f.notified), list(notes))
 
 	check("nothing left in a dead letter",
-		f.outboxDeadLetters == 0 && f.poison == 0 && statuses[saga.NeedsAttention]+statuses[saga.Abandoned] == 0,
-		"%d outbox dead letters, %d poison messages, %d sagas needing attention",
-		f.outboxDeadLetters, f.poison, statuses[saga.NeedsAttention]+statuses[saga.Abandoned])
+		f.outboxDeadLetters == 0 && f.consumerDeadLetters == 0 && statuses[saga.NeedsAttention]+statuses[saga.Abandoned] == 0,
+		"%d outbox dead letters, %d processor dead letters, %d sagas needing attention",
+		f.outboxDeadLetters, f.consumerDeadLetters, statuses[saga.NeedsAttention]+statuses[saga.Abandoned])
 	return checks
 }
 
@@ -288,7 +288,11 @@ func audit(ctx context.Context, fl *flow) (facts, error) {
 	if f.streamMessages, err = fl.broker.messages(ctx); err != nil {
 		return f, err
 	}
-	f.poison = int(fl.processor.poison.Load())
+	letters, err := fl.processor.deadLetters.List(ctx, 1, 10_000)
+	if err != nil {
+		return f, err
+	}
+	f.consumerDeadLetters = len(letters)
 	snaps, err := fl.processor.orch.List(ctx, saga.ListQuery{})
 	if err != nil {
 		return f, err

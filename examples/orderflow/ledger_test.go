@@ -107,7 +107,7 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		{"a customer was told twice", func(f *facts) { f.notified["order-0001"] = 2 }, []string{notified}},
 		{"a customer was never told", func(f *facts) { delete(f.notified, "order-0001") }, []string{notified}},
 		{"a compensated order was notified", func(f *facts) { f.notified["order-0002"] = 1 }, []string{notified}},
-		{"a poison message", func(f *facts) { f.poison = 1 }, []string{dead}},
+		{"a message the processor dead-lettered", func(f *facts) { f.consumerDeadLetters = 1 }, []string{dead}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := clone(goodFacts())

@@ -28,14 +28,19 @@
 //     (outbox.Relay with natsoutbox), each with its ID as Nats-Msg-Id, so
 //     the stream drops the copy when a lost ack makes the relay publish an
 //     event again.
-//   - The order processor (processor.go) consumes the events through an
-//     idempotent consumer (idempotency.Inbox) and runs a saga per order
-//     (saga.go): reserve inventory, charge the payment (the pivot), ship
-//     and notify (retriable), releasing the reservation when the card is
-//     declined. Each step calls its service through its own client
-//     (downstream.go): retry → circuit breaker → bulkhead → timeout, with
-//     a hedge for the notifications, and passes the step's stable
-//     idempotency key, so that no retry charges a card twice.
+//   - The order processor (processor.go) consumes the events with a
+//     consume.Consumer fed by natsconsume from a durable JetStream
+//     consumer: up to 64 orders at once, each acked once its saga ended,
+//     a failed one retried in place and then delivered again, one that
+//     keeps failing (10 deliveries) or cannot be read dead-lettered to the
+//     DEAD stream. Chaos loses some of its acks; the handler runs each
+//     message once (idempotency.Inbox), so a redelivery is skipped. Each
+//     order runs a saga (saga.go): reserve inventory, charge the payment
+//     (the pivot), ship and notify (retriable), releasing the reservation
+//     when the card is declined. Each step calls its service through its
+//     own client (downstream.go): retry → circuit breaker → bulkhead →
+//     timeout, with a hedge for the notifications, and passes the step's
+//     stable idempotency key, so that no retry charges a card twice.
 //   - The payment, inventory and notification services (payments.go,
 //     inventory.go, notifications.go) do each key's work once. Chaos
 //     injectors make them fail in four phases (flow.go): calm, payments
@@ -49,7 +54,8 @@
 // order accepted once despite the duplicates; every outbox message
 // delivered; every saga completed or compensated; no card charged twice;
 // the stock of compensated orders back; every completed order notified
-// once. It exits with status 1 if a check fails.
+// once; nothing left in the outbox's or the processor's dead letters. It
+// exits with status 1 if a check fails.
 package main
 
 import (

@@ -4,36 +4,30 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
-	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
+	"github.com/bulwark-go/bulwark/adapters/nats/natsconsume"
 	"github.com/bulwark-go/bulwark/chaos"
+	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// processor is the order processor: it consumes orders.created from
-// JetStream and runs the order saga for each order.
+// processor is the order processor: a consume.Consumer takes orders.created
+// in from JetStream and runs the order saga for each order.
 type processor struct {
 	orch        *saga.Orchestrator[Order]
 	inbox       *idempotency.Inbox
-	lostAcks    *chaos.Injector
-	consumer    jetstream.ConsumeContext
+	deadLetters *natsconsume.DeadLetters
+	consumer    *consume.Consumer
+	services    *bulwark.Group // the consumer's and the orchestrator's Run
 	downstreams []*downstream
 	story       *story
 	count       *counters
-	poison      atomic.Int64 // messages no redelivery could fix
-
-	ctx      context.Context // ends when the processor closes
-	cancel   context.CancelFunc
-	handlers sync.WaitGroup
-	running  *bulwark.Group // the orchestrator's Run
 }
 
 // serviceURLs are where the processor finds its downstream services.
@@ -43,7 +37,6 @@ type serviceURLs struct {
 
 func startProcessor(ctx context.Context, st storage, db *database, b *broker, urls serviceURLs, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
 	p := &processor{story: story, count: count}
-	p.ctx, p.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
 		if !ok {
@@ -96,22 +89,18 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 	if err != nil {
 		return nil, err
 	}
-	// Run takes over the sagas of an orchestrator that died (none do in
-	// this run): any instance resumes them where their log says.
-	p.running = bulwark.Start(p.ctx, p.orch)
-
-	// The idempotent consumer. JetStream delivers at least once: again
-	// when an ack is lost, when the processor restarts before acking, or
-	// when AckWait passes. The inbox runs the handler once per message ID
-	// and answers every later delivery with "processed".
+	// The idempotent inbox. JetStream delivers at least once (again after
+	// a lost ack, a restart, an AckWait run out); the inbox runs the saga
+	// once per message ID and answers every later delivery "processed".
 	//
-	// Why not the transactional inbox (sqliteidempotency.Inbox), which
-	// records the message in the same transaction as the handler's writes?
-	// The handler's writes here are the saga's, in the saga store, which
-	// takes no caller's transaction; and holding SQLite's write lock for a
-	// whole saga would run the sagas one at a time. The saga's ID is the
-	// order's, so even a delivery the inbox let through twice would find
-	// the saga there (saga.ErrExists) and start nothing.
+	// Why not the transactional inbox (sqliteidempotency.Inbox, which
+	// consume.InboxHandler takes), which records the message in the same
+	// transaction as the handler's writes? The handler's writes here are
+	// the saga's, in the saga store, which takes no caller's transaction;
+	// and holding SQLite's write lock for a whole saga would run the sagas
+	// one at a time. The saga's ID is the order's, so even a delivery the
+	// inbox let through twice would find the saga there (saga.ErrExists)
+	// and start nothing.
 	records, err := st.idempotency(ctx, db)
 	if err != nil {
 		return nil, err
@@ -133,86 +122,76 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 	if err != nil {
 		return nil, err
 	}
-	// Chaos between the processor and JetStream: some acks are lost.
-	if p.lostAcks, err = chaos.New(chaos.Config{Seed: seed, Faults: chaos.Faults{ErrorRate: 0.08}}); err != nil {
+
+	// The consumer: natsconsume pulls orders.created from a durable
+	// JetStream consumer; consume.Consumer runs handle on each message, up
+	// to 64 sagas side by side, acks it once handle returned nil, extends
+	// its AckWait meanwhile, retries it (in place, then redelivered later)
+	// when handle fails, and dead-letters it to the DEAD stream after its
+	// 10th delivery, or at once when no delivery can fix it.
+	if p.deadLetters, err = natsconsume.NewDeadLetters(b.js, natsconsume.DeadLetterConfig{Stream: deadStream, Subject: "dead.order-processor"}); err != nil {
 		return nil, err
 	}
-
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, "ORDERS", jetstream.ConsumerConfig{
-		Durable:       "order-processor",
-		FilterSubject: "orders.created",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute, // a message is acked when its saga has ended
-		MaxAckPending: 64,              // at most this many sagas in flight
+	src, err := natsconsume.New(b.js, natsconsume.Config{Stream: "ORDERS", Durable: "order-processor", FilterSubjects: []string{"orders.created"}})
+	if err != nil {
+		return nil, err
+	}
+	// Chaos between the processor and JetStream: some acks are lost.
+	lossy, err := loseAcks(src, seed, count)
+	if err != nil {
+		return nil, err
+	}
+	p.consumer, err = consume.New(lossy, consume.Chain(consume.HandlerFunc(p.handle), consume.Recover()), consume.Config{
+		Name:        "order-processor",
+		Observer:    bulwark.ObserverFunc(p.observe),
+		Concurrency: 64,
+		DeadLetters: p.deadLetters,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if p.consumer, err = cons.Consume(p.deliver); err != nil {
-		return nil, err
-	}
+	// The orchestrator's Run takes over the sagas of an orchestrator that
+	// died (none do here): any instance resumes them where their log says.
+	p.services = bulwark.Start(context.Background(), p.consumer, p.orch)
 	ok = true
 	return p, nil
 }
 
-// deliver handles each delivery on a goroutine of its own: sagas take
-// seconds, and run side by side.
-func (p *processor) deliver(msg jetstream.Msg) {
-	p.handlers.Add(1)
-	go func() {
-		defer p.handlers.Done()
-		p.handle(msg)
-	}()
-}
-
-func (p *processor) handle(msg jetstream.Msg) {
-	p.count.delivered.Add(1)
-	m, err := natsoutbox.Decode(msg.Subject(), msg.Headers(), msg.Data())
+// handle runs the order's saga to its end, once per message ID. A saga
+// that completed, was compensated, waits for an operator or exists already
+// (Run drives it if unfinished) is a handled message. handle ignores the
+// end of its context, which Execute takes as the caller giving up on the
+// order (it compensates a saga short of its pivot): the orchestrator's
+// Close stops the sagas at a shutdown, for Run (here or in another
+// instance) to resume, and the Consumer gives their messages back.
+func (p *processor) handle(ctx context.Context, m *consume.Message) error {
 	var ev orderEvent
-	if err == nil {
-		err = json.Unmarshal(m.Payload, &ev)
+	if err := json.Unmarshal(m.Payload, &ev); err != nil || ev.OrderID == "" {
+		return consume.Permanent(fmt.Errorf("an unreadable event (%q): %v", m.Payload, err))
 	}
-	if err != nil {
-		// A poison message: no redelivery will make it readable. Stop its
-		// redelivery and say so; a real service would keep it aside.
-		p.poison.Add(1)
-		p.story.say("processor: an unreadable message (%v) is terminated", err)
-		_ = msg.Term()
-		return
-	}
-	_, err = p.inbox.Process(p.ctx, m.ID.String(), func(ctx context.Context) error {
-		return p.runSaga(ctx, ev)
+	order := Order{ID: ev.OrderID, Client: ev.Client, SKU: ev.SKU, Qty: ev.Qty, Cents: ev.Cents, Card: ev.Card}
+	_, err := p.inbox.Process(context.WithoutCancel(ctx), m.ID, func(ctx context.Context) error {
+		err := p.orch.Execute(ctx, order.ID, order)
+		if errors.Is(err, saga.ErrCompensated) || errors.Is(err, saga.ErrNeedsAttention) || errors.Is(err, saga.ErrExists) {
+			return nil
+		}
+		return err
 	})
-	if err != nil {
-		// Another delivery of it is being handled, or the saga stopped
-		// short (the processor is closing): JetStream delivers it again.
-		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-	if p.lostAcks.Do(p.ctx, func(context.Context) error { return nil }) != nil {
-		p.story.say("processor: the ack for %s's orders.created was lost; JetStream will deliver it again", ev.OrderID)
-		_ = msg.Nak() // what a lost ack comes to, without waiting AckWait for it
-		return
-	}
-	_ = msg.Ack()
+	return err
 }
 
-// runSaga runs the order's saga to its end. A saga that completed, was
-// compensated or waits for an operator is a handled message; so is one
-// that exists already (Run drives it if it is unfinished).
-//
-// Execute takes the end of its context as the caller giving up on the
-// order, and compensates a saga short of its pivot: so the saga runs on a
-// context the processor's shutdown does not end. Shutting down is Close's
-// job: it stops each saga at its next transition, for Run (here or in
-// another instance) to resume.
-func (p *processor) runSaga(ctx context.Context, ev orderEvent) error {
-	order := Order{ID: ev.OrderID, Client: ev.Client, SKU: ev.SKU, Qty: ev.Qty, Cents: ev.Cents, Card: ev.Card}
-	err := p.orch.Execute(context.WithoutCancel(ctx), ev.OrderID, order)
-	if err == nil || errors.Is(err, saga.ErrCompensated) || errors.Is(err, saga.ErrNeedsAttention) || errors.Is(err, saga.ErrExists) {
-		return nil
+// observe tells the lost acks and the dead letters.
+func (p *processor) observe(_ context.Context, e bulwark.Event) {
+	switch e := e.(type) {
+	case consume.Dropped:
+		if errors.Is(e.Err, chaos.ErrInjected) {
+			p.story.say("processor: the ack for %s's %s was lost; JetStream will deliver it again", e.Key, e.Topic)
+		} else {
+			p.story.say("processor: settling %s's %s failed (%v); JetStream will deliver it again", e.Key, e.Topic, e.Err)
+		}
+	case consume.DeadLettered:
+		p.story.say("processor: gave up on message %s on %s after %d runs (%v): it waits in the %s stream", e.ID, e.Topic, e.Runs, e.Err, deadStream)
 	}
-	return err
 }
 
 // finished tells the end of each saga.
@@ -239,24 +218,24 @@ func (p *processor) finished(ev saga.Finished) {
 	}
 }
 
-// close stops consuming, stops the orchestrator (the step invocations in
-// flight finish and are written; the sagas' messages go back to JetStream,
-// unacknowledged, for Run here or in another instance to resume), and waits
-// for the deliveries in hand.
+// close stops consuming and the orchestrator: the step invocations in
+// flight finish and are written (those still running after 10s are cut
+// short), and the sagas' messages go back to JetStream unacknowledged, for
+// Run here or in another instance to resume.
 func (p *processor) close() {
-	if p.consumer != nil {
-		p.consumer.Stop()
-		<-p.consumer.Closed()
-	}
-	if p.running != nil {
+	if p.services != nil {
+		// Stop receiving, and cut the handlers' context now: they go on
+		// (see handle) until the orchestrator's Close stops their sagas.
+		now, cut := context.WithCancel(context.Background())
+		cut()
+		_ = p.consumer.Close(now)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := p.running.Stop(ctx); err != nil {
-			p.story.say("processor: stopping the orchestrator: %v", err)
+		defer cancel()
+		if err := p.services.Stop(ctx); err != nil {
+			p.story.say("processor: stopping: %v", err)
 		}
-		cancel()
+		<-p.services.Done() // the Consumer has given the messages back
 	}
-	p.cancel()
-	p.handlers.Wait()
 	for _, d := range p.downstreams {
 		d.close()
 	}
