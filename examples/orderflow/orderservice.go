@@ -147,7 +147,11 @@ func (s *orderService) create(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	order := orderEvent{Client: r.Header.Get(clientHeader), orderRequest: req}
 	key := idempotency.AttemptFrom(ctx).Ref().Key
-	if err := s.write(ctx, &order, key); err != nil {
+	// Once begun, the order is written whatever the client does (see
+	// writeTimeout).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if err := s.write(wctx, &order, key); err != nil {
 		problem(w, http.StatusServiceUnavailable, "the order could not be written: "+err.Error())
 		return
 	}
@@ -157,6 +161,13 @@ func (s *orderService) create(w http.ResponseWriter, r *http.Request) {
 	_ = s.late.Do(context.WithoutCancel(ctx), func(context.Context) error { return nil })
 	writeJSON(w, http.StatusCreated, order)
 }
+
+// writeTimeout bounds a service's write of an order or a charge. The write
+// runs on a context the caller cannot cancel: a commit cut short by a client
+// that stopped waiting may have committed all the same while reporting an
+// error, and answering that error would release the idempotency key, so
+// that the client's retry writes a second order or charges a card twice.
+const writeTimeout = 10 * time.Second
 
 func (s *orderService) write(ctx context.Context, order *orderEvent, key string) error {
 	tx, err := s.db.BeginTx(ctx, nil)

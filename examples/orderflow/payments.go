@@ -88,7 +88,11 @@ func (s *paymentService) charge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	id, err := s.record(ctx, idempotency.AttemptFrom(ctx).Ref().Key, req)
+	// Once begun, the charge is recorded whatever the caller does (see
+	// writeTimeout).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	id, err := s.record(wctx, idempotency.AttemptFrom(ctx).Ref().Key, req)
 	if err != nil {
 		problem(w, http.StatusServiceUnavailable, "the charge could not be recorded: "+err.Error())
 		return
