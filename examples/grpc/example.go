@@ -215,7 +215,15 @@ func run(ctx context.Context, w io.Writer, tl timeline) (*report, error) {
 	}
 	defer cc.Close()
 	client := testgrpc.NewTestServiceClient(cc)
-	healthClient := healthpb.NewHealthClient(cc)
+	// Health is probed as an orchestrator would, on a connection of its
+	// own: through cc the client's open breaker would refuse the probes
+	// exactly while the server reports NOT_SERVING.
+	probe, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer probe.Close()
+	healthClient := healthpb.NewHealthClient(probe)
 
 	// An idempotent charge: sent twice with one key, taken once.
 	chargeCtx := metadata.AppendToOutgoingContext(ctx, bulwarkgrpc.MetadataIdempotencyKey, "order-42", "x-client", "checkout")
