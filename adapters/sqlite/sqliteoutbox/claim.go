@@ -28,6 +28,8 @@ func (s *Store) Claim(ctx context.Context, req outbox.ClaimRequest) (outbox.Batc
 	var tok [16]byte
 	_, _ = rand.Read(tok[:])
 	b := &batch{s: s, token: hex.EncodeToString(tok[:])}
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqliteoutbox: claiming: %w", err)
@@ -164,6 +166,8 @@ func (b *batch) Finish(ctx context.Context, o outbox.Outcome) error {
 	}
 	b.leased = false
 	s := b.s
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqliteoutbox: recording a batch: %w", err)
@@ -219,6 +223,8 @@ func (b *batch) Release(ctx context.Context) error {
 		return nil
 	}
 	b.leased = false
+	b.s.writes.Lock()
+	defer b.s.writes.Unlock()
 	if _, err := b.s.db.ExecContext(context.WithoutCancel(ctx), b.s.sql.release, b.token); err != nil {
 		return fmt.Errorf("sqliteoutbox: releasing a batch: %w", err)
 	}

@@ -34,6 +34,7 @@ package sqliteoutbox
 import (
 	"database/sql"
 	"errors"
+	"sync"
 
 	"github.com/bulwark-go/bulwark/outbox"
 )
@@ -61,6 +62,11 @@ func DefaultConfig() Config {
 type Store struct {
 	db  *sql.DB
 	sql statements
+	// writes serializes the relay's write transactions (Claim, Finish,
+	// Release) in this process: concurrent claimers then queue on it in
+	// turn, where SQLite's busy handler, which sleeps and tries again,
+	// could starve one of them past busy_timeout.
+	writes sync.Mutex
 
 	table      string // Config.Table
 	migrations []Migration
