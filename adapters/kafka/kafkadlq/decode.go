@@ -11,29 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// wireAttempt is a retry.Attempt in the Bulwark-Attempts header.
-type wireAttempt struct {
-	Number   int       `json:"number"`
-	Start    time.Time `json:"start"`
-	Duration string    `json:"duration"`
-	Err      string    `json:"error,omitempty"`
-	Delay    string    `json:"delay,omitempty"`
-}
-
-func toWire(as []retry.Attempt) []wireAttempt {
-	ws := make([]wireAttempt, len(as))
-	for i, a := range as {
-		ws[i] = wireAttempt{Number: a.Number, Start: a.Start, Duration: a.Duration.String()}
-		if a.Err != nil {
-			ws[i].Err = a.Err.Error()
-		}
-		if a.Delay != 0 {
-			ws[i].Delay = a.Delay.String()
-		}
-	}
-	return ws
-}
-
 // Decode reads back a dead letter that a Sink wrote. decode turns the
 // record into the item; nil means the reverse of the Sink's default: a
 // *kgo.Record item is rebuilt as it was consumed (origin topic, partition,
@@ -50,23 +27,8 @@ func Decode[T any](rec *kgo.Record, decode func(*kgo.Record) (T, error)) (retry.
 	if !haveFinal || !haveHist {
 		return letter, fmt.Errorf("%w: no %s and %s headers", ErrNotADeadLetter, ErrorHeader, AttemptsHeader)
 	}
-	var ws []wireAttempt
-	if err := json.Unmarshal(hist, &ws); err != nil {
+	if err := json.Unmarshal(hist, &letter.Attempts); err != nil {
 		return letter, fmt.Errorf("kafkadlq: bad %s header: %w", AttemptsHeader, err)
-	}
-	letter.Attempts = make([]retry.Attempt, len(ws))
-	for i, w := range ws {
-		a := retry.Attempt{Number: w.Number, Start: w.Start, Err: textError(w.Err)}
-		var err error
-		if a.Duration, err = time.ParseDuration(w.Duration); err != nil {
-			return letter, fmt.Errorf("kafkadlq: bad %s header: attempt %d: duration: %w", AttemptsHeader, i+1, err)
-		}
-		if w.Delay != "" {
-			if a.Delay, err = time.ParseDuration(w.Delay); err != nil {
-				return letter, fmt.Errorf("kafkadlq: bad %s header: attempt %d: delay: %w", AttemptsHeader, i+1, err)
-			}
-		}
-		letter.Attempts[i] = a
 	}
 	letter.Err = textError(string(final))
 	if decode == nil {

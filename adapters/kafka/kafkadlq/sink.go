@@ -138,7 +138,7 @@ func (s *Sink[T]) record(letter retry.DeadLetter[T]) (*kgo.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkadlq: encoding a dead letter's item: %w", err)
 	}
-	hist, err := json.Marshal(toWire(letter.Attempts))
+	hist, err := json.Marshal(letter.Attempts)
 	if err != nil {
 		return nil, fmt.Errorf("kafkadlq: encoding a dead letter's attempts: %w", err)
 	}

@@ -132,7 +132,7 @@ func (d *DeadLetters) DeadLetter(ctx context.Context, letter retry.DeadLetter[co
 		final = letter.Err.Error()
 	}
 	setValue(h, ErrorHeader, final)
-	hist, err := json.Marshal(toWire(letter.Attempts))
+	hist, err := json.Marshal(letter.Attempts)
 	if err != nil {
 		return fmt.Errorf("natsconsume: encoding the attempts of %s: %w", m.ID, err)
 	}
@@ -250,9 +250,8 @@ func readLetter(raw *jetstream.RawStreamMsg) Letter {
 	if final := textValue(h, ErrorHeader); final != "" {
 		l.Err = errors.New(final)
 	}
-	var ws []wireAttempt
-	if json.Unmarshal([]byte(h.Get(AttemptsHeader)), &ws) == nil {
-		l.Attempts = fromWire(ws)
+	if json.Unmarshal([]byte(h.Get(AttemptsHeader)), &l.Attempts) != nil {
+		l.Attempts = nil // a damaged history is left out, not half read
 	}
 	return l
 }

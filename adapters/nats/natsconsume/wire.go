@@ -3,7 +3,6 @@ package natsconsume
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/textproto"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/consume"
-	"github.com/bulwark-go/bulwark/retry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -232,43 +230,4 @@ func createdAt(t time.Time) string {
 		t = u
 	}
 	return t.Format(time.RFC3339Nano)
-}
-
-// wireAttempt is a retry.Attempt in AttemptsHeader, as kafkadlq writes it.
-type wireAttempt struct {
-	Number   int       `json:"number"`
-	Start    time.Time `json:"start"`
-	Duration string    `json:"duration"`
-	Err      string    `json:"error,omitempty"`
-	Delay    string    `json:"delay,omitempty"`
-}
-
-func toWire(as []retry.Attempt) []wireAttempt {
-	ws := make([]wireAttempt, len(as))
-	for i, a := range as {
-		ws[i] = wireAttempt{Number: a.Number, Start: a.Start, Duration: a.Duration.String()}
-		if a.Err != nil {
-			ws[i].Err = a.Err.Error()
-		}
-		if a.Delay != 0 {
-			ws[i].Delay = a.Delay.String()
-		}
-	}
-	return ws
-}
-
-// fromWire reads the history back; a duration it cannot parse is zero.
-func fromWire(ws []wireAttempt) []retry.Attempt {
-	as := make([]retry.Attempt, len(ws))
-	for i, w := range ws {
-		as[i] = retry.Attempt{Number: w.Number, Start: w.Start}
-		as[i].Duration, _ = time.ParseDuration(w.Duration)
-		if w.Delay != "" {
-			as[i].Delay, _ = time.ParseDuration(w.Delay)
-		}
-		if w.Err != "" {
-			as[i].Err = errors.New(w.Err)
-		}
-	}
-	return as
 }
