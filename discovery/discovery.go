@@ -26,7 +26,8 @@ type Update struct {
 type Resolver interface {
 	// Watch follows service's endpoints. The returned channel receives the
 	// current set as soon as it is known and then every change (a resolver
-	// may also repeat an unchanged set); it is closed after ctx ends. Watch
+	// may also repeat an unchanged set); a watcher that reads slowly may
+	// miss sets in between, never the latest. It is closed after ctx ends. Watch
 	// itself fails only for a service name the resolver cannot watch at all,
 	// with an error that says why.
 	Watch(ctx context.Context, service string) (<-chan Update, error)
