@@ -40,7 +40,7 @@ func (t *Timeout) doDetached(ctx context.Context, d deadline, op func(context.Co
 			}
 			if o.panicked {
 				t.logger.Error("timeout: detached operation panicked after its deadline",
-					"timeout", t.timeout, "panic", fmt.Sprint(o.panicVal), "stack", string(debug.Stack()))
+					"timeout", d.settings.timeout, "panic", fmt.Sprint(o.panicVal), "stack", string(debug.Stack()))
 			}
 		}()
 		o.err = op(d.ctx)
@@ -48,14 +48,14 @@ func (t *Timeout) doDetached(ctx context.Context, d deadline, op func(context.Co
 
 	select {
 	case o := <-done:
-		return t.finish(ctx, o, d.end())
+		return t.finish(ctx, d, o)
 	case <-d.ctx.Done():
 		if !state.CompareAndSwap(running, abandoned) {
 			// op returned as the context ended: take its outcome.
-			return t.finish(ctx, <-done, d.end())
+			return t.finish(ctx, d, <-done)
 		}
 		if d.end() {
-			return t.result(ctx, nil, true, true)
+			return t.result(ctx, d.settings, nil, true, true)
 		}
 		return fmt.Errorf("timeout: left the operation running: %w", ctx.Err())
 	}
@@ -63,9 +63,10 @@ func (t *Timeout) doDetached(ctx context.Context, d deadline, op func(context.Co
 
 // finish reports the outcome of a detached op that returned while Do waited,
 // raising its panic on the caller's goroutine.
-func (t *Timeout) finish(ctx context.Context, o outcome, timedOut bool) error {
+func (t *Timeout) finish(ctx context.Context, d deadline, o outcome) error {
+	timedOut := d.end()
 	if o.panicked {
 		panic(o.panicVal)
 	}
-	return t.result(ctx, o.err, timedOut, false)
+	return t.result(ctx, d.settings, o.err, timedOut, false)
 }

@@ -36,6 +36,13 @@
 // its context, the real clock, and slog.Default for a detached op's late
 // panic.
 //
+// # Run-time settings
+//
+// Reconfigure changes Timeout and Detach while calls run: each call reads the
+// settings once, when it starts, and keeps them to its end, so a call never
+// runs under half of one configuration and half of another. Settings returns
+// what the Timeout runs with now.
+//
 // # Events
 //
 // With Config.Observer set, a Timeout reports TimedOut for every call that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -58,16 +59,45 @@ func DefaultConfig() Config {
 type Timeout struct {
 	name     string
 	observer bulwark.Observer
-	timeout  time.Duration
-	detach   bool
 	logger   *slog.Logger
 	clock    clock.Clock
-	system   bool  // clock is clock.System: deadlines are the runtime's timers
-	cause    error // context.Cause of a context this Timeout ended
+	system   bool // clock is clock.System: deadlines are the runtime's timers
+	cfg      Config
+	settings atomic.Pointer[settings]
+}
+
+// settings are what Reconfigure changes: each call reads them once, when it
+// starts, and keeps them to its end.
+type settings struct {
+	timeout time.Duration
+	detach  bool
+	cause   error // context.Cause of a context this Timeout ended
 }
 
 // New returns a Timeout, or an error naming the first invalid field of cfg.
 func New(cfg Config) (*Timeout, error) {
+	s, err := newSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	c := clock.OrSystem(cfg.Clock)
+	t := &Timeout{
+		name:     cfg.Name,
+		observer: cfg.Observer,
+		logger:   logger,
+		clock:    c,
+		system:   c == clock.System,
+		cfg:      cfg,
+	}
+	t.settings.Store(s)
+	return t, nil
+}
+
+func newSettings(cfg Config) (*settings, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("timeout: Config.Timeout must be >= 0 (0 means %v), got %v", DefaultTimeout, cfg.Timeout)
 	}
@@ -75,21 +105,36 @@ func New(cfg Config) (*Timeout, error) {
 	if d == 0 {
 		d = DefaultTimeout
 	}
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
+	return &settings{timeout: d, detach: cfg.Detach, cause: &causeError{timeout: d}}, nil
+}
+
+// Reconfigure applies cfg's Timeout and Detach to the calls that start from
+// now on; a call already running keeps the settings it started with. cfg is
+// checked as New checks it, and an invalid one is refused with the settings
+// left as they were. The collaborators given to New (Name, Observer,
+// Logger, Clock) stay; cfg's are not read. Safe to call during calls.
+func (t *Timeout) Reconfigure(cfg Config) error {
+	if t.clock == nil {
+		panic("timeout: Timeout used without New")
 	}
-	c := clock.OrSystem(cfg.Clock)
-	return &Timeout{
-		name:     cfg.Name,
-		observer: cfg.Observer,
-		timeout:  d,
-		detach:   cfg.Detach,
-		logger:   logger,
-		clock:    c,
-		system:   c == clock.System,
-		cause:    &causeError{timeout: d},
-	}, nil
+	s, err := newSettings(cfg)
+	if err != nil {
+		return err
+	}
+	t.settings.Store(s)
+	return nil
+}
+
+// Settings returns the Config the Timeout runs with now: New's, with the
+// settings of the last successful Reconfigure.
+func (t *Timeout) Settings() Config {
+	if t.clock == nil {
+		panic("timeout: Timeout used without New")
+	}
+	s := t.settings.Load()
+	cfg := t.cfg
+	cfg.Timeout, cfg.Detach = s.timeout, s.detach
+	return cfg
 }
 
 // Do runs op with a context that is done when the timeout expires, or
@@ -113,46 +158,48 @@ func (t *Timeout) Do(ctx context.Context, op func(context.Context) error) error 
 		return fmt.Errorf("timeout: not started: %w", err)
 	}
 	d := t.begin(ctx)
-	if t.detach {
+	if d.settings.detach {
 		return t.doDetached(ctx, d, op)
 	}
 	err := op(d.ctx)
-	return t.result(ctx, err, d.end(), false)
+	return t.result(ctx, d.settings, err, d.end(), false)
 }
 
 // result turns op's error into Do's; leftRunning says op was abandoned.
-func (t *Timeout) result(ctx context.Context, err error, timedOut, leftRunning bool) error {
+func (t *Timeout) result(ctx context.Context, s *settings, err error, timedOut, leftRunning bool) error {
 	if !timedOut {
 		return err
 	}
 	if t.observer != nil {
-		t.observer.Observe(ctx, TimedOut{Name: t.name, Timeout: t.timeout, Detached: leftRunning, Err: err})
+		t.observer.Observe(ctx, TimedOut{Name: t.name, Timeout: s.timeout, Detached: leftRunning, Err: err})
 	}
-	return &timeoutError{timeout: t.timeout, err: err}
+	return &timeoutError{timeout: s.timeout, err: err}
 }
 
 // deadline is the context one call runs under and how to end it.
 type deadline struct {
-	ctx    context.Context    // what op sees
-	cancel context.CancelFunc // ends ctx when it is a runtime-timer context
-	clock  *clockContext      // ctx itself when another clock drives it
-	cause  error              // ctx's cause when this Timeout ended it
+	settings *settings          // what the call started with
+	ctx      context.Context    // what op sees
+	cancel   context.CancelFunc // ends ctx when it is a runtime-timer context
+	clock    *clockContext      // ctx itself when another clock drives it
+	cause    error              // ctx's cause when this Timeout ended it
 }
 
 // begin derives the context a call runs under. With the system clock that is
 // a standard context with a deadline; when the caller's deadline comes first
 // no context is needed at all, since ours could never fire.
 func (t *Timeout) begin(ctx context.Context) deadline {
-	at := t.clock.Now().Add(t.timeout)
+	s := t.settings.Load()
+	at := t.clock.Now().Add(s.timeout)
 	if !t.system {
-		c := newClockContext(ctx, t.clock, at, t.timeout, t.cause)
-		return deadline{ctx: c, clock: c}
+		c := newClockContext(ctx, t.clock, at, s.timeout, s.cause)
+		return deadline{settings: s, ctx: c, clock: c}
 	}
 	if d, ok := ctx.Deadline(); ok && !d.After(at) {
-		return deadline{ctx: ctx}
+		return deadline{settings: s, ctx: ctx}
 	}
-	c, cancel := context.WithDeadlineCause(ctx, at, t.cause)
-	return deadline{ctx: c, cancel: cancel, cause: t.cause}
+	c, cancel := context.WithDeadlineCause(ctx, at, s.cause)
+	return deadline{settings: s, ctx: c, cancel: cancel, cause: s.cause}
 }
 
 // end releases the call's context and reports whether this Timeout's
