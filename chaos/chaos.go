@@ -101,13 +101,20 @@ func (f Fault) String() string {
 // safe for concurrent use, including its switches. The zero Injector is not
 // usable: its methods panic; make one with New.
 type Injector struct {
-	enabled  atomic.Bool
-	faults   atomic.Pointer[Faults]
+	state    atomic.Pointer[state]
 	calls    atomic.Uint64 // calls that reached the dice, numbering them
 	seed     uint64
+	cfg      Config
 	name     string
 	observer bulwark.Observer
 	clock    clock.Clock
+}
+
+// state is what the switches and Reconfigure change, replaced whole so that
+// each call sees one state.
+type state struct {
+	faults  Faults
+	enabled bool
 }
 
 // New returns an Injector, or an error naming the first invalid field of cfg.
@@ -119,10 +126,8 @@ func New(cfg Config) (*Injector, error) {
 	for seed == 0 {
 		seed = rand.Uint64()
 	}
-	inj := &Injector{seed: seed, name: cfg.Name, observer: cfg.Observer, clock: clock.OrSystem(cfg.Clock)}
-	f := cfg.Faults
-	inj.faults.Store(&f)
-	inj.enabled.Store(!cfg.Disabled)
+	inj := &Injector{seed: seed, cfg: cfg, name: cfg.Name, observer: cfg.Observer, clock: clock.OrSystem(cfg.Clock)}
+	inj.state.Store(&state{faults: cfg.Faults, enabled: !cfg.Disabled})
 	return inj, nil
 }
 
@@ -158,10 +163,12 @@ func (f *Faults) validate(owner string) error {
 // goroutine, just before it is injected. Do panics on an Injector not made
 // by New.
 func (i *Injector) Do(ctx context.Context, op func(context.Context) error) error {
-	if !i.Enabled() {
+	i.check()
+	st := i.state.Load()
+	if !st.enabled {
 		return op(ctx)
 	}
-	f := i.faults.Load()
+	f := &st.faults
 	n := i.calls.Add(1)
 	if f.LatencyRate > 0 && uniform(i.seed, 2*n) < f.LatencyRate {
 		i.report(ctx, FaultLatency, n)
@@ -199,13 +206,13 @@ func (i *Injector) check() {
 }
 
 // Enable switches fault injection on.
-func (i *Injector) Enable() { i.check(); i.enabled.Store(true) }
+func (i *Injector) Enable() { i.update(func(s *state) { s.enabled = true }) }
 
 // Disable switches fault injection off: calls run untouched until Enable.
-func (i *Injector) Disable() { i.check(); i.enabled.Store(false) }
+func (i *Injector) Disable() { i.update(func(s *state) { s.enabled = false }) }
 
 // Enabled reports whether faults are being injected.
-func (i *Injector) Enabled() bool { i.check(); return i.enabled.Load() }
+func (i *Injector) Enabled() bool { i.check(); return i.state.Load().enabled }
 
 // SetFaults replaces the faults injected from now on, or returns an error
 // naming the first invalid field of f and changes nothing. Calls already
@@ -215,12 +222,50 @@ func (i *Injector) SetFaults(f Faults) error {
 	if err := f.validate("Faults"); err != nil {
 		return err
 	}
-	i.faults.Store(&f)
+	i.update(func(s *state) { s.faults = f })
 	return nil
 }
 
 // Faults returns the faults being injected.
-func (i *Injector) Faults() Faults { i.check(); return *i.faults.Load() }
+func (i *Injector) Faults() Faults { i.check(); return i.state.Load().faults }
+
+// Reconfigure applies cfg's Faults and Disabled together, as one change, to
+// the calls that reach the dice from now on, or returns an error naming the
+// first invalid field of cfg and changes nothing. The dice go on from where
+// they are: cfg's Seed is not read, nor are the collaborators given to New
+// (Name, Observer, Clock).
+func (i *Injector) Reconfigure(cfg Config) error {
+	i.check()
+	if err := cfg.Faults.validate("Config"); err != nil {
+		return err
+	}
+	i.state.Store(&state{faults: cfg.Faults, enabled: !cfg.Disabled})
+	return nil
+}
+
+// Settings returns the Config the Injector runs with now: New's, with the
+// faults and switch as they are (Seed is the one in use).
+func (i *Injector) Settings() Config {
+	i.check()
+	st := i.state.Load()
+	cfg := i.cfg
+	cfg.Faults, cfg.Disabled, cfg.Seed = st.faults, !st.enabled, i.seed
+	return cfg
+}
+
+// update replaces the state with a changed copy, retrying when another
+// change came in between.
+func (i *Injector) update(change func(*state)) {
+	i.check()
+	for {
+		old := i.state.Load()
+		next := *old
+		change(&next)
+		if i.state.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
 
 // Seed returns the seed of the Injector's dice: Config.Seed, or the random
 // one chosen when that was 0.

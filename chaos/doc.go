@@ -24,8 +24,10 @@
 // caller's context ends), an injected error is returned without running op,
 // an injected panic panics with ErrPanic without running op. The Injector
 // can be switched off and on (Disable, Enable) and its rates changed
-// (SetFaults) while calls are running; switched off, Do is op(ctx) behind
-// one atomic load. Decisions are reproducible: with the same Config.Seed,
+// (SetFaults), or both at once (Reconfigure, which Settings reports), while
+// calls are running: each call reads the switch and the faults together, in
+// one atomic load, so it never sees the faults of one configuration with the
+// switch of another; switched off, Do is op(ctx) behind that load. Decisions are reproducible: with the same Config.Seed,
 // the n-th call to reach Do gets the same faults on every run, whatever the
 // goroutines; Seed reports the seed in use so that a run with a random one
 // can be repeated.
