@@ -33,6 +33,14 @@
 // Do catches it. A call that is not hedged allocates nothing; a hedged call
 // answered within the delay starts no goroutine.
 //
+// # Run-time settings
+//
+// Reconfigure changes Delay, MaxHedges, Percentile, Window and AllIdempotent
+// while calls run: each call reads them once, when it starts, and keeps them
+// to its end. The latencies measured so far are kept (the most recent, up to
+// the new Window), so a new Percentile applies at once when enough are
+// known. Settings returns what the Hedger runs with now.
+//
 // # Events
 //
 // With Config.Observer set, a Hedger reports Hedged each time a hedge

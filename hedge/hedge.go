@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -91,18 +92,75 @@ func DefaultConfig() Config {
 // concurrent use; share one per downstream, so its latency window sees all
 // the downstream's calls. The zero Hedger is not usable: make one with New.
 type Hedger struct {
-	name          string
-	observer      bulwark.Observer
+	name        string
+	observer    bulwark.Observer
+	clock       clock.Clock
+	systemClock bool
+	cfg         Config
+	settings    atomic.Pointer[settings]
+}
+
+// settings are what Reconfigure changes: a call reads them once, when it
+// starts, and keeps them to its end.
+type settings struct {
 	delay         time.Duration
 	maxHedges     int
 	allIdempotent bool
-	clock         clock.Clock
-	systemClock   bool
+	percentile    float64    // 0 with NoPercentile
+	window        int        // 0 with NoPercentile
 	latencies     *latencies // nil with NoPercentile
 }
 
 // New returns a Hedger, or an error naming the first invalid setting.
 func New(cfg Config) (*Hedger, error) {
+	s, err := newSettings(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	h := &Hedger{name: cfg.Name, observer: cfg.Observer, clock: clock.OrSystem(cfg.Clock), cfg: cfg}
+	h.systemClock = h.clock == clock.System
+	h.settings.Store(s)
+	return h, nil
+}
+
+// Reconfigure applies cfg's Delay, MaxHedges, Percentile, Window and
+// AllIdempotent to the calls that start from now on; a call already running
+// keeps the settings it started with. The latencies measured so far are kept
+// (the most recent ones, up to the new Window), so a new Percentile applies
+// at once when enough are known. cfg is checked as New checks it, and an
+// invalid one is refused with the settings left as they were. The
+// collaborators given to New (Name, Observer, Clock) stay; cfg's are not
+// read. Safe to call during calls.
+func (h *Hedger) Reconfigure(cfg Config) error {
+	h.check()
+	s, err := newSettings(cfg, h.settings.Load())
+	if err != nil {
+		return err
+	}
+	h.settings.Store(s)
+	return nil
+}
+
+// Settings returns the Config the Hedger runs with now: New's, with the
+// settings of the last successful Reconfigure.
+func (h *Hedger) Settings() Config {
+	h.check()
+	s := h.settings.Load()
+	cfg := h.cfg
+	cfg.Delay, cfg.MaxHedges, cfg.AllIdempotent = s.delay, s.maxHedges, s.allIdempotent
+	if s.delay == 0 {
+		cfg.Delay = NoDelay
+	}
+	cfg.Percentile, cfg.Window = s.percentile, s.window
+	if s.latencies == nil {
+		cfg.Percentile, cfg.Window = NoPercentile, 0
+	}
+	return cfg
+}
+
+// newSettings checks cfg and turns it into settings, carrying the latencies
+// of old (nil from New) over.
+func newSettings(cfg Config, old *settings) (*settings, error) {
 	// Written so that NaN fails: every comparison with NaN is false.
 	switch {
 	case cfg.Delay != NoDelay && (cfg.Delay < 0 || cfg.Delay > time.Hour):
@@ -114,33 +172,25 @@ func New(cfg Config) (*Hedger, error) {
 	case cfg.Window < 0 || cfg.Window > 100000:
 		return nil, fmt.Errorf("hedge: Config.Window must be in [0, 100000] (0 means %d), got %d", DefaultWindow, cfg.Window)
 	}
-	h := &Hedger{
-		name:          cfg.Name,
-		observer:      cfg.Observer,
-		delay:         cfg.Delay,
-		maxHedges:     cfg.MaxHedges,
-		allIdempotent: cfg.AllIdempotent,
-		clock:         clock.OrSystem(cfg.Clock),
-	}
-	switch h.delay {
+	s := &settings{delay: cfg.Delay, maxHedges: cmp.Or(cfg.MaxHedges, DefaultMaxHedges), allIdempotent: cfg.AllIdempotent}
+	switch s.delay {
 	case 0:
-		h.delay = DefaultDelay
+		s.delay = DefaultDelay
 	case NoDelay:
-		h.delay = 0
+		s.delay = 0
 	}
-	h.maxHedges = cmp.Or(h.maxHedges, DefaultMaxHedges)
-	h.systemClock = h.clock == clock.System
 	if cfg.Percentile != NoPercentile {
-		percentile, window := cfg.Percentile, cfg.Window
-		if percentile == 0 {
-			percentile = DefaultPercentile
+		s.percentile, s.window = cmp.Or(cfg.Percentile, DefaultPercentile), cmp.Or(cfg.Window, DefaultWindow)
+		switch {
+		case old == nil || old.latencies == nil:
+			s.latencies = newLatencies(s.percentile, s.window)
+		case old.percentile == s.percentile && old.window == s.window:
+			s.latencies = old.latencies
+		default:
+			s.latencies = old.latencies.resized(s.percentile, s.window)
 		}
-		if window == 0 {
-			window = DefaultWindow
-		}
-		h.latencies = newLatencies(percentile, window)
 	}
-	return h, nil
+	return s, nil
 }
 
 type idempotentKey struct{}
@@ -162,12 +212,16 @@ func IsIdempotent(ctx context.Context) bool {
 // percentile once Window latencies are known.
 func (h *Hedger) Delay() time.Duration {
 	h.check()
-	if h.latencies != nil {
-		if d, ok := h.latencies.percentile(); ok {
+	return h.settings.Load().nextDelay()
+}
+
+func (s *settings) nextDelay() time.Duration {
+	if s.latencies != nil {
+		if d, ok := s.latencies.percentile(); ok {
 			return d
 		}
 	}
-	return h.delay
+	return s.delay
 }
 
 func (h *Hedger) check() {
@@ -199,13 +253,14 @@ func (h *Hedger) check() {
 // made by New.
 func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
 	h.check()
-	if !h.allIdempotent && !IsIdempotent(ctx) {
+	s := h.settings.Load()
+	if !s.allIdempotent && !IsIdempotent(ctx) {
 		return op(ctx)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("hedge: not attempted: %w", err)
 	}
-	return h.hedge(ctx, op)
+	return h.hedge(ctx, s, op)
 }
 
 // call is one hedged call. Its first attempt runs on the caller's goroutine;
@@ -214,6 +269,7 @@ func (h *Hedger) Do(ctx context.Context, op func(context.Context) error) error {
 // system clock).
 type call struct {
 	h      *Hedger
+	s      *settings
 	caller context.Context // the caller's, for the Observer
 	ctx    context.Context // every attempt's
 	cancel context.CancelCauseFunc
@@ -250,10 +306,10 @@ func (c *call) fire() {
 	c.started++
 	attempt := c.started
 	if c.results == nil {
-		c.results = make(chan error, c.h.maxHedges)
+		c.results = make(chan error, c.s.maxHedges)
 	}
 	results := c.results
-	if attempt <= c.h.maxHedges {
+	if attempt <= c.s.maxHedges {
 		c.arm()
 	}
 	c.mu.Unlock()
@@ -312,12 +368,12 @@ func (c *call) end(cause error) {
 	}
 }
 
-func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) error {
+func (h *Hedger) hedge(ctx context.Context, s *settings, op func(context.Context) error) error {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	c := &call{h: h, caller: ctx, ctx: actx, cancel: cancel, op: op, delay: h.Delay(), started: 1}
+	c := &call{h: h, s: s, caller: ctx, ctx: actx, cancel: cancel, op: op, delay: s.nextDelay(), started: 1}
 	var began time.Time
-	if h.latencies != nil {
+	if s.latencies != nil {
 		began = h.clock.Now()
 	}
 	c.mu.Lock()
@@ -342,7 +398,7 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 	firstLost := firstErr != nil && context.Cause(actx) == ErrLost
 	if firstErr == nil {
 		c.end(ErrLost)
-		h.observe(began)
+		h.observe(s, began)
 		return nil
 	}
 
@@ -368,7 +424,7 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 			case nil:
 				c.end(nil)
 				if firstLost {
-					h.observe(began)
+					h.observe(s, began)
 				}
 				return nil
 			case errPanicked:
@@ -382,9 +438,9 @@ func (h *Hedger) hedge(ctx context.Context, op func(context.Context) error) erro
 }
 
 // observe records the first attempt's latency, for Percentile.
-func (h *Hedger) observe(began time.Time) {
-	if h.latencies != nil {
-		h.latencies.record(h.clock.Now().Sub(began))
+func (h *Hedger) observe(s *settings, began time.Time) {
+	if s.latencies != nil {
+		s.latencies.record(h.clock.Now().Sub(began))
 	}
 }
 

@@ -48,6 +48,11 @@ func (l *latencies) record(d time.Duration) {
 	if !l.full || (l.fresh < l.every && l.current.Load() >= 0) {
 		return
 	}
+	l.recompute()
+}
+
+// recompute sets the percentile from a full ring. l.mu is held.
+func (l *latencies) recompute() {
 	l.fresh = 0
 	copy(l.scratch, l.ring)
 	slices.Sort(l.scratch)
@@ -62,4 +67,27 @@ func (l *latencies) record(d time.Duration) {
 func (l *latencies) percentile() (time.Duration, bool) {
 	d := l.current.Load()
 	return time.Duration(d), d >= 0
+}
+
+// resized returns latencies over window samples for percent, holding the
+// most recent samples l has (up to window of them), so that a new setting
+// starts from what is known rather than from nothing.
+func (l *latencies) resized(percent float64, window int) *latencies {
+	n := newLatencies(percent, window)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	have := l.next
+	if l.full {
+		have = len(l.ring)
+	}
+	keep := min(have, window)
+	for i := keep; i > 0; i-- { // oldest kept first
+		n.ring[n.next] = l.ring[(l.next-i+len(l.ring))%len(l.ring)]
+		n.next++
+	}
+	if n.next == window {
+		n.next, n.full = 0, true
+		n.recompute()
+	}
+	return n
 }
