@@ -17,16 +17,15 @@ func TestZeroConfigIsTheDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	def, _ := New(DefaultConfig())
-	zero.clock, def.clock = clockBase{}, clockBase{} // read when each was made
-	if !reflect.DeepEqual(zero, def) {
-		t.Fatalf("New(Config{}) = %+v, New(DefaultConfig()) = %+v", zero, def)
+	if *zero.load() != *def.load() || zero.Settings() != def.Settings() {
+		t.Fatalf("New(Config{}) runs with %+v, New(DefaultConfig()) with %+v", zero.Settings(), def.Settings())
 	}
 	kz, err := NewKeyed(KeyedConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kd, _ := NewKeyed(DefaultKeyedConfig())
-	if kz.rule != kd.rule || kz.maxWait != kd.maxWait || len(kz.store.(*MemoryStore).shards) != len(kd.store.(*MemoryStore).shards) {
+	if *kz.load() != *kd.load() || len(kz.store.(*MemoryStore).shards) != len(kd.store.(*MemoryStore).shards) {
 		t.Fatalf("NewKeyed(KeyedConfig{}) = %+v, NewKeyed(DefaultKeyedConfig()) = %+v", kz, kd)
 	}
 	sz, _ := NewMemoryStore(MemoryStoreConfig{})

@@ -48,6 +48,14 @@
 // The zero Limiter, Keyed and MemoryStore are not usable: their methods
 // panic.
 //
+// # Run-time settings
+//
+// Limiter.Reconfigure and Keyed.Reconfigure change the limits while calls
+// run: each call reads them once, when it starts. What was used stays used
+// (a token bucket keeps the share of its burst used, a sliding window its
+// counts), so loosening a limit never hands out a fresh burst and tightening
+// it takes effect at once. Settings returns what a limiter runs with now.
+//
 // # Events
 //
 // Config.Observer receives a Rejected event for every rejection, on the

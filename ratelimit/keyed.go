@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -36,8 +37,8 @@ func DefaultKeyedConfig() KeyedConfig {
 // permitted call costs a clock read, a hash and one short critical section
 // on one of up to 64 shards, and allocates nothing once its key is known.
 type Keyed struct {
-	rule    Rule
-	maxWait time.Duration
+	limits  atomic.Pointer[limits] // nil in a Keyed not made by NewKeyed
+	cfg     KeyedConfig
 	clock   clockBase
 	store   Store // nil only in a Keyed not made by NewKeyed
 	name    string
@@ -59,15 +60,49 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 			return nil, fmt.Errorf("ratelimit: KeyedConfig.MaxKeys must be in [1, %d] (0 means %d), got %d", maxCount, defaultMaxKeys, cfg.MaxKeys)
 		}
 	}
-	return &Keyed{rule: r, maxWait: cfg.MaxWait, clock: newClockBase(cfg.Clock), store: store, name: cfg.Name, obs: cfg.Observer}, nil
+	k := &Keyed{cfg: cfg, clock: newClockBase(cfg.Clock), store: store, name: cfg.Name, obs: cfg.Observer}
+	k.limits.Store(&limits{rule: r, maxWait: cfg.MaxWait})
+	return k, nil
 }
 
 // Rule returns the limit each key gets.
-func (k *Keyed) Rule() Rule {
-	if k.store == nil {
+func (k *Keyed) Rule() Rule { return k.load().rule }
+
+// Reconfigure applies cfg's Algorithm, Limit, Period, Burst and MaxWait to
+// every key, for the calls that start from now on, or returns an error
+// naming the first invalid field of cfg and changes nothing. Each key's
+// state in the Store is kept, and read under the new limits as
+// Limiter.Reconfigure describes; after a change of Algorithm a key is
+// counted by the state that algorithm has for it, which is empty unless the
+// key was counted by it before (a Store keeps the two apart). The
+// Store, MaxKeys and the collaborators given to NewKeyed (Name, Observer,
+// Clock) stay; cfg's are not read. Safe to call during calls.
+func (k *Keyed) Reconfigure(cfg Config) error {
+	k.load()
+	r, err := cfg.withDefaults().rule("ratelimit: Config")
+	if err != nil {
+		return err
+	}
+	k.limits.Store(&limits{rule: r, maxWait: cfg.MaxWait})
+	return nil
+}
+
+// Settings returns the KeyedConfig the Keyed limiter runs with now:
+// NewKeyed's, with the limits of the last successful Reconfigure.
+func (k *Keyed) Settings() KeyedConfig {
+	lim := k.load()
+	cfg := k.cfg
+	cfg.Algorithm, cfg.Limit, cfg.Period, cfg.Burst = lim.rule.Algorithm, lim.rule.Limit, lim.rule.Period, lim.rule.Burst
+	cfg.MaxWait = lim.maxWait
+	return cfg
+}
+
+func (k *Keyed) load() *limits {
+	lim := k.limits.Load()
+	if lim == nil {
 		panic("ratelimit: Keyed used without NewKeyed")
 	}
-	return k.rule
+	return lim
 }
 
 // Allow takes a permit for one call under key now, or returns a
@@ -84,18 +119,22 @@ func (k *Keyed) Allow(key string) error {
 // Wait takes a permit for one call under key, waiting for it as
 // Limiter.Wait does. ctx also bounds the Store's work.
 func (k *Keyed) Wait(ctx context.Context, key string) error {
-	d, err := k.take(ctx, key)
+	return k.wait(ctx, k.load(), key)
+}
+
+func (k *Keyed) wait(ctx context.Context, lim *limits, key string) error {
+	d, err := k.take(ctx, lim, key)
 	if err != nil || d == 0 {
 		return err
 	}
-	if k.maxWait == 0 {
+	if lim.maxWait == 0 {
 		return k.reject(ctx, key, d)
 	}
 	var storeErr error
-	deadline := k.now() + int64(k.maxWait)
+	deadline := k.now() + int64(lim.maxWait)
 	err = waitLoop(ctx, k.clock.clock, d, k.now, deadline,
 		func() int64 {
-			d, err := k.take(ctx, key)
+			d, err := k.take(ctx, lim, key)
 			if err != nil {
 				storeErr = err
 				return 0
@@ -111,31 +150,22 @@ func (k *Keyed) Wait(ctx context.Context, key string) error {
 
 // Do runs op if key's limit permits a call, as Limiter.Do does.
 func (k *Keyed) Do(ctx context.Context, key string, op func(context.Context) error) error {
-	var err error
-	if k.maxWait == 0 {
-		err = k.allow(ctx, key)
-	} else {
-		err = k.Wait(ctx, key)
-	}
-	if err != nil {
+	if err := k.wait(ctx, k.load(), key); err != nil {
 		return err
 	}
 	return op(ctx)
 }
 
 func (k *Keyed) allow(ctx context.Context, key string) error {
-	d, err := k.take(ctx, key)
+	d, err := k.take(ctx, k.load(), key)
 	if err != nil || d == 0 {
 		return err
 	}
 	return k.reject(ctx, key, d)
 }
 
-func (k *Keyed) take(ctx context.Context, key string) (int64, error) {
-	if k.store == nil {
-		panic("ratelimit: Keyed used without NewKeyed")
-	}
-	d, err := k.store.Take(ctx, key, k.rule, k.clock.time())
+func (k *Keyed) take(ctx context.Context, lim *limits, key string) (int64, error) {
+	d, err := k.store.Take(ctx, key, lim.rule, k.clock.time())
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit: store: %w", err)
 	}

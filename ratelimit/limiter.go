@@ -18,13 +18,11 @@ import (
 // compare-and-swap, and no allocation when the call is permitted; a
 // rejection allocates its *LimitedError.
 type Limiter struct {
-	rule      Rule
-	interval  int64 // > 0 once made by New
-	tolerance int64
-	maxWait   time.Duration
-	clock     clockBase
-	name      string
-	obs       bulwark.Observer
+	limits atomic.Pointer[limits] // nil in a Limiter not made by New
+	cfg    Config
+	clock  clockBase
+	name   string
+	obs    bulwark.Observer
 
 	// tat is the TokenBucket state, in Unix nanoseconds, on a cache
 	// line of its own: every permitted call writes it.
@@ -32,42 +30,91 @@ type Limiter struct {
 	tat atomic.Int64
 	_   [56]byte
 
-	mu  sync.Mutex // guards win, the SlidingWindow state
+	mu  sync.Mutex // guards win, the SlidingWindow state, and Reconfigure
 	win window
+}
+
+// limits are what Reconfigure changes: a call reads them once, when it
+// starts, and keeps them to its end.
+type limits struct {
+	rule      Rule
+	interval  int64
+	tolerance int64
+	maxWait   time.Duration
+}
+
+func newLimits(cfg Config) (*limits, error) {
+	r, err := cfg.withDefaults().rule("ratelimit: Config")
+	if err != nil {
+		return nil, err
+	}
+	return &limits{rule: r, interval: r.interval(), tolerance: r.tolerance(), maxWait: cfg.MaxWait}, nil
 }
 
 // New returns a Limiter, or an error naming the first invalid field of cfg.
 // Zero fields of cfg take their defaults.
 func New(cfg Config) (*Limiter, error) {
-	cfg = cfg.withDefaults()
-	r, err := cfg.rule("ratelimit: Config")
+	lim, err := newLimits(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{
-		rule:      r,
-		interval:  r.interval(),
-		tolerance: r.tolerance(),
-		maxWait:   cfg.MaxWait,
-		clock:     newClockBase(cfg.Clock),
-		name:      cfg.Name,
-		obs:       cfg.Observer,
-	}, nil
+	l := &Limiter{cfg: cfg.withDefaults(), clock: newClockBase(cfg.Clock), name: cfg.Name, obs: cfg.Observer}
+	l.limits.Store(lim)
+	return l, nil
 }
 
 // Rule returns the limit the Limiter applies.
-func (l *Limiter) Rule() Rule {
-	if l.interval == 0 {
+func (l *Limiter) Rule() Rule { return l.load().rule }
+
+// Reconfigure applies cfg's Algorithm, Limit, Period, Burst and MaxWait to
+// the calls that start from now on (a call already waiting keeps the limits
+// it started with), or returns an error naming the first invalid field of
+// cfg and changes nothing. The state is kept where the new limits allow: with
+// the same Algorithm, what was used stays used (a token bucket keeps the
+// share of its burst used, as the time it needs to refill; a sliding window
+// keeps its counts), so loosening a limit never hands out a fresh burst and
+// tightening it takes effect at once; a new Algorithm starts empty. The collaborators
+// given to New (Name, Observer, Clock) stay; cfg's are not read. Safe to
+// call during calls.
+func (l *Limiter) Reconfigure(cfg Config) error {
+	old := l.load()
+	lim, err := newLimits(cfg)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lim.rule.Algorithm != old.rule.Algorithm {
+		l.tat.Store(0)
+		l.win = window{}
+	}
+	l.limits.Store(lim)
+	return nil
+}
+
+// Settings returns the Config the Limiter runs with now: New's, with the
+// limits of the last successful Reconfigure, zero fields spelled out.
+func (l *Limiter) Settings() Config {
+	lim := l.load()
+	cfg := l.cfg
+	cfg.Algorithm, cfg.Limit, cfg.Period, cfg.Burst = lim.rule.Algorithm, lim.rule.Limit, lim.rule.Period, lim.rule.Burst
+	cfg.MaxWait = lim.maxWait
+	return cfg
+}
+
+func (l *Limiter) load() *limits {
+	lim := l.limits.Load()
+	if lim == nil {
 		panic("ratelimit: Limiter used without New")
 	}
-	return l.rule
+	return lim
 }
 
 // Allow takes a permit for one call now, or returns a *LimitedError
 // (matching ErrLimited and bulwark.ErrRejected) saying when to retry. It
 // never waits.
 func (l *Limiter) Allow() error {
-	if d := l.take(); d > 0 {
+	if d := l.take(l.load()); d > 0 {
 		return l.reject(context.Background(), d)
 	}
 	return nil
@@ -81,24 +128,26 @@ func (l *Limiter) Allow() error {
 // Waiting callers are not queued: each retries when the limiter says a
 // permit will be free, so one that arrives later may get it first.
 func (l *Limiter) Wait(ctx context.Context) error {
-	d := l.take()
+	lim := l.load()
+	d := l.take(lim)
 	if d == 0 {
 		return nil
 	}
-	return l.wait(ctx, d)
+	return l.wait(ctx, lim, d)
 }
 
 // Do runs op if the limit permits a call: at once with Allow in reject mode
 // (MaxWait 0), after Wait otherwise. It returns the rejection without
 // running op, or op's error.
 func (l *Limiter) Do(ctx context.Context, op func(context.Context) error) error {
+	lim := l.load()
 	var err error
-	if l.maxWait == 0 {
-		if d := l.take(); d > 0 {
+	if d := l.take(lim); d > 0 {
+		if lim.maxWait == 0 {
 			err = l.reject(ctx, d)
+		} else {
+			err = l.wait(ctx, lim, d)
 		}
-	} else {
-		err = l.Wait(ctx)
 	}
 	if err != nil {
 		return err
@@ -116,14 +165,11 @@ func (l *Limiter) now() int64 { return l.clock.now() }
 // a call away it decides once more on a reading taken after loading the
 // state: a goroutine descheduled between reading the clock and deciding
 // would otherwise judge today's state by yesterday's time.
-func (l *Limiter) take() int64 {
-	if l.interval == 0 {
-		panic("ratelimit: Limiter used without New")
-	}
-	if l.rule.Algorithm == SlidingWindow {
+func (l *Limiter) take(lim *limits) int64 {
+	if lim.rule.Algorithm == SlidingWindow {
 		now := l.now()
 		l.mu.Lock()
-		d := l.win.take(now, int64(l.rule.Period), int64(l.rule.Limit))
+		d := l.win.take(now, int64(lim.rule.Period), int64(lim.rule.Limit))
 		l.mu.Unlock()
 		return d
 	}
@@ -134,7 +180,7 @@ func (l *Limiter) take() int64 {
 		if fresh {
 			now = l.now()
 		}
-		newTat, d := takeToken(tat, now, l.interval, l.tolerance)
+		newTat, d := takeToken(tat, now, lim.interval, lim.tolerance)
 		if d > 0 {
 			if fresh {
 				return d
@@ -148,9 +194,9 @@ func (l *Limiter) take() int64 {
 	}
 }
 
-func (l *Limiter) wait(ctx context.Context, d int64) error {
-	deadline := l.now() + int64(l.maxWait)
-	return waitLoop(ctx, l.clock.clock, d, l.now, deadline, l.take, func(d int64) error { return l.reject(ctx, d) })
+func (l *Limiter) wait(ctx context.Context, lim *limits, d int64) error {
+	deadline := l.now() + int64(lim.maxWait)
+	return waitLoop(ctx, l.clock.clock, d, l.now, deadline, func() int64 { return l.take(lim) }, func(d int64) error { return l.reject(ctx, d) })
 }
 
 // reject reports a rejection and returns its error.
