@@ -37,12 +37,12 @@ func DefaultKeyedConfig() KeyedConfig {
 // permitted call costs a clock read, a hash and one short critical section
 // on one of up to 64 shards, and allocates nothing once its key is known.
 type Keyed struct {
-	limits  atomic.Pointer[limits] // nil in a Keyed not made by NewKeyed
-	cfg     KeyedConfig
-	clock   clockBase
-	store   Store // nil only in a Keyed not made by NewKeyed
-	name    string
-	obs     bulwark.Observer
+	limits atomic.Pointer[limits] // nil in a Keyed not made by NewKeyed
+	cfg    KeyedConfig
+	clock  clockBase
+	store  Store // nil only in a Keyed not made by NewKeyed
+	name   string
+	obs    bulwark.Observer
 }
 
 // NewKeyed returns a Keyed limiter, or an error naming the first invalid
