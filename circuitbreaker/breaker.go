@@ -34,11 +34,9 @@ type Breaker struct {
 	name     string // the Name of events: Config.Name, or a Keyed set's
 	key      any    // a Keyed set's key, for events
 
-	// The rejections whose RetryAfter is always OpenWait, made once.
-	forcedOpenErr, halfOpenErr *OpenError
-	// forcedEvent and halfOpenEvent are the Rejected events of those two
-	// rejections, boxed once when there is an Observer (see rejectedEvent).
-	forcedEvent, halfOpenEvent bulwark.Event
+	// fixed holds the rejections whose RetryAfter is always OpenWait and
+	// DryRun, made by New and again by each Reconfigure.
+	fixed atomic.Pointer[fixedRejections]
 
 	// Read by every rejection while open; written at trips (openUntil,
 	// under mu) and at most once per clock reading (openErr).
@@ -60,6 +58,15 @@ type Breaker struct {
 	gate         *ejectionGate   // keyed breakers only; nil after eviction
 	events       []pendingChange // changes not yet delivered to the observer
 	delivering   bool
+}
+
+// fixedRejections are the rejections whose RetryAfter is always OpenWait,
+// with their Rejected events boxed once when there is an Observer (see
+// rejectedEvent), and the DryRun setting they were made under.
+type fixedRejections struct {
+	forcedOpen, halfOpen       *OpenError
+	forcedEvent, halfOpenEvent bulwark.Event
+	dryRun                     bool
 }
 
 // pendingChange is a state change waiting to be reported, with the context
@@ -103,12 +110,7 @@ func newBreaker(cfg Config, gate *ejectionGate, name string, key any) *Breaker {
 		b.win = b.cw
 	}
 	b.timed = b.tw != nil || b.slowCall > 0
-	b.forcedOpenErr = &OpenError{Name: cfg.Name, State: StateForcedOpen, Wait: cfg.OpenWait}
-	b.halfOpenErr = &OpenError{Name: cfg.Name, State: StateHalfOpen, Wait: cfg.OpenWait}
-	if b.obs != nil {
-		b.forcedEvent = b.newRejected(b.forcedOpenErr)
-		b.halfOpenEvent = b.newRejected(b.halfOpenErr)
-	}
+	b.fixed.Store(b.newFixed(cfg.OpenWait, cfg.DryRun))
 	if cfg.Clock != nil && cfg.Clock != clock.System {
 		b.clk = cfg.Clock
 		b.origin = cfg.Clock.Now()
@@ -119,6 +121,20 @@ func newBreaker(cfg Config, gate *ejectionGate, name string, key any) *Breaker {
 	}
 	b.word.Store(w)
 	return b
+}
+
+// newFixed makes the rejections and events that carry OpenWait and DryRun.
+func (b *Breaker) newFixed(openWait time.Duration, dryRun bool) *fixedRejections {
+	f := &fixedRejections{
+		forcedOpen: &OpenError{Name: b.cfg.Name, State: StateForcedOpen, Wait: openWait},
+		halfOpen:   &OpenError{Name: b.cfg.Name, State: StateHalfOpen, Wait: openWait},
+		dryRun:     dryRun,
+	}
+	if b.obs != nil {
+		f.forcedEvent = Rejected{Name: b.name, Key: b.key, Err: f.forcedOpen, DryRun: dryRun}
+		f.halfOpenEvent = Rejected{Name: b.name, Key: b.key, Err: f.halfOpen, DryRun: dryRun}
+	}
+	return f
 }
 
 // unmade is the panic of a method called on a Breaker not made by New.
@@ -192,8 +208,8 @@ func (b *Breaker) Do(ctx context.Context, op func(context.Context) error) error 
 // calls are rejected here, without the lock, a read of the system clock or
 // a write to a cache line other cores read.
 func (b *Breaker) doOpen(ctx context.Context, w uint64, op func(context.Context) error) error {
-	if !b.cfg.DryRun {
-		r := b.forcedOpenErr
+	if f := b.fixed.Load(); !f.dryRun {
+		r := f.forcedOpen
 		if wordState(w) == StateOpen {
 			r = b.rejectOpen(w)
 		}
@@ -302,11 +318,11 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 			}
 			break
 		}
-		rejection = b.halfOpenErr
+		rejection = b.fixed.Load().halfOpen
 	case StateOpen:
 		rejection = b.openRejection(w, now, b.openUntil.Load())
 	case StateForcedOpen:
-		rejection = b.forcedOpenErr
+		rejection = b.fixed.Load().forcedOpen
 	}
 	b.unlockAndDeliver()
 	if rejection == nil {
@@ -324,7 +340,7 @@ func (b *Breaker) admit(ctx context.Context) (Permit, error) {
 func (b *Breaker) rejectFast(w uint64) *OpenError {
 	switch wordState(w) {
 	case StateForcedOpen:
-		return b.forcedOpenErr
+		return b.fixed.Load().forcedOpen
 	case StateOpen:
 		return b.rejectOpen(w)
 	}
@@ -379,7 +395,7 @@ func (b *Breaker) openRejection(w uint64, now, until int64) *OpenError {
 
 // newRejected boxes the Rejected event of rejection.
 func (b *Breaker) newRejected(rejection *OpenError) bulwark.Event {
-	return Rejected{Name: b.name, Key: b.key, Err: rejection, DryRun: b.cfg.DryRun}
+	return Rejected{Name: b.name, Key: b.key, Err: rejection, DryRun: b.fixed.Load().dryRun}
 }
 
 // rejectedEvent returns the Rejected event of rejection. The rejections
@@ -387,11 +403,11 @@ func (b *Breaker) newRejected(rejection *OpenError) bulwark.Event {
 // the half-open one) carry their event boxed once, so that reporting a
 // rejection to an Observer allocates nothing either.
 func (b *Breaker) rejectedEvent(rejection *OpenError) bulwark.Event {
-	switch rejection {
-	case b.forcedOpenErr:
-		return b.forcedEvent
-	case b.halfOpenErr:
-		return b.halfOpenEvent
+	switch f := b.fixed.Load(); rejection {
+	case f.forcedOpen:
+		return f.forcedEvent
+	case f.halfOpen:
+		return f.halfOpenEvent
 	}
 	if r := b.openErr.Load(); r != nil && rejection == &r.err && r.event != nil {
 		return r.event
@@ -404,7 +420,7 @@ func (b *Breaker) reject(ctx context.Context, rejection *OpenError) (Permit, err
 	if b.obs != nil {
 		b.obs.Observe(ctx, b.rejectedEvent(rejection))
 	}
-	if b.cfg.DryRun {
+	if b.fixed.Load().dryRun {
 		return Permit{b: b, ctx: ctx}, nil // runs, uncounted
 	}
 	return Permit{}, rejection

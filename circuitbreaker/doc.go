@@ -95,6 +95,13 @@
 // Disable lets everything through while still recording (take the breaker
 // out by hand); Reset closes it with an empty window.
 //
+// Reconfigure changes the thresholds, the open wait, the probes and DryRun
+// while calls run, keeping the window and the failure streak: a tighter
+// threshold the window already meets trips the breaker at once, and an open
+// breaker keeps the wait it tripped with. Window and SlowCallDuration are
+// fixed at New. Keyed.Reconfigure does the same for every breaker of a set.
+// Settings returns what a breaker runs with now.
+//
 // # Observing
 //
 // Config.Observer receives two events: StateChange after every change of

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -78,7 +79,59 @@ func NewKeyed[K comparable](cfg KeyedConfig[K]) (*Keyed[K], error) {
 	case cfg.MaxOpenPercent != 0 && !inRange(cfg.MaxOpenPercent, 0, 100):
 		return nil, invalidKeyed("MaxOpenPercent", "be 0 (no cap) or in (0, 100]", cfg.MaxOpenPercent)
 	}
-	return &Keyed[K]{cfg: cfg, gate: ejectionGate{percent: cfg.MaxOpenPercent}, made: true}, nil
+	k := &Keyed[K]{cfg: cfg, made: true}
+	k.gate.percent.Store(math.Float64bits(cfg.MaxOpenPercent))
+	return k, nil
+}
+
+// Reconfigure applies cfg.Breaker's state-machine settings to every breaker
+// of the set, as Breaker.Reconfigure does, and to the breakers made from now
+// on, and cfg.MaxOpenPercent to the trips from now on (breakers open beyond
+// a lowered cap stay open until they close). MaxKeys, like a breaker's
+// Window and SlowCallDuration, is fixed at NewKeyed; a cfg with another is
+// refused, naming the field. An invalid cfg is refused with the settings
+// left as they were. Safe to call during calls.
+func (k *Keyed[K]) Reconfigure(cfg KeyedConfig[K]) error {
+	k.lock()
+	n := cfg.Breaker.withDefaults()
+	err := k.checkReconfigure(cfg, n)
+	if err != nil {
+		k.mu.Unlock()
+		return err
+	}
+	n.Name, n.Observer, n.Clock, n.IsFailure, n.IsIgnored = k.cfg.Breaker.Name, k.cfg.Breaker.Observer, k.cfg.Breaker.Clock, k.cfg.Breaker.IsFailure, k.cfg.Breaker.IsIgnored
+	k.cfg.Breaker = n
+	k.cfg.MaxOpenPercent = cfg.MaxOpenPercent
+	k.gate.percent.Store(math.Float64bits(cfg.MaxOpenPercent))
+	breakers := make([]*Breaker, len(k.ring))
+	for i, e := range k.ring {
+		breakers[i] = e.b
+	}
+	k.mu.Unlock()
+	// Outside the set's lock: a breaker that trips reports it to the
+	// Observer as it returns. Breakers made meanwhile have the new settings.
+	for _, b := range breakers {
+		if err := b.Reconfigure(n); err != nil {
+			return err // not reached: n was checked
+		}
+	}
+	return nil
+}
+
+func (k *Keyed[K]) checkReconfigure(cfg KeyedConfig[K], n Config) error {
+	if m := cmp.Or(cfg.MaxKeys, defaultKeyedMaxKeys); m != k.cfg.MaxKeys {
+		return invalidKeyed("MaxKeys", fmt.Sprintf("stay %d: it is fixed at NewKeyed", k.cfg.MaxKeys), m)
+	}
+	if cfg.MaxOpenPercent != 0 && !inRange(cfg.MaxOpenPercent, 0, 100) {
+		return invalidKeyed("MaxOpenPercent", "be 0 (no cap) or in (0, 100]", cfg.MaxOpenPercent)
+	}
+	if n.Window != k.cfg.Breaker.Window || n.SlowCallDuration != k.cfg.Breaker.SlowCallDuration {
+		return invalidKeyed("Breaker", "keep the Window and SlowCallDuration given to NewKeyed", fmt.Sprintf("%v and %v", n.Window, n.SlowCallDuration))
+	}
+	if err := n.validate(); err != nil {
+		return fmt.Errorf("circuitbreaker: KeyedConfig.Breaker: %w", err)
+	}
+	return nil
 }
 
 func invalidKeyed(field, rule string, got any) error {
@@ -231,7 +284,7 @@ func (k *Keyed[K]) Metrics() KeyedMetrics {
 // holds back trips beyond MaxOpenPercent. Breakers call it under their own
 // lock; it uses only atomics.
 type ejectionGate struct {
-	percent    float64 // 0: no cap
+	percent    atomic.Uint64 // math.Float64bits of MaxOpenPercent; 0: no cap
 	keys       atomic.Int64
 	open       atomic.Int64
 	suppressed atomic.Uint64
@@ -241,8 +294,8 @@ type ejectionGate struct {
 func (g *ejectionGate) tryAcquire() bool {
 	for {
 		cur := g.open.Load()
-		if g.percent > 0 {
-			limit := max(1, int64(g.percent*float64(g.keys.Load())/100))
+		if p := math.Float64frombits(g.percent.Load()); p > 0 {
+			limit := max(1, int64(p*float64(g.keys.Load())/100))
 			if cur >= limit {
 				g.suppressed.Add(1)
 				return false
