@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -21,7 +22,8 @@ import (
 type Bulkhead struct {
 	sem     permits
 	key     string
-	maxWait time.Duration
+	maxWait atomic.Int64 // a time.Duration
+	cfg     Config       // New's, zero fields spelled out; guarded by sem.mu after New
 	clock   clock.Clock
 	name    string
 	obs     bulwark.Observer
@@ -56,7 +58,8 @@ func New(cfg Config) (*Bulkhead, error) {
 
 // newBulkhead builds a bulkhead from a validated cfg.
 func newBulkhead(cfg Config, key string) *Bulkhead {
-	b := &Bulkhead{key: key, maxWait: cfg.MaxWait, clock: clock.OrSystem(cfg.Clock), name: cfg.Name, obs: cfg.Observer}
+	b := &Bulkhead{key: key, cfg: cfg, clock: clock.OrSystem(cfg.Clock), name: cfg.Name, obs: cfg.Observer}
+	b.maxWait.Store(int64(cfg.MaxWait))
 	limit := cfg.MaxConcurrent
 	if cfg.Adaptive != nil {
 		b.est = cfg.Adaptive.newEstimator(cfg.MaxConcurrent)
@@ -83,7 +86,7 @@ func (b *Bulkhead) Do(ctx context.Context, op func(context.Context) error) error
 	if b.est == nil {
 		// A fixed limit learns nothing from the call: take, run, return.
 		if !b.sem.tryAcquire() {
-			if b.sem.maxWaiting == 0 {
+			if b.sem.maxWaiting.Load() == 0 {
 				return b.full(ctx, ErrFull)
 			}
 			if err := b.wait(ctx); err != nil {
@@ -125,7 +128,7 @@ func (b *Bulkhead) TryAcquire() (p Permit, ok bool) {
 // wait.
 func (b *Bulkhead) Acquire(ctx context.Context) (Permit, error) {
 	if !b.sem.tryAcquire() {
-		if b.sem.maxWaiting == 0 {
+		if b.sem.maxWaiting.Load() == 0 {
 			return Permit{}, b.full(ctx, ErrFull)
 		}
 		if err := b.wait(ctx); err != nil {
@@ -141,7 +144,7 @@ func (b *Bulkhead) wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bulkhead: waiting for a permit: %w", err)
 	}
-	if err := b.sem.acquire(ctx, b.clock, b.maxWait); err != nil {
+	if err := b.sem.acquire(ctx, b.clock, time.Duration(b.maxWait.Load())); err != nil {
 		if errors.Is(err, ErrFull) {
 			return b.full(ctx, err)
 		}

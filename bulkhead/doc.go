@@ -46,6 +46,14 @@
 // cap) with an error naming it; it never clamps. The zero Bulkhead and
 // Keyed are not usable: their methods panic.
 //
+// # Run-time settings
+//
+// Reconfigure (on Bulkhead and Keyed) changes MaxConcurrent, MaxWaiting and
+// MaxWait while calls run, losing and making up no permit: a raised limit
+// lets waiters in at once, a lowered one takes effect as permits come back.
+// Adaptive, and the ceiling it adapts under, are fixed at New. Settings
+// returns what a bulkhead runs with now.
+//
 // # Events
 //
 // Config.Observer receives Rejected for every call Do or Acquire rejects,

@@ -59,7 +59,7 @@ type permits struct {
 	_     [cacheLines - 8]byte
 	gate  atomic.Uint64
 
-	maxWaiting uint64
+	maxWaiting atomic.Uint64
 	_          [cacheLines - 16]byte
 
 	mu   sync.Mutex
@@ -84,7 +84,7 @@ const (
 
 func (p *permits) init(limit, maxWaiting int) {
 	p.gate.Store(uint64(limit))
-	p.maxWaiting = uint64(maxWaiting)
+	p.maxWaiting.Store(uint64(maxWaiting))
 	p.line.prev, p.line.next = &p.line, &p.line
 }
 
@@ -206,7 +206,7 @@ func (p *permits) acquire(ctx context.Context, c clock.Clock, maxWait time.Durat
 			}
 			continue
 		}
-		if s>>32 >= p.maxWaiting {
+		if s>>32 >= p.maxWaiting.Load() {
 			p.mu.Unlock()
 			return ErrFull
 		}
