@@ -11,5 +11,7 @@
 // Sources:
 //
 //   - File, here: a file on disk, read again when its contents change.
+//   - Env, here: an environment variable holding the whole document, read
+//     once (a process's environment does not change).
 //   - etcdconfig, in adapters/etcd: a key in etcd, followed with a watch.
 package configsource
