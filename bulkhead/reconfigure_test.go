@@ -2,7 +2,7 @@ package bulkhead_test
 
 import (
 	"context"
-	"sync"
+	"github.com/bulwark-go/bulwark/internal/loadtest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,42 +84,28 @@ func TestReconfigureRefusesInvalidAndFixedSettings(t *testing.T) {
 func TestReconfigureUnderLoadLosesNoPermit(t *testing.T) {
 	b := newBulkhead(t, bulkhead.Config{MaxConcurrent: 2, MaxWaiting: 100, MaxWait: time.Hour})
 	var running, most atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	loadtest.While(16, func() {
+		_ = b.Do(context.Background(), func(context.Context) error {
+			n := running.Add(1)
 			for {
-				select {
-				case <-stop:
-					return
-				default:
+				m := most.Load()
+				if n <= m || most.CompareAndSwap(m, n) {
+					break
 				}
-				_ = b.Do(context.Background(), func(context.Context) error {
-					n := running.Add(1)
-					for {
-						m := most.Load()
-						if n <= m || most.CompareAndSwap(m, n) {
-							break
-						}
-					}
-					running.Add(-1)
-					return nil
-				})
 			}
-		}()
-	}
-	for i := range 1000 {
-		limit := 2
-		if i%2 == 0 {
-			limit = 5
+			running.Add(-1)
+			return nil
+		})
+	}, func() {
+		for i := range 1000 {
+			limit := 2
+			if i%2 == 0 {
+				limit = 5
+			}
+			require.NoError(t, b.Reconfigure(bulkhead.Config{MaxConcurrent: limit, MaxWaiting: 100, MaxWait: time.Hour}))
 		}
-		require.NoError(t, b.Reconfigure(bulkhead.Config{MaxConcurrent: limit, MaxWaiting: 100, MaxWait: time.Hour}))
-	}
-	require.NoError(t, b.Reconfigure(bulkhead.Config{MaxConcurrent: 3, MaxWaiting: 100, MaxWait: time.Hour}))
-	close(stop)
-	wg.Wait()
+		require.NoError(t, b.Reconfigure(bulkhead.Config{MaxConcurrent: 3, MaxWaiting: 100, MaxWait: time.Hour}))
+	})
 	assert.LessOrEqual(t, most.Load(), int64(5))
 	assert.Zero(t, b.InFlight())
 	assert.Zero(t, b.Waiting())

@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"context"
 	"errors"
+	"github.com/bulwark-go/bulwark/internal/loadtest"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -280,32 +281,16 @@ func TestSeedReproducesCountsUnderConcurrency(t *testing.T) {
 
 func TestSwitchesAreSafeDuringCalls(t *testing.T) {
 	inj := newInjector(t, chaos.Config{Faults: chaos.Faults{ErrorRate: 0.5}, Clock: instantClock{}})
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					_ = inj.Do(context.Background(), succeed)
-				}
+	loadtest.While(4, func() { _ = inj.Do(context.Background(), succeed) }, func() {
+		for i := range 200 {
+			if i%2 == 0 {
+				inj.Disable()
+			} else {
+				inj.Enable()
 			}
-		}()
-	}
-	for i := range 200 {
-		if i%2 == 0 {
-			inj.Disable()
-		} else {
-			inj.Enable()
+			require.NoError(t, inj.SetFaults(chaos.Faults{ErrorRate: float64(i%10) / 10, LatencyRate: 0.1, Latency: time.Millisecond}))
 		}
-		require.NoError(t, inj.SetFaults(chaos.Faults{ErrorRate: float64(i%10) / 10, LatencyRate: 0.1, Latency: time.Millisecond}))
-	}
-	close(stop)
-	wg.Wait()
+	})
 }
 
 func TestCallsWithoutFaultsAllocateNothing(t *testing.T) {

@@ -3,7 +3,7 @@ package chaos_test
 import (
 	"context"
 	"errors"
-	"sync"
+	"github.com/bulwark-go/bulwark/internal/loadtest"
 	"sync/atomic"
 	"testing"
 
@@ -23,34 +23,20 @@ func TestReconfigureChangesFaultsAndSwitchTogether(t *testing.T) {
 	inj := newInjector(t, a)
 
 	var torn, calls atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if errors.Is(inj.Do(context.Background(), func(context.Context) error { return nil }), errB) {
-					torn.Add(1)
-				}
-				calls.Add(1)
-			}
-		}()
-	}
-	for i := range 4000 {
-		cfg := a
-		if i%2 == 0 {
-			cfg = b
+	loadtest.While(8, func() {
+		if errors.Is(inj.Do(context.Background(), func(context.Context) error { return nil }), errB) {
+			torn.Add(1)
 		}
-		require.NoError(t, inj.Reconfigure(cfg))
-	}
-	close(stop)
-	wg.Wait()
+		calls.Add(1)
+	}, func() {
+		for i := range 4000 {
+			cfg := a
+			if i%2 == 0 {
+				cfg = b
+			}
+			require.NoError(t, inj.Reconfigure(cfg))
+		}
+	})
 	assert.Zero(t, torn.Load(), "calls that saw b's faults with a's switch")
 	assert.NotZero(t, calls.Load())
 }

@@ -3,8 +3,8 @@ package policyset_test
 import (
 	"context"
 	"errors"
+	"github.com/bulwark-go/bulwark/internal/loadtest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,36 +157,22 @@ func TestApplyUnderLoad(t *testing.T) {
 	require.NoError(t, err)
 	p := policy(t, s, "a")
 	var ok, rejected atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				err := p.Do(context.Background(), func(context.Context) error { return nil })
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errors.Is(err, bulwark.ErrRejected):
-					rejected.Add(1)
-				default:
-					t.Errorf("call failed: %v", err)
-					return
-				}
-			}
-		}()
-	}
-	for i := range 500 {
-		require.NoError(t, s.Apply(docs[i%2]))
-	}
-	close(stop)
-	wg.Wait()
+	loadtest.While(8, func() {
+		err := p.Do(context.Background(), func(context.Context) error { return nil })
+		switch {
+		case err == nil:
+			ok.Add(1)
+		case errors.Is(err, bulwark.ErrRejected):
+			rejected.Add(1)
+		default:
+			t.Errorf("call failed: %v", err)
+			return
+		}
+	}, func() {
+		for i := range 500 {
+			require.NoError(t, s.Apply(docs[i%2]))
+		}
+	})
 	assert.NotZero(t, ok.Load())
 	b := p.Parts().Bulkhead
 	assert.Zero(t, b.InFlight())

@@ -1,7 +1,7 @@
 package ratelimit_test
 
 import (
-	"sync"
+	"github.com/bulwark-go/bulwark/internal/loadtest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,33 +87,19 @@ func TestReconfigureUnderLoadLosesNoToken(t *testing.T) {
 	l, err := ratelimit.New(ratelimit.Config{Limit: 100, Period: time.Second, Burst: 50, Clock: clk})
 	require.NoError(t, err)
 	var permitted atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if l.Allow() == nil {
-					permitted.Add(1)
-				}
-			}
-		}()
-	}
-	for i := range 2000 {
-		cfg := a
-		if i%2 == 0 {
-			cfg = b
+	loadtest.While(8, func() {
+		if l.Allow() == nil {
+			permitted.Add(1)
 		}
-		require.NoError(t, l.Reconfigure(cfg))
-	}
-	close(stop)
-	wg.Wait()
+	}, func() {
+		for i := range 2000 {
+			cfg := a
+			if i%2 == 0 {
+				cfg = b
+			}
+			require.NoError(t, l.Reconfigure(cfg))
+		}
+	})
 	assert.Equal(t, int64(50), permitted.Load())
 }
 

@@ -2,7 +2,7 @@ package timeout_test
 
 import (
 	"context"
-	"sync"
+	"github.com/bulwark-go/bulwark/internal/loadtest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,42 +61,28 @@ func TestReconfigureRefusesInvalidSettingsAndKeepsTheOld(t *testing.T) {
 func TestReconfigureUnderLoadIsNeverTorn(t *testing.T) {
 	tm := newTimeout(t, timeout.Config{Timeout: time.Hour})
 	var torn, calls atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_ = tm.Do(context.Background(), func(ctx context.Context) error {
-					d, ok := ctx.Deadline()
-					left := time.Until(d)
-					// Config A: 1h, waits. Config B: 30m, detached (op runs on
-					// another goroutine, which the test cannot see, so it
-					// checks the deadline alone against A and B).
-					if !ok || (left > time.Hour) || (left < 29*time.Minute) || (left > 31*time.Minute && left < 59*time.Minute) {
-						torn.Add(1)
-					}
-					calls.Add(1)
-					return nil
-				})
+	loadtest.While(8, func() {
+		_ = tm.Do(context.Background(), func(ctx context.Context) error {
+			d, ok := ctx.Deadline()
+			left := time.Until(d)
+			// Config A: 1h, waits. Config B: 30m, detached (op runs on
+			// another goroutine, which the test cannot see, so it
+			// checks the deadline alone against A and B).
+			if !ok || (left > time.Hour) || (left < 29*time.Minute) || (left > 31*time.Minute && left < 59*time.Minute) {
+				torn.Add(1)
 			}
-		}()
-	}
-	for i := range 2000 {
-		cfg := timeout.Config{Timeout: time.Hour}
-		if i%2 == 1 {
-			cfg = timeout.Config{Timeout: 30 * time.Minute, Detach: true}
+			calls.Add(1)
+			return nil
+		})
+	}, func() {
+		for i := range 2000 {
+			cfg := timeout.Config{Timeout: time.Hour}
+			if i%2 == 1 {
+				cfg = timeout.Config{Timeout: 30 * time.Minute, Detach: true}
+			}
+			require.NoError(t, tm.Reconfigure(cfg))
 		}
-		require.NoError(t, tm.Reconfigure(cfg))
-	}
-	close(stop)
-	wg.Wait()
+	})
 	assert.Zero(t, torn.Load(), "calls whose deadline matched neither configuration")
 	assert.NotZero(t, calls.Load())
 }
