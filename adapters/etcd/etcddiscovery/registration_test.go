@@ -265,3 +265,39 @@ func TestZeroValuesPanic(t *testing.T) {
 	assert.PanicsWithValue(t, "etcddiscovery: Registration used without NewRegistration", func() { _ = new(etcddiscovery.Registration).Close(context.Background()) })
 	assert.PanicsWithValue(t, "etcddiscovery: Resolver used without New", func() { _, _ = new(etcddiscovery.Resolver).Watch(context.Background(), "orders") })
 }
+
+// TestReRegistersAfterAPartition: an instance cut off from etcd for longer
+// than its TTL leaves the set (its lease expires), reports Lost, and is
+// registered again once etcd is back.
+func TestReRegistersAfterAPartition(t *testing.T) {
+	const ttl = 2 * time.Second
+	direct := etcdtest.Client(t)
+	prefix := etcdtest.Prefix(t, direct)
+	ch := watchOrders(t, direct, prefix)
+	proxy := etcdtest.NewProxy(t, testenv.EtcdEndpoints(t)[0])
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{proxy.Addr()}, DialTimeout: time.Second})
+	require.NoError(t, err)
+	defer c.Close()
+	ev := newEvents()
+	ep := discovery.Endpoint{Addr: "10.0.0.12:8080"}
+	reg, err := etcddiscovery.NewRegistration(c, "orders", ep, etcddiscovery.RegistrationConfig{Prefix: prefix, TTL: ttl, Observer: ev})
+	require.NoError(t, err)
+	done := run(context.Background(), reg)
+	first := next[etcddiscovery.Registered](t, ev, 5*time.Second)
+	awaitSet(t, ch, []discovery.Endpoint{ep}, 5*time.Second)
+
+	proxy.Cut()
+	cut := time.Now()
+	awaitSet(t, ch, []discovery.Endpoint{}, ttl+time.Second)
+	t.Logf("the cut-off instance left the set %v after the cut (TTL %v)", time.Since(cut).Round(time.Millisecond), ttl)
+	next[etcddiscovery.Lost](t, ev, 5*time.Second)
+	proxy.Restore()
+	restored := time.Now()
+	second := next[etcddiscovery.Registered](t, ev, 30*time.Second)
+	assert.NotEqual(t, first.Lease, second.Lease)
+	awaitSet(t, ch, []discovery.Endpoint{ep}, 5*time.Second)
+	t.Logf("registered again %v after etcd came back", time.Since(restored).Round(time.Millisecond))
+
+	require.NoError(t, reg.Close(context.Background()))
+	require.NoError(t, <-done)
+}
