@@ -14,9 +14,10 @@
 //     every effect once, each key's effects in order, dead letters exactly
 //     the poison messages, nothing left unacknowledged;
 //   - suites: one package per conformance suite (outbox, idempotency,
-//     saga, eventsource, cqrs, retry, ratelimit, consume), each the
-//     outside driver for that suite. It holds a small driver written as a driver's author
-//     outside bulwark would write it, with bulwark's exported packages
+//     saga, eventsource, cqrs, retry, ratelimit, consume, discovery,
+//     configsource), each the outside driver for that suite. It holds a
+//     small driver written as a driver's author outside bulwark would
+//     write it, with bulwark's exported packages
 //     only (no internal package of bulwark or of its adapters), runs every
 //     exported suite of the package on it (the killed-process suites
 //     included, whose children are the package's own test binary), and

@@ -9,15 +9,17 @@ package testenv
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
 // The environment variables that point tests at services.
 const (
-	PostgresVar = "BULWARK_POSTGRES_DSN" // postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-	RedisVar    = "BULWARK_REDIS_ADDR"   // 127.0.0.1:6379
-	RabbitMQVar = "BULWARK_RABBITMQ_URL" // amqp://guest:guest@127.0.0.1:5672/
-	NATSVar     = "BULWARK_NATS_URL"     // nats://127.0.0.1:4222
+	PostgresVar = "BULWARK_POSTGRES_DSN"   // postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+	RedisVar    = "BULWARK_REDIS_ADDR"     // 127.0.0.1:6379
+	RabbitMQVar = "BULWARK_RABBITMQ_URL"   // amqp://guest:guest@127.0.0.1:5672/
+	NATSVar     = "BULWARK_NATS_URL"       // nats://127.0.0.1:4222
+	EtcdVar     = "BULWARK_ETCD_ENDPOINTS" // 127.0.0.1:2379 (several: comma-separated)
 	RequireVar  = "BULWARK_REQUIRE_SERVICES"
 )
 
@@ -46,6 +48,19 @@ func RabbitMQURL(t testing.TB) string { t.Helper(); return Service(t, RabbitMQVa
 
 // NATSURL returns BULWARK_NATS_URL (see Service).
 func NATSURL(t testing.TB) string { t.Helper(); return Service(t, NATSVar) }
+
+// EtcdEndpoints returns the endpoints in BULWARK_ETCD_ENDPOINTS, split at
+// commas (see Service).
+func EtcdEndpoints(t testing.TB) []string {
+	t.Helper()
+	var eps []string
+	for ep := range strings.SplitSeq(Service(t, EtcdVar), ",") {
+		if ep = strings.TrimSpace(ep); ep != "" {
+			eps = append(eps, ep)
+		}
+	}
+	return eps
+}
 
 // SkipUnderRace skips a heavy fault test in a -race build. CI runs those
 // tests in their own step without -race (the README's test command), where

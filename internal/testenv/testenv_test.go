@@ -75,3 +75,8 @@ func TestChildProcess(t *testing.T) {
 	require.NoError(t, cmd.Run())
 	assert.Equal(t, "child says hello", out.String())
 }
+
+func TestEtcdEndpointsSplitsAtCommas(t *testing.T) {
+	t.Setenv(testenv.EtcdVar, "10.0.0.1:2379, 10.0.0.2:2379,")
+	assert.Equal(t, []string{"10.0.0.1:2379", "10.0.0.2:2379"}, testenv.EtcdEndpoints(t))
+}
