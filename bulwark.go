@@ -61,6 +61,26 @@ func Chain(policies ...Policy) Policy {
 	return c
 }
 
+// Policies returns the policies p runs each call through, outermost first:
+// for a policy made by Chain, the policies Chain was given, each nested
+// Chain replaced by its own policies (a chain of chains runs them in that
+// order); for Chain(), none; for any other policy, p alone. The slice is
+// the caller's. Code that wraps calls in a policy may look inside a chain
+// with it, to run policies it knows itself.
+func Policies(p Policy) []Policy {
+	switch c := p.(type) {
+	case passthrough:
+		return nil
+	case *chain:
+		var out []Policy
+		for _, q := range c.policies {
+			out = append(out, Policies(q)...)
+		}
+		return out
+	}
+	return []Policy{p}
+}
+
 type passthrough struct{}
 
 func (passthrough) Do(ctx context.Context, op func(context.Context) error) error {

@@ -288,3 +288,28 @@ func BenchmarkCall(b *testing.B) {
 		_, _ = bulwark.Call(ctx, p, func(context.Context) (int, error) { return 1, nil })
 	}
 }
+
+func TestPoliciesListsAChainOutermostFirst(t *testing.T) {
+	var log []string
+	a, b, c := recorder("a", &log), recorder("b", &log), recorder("c", &log)
+	nop := func(context.Context) error { return nil }
+	p := bulwark.Chain(a, bulwark.Chain(b, bulwark.Chain()), c)
+	got := bulwark.Policies(p)
+	require.Len(t, got, 3, "nested chains are flattened")
+	for _, q := range got {
+		require.NoError(t, q.Do(context.Background(), nop))
+	}
+	assert.Equal(t, "a> <a b> <b c> <c", strings.Join(log, " "))
+
+	got[0] = c
+	log = nil
+	require.NoError(t, p.Do(context.Background(), nop))
+	assert.Equal(t, "a> b> c> <c <b <a", strings.Join(log, " "), "changing the returned slice leaves the chain alone")
+
+	assert.Empty(t, bulwark.Policies(bulwark.Chain()))
+	single := bulwark.Policies(a)
+	require.Len(t, single, 1)
+	log = nil
+	require.NoError(t, single[0].Do(context.Background(), nop))
+	assert.Equal(t, "a> <a", strings.Join(log, " "))
+}

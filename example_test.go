@@ -45,3 +45,21 @@ func ExampleCall() {
 	// leave breaker <nil>
 	// 9.99 <nil>
 }
+
+func ExamplePolicies() {
+	p := bulwark.Chain(logging("retry"), bulwark.Chain(logging("breaker"), logging("bulkhead")))
+	for i, q := range bulwark.Policies(p) {
+		fmt.Printf("policy %d:\n", i)
+		_ = q.Do(context.Background(), func(context.Context) error { return nil })
+	}
+	// Output:
+	// policy 0:
+	// enter retry
+	// leave retry <nil>
+	// policy 1:
+	// enter breaker
+	// leave breaker <nil>
+	// policy 2:
+	// enter bulkhead
+	// leave bulkhead <nil>
+}

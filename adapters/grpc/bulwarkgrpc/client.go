@@ -96,8 +96,11 @@ func DefaultClientConfig() ClientConfig {
 // client is what both client interceptors share.
 type client struct {
 	policy      bulwark.Policy
-	methods     map[string]bool // full names, and "/pkg.Service/" for services
-	services    bool            // some entry of methods is a service
+	steps       []step                      // policy's steps, when direct
+	direct      bool                        // every policy is a step: unary calls run them directly
+	run         func(context.Context) error // a unary call's attempts through policy, otherwise
+	methods     map[string]bool             // full names, and "/pkg.Service/" for services
+	services    bool                        // some entry of methods is a service
 	isIdem      func(context.Context, string) bool
 	descriptors Resolver
 	levels      sync.Map // method -> bool, from the idempotency_level option
@@ -133,6 +136,8 @@ func newClient(what string, policy bulwark.Policy, cfg ClientConfig) (*client, e
 	if c.isRetryable == nil {
 		c.isRetryable = RetryableCode
 	}
+	c.steps, c.direct = directSteps(policy)
+	c.run = compose(bulwark.Policies(policy), attemptOp)
 	return c, nil
 }
 
@@ -215,6 +220,16 @@ func UnaryClientInterceptor(policy bulwark.Policy, cfg ClientConfig) (grpc.Unary
 }
 
 func (c *client) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if c.direct {
+		// a retry, a breaker and a bulkhead run attempts one at a time
+		// and keep nothing after: the call allocates nothing, and works
+		// out whether it is idempotent only when a retry asks
+		// (set field by field: a composite literal is built aside and
+		// copied, which costs a store-forwarding stall per call)
+		var x directCall
+		x.ctx, x.c, x.method, x.req, x.reply, x.cc, x.invoker, x.opts = ctx, c, method, req, reply, cc, invoker, opts
+		return x.finish(x.run(ctx, c.steps))
+	}
 	x := &unaryCall{Context: ctx, c: c, method: method, req: req, reply: reply, cc: cc, invoker: invoker, opts: opts}
 	x.replayable = c.idempotent(ctx, method)
 	if m, ok := reply.(proto.Message); ok && x.replayable {
@@ -224,7 +239,7 @@ func (c *client) unary(ctx context.Context, method string, req, reply any, cc *g
 	// x is the policy's context: the caller's, marked hedge.Idempotent when
 	// the call is, and carrying x for attemptOp, which allocates nothing
 	// more than x itself.
-	err := c.policy.Do(x, attemptOp)
+	err := c.run(x)
 	return x.finish(err)
 }
 
@@ -272,11 +287,6 @@ type unaryCall struct {
 	replyBusy atomic.Bool              // an attempt is writing into reply, or reply holds the result
 	replyType protoreflect.MessageType // reply's type, nil when it is not a proto.Message
 
-	// The first attempt's trailer option and options, kept here so that a
-	// call that needs one attempt allocates nothing more.
-	first     attemptState
-	firstOpts [4]grpc.CallOption
-
 	mu     sync.Mutex
 	active int           // attempts running
 	over   bool          // finish has begun: no attempt may start
@@ -284,12 +294,6 @@ type unaryCall struct {
 	done   bool          // an outcome was kept
 	result any           // the message of the successful attempt (reply or a fresh one)
 	answer error         // the answer of an attempt the policy saw as a success
-}
-
-// attemptState is what one attempt needs of its own.
-type attemptState struct {
-	trailer    metadata.MD
-	trailerOpt grpc.TrailerCallOption
 }
 
 func (x *unaryCall) attempt(ctx context.Context) error {
@@ -313,20 +317,12 @@ func (x *unaryCall) attempt(ctx context.Context) error {
 		}
 		out = x.replyType.New().Interface()
 	}
-	var s *attemptState
-	var opts []grpc.CallOption
-	if n == 1 && len(x.opts) < len(x.firstOpts) {
-		s, opts = &x.first, x.firstOpts[:0]
-	} else {
-		s, opts = new(attemptState), make([]grpc.CallOption, 0, len(x.opts)+1)
-	}
-	s.trailerOpt.TrailerAddr = &s.trailer
-	opts = append(append(opts, x.opts...), &s.trailerOpt)
-
+	o, opts := getAttemptOpts(x.opts)
 	err := x.invoker(ctx, x.method, x.req, out, x.cc, opts...)
+	trailer := o.release()
 	var answer error
 	if err != nil {
-		err, answer = x.c.classify(ctx, x.method, err, s.trailer, x.replayable)
+		err, answer = x.c.classify(ctx, x.method, err, trailer, x.replayable)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -65,31 +65,55 @@ func failing(code codes.Code, n int) func(context.Context, *simpleReq, int) (*si
 }
 
 func TestUnaryRetriesIdempotentMethod(t *testing.T) {
-	for _, tcp := range []bool{false, true} {
-		name := map[bool]string{false: "bufconn", true: "tcp"}[tcp]
-		t.Run(name, func(t *testing.T) {
-			svc := &service{unary: failing(codes.Unavailable, 2)}
-			c := unaryClient(t, tcp, svc, fastRetry(t, nil, 3), idempotentUnary)
-			resp, err := c.UnaryCall(context.Background(), &simpleReq{Payload: &testgrpc.Payload{Body: []byte("hi")}})
-			if err != nil {
-				t.Fatal(err)
+	for _, path := range paths {
+		for _, tcp := range []bool{false, true} {
+			name := map[bool]string{false: "bufconn", true: "tcp"}[tcp]
+			t.Run(path.name+"/"+name, func(t *testing.T) {
+				svc := &service{unary: failing(codes.Unavailable, 2)}
+				c := unaryClient(t, tcp, svc, path.wrap(fastRetry(t, nil, 3)), idempotentUnary)
+				resp, err := c.UnaryCall(context.Background(), &simpleReq{Payload: &testgrpc.Payload{Body: []byte("hi")}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(resp.GetPayload().GetBody()) != "hi" || svc.calls.Load() != 3 {
+					t.Fatalf("got %v after %d calls, want the echo after 3", resp, svc.calls.Load())
+				}
+			})
+		}
+	}
+}
+
+func TestUnaryNonIdempotentAttemptedOnce(t *testing.T) {
+	for _, path := range paths {
+		t.Run(path.name, func(t *testing.T) {
+			svc := &service{unary: failing(codes.Unavailable, 5)}
+			c := unaryClient(t, false, svc, path.wrap(fastRetry(t, nil, 3)), bulwarkgrpc.ClientConfig{})
+			_, err := c.UnaryCall(context.Background(), &simpleReq{})
+			if status.Code(err) != codes.Unavailable || svc.calls.Load() != 1 {
+				t.Fatalf("got %v after %d calls, want Unavailable after 1", err, svc.calls.Load())
 			}
-			if string(resp.GetPayload().GetBody()) != "hi" || svc.calls.Load() != 3 {
-				t.Fatalf("got %v after %d calls, want the echo after 3", resp, svc.calls.Load())
+			if !errors.Is(err, retry.ErrNotRetryable) {
+				t.Fatalf("the retry should have given up as not retryable: %v", err)
 			}
 		})
 	}
 }
 
-func TestUnaryNonIdempotentAttemptedOnce(t *testing.T) {
+func TestUnaryNotReplayableAttemptUnsent(t *testing.T) {
+	// A policy that runs op again after a non-idempotent call's first
+	// attempt answered with a retryable failure (one that ignores
+	// retry.Permanent) gets ErrNotReplayable, and nothing is sent.
+	again := bulwark.PolicyFunc(func(ctx context.Context, op func(context.Context) error) error {
+		if err := op(ctx); err == nil {
+			return nil
+		}
+		return op(ctx)
+	})
 	svc := &service{unary: failing(codes.Unavailable, 5)}
-	c := unaryClient(t, false, svc, fastRetry(t, nil, 3), bulwarkgrpc.ClientConfig{})
+	c := unaryClient(t, false, svc, again, bulwarkgrpc.ClientConfig{})
 	_, err := c.UnaryCall(context.Background(), &simpleReq{})
-	if status.Code(err) != codes.Unavailable || svc.calls.Load() != 1 {
-		t.Fatalf("got %v after %d calls, want Unavailable after 1", err, svc.calls.Load())
-	}
-	if !errors.Is(err, retry.ErrNotRetryable) {
-		t.Fatalf("the retry should have given up as not retryable: %v", err)
+	if !errors.Is(err, bulwarkgrpc.ErrNotReplayable) || !retry.IsPermanent(err) || svc.calls.Load() != 1 {
+		t.Fatalf("got %v after %d calls, want ErrNotReplayable after 1", err, svc.calls.Load())
 	}
 }
 
@@ -125,61 +149,67 @@ func TestUnaryIdempotencyRules(t *testing.T) {
 		}},
 		{"hedge.Idempotent", bulwarkgrpc.ClientConfig{}, hedge.Idempotent},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			svc := &service{unary: failing(codes.Unavailable, 1)}
-			c := unaryClient(t, false, svc, fastRetry(t, nil, 3), tc.cfg)
-			ctx := context.Background()
-			if tc.ctx != nil {
-				ctx = tc.ctx(ctx)
-			}
-			if _, err := c.UnaryCall(ctx, &simpleReq{}); err != nil || svc.calls.Load() != 2 {
-				t.Fatalf("got %v after %d calls, want success after 2", err, svc.calls.Load())
-			}
-		})
+	for _, path := range paths {
+		for _, tc := range cases {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				svc := &service{unary: failing(codes.Unavailable, 1)}
+				c := unaryClient(t, false, svc, path.wrap(fastRetry(t, nil, 3)), tc.cfg)
+				ctx := context.Background()
+				if tc.ctx != nil {
+					ctx = tc.ctx(ctx)
+				}
+				if _, err := c.UnaryCall(ctx, &simpleReq{}); err != nil || svc.calls.Load() != 2 {
+					t.Fatalf("got %v after %d calls, want success after 2", err, svc.calls.Load())
+				}
+			})
+		}
 	}
 }
 
 func TestUnaryAnswersAreNotFailures(t *testing.T) {
 	for _, code := range []codes.Code{codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.NotFound,
 		codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted, codes.OutOfRange, codes.Unimplemented} {
-		t.Run(code.String(), func(t *testing.T) {
-			b, err := circuitbreaker.New(circuitbreaker.Config{ConsecutiveFailures: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			svc := &service{unary: failing(code, 10)}
-			c := unaryClient(t, false, svc, bulwark.Chain(fastRetry(t, nil, 3), b), idempotentUnary)
-			for range 3 {
-				_, err := c.UnaryCall(context.Background(), &simpleReq{})
-				if status.Code(err) != code {
-					t.Fatalf("got %v, want %v", err, code)
+		for _, path := range paths {
+			t.Run(path.name+"/"+code.String(), func(t *testing.T) {
+				b, err := circuitbreaker.New(circuitbreaker.Config{ConsecutiveFailures: 1})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if _, ok := status.FromError(err); !ok {
-					t.Fatalf("not a status error: %T", err)
+				svc := &service{unary: failing(code, 10)}
+				c := unaryClient(t, false, svc, path.wrap(bulwark.Chain(fastRetry(t, nil, 3), b)), idempotentUnary)
+				for range 3 {
+					_, err := c.UnaryCall(context.Background(), &simpleReq{})
+					if status.Code(err) != code {
+						t.Fatalf("got %v, want %v", err, code)
+					}
+					if _, ok := status.FromError(err); !ok {
+						t.Fatalf("not a status error: %T", err)
+					}
 				}
-			}
-			if svc.calls.Load() != 3 || b.State() != circuitbreaker.StateClosed {
-				t.Fatalf("%d calls, breaker %v: want 3 calls (no retries) and a closed breaker", svc.calls.Load(), b.State())
-			}
-		})
+				if svc.calls.Load() != 3 || b.State() != circuitbreaker.StateClosed {
+					t.Fatalf("%d calls, breaker %v: want 3 calls (no retries) and a closed breaker", svc.calls.Load(), b.State())
+				}
+			})
+		}
 	}
 }
 
 func TestUnaryFailuresNotRetried(t *testing.T) {
 	for _, code := range []codes.Code{codes.Internal, codes.Unknown, codes.DataLoss} {
-		t.Run(code.String(), func(t *testing.T) {
-			b, err := circuitbreaker.New(circuitbreaker.Config{ConsecutiveFailures: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			svc := &service{unary: failing(code, 10)}
-			c := unaryClient(t, false, svc, bulwark.Chain(fastRetry(t, nil, 3), b), idempotentUnary)
-			_, err = c.UnaryCall(context.Background(), &simpleReq{})
-			if status.Code(err) != code || svc.calls.Load() != 1 || b.State() != circuitbreaker.StateOpen {
-				t.Fatalf("got %v, %d calls, breaker %v: want %v once and an open breaker", err, svc.calls.Load(), b.State(), code)
-			}
-		})
+		for _, path := range paths {
+			t.Run(path.name+"/"+code.String(), func(t *testing.T) {
+				b, err := circuitbreaker.New(circuitbreaker.Config{ConsecutiveFailures: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				svc := &service{unary: failing(code, 10)}
+				c := unaryClient(t, false, svc, path.wrap(bulwark.Chain(fastRetry(t, nil, 3), b)), idempotentUnary)
+				_, err = c.UnaryCall(context.Background(), &simpleReq{})
+				if status.Code(err) != code || svc.calls.Load() != 1 || b.State() != circuitbreaker.StateOpen {
+					t.Fatalf("got %v, %d calls, breaker %v: want %v once and an open breaker", err, svc.calls.Load(), b.State(), code)
+				}
+			})
+		}
 	}
 }
 
@@ -221,42 +251,44 @@ func TestUnaryPushback(t *testing.T) {
 		{"negative: do not retry", "-1", status.Error(codes.Unavailable, "busy"), -1},
 		{"malformed: do not retry", "soon", status.Error(codes.Unavailable, "busy"), -1},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			svc := &service{unary: func(ctx context.Context, _ *simpleReq, n int) (*simpleResp, error) {
-				if n > 1 {
-					return &simpleResp{}, nil
+	for _, path := range paths {
+		for _, tc := range cases {
+			t.Run(path.name+"/"+tc.name, func(t *testing.T) {
+				svc := &service{unary: func(ctx context.Context, _ *simpleReq, n int) (*simpleResp, error) {
+					if n > 1 {
+						return &simpleResp{}, nil
+					}
+					if tc.trailer != "" {
+						_ = grpc.SetTrailer(ctx, metadata.Pairs(bulwarkgrpc.MetadataPushback, tc.trailer))
+					}
+					return nil, tc.err
+				}}
+				rec := &recorder{}
+				r, err := retry.New(retry.Config{Observer: rec, Backoff: retry.Constant{Delay: 3 * time.Second}})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if tc.trailer != "" {
-					_ = grpc.SetTrailer(ctx, metadata.Pairs(bulwarkgrpc.MetadataPushback, tc.trailer))
+				c := unaryClient(t, false, svc, path.wrap(r), idempotentUnary)
+				_, err = c.UnaryCall(context.Background(), &simpleReq{})
+				retried := eventsOf[retry.Retried](rec)
+				if tc.delay < 0 {
+					if err == nil || len(retried) != 0 || !retry.IsPermanent(errors.Unwrap(err.(*retry.Error).Err)) && !errors.Is(err, retry.ErrNotRetryable) {
+						t.Fatalf("got %v with %d retries, want a permanent failure", err, len(retried))
+					}
+					return
 				}
-				return nil, tc.err
-			}}
-			rec := &recorder{}
-			r, err := retry.New(retry.Config{Observer: rec, Backoff: retry.Constant{Delay: 3 * time.Second}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := unaryClient(t, false, svc, r, idempotentUnary)
-			_, err = c.UnaryCall(context.Background(), &simpleReq{})
-			retried := eventsOf[retry.Retried](rec)
-			if tc.delay < 0 {
-				if err == nil || len(retried) != 0 || !retry.IsPermanent(errors.Unwrap(err.(*retry.Error).Err)) && !errors.Is(err, retry.ErrNotRetryable) {
-					t.Fatalf("got %v with %d retries, want a permanent failure", err, len(retried))
+				if err != nil || len(retried) != 1 || retried[0].Delay != tc.delay {
+					t.Fatalf("got %v, retries %+v: want one retry after %v", err, retried, tc.delay)
 				}
-				return
-			}
-			if err != nil || len(retried) != 1 || retried[0].Delay != tc.delay {
-				t.Fatalf("got %v, retries %+v: want one retry after %v", err, retried, tc.delay)
-			}
-			if d, ok := bulwark.RetryAfter(retried[0].Err); !ok || d != tc.delay {
-				t.Fatalf("RetryAfter(%v) = %v, %v", retried[0].Err, d, ok)
-			}
-			var se *bulwarkgrpc.StatusError
-			if !errors.As(retried[0].Err, &se) || se.Code() != codes.Unavailable || se.Method != unaryMethod {
-				t.Fatalf("the retry saw %T %v, want a *StatusError", retried[0].Err, retried[0].Err)
-			}
-		})
+				if d, ok := bulwark.RetryAfter(retried[0].Err); !ok || d != tc.delay {
+					t.Fatalf("RetryAfter(%v) = %v, %v", retried[0].Err, d, ok)
+				}
+				var se *bulwarkgrpc.StatusError
+				if !errors.As(retried[0].Err, &se) || se.Code() != codes.Unavailable || se.Method != unaryMethod {
+					t.Fatalf("the retry saw %T %v, want a *StatusError", retried[0].Err, retried[0].Err)
+				}
+			})
+		}
 	}
 }
 

@@ -46,6 +46,17 @@
 //     the chain (retry.Config.AttemptTimeout, a timeout.Timeout): a retry
 //     never outlives its caller.
 //
+// Cost: when the policy is a retry.Retrier, a circuitbreaker.Breaker, a
+// bulkhead.Bulkhead or a Chain of only those, the unary interceptor runs
+// them itself rather than through bulwark.Policy (they run attempts one at
+// a time and keep nothing of a call), so a call that succeeds allocates
+// nothing of the interceptor's own and does not work out whether it is
+// idempotent: the first attempt costs little more than calling the
+// invoker. The trailer option that reads the server's pushback is reused
+// from call to call; grpc copies the trailer into it, which is the one
+// allocation a real call gains. With any other policy (a hedger, a
+// timeout, a fallback), each call allocates its state once.
+//
 // For callers of gRPC stubs without these interceptors, IsFailure and
 // IsRetryable classify errors the same way, for circuitbreaker.Config's
 // IsFailure and retry.Config's RetryIf.
@@ -79,7 +90,9 @@
 // marked retry.Permanent, so a retry gives up after the first attempt, and
 // an attempt after the first (a hedger with AllIdempotent) fails with
 // ErrNotReplayable without sending anything. Idempotent calls' contexts
-// are marked with hedge.Idempotent, so a Hedger in the chain hedges them.
+// are marked with hedge.Idempotent, so a Hedger in the chain hedges them
+// (a chain of only retries, breakers and bulkheads, which read no mark,
+// gets the caller's context as it is).
 // An attempt that starts while another is running (a hedge) gets a reply
 // message of its own, and the winner's ends up in the caller's reply.
 //

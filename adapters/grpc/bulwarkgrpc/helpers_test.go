@@ -123,3 +123,15 @@ func eventsOf[T bulwark.Event](r *recorder) []T {
 	}
 	return out
 }
+
+// paths are the two ways the unary client interceptor runs its policy:
+// itself, when the policy is a retry, a breaker, a bulkhead or a chain of
+// them ("direct"), and through bulwark.Policy otherwise ("general"). wrap
+// turns a policy into one that takes its path.
+var paths = []struct {
+	name string
+	wrap func(bulwark.Policy) bulwark.Policy
+}{
+	{"direct", func(p bulwark.Policy) bulwark.Policy { return p }},
+	{"general", func(p bulwark.Policy) bulwark.Policy { return bulwark.PolicyFunc(p.Do) }},
+}
