@@ -196,10 +196,12 @@ func build(c configs) (*Parts, error) {
 
 // carry returns the parts of a new version: for each part in both, the old
 // one reconfigured with c (its state kept), or the fresh one where the old
-// refuses a setting it fixed at New. A Retrier keeps no state between calls,
-// so the fresh one replaces it.
+// refuses a setting it fixed at New.
 func carry(old, fresh *Parts, c configs) *Parts {
 	p := *fresh
+	if old.Retry != nil && c.retry != nil && old.Retry.Reconfigure(*c.retry) == nil {
+		p.Retry = old.Retry
+	}
 	if old.CircuitBreaker != nil && c.breaker != nil && old.CircuitBreaker.Reconfigure(*c.breaker) == nil {
 		p.CircuitBreaker = old.CircuitBreaker
 	}

@@ -46,6 +46,13 @@
 // context's error) and op's last error, and counts the attempts. A
 // first-attempt success allocates nothing.
 //
+// # Run-time settings
+//
+// Reconfigure changes MaxAttempts, MaxElapsedTime, Backoff, MaxDelay,
+// AttemptTimeout and RetryRejected while calls run: each call reads them
+// once, when it starts, and keeps them to its end. Settings returns what the
+// Retrier runs with now.
+//
 // # Events
 //
 // With Config.Observer set, a Retrier reports Retried before each wait,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -96,8 +97,19 @@ func DefaultConfig() Config {
 // and is safe for concurrent use; build one per downstream and share it.
 // The zero Retrier is not usable: make one with New.
 type Retrier struct {
-	name           string
-	observer       bulwark.Observer
+	name        string
+	observer    bulwark.Observer
+	retryIf     func(error) bool
+	budget      *Budget
+	clock       clock.Clock
+	systemClock bool
+	cfg         Config
+	settings    atomic.Pointer[settings]
+}
+
+// settings are what Reconfigure changes: a call reads them once, when it
+// starts, and keeps them to its end.
+type settings struct {
 	maxAttempts    int // 0: no limit
 	maxElapsed     time.Duration
 	schedule       Backoff
@@ -105,14 +117,73 @@ type Retrier struct {
 	maxDelay       time.Duration
 	attemptTimeout time.Duration
 	retryRejected  bool
-	retryIf        func(error) bool
-	budget         *Budget
-	clock          clock.Clock
-	systemClock    bool
 }
 
 // New returns a Retrier, or an error naming the first invalid setting.
 func New(cfg Config) (*Retrier, error) {
+	s, err := newSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Budget != nil && cfg.Budget.clock == nil {
+		return nil, errors.New("retry: Config.Budget must be made by NewBudget")
+	}
+	r := &Retrier{
+		name:     cfg.Name,
+		observer: cfg.Observer,
+		retryIf:  cfg.RetryIf,
+		budget:   cfg.Budget,
+		clock:    clock.OrSystem(cfg.Clock),
+		cfg:      cfg,
+	}
+	r.systemClock = r.clock == clock.System
+	r.settings.Store(s)
+	return r, nil
+}
+
+// Reconfigure applies cfg's MaxAttempts, MaxElapsedTime, Backoff, MaxDelay,
+// AttemptTimeout and RetryRejected to the calls that start from now on; a
+// call already running keeps the settings it started with. cfg is checked
+// as New checks it, and an invalid one is refused with the settings left as
+// they were. The functions and collaborators given to New (Name, Observer,
+// RetryIf, Budget, Clock) stay; cfg's are not read. Safe to call during
+// calls.
+func (r *Retrier) Reconfigure(cfg Config) error {
+	r.check()
+	s, err := newSettings(cfg)
+	if err != nil {
+		return err
+	}
+	r.settings.Store(s)
+	return nil
+}
+
+// Settings returns the Config the Retrier runs with now: New's, with the
+// settings of the last successful Reconfigure, zero fields spelled out.
+func (r *Retrier) Settings() Config {
+	r.check()
+	s := r.settings.Load()
+	cfg := r.cfg
+	cfg.MaxAttempts = s.maxAttempts
+	if s.maxAttempts == 0 {
+		cfg.MaxAttempts = Unlimited
+	}
+	cfg.MaxElapsedTime, cfg.MaxDelay, cfg.AttemptTimeout, cfg.RetryRejected = s.maxElapsed, s.maxDelay, s.attemptTimeout, s.retryRejected
+	cfg.Backoff = s.schedule
+	if s.schedule == nil {
+		cfg.Backoff = BackOff{New: s.newBackOff}
+	}
+	return cfg
+}
+
+func (r *Retrier) check() {
+	if r.clock == nil {
+		panic("retry: Retrier used without New")
+	}
+}
+
+// newSettings checks cfg's settings and turns them into settings.
+func newSettings(cfg Config) (*settings, error) {
 	switch {
 	case cfg.MaxAttempts != Unlimited && (cfg.MaxAttempts < 0 || cfg.MaxAttempts > 1e6):
 		return nil, fmt.Errorf("retry: Config.MaxAttempts must be retry.Unlimited or in [1, 1e6], got %d", cfg.MaxAttempts)
@@ -122,8 +193,6 @@ func New(cfg Config) (*Retrier, error) {
 		return nil, fmt.Errorf("retry: Config.MaxDelay must be >= 0 (0 means %v), got %v", DefaultMaxDelay, cfg.MaxDelay)
 	case cfg.AttemptTimeout < 0:
 		return nil, fmt.Errorf("retry: Config.AttemptTimeout must be >= 0, got %v", cfg.AttemptTimeout)
-	case cfg.Budget != nil && cfg.Budget.clock == nil:
-		return nil, errors.New("retry: Config.Budget must be made by NewBudget")
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = Exponential{}
@@ -131,32 +200,25 @@ func New(cfg Config) (*Retrier, error) {
 	if err := cfg.Backoff.Validate(); err != nil {
 		return nil, fmt.Errorf("retry: Config.Backoff: %w", err)
 	}
-	r := &Retrier{
-		name:           cfg.Name,
-		observer:       cfg.Observer,
+	s := &settings{
 		maxAttempts:    cfg.MaxAttempts,
 		maxElapsed:     cfg.MaxElapsedTime,
-		maxDelay:       cfg.MaxDelay,
+		maxDelay:       cmp.Or(cfg.MaxDelay, DefaultMaxDelay),
 		attemptTimeout: cfg.AttemptTimeout,
 		retryRejected:  cfg.RetryRejected,
-		retryIf:        cfg.RetryIf,
-		budget:         cfg.Budget,
-		clock:          clock.OrSystem(cfg.Clock),
 	}
-	switch r.maxAttempts {
+	switch s.maxAttempts {
 	case 0:
-		r.maxAttempts = DefaultMaxAttempts
+		s.maxAttempts = DefaultMaxAttempts
 	case Unlimited:
-		r.maxAttempts = 0
+		s.maxAttempts = 0
 	}
-	r.maxDelay = cmp.Or(r.maxDelay, DefaultMaxDelay)
-	r.systemClock = r.clock == clock.System
 	if b, ok := cfg.Backoff.(BackOff); ok {
-		r.newBackOff = b.New
+		s.newBackOff = b.New
 	} else {
-		r.schedule = cfg.Backoff
+		s.schedule = cfg.Backoff
 	}
-	return r, nil
+	return s, nil
 }
 
 // Do runs op, and runs it again after a wait each time it fails, until it
@@ -184,45 +246,44 @@ func (r *Retrier) Do(ctx context.Context, op func(context.Context) error) error 
 
 // do is Do, recording each attempt in hist when hist is not nil.
 func (r *Retrier) do(ctx context.Context, op func(context.Context) error, hist *[]Attempt) error {
-	if r.clock == nil {
-		panic("retry: Retrier used without New")
-	}
+	r.check()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("retry: not attempted: %w", err)
 	}
 	if r.budget != nil {
 		r.budget.deposit()
 	}
+	s := r.settings.Load()
 	var start time.Time
-	if r.maxElapsed > 0 {
+	if s.maxElapsed > 0 {
 		start = r.clock.Now()
 	}
-	err := r.attempt(ctx, op, hist)
+	err := r.attempt(ctx, s, op, hist)
 	if err == nil {
 		return nil
 	}
-	return r.retry(ctx, op, err, start, hist)
+	return r.retry(ctx, s, op, err, start, hist)
 }
 
 // retry is the loop after a failed first attempt, kept apart so that Do's
 // success path stays small.
-func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err error, start time.Time, hist *[]Attempt) error {
+func (r *Retrier) retry(ctx context.Context, s *settings, op func(context.Context) error, err error, start time.Time, hist *[]Attempt) error {
 	var (
 		n    = 1 // attempts made
 		prev time.Duration
 		bo   backoff.BackOff
 	)
 	for {
-		reason := r.classify(ctx, err)
-		if reason == nil && r.maxAttempts > 0 && n >= r.maxAttempts {
+		reason := r.classify(ctx, s, err)
+		if reason == nil && s.maxAttempts > 0 && n >= s.maxAttempts {
 			reason = ErrMaxAttempts
 		}
 		var delay time.Duration
 		if reason == nil {
-			delay, reason = r.nextDelay(n, &prev, &bo, err)
+			delay, reason = s.nextDelay(n, &prev, &bo, err)
 		}
 		if reason == nil {
-			reason = r.checkTime(ctx, start, delay)
+			reason = r.checkTime(ctx, s, start, delay)
 		}
 		if reason == nil && r.budget != nil && !r.budget.withdraw() {
 			reason = ErrBudgetExhausted
@@ -240,7 +301,7 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 			return r.giveUp(ctx, n, werr, err)
 		}
 		n++
-		if err = r.attempt(ctx, op, hist); err == nil {
+		if err = r.attempt(ctx, s, op, hist); err == nil {
 			return nil
 		}
 	}
@@ -250,13 +311,13 @@ func (r *Retrier) retry(ctx context.Context, op func(context.Context) error, err
 // ErrBackoffStopped. prev and bo are the call's Backoff state: the
 // schedule's previous delay, or the BackOff made for the call on its first
 // retry. A RetryAfter hint in err overrides the Backoff.
-func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err error) (time.Duration, error) {
+func (s *settings) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err error) (time.Duration, error) {
 	var delay time.Duration
-	if r.schedule != nil {
-		delay = r.schedule.Wait(n, *prev, r.maxDelay)
+	if s.schedule != nil {
+		delay = s.schedule.Wait(n, *prev, s.maxDelay)
 	} else {
 		if *bo == nil {
-			*bo = r.newBackOff()
+			*bo = s.newBackOff()
 			(*bo).Reset()
 		}
 		if delay = (*bo).NextBackOff(); delay == backoff.Stop {
@@ -266,7 +327,7 @@ func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err
 	if hint, ok := bulwark.RetryAfter(err); ok {
 		delay = hint
 	}
-	delay = min(max(delay, 0), r.maxDelay)
+	delay = min(max(delay, 0), s.maxDelay)
 	*prev = delay
 	return delay, nil
 }
@@ -274,13 +335,13 @@ func (r *Retrier) nextDelay(n int, prev *time.Duration, bo *backoff.BackOff, err
 // checkTime returns why a wait of delay would be in vain: it would pass
 // MaxElapsedTime since start, or end at or after ctx's deadline. It reads
 // the clock only when one of the two is set.
-func (r *Retrier) checkTime(ctx context.Context, start time.Time, delay time.Duration) error {
+func (r *Retrier) checkTime(ctx context.Context, s *settings, start time.Time, delay time.Duration) error {
 	deadline, hasDeadline := ctx.Deadline()
-	if r.maxElapsed <= 0 && (!hasDeadline || delay == 0) {
+	if s.maxElapsed <= 0 && (!hasDeadline || delay == 0) {
 		return nil
 	}
 	now := r.clock.Now()
-	if r.maxElapsed > 0 && now.Sub(start)+delay > r.maxElapsed {
+	if s.maxElapsed > 0 && now.Sub(start)+delay > s.maxElapsed {
 		return ErrMaxElapsedTime
 	}
 	if hasDeadline && delay > 0 && !now.Add(delay).Before(deadline) {
@@ -290,7 +351,7 @@ func (r *Retrier) checkTime(ctx context.Context, start time.Time, delay time.Dur
 }
 
 // classify returns why err ends the call, or nil if it may be retried.
-func (r *Retrier) classify(ctx context.Context, err error) error {
+func (r *Retrier) classify(ctx context.Context, s *settings, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
@@ -300,7 +361,7 @@ func (r *Retrier) classify(ctx context.Context, err error) error {
 	if _, timedOut := err.(*attemptTimeoutError); timedOut {
 		return nil
 	}
-	if !r.retryRejected && errors.Is(err, bulwark.ErrRejected) {
+	if !s.retryRejected && errors.Is(err, bulwark.ErrRejected) {
 		return ErrRejected
 	}
 	if r.retryIf != nil && !r.retryIf(err) {
@@ -318,30 +379,30 @@ func (r *Retrier) giveUp(ctx context.Context, attempts int, reason, err error) *
 }
 
 // attempt runs op once, under AttemptTimeout if set, and records it in hist.
-func (r *Retrier) attempt(ctx context.Context, op func(context.Context) error, hist *[]Attempt) error {
+func (r *Retrier) attempt(ctx context.Context, s *settings, op func(context.Context) error, hist *[]Attempt) error {
 	if hist == nil {
-		return r.run(ctx, op)
+		return r.run(ctx, s.attemptTimeout, op)
 	}
 	began := r.clock.Now()
-	err := r.run(ctx, op)
+	err := r.run(ctx, s.attemptTimeout, op)
 	*hist = append(*hist, Attempt{Number: len(*hist) + 1, Start: began, Duration: r.clock.Now().Sub(began), Err: err})
 	return err
 }
 
-func (r *Retrier) run(ctx context.Context, op func(context.Context) error) error {
+func (r *Retrier) run(ctx context.Context, attemptTimeout time.Duration, op func(context.Context) error) error {
 	switch {
-	case r.attemptTimeout <= 0:
+	case attemptTimeout <= 0:
 		return op(ctx)
 	case r.systemClock:
-		actx, cancel := context.WithTimeoutCause(ctx, r.attemptTimeout, ErrAttemptTimeout)
+		actx, cancel := context.WithTimeoutCause(ctx, attemptTimeout, ErrAttemptTimeout)
 		defer cancel()
 		err := op(actx)
 		if err != nil && ctx.Err() == nil && context.Cause(actx) == ErrAttemptTimeout {
-			return &attemptTimeoutError{r.attemptTimeout, err}
+			return &attemptTimeoutError{attemptTimeout, err}
 		}
 		return err
 	default:
-		return r.runOnClock(ctx, op)
+		return r.runOnClock(ctx, attemptTimeout, op)
 	}
 }
 
@@ -349,10 +410,10 @@ func (r *Retrier) run(ctx context.Context, op func(context.Context) error) error
 // system's (a test's fake clock), whose timers a context cannot use: a
 // goroutine, joined before returning, cancels op's context when the timer
 // fires.
-func (r *Retrier) runOnClock(ctx context.Context, op func(context.Context) error) error {
+func (r *Retrier) runOnClock(ctx context.Context, attemptTimeout time.Duration, op func(context.Context) error) error {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	timer := r.clock.NewTimer(r.attemptTimeout)
+	timer := r.clock.NewTimer(attemptTimeout)
 	defer timer.Stop()
 	done, fired := make(chan struct{}), make(chan bool, 1)
 	go func() {
@@ -367,7 +428,7 @@ func (r *Retrier) runOnClock(ctx context.Context, op func(context.Context) error
 	err := op(actx)
 	close(done)
 	if timedOut := <-fired; timedOut && err != nil && ctx.Err() == nil {
-		return &attemptTimeoutError{r.attemptTimeout, err}
+		return &attemptTimeoutError{attemptTimeout, err}
 	}
 	return err
 }
