@@ -42,6 +42,9 @@
 // replaced (Handle nil), and nothing is observed. The alternative is New's
 // required first argument.
 //
+// A Fallback has no settings to change at run time (its one choice, Handle,
+// is a function), so unlike the other policies it has no Reconfigure.
+//
 // # Events
 //
 // With Config.Observer set, a Fallback reports FellBack each time the
