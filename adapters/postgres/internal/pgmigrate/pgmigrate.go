@@ -86,6 +86,16 @@ func runNext(ctx context.Context, db DB, kind, table string, migrations []Migrat
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pglock.Migrate); err != nil {
 			return fmt.Errorf("taking the migration lock: %w", err)
 		}
+		// A backend learns of catalog changes committed by others only at
+		// the start of a transaction or when it takes a lock on a relation;
+		// an advisory lock is neither. Without this, a backend that began
+		// its transaction while another was applying a step could still
+		// see the migrations table (or a table a step created) as missing
+		// from its catalog cache after the lock was handed over, and apply
+		// the step again: "relation already exists".
+		if _, err := tx.Exec(ctx, "LOCK TABLE pg_catalog.pg_class IN ACCESS SHARE MODE"); err != nil {
+			return fmt.Errorf("refreshing the catalog after the migration lock: %w", err)
+		}
 		version, err := Version(ctx, tx, kind, table)
 		if err != nil {
 			return err
