@@ -10,6 +10,7 @@ require (
 	github.com/bulwark-go/bulwark v0.1.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (

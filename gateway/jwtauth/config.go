@@ -38,9 +38,8 @@ type Config struct {
 	// Issuers lists the trusted issuers, at least one. A token whose "iss"
 	// is none of them is refused.
 	Issuers []Issuer
-	// Leeway is the clock skew tolerated on "exp" and "nbf", in [0, 5m]; 0
-	// means none. Use NoLeeway... see DefaultLeeway: the zero value means
-	// DefaultLeeway.
+	// Leeway is the clock skew tolerated on "exp" and "nbf", in (0, 5m];
+	// 0 means DefaultLeeway (30 s) and NoLeeway means none.
 	Leeway time.Duration
 	// MaxTokenBytes bounds the length of an accepted token, in [256, 1 MiB];
 	// 0 means 8 KiB. A longer one is refused before it is decoded.
@@ -72,7 +71,7 @@ type Config struct {
 	Observer bulwark.Observer
 }
 
-// Defaults of zero Config fields, and the bounds of the settings.
+// The defaults of zero Config fields.
 const (
 	DefaultLeeway             = 30 * time.Second
 	DefaultMaxTokenBytes      = 8 << 10

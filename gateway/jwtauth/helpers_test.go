@@ -84,7 +84,7 @@ type jwksServer struct {
 	stallMu sync.Mutex
 }
 
-func newJWKS(t *testing.T, keys ...jwk) *jwksServer {
+func newJWKS(t testing.TB, keys ...jwk) *jwksServer {
 	s := &jwksServer{keys: keys}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
