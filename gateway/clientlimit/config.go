@@ -52,7 +52,9 @@ type Window struct {
 	// Limiter holds the window's limit and every client's state in it.
 	// Required. Its Period must be a whole number of seconds (the headers
 	// speak in seconds). One Limiter may serve several routes' Limiters:
-	// they then share each client's budget.
+	// they then share each client's budget. With the Keyed's MaxWait left
+	// at 0 (reject mode) a request never waits for a permit; with MaxWait
+	// set it waits up to that long, as Keyed.Wait does.
 	Limiter *ratelimit.Keyed
 }
 

@@ -15,7 +15,8 @@ import (
 	"github.com/bulwark-go/bulwark/ratelimit"
 )
 
-// The response headers a Limiter writes (draft-ietf-httpapi-ratelimit-headers-10).
+// The response headers a Limiter writes, as the IETF httpapi draft
+// "RateLimit header fields for HTTP" defines them (see the package doc).
 const (
 	HeaderRateLimit       = "RateLimit"
 	HeaderRateLimitPolicy = "RateLimit-Policy"
