@@ -133,8 +133,8 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	seen := make(map[string]bool, len(c.Issuers))
 	for i, is := range c.Issuers {
-		if err := is.check(); err != nil {
-			return c, fmt.Errorf("jwtauth: Config.Issuers[%d].%w", i, err)
+		if err := is.check(fmt.Sprintf("jwtauth: Config.Issuers[%d]", i)); err != nil {
+			return c, err
 		}
 		if seen[is.Issuer] {
 			return c, fmt.Errorf("jwtauth: Config.Issuers[%d].Issuer %q is listed twice", i, is.Issuer)
@@ -153,28 +153,28 @@ var supported = map[string]bool{
 	"HS256": true, "HS384": true, "HS512": true,
 }
 
-func (is Issuer) check() error {
+func (is Issuer) check(prefix string) error {
 	if is.Issuer == "" {
-		return fmt.Errorf("Issuer must not be empty")
+		return fmt.Errorf("%s.Issuer must not be empty", prefix)
 	}
 	u, err := url.Parse(is.JWKSURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("JWKSURL must be an http or https URL, got %q", is.JWKSURL)
+		return fmt.Errorf("%s.JWKSURL must be an http or https URL, got %q", prefix, is.JWKSURL)
 	}
 	if len(is.Algorithms) == 0 {
-		return fmt.Errorf("Algorithms must list at least one algorithm (RS256, ES256, EdDSA...), got none")
+		return fmt.Errorf("%s.Algorithms must list at least one algorithm (RS256, ES256, EdDSA...), got none", prefix)
 	}
 	for j, a := range is.Algorithms {
 		if !supported[a] {
-			return fmt.Errorf("Algorithms[%d] must be one of RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512, got %q", j, a)
+			return fmt.Errorf("%s.Algorithms[%d] must be one of RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512, got %q", prefix, j, a)
 		}
 	}
 	if len(is.Audiences) == 0 {
-		return fmt.Errorf("Audiences must list at least one audience, got none")
+		return fmt.Errorf("%s.Audiences must list at least one audience, got none", prefix)
 	}
 	for j, a := range is.Audiences {
 		if a == "" {
-			return fmt.Errorf("Audiences[%d] must not be empty", j)
+			return fmt.Errorf("%s.Audiences[%d] must not be empty", prefix, j)
 		}
 	}
 	return nil
