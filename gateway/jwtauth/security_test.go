@@ -379,3 +379,29 @@ func TestVerifyErrorsMatchErrInvalidToken(t *testing.T) {
 	assert.ErrorIs(t, err, jwtauth.ErrInvalidToken)
 	assert.Equal(t, "the token is malformed", ie.Reason)
 }
+
+func TestHeaderKeyPointersAndCritAreNotFollowed(t *testing.T) {
+	keys(t)
+	f := newFixture(t, []string{"RS256"}, nil, rsaJWK("k1", rsaKey, "RS256"))
+	h, up := f.route(t, jwtauth.RouteConfig{})
+	// A token signed by the attacker's key, naming the attacker's key set
+	// in "jku" and embedding its key in "jwk": neither is used.
+	attacker := newJWKS(t, rsaJWK("evil", rsaKey2, "RS256"))
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims(nil))
+	tok.Header["kid"] = "k1"
+	tok.Header["jku"] = attacker.URL
+	tok.Header["jwk"] = rsaJWK("k1", rsaKey2, "RS256")
+	raw, err := tok.SignedString(rsaKey2)
+	require.NoError(t, err)
+	w := serve(t, h, raw)
+	refused(t, w, w.Code, up, "the token's signature is invalid")
+	assert.Equal(t, int64(0), attacker.hits.Load())
+
+	tok = jwt.NewWithClaims(jwt.SigningMethodRS256, claims(nil))
+	tok.Header["kid"] = "k1"
+	tok.Header["crit"] = []string{"exp"}
+	raw, err = tok.SignedString(rsaKey)
+	require.NoError(t, err)
+	w = serve(t, h, raw)
+	refused(t, w, w.Code, up, "the token requires unsupported extensions")
+}

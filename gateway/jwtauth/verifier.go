@@ -101,7 +101,10 @@ func (v *Verifier) made() {
 // never is); its key is not in the issuer's key set, even after the
 // bounded refresh; its signature does not verify; it has no "exp", or has
 // expired, or its "nbf" is still ahead (both with Config.Leeway); or its
-// "aud" names none of the issuer's audiences. ctx bounds a key set fetch
+// "aud" names none of the issuer's audiences; or its header has "crit"
+// (RFC 7515: no extension is understood here). Header parameters that
+// point at keys ("jku", "x5u", "jwk", "x5c") are never followed: keys come
+// from the issuer's JWKSURL only. ctx bounds a key set fetch
 // the token may cause.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	v.made()
@@ -118,6 +121,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		}
 		if !k.algs[t.Method.Alg()] {
 			return nil, errAlgorithm
+		}
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errCritical
 		}
 		keys = k
 		return k.key(ctx, t)
@@ -138,6 +144,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 var (
 	errUnknownIssuer = errors.New("issuer not trusted")
 	errAlgorithm     = errors.New("algorithm not in the issuer's allow-list")
+	errCritical      = errors.New(`header "crit" names extensions this verifier does not understand`)
 )
 
 // classify turns a parse error into a refusal with a reason for the client.
@@ -147,6 +154,8 @@ func classify(err error) error {
 		return invalid("the token's issuer is not trusted", err)
 	case errors.Is(err, errAlgorithm), errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
 		return invalid("the token's signing algorithm is not allowed", err)
+	case errors.Is(err, errCritical):
+		return invalid("the token requires unsupported extensions", err)
 	case errors.Is(err, errThrottled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return invalid("the token's signing key is unknown", err)
 	case errors.Is(err, jwt.ErrTokenExpired):
