@@ -14,9 +14,10 @@ import (
 type KeySource int
 
 const (
-	// BySubject counts a request against the subject of its token, as
-	// package jwtauth's Route put it in the request's context
-	// (jwtauth.Subject). It applies only behind a jwtauth Route.
+	// BySubject counts a request against the issuer and subject of its
+	// token, as package jwtauth's Route put them in the request's context
+	// (jwtauth.FromContext). It applies only behind a jwtauth Route, to a
+	// token with a "sub".
 	BySubject KeySource = iota + 1
 	// ByAPIKey counts a request against the API key in the header
 	// Config.APIKeyHeader. The key is hashed (SHA-256) before it is used

@@ -53,7 +53,8 @@ func New(cfg Config) (*Limiter, error) {
 	return &Limiter{cfg: cfg, windows: ws, policy: strings.Join(policies, ", ")}, nil
 }
 
-// Key returns the limiter key r counts against: "sub:" and the subject,
+// Key returns the limiter key r counts against: "sub:" and the issuer and
+// subject (subjects are unique per issuer only), separated by a space,
 // "key:" and the hex SHA-256 of the API key, "ip:" and the client's
 // address, by the first of Config.KeyBy that applies, or "anonymous".
 func (l *Limiter) Key(r *http.Request) string {
@@ -61,8 +62,8 @@ func (l *Limiter) Key(r *http.Request) string {
 	for _, k := range l.cfg.KeyBy {
 		switch k {
 		case BySubject:
-			if s := jwtauth.Subject(r.Context()); s != "" {
-				return "sub:" + s
+			if p, ok := jwtauth.FromContext(r.Context()); ok && p.Subject != "" {
+				return "sub:" + p.Issuer + " " + p.Subject
 			}
 		case ByAPIKey:
 			if v := r.Header.Get(l.cfg.APIKeyHeader); v != "" {

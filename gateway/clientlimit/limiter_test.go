@@ -59,7 +59,7 @@ func do(h http.Handler, q req) *httptest.ResponseRecorder {
 		r.Header.Add(q.headers[i], q.headers[i+1])
 	}
 	if q.subject != "" {
-		r = r.WithContext(jwtauth.NewContext(r.Context(), &jwtauth.Principal{Subject: q.subject}))
+		r = r.WithContext(jwtauth.NewContext(r.Context(), &jwtauth.Principal{Issuer: "https://id.test", Subject: q.subject}))
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -149,11 +149,11 @@ func TestKeyBySubjectAPIKeyAndIP(t *testing.T) {
 			r.Header.Add(q.headers[i], q.headers[i+1])
 		}
 		if q.subject != "" {
-			r = r.WithContext(jwtauth.NewContext(r.Context(), &jwtauth.Principal{Subject: q.subject}))
+			r = r.WithContext(jwtauth.NewContext(r.Context(), &jwtauth.Principal{Issuer: "https://id.test", Subject: q.subject}))
 		}
 		return l.Key(r)
 	}
-	assert.Equal(t, "sub:alice", key(req{subject: "alice", headers: []string{"X-API-Key", "k"}}))
+	assert.Equal(t, "sub:https://id.test alice", key(req{subject: "alice", headers: []string{"X-API-Key", "k"}}))
 	assert.Equal(t, "key:5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", key(req{headers: []string{"x-api-key", "password"}}), "the API key is hashed")
 	assert.Equal(t, "ip:203.0.113.9", key(req{}))
 
