@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ const (
 	HeaderRateLimitPolicy = "RateLimit-Policy"
 )
 
+// policyKey is HeaderRateLimitPolicy as a key of http.Header ("Ratelimit-Policy").
+var policyKey = http.CanonicalHeaderKey(HeaderRateLimitPolicy)
+
 // Limiter is net/http middleware that holds each client to several rate
 // limits at once (per second and per day, say), each a window of
 // Config.Windows, taking Config.Cost permits from each for every request
@@ -36,7 +40,10 @@ const (
 type Limiter struct {
 	cfg     Config
 	windows []window
-	policy  string
+	// policy is the RateLimit-Policy value, shared by every response: its
+	// length equals its capacity, so a handler that adds a value appends
+	// to a copy.
+	policy []string
 }
 
 // New returns a Limiter, or an error naming the first invalid field of
@@ -50,7 +57,7 @@ func New(cfg Config) (*Limiter, error) {
 	for i, w := range ws {
 		policies[i] = w.policy
 	}
-	return &Limiter{cfg: cfg, windows: ws, policy: strings.Join(policies, ", ")}, nil
+	return &Limiter{cfg: cfg, windows: ws, policy: slices.Clip([]string{strings.Join(policies, ", ")})}, nil
 }
 
 // Key returns the limiter key r counts against: "sub:" and the issuer and
@@ -91,7 +98,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 	l.made()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := l.Key(r)
-		w.Header().Set(HeaderRateLimitPolicy, l.policy)
+		w.Header()[policyKey] = l.policy
 		for _, win := range l.windows {
 			for range l.cfg.Cost {
 				err := win.limiter.Wait(r.Context(), key)

@@ -250,3 +250,16 @@ func (r *recorder) Observe(_ context.Context, e bulwark.Event) {
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 }
+
+func TestPolicyHeaderIsNotSharedWithHandlers(t *testing.T) {
+	c := clocktest.New(t0)
+	l, err := clientlimit.New(clientlimit.Config{Windows: []clientlimit.Window{{Name: "m", Limiter: keyed(t, c, ratelimit.Config{Limit: 100, Period: time.Minute})}}})
+	require.NoError(t, err)
+	h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Add("RateLimit-Policy", `"upstream";q=1`)
+	}))
+	for range 3 {
+		w := do(h, req{})
+		assert.Equal(t, []string{`"m";q=100;w=60`, `"upstream";q=1`}, w.Header().Values("RateLimit-Policy"))
+	}
+}
