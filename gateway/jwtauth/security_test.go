@@ -405,3 +405,24 @@ func TestHeaderKeyPointersAndCritAreNotFollowed(t *testing.T) {
 	w = serve(t, h, raw)
 	refused(t, w, w.Code, up, "the token requires unsupported extensions")
 }
+
+func TestJWKSDownFromTheStartIsNotHammered(t *testing.T) {
+	keys(t)
+	f := newFixture(t, []string{"RS256"}, nil, rsaJWK("k1", rsaKey, "RS256"))
+	h, up := f.route(t, jwtauth.RouteConfig{})
+	f.jwks.status.Store(http.StatusServiceUnavailable)
+	good := sign(t, jwt.SigningMethodRS256, rsaKey, "k1", claims(nil))
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() { assert.Equal(t, http.StatusUnauthorized, serve(t, h, good).Code) })
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), f.jwks.hits.Load(), "one fetch for 100 tokens while no key set is held")
+	assert.Equal(t, int64(0), up.hits.Load())
+	// Back up: the next fetch is allowed once the interval has passed.
+	f.jwks.status.Store(0)
+	assert.Equal(t, http.StatusUnauthorized, serve(t, h, good).Code)
+	f.clock.Advance(defaultInterval)
+	assert.Equal(t, http.StatusNoContent, serve(t, h, good).Code)
+	assert.Equal(t, int64(2), f.jwks.hits.Load())
+}
