@@ -45,7 +45,9 @@ type Config struct {
 	// 0 means 8 KiB. A longer one is refused before it is decoded.
 	MaxTokenBytes int
 	// FetchTimeout bounds each fetch of a key set, in (0, 1m]; 0 means 5 s.
-	// A request waiting on a refresh waits at most this long.
+	// Only a request whose key is not held waits for a fetch: for the one
+	// in flight, then at most for one of its own, so for at most twice
+	// this long (or until its context ends).
 	FetchTimeout time.Duration
 	// MinRefreshInterval is the least time between two fetches of one
 	// issuer's key set caused by tokens whose "kid" is unknown, in [1 s,

@@ -58,6 +58,13 @@
 // held set lacks. A failed fetch (the endpoint down, slow, or serving
 // garbage) keeps the held set: tokens with known keys go on working.
 //
+// The bound has a price: anyone can spend an interval's fetch with a token
+// naming a made-up kid, so a token signed with a key the issuer started
+// using within that interval may be refused until the next fetch (at most
+// MinRefreshInterval later, or Run's next refresh). Issuers that publish a
+// new key before they sign with it, as key rotation practice asks, are not
+// affected.
+//
 // # Why golang-jwt/jwt/v5 with MicahParks/keyfunc/v3
 //
 // Both candidates, golang-jwt/jwt/v5 with MicahParks/keyfunc/v3 (and its

@@ -96,7 +96,10 @@ func (k *issuerKeys) refreshOnDemand(ctx context.Context, held *keyfunc.Keyfunc,
 		return errThrottled
 	}
 	k.lastDemand = now
-	return k.fetch(ctx, cause)
+	// The fetch does not end with the request: a client that sends an
+	// unknown kid and hangs up must not cancel the one fetch the interval
+	// allows. FetchTimeout still bounds it.
+	return k.fetch(context.WithoutCancel(ctx), cause)
 }
 
 // refreshPeriodic fetches the key set for Run, outside the on-demand

@@ -426,3 +426,24 @@ func TestJWKSDownFromTheStartIsNotHammered(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, serve(t, h, good).Code)
 	assert.Equal(t, int64(2), f.jwks.hits.Load())
 }
+
+func TestClientHangingUpDoesNotCancelTheIntervalsFetch(t *testing.T) {
+	keys(t)
+	f := newFixture(t, []string{"RS256"}, nil, rsaJWK("k1", rsaKey, "RS256"))
+	f.jwks.setStall(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.v.Verify(ctx, sign(t, jwt.SigningMethodRS256, rsaKey, "k1", claims(nil)))
+		done <- err
+	}()
+	for f.jwks.hits.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel() // the client is gone; the fetch goes on
+	f.jwks.setStall(false)
+	require.NoError(t, <-done, "the fetch completed and the token verified")
+	_, err := f.v.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, rsaKey, "k1", claims(nil)))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), f.jwks.hits.Load())
+}
