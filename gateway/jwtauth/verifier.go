@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/internal/lifecycle"
 )
@@ -56,6 +57,8 @@ type Verifier struct {
 	order   []*issuerKeys
 	life    *lifecycle.State
 }
+
+var _ bulwark.Service = (*Verifier)(nil)
 
 // New returns a Verifier, or an error naming the first invalid field of
 // cfg. It fetches nothing: the key sets are fetched by Run or on first use.
