@@ -263,3 +263,15 @@ func TestPolicyHeaderIsNotSharedWithHandlers(t *testing.T) {
 		assert.Equal(t, []string{`"m";q=100;w=60`, `"upstream";q=1`}, w.Header().Values("RateLimit-Policy"))
 	}
 }
+
+func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
+	assert.Equal(t, clientlimit.Config{KeyBy: []clientlimit.KeySource{clientlimit.ByClientIP}, APIKeyHeader: "X-API-Key", Cost: 1}, clientlimit.DefaultConfig())
+	c := clocktest.New(t0)
+	d := clientlimit.DefaultConfig()
+	d.Windows = []clientlimit.Window{{Limiter: keyed(t, c, ratelimit.Config{Limit: 1, Period: time.Hour})}}
+	h, _ := limiter(t, d)
+	z, _ := limiter(t, clientlimit.Config{Windows: []clientlimit.Window{{Limiter: keyed(t, c, ratelimit.Config{Limit: 1, Period: time.Hour})}}})
+	for _, h := range []http.Handler{h, z} {
+		assert.Equal(t, []int{204, 429, 204}, codes(h, req{peer: "192.0.2.1:1", headers: []string{"X-Forwarded-For", "1.2.3.4"}}, req{peer: "192.0.2.1:2"}, req{peer: "192.0.2.2:1"}))
+	}
+}

@@ -151,3 +151,11 @@ func TestRunReturnsContextError(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
+
+func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
+	d := jwtauth.DefaultConfig()
+	assert.Equal(t, jwtauth.Config{Leeway: 30 * time.Second, MaxTokenBytes: 8192, FetchTimeout: 5 * time.Second, MinRefreshInterval: 30 * time.Second, RefreshInterval: time.Hour, MaxJWKSBytes: 1 << 20}, d)
+	d.Issuers = []jwtauth.Issuer{{Issuer: "i", JWKSURL: "https://id.test/jwks", Algorithms: []string{"RS256"}, Audiences: []string{"a"}}}
+	_, err := jwtauth.New(d)
+	require.NoError(t, err)
+}
