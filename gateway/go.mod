@@ -4,4 +4,24 @@ go 1.26.0
 
 replace github.com/bulwark-go/bulwark => ../
 
-require github.com/bulwark-go/bulwark v0.1.0
+replace github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
+
+require (
+	github.com/MicahParks/jwkset v0.11.4
+	github.com/MicahParks/keyfunc/v3 v3.9.2
+	github.com/bulwark-go/bulwark v0.1.0
+	github.com/bulwark-go/bulwark/adapters/redis v0.1.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/redis/go-redis/v9 v9.23.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
