@@ -464,6 +464,14 @@ type pullRequest struct {
 // does pull stop waiting: it drains the subscription, and returns what
 // still arrives.
 func (s *Source) pull(ctx context.Context, n int, noWait bool) ([]consume.Delivery, error) {
+	// A request published while the connection is down waits in the
+	// client's reconnect buffer and reaches the new server only after
+	// reconnecting, possibly after this pull gave up on it: the server would
+	// then deliver messages to an inbox nobody reads, and they would wait
+	// out their AckWait before anyone saw them. Receive retries instead.
+	if !s.nc.IsConnected() {
+		return nil, nats.ErrConnectionReconnecting
+	}
 	// The server sends at most n messages and one status: a channel with
 	// room for them never drops one (SubscribeSync's would take 64k
 	// slots, half a megabyte, per request).
