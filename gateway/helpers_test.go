@@ -127,3 +127,14 @@ func get(t *testing.T, url string) (int, string, http.Header) {
 func testConfig() gateway.Config {
 	return gateway.Config{Logger: slog.New(slog.DiscardHandler)}
 }
+
+func newGateway(d *gateway.Document) (*gateway.Gateway, error) {
+	return gateway.New(d, testConfig())
+}
+
+// serveOnce serves one request with h, without a server.
+func serveOnce(h http.Handler, method, target string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return rec
+}
