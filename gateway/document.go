@@ -206,6 +206,9 @@ func Parse(data []byte) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: document: %w", err)
 	}
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return nil, errors.New("gateway: document: empty")
+	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	var doc Document
