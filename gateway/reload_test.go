@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/configsource"
+	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/gateway"
 )
 
@@ -98,6 +99,19 @@ routes: [{match: /svc/, upstream: svc, timeout: 1m, policies: {bulkhead: {max_co
 	t.Logf("%d requests in %v, all answered, across %d reloads", total, time.Since(began).Round(time.Millisecond), reloads)
 }
 
+// watchedResolver is a static resolver that tells when the last watch of
+// a pool ended: the pool was closed.
+type watchedResolver struct {
+	*discovery.Static
+	ended chan struct{}
+}
+
+func (w watchedResolver) Watch(ctx context.Context, service string) (<-chan discovery.Update, error) {
+	ch, err := w.Static.Watch(ctx, service)
+	context.AfterFunc(ctx, func() { close(w.ended) })
+	return ch, err
+}
+
 func TestInFlightRequestsFinishOnTheTableTheyStartedOn(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
@@ -106,10 +120,20 @@ func TestInFlightRequestsFinishOnTheTableTheyStartedOn(t *testing.T) {
 		<-release
 		w.Write([]byte("finished"))
 	})
+	resolver := watchedResolver{Static: discovery.NewStatic(), ended: make(chan struct{})}
+	if err := resolver.Set("slow", []discovery.Endpoint{{Addr: slow}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Resolvers = map[string]discovery.Resolver{"watched": resolver}
+	fast := upstream(t, echo("fast"))
 	g, srv := start(t, doc(t, `
-upstreams: {slow: {endpoints: ["{s}"]}, fast: {endpoints: ["{f}"]}}
+upstreams: {slow: {discovery: watched}, fast: {endpoints: ["{f}"]}}
 routes: [{match: /slow, upstream: slow}, {match: /fast, upstream: fast}]
-`, "{s}", slow, "{f}", upstream(t, echo("fast"))), testConfig(), "/fast")
+`, "{f}", fast), cfg, "/fast")
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the server's cleanup, should the test fail early
 
 	result := make(chan string, 1)
 	go func() {
@@ -128,15 +152,25 @@ routes: [{match: /slow, upstream: slow}, {match: /fast, upstream: fast}]
 	if err := g.Reload(doc(t, `
 upstreams: {fast: {endpoints: ["{f}"]}}
 routes: [{match: /fast, upstream: fast}]
-`, "{f}", upstream(t, echo("fast")))); err != nil {
+`, "{f}", fast)); err != nil {
 		t.Fatal(err)
 	}
 	if status, _, _ := get(t, srv.URL+"/slow"); status != http.StatusNotFound {
 		t.Errorf("a new request for the removed route: %d, want 404", status)
 	}
-	close(release)
+	select {
+	case <-resolver.ended:
+		t.Fatal("the removed upstream's pool was closed while a request on it was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unblock()
 	if got := <-result; got != "200 finished" {
 		t.Fatalf("the request in flight during the reload got %q, want 200 finished", got)
+	}
+	select {
+	case <-resolver.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the removed upstream's pool was not closed once its last request finished")
 	}
 }
 
