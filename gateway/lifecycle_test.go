@@ -20,9 +20,11 @@ func TestRunAndCloseKeepTheServiceContract(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- g.Run(ctx) }()
-	waitFor(t, "Run to start", func() bool {
-		return errors.Is(g.Run(context.Background()), bulwark.ErrRunning)
-	})
+	// Once Run runs the pool, the dead endpoint answers 502, not 503.
+	waitFor(t, "Run to start", func() bool { return serveOnce(g, "GET", "/").Code == 502 })
+	if err := g.Run(context.Background()); !errors.Is(err, bulwark.ErrRunning) {
+		t.Fatalf("a second Run = %v, want ErrRunning", err)
+	}
 	if err := g.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
