@@ -131,9 +131,13 @@ type Route struct {
 // rate limit, bulkhead, timeout (Route.Timeout), retry, breaker; so the
 // breaker counts every attempt and the retry sees the breaker's rejections.
 type Policies struct {
-	Retry     *Retry     `json:"retry,omitempty"`
-	Breaker   *Breaker   `json:"breaker,omitempty"`
-	Bulkhead  *Bulkhead  `json:"bulkhead,omitempty"`
+	// Retry, when set, retries failed attempts of replayable requests.
+	Retry *Retry `json:"retry,omitempty"`
+	// Breaker, when set, stops calling an upstream that keeps failing.
+	Breaker *Breaker `json:"breaker,omitempty"`
+	// Bulkhead, when set, caps the route's requests in flight.
+	Bulkhead *Bulkhead `json:"bulkhead,omitempty"`
+	// RateLimit, when set, caps the route's request rate.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 }
 

@@ -7,9 +7,9 @@ import (
 
 // Reloaded is reported when a new route table took over.
 type Reloaded struct {
-	Name      string
-	Routes    int
-	Upstreams int
+	Name      string // the gateway's Config.Name
+	Routes    int    // routes in the new table
+	Upstreams int    // upstreams in the new table
 }
 
 // Kind returns "gateway.reloaded".
@@ -26,8 +26,8 @@ func (e Reloaded) LogValue() slog.Value {
 // ReloadFailed is reported when a document was refused; the table in use
 // stays.
 type ReloadFailed struct {
-	Name string
-	Err  error
+	Name string // the gateway's Config.Name
+	Err  error  // why the document was refused, naming the field
 }
 
 // Kind returns "gateway.reload_failed".
@@ -45,13 +45,13 @@ func (e ReloadFailed) LogValue() slog.Value {
 // and Upstream are "" for a request no route matched; Endpoint is the
 // address of the last attempt's endpoint, "" when none was tried.
 type Served struct {
-	Name     string
-	Route    string
-	Upstream string
-	Endpoint string
-	Method   string
-	Status   int
-	Duration time.Duration
+	Name     string        // the gateway's Config.Name
+	Route    string        // the route's name
+	Upstream string        // the upstream's name
+	Endpoint string        // "host:port" of the last attempt
+	Method   string        // the request's method
+	Status   int           // the status answered
+	Duration time.Duration // from the request's arrival to the end of its answer
 }
 
 // Kind returns "gateway.served".
