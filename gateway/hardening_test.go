@@ -122,6 +122,8 @@ routes:
 		"/api/..%5cadmin/secret",
 		"/api/%2e/x",
 		"/api/x/%00",
+		"/api/..;/admin/secret",
+		"/api/.;x/admin",
 	} {
 		// Send the raw path: a client would clean the unencoded forms.
 		conn, err := net.Dial("tcp", srv.Listener.Addr().String())

@@ -6,8 +6,9 @@ import (
 )
 
 // hasDotSegment reports whether the decoded path p holds a "." or ".."
-// segment, with "/" or "\" as separators (some servers take either), or a
-// NUL byte. The gateway refuses such paths rather than clean them: a
+// segment, with "/" or "\" as separators (some servers take either) and
+// with or without path parameters (";x", which some servers strip before
+// resolving dots), or a NUL byte. The gateway refuses such paths rather than clean them: a
 // request for "/api/../admin", or its percent-encoded forms
 // ("/api/%2e%2e/admin", "/api/..%2fadmin"), which a route for "/api/" would
 // otherwise send to an upstream that resolves it outside the prefix.
@@ -16,6 +17,9 @@ func hasDotSegment(p string) bool {
 		return true
 	}
 	for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
