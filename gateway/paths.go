@@ -8,10 +8,10 @@ import (
 // hasDotSegment reports whether the decoded path p holds a "." or ".."
 // segment, with "/" or "\" as separators (some servers take either) and
 // with or without path parameters (";x", which some servers strip before
-// resolving dots), or a NUL byte. The gateway refuses such paths rather than clean them: a
-// request for "/api/../admin", or its percent-encoded forms
-// ("/api/%2e%2e/admin", "/api/..%2fadmin"), which a route for "/api/" would
-// otherwise send to an upstream that resolves it outside the prefix.
+// resolving dots), or a NUL byte. The gateway refuses such paths rather
+// than clean them: a request for "/api/../admin", or its percent-encoded
+// forms ("/api/%2e%2e/admin", "/api/..%2fadmin"), which a route for "/api/"
+// would otherwise send to an upstream that resolves it outside the prefix.
 func hasDotSegment(p string) bool {
 	if strings.IndexByte(p, 0) >= 0 {
 		return true
