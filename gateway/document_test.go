@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
+	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/gateway"
 )
 
@@ -104,5 +106,18 @@ func TestNewChecksTheConfigAndTheResolversNamed(t *testing.T) {
 	}
 	if _, err := gateway.New(nil, testConfig()); err == nil {
 		t.Error("New(nil) succeeded")
+	}
+	ok := doc(t, "upstreams: {a: {endpoints: [\"127.0.0.1:1\"]}}\nroutes: [{match: /, upstream: a}]")
+	for _, c := range []struct {
+		cfg  gateway.Config
+		want string
+	}{
+		{gateway.Config{Resolvers: map[string]discovery.Resolver{"static": discovery.NewStatic()}}, `must not hold "static"`},
+		{gateway.Config{Resolvers: map[string]discovery.Resolver{"dns": nil}}, `Config.Resolvers["dns"] must be a non-nil resolver`},
+		{gateway.Config{Policies: map[string]bulwark.Policy{"audited": nil}}, `Config.Policies["audited"] must not be nil`},
+	} {
+		if _, err := gateway.New(ok, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New: %v, want an error containing %q", err, c.want)
+		}
 	}
 }
