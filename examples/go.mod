@@ -9,6 +9,7 @@ replace (
 	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
 	github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
 	github.com/bulwark-go/bulwark/adapters/sqlite => ../adapters/sqlite
+	github.com/bulwark-go/bulwark/gateway => ../gateway
 )
 
 require (
@@ -20,6 +21,7 @@ require (
 	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
 	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.1.0
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
+	github.com/bulwark-go/bulwark/gateway v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats-server/v2 v2.15.2
@@ -61,6 +63,7 @@ require (
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
@@ -73,6 +76,7 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/sqlite v1.62.0 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
 replace github.com/bulwark-go/bulwark/adapters/rabbitmq => ../adapters/rabbitmq

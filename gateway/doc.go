@@ -4,9 +4,9 @@
 // route table reloaded at run time from a configuration document.
 //
 // It is a library first (embed a Gateway in your own server, build its
-// Document in Go), and the command bulwark-gateway (cmd/bulwark-gateway)
-// serves one from a configuration file, at the edge or beside one service as
-// its egress proxy (sidecar).
+// Document in Go or Parse it), and the command bulwark-gateway
+// (cmd/bulwark-gateway) serves one from a configuration file, at the edge or
+// beside one service as its egress proxy (sidecar).
 //
 // # The document
 //
@@ -14,33 +14,74 @@
 //
 //	upstreams:
 //	  orders:
-//	    discovery: static            # static | dns | etcd (or any Resolver in Config.Resolvers)
+//	    discovery: static            # the default; or a key of Config.Resolvers
 //	    endpoints: ["10.0.0.1:8080", "10.0.0.2:8080"]
-//	    balancer: least_outstanding  # round_robin (default) | least_outstanding
-//	    health_check: {path: /healthz, interval: 5s}
-//	    outlier: {consecutive_failures: 5, ejection_time: 30s, max_ejected_percent: 50}
+//	    scheme: http                 # or https
 //	routes:
-//	  - match: "GET api.example.com/orders/{id}"   # Go ServeMux pattern
+//	  - match: "GET api.example.com/api/orders/{id}"   # an http.ServeMux pattern
 //	    upstream: orders
-//	    strip_prefix: /api
-//	    timeout: 2s
-//	    max_body_bytes: 1048576
+//	    strip_prefix: /api           # /api/orders/7 is sent as /orders/7
+//	    timeout: 2s                  # until the response headers, retries included
+//	    max_body_bytes: 1048576      # 413 beyond; the default is 10 MiB
 //	    policies:
-//	      retry: {max_attempts: 3}
-//	      breaker: {failure_ratio: 0.5}
+//	      retry: {max_attempts: 3, backoff: 100ms}
+//	      breaker: {failure_rate: 50, open_wait: 10s}
 //	      bulkhead: {max_concurrent: 100}
+//	      rate_limit: {limit: 1000, period: 1s}
 //
-// Parse validates the whole document and every error names the field
-// ("routes[2].timeout: must be > 0, got -1s").
+// Parse refuses unknown fields and duplicate keys, takes durations as
+// strings ("2s"), and validates the whole document: every error names the
+// field and the allowed range ("routes[2].timeout: must be 0 (no limit) or
+// in [1ms, 1h0m0s], got -1s").
+//
+// # Requests
+//
+// A request is matched by the route table's http.ServeMux, checked against
+// the route's method list and size limits, and sent through
+// httputil.ReverseProxy, whose transport is a bulwarkhttp.Transport running
+// the route's policy chain around the upstream's pool. So a retry resends
+// only requests that are safe to send twice (idempotent methods, or an
+// Idempotency-Key, without a body); a breaker counts every attempt; a
+// timeout bounds the time until the response headers, and a streamed
+// response (server-sent events, chunked bodies, a WebSocket after its 101)
+// then flows, flushed as it comes, for as long as the client stays.
+//
+// Hardening: hop-by-hop headers are dropped both ways; X-Forwarded-For,
+// X-Forwarded-Host, X-Forwarded-Proto and Forwarded are kept and appended to
+// only when the peer is one of Config.Proxies, and set afresh otherwise;
+// a path with a "." or ".." segment, in any percent-encoding, is refused
+// with 400 before any route sees it, so no path escapes its route's prefix;
+// CONNECT is refused. Every error the gateway writes is
+// application/problem+json: 502 when the upstream failed, 503 with
+// Retry-After when no endpoint is available or a policy refused, 504 on a
+// timeout, 404, 405 with Allow, 413 and 431.
+//
+// # Observability
+//
+// Each request gets a server span (continuing the caller's trace), each
+// attempt a client span whose context goes to the upstream, an X-Request-Id
+// (the client's when well-formed, a new UUID otherwise; passed on and
+// returned), an access log record (route, upstream, endpoint, status,
+// duration, request id), and a Served event. The policies of a route report
+// their events under the route's name, so otelbulwark counts them per route.
 //
 // # Reload
 //
 // Reload swaps the route table atomically: a request in flight finishes on
 // the table it started on, a new one sees the new table, and an invalid
-// document is refused with the old one kept. Config.Source (any
-// configsource.Source, such as configsource.File or etcdconfig) drives Reload
-// from Run.
+// document is refused with the old one kept (logged, and reported as a
+// ReloadFailed event). Pools whose settings did not change are kept with
+// their connections; pools of removed upstreams are closed once the
+// requests on the old table are done. Config.Source (any
+// configsource.Source, such as configsource.File) drives Reload from Run.
 //
-// Packages: upstream (pools of endpoints: balancing, health checks, outlier
-// ejection), dnsdiscovery (a DNS resolver with TTL refresh).
+// # Sidecar
+//
+// Requests in proxy form ("GET http://orders.internal/x", as an HTTP client
+// with the gateway as its proxy sends them) are routed by their host like
+// any other, so a gateway on loopback gives a program's outbound calls
+// retries, breakers, timeouts, limits and trace propagation without a
+// change to its code.
+//
+// Packages: upstream (pools of endpoints).
 package gateway

@@ -1,0 +1,56 @@
+package gateway
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// table is one route table: a ServeMux of the document's routes and the
+// pools they send to. A request holds a reference to the table it started
+// on until it is answered, so a reload retires a table only once its
+// requests are done.
+type table struct {
+	mux       *http.ServeMux
+	routes    int
+	pools     map[string]*pool // by upstream name
+	refs      atomic.Int64
+	retired   atomic.Bool
+	drainOnce sync.Once
+	drained   chan struct{}
+}
+
+func newTable() *table {
+	return &table{mux: http.NewServeMux(), pools: map[string]*pool{}, drained: make(chan struct{})}
+}
+
+// acquire returns the current table with a reference taken. The reference
+// is taken before the table is checked to still be current, so a table is
+// never seen drained while a request it let in is running.
+func (g *Gateway) acquire() *table {
+	for {
+		t := g.table.Load()
+		t.refs.Add(1)
+		if g.table.Load() == t {
+			return t
+		}
+		t.release()
+	}
+}
+
+// release drops a reference; the last one out of a retired table marks it
+// drained.
+func (t *table) release() {
+	if t.refs.Add(-1) == 0 && t.retired.Load() {
+		t.drainOnce.Do(func() { close(t.drained) })
+	}
+}
+
+// retire marks t as replaced: it is drained once the requests holding it
+// are done.
+func (t *table) retire() {
+	t.retired.Store(true)
+	if t.refs.Load() == 0 {
+		t.drainOnce.Do(func() { close(t.drained) })
+	}
+}
