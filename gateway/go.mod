@@ -5,3 +5,5 @@ go 1.26.0
 replace github.com/bulwark-go/bulwark => ../
 
 require github.com/bulwark-go/bulwark v0.1.0
+
+require go.uber.org/goleak v1.3.0 // indirect
