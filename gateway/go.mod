@@ -6,4 +6,7 @@ replace github.com/bulwark-go/bulwark => ../
 
 require github.com/bulwark-go/bulwark v0.1.0
 
-require go.uber.org/goleak v1.3.0 // indirect
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	go.uber.org/goleak v1.3.0
+)

@@ -95,8 +95,8 @@ func (e *events) wait(t *testing.T, from int, match func(bulwark.Event) bool) (b
 	deadline := time.Now().Add(10 * time.Second)
 	stop := context.AfterFunc(ctxUntil(t, deadline), func() {
 		e.mu.Lock() // the waiter is in Wait, not between its check and Wait
-		e.mu.Unlock()
 		e.cond.Broadcast()
+		e.mu.Unlock()
 	})
 	defer stop()
 	e.mu.Lock()
