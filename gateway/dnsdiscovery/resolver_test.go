@@ -256,3 +256,13 @@ func TestNewRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroResolverPanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "without New") {
+			t.Fatalf("recover() = %v", r)
+		}
+	}()
+	var r dnsdiscovery.Resolver
+	_, _ = r.Watch(context.Background(), "orders.test:80")
+}

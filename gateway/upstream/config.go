@@ -90,8 +90,8 @@ type HealthCheck struct {
 	// Path is the path checked, starting with "/"; empty turns health
 	// checks off.
 	Path string
-	// Interval is the time between the start of one round and the next
-	// after the previous round ended: in (0, 24h]; 0 means 10 seconds.
+	// Interval is the wait between the end of one round of checks and the
+	// start of the next: in (0, 24h]; 0 means 10 seconds.
 	Interval time.Duration
 	// Timeout bounds one check, on the system clock as net/http's
 	// deadlines are: in (0, 1h]; 0 means 2 seconds.

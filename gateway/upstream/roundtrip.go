@@ -84,7 +84,7 @@ func (p *Pool) pick(ctx context.Context, used []string) (*endpoint, circuitbreak
 		}
 		refused = append(refused, ep)
 	}
-	return nil, circuitbreaker.Permit{}, fmt.Errorf("upstream: %s: %w", p.cfg.Name, ErrNoEndpoint)
+	return nil, circuitbreaker.Permit{}, fmt.Errorf("%w (pool %q)", ErrNoEndpoint, p.cfg.Name)
 }
 
 // choose returns the balancer's choice in the best tier that has an
