@@ -26,7 +26,9 @@
 //     checks in a row pass; turning healthy also ends an ejection.
 //   - When no endpoint is healthy the pool ignores health checks (Envoy's
 //     panic mode) and balances over every endpoint not ejected; when every
-//     endpoint is ejected RoundTrip returns ErrNoEndpoint at once.
+//     endpoint is ejected RoundTrip returns ErrNoEndpoint at once, with the
+//     time until the first ejection ends for bulwark.RetryAfter (a
+//     bulwarkhttp server answers 503 with that Retry-After).
 //   - Retries on another endpoint: a request whose context comes from
 //     NewCall avoids the endpoints earlier attempts of the same call used,
 //     while another eligible one is left. Put NewCall on each incoming

@@ -42,6 +42,9 @@ func TestNoEndpointBeforeTheFirstSet(t *testing.T) {
 	if !errors.Is(err, upstream.ErrNoEndpoint) || !errors.Is(err, bulwark.ErrRejected) {
 		t.Fatalf("err = %v, want ErrNoEndpoint matching bulwark.ErrRejected", err)
 	}
+	if _, ok := bulwark.RetryAfter(err); ok {
+		t.Fatal("RetryAfter set on a pool with no endpoint at all")
+	}
 }
 
 func TestFollowsTheResolverAndKeepsTheSetOnErrors(t *testing.T) {
@@ -220,14 +223,19 @@ func TestMaxEjectedPercentCapsTheEjectedShare(t *testing.T) {
 
 func TestEveryEndpointEjectedIsErrNoEndpoint(t *testing.T) {
 	a := newServer(t)
-	p, _, _ := startPool(t, upstream.Config{Clock: clocktest.New(t0), Outlier: upstream.Outlier{ConsecutiveFailures: 1}}, a)
+	clk := clocktest.New(t0)
+	p, _, _ := startPool(t, upstream.Config{Clock: clk, Outlier: upstream.Outlier{ConsecutiveFailures: 1}}, a)
 	a.mode.Store(serve503)
 	if status, _, _ := get(context.Background(), p); status != http.StatusServiceUnavailable {
 		t.Fatal(status)
 	}
+	clk.Advance(10 * time.Second)
 	_, _, err := get(context.Background(), p)
 	if !errors.Is(err, upstream.ErrNoEndpoint) {
 		t.Fatalf("err = %v, want ErrNoEndpoint: the only endpoint is ejected (a pool of one may lose its last)", err)
+	}
+	if d, ok := bulwark.RetryAfter(err); !ok || d != 20*time.Second {
+		t.Fatalf("RetryAfter = %v, %v; want the 20s left of the 30s ejection", d, ok)
 	}
 }
 

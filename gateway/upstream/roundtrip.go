@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/bulwark-go/bulwark/circuitbreaker"
 )
@@ -22,7 +23,9 @@ var errGatewayStatus = errors.New("upstream: gateway error status")
 // as a failure toward the endpoint's ejection; the caller's own
 // cancellation does not count. The request counts as outstanding on its
 // endpoint until the response body is closed. With no endpoint to send to it
-// returns ErrNoEndpoint.
+// returns ErrNoEndpoint; when that is because every endpoint is ejected,
+// bulwark.RetryAfter reads from the error the time until the first
+// ejection ends.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	p.check()
 	ctx := req.Context()
@@ -84,8 +87,36 @@ func (p *Pool) pick(ctx context.Context, used []string) (*endpoint, circuitbreak
 		}
 		refused = append(refused, ep)
 	}
-	return nil, circuitbreaker.Permit{}, fmt.Errorf("%w (pool %q)", ErrNoEndpoint, p.cfg.Name)
+	err := fmt.Errorf("%w (pool %q)", ErrNoEndpoint, p.cfg.Name)
+	if until := soonestReturn(list); until != 0 {
+		err = &ejectedError{err: err, retryAfter: time.Duration(until - p.clock.Now().UnixNano())}
+	}
+	return nil, circuitbreaker.Permit{}, err
 }
+
+// soonestReturn is the end of the ejection that ends first, in Unix
+// nanoseconds; 0 when no endpoint is ejected.
+func soonestReturn(list []*endpoint) int64 {
+	var soonest int64
+	for _, ep := range list {
+		if at := ep.ejectedAt.Load(); at != 0 && (soonest == 0 || at < soonest) {
+			soonest = at
+		}
+	}
+	return soonest
+}
+
+// ejectedError is ErrNoEndpoint when every endpoint is ejected: it carries
+// the time until the first ejection ends, which bulwark.RetryAfter reads
+// (and bulwarkhttp turns into a Retry-After header).
+type ejectedError struct {
+	err        error
+	retryAfter time.Duration
+}
+
+func (e *ejectedError) Error() string             { return e.err.Error() }
+func (e *ejectedError) Unwrap() error             { return e.err }
+func (e *ejectedError) RetryAfter() time.Duration { return max(e.retryAfter, 0) }
 
 // choose returns the balancer's choice in the best tier that has an
 // endpoint, or nil when no endpoint can be used.
