@@ -237,6 +237,9 @@ func TestEveryEndpointEjectedIsErrNoEndpoint(t *testing.T) {
 	if d, ok := bulwark.RetryAfter(err); !ok || d != 20*time.Second {
 		t.Fatalf("RetryAfter = %v, %v; want the 20s left of the 30s ejection", d, ok)
 	}
+	if pr := bulwarkhttp.ProblemFor(err); pr.Status != http.StatusServiceUnavailable || pr.RetryAfter != 20*time.Second {
+		t.Fatalf("ProblemFor = %d with Retry-After %v, want 503 with 20s", pr.Status, pr.RetryAfter)
+	}
 }
 
 func TestNewCallMovesRetriesToOtherEndpoints(t *testing.T) {
