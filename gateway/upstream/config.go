@@ -81,6 +81,29 @@ func (b Balancer) String() string {
 	return fmt.Sprintf("Balancer(%d)", int(b))
 }
 
+// MarshalText returns the balancer's name, as String, so that a
+// configuration document can hold it; an unknown Balancer is an error.
+func (b Balancer) MarshalText() ([]byte, error) {
+	if b != RoundRobin && b != LeastOutstanding {
+		return nil, fmt.Errorf("upstream: unknown %v", b)
+	}
+	return []byte(b.String()), nil
+}
+
+// UnmarshalText reads "round_robin" or "least_outstanding" (or "", the
+// default, RoundRobin); any other name is an error that lists the two.
+func (b *Balancer) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "", "round_robin":
+		*b = RoundRobin
+	case "least_outstanding":
+		*b = LeastOutstanding
+	default:
+		return fmt.Errorf("upstream: balancer must be \"round_robin\" or \"least_outstanding\", got %q", text)
+	}
+	return nil
+}
+
 // HealthCheck configures active health checks: Run sends GET Path to every
 // endpoint each Interval; a 2xx answer within Timeout passes, anything else
 // fails. An endpoint turns unhealthy after UnhealthyAfter failures in a row

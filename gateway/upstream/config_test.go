@@ -1,6 +1,7 @@
 package upstream_test
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -51,6 +52,22 @@ func TestNewRefusesBadInputNamingIt(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "Config."+tc.field+" must") {
 			t.Errorf("%s: err = %v, want one naming Config.%s", tc.field, err, tc.field)
 		}
+	}
+}
+
+func TestBalancerText(t *testing.T) {
+	var cfg struct{ Balancer upstream.Balancer }
+	if err := json.Unmarshal([]byte(`{"Balancer":"least_outstanding"}`), &cfg); err != nil || cfg.Balancer != upstream.LeastOutstanding {
+		t.Fatal(cfg.Balancer, err)
+	}
+	if out, err := json.Marshal(cfg); err != nil || string(out) != `{"Balancer":"least_outstanding"}` {
+		t.Fatal(string(out), err)
+	}
+	if err := json.Unmarshal([]byte(`{"Balancer":"random"}`), &cfg); err == nil || !strings.Contains(err.Error(), "round_robin") {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if _, err := upstream.Balancer(5).MarshalText(); err == nil {
+		t.Fatal("MarshalText of an unknown Balancer succeeded")
 	}
 }
 
