@@ -18,6 +18,19 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// sendUntil sends requests through p until done, failing the test after
+// 1000.
+func sendUntil(t *testing.T, p *upstream.Pool, done func() bool) {
+	t.Helper()
+	for range 1000 {
+		if done() {
+			return
+		}
+		_, _, _ = get(context.Background(), p)
+	}
+	t.Fatalf("not done after 1000 requests; endpoints: %+v", p.Endpoints())
+}
+
 func TestRoundRobinTakesEndpointsInTurn(t *testing.T) {
 	a, b, c := newServer(t), newServer(t), newServer(t)
 	p, _, _ := startPool(t, upstream.Config{}, a, b, c)
@@ -179,9 +192,7 @@ func TestEjectionGrowsAndEndsWithAProbe(t *testing.T) {
 	}
 
 	clk.Advance(10 * time.Second) // the probe fails: ejected again, twice as long but capped
-	for a.hits.Load() == hits {
-		_, _, _ = get(context.Background(), p)
-	}
+	sendUntil(t, p, func() bool { return a.hits.Load() != hits })
 	e, i = ev.wait(t, i+1, isKind("upstream.endpoint_ejected"))
 	if ej := e.(upstream.EndpointEjected); ej.Ejections != 2 || !ej.Until.Equal(t0.Add(25*time.Second)) {
 		t.Fatalf("second ejection = %+v, want 15s (20s capped)", ej)
@@ -189,9 +200,7 @@ func TestEjectionGrowsAndEndsWithAProbe(t *testing.T) {
 
 	a.mode.Store(serveOK)
 	clk.Advance(15 * time.Second) // the probe succeeds: restored
-	for a.hits.Load() == hits+1 {
-		_, _, _ = get(context.Background(), p)
-	}
+	sendUntil(t, p, func() bool { return a.hits.Load() != hits+1 })
 	e, _ = ev.wait(t, i+1, isKind("upstream.endpoint_restored"))
 	if e.(upstream.EndpointRestored).Addr != a.addr() {
 		t.Fatal(e)
@@ -297,7 +306,10 @@ func TestLeastOutstandingPrefersTheLessLoaded(t *testing.T) {
 			_, _, _ = get(ctx, p)
 		}
 	}()
-	for state(t, p, slow.addr()).Outstanding == 0 {
+	for deadline := time.Now().Add(10 * time.Second); state(t, p, slow.addr()).Outstanding == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no request reached the slow endpoint in 10s")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	for range 50 {
@@ -375,11 +387,9 @@ func TestHealthyCheckRestoresAnEjectedEndpoint(t *testing.T) {
 		HealthCheck: upstream.HealthCheck{Path: "/healthz", Interval: time.Second, HealthyAfter: 1, UnhealthyAfter: 1},
 		Outlier:     upstream.Outlier{ConsecutiveFailures: 1, EjectionTime: time.Hour}}, a, b)
 	a.mode.Store(serve503)
-	a.unhealthy.Store(true)
-	for !state(t, p, a.addr()).Ejected {
-		_, _, _ = get(context.Background(), p)
-	}
-	clk.BlockUntil(1)
+	sendUntil(t, p, func() bool { return state(t, p, a.addr()).Ejected })
+	a.unhealthy.Store(true)  // only now: an unhealthy endpoint would get no request to be ejected by
+	clk.BlockUntil(1)        // the first round, run at start, is over
 	clk.Advance(time.Second) // unhealthy
 	_, i := ev.wait(t, 0, isKind("upstream.health_changed"))
 	a.mode.Store(serveOK)
