@@ -24,7 +24,20 @@ type call struct {
 // through a bulwarkhttp.Transport over a Pool has its retries moved to
 // other endpoints. Without NewCall, each RoundTrip is a call of its own.
 func NewCall(ctx context.Context) context.Context {
-	return context.WithValue(ctx, callKey{}, &call{})
+	return &callContext{Context: ctx} // one allocation, where WithValue and the call would take two
+}
+
+// callContext is a context carrying a call.
+type callContext struct {
+	context.Context
+	call call
+}
+
+func (c *callContext) Value(key any) any {
+	if key == (callKey{}) {
+		return &c.call
+	}
+	return c.Context.Value(key)
 }
 
 func callOf(ctx context.Context) *call {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -40,11 +41,10 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c != nil {
 		c.add(ep.addr)
 	}
-	out := new(http.Request)
-	*out = *req
-	u := *req.URL
-	u.Scheme, u.Host = p.cfg.Scheme, ep.addr
-	out.URL = &u
+	o := &outgoing{req: *req, url: *req.URL} // one allocation for both copies
+	o.url.Scheme, o.url.Host = p.cfg.Scheme, ep.addr
+	o.req.URL = &o.url
+	out := &o.req
 	ep.outstanding.Add(1)
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
@@ -60,6 +60,13 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = countBody(resp.Body, ep)
 	return resp, nil
+}
+
+// outgoing is the request sent to an endpoint: a shallow copy of the
+// caller's with its own URL.
+type outgoing struct {
+	req http.Request
+	url url.URL
 }
 
 // The tiers of endpoints a request may go to, best first.
