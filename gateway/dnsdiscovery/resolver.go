@@ -289,6 +289,15 @@ func (r *Resolver) ask(ctx context.Context, m *dns.Msg, server, network string) 
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	c := &dns.Client{Net: network, Timeout: r.cfg.Timeout}
-	answer, _, err := c.ExchangeContext(ctx, m, server)
+	conn, err := c.DialContext(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// The client reads until its deadline and does not watch ctx: end the
+	// read when ctx ends, so that a watch stops at once.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	answer, _, err := c.ExchangeWithConnContext(ctx, m, conn)
 	return answer, err
 }

@@ -266,3 +266,36 @@ func TestZeroResolverPanics(t *testing.T) {
 	var r dnsdiscovery.Resolver
 	_, _ = r.Watch(context.Background(), "orders.test:80")
 }
+
+// TestWatchEndsAtOnceWhileAQueryWaits: a watch whose query is waiting for
+// a server that does not answer closes its channel as soon as its context
+// ends, not when the query times out.
+func TestWatchEndsAtOnceWhileAQueryWaits(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // reads nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r, err := dnsdiscovery.New(dnsdiscovery.Config{Servers: []string{pc.LocalAddr().String()}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := r.Watch(ctx, "orders.test:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	if _, _, err := pc.ReadFrom(buf); err != nil { // the query is out
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case _, ok := <-ch:
+		if ok {
+			t.Fatal("an update after the context ended")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch still open 5s after its context ended, with a 1 minute query timeout")
+	}
+}
