@@ -46,9 +46,15 @@ require (
 )
 
 require (
+	github.com/krakendio/flatmap v1.1.1 // indirect
+	github.com/valyala/fastrand v1.1.0 // indirect
+)
+
+require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/benbjohnson/clock v1.3.0 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+	github.com/bulwark-go/bulwark/gateway v0.1.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
@@ -59,6 +65,7 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/lib/pq v1.10.9 // indirect
 	github.com/lithammer/shortuuid/v3 v3.0.7 // indirect
+	github.com/luraproject/lura/v2 v2.10.0
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
@@ -86,3 +93,5 @@ require (
 )
 
 replace github.com/bulwark-go/bulwark/adapters/kafka => ../adapters/kafka
+
+replace github.com/bulwark-go/bulwark/gateway => ../gateway
