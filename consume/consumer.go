@@ -34,6 +34,8 @@ type Consumer struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	confirming sync.WaitGroup // acknowledgements sent with AckAsync and not yet confirmed
+
 	resched chan struct{} // wakes the timer goroutine (cap 1)
 
 	mu         sync.Mutex
@@ -55,6 +57,7 @@ var _ bulwark.Service = (*Consumer)(nil)
 
 // item is one message the Consumer holds.
 type item struct {
+	c   *Consumer
 	d   Delivery
 	msg Message // the handler's copy: the Source's Message is not changed
 	key string
@@ -62,6 +65,8 @@ type item struct {
 
 	mu      sync.Mutex // serialises the calls on d
 	settled bool
+
+	ackCtx context.Context // the context of an AckAsync, for its events
 
 	// Under Consumer.mu:
 	gone error     // an Extend's ErrGone: drop instead of running
@@ -164,6 +169,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	workers.Wait()
 	close(stopTimers)
 	<-timersDone
+	c.confirming.Wait() // every AckAsync's outcome: the Source bounds the wait
 	c.releaseAll(work)
 
 	switch {
@@ -263,7 +269,7 @@ func (c *Consumer) add(ds []Delivery) {
 	wasIdle := c.pending == 0
 	for _, d := range ds {
 		c.seq++
-		it := &item{d: d, msg: *d.Message(), seq: c.seq, idx: -1}
+		it := &item{c: c, d: d, msg: *d.Message(), seq: c.seq, idx: -1}
 		it.key = it.msg.Key
 		c.pending++
 		c.items[it] = struct{}{}
@@ -387,6 +393,37 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 		return false
 	}
 	return true
+}
+
+// ack acknowledges a handled message. While the work context lasts, a
+// Delivery that is an AsyncAcker is acknowledged with AckAsync: the worker
+// moves on once the acknowledgement is sent, and the message keeps its
+// MaxPending slot and its key until AckDone reports the broker's answer.
+// Otherwise (and during a shutdown) it waits for Ack, as settle does.
+func (c *Consumer) ack(ctx context.Context, it *item) {
+	aa, ok := it.d.(AsyncAcker)
+	if !ok || ctx.Err() != nil {
+		c.settle(ctx, it, it.d.Ack)
+		return
+	}
+	c.confirming.Add(1)
+	it.mu.Lock()
+	it.settled = true // no Extend meanwhile
+	it.ackCtx = ctx
+	aa.AckAsync(ctx, it)
+	it.mu.Unlock()
+}
+
+// AckDone ends a message acknowledged with AckAsync once the Source knows
+// the outcome: it forgets the message, lets the next message of its key
+// run, and reports the message Dropped when the acknowledgement failed.
+func (it *item) AckDone(err error) {
+	c := it.c
+	c.finish(it)
+	if err != nil && c.obs != nil {
+		c.obs.Observe(it.ackCtx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
+	}
+	c.confirming.Done()
 }
 
 // release gives the message back unsettled.

@@ -152,6 +152,7 @@ type Source struct {
 	cfg Config
 
 	next string // the subject of pull requests
+	acks confirmer
 
 	mu     sync.Mutex
 	cons   jetstream.Consumer
@@ -173,7 +174,9 @@ func New(js jetstream.JetStream, cfg Config) (*Source, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Source{js: js, nc: js.Conn(), cfg: cfg, next: apiPrefix(js.Options()) + "CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable}, nil
+	nc := js.Conn()
+	return &Source{js: js, nc: nc, cfg: cfg, next: apiPrefix(js.Options()) + "CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable,
+		acks: confirmer{nc: nc, timeout: cfg.AckTimeout}}, nil
 }
 
 // apiPrefix returns the subject prefix of js's API requests.
@@ -604,17 +607,22 @@ func permanent(err error) bool {
 }
 
 // Close marks the Source closed: a later Receive returns an error wrapping
-// bulwark.ErrClosed. The durable consumer stays on the server with what was
-// acknowledged; deliveries not settled are delivered again once their
-// AckWait runs out. Between Receives the Source holds no pull request or
-// subscription, so Close has nothing to wait for; it never closes js's
-// connection, and returns nil.
-func (s *Source) Close(context.Context) error {
+// bulwark.ErrClosed. It then waits, within ctx, for the server to answer
+// every acknowledgement sent with AckAsync (each done is called before
+// Close returns), and ends their reply subscription. When ctx ends first,
+// the acknowledgements still unanswered get an error wrapping ctx's (the
+// server may or may not have applied them; it delivers again, after
+// AckWait, those it did not), and Close returns it, wrapped; otherwise nil.
+// The durable consumer stays on the server with what was acknowledged;
+// deliveries not settled are delivered again once their AckWait runs out.
+// Between Receives the Source holds no pull request. Close never closes
+// js's connection.
+func (s *Source) Close(ctx context.Context) error {
 	s.check()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	return nil
+	return s.acks.close(ctx)
 }
 
 // canReset reports whether a server of the given version ("2.14.0") has
