@@ -29,6 +29,7 @@ type confirmer struct {
 	prefix  string             // the reply subjects': "<inbox>."
 	next    uint64             // the last token handed out
 	waiting map[uint64]waitingAck
+	pending int           // acknowledgements sent whose done has not returned yet
 	timer   *time.Timer   // fires at timerAt, for the acknowledgements not answered in time
 	timerAt time.Time     // zero: the timer is not armed
 	closed  bool          // Close was called: AckAsync waits for its answer itself
@@ -62,6 +63,7 @@ func (c *confirmer) send(ctx context.Context, d *delivery, done consume.AckDone)
 		sub, err := c.nc.Subscribe(inbox+".*", c.answer)
 		if err != nil {
 			c.mu.Unlock()
+			d.settled.Store(false)
 			done.AckDone(d.s.settleError("acknowledging", d.msg.ID, err))
 			return true
 		}
@@ -70,6 +72,7 @@ func (c *confirmer) send(ctx context.Context, d *delivery, done consume.AckDone)
 	c.next++
 	token := c.next
 	c.waiting[token] = w
+	c.pending++
 	if c.timerAt.IsZero() || w.deadline.Before(c.timerAt) {
 		c.arm(w.deadline, now)
 	}
@@ -77,7 +80,8 @@ func (c *confirmer) send(ctx context.Context, d *delivery, done consume.AckDone)
 	c.mu.Unlock()
 	if err := c.nc.PublishRequest(d.reply, reply, ackBody); err != nil {
 		if w, ok := c.take(token); ok {
-			w.done.AckDone(d.s.settleError("acknowledging", d.msg.ID, err))
+			w.fail(d.s.settleError("acknowledging", d.msg.ID, err))
+			c.finished(1)
 		}
 	}
 	return true
@@ -94,22 +98,24 @@ func (c *confirmer) arm(t, now time.Time) {
 }
 
 // take removes the acknowledgement of token from those waiting, if it is
-// there, and tells Close when none is left.
+// there; the caller calls its done, then finished.
 func (c *confirmer) take(token uint64) (waitingAck, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w, ok := c.waiting[token]
 	if ok {
 		delete(c.waiting, token)
-		c.wakeClose()
 	}
 	return w, ok
 }
 
-// wakeClose tells a waiting Close that nothing is waiting any more. Called
-// with c.mu held.
-func (c *confirmer) wakeClose() {
-	if len(c.waiting) == 0 && c.idle != nil {
+// finished counts n acknowledgements whose done has returned, and tells a
+// waiting Close when none is left.
+func (c *confirmer) finished(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending -= n
+	if c.pending == 0 && c.idle != nil {
 		close(c.idle)
 		c.idle = nil
 	}
@@ -128,10 +134,11 @@ func (c *confirmer) answer(msg *nats.Msg) {
 		return
 	}
 	if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
-		w.done.AckDone(w.d.s.settleError("acknowledging", w.d.msg.ID, nats.ErrNoResponders))
-		return
+		w.fail(w.d.s.settleError("acknowledging", w.d.msg.ID, nats.ErrNoResponders))
+	} else {
+		w.done.AckDone(nil)
 	}
-	w.done.AckDone(nil)
+	c.finished(1)
 }
 
 // expire fails the acknowledgements whose deadline has passed without an
@@ -157,11 +164,20 @@ func (c *confirmer) expire() {
 	if !next.IsZero() {
 		c.arm(next, now)
 	}
-	c.wakeClose()
 	c.mu.Unlock()
 	for _, w := range late {
-		w.done.AckDone(w.timeoutError(c.timeout))
+		w.fail(w.timeoutError(c.timeout))
 	}
+	if len(late) > 0 {
+		c.finished(len(late))
+	}
+}
+
+// fail reports a failed acknowledgement, which, as a failed Ack, may be
+// tried again.
+func (w waitingAck) fail(err error) {
+	w.d.settled.Store(false)
+	w.done.AckDone(err)
 }
 
 // timeoutError is the error of an acknowledgement not answered by its
@@ -174,39 +190,42 @@ func (w waitingAck) timeoutError(timeout time.Duration) error {
 }
 
 // close stops sending (a later AckAsync waits for its own answer, as Ack
-// does), waits within ctx for the answers to what was sent, and then ends
-// the reply subscription. When ctx ends first, the acknowledgements still
-// waiting fail with ctx's error, which close returns, wrapped: the server
-// may have applied them or not, and delivers those it did not apply again
-// after AckWait.
+// does), waits within ctx until the done of everything sent has returned,
+// and then ends the reply subscription. When ctx ends first, the
+// acknowledgements still unanswered fail with ctx's error, which close
+// returns, wrapped: the server may have applied them or not, and delivers
+// those it did not apply again after AckWait.
 func (c *confirmer) close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
 	var err error
-	for len(c.waiting) > 0 {
+	ctxDone := ctx.Done()
+	for c.pending > 0 {
 		idle := make(chan struct{})
 		c.idle = idle
 		c.mu.Unlock()
 		select {
 		case <-idle:
+		case <-ctxDone:
+			ctxDone = nil // then wait only for the done calls already under way
 			c.mu.Lock()
-			continue
-		case <-ctx.Done():
-		}
-		c.mu.Lock()
-		c.idle = nil
-		var left []waitingAck
-		for token, w := range c.waiting {
-			left = append(left, w)
-			delete(c.waiting, token)
-		}
-		c.mu.Unlock()
-		err = fmt.Errorf("natsconsume: Close: %d acknowledgement(s) not confirmed: %w", len(left), ctx.Err())
-		for _, w := range left {
-			w.done.AckDone(fmt.Errorf("natsconsume: acknowledging %s: Source closed before the server confirmed it: %w", w.d.msg.ID, ctx.Err()))
+			var left []waitingAck
+			for token, w := range c.waiting {
+				left = append(left, w)
+				delete(c.waiting, token)
+			}
+			c.mu.Unlock()
+			if len(left) > 0 {
+				err = fmt.Errorf("natsconsume: Close: %d acknowledgement(s) not confirmed: %w", len(left), ctx.Err())
+				for _, w := range left {
+					w.fail(fmt.Errorf("natsconsume: acknowledging %s: Source closed before the server confirmed it: %w", w.d.msg.ID, ctx.Err()))
+				}
+				c.finished(len(left))
+			}
 		}
 		c.mu.Lock()
 	}
+	c.idle = nil
 	sub := c.sub
 	c.sub = nil
 	if c.timer != nil {
