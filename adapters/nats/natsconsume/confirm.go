@@ -18,8 +18,9 @@ import (
 // acknowledgement it answers, so that many wait for their confirmation at
 // once without a goroutine, a channel or a timer each (nats.go's
 // RequestWithContext makes a channel and a timer per request, and blocks
-// its caller). The acknowledgements waiting are bounded by the consumer's
-// MaxAckPending: each is for a message delivered and not yet acknowledged.
+// its caller). At most maxConfirming wait at once (fewer with a lower
+// MaxAckPending: each is for a message delivered and not yet acknowledged);
+// AckAsync waits for room beyond that.
 type confirmer struct {
 	nc      *nats.Conn
 	timeout time.Duration // Config.AckTimeout
@@ -30,11 +31,19 @@ type confirmer struct {
 	next    uint64             // the last token handed out
 	waiting map[uint64]waitingAck
 	pending int           // acknowledgements sent whose done has not returned yet
+	room    *sync.Cond    // on mu: signalled when pending drops below maxConfirming
 	timer   *time.Timer   // fires at timerAt, for the acknowledgements not answered in time
 	timerAt time.Time     // zero: the timer is not armed
 	closed  bool          // Close was called: AckAsync waits for its answer itself
 	idle    chan struct{} // closed when nothing is waiting any more, for Close
 }
+
+// maxConfirming bounds the acknowledgements a Source has sent with
+// AckAsync and waits for the server to answer: a Consumer holds far fewer
+// (its MaxPending), and a MaxAckPending of Unlimited does not let AckAsync
+// flood the server with requests whose answers would come after
+// AckTimeout.
+const maxConfirming = 1024
 
 // waitingAck is one acknowledgement sent and not yet answered.
 type waitingAck struct {
@@ -54,6 +63,12 @@ func (c *confirmer) send(ctx context.Context, d *delivery, done consume.AckDone)
 		w.deadline, w.ctxBound = dl, true
 	}
 	c.mu.Lock()
+	for c.pending >= maxConfirming && !c.closed {
+		if c.room == nil {
+			c.room = sync.NewCond(&c.mu)
+		}
+		c.room.Wait()
+	}
 	if c.closed {
 		c.mu.Unlock()
 		return false
@@ -114,6 +129,9 @@ func (c *confirmer) take(token uint64) (waitingAck, bool) {
 func (c *confirmer) finished(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.pending >= maxConfirming && c.pending-n < maxConfirming && c.room != nil {
+		c.room.Broadcast()
+	}
 	c.pending -= n
 	if c.pending == 0 && c.idle != nil {
 		close(c.idle)
@@ -198,6 +216,9 @@ func (w waitingAck) timeoutError(timeout time.Duration) error {
 func (c *confirmer) close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
+	if c.room != nil {
+		c.room.Broadcast() // those waiting for room wait for their answer themselves
+	}
 	var err error
 	ctxDone := ctx.Done()
 	for c.pending > 0 {

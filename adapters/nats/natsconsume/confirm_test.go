@@ -215,3 +215,42 @@ func (c countDone) AckDone(err error) {
 		c.n.Add(1)
 	}
 }
+
+// TestAckAsyncBoundsWhatAwaitsAnswers: with 1024 acknowledgements awaiting
+// their answers, AckAsync waits for room before it sends another (here:
+// until the unanswered ones time out).
+func TestAckAsyncBoundsWhatAwaitsAnswers(t *testing.T) {
+	e := newEnv(t, natstest.Server(t))
+	const bound = 1024
+	ctx := context.Background()
+	for i := range bound + 1 {
+		msg, err := natsconsume.Encode(consume.Message{ID: fmt.Sprint(i), Topic: e.name + ".t"})
+		require.NoError(t, err)
+		_, err = e.js.PublishMsgAsync(msg)
+		require.NoError(t, err)
+	}
+	<-e.js.PublishAsyncComplete()
+	src := e.source(func(c *natsconsume.Config) { c.AckTimeout = 500 * time.Millisecond; c.MaxAckPending = natsconsume.Unlimited })
+	ds := receive(t, src, bound+1)
+	e.unanswered()
+	var failed atomic.Int32
+	counter := countFailed{&failed}
+	start := time.Now()
+	for _, d := range ds[:bound] {
+		d.(consume.AsyncAcker).AckAsync(ctx, counter)
+	}
+	assert.Less(t, time.Since(start), 400*time.Millisecond, "the first 1024 are sent at once")
+	last := ackAsync(ctx, ds[bound])
+	assert.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond, "the 1025th waited for room")
+	assert.Positive(t, failed.Load(), "room came from the first ones timing out")
+	assert.ErrorIs(t, last.wait(t), nats.ErrTimeout)
+}
+
+// countFailed counts the AckAsync outcomes that are errors.
+type countFailed struct{ n *atomic.Int32 }
+
+func (c countFailed) AckDone(err error) {
+	if err != nil {
+		c.n.Add(1)
+	}
+}
