@@ -230,7 +230,10 @@ func TestAckAsyncBoundsWhatAwaitsAnswers(t *testing.T) {
 		require.NoError(t, err)
 	}
 	<-e.js.PublishAsyncComplete()
-	src := e.source(func(c *natsconsume.Config) { c.AckTimeout = 500 * time.Millisecond; c.MaxAckPending = natsconsume.Unlimited })
+	src := e.source(func(c *natsconsume.Config) {
+		c.AckTimeout = 500 * time.Millisecond
+		c.MaxAckPending = natsconsume.Unlimited
+	})
 	ds := receive(t, src, bound+1)
 	e.unanswered()
 	var failed atomic.Int32
