@@ -117,8 +117,10 @@ func (c *Consumer) check() {
 // Run receives and handles messages until ctx ends, Close is called, or the
 // Source fails for good (Receive returns an error other than ctx's). It then
 // stops receiving, waits for the running handlers (their context is
-// cancelled when ctx ends, or when Close's context ends first), releases
-// every message still held with Delivery.Release, and returns: nil after
+// cancelled when ctx ends, or when Close's context ends first) and for the
+// outcome of every acknowledgement sent with AsyncAcker.AckAsync (which
+// the Source bounds), releases every message still held with
+// Delivery.Release, and returns: nil after
 // Close, which also closes the Source; ctx's error, wrapped, when ctx ended
 // (the Source stays open, for another Run or for Close); the Source's error,
 // wrapped, when it failed. A second Run while one runs returns
@@ -184,9 +186,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // Close stops Run: it stops receiving, starts no new handler, lets the
 // running handlers finish (a message waiting between in-place retries is
-// not run again), releases every message still held (waiting for its key,
-// for a worker, for an in-place retry or for a redelivery) for the broker
-// to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
+// not run again), waits for the broker to confirm the acknowledgements
+// sent (see AsyncAcker), releases every message still held (waiting for
+// its key, for a worker, for an in-place retry or for a redelivery) for
+// the broker to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
 // running handlers' context (their messages are then released, not failed)
 // and returns ctx's error, wrapped, while Run finishes releasing in the
 // background. Otherwise it returns the Source's Close error. It may be

@@ -71,17 +71,19 @@ type Config struct {
 	// otherwise in [100ms, 1m].
 	FetchWait time.Duration
 	// AckTimeout bounds the wait for the server's confirmation of an Ack,
-	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
-	// DefaultAckTimeout (5s), otherwise in [10ms, 5m].
+	// AckAsync, Redeliver, Release or Extend whose ctx has no earlier
+	// deadline; 0 means DefaultAckTimeout (5s), otherwise in [10ms, 5m].
 	AckTimeout time.Duration
-	// AckWithoutConfirm makes Ack publish the acknowledgement without
-	// waiting for the server to confirm it (as jetstream.Msg.Ack does):
-	// about 2.3 times the messages acknowledged per second (BenchmarkAck),
-	// but Ack's nil then means sent, not applied. An acknowledgement lost
-	// on the way (the connection dropping, the process killed before
-	// nats.go flushed it) makes the server deliver the message again after
-	// AckWait, and Ack cannot report ErrGone. false (the default) waits for
-	// the confirmation. Redeliver, Release and Extend always wait.
+	// AckWithoutConfirm makes Ack and AckAsync publish the
+	// acknowledgement without waiting for the server to confirm it (as
+	// jetstream.Msg.Ack does): less work for the client and the server
+	// (see the package doc), but Ack's nil then means sent, not applied.
+	// An acknowledgement lost on the way (the connection dropping, the
+	// process killed before nats.go flushed it) makes the server deliver
+	// the message again after AckWait, and Ack cannot report ErrGone.
+	// false (the default) waits for the confirmation: a Consumer collects
+	// it off its workers (AckAsync). Redeliver, Release and Extend always
+	// wait.
 	AckWithoutConfirm bool
 	// Shared says that several processes consume the durable at once.
 	// false (the default) means one process at a time, and then a new
