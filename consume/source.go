@@ -92,6 +92,8 @@ type AsyncAcker interface {
 // AckDone receives the outcome of an AsyncAcker's AckAsync.
 type AckDone interface {
 	// AckDone is called once, with nil when the broker confirmed the
-	// acknowledgement and with the error otherwise.
+	// acknowledgement and with the error otherwise. It returns quickly and
+	// calls no AckAsync: a Source may call it on the goroutine that
+	// receives the broker's answers.
 	AckDone(err error)
 }
