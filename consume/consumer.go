@@ -34,6 +34,8 @@ type Consumer struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	confirming sync.WaitGroup // acknowledgements sent with AckAsync and not yet confirmed
+
 	resched chan struct{} // wakes the timer goroutine (cap 1)
 
 	mu         sync.Mutex
@@ -55,6 +57,7 @@ var _ bulwark.Service = (*Consumer)(nil)
 
 // item is one message the Consumer holds.
 type item struct {
+	c   *Consumer
 	d   Delivery
 	msg Message // the handler's copy: the Source's Message is not changed
 	key string
@@ -62,6 +65,8 @@ type item struct {
 
 	mu      sync.Mutex // serialises the calls on d
 	settled bool
+
+	ackCtx context.Context // the context of an AckAsync, for its events
 
 	// Under Consumer.mu:
 	gone error     // an Extend's ErrGone: drop instead of running
@@ -112,8 +117,10 @@ func (c *Consumer) check() {
 // Run receives and handles messages until ctx ends, Close is called, or the
 // Source fails for good (Receive returns an error other than ctx's). It then
 // stops receiving, waits for the running handlers (their context is
-// cancelled when ctx ends, or when Close's context ends first), releases
-// every message still held with Delivery.Release, and returns: nil after
+// cancelled when ctx ends, or when Close's context ends first) and for the
+// outcome of every acknowledgement sent with AsyncAcker.AckAsync (which
+// the Source bounds), releases every message still held with
+// Delivery.Release, and returns: nil after
 // Close, which also closes the Source; ctx's error, wrapped, when ctx ended
 // (the Source stays open, for another Run or for Close); the Source's error,
 // wrapped, when it failed. A second Run while one runs returns
@@ -164,6 +171,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	workers.Wait()
 	close(stopTimers)
 	<-timersDone
+	c.confirming.Wait() // every AckAsync's outcome: the Source bounds the wait
 	c.releaseAll(work)
 
 	switch {
@@ -178,9 +186,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // Close stops Run: it stops receiving, starts no new handler, lets the
 // running handlers finish (a message waiting between in-place retries is
-// not run again), releases every message still held (waiting for its key,
-// for a worker, for an in-place retry or for a redelivery) for the broker
-// to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
+// not run again), waits for the broker to confirm the acknowledgements
+// sent (see AsyncAcker), releases every message still held (waiting for
+// its key, for a worker, for an in-place retry or for a redelivery) for
+// the broker to deliver again, and closes the Source. It waits for that within ctx; when ctx ends first it cancels the
 // running handlers' context (their messages are then released, not failed)
 // and returns ctx's error, wrapped, while Run finishes releasing in the
 // background. Otherwise it returns the Source's Close error. It may be
@@ -263,7 +272,7 @@ func (c *Consumer) add(ds []Delivery) {
 	wasIdle := c.pending == 0
 	for _, d := range ds {
 		c.seq++
-		it := &item{d: d, msg: *d.Message(), seq: c.seq, idx: -1}
+		it := &item{c: c, d: d, msg: *d.Message(), seq: c.seq, idx: -1}
 		it.key = it.msg.Key
 		c.pending++
 		c.items[it] = struct{}{}
@@ -387,6 +396,37 @@ func (c *Consumer) settle(ctx context.Context, it *item, op func(ctx context.Con
 		return false
 	}
 	return true
+}
+
+// ack acknowledges a handled message. While the work context lasts, a
+// Delivery that is an AsyncAcker is acknowledged with AckAsync: the worker
+// moves on once the acknowledgement is sent, and the message keeps its
+// MaxPending slot and its key until AckDone reports the broker's answer.
+// Otherwise (and during a shutdown) it waits for Ack, as settle does.
+func (c *Consumer) ack(ctx context.Context, it *item) {
+	aa, ok := it.d.(AsyncAcker)
+	if !ok || ctx.Err() != nil {
+		c.settle(ctx, it, it.d.Ack)
+		return
+	}
+	c.confirming.Add(1)
+	it.mu.Lock()
+	it.settled = true // no Extend meanwhile
+	it.ackCtx = ctx
+	aa.AckAsync(ctx, it)
+	it.mu.Unlock()
+}
+
+// AckDone ends a message acknowledged with AckAsync once the Source knows
+// the outcome: it forgets the message, lets the next message of its key
+// run, and reports the message Dropped when the acknowledgement failed.
+func (it *item) AckDone(err error) {
+	c := it.c
+	c.finish(it)
+	if err != nil && c.obs != nil {
+		c.obs.Observe(it.ackCtx, Dropped{Name: c.cfg.Name, ID: it.msg.ID, Key: it.key, Topic: it.msg.Topic, Attempt: it.msg.Attempt, Err: err})
+	}
+	c.confirming.Done()
 }
 
 // release gives the message back unsettled.

@@ -24,7 +24,12 @@
 // # Guarantees
 //
 //   - At least once: a message is acknowledged only after its handler
-//     returned nil, or after its dead letter was stored. Combined with an
+//     returned nil, or after its dead letter was stored. Where the broker
+//     confirms acknowledgements (a Delivery that is an AsyncAcker, as
+//     natsconsume's), the worker sends the acknowledgement and moves on;
+//     the message counts as settled (its MaxPending slot free, the next
+//     message of its key allowed to run) only once the broker confirms it,
+//     and is reported Dropped if that fails. Combined with an
 //     idempotent inbox (InboxHandler over pgidempotency or
 //     sqliteidempotency, the handler's writes in the inbox's transaction)
 //     each message's effect happens exactly once.
@@ -42,8 +47,9 @@
 //     context ending or by Close is not a failure of the message; it is
 //     released for redelivery. Close(ctx) stops receiving, starts no new
 //     handler, lets the running ones finish within ctx (cancelling their
-//     context when ctx ends first), releases every message still held, in
-//     the order received, and closes the Source. No message is left
+//     context when ctx ends first), waits for the broker to confirm every
+//     acknowledgement sent, releases every message still held, in the
+//     order received, and closes the Source. No message is left
 //     half-settled.
 //
 // # Retries

@@ -22,6 +22,11 @@ type fakeSource struct {
 	mu   sync.Mutex
 	log  []string
 	gone map[string]bool // IDs whose every delivery is gone
+
+	// With async set, deliveries are AsyncAckers: AckAsync is logged as
+	// "ackasync <id>" and its done kept here until the test confirms it.
+	async bool
+	dones map[string]AckDone
 }
 
 func newFakeSource() *fakeSource {
@@ -95,7 +100,11 @@ func (s *fakeSource) send(t *testing.T, msgs ...Message) []*fakeDelivery {
 			m.Attempt = 1
 		}
 		d := &fakeDelivery{s: s, m: m}
-		ds = append(ds, d)
+		if s.async {
+			ds = append(ds, asyncDelivery{d})
+		} else {
+			ds = append(ds, d)
+		}
 		fds = append(fds, d)
 	}
 	select {
@@ -162,6 +171,36 @@ func (d *fakeDelivery) Release(context.Context) error { return d.call("release")
 func (d *fakeDelivery) Extend(context.Context) error  { return d.call("extend") }
 func (d *fakeDelivery) Redeliver(_ context.Context, delay time.Duration) error {
 	return d.call("redeliver(" + delay.String() + ")")
+}
+
+// asyncDelivery is a fakeDelivery with AckAsync.
+type asyncDelivery struct{ *fakeDelivery }
+
+func (d asyncDelivery) AckAsync(_ context.Context, done AckDone) {
+	if err := d.call("ackasync"); err != nil {
+		done.AckDone(err)
+		return
+	}
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	if d.s.dones == nil {
+		d.s.dones = map[string]AckDone{}
+	}
+	d.s.dones[d.m.ID] = done
+}
+
+// confirm reports the outcome of message id's AckAsync, once it was sent.
+func (s *fakeSource) confirm(t *testing.T, id string, err error) {
+	t.Helper()
+	var done AckDone
+	eventually(t, "AckAsync of "+id, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		done = s.dones[id]
+		delete(s.dones, id)
+		return done != nil
+	})
+	done.AckDone(err)
 }
 
 // events records a Consumer's events.

@@ -20,7 +20,7 @@ func (c *Consumer) process(ctx context.Context, it *item) {
 		start := c.clk.Now()
 		err := c.h.Handle(ctx, m)
 		if err == nil {
-			c.settle(ctx, it, it.d.Ack)
+			c.ack(ctx, it)
 			return
 		}
 		if ctx.Err() != nil { // the Consumer's shutdown, not the message

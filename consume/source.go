@@ -68,3 +68,32 @@ type Delivery interface {
 	// broker without such a lease does nothing and returns nil.
 	Extend(ctx context.Context) error
 }
+
+// AsyncAcker is an optional interface of a Delivery whose Ack waits for
+// the broker's confirmation (natsconsume's by default). While Run runs,
+// the Consumer acknowledges a handled message with AckAsync instead of Ack,
+// so that the worker moves on to the next message as soon as the
+// acknowledgement is sent, instead of waiting a round trip to the broker.
+// The guarantees do not change: the message keeps its place until the
+// outcome is known (it counts against MaxPending, and the next message of
+// its key waits), a failed confirmation reports it Dropped as a failed Ack
+// would, and Run (so Close) returns only once every outcome is known.
+type AsyncAcker interface {
+	// AckAsync sends the acknowledgement that Ack would send and returns
+	// without waiting for the broker's confirmation. It then calls
+	// done.AckDone exactly once, from any goroutine, possibly before
+	// AckAsync returns, with what Ack would have returned: nil once the
+	// broker has confirmed it, an error (wrapping ErrGone when the
+	// delivery is gone) otherwise. The Source bounds the wait itself, as
+	// it bounds Ack's, so that done is always called.
+	AckAsync(ctx context.Context, done AckDone)
+}
+
+// AckDone receives the outcome of an AsyncAcker's AckAsync.
+type AckDone interface {
+	// AckDone is called once, with nil when the broker confirmed the
+	// acknowledgement and with the error otherwise. It returns quickly and
+	// calls no AckAsync: a Source may call it on the goroutine that
+	// receives the broker's answers.
+	AckDone(err error)
+}

@@ -53,7 +53,9 @@
 //
 // Every Source is also checked, on each Receive, to return between 1 and
 // max deliveries when it returns no error, each with a Message with an ID
-// and an Attempt of at least 1.
+// and an Attempt of at least 1. Deliveries that are consume.AsyncAckers are
+// acknowledged through AckAsync, as the Consumer does, so every subtest
+// checks that path too.
 package consumetest
 
 import (

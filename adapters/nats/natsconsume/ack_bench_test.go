@@ -11,11 +11,12 @@ import (
 
 // BenchmarkAck measures receiving and acknowledging messages on an embedded
 // server, 100 per Receive, acked by 16 goroutines as a Consumer's handlers
-// would: with the server's confirmation (Ack's default) and without it
-// (Config.AckWithoutConfirm).
+// would: with the server's confirmation, waited for by each Ack
+// ("confirmed") or collected by AckAsync while the goroutine moves on, as a
+// Consumer does ("async"), and without it (Config.AckWithoutConfirm).
 func BenchmarkAck(b *testing.B) {
 	url := natstest.Server(b)
-	for _, mode := range []string{"confirmed", "unconfirmed"} {
+	for _, mode := range []string{"confirmed", "async", "unconfirmed"} {
 		b.Run(mode, func(b *testing.B) {
 			nc, js := natstest.Connect(b, url)
 			_, name := natstest.Stream(b, js, 0)
@@ -34,10 +35,16 @@ func BenchmarkAck(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			work := make(chan *delivery, 256)
-			var wg sync.WaitGroup
+			var wg, confirming sync.WaitGroup
+			done := benchDone{b: b, wg: &confirming}
 			for range 16 {
 				wg.Go(func() {
 					for d := range work {
+						if mode == "async" {
+							confirming.Add(1)
+							d.AckAsync(ctx, done)
+							continue
+						}
 						if err := d.Ack(ctx); err != nil {
 							b.Error(err)
 						}
@@ -56,10 +63,24 @@ func BenchmarkAck(b *testing.B) {
 			}
 			close(work)
 			wg.Wait()
+			confirming.Wait()
 			if mode == "unconfirmed" {
 				_ = nc.Flush()
 			}
 			b.StopTimer()
 		})
 	}
+}
+
+// benchDone counts AckAsync outcomes down.
+type benchDone struct {
+	b  *testing.B
+	wg *sync.WaitGroup
+}
+
+func (d benchDone) AckDone(err error) {
+	if err != nil {
+		d.b.Error(err)
+	}
+	d.wg.Done()
 }

@@ -29,7 +29,10 @@ type delivery struct {
 	settled atomic.Bool
 }
 
-var _ consume.Delivery = (*delivery)(nil)
+var (
+	_ consume.Delivery   = (*delivery)(nil)
+	_ consume.AsyncAcker = (*delivery)(nil)
+)
 
 // delivery decodes msg, a message a pull request brought.
 func (s *Source) delivery(msg *nats.Msg) *delivery {
@@ -88,6 +91,37 @@ func (d *delivery) Ack(ctx context.Context) error {
 	return nil
 }
 
+// AckAsync sends the acknowledgement Ack sends and returns without waiting
+// for the server's confirmation; done gets what Ack would have returned,
+// once the server has answered (nil: it will not deliver the message
+// again), or once Config.AckTimeout (or ctx's deadline, when earlier) has
+// passed without an answer. ctx ending otherwise after the acknowledgement
+// was sent does not cut the wait short. The replies of every AckAsync come
+// to one subscription of the Source's, so a Consumer's workers move on to
+// their next message while the confirmations come back, and Close waits
+// for them. After Close, AckAsync waits for the answer itself before it
+// calls done. With Config.AckWithoutConfirm it publishes the
+// acknowledgement and calls done at once, as Ack does.
+func (d *delivery) AckAsync(ctx context.Context, done consume.AckDone) {
+	if d.s.cfg.AckWithoutConfirm {
+		done.AckDone(d.Ack(ctx))
+		return
+	}
+	if !d.settled.CompareAndSwap(false, true) {
+		done.AckDone(fmt.Errorf("natsconsume: acknowledging %s: already settled", d.msg.ID))
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		d.settled.Store(false)
+		done.AckDone(fmt.Errorf("natsconsume: acknowledging %s: %w", d.msg.ID, err))
+		return
+	}
+	if !d.s.acks.send(ctx, d, done) { // closed
+		d.settled.Store(false)
+		done.AckDone(d.Ack(ctx))
+	}
+}
+
 // Redeliver sends a negative acknowledgement with delay (NakWithDelay) and
 // waits for the server to confirm it. The server delivers the message
 // again once delay has passed, with NumDelivered one higher; meanwhile the
@@ -139,11 +173,19 @@ func (d *delivery) settle(ctx context.Context, what string, body []byte, final b
 	}
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("natsconsume: %s %s: %w: consumer %s on stream %s no longer exists", what, d.msg.ID, consume.ErrGone, d.s.cfg.Durable, d.s.cfg.Stream)
 	case ctx.Err() != nil:
-		return fmt.Errorf("natsconsume: %s %s: %w", what, d.msg.ID, ctx.Err())
+		err = ctx.Err()
 	case rctx.Err() != nil:
 		return fmt.Errorf("natsconsume: %s %s: no answer from the server within Config.AckTimeout (%v): %w", what, d.msg.ID, d.s.cfg.AckTimeout, nats.ErrTimeout)
 	}
-	return fmt.Errorf("natsconsume: %s %s: %w", what, d.msg.ID, err)
+	return d.s.settleError(what, d.msg.ID, err)
+}
+
+// settleError wraps the error of a settlement of message id: nobody
+// answering (no responders) means the consumer or its stream is gone.
+func (s *Source) settleError(what, id string, err error) error {
+	if errors.Is(err, nats.ErrNoResponders) {
+		return fmt.Errorf("natsconsume: %s %s: %w: consumer %s on stream %s no longer exists", what, id, consume.ErrGone, s.cfg.Durable, s.cfg.Stream)
+	}
+	return fmt.Errorf("natsconsume: %s %s: %w", what, id, err)
 }

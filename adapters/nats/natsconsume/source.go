@@ -71,17 +71,19 @@ type Config struct {
 	// otherwise in [100ms, 1m].
 	FetchWait time.Duration
 	// AckTimeout bounds the wait for the server's confirmation of an Ack,
-	// Redeliver, Release or Extend whose ctx has no deadline; 0 means
-	// DefaultAckTimeout (5s), otherwise in [10ms, 5m].
+	// AckAsync, Redeliver, Release or Extend whose ctx has no earlier
+	// deadline; 0 means DefaultAckTimeout (5s), otherwise in [10ms, 5m].
 	AckTimeout time.Duration
-	// AckWithoutConfirm makes Ack publish the acknowledgement without
-	// waiting for the server to confirm it (as jetstream.Msg.Ack does):
-	// about 2.3 times the messages acknowledged per second (BenchmarkAck),
-	// but Ack's nil then means sent, not applied. An acknowledgement lost
-	// on the way (the connection dropping, the process killed before
-	// nats.go flushed it) makes the server deliver the message again after
-	// AckWait, and Ack cannot report ErrGone. false (the default) waits for
-	// the confirmation. Redeliver, Release and Extend always wait.
+	// AckWithoutConfirm makes Ack and AckAsync publish the
+	// acknowledgement without waiting for the server to confirm it (as
+	// jetstream.Msg.Ack does): less work for the client and the server
+	// (see the package doc), but Ack's nil then means sent, not applied.
+	// An acknowledgement lost on the way (the connection dropping, the
+	// process killed before nats.go flushed it) makes the server deliver
+	// the message again after AckWait, and Ack cannot report ErrGone.
+	// false (the default) waits for the confirmation: a Consumer collects
+	// it off its workers (AckAsync). Redeliver, Release and Extend always
+	// wait.
 	AckWithoutConfirm bool
 	// Shared says that several processes consume the durable at once.
 	// false (the default) means one process at a time, and then a new
@@ -152,6 +154,7 @@ type Source struct {
 	cfg Config
 
 	next string // the subject of pull requests
+	acks confirmer
 
 	mu     sync.Mutex
 	cons   jetstream.Consumer
@@ -173,7 +176,9 @@ func New(js jetstream.JetStream, cfg Config) (*Source, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	return &Source{js: js, nc: js.Conn(), cfg: cfg, next: apiPrefix(js.Options()) + "CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable}, nil
+	nc := js.Conn()
+	return &Source{js: js, nc: nc, cfg: cfg, next: apiPrefix(js.Options()) + "CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable,
+		acks: confirmer{nc: nc, timeout: cfg.AckTimeout}}, nil
 }
 
 // apiPrefix returns the subject prefix of js's API requests.
@@ -612,17 +617,22 @@ func permanent(err error) bool {
 }
 
 // Close marks the Source closed: a later Receive returns an error wrapping
-// bulwark.ErrClosed. The durable consumer stays on the server with what was
-// acknowledged; deliveries not settled are delivered again once their
-// AckWait runs out. Between Receives the Source holds no pull request or
-// subscription, so Close has nothing to wait for; it never closes js's
-// connection, and returns nil.
-func (s *Source) Close(context.Context) error {
+// bulwark.ErrClosed. It then waits, within ctx, for the server to answer
+// every acknowledgement sent with AckAsync (each done is called before
+// Close returns), and ends their reply subscription. When ctx ends first,
+// the acknowledgements still unanswered get an error wrapping ctx's (the
+// server may or may not have applied them; it delivers again, after
+// AckWait, those it did not), and Close returns it, wrapped; otherwise nil.
+// The durable consumer stays on the server with what was acknowledged;
+// deliveries not settled are delivered again once their AckWait runs out.
+// Between Receives the Source holds no pull request. Close never closes
+// js's connection.
+func (s *Source) Close(ctx context.Context) error {
 	s.check()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	return nil
+	return s.acks.close(ctx)
 }
 
 // canReset reports whether a server of the given version ("2.14.0") has
