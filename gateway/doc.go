@@ -41,8 +41,11 @@
 // httputil.ReverseProxy, whose transport is a bulwarkhttp.Transport running
 // the route's policy chain around the upstream's pool. So a retry resends
 // only requests that are safe to send twice (idempotent methods, or an
-// Idempotency-Key, without a body); a breaker counts every attempt; a
-// timeout bounds the time until the response headers, and a streamed
+// Idempotency-Key, without a body), each attempt to another endpoint of the
+// pool while one is left; a breaker counts calls (a call that a retry on
+// another endpoint saved is a success; endpoints that fail are the pool's
+// outlier ejection's business) and, once open, refuses calls before any
+// attempt; a timeout bounds the time until the response headers, and a streamed
 // response (server-sent events, chunked bodies, a WebSocket after its 101)
 // then flows, flushed as it comes, for as long as the client stays.
 //

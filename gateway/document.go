@@ -56,16 +56,16 @@ type Upstream struct {
 type HealthCheck struct {
 	// Path is the path probed, starting with "/".
 	Path string `json:"path"`
-	// Interval is the time between probes, in [100ms, 1h]; 0 means 5s.
+	// Interval is the time between probes, in [100ms, 1h]; 0 means 10s.
 	Interval Duration `json:"interval,omitempty"`
-	// Timeout bounds one probe, in [1ms, Interval]; 0 means 1s or
+	// Timeout bounds one probe, in [1ms, Interval]; 0 means 2s or
 	// Interval when that is shorter.
 	Timeout Duration `json:"timeout,omitempty"`
 	// HealthyThreshold is how many probes in a row must pass to bring an
-	// endpoint back, in [1, 100]; 0 means 1.
+	// endpoint back, in [1, 100]; 0 means 2.
 	HealthyThreshold int `json:"healthy_threshold,omitempty"`
 	// UnhealthyThreshold is how many probes in a row must fail to take an
-	// endpoint out, in [1, 100]; 0 means 2.
+	// endpoint out, in [1, 100]; 0 means 3.
 	UnhealthyThreshold int `json:"unhealthy_threshold,omitempty"`
 }
 
@@ -128,8 +128,9 @@ type Route struct {
 }
 
 // Policies are a route's declarative policies. They run, outermost first:
-// rate limit, bulkhead, timeout (Route.Timeout), retry, breaker; so the
-// breaker counts every attempt and the retry sees the breaker's rejections.
+// rate limit, bulkhead, timeout (Route.Timeout), breaker, retry; so the
+// breaker counts calls, each a whole round of retries over the pool's
+// endpoints, and an open breaker refuses a call before any attempt.
 type Policies struct {
 	// Retry, when set, retries failed attempts of replayable requests.
 	Retry *Retry `json:"retry,omitempty"`

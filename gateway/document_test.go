@@ -76,7 +76,7 @@ func TestParseErrorsNameTheFieldAndTheRange(t *testing.T) {
 		{"upstreams: {a: {endpoints: [\"h:1\"], scheme: ftp}}", `upstreams.a.scheme: must be "http" or "https", got "ftp"`},
 		{"upstreams: {a: {endpoints: [\"h:1\"], balancer: random}}", `upstreams.a.balancer: must be "round_robin" or "least_outstanding"`},
 		{"upstreams: {a: {endpoints: [\"h:1\"], health_check: {path: healthz}}}", `upstreams.a.health_check.path: must start with "/"`},
-		{"upstreams: {a: {endpoints: [\"h:1\"], health_check: {path: /h, interval: 1s, timeout: 2s}}}", `upstreams.a.health_check.timeout: must be 0 (1s or interval) or in [1ms, 1s], got 2s`},
+		{"upstreams: {a: {endpoints: [\"h:1\"], health_check: {path: /h, interval: 1s, timeout: 2s}}}", `upstreams.a.health_check.timeout: must be 0 (2s or interval) or in [1ms, 1s], got 2s`},
 		{"upstreams: {a: {endpoints: [\"h:1\"], outlier: {max_ejected_percent: 101}}}", `upstreams.a.outlier.max_ejected_percent: must be 0 (50) or in [1, 100], got 101`},
 		{"upstreams: {\"a b\": {endpoints: [\"h:1\"]}}", `upstreams.a b: an upstream name must be letters`},
 	} {

@@ -175,7 +175,10 @@ func (g *Gateway) install(doc *Document) {
 }
 
 // Reload makes doc the route table: requests that started before it finish
-// on the old table, requests that start after it see the new one. Pools of
+// on the old table, requests that start after it see the new one. While
+// the gateway runs, the table is swapped once the pools it adds have their
+// first endpoints (waiting at most 5 seconds: a pool whose registry has not
+// answered by then serves 503 until it does). Pools of
 // upstreams whose settings did not change are kept (with their connections);
 // pools of removed or changed upstreams are closed once the old table's
 // requests are done. An invalid doc is refused with an error naming the
@@ -208,14 +211,17 @@ func (g *Gateway) reload(doc *Document) error {
 		return err
 	}
 	g.install(doc)
-	g.table.Store(t)
 	if g.running {
+		var fresh []*pool
 		for name, p := range t.pools {
 			if old.pools[name] != p {
 				g.runPool(p)
+				fresh = append(fresh, p)
 			}
 		}
+		g.awaitReady(fresh)
 	}
+	g.table.Store(t)
 	var gone []*pool
 	for name, p := range old.pools {
 		if t.pools[name] != p {
@@ -229,6 +235,31 @@ func (g *Gateway) reload(doc *Document) error {
 		g.cfg.Observer.Observe(context.Background(), Reloaded{Name: g.name, Routes: t.routes, Upstreams: len(t.pools)})
 	}
 	return nil
+}
+
+// newPoolWait bounds how long a reload waits for the first endpoints of the
+// pools it makes before it swaps the table.
+const newPoolWait = 5 * time.Second
+
+// awaitReady waits, up to newPoolWait in all, until each of pools has its
+// resolver's first endpoint set, so that requests on the new table do not
+// find a new upstream empty. A pool still waiting then (its registry is
+// slow or down) is logged; its requests get 503 until it is ready.
+func (g *Gateway) awaitReady(pools []*pool) {
+	if len(pools) == 0 {
+		return
+	}
+	deadline := time.NewTimer(newPoolWait)
+	defer deadline.Stop()
+	for _, p := range pools {
+		select {
+		case <-p.p.Ready():
+		case <-deadline.C:
+			g.logger.LogAttrs(context.Background(), slog.LevelWarn, "gateway: a new upstream has no endpoints yet; its requests get 503 until it has",
+				slog.String("gateway", g.name), slog.String("upstream", p.name), slog.Duration("waited", newPoolWait))
+			return
+		}
+	}
 }
 
 // closeAfter closes pools once t is drained (or the gateway closes). Called

@@ -13,7 +13,7 @@ import (
 )
 
 // routePolicy builds a route's policy chain, outermost first: the Go policy
-// named by Route.Policy, rate limit, bulkhead, timeout, retry, breaker. Each
+// named by Route.Policy, rate limit, bulkhead, timeout, breaker, retry. Each
 // policy is named after the route, so its events (and otelbulwark's metrics)
 // are per route. path names the route in errors.
 func (g *Gateway) routePolicy(path string, r Route) (bulwark.Policy, error) {
@@ -48,19 +48,6 @@ func (g *Gateway) routePolicy(path string, r Route) (bulwark.Policy, error) {
 		}
 		chain = append(chain, p)
 	}
-	if rt := ps.Retry; rt != nil {
-		p, err := retry.New(retry.Config{
-			Name: name, Observer: obs, Clock: clk,
-			MaxAttempts:    rt.MaxAttempts,
-			Backoff:        retry.Exponential{Initial: cmpOr(time.Duration(rt.Backoff), 100*time.Millisecond)},
-			MaxDelay:       cmpOr(time.Duration(rt.MaxDelay), 2*time.Second),
-			AttemptTimeout: time.Duration(rt.AttemptTimeout),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("gateway: %s.policies.retry: %w", path, err)
-		}
-		chain = append(chain, p)
-	}
 	if b := ps.Breaker; b != nil {
 		p, err := circuitbreaker.New(circuitbreaker.Config{
 			Name: name, Observer: obs, Clock: clk,
@@ -72,6 +59,19 @@ func (g *Gateway) routePolicy(path string, r Route) (bulwark.Policy, error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("gateway: %s.policies.breaker: %w", path, err)
+		}
+		chain = append(chain, p)
+	}
+	if rt := ps.Retry; rt != nil {
+		p, err := retry.New(retry.Config{
+			Name: name, Observer: obs, Clock: clk,
+			MaxAttempts:    rt.MaxAttempts,
+			Backoff:        retry.Exponential{Initial: cmpOr(time.Duration(rt.Backoff), 100*time.Millisecond)},
+			MaxDelay:       cmpOr(time.Duration(rt.MaxDelay), 2*time.Second),
+			AttemptTimeout: time.Duration(rt.AttemptTimeout),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %s.policies.retry: %w", path, err)
 		}
 		chain = append(chain, p)
 	}

@@ -181,7 +181,7 @@ func TestInvalidReloadKeepsTheTable(t *testing.T) {
 	cfg.Observer = bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
 		mu.Lock()
 		defer mu.Unlock()
-		if _, served := e.(gateway.Served); !served {
+		if _, failed := e.(gateway.ReloadFailed); failed {
 			events = append(events, e)
 		}
 	})

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -82,7 +83,8 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 	}
-	rt.proxy.ServeHTTP(w, r)
+	// One call: its retries go to endpoints its earlier attempts did not.
+	rt.proxy.ServeHTTP(w, r.WithContext(upstream.NewCall(r.Context())))
 }
 
 // headerSize is the size of r's header fields as they were sent: names,

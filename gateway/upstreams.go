@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/gateway/upstream"
@@ -45,21 +46,34 @@ func staticEndpoints(u Upstream) []discovery.Endpoint {
 
 // newPool makes the pool of upstream name from its settings. path names the
 // upstream in errors.
-//
-// The document's balancer, health_check and outlier settings are validated
-// by Validate but not yet passed on: upstream.Config does not have them in
-// this version of the upstream package.
 func (g *Gateway) newPool(path, name string, u Upstream) (*upstream.Pool, error) {
 	resolverName := cmpOr(u.Discovery, staticResolver)
 	resolver, ok := g.resolvers[resolverName]
 	if !ok {
 		return nil, fmt.Errorf("gateway: %s.discovery: no resolver %q (have %v)", path, resolverName, slices.Sorted(maps.Keys(g.resolvers)))
 	}
-	p, err := upstream.New(resolver, cmpOr(u.Service, name), upstream.Config{
+	cfg := upstream.Config{
 		Name:      name,
+		Observer:  g.cfg.Observer,
+		Clock:     g.cfg.Clock,
 		Scheme:    u.Scheme,
 		Transport: g.attempts,
-	})
+	}
+	if u.Balancer == "least_outstanding" {
+		cfg.Balancer = upstream.LeastOutstanding
+	}
+	if h := u.HealthCheck; h != nil {
+		cfg.HealthCheck = upstream.HealthCheck{Path: h.Path, Interval: time.Duration(h.Interval), Timeout: time.Duration(h.Timeout),
+			HealthyAfter: h.HealthyThreshold, UnhealthyAfter: h.UnhealthyThreshold}
+		if cfg.HealthCheck.Timeout == 0 {
+			cfg.HealthCheck.Timeout = min(2*time.Second, cmpOr(cfg.HealthCheck.Interval, 10*time.Second))
+		}
+	}
+	if o := u.Outlier; o != nil {
+		cfg.Outlier = upstream.Outlier{ConsecutiveFailures: o.ConsecutiveFailures, EjectionTime: time.Duration(o.EjectionTime),
+			MaxEjectedPercent: float64(o.MaxEjectedPercent)}
+	}
+	p, err := upstream.New(resolver, cmpOr(u.Service, name), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %s: %w", path, err)
 	}

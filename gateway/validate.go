@@ -149,11 +149,11 @@ func validateUpstream(p *problems, name string, u Upstream) {
 		if !strings.HasPrefix(h.Path, "/") {
 			p.addf(hp+".path", "must start with \"/\", got %q", h.Path)
 		}
-		p.duration(hp+".interval", h.Interval, true, 100*time.Millisecond, time.Hour, "5s")
-		interval := cmpOr(time.Duration(h.Interval), 5*time.Second)
-		p.duration(hp+".timeout", h.Timeout, true, time.Millisecond, interval, "1s or interval")
-		p.count(hp+".healthy_threshold", h.HealthyThreshold, 1, 100, true, "1")
-		p.count(hp+".unhealthy_threshold", h.UnhealthyThreshold, 1, 100, true, "2")
+		p.duration(hp+".interval", h.Interval, true, 100*time.Millisecond, time.Hour, "10s")
+		interval := cmpOr(time.Duration(h.Interval), 10*time.Second)
+		p.duration(hp+".timeout", h.Timeout, true, time.Millisecond, interval, "2s or interval")
+		p.count(hp+".healthy_threshold", h.HealthyThreshold, 1, 100, true, "2")
+		p.count(hp+".unhealthy_threshold", h.UnhealthyThreshold, 1, 100, true, "3")
 	}
 	if o := u.Outlier; o != nil {
 		op := path + ".outlier"

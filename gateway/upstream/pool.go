@@ -51,6 +51,9 @@ type Pool struct {
 
 	update sync.Mutex // serializes changes of set
 
+	ready     chan struct{} // closed when the resolver's first set is in
+	readyOnce sync.Once
+
 	mu      sync.Mutex
 	running bool
 	closed  bool
@@ -79,7 +82,7 @@ func New(resolver discovery.Resolver, service string, cfg Config) (*Pool, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Pool{resolver: resolver, service: service, cfg: cfg, clock: clock.OrSystem(cfg.Clock), transport: cfg.Transport, done: make(chan struct{})}
+	p := &Pool{resolver: resolver, service: service, cfg: cfg, clock: clock.OrSystem(cfg.Clock), transport: cfg.Transport, done: make(chan struct{}), ready: make(chan struct{})}
 	if p.transport == nil {
 		p.owned = newTransport(cfg)
 		p.transport = p.owned
@@ -156,6 +159,7 @@ func (p *Pool) Run(ctx context.Context) error {
 			continue
 		}
 		p.apply(ctx, u.Endpoints)
+		p.readyOnce.Do(func() { close(p.ready) })
 	}
 	p.cancel()
 	health.Wait()
@@ -170,6 +174,11 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	return fmt.Errorf("upstream: %s: %w", p.cfg.Name, context.Cause(ctx))
 }
+
+// Ready is closed once Run has received the resolver's first endpoint set
+// (which may be empty): until then every RoundTrip fails with ErrNoEndpoint.
+// A gateway waits on it before it sends requests to a new pool.
+func (p *Pool) Ready() <-chan struct{} { return p.ready }
 
 // Close stops Run and waits for it within ctx, then closes the idle
 // connections of the pool's own transport. Requests in flight finish.
