@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/console"
+	"github.com/bulwark-go/bulwark/internal/leakcheck"
 	"github.com/stretchr/testify/require"
 )
 
@@ -160,6 +161,7 @@ func TestCustomAuthenticator(t *testing.T) {
 // policy's dependency fails: the breaker's opening arrives as a state
 // event, and Close ends the stream.
 func TestEventsDeliverABreakerStateChange(t *testing.T) {
+	leakcheck.Check(t)
 	s := newSystem(t, func(c *console.Config) { c.Interval = 20 * time.Millisecond })
 	resp, err := http.Get(s.server.URL + "/ops/api/events")
 	require.NoError(t, err)
