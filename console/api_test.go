@@ -94,7 +94,7 @@ func TestActionsDoWhatTheySay(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 
 	status, body = s.post(t, "/api/sagas/checkout/order-1/abandon", `{}`)
-	require.Equal(t, http.StatusBadRequest, status, "abandoning without a reason")
+	require.Equal(t, http.StatusBadRequest, status, "abandoning without a reason: %s", body)
 	status, body = s.post(t, "/api/sagas/checkout/order-1/abandon", `{"reason": "refunded by hand"}`)
 	require.Equal(t, http.StatusOK, status, body)
 	require.Equal(t, []string{"order-1 abandon: refunded by hand (by alice)"}, s.sagas.log)
