@@ -18,6 +18,7 @@ const (
 	RedisVar    = "BULWARK_REDIS_ADDR"   // 127.0.0.1:6379
 	RabbitMQVar = "BULWARK_RABBITMQ_URL" // amqp://guest:guest@127.0.0.1:5672/
 	NATSVar     = "BULWARK_NATS_URL"     // nats://127.0.0.1:4222
+	ChromiumVar = "BULWARK_CHROMIUM"     // /usr/bin/chromium
 	RequireVar  = "BULWARK_REQUIRE_SERVICES"
 )
 
@@ -34,6 +35,10 @@ func Service(t testing.TB, name string) string {
 	t.Skipf("set %s to run this test against a real service", name)
 	return ""
 }
+
+// Chromium returns BULWARK_CHROMIUM, the browser binary of the console's
+// browser tests (see Service).
+func Chromium(t testing.TB) string { t.Helper(); return Service(t, ChromiumVar) }
 
 // PostgresDSN returns BULWARK_POSTGRES_DSN (see Service).
 func PostgresDSN(t testing.TB) string { t.Helper(); return Service(t, PostgresVar) }
