@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/bulwark-go/bulwark/cqrs"
 	"github.com/bulwark-go/bulwark/outbox"
@@ -55,7 +56,8 @@ type Orchestrator[T any] interface {
 }
 
 // SagasOf returns o as Sagas: it lists o's sagas in status
-// saga.NeedsAttention and resumes and abandons them through o.
+// saga.NeedsAttention and resumes and abandons them through o. A resumed
+// saga that ends compensated (saga.ErrCompensated) counts as resumed.
 func SagasOf[T any](o Orchestrator[T]) Sagas { return orchestrated[T]{o} }
 
 type orchestrated[T any] struct{ o Orchestrator[T] }
@@ -72,7 +74,14 @@ func (s orchestrated[T]) NeedAttention(ctx context.Context, limit int) ([]StuckS
 	return out, nil
 }
 
-func (s orchestrated[T]) Resume(ctx context.Context, id string) error { return s.o.Resume(ctx, id) }
+// Resume drives the saga to its end; one that ends compensated (what a
+// stuck compensation was for) is resumed successfully.
+func (s orchestrated[T]) Resume(ctx context.Context, id string) error {
+	if err := s.o.Resume(ctx, id); err != nil && !errors.Is(err, saga.ErrCompensated) {
+		return err
+	}
+	return nil
+}
 
 func (s orchestrated[T]) Abandon(ctx context.Context, id, reason string) error {
 	return s.o.Abandon(ctx, id, reason)

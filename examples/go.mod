@@ -9,6 +9,7 @@ replace (
 	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
 	github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
 	github.com/bulwark-go/bulwark/adapters/sqlite => ../adapters/sqlite
+	github.com/bulwark-go/bulwark/console => ../console
 )
 
 require (
@@ -20,6 +21,7 @@ require (
 	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
 	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.1.0
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
+	github.com/bulwark-go/bulwark/console v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats-server/v2 v2.15.2
