@@ -210,3 +210,32 @@ func TestEventsDeliverABreakerStateChange(t *testing.T) {
 	for range events {
 	}
 }
+
+func TestThePageAndItsAssets(t *testing.T) {
+	s := newSystem(t, nil)
+	for path, want := range map[string]string{
+		"/ops/":                   "<title>bulwark console</title>",
+		"/ops/assets/console.js":  "EventSource",
+		"/ops/assets/console.css": ".state-open",
+	} {
+		resp, err := http.Get(s.server.URL + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, string(body), want, path)
+		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'", path)
+		require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"), path)
+	}
+}
+
+func TestZeroConsolePanics(t *testing.T) {
+	var c console.Console
+	for name, f := range map[string]func(){
+		"ServeHTTP": func() { c.ServeHTTP(nil, nil) },
+		"Close":     func() { _ = c.Close(context.Background()) },
+		"Observe":   func() { c.Observe(context.Background(), nil) },
+	} {
+		require.PanicsWithValue(t, "console: Console used without New", f, name)
+	}
+}

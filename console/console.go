@@ -79,11 +79,12 @@ func New(cfg Config) (*Console, error) {
 // or HEAD passes the guard (origin, CSRF token, operator) before it is
 // routed to an action; in read-only mode it is 404.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if c == nil || c.reads == nil {
-		panic("console: Console used without New")
-	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("X-Frame-Options", "DENY")
+	c.check()
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Referrer-Policy", "no-referrer")
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		c.reads.ServeHTTP(w, r)
 		return
@@ -111,6 +112,17 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.acts.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), operatorKey{}, op)))
 }
 
+// contentSecurityPolicy lets the page load only its own assets and talk
+// only to its own origin, so an injected script or frame has nowhere to
+// run or send an operator's token.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+func (c *Console) check() {
+	if c == nil || c.reads == nil {
+		panic("console: Console used without New")
+	}
+}
+
 type operatorKey struct{}
 
 // refuse answers a request the guard turned away and audits it; the
@@ -131,6 +143,7 @@ func (c *Console) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 // a new stream ends at once. Call it before http.Server.Shutdown, which
 // waits for open streams. A second Close returns nil.
 func (c *Console) Close(ctx context.Context) error {
+	c.check()
 	c.mu.Lock()
 	select {
 	case <-c.closed:

@@ -16,6 +16,7 @@ import (
 // blocks the work that reported e. It makes the Console a
 // bulwark.Observer.
 func (c *Console) Observe(_ context.Context, e bulwark.Event) {
+	c.check()
 	c.events.count(e.Component(), e.Kind())
 }
 
