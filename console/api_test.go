@@ -239,3 +239,14 @@ func TestZeroConsolePanics(t *testing.T) {
 		require.PanicsWithValue(t, "console: Console used without New", f, name)
 	}
 }
+
+func TestHeadOfTheEventStreamEnds(t *testing.T) {
+	s := newSystem(t, nil)
+	resp, err := http.Head(s.server.URL + "/ops/api/events")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.console.Close(ctx), "a HEAD left a stream open")
+}

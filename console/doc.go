@@ -44,7 +44,15 @@
 //	/api/components/{name}/{action}             body: {"target": "..."}
 //
 // An action answers 200 with {"ok": true} or an error status with
-// {"error": "..."}.
+// {"error": "..."}: 400 for what the request got wrong (settings the set
+// refuses, with the set's error naming the field), 404 for an unknown
+// target, 409 when the target refused (a saga that does not need
+// attention, a projection that is not parked).
+//
+// A settings edit replaces the policy's part of the document the set last
+// applied and applies the whole, so the other policies keep their
+// settings; it lasts until the next document the set's Source delivers,
+// if it follows one, which is where a lasting change belongs.
 //
 // # Security
 //
