@@ -26,7 +26,8 @@ const operatorToken = "browser-test-operator-token"
 // TestConsoleInChromium opens the console in Chromium, watches the
 // breaker of a policy turn open while its dependency fails, then enters
 // the operator's token, replays a dead letter with a click and watches
-// the outbox drain. Each step's screenshot is saved in the test's artifact
+// the outbox drain, then resets the breaker and changes its settings in
+// the dialog. Each step's screenshot is saved in the test's artifact
 // directory (go test -artifacts keeps it).
 func TestConsoleInChromium(t *testing.T) {
 	browser := testenv.Chromium(t)
@@ -158,7 +159,23 @@ func TestConsoleInChromium(t *testing.T) {
 		st, err := store.Stats(ctx)
 		return err == nil && st.Pending == 0 && st.DeadLetters == 0
 	}, 10*time.Second, 20*time.Millisecond, "the outbox did not drain")
-	for _, f := range []string{"1-closed.png", "2-breaker-open.png", "3-dead-letter.png", "4-outbox-drained.png"} {
+
+	// The operator resets the breaker and loosens it through the settings
+	// dialog.
+	card := `.policy[data-policy="inventory"] `
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(card+"button.reset")),
+		waitText(breaker, "closed"),
+		chromedp.Click(chromedp.CSS(card+"button.edit")),
+		chromedp.WaitVisible(chromedp.ID("editor-text")),
+		chromedp.SetValue(chromedp.ID("editor-text"), `{"circuit_breaker": {"consecutive_failures": 7, "open_wait": "1h"}}`),
+		chromedp.Click(chromedp.ID("editor-apply")),
+		waitText(chromedp.CSS("#message"), "settings of inventory: done"),
+		shot("5-settings-applied.png"),
+	), "resetting the breaker and changing its settings")
+	require.Equal(t, 7, inventory.Parts().CircuitBreaker.Settings().ConsecutiveFailures)
+
+	for _, f := range []string{"1-closed.png", "2-breaker-open.png", "3-dead-letter.png", "4-outbox-drained.png", "5-settings-applied.png"} {
 		info, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err)
 		require.Positive(t, info.Size())
