@@ -75,7 +75,11 @@
 //     neither, no request is authenticated and every action is refused.
 //
 // Every action and every refusal is written to Config.AuditLog: who, what,
-// on what target, and the outcome.
+// on what target, and the outcome. Every answer carries a
+// Content-Security-Policy that lets the page load only its own assets and
+// talk only to its own origin, and forbids framing it. The page keeps the
+// operator's token in the tab's sessionStorage and renders every value as
+// text, never as markup.
 //
 // With Config.ReadOnly the handler has no action at all (any method but
 // GET and HEAD is 404), for exposure to everyone who may look. The JSON
