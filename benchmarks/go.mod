@@ -9,6 +9,7 @@ replace (
 	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
 	github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
 	github.com/bulwark-go/bulwark/adapters/sqlite => ../adapters/sqlite
+	github.com/bulwark-go/bulwark/console => ../console
 )
 
 require (
@@ -24,6 +25,7 @@ require (
 	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
 	github.com/bulwark-go/bulwark/adapters/redis v0.1.0
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
+	github.com/bulwark-go/bulwark/console v0.1.0
 	github.com/cenkalti/backoff/v4 v4.3.0
 	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/eapache/go-resiliency v1.7.0

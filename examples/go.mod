@@ -9,6 +9,7 @@ replace (
 	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
 	github.com/bulwark-go/bulwark/adapters/redis => ../adapters/redis
 	github.com/bulwark-go/bulwark/adapters/sqlite => ../adapters/sqlite
+	github.com/bulwark-go/bulwark/console => ../console
 	github.com/bulwark-go/bulwark/gateway => ../gateway
 )
 
@@ -21,6 +22,7 @@ require (
 	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
 	github.com/bulwark-go/bulwark/adapters/rabbitmq v0.1.0
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
+	github.com/bulwark-go/bulwark/console v0.1.0
 	github.com/bulwark-go/bulwark/gateway v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -13,6 +13,9 @@
 //     times, handlers writing to PostgreSQL through pgidempotency's inbox;
 //     every effect once, each key's effects in order, dead letters exactly
 //     the poison messages, nothing left unacknowledged;
+//   - consolebrowser: the operations console in Debian's Chromium
+//     (BULWARK_CHROMIUM), driven by chromedp: a breaker seen turning open,
+//     a dead letter replayed with a click and the outbox seen draining;
 //   - suites: one package per conformance suite (outbox, idempotency,
 //     saga, eventsource, cqrs, retry, ratelimit, consume, discovery,
 //     configsource), each the outside driver for that suite. It holds a

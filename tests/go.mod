@@ -9,6 +9,7 @@ replace (
 	github.com/bulwark-go/bulwark/adapters/otel => ../adapters/otel
 	github.com/bulwark-go/bulwark/adapters/postgres => ../adapters/postgres
 	github.com/bulwark-go/bulwark/adapters/sqlite => ../adapters/sqlite
+	github.com/bulwark-go/bulwark/console => ../console
 )
 
 require (
@@ -18,6 +19,8 @@ require (
 	github.com/bulwark-go/bulwark/adapters/otel v0.1.0
 	github.com/bulwark-go/bulwark/adapters/postgres v0.1.0
 	github.com/bulwark-go/bulwark/adapters/sqlite v0.1.0
+	github.com/bulwark-go/bulwark/console v0.1.0
+	github.com/chromedp/chromedp v0.23.1
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/nats-io/nats.go v1.56.0
@@ -35,6 +38,8 @@ require (
 )
 
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect

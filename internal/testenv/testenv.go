@@ -20,6 +20,7 @@ const (
 	RabbitMQVar = "BULWARK_RABBITMQ_URL"   // amqp://guest:guest@127.0.0.1:5672/
 	NATSVar     = "BULWARK_NATS_URL"       // nats://127.0.0.1:4222
 	EtcdVar     = "BULWARK_ETCD_ENDPOINTS" // 127.0.0.1:2379 (several: comma-separated)
+	ChromiumVar = "BULWARK_CHROMIUM"       // /usr/bin/chromium
 	RequireVar  = "BULWARK_REQUIRE_SERVICES"
 )
 
@@ -36,6 +37,10 @@ func Service(t testing.TB, name string) string {
 	t.Skipf("set %s to run this test against a real service", name)
 	return ""
 }
+
+// Chromium returns BULWARK_CHROMIUM, the browser binary of the console's
+// browser tests (see Service).
+func Chromium(t testing.TB) string { t.Helper(); return Service(t, ChromiumVar) }
 
 // PostgresDSN returns BULWARK_POSTGRES_DSN (see Service).
 func PostgresDSN(t testing.TB) string { t.Helper(); return Service(t, PostgresVar) }

@@ -1,0 +1,4 @@
+package console
+
+// ActionRoutes lets the tests walk every action.
+var ActionRoutes = actionRoutes
