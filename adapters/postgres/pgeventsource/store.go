@@ -123,7 +123,7 @@ var (
 )
 
 type statements struct {
-	append, notify, probe, readStream, readAll, readRange, head, listen, saveSnapshot, loadSnapshot string
+	append, appendOne, releaseWindow, notify, probe, readStream, readAll, readRange, head, listen, saveSnapshot, loadSnapshot string
 }
 
 // New returns a Store in the database of pool, or an error naming a nil
@@ -148,8 +148,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		"{{probe}}", sqlident.Quote(sc.qualified(sc.probe)),
 		"{{columns}}", columns,
 	)
+	appendOne, releaseWindow := sc.appendOne(columns)
 	return &Store{pool: pool, clock: clock.OrSystem(cfg.Clock), channel: cfg.Channel, table: cfg.EventsTable, migrations: sc.Migrations(), sql: statements{
-		append: r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		append:        r.Replace(`SELECT status, version, last_position FROM {{append}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		appendOne:     appendOne,
+		releaseWindow: releaseWindow,
 		// Committed asynchronously: it carries nothing to lose, and
 		// PostgreSQL serializes notifying commits while it holds them.
 		notify:     `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')`,
