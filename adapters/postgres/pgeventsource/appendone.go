@@ -20,13 +20,14 @@ import (
 // $3..$10 the event's columns): the append function's steps for that case
 // in one plain INSERT, without the PL/pgSQL call. It inserts only when the
 // stream is at the expected version as its snapshot shows it (checked
-// first, so that nothing is locked or taken otherwise); a version taken
-// since (by another append, or by an earlier attempt of this one) fails
-// the insert on a unique index. Then, as the function does: the stream's lock; the position
-// window, shared; the position; its in-flight mark; the window released;
-// the insert. The subqueries, each fenced by OFFSET 0, make PostgreSQL
-// evaluate them in that order, innermost first, each one's filter before
-// its outputs, and keep their volatile outputs though nothing reads them.
+// first, so that nothing is locked or taken otherwise); a version or event
+// ID stored since (by another append, or by an earlier attempt of this
+// one) fails the insert on a unique index. Then, as the function does: the
+// stream's lock; the position window, shared; the position; its in-flight
+// mark; the window released; the insert. The subqueries, each fenced by
+// OFFSET 0, make PostgreSQL evaluate them in that order, innermost first,
+// each one's filter before its outputs, and keep their volatile outputs
+// though nothing reads them.
 //
 // The window is a session lock, released by the statement itself. If the
 // statement fails between taking and releasing it (cancelled, say, while
@@ -47,9 +48,10 @@ FROM (SELECT marked.p, pg_advisory_unlock_shared({{window_lock}}) AS released
 	OFFSET 0) AS released
 RETURNING position`
 
-// releaseWindowSQL releases the position window if the session holds it:
-// after appendOneSQL failed, it may (the statement holds no other lock of
-// that mode on that key).
+// releaseWindowSQL releases the position window if the session holds it,
+// as it may after appendOneSQL failed. Appends take the window only as a
+// session lock, released before they return, so a shared lock on it that
+// the session holds then is the one the statement left.
 const releaseWindowSQL = `SELECT count(pg_advisory_unlock_shared({{window_lock}})) FROM pg_locks
 WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND mode = 'ShareLock'
 	AND classid = {{sequence_oid}} AND objid = 0 AND objsubid = 2`
