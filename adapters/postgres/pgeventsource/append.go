@@ -13,10 +13,25 @@ import (
 )
 
 // Append implements eventsource.Store.Append in a transaction of its own:
-// one statement. When it stored events, it has them announced to listeners
-// (see announcer) without waiting.
+// one statement. One event at a known version is stored by a plain insert
+// (see appendOneSQL); when that stores nothing (a conflict, a repeat, a
+// lost race) and for other appends the append function runs. When it
+// stored events, it has them announced to listeners (see announcer)
+// without waiting.
 func (s *Store) Append(ctx context.Context, streamID string, expected eventsource.ExpectedVersion, events ...eventsource.EventData) (eventsource.AppendResult, error) {
 	s.check()
+	if len(events) == 1 && expected >= 0 {
+		if err := eventsource.CheckAppend(streamID, expected, events); err != nil {
+			return eventsource.AppendResult{}, err
+		}
+		res, stored, err := s.appendOne(ctx, streamID, expected, events[0])
+		if stored {
+			s.announcer.announce(s)
+		}
+		if stored || err != nil {
+			return res, err
+		}
+	}
 	args, err := s.arguments(streamID, expected, events, false)
 	if err != nil {
 		return eventsource.AppendResult{}, err

@@ -11,9 +11,13 @@
 //	namespace       space   key                                               taken by
 //	migrations      int8    Migrate (0x62756c7761726b4d, "bulwarkM")          every store's Migrate, per step's transaction
 //	outbox key      int8    FNV-1a 64 of Config.Table, 0x00, message key      pgoutbox Enqueue, per key, until commit
-//	event stream    int8    hashtextextended(stream ID, events table oid)     pgeventsource append function, until commit
-//	in-flight mark  int4×2  (events table oid, position mod 2^32 - 2^31)      append function (until commit), probe function (tried)
-//	position window int4×2  (position sequence oid, 0)                        append function (moments), probe function (until commit)
+//	event stream    int8    hashtextextended(stream ID, events table oid)     pgeventsource appends, until commit
+//	in-flight mark  int4×2  (events table oid, position mod 2^32 - 2^31)      appends (until commit), probe function (tried)
+//	position window int4×2  (position sequence oid, 0)                        appends (moments), probe function (until commit)
+//
+// pgeventsource appends through its append function, or, for one event at
+// a known version, through Append's single statement, which takes the same
+// locks in the same order.
 //
 // The outbox key, event stream, in-flight and window keys are taken by the
 // processes of every release at once during a rolling upgrade, so their
@@ -52,7 +56,8 @@ func OutboxKey(table, key string) int64 {
 
 // The SQL of pgeventsource's append and probe functions, in whose bodies
 // p_stream is the stream's ID, events_oid the events table's oid and
-// sequence_oid the position sequence's, both as int4.
+// sequence_oid the position sequence's, both as int4 (Append's single
+// statement puts its parameter and the oids in their place).
 const (
 	// EventStream is the int8 key of a stream's lock: appends to one
 	// stream take turns on it.
