@@ -18,6 +18,11 @@ package rabbitmq
 
 import "github.com/bulwark-go/bulwark/adapters/rabbitmq/internal/confirm"
 
+// DefaultURL is the broker that a Config with neither URL nor Dial connects
+// to, in every package of this module: RabbitMQ's default user on a broker
+// on this machine.
+const DefaultURL = confirm.DefaultURL
+
 // Errors of a confirmed publish, matched with errors.Is.
 var (
 	// ErrUnroutable: the broker returned the message because no queue was

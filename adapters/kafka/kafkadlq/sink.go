@@ -66,8 +66,8 @@ var ErrNotADeadLetter = errors.New("kafkadlq: not a dead letter")
 // Config configures a Sink of items of type T.
 type Config[T any] struct {
 	// Topic is where dead letters go: 1 to 249 of the characters
-	// [a-zA-Z0-9._-]. Required. It must exist unless the client may
-	// create it (kgo.AllowAutoTopicCreation).
+	// [a-zA-Z0-9._-]; "" means DefaultTopic. It must exist unless the
+	// client may create it (kgo.AllowAutoTopicCreation).
 	Topic string
 	// Encode turns an item into the record's value. nil means
 	// encoding/json, except for a *kgo.Record item, whose own value is
@@ -94,6 +94,16 @@ type Sink[T any] struct {
 
 var _ retry.DeadLetterSink[int] = (*Sink[int])(nil)
 
+// DefaultTopic is Config.Topic when it is empty.
+const DefaultTopic = "dead-letters"
+
+// DefaultConfig returns the defaults a zero Config stands for: letters to
+// the topic "dead-letters", encoded as JSON, unkeyed, stamped by the system
+// clock.
+func DefaultConfig[T any]() Config[T] {
+	return Config[T]{Topic: DefaultTopic, Clock: clock.System}
+}
+
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // New returns a Sink that produces with cl, or an error naming what is
@@ -103,6 +113,9 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 func New[T any](cl *kgo.Client, cfg Config[T]) (*Sink[T], error) {
 	if err := produce.Check("kafkadlq: New: cl", cl); err != nil {
 		return nil, err
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = DefaultTopic
 	}
 	if !topicName.MatchString(cfg.Topic) || cfg.Topic == "." || cfg.Topic == ".." {
 		return nil, fmt.Errorf("kafkadlq: Config.Topic must be 1 to 249 of [a-zA-Z0-9._-] (not . or ..), got %q", cfg.Topic)

@@ -66,13 +66,19 @@ const (
 // MaxTopicLen is the longest topic name Kafka accepts, in bytes.
 const MaxTopicLen = 249
 
-// Config configures a Publisher. The zero Config is the default.
+// Config configures a Publisher. The zero Config is the default (DefaultConfig): each message goes to the
+// topic its Topic names.
 type Config struct {
 	// Topic returns the topic of a message; nil means the message's Topic.
 	// Per-key order relies on a partitioner that hashes the record key
 	// (the client's default); the topics must exist unless the client may
 	// create them (kgo.AllowAutoTopicCreation).
 	Topic func(outbox.Message) string
+}
+
+// DefaultConfig returns the defaults a zero Config stands for.
+func DefaultConfig() Config {
+	return Config{Topic: func(m outbox.Message) string { return m.Topic }}
 }
 
 // Publisher is an outbox.Publisher for Kafka. It is safe for concurrent

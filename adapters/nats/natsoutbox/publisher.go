@@ -68,13 +68,19 @@ const (
 // the connection, failing every publish on it.
 const MaxSubjectLen = 3968
 
-// Config configures a Publisher. The zero Config is the default.
+// Config configures a Publisher. The zero Config is the default (DefaultConfig): each message goes to the
+// subject its Topic names.
 type Config struct {
 	// Subject returns the subject of a message; nil means the message's
 	// Topic. The subjects published to must belong to a stream, and must
 	// be literal (see CheckSubject): a function that puts keys into
 	// subjects makes a key such as "*" a refused message.
 	Subject func(outbox.Message) string
+}
+
+// DefaultConfig returns the defaults a zero Config stands for.
+func DefaultConfig() Config {
+	return Config{Subject: func(m outbox.Message) string { return m.Topic }}
 }
 
 // Publisher is an outbox.Publisher for NATS JetStream. It is safe for

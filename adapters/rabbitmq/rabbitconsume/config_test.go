@@ -23,7 +23,6 @@ func TestNewValidates(t *testing.T) {
 		cfg  rabbitconsume.Config
 		want string
 	}{
-		{"no broker", rabbitconsume.Config{Queue: "q"}, "rabbitconsume: Config.URL or Config.Dial must be set"},
 		{"both", rabbitconsume.Config{URL: url, Dial: dial, Queue: "q"}, "rabbitconsume: set Config.URL or Config.Dial, not both"},
 		{"bad URL", rabbitconsume.Config{URL: "http://x/", Queue: "q"}, "rabbitconsume: Config.URL: AMQP scheme must be either 'amqp://' or 'amqps://'"},
 		{"no queue", rabbitconsume.Config{URL: url}, "rabbitconsume: Config.Queue must be 1 to 236 bytes, got 0"},

@@ -110,7 +110,8 @@ func DecodeLetter(b []byte) (consume.Message, error) {
 // DeadLettersConfig configures DeadLetters. Set URL or Dial, Queue and
 // ReplayTo.
 type DeadLettersConfig struct {
-	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost).
+	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost); ""
+	// with no Dial means rabbitmq.DefaultURL, a broker on this machine.
 	URL string
 	// Dial, instead of URL, opens a connection; it must return promptly
 	// when ctx is done.
@@ -138,19 +139,9 @@ type DeadLetters struct {
 // NewDeadLetters returns a DeadLetters, or an error naming the first
 // invalid setting. It connects when used.
 func NewDeadLetters(cfg DeadLettersConfig) (*DeadLetters, error) {
-	var dial confirm.Dialer
-	switch {
-	case cfg.URL == "" && cfg.Dial == nil:
-		return nil, errors.New("rabbitconsume: DeadLettersConfig.URL or DeadLettersConfig.Dial must be set")
-	case cfg.URL != "" && cfg.Dial != nil:
-		return nil, errors.New("rabbitconsume: set DeadLettersConfig.URL or DeadLettersConfig.Dial, not both")
-	case cfg.Dial != nil:
-		dial = cfg.Dial
-	default:
-		if _, err := amqp.ParseURI(cfg.URL); err != nil {
-			return nil, fmt.Errorf("rabbitconsume: DeadLettersConfig.URL: %w", err)
-		}
-		dial = confirm.DialURL(cfg.URL)
+	dial, err := confirm.ChooseDialer("rabbitconsume", "DeadLettersConfig", cfg.URL, cfg.Dial)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg.Queue == "" || len(cfg.Queue) > 255:

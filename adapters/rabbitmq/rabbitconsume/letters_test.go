@@ -117,7 +117,6 @@ func TestNewDeadLettersValidates(t *testing.T) {
 		cfg  rabbitconsume.DeadLettersConfig
 		want string
 	}{
-		{"no broker", rabbitconsume.DeadLettersConfig{Queue: "d", ReplayTo: "q"}, "rabbitconsume: DeadLettersConfig.URL or DeadLettersConfig.Dial must be set"},
 		{"both", rabbitconsume.DeadLettersConfig{URL: url, Dial: dial, Queue: "d", ReplayTo: "q"}, "rabbitconsume: set DeadLettersConfig.URL or DeadLettersConfig.Dial, not both"},
 		{"bad URL", rabbitconsume.DeadLettersConfig{URL: "x", Queue: "d", ReplayTo: "q"}, "rabbitconsume: DeadLettersConfig.URL: AMQP scheme must be either 'amqp://' or 'amqps://'"},
 		{"no queue", rabbitconsume.DeadLettersConfig{URL: url, ReplayTo: "q"}, "rabbitconsume: DeadLettersConfig.Queue must be 1 to 255 bytes, got 0"},

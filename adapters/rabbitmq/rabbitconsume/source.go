@@ -59,7 +59,8 @@ type Binding struct {
 // Config configures a Source. Set URL or Dial, and Queue; every other zero
 // field means its default.
 type Config struct {
-	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost).
+	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost); ""
+	// with no Dial means rabbitmq.DefaultURL, a broker on this machine.
 	URL string
 	// Dial, instead of URL, opens a connection (for TLS or other
 	// settings); it must return promptly when ctx is done. The Source
@@ -179,19 +180,9 @@ var _ consume.Source = (*Source)(nil)
 // New returns a Source, or an error naming the first invalid setting. It
 // connects on the first Receive.
 func New(cfg Config) (*Source, error) {
-	var dial confirm.Dialer
-	switch {
-	case cfg.URL == "" && cfg.Dial == nil:
-		return nil, errors.New("rabbitconsume: Config.URL or Config.Dial must be set")
-	case cfg.URL != "" && cfg.Dial != nil:
-		return nil, errors.New("rabbitconsume: set Config.URL or Config.Dial, not both")
-	case cfg.Dial != nil:
-		dial = cfg.Dial
-	default:
-		if _, err := amqp.ParseURI(cfg.URL); err != nil {
-			return nil, fmt.Errorf("rabbitconsume: Config.URL: %w", err)
-		}
-		dial = confirm.DialURL(cfg.URL)
+	dial, err := confirm.ChooseDialer("rabbitconsume", "Config", cfg.URL, cfg.Dial)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Queue == "" || len(cfg.Queue) > maxQueueName {
 		return nil, fmt.Errorf("rabbitconsume: Config.Queue must be 1 to %d bytes, got %d", maxQueueName, len(cfg.Queue))

@@ -57,10 +57,16 @@ const (
 	cutMark         = "…(cut)"
 )
 
-// Config configures a Sink for items of type T. Set URL or Dial, and
-// RoutingKey.
+// DefaultRoutingKey is Config.RoutingKey when it is empty: with the default
+// exchange, the queue named "dead-letters".
+const DefaultRoutingKey = "dead-letters"
+
+// Config configures a Sink for items of type T. The zero Config is the
+// default (DefaultConfig): letters to the queue "dead-letters" of a broker
+// on this machine, encoded as JSON.
 type Config[T any] struct {
-	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost).
+	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost); ""
+	// with no Dial means rabbitmq.DefaultURL, a broker on this machine.
 	URL string
 	// Dial, instead of URL, opens a connection (for TLS or other
 	// settings); it must return promptly when ctx is done, and must not
@@ -69,13 +75,19 @@ type Config[T any] struct {
 	// Exchange is the exchange to publish to; "" is the default exchange,
 	// where RoutingKey names the queue.
 	Exchange string
-	// RoutingKey routes every letter; required.
+	// RoutingKey routes every letter, at most 255 bytes; "" means
+	// DefaultRoutingKey.
 	RoutingKey string
 	// Encode turns an item into the letter's body; nil means encoding/json.
 	Encode func(T) ([]byte, error)
 	// ContentType is the letters' AMQP content type; "" means
 	// "application/json" when Encode is nil, and none otherwise.
 	ContentType string
+}
+
+// DefaultConfig returns the defaults a zero Config stands for.
+func DefaultConfig[T any]() Config[T] {
+	return Config[T]{URL: confirm.DefaultURL, RoutingKey: DefaultRoutingKey, ContentType: "application/json"}
 }
 
 // Sink is a retry.DeadLetterSink that publishes letters to RabbitMQ. It is
@@ -93,22 +105,18 @@ var _ retry.DeadLetterSink[int] = (*Sink[int])(nil)
 
 // New returns a Sink; it connects on the first DeadLetter.
 func New[T any](cfg Config[T]) (*Sink[T], error) {
-	var dial confirm.Dialer
-	switch {
-	case cfg.URL == "" && cfg.Dial == nil:
-		return nil, fmt.Errorf("rabbitdlq: Config.URL or Config.Dial must be set")
-	case cfg.URL != "" && cfg.Dial != nil:
-		return nil, fmt.Errorf("rabbitdlq: set Config.URL or Config.Dial, not both")
-	case cfg.Dial != nil:
-		dial = cfg.Dial
-	default:
-		if _, err := amqp.ParseURI(cfg.URL); err != nil {
-			return nil, fmt.Errorf("rabbitdlq: Config.URL: %w", err)
-		}
-		dial = confirm.DialURL(cfg.URL)
+	dial, err := confirm.ChooseDialer("rabbitdlq", "Config", cfg.URL, cfg.Dial)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.RoutingKey == "" {
-		return nil, fmt.Errorf("rabbitdlq: Config.RoutingKey must be set (the queue's name with the default exchange)")
+		cfg.RoutingKey = DefaultRoutingKey
+	}
+	switch {
+	case len(cfg.Exchange) > 255:
+		return nil, fmt.Errorf("rabbitdlq: Config.Exchange must be at most 255 bytes, got %d", len(cfg.Exchange))
+	case len(cfg.RoutingKey) > 255:
+		return nil, fmt.Errorf("rabbitdlq: Config.RoutingKey must be at most 255 bytes, got %d", len(cfg.RoutingKey))
 	}
 	s := &Sink[T]{pub: confirm.New("rabbitdlq", dial, confirm.DefaultMaxBody), exchange: cfg.Exchange, key: cfg.RoutingKey, encode: cfg.Encode, contentType: cfg.ContentType}
 	if s.encode == nil {

@@ -80,10 +80,10 @@ func TestNewValidates(t *testing.T) {
 		cfg  rabbitdlq.Config[int]
 		want string
 	}{
-		{"no broker", rabbitdlq.Config[int]{RoutingKey: "dlq"}, "rabbitdlq: Config.URL or Config.Dial must be set"},
 		{"both", rabbitdlq.Config[int]{URL: "amqp://localhost/", Dial: dial, RoutingKey: "dlq"}, "rabbitdlq: set Config.URL or Config.Dial, not both"},
 		{"bad URL", rabbitdlq.Config[int]{URL: "http://x/", RoutingKey: "dlq"}, "rabbitdlq: Config.URL: AMQP scheme must be either 'amqp://' or 'amqps://'"},
-		{"no routing key", rabbitdlq.Config[int]{URL: "amqp://localhost/"}, "rabbitdlq: Config.RoutingKey must be set (the queue's name with the default exchange)"},
+		{"long exchange", rabbitdlq.Config[int]{Exchange: strings.Repeat("x", 256)}, "rabbitdlq: Config.Exchange must be at most 255 bytes, got 256"},
+		{"long routing key", rabbitdlq.Config[int]{RoutingKey: strings.Repeat("x", 256)}, "rabbitdlq: Config.RoutingKey must be at most 255 bytes, got 256"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := rabbitdlq.New(tt.cfg)
@@ -245,4 +245,14 @@ func TestZeroSinkPanics(t *testing.T) {
 	assert.PanicsWithValue(t, "rabbitdlq: Sink used without New", func() {
 		_ = new(rabbitdlq.Sink[int]).DeadLetter(context.Background(), retry.DeadLetter[int]{})
 	})
+}
+
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	_, err := rabbitdlq.New(rabbitdlq.Config[int]{})
+	require.NoError(t, err)
+	def := rabbitdlq.DefaultConfig[int]()
+	assert.Equal(t, rabbitmq.DefaultURL, def.URL)
+	assert.Equal(t, rabbitdlq.DefaultRoutingKey, def.RoutingKey)
+	_, err = rabbitdlq.New(def)
+	require.NoError(t, err)
 }

@@ -87,10 +87,12 @@ const (
 	CreatedAtHeader = "bulwark-created-at"
 )
 
-// Config configures a Publisher. Set URL or Dial; every other zero field
-// means its default.
+// Config configures a Publisher. The zero Config is the default
+// (DefaultConfig): a broker on this machine, the default exchange, each
+// message's topic as its routing key; every zero field means its default.
 type Config struct {
-	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost).
+	// URL is the broker's AMQP URL (amqp://user:pass@host:5672/vhost); ""
+	// with no Dial means rabbitmq.DefaultURL, a broker on this machine.
 	URL string
 	// Dial, instead of URL, opens a connection (for TLS or other
 	// settings); it must return promptly when ctx is done, and must not
@@ -119,6 +121,11 @@ type Publisher struct {
 	routingKey func(outbox.Message) string
 }
 
+// DefaultConfig returns the defaults a zero Config stands for.
+func DefaultConfig() Config {
+	return Config{URL: confirm.DefaultURL, RoutingKey: func(m outbox.Message) string { return m.Topic }, MaxMessageSize: confirm.DefaultMaxBody}
+}
+
 var (
 	_ outbox.Publisher = (*Publisher)(nil)
 	_ outbox.Checker   = (*Publisher)(nil)
@@ -127,7 +134,7 @@ var (
 // New returns a Publisher, or an error naming the first invalid setting;
 // it connects on the first Publish.
 func New(cfg Config) (*Publisher, error) {
-	dial, err := dialer("rabbitoutbox", cfg.URL, cfg.Dial)
+	dial, err := confirm.ChooseDialer("rabbitoutbox", "Config", cfg.URL, cfg.Dial)
 	if err != nil {
 		return nil, err
 	}
@@ -152,21 +159,6 @@ func (p *Publisher) check() {
 	if p == nil || p.pub == nil {
 		panic("rabbitoutbox: Publisher used without New")
 	}
-}
-
-func dialer(name, url string, dial func(context.Context) (*amqp.Connection, error)) (confirm.Dialer, error) {
-	switch {
-	case url == "" && dial == nil:
-		return nil, fmt.Errorf("%s: Config.URL or Config.Dial must be set", name)
-	case url != "" && dial != nil:
-		return nil, fmt.Errorf("%s: set Config.URL or Config.Dial, not both", name)
-	case dial != nil:
-		return dial, nil
-	}
-	if _, err := amqp.ParseURI(url); err != nil {
-		return nil, fmt.Errorf("%s: Config.URL: %w", name, err)
-	}
-	return confirm.DialURL(url), nil
 }
 
 // Publish publishes m and waits for the broker's confirmation. The

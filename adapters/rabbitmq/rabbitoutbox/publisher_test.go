@@ -100,7 +100,6 @@ func TestNewValidates(t *testing.T) {
 		cfg  rabbitoutbox.Config
 		want string
 	}{
-		{"nothing", rabbitoutbox.Config{}, "rabbitoutbox: Config.URL or Config.Dial must be set"},
 		{"both", rabbitoutbox.Config{URL: "amqp://localhost/", Dial: func(context.Context) (*amqp.Connection, error) { return nil, nil }}, "rabbitoutbox: set Config.URL or Config.Dial, not both"},
 		{"bad URL", rabbitoutbox.Config{URL: "http://localhost/"}, "rabbitoutbox: Config.URL: AMQP scheme must be either 'amqp://' or 'amqps://'"},
 		{"negative size", rabbitoutbox.Config{URL: "amqp://localhost/", MaxMessageSize: -1}, "rabbitoutbox: Config.MaxMessageSize must be 0 (meaning 16 MiB) or in [1, 512 MiB], got -1"},
@@ -385,4 +384,15 @@ func TestBlockedBrokerHoldsPublishes(t *testing.T) {
 		t.Fatal("Publish still held 5s after the broker unblocked")
 	}
 	assert.Equal(t, held.ID, receive(t, d, 1)[0].ID, "b was never sent")
+}
+
+// The zero Config is the default: a broker on this machine.
+func TestZeroConfigIsTheDefault(t *testing.T) {
+	_, err := rabbitoutbox.New(rabbitoutbox.Config{})
+	require.NoError(t, err)
+	def := rabbitoutbox.DefaultConfig()
+	assert.Equal(t, rabbitmq.DefaultURL, def.URL)
+	assert.Equal(t, "orders", def.RoutingKey(outbox.Message{Topic: "orders"}))
+	_, err = rabbitoutbox.New(def)
+	require.NoError(t, err)
 }
