@@ -67,6 +67,12 @@
 // returned), an access log record (route, upstream, endpoint, status,
 // duration, request id), and a Served event. The policies of a route report
 // their events under the route's name, so otelbulwark counts them per route.
+// Metrics turns the gateway's own events into OpenTelemetry metrics:
+// request durations per route, status and endpoint, ejections and health
+// changes per endpoint, reloads applied and refused. Observe with both:
+//
+//	metrics, _ := gateway.NewMetrics(meterProvider)
+//	cfg.Observer = bulwark.Observers(telemetry, metrics) // telemetry: an otelbulwark.Telemetry
 //
 // # Reload
 //
