@@ -164,6 +164,11 @@ func (q *request) run(p *part) {
 			return
 		}
 	}
+	target, err := p.url(q.r, q.results)
+	if err != nil {
+		res.err = err
+		return
+	}
 	select {
 	case q.sem <- struct{}{}:
 	case <-q.ctx.Done():
@@ -171,22 +176,18 @@ func (q *request) run(p *part) {
 		return
 	}
 	start := q.h.cfg.Clock.Now()
-	res.err = q.call(p, res)
+	res.err = q.call(p, target, res)
 	elapsed = q.h.cfg.Clock.Now().Sub(start)
 	<-q.sem
 }
 
 // call sends p's request and reads its answer into res.
-func (q *request) call(p *part, res *result) error {
+func (q *request) call(p *part, target string, res *result) error {
 	ctx := q.ctx
 	if p.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
-	}
-	target, err := p.url(q.r, q.results)
-	if err != nil {
-		return err
 	}
 	req, err := http.NewRequestWithContext(upstream.NewCall(ctx), p.method, target, nil)
 	if err != nil {
