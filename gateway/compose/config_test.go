@@ -39,7 +39,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{compose.Config{Parts: with(func(p *compose.Part) { p.OnError = compose.UseFallback })}, `Config.Parts[0].Fallback is required with OnError "fallback"`},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.Fallback = json.RawMessage(`1`) })}, `Config.Parts[0].Fallback is used only with OnError "fallback"`},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.OnError, p.Fallback = compose.UseFallback, json.RawMessage(`{`) })}, "Config.Parts[0].Fallback must be valid JSON"},
-		{compose.Config{Parts: with(func(p *compose.Part) { p.OnError, p.Fallback, p.Merge = compose.UseFallback, json.RawMessage(`[1]`), true })}, "Config.Parts[0].Fallback must be a JSON object for a Merge part"},
+		{compose.Config{Parts: with(func(p *compose.Part) {
+			p.OnError, p.Fallback, p.Merge = compose.UseFallback, json.RawMessage(`[1]`), true
+		})}, "Config.Parts[0].Fallback must be a JSON object for a Merge part"},
 		{compose.Config{Parts: []compose.Part{
 			{Key: "a", Upstream: "u", Path: "/{b.x}"},
 			{Key: "b", Upstream: "u", Path: "/{a.x}"},
