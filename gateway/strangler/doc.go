@@ -33,5 +33,6 @@
 //
 // Reconfigure and SetWeight change the mode, weight, key and overrides at
 // run time, atomically: each request reads the settings once. Close stops
-// sending copies and waits for those in flight.
+// sending copies and waits for those in flight (cancelling them if its
+// context ends first): no goroutine outlives it.
 package strangler

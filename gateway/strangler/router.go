@@ -23,7 +23,7 @@ type Router struct {
 	mu      sync.Mutex // guards closed and the adding to shadows
 	closed  bool
 	shadows sync.WaitGroup
-	base    context.Context // cancelled by Close: ends the copies in flight
+	base    context.Context // cancelled when Close gives up waiting: ends the copies in flight
 	cancel  context.CancelFunc
 }
 
@@ -113,16 +113,16 @@ func (rt *Router) Settings() Config {
 	return rt.settings.Load().cfg
 }
 
-// Close stops sending copies to the new side, cancels the copies in flight
-// and waits, within ctx, for their goroutines to end. Requests are still
-// served after Close, without copies. It returns ctx's error if ctx ends
-// first.
+// Close stops sending copies to the new side and waits, within ctx, for
+// the copies in flight to end (each is bounded by Shadow.Timeout). If ctx
+// ends first, Close cancels the copies still in flight and returns ctx's
+// error; a later Close waits for them again. Requests are still served
+// after Close, without copies.
 func (rt *Router) Close(ctx context.Context) error {
 	rt.check()
 	rt.mu.Lock()
 	rt.closed = true
 	rt.mu.Unlock()
-	rt.cancel()
 	done := make(chan struct{})
 	go func() {
 		rt.shadows.Wait()
@@ -132,6 +132,7 @@ func (rt *Router) Close(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		rt.cancel()
 		return fmt.Errorf("strangler: Close: %w", ctx.Err())
 	}
 }

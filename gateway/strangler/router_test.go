@@ -80,7 +80,9 @@ func TestRaisingTheWeightMovesOnlyClientsUnderIt(t *testing.T) {
 		require.NoError(t, rt.SetWeight(weight))
 		moved := 0
 		for i := range clients {
-			now := served(rt, fmt.Sprintf("client-%d", i)) == "new"
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("X-Client", fmt.Sprintf("client-%d", i))
+			now := rt.Route(r) == strangler.Modern
 			if onNew[i] && !now {
 				t.Fatalf("client-%d went back to legacy when the weight rose to %d", i, weight)
 			}
