@@ -24,14 +24,15 @@ func (s *settings) route(r *http.Request) Side {
 	if c.Mode == Shadow || c.Weight == 0 {
 		return Legacy
 	}
-	if c.Weight == 100 || Bucket(s.key(r)) < c.Weight {
+	if c.Weight == 100 || s.bucket(r) < c.Weight {
 		return Modern
 	}
 	return Legacy
 }
 
-// key returns the client's sticky key; "" keys are replaced by the client IP.
-func (s *settings) key(r *http.Request) string {
+// bucket returns the bucket of the request's sticky key; a request without
+// one is keyed by its client IP.
+func (s *settings) bucket(r *http.Request) int {
 	var k string
 	switch s.cfg.StickyBy {
 	case ByHeader:
@@ -43,10 +44,11 @@ func (s *settings) key(r *http.Request) string {
 	case BySubject:
 		k = jwtauth.Subject(r.Context())
 	}
-	if k == "" {
-		k = s.cfg.Proxies.ClientIP(r).String()
+	if k != "" {
+		return Bucket(k)
 	}
-	return k
+	var buf [64]byte // the IP's text, without allocating it
+	return bucketOf(s.cfg.Proxies.ClientIP(r).AppendTo(buf[:0]))
 }
 
 // Bucket returns the bucket in [0, 100) a sticky key falls in: the client
@@ -54,6 +56,10 @@ func (s *settings) key(r *http.Request) string {
 // key in every process and release: FNV-1a over the key's bytes, mixed by
 // SplitMix64's finalizer so that similar keys spread evenly.
 func Bucket(key string) int {
+	return bucketOf(key)
+}
+
+func bucketOf[K string | []byte](key K) int {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(key); i++ {
 		h ^= uint64(key[i])
