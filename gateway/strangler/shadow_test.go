@@ -102,7 +102,10 @@ func TestShadowDifferences(t *testing.T) {
 			ev := &events{}
 			rt, err := strangler.New(
 				http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(tc.legacy)) }),
-				http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.status); _, _ = w.Write([]byte(tc.modern)) }),
+				http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(tc.modern))
+				}),
 				strangler.Config{Mode: strangler.Shadow, Observer: ev})
 			require.NoError(t, err)
 			assert.Equal(t, tc.legacy, get(rt, "/").Body.String())
@@ -126,15 +129,14 @@ func TestShadowNeverAffectsTheClient(t *testing.T) {
 	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	ev := &events{}
 	rt, err := strangler.New(http.HandlerFunc(legacyOrder), slow, strangler.Config{Mode: strangler.Shadow, Observer: ev,
-		Shadow: strangler.ShadowConfig{Timeout: strangler.Duration(50 * time.Millisecond)}})
+		Shadow: strangler.ShadowConfig{Timeout: strangler.Duration(time.Second)}})
 	require.NoError(t, err)
-	start := time.Now()
 	for range 5 {
 		rec := get(rt, "/orders?id=1")
 		assert.Equal(t, 200, rec.Code)
 		assert.Equal(t, "legacy", rec.Header().Get("X-Side"))
 	}
-	assert.Less(t, time.Since(start), 40*time.Millisecond, "the client does not wait for the slow new side")
+	assert.Equal(t, strangler.Stats{Shadowed: 5}, rt.Stats(), "every client was answered while its copy was still waiting")
 	require.NoError(t, rt.Close(context.Background()))
 	assert.Equal(t, strangler.Stats{Shadowed: 5, Failed: 5}, rt.Stats())
 	for _, e := range ev.list() {
