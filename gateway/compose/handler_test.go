@@ -253,7 +253,7 @@ func TestFanOutBound(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // long enough for three to overlap on a loaded machine
 		inFlight.Add(-1)
 		jsonAnswer(`{}`)(w, r)
 	})
