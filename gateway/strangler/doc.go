@@ -20,7 +20,8 @@
 //
 // In Shadow mode the legacy side answers every request (but those an
 // Override sends to the new side). Once it has answered, a copy of each
-// safe request (GET or HEAD, without a body) is sent to the new side in the
+// safe request (GET or HEAD, without a body, not an Upgrade), marked with
+// the header X-Bulwark-Shadow: 1, is sent to the new side in the
 // background, with Shadow.Timeout, at most Shadow.MaxInFlight at once
 // (beyond that the copy is skipped and counted), and the two answers are
 // compared: the status, and the bodies (as JSON values without the

@@ -60,6 +60,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	side := s.route(r)
 	switch {
 	case side == Modern:
+		if _, forged := r.Header[HeaderShadow]; forged {
+			r = r.Clone(r.Context())
+			r.Header.Del(HeaderShadow)
+		}
 		rt.modern.ServeHTTP(w, r)
 	case s.cfg.Mode == Shadow && safe(r):
 		rt.serveShadowed(s, w, r)
@@ -68,11 +72,18 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// safe reports whether r may be sent twice: a GET or HEAD without a body.
+// safe reports whether r may be sent twice: a GET or HEAD without a body,
+// and not a protocol upgrade (a WebSocket handshake is a GET).
 func safe(r *http.Request) bool {
 	return (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		r.ContentLength == 0 && len(r.TransferEncoding) == 0
+		r.ContentLength == 0 && len(r.TransferEncoding) == 0 && r.Header.Get("Upgrade") == ""
 }
+
+// HeaderShadow is set to "1" on the copies Shadow mode sends to the new
+// side, so that it can tell them from real traffic (and, say, leave them
+// out of its own analytics). A client's own HeaderShadow is removed from
+// the requests the new side serves for real.
+const HeaderShadow = "X-Bulwark-Shadow"
 
 // SetWeight sets the weight alone, as Reconfigure does; it refuses a weight
 // outside [0, 100].

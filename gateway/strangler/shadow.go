@@ -67,6 +67,7 @@ func (rt *Router) serveShadowed(s *settings, w http.ResponseWriter, r *http.Requ
 	stop := context.AfterFunc(rt.base, cancel)
 	copyReq := r.Clone(ctx)
 	copyReq.Body = http.NoBody
+	copyReq.Header.Set(HeaderShadow, "1")
 	rt.stats.shadowed.Add(1)
 	go func() {
 		defer rt.shadows.Done()

@@ -50,6 +50,9 @@ func TestShadowCountsMismatchesExactly(t *testing.T) {
 	// the new side differs in the total for odd ids, and always in fields
 	// the comparison ignores
 	modern := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(strangler.HeaderShadow) != "1" {
+			t.Error("a copy without the shadow header")
+		}
 		id := r.URL.Query().Get("id")
 		total := 10
 		if id[len(id)-1]%2 == 1 {
@@ -189,7 +192,13 @@ func TestShadowIsBounded(t *testing.T) {
 }
 
 func TestShadowOnlySafeRequests(t *testing.T) {
-	rt, err := strangler.New(http.HandlerFunc(legacyOrder), side("new"), strangler.Config{Mode: strangler.Shadow, Overrides: []strangler.Override{{Header: "X-New", To: strangler.Modern}}})
+	modern := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(strangler.HeaderShadow) != "" {
+			w.Header().Set("Seen-Shadow", "1")
+		}
+		_, _ = w.Write([]byte("new"))
+	})
+	rt, err := strangler.New(http.HandlerFunc(legacyOrder), modern, strangler.Config{Mode: strangler.Shadow, Overrides: []strangler.Override{{Header: "X-New", To: strangler.Modern}}})
 	require.NoError(t, err)
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
 		rec := httptest.NewRecorder()
@@ -199,12 +208,17 @@ func TestShadowOnlySafeRequests(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/orders", nil)
 	req.Header.Set("X-New", "1")
+	req.Header.Set(strangler.HeaderShadow, "1")
 	rt.ServeHTTP(rec, req)
 	assert.Equal(t, "new", rec.Body.String(), "an override is served by the new side, not shadowed")
+	assert.Empty(t, rec.Header().Get("Seen-Shadow"), "a client's forged shadow header does not reach the new side")
+	upgrade := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	upgrade.Header.Set("Upgrade", "websocket")
+	rt.ServeHTTP(httptest.NewRecorder(), upgrade)
 	rec = httptest.NewRecorder()
 	rt.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/orders", nil))
 	require.NoError(t, rt.Close(context.Background()))
-	assert.Equal(t, strangler.Stats{Shadowed: 1, Mismatched: 1}, rt.Stats(), "only the HEAD was copied")
+	assert.Equal(t, strangler.Stats{Shadowed: 1, Mismatched: 1}, rt.Stats(), "only the HEAD was copied: not the unsafe methods, the override or the upgrade")
 }
 
 func TestCloseCancelsCopiesWhenItGivesUp(t *testing.T) {
