@@ -63,6 +63,9 @@ func TestDeclarativeForm(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out, &again))
 	assert.Equal(t, got, again)
 
+	got.Overrides[0].To = strangler.Legacy
+	assert.Equal(t, strangler.Modern, rt.Settings().Overrides[0].To, "the returned Config is a copy")
+
 	assert.ErrorContains(t, json.Unmarshal([]byte(`{"shadow":{"timeout":5}}`), &cfg), `a duration must be a string such as "2s", got 5`)
 	def := strangler.DefaultConfig()
 	assert.Equal(t, strangler.Split, def.Mode)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -118,10 +119,14 @@ func (rt *Router) store(cfg Config) error {
 	return nil
 }
 
-// Settings returns the Config in force, defaults filled in.
+// Settings returns the Config in force, defaults filled in. The caller
+// may change the returned Config; the Router's stays as it is.
 func (rt *Router) Settings() Config {
 	rt.check()
-	return rt.settings.Load().cfg
+	c := rt.settings.Load().cfg
+	c.Overrides = slices.Clone(c.Overrides)
+	c.Shadow.IgnoreFields = slices.Clone(c.Shadow.IgnoreFields)
+	return c
 }
 
 // Close stops sending copies to the new side and waits, within ctx, for
