@@ -2,13 +2,16 @@ package compose_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/bulwark-go/bulwark/clock/clocktest"
 	"github.com/bulwark-go/bulwark/gateway/compose"
 )
 
@@ -116,4 +119,23 @@ func TestAnsweredEvent(t *testing.T) {
 		}
 		assert.NotEmpty(t, d.LogValue().Group())
 	}
+}
+
+func TestEventsTimedOnTheConfigClock(t *testing.T) {
+	fake := clocktest.New(time.Unix(0, 0))
+	slowOnTheClock := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		fake.Advance(7 * time.Millisecond)
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(`1`)), Header: http.Header{}, Request: r}, nil
+	})
+	ev := &events{}
+	h, err := compose.New(map[string]http.RoundTripper{"u": slowOnTheClock}, compose.Config{Clock: fake, Observer: ev, Parts: []compose.Part{
+		{Key: "a", Upstream: "u", Path: "/"},
+	}})
+	require.NoError(t, err)
+	rec := serve(h, "GET /", "/", nil)
+	assert.Equal(t, `{"a":1}`+"\n", rec.Body.String())
+	all := ev.list()
+	require.Len(t, all, 2)
+	assert.Equal(t, compose.PartDone{Part: "a", Status: 200, Elapsed: 7 * time.Millisecond, Outcome: "ok"}, all[0])
+	assert.Equal(t, compose.Answered{Status: 200, Elapsed: 7 * time.Millisecond}, all[1])
 }

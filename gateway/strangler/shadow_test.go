@@ -234,3 +234,22 @@ func TestCloseCancelsCopiesWhenItGivesUp(t *testing.T) {
 	require.NoError(t, rt.Close(context.Background()), "the copy was cancelled, so it ends")
 	assert.Equal(t, strangler.Stats{Shadowed: 1, Failed: 1}, rt.Stats())
 }
+
+func TestRequestInFlightKeepsItsSettings(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	legacy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		legacyOrder(w, r)
+	})
+	rt, err := strangler.New(legacy, http.HandlerFunc(legacyOrder), strangler.Config{Mode: strangler.Shadow})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() { defer close(done); get(rt, "/orders?id=1") }()
+	<-entered
+	require.NoError(t, rt.Reconfigure(strangler.Config{Mode: strangler.Split}))
+	close(release)
+	<-done
+	require.NoError(t, rt.Close(context.Background()))
+	assert.Equal(t, strangler.Stats{Shadowed: 1, Matched: 1}, rt.Stats(), "the request that started in Shadow mode was copied")
+}
