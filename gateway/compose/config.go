@@ -47,7 +47,8 @@ type Part struct {
 	Method string `json:"method,omitempty"`
 	// Path is the request's path, with an optional query, and placeholders:
 	// {name} takes the incoming request's path value name
-	// (http.Request.PathValue) and {key.field.sub} a field of part key's
+	// (http.Request.PathValue; an empty or missing one fails the part
+	// without calling it) and {key.field.sub} a field of part key's
 	// JSON answer (a string, number or boolean), which makes this part wait
 	// for that one. Values are escaped for where they stand (path or
 	// query). Required, starting with '/'.

@@ -189,7 +189,9 @@ func (p *part) url(r *http.Request, results []result) (string, error) {
 				return "", err
 			}
 		default:
-			v = r.PathValue(s.value)
+			if v = r.PathValue(s.value); v == "" {
+				return "", fmt.Errorf("compose: part %q: the request has no path value {%s}", p.key, s.value)
+			}
 		}
 		if s.query {
 			b.WriteString(url.QueryEscape(v))
