@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -311,4 +312,23 @@ func TestMissingPathValueFailsThePart(t *testing.T) {
 	rec := serve(h, "GET /orders/{number}", "/orders/7", nil) // the route names it differently
 	assert.Equal(t, http.StatusBadGateway, rec.Code)
 	assert.False(t, called.Load(), "/orders/ was not called")
+}
+
+func TestSlowFailingAndDeadPartsTogether(t *testing.T) {
+	ok := server(t, jsonAnswer(`{"id":1}`))
+	slow := server(t, stall)
+	failing := server(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	h, err := compose.New(map[string]http.RoundTripper{"u": transport(t)}, compose.Config{Parts: []compose.Part{
+		{Key: "order", Upstream: "u", BaseURL: ok.URL, Path: "/"},
+		{Key: "reviews", Upstream: "u", BaseURL: slow.URL, Path: "/", Timeout: compose.Duration(30 * time.Millisecond), OnError: compose.UseFallback, Fallback: json.RawMessage(`[]`)},
+		{Key: "stock", Upstream: "u", BaseURL: failing.URL, Path: "/", OnError: compose.Omit},
+		{Key: "offers", Upstream: "u", BaseURL: dead.URL, Path: "/", OnError: compose.UseFallback, Fallback: json.RawMessage(`{"items":[]}`)},
+	}})
+	require.NoError(t, err)
+	rec := serve(h, "GET /", "/", nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "reviews,stock,offers", rec.Header().Get(compose.HeaderPartial))
+	assert.Equal(t, `{"_partial":["reviews","stock","offers"],"offers":{"items":[]},"order":{"id":1},"reviews":[]}`+"\n", rec.Body.String())
 }
