@@ -163,6 +163,7 @@ func (g *Gateway) build(doc *Document, old *table) (*table, error) {
 		}
 	}
 	t.routes = len(doc.Routes)
+	t.doc = doc
 	return t, nil
 }
 

@@ -15,6 +15,7 @@ import (
 // requests are done.
 type table struct {
 	mux       *http.ServeMux
+	doc       *Document // what the table was built from
 	routes    int
 	pools     map[string]*pool            // by upstream name
 	verifier  *jwtauth.Verifier           // of the jwt section; nil without one
