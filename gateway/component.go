@@ -39,8 +39,11 @@ type ComponentSnapshot struct {
 
 // RouteSnapshot is one route.
 type RouteSnapshot struct {
-	Name     string `json:"name"`
-	Pattern  string `json:"pattern"`
+	// Name is the route's name (its pattern when the document names none).
+	Name string `json:"name"`
+	// Pattern is the route's http.ServeMux pattern (match).
+	Pattern string `json:"pattern"`
+	// Upstream names the upstream the route sends to.
 	Upstream string `json:"upstream"`
 	// Policies are the route's stages in the order a request meets them:
 	// "auth", "limits", the Go policy as "policy:NAME", then "rate_limit",
@@ -50,20 +53,27 @@ type RouteSnapshot struct {
 
 // UpstreamSnapshot is one pool and its endpoints.
 type UpstreamSnapshot struct {
-	Name      string             `json:"name"`
+	// Name is the upstream's name in the document.
+	Name string `json:"name"`
+	// Endpoints are the pool's endpoints, sorted by address.
 	Endpoints []EndpointSnapshot `json:"endpoints"`
 }
 
 // EndpointSnapshot is one endpoint of a pool (upstream.EndpointState).
 type EndpointSnapshot struct {
-	Addr    string `json:"addr"`
-	Healthy bool   `json:"healthy"`
-	Ejected bool   `json:"ejected"`
+	// Addr is the endpoint's "host:port".
+	Addr string `json:"addr"`
+	// Healthy is false while active health checks find it unhealthy.
+	Healthy bool `json:"healthy"`
+	// Ejected is true while no request goes to it (outlier or manual
+	// ejection).
+	Ejected bool `json:"ejected"`
 	// Manual is true for an ejection by the "eject" action.
 	Manual bool `json:"manual,omitempty"`
 	// EjectedUntil is when an outlier ejection ends; absent otherwise.
 	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
-	Outstanding  int        `json:"outstanding"`
+	// Outstanding is its requests in flight.
+	Outstanding int `json:"outstanding"`
 }
 
 // Snapshot returns the route table in use and every endpoint of its pools,

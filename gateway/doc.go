@@ -106,6 +106,15 @@
 // requests on the old table are done. Config.Source (any
 // configsource.Source, such as configsource.File) drives Reload from Run.
 //
+// # Console
+//
+// Component (from Gateway.Component) shows the gateway in the operations
+// console module: it has console.Component's methods, so neither module
+// imports the other. Its snapshot lists the routes in use with their
+// stages and every pool's endpoints (healthy, ejected and until when, in
+// flight); its actions "eject" and "restore" take an endpoint
+// ("upstream/host:port") out of its pool by hand and put it back.
+//
 // # Sidecar
 //
 // Requests in proxy form ("GET http://orders.internal/x", as an HTTP client
