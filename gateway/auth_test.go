@@ -265,3 +265,27 @@ routes:
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "routes[0].auth: needs the document's jwt section")
 }
+
+// TestLimitsByAPIKeyWithCost: without auth, clients are told apart by
+// their API key (in the configured header), and each request costs the
+// route's cost.
+func TestLimitsByAPIKeyWithCost(t *testing.T) {
+	var hits atomic.Int64
+	app := upstream(t, userEcho(&hits))
+	_, srv := start(t, doc(t, `
+upstreams:
+  app: {endpoints: ["{app}"]}
+routes:
+  - {name: health, match: /health, upstream: app}
+  - name: search
+    match: /search
+    upstream: app
+    limits: {key_by: [api_key, ip], api_key_header: X-Key, windows: [{limit: 4, period: 1m}], cost: 2}
+`, "{app}", app), testConfig(), "/health")
+	code := func(key string) int {
+		c, _, _ := authed(t, srv.URL+"/search", "", "X-Key", key)
+		return c
+	}
+	assert.Equal(t, []int{200, 200, 429}, []int{code("k1"), code("k1"), code("k1")}, "a cost of 2 in a window of 4")
+	assert.Equal(t, 200, code("k2"), "another key is another client")
+}
