@@ -9,6 +9,7 @@ import (
 	"github.com/bulwark-go/bulwark/clock"
 	"github.com/bulwark-go/bulwark/configsource"
 	"github.com/bulwark-go/bulwark/discovery"
+	"github.com/bulwark-go/bulwark/ratelimit"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -56,6 +57,12 @@ type Config struct {
 	// it into every attempt; nil means the global propagator
 	// (otel.GetTextMapPropagator).
 	Propagator propagation.TextMapPropagator
+	// RateLimitStore, when set, holds the state of the routes' per-client
+	// limits (their limits sections) instead of memory, so that every
+	// gateway process sharing it enforces one limit: a Redis store of
+	// adapters/redis/redisratelimit, say. Each window's keys get the prefix
+	// "<Name>:<route>:<window>:". nil keeps them in memory, per process.
+	RateLimitStore ratelimit.Store
 	// Transport sends every attempt to its endpoint; nil means an
 	// http.Transport of the gateway's own, tuned for many requests to few
 	// hosts and closed by Close.

@@ -28,11 +28,39 @@
 //	      breaker: {failure_rate: 50, open_wait: 10s}
 //	      bulkhead: {max_concurrent: 100}
 //	      rate_limit: {limit: 1000, period: 1s}
+//	    auth:                        # needs the jwt section below
+//	      scopes: [orders:read]
+//	      required_claims: [tenant]
+//	      forward_claims: {sub: X-User-Id}
+//	    limits:                      # per client, after auth
+//	      key_by: [subject, ip]      # or api_key
+//	      windows: [{name: burst, limit: 10, period: 1s}, {name: daily, limit: 10000, period: 24h}]
+//	      cost: 1
+//	jwt:
+//	  issuers:
+//	    - iss: https://id.example.com
+//	      jwks_url: https://id.example.com/.well-known/jwks.json
+//	      algorithms: [RS256]
+//	      audiences: [orders-api]
 //
 // Parse refuses unknown fields and duplicate keys, takes durations as
 // strings ("2s"), and validates the whole document: every error names the
 // field and the allowed range ("routes[2].timeout: must be 0 (no limit) or
 // in [1ms, 1h0m0s], got -1s").
+//
+// # Authentication and per-client limits
+//
+// The jwt section makes one jwtauth.Verifier, shared by every route with
+// an auth section and run with the gateway (Run refreshes its key sets,
+// Close stops it); a reload makes a new one only when the section changed,
+// so the cached key sets survive other reloads. A route runs, in order:
+// its auth (a jwtauth.Route: 401 without a valid token, 403 without a
+// scope; forwarded-claim headers the client sent are removed; with
+// required: false a request without an Authorization header passes
+// anonymously), its limits (a clientlimit.Limiter, which sees the subject
+// auth verified), then everything below. Limit windows live in memory, or
+// in Config.RateLimitStore (Redis, say) shared by every gateway process;
+// a reload keeps the windows of limits that did not change.
 //
 // # Requests
 //
@@ -84,6 +112,15 @@
 // requests on the old table are done. Config.Source (any
 // configsource.Source, such as configsource.File) drives Reload from Run.
 //
+// # Console
+//
+// Component (from Gateway.Component) shows the gateway in the operations
+// console module: it has console.Component's methods, so neither module
+// imports the other. Its snapshot lists the routes in use with their
+// stages and every pool's endpoints (healthy, ejected and until when, in
+// flight); its actions "eject" and "restore" take an endpoint
+// ("upstream/host:port") out of its pool by hand and put it back.
+//
 // # Sidecar
 //
 // Requests in proxy form ("GET http://orders.internal/x", as an HTTP client
@@ -92,5 +129,6 @@
 // retries, breakers, timeouts, limits and trace propagation without a
 // change to its code.
 //
-// Packages: upstream (pools of endpoints).
+// Packages: upstream (pools of endpoints), jwtauth and clientlimit (the
+// middleware behind auth and limits), dnsdiscovery (a DNS resolver).
 package gateway

@@ -15,8 +15,8 @@ import (
 // limits still apply).
 const Unlimited = -1
 
-// Document is the whole configuration of a Gateway: its upstreams and its
-// routes. Parse reads one from YAML or JSON; Go programs may build one as a
+// Document is the whole configuration of a Gateway: its upstreams, its
+// routes and the token issuers they trust. Parse reads one from YAML or JSON; Go programs may build one as a
 // literal. New and Reload validate it (Validate) before using it.
 type Document struct {
 	// Upstreams are the services requests are sent to, by name.
@@ -24,6 +24,9 @@ type Document struct {
 	// Routes map requests to upstreams. A request goes to the route whose
 	// pattern matches it most specifically, as with http.ServeMux.
 	Routes []Route `json:"routes"`
+	// JWT, when set, lists the token issuers that routes with an auth
+	// section accept.
+	JWT *JWT `json:"jwt,omitempty"`
 }
 
 // Upstream is one service and how to find and call its endpoints.
@@ -125,6 +128,12 @@ type Route struct {
 	// Policy names a Go policy in Config.Policies, run outside the
 	// declarative ones; "" means none.
 	Policy string `json:"policy,omitempty"`
+	// Auth, when set, lets only requests with a valid token of the
+	// document's jwt section through; it runs first.
+	Auth *Auth `json:"auth,omitempty"`
+	// Limits, when set, holds each client to per-client rate limits; they
+	// run after Auth and before the route's policies.
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Policies are a route's declarative policies. They run, outermost first:

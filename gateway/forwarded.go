@@ -96,12 +96,16 @@ func forwardedNode(a netip.Addr) string {
 	return a.String()
 }
 
+// forwardedEscaper escapes a Forwarded quoted-string's backslashes and
+// quotes; made once, since building a Replacer allocates.
+var forwardedEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 // quoteForwarded quotes v as a Forwarded parameter value when it is not a
 // token (a host with a port holds ':').
 func quoteForwarded(v string) string {
 	for _, c := range []byte(v) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+			return `"` + forwardedEscaper.Replace(v) + `"`
 		}
 	}
 	return v

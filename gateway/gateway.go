@@ -134,6 +134,10 @@ func (g *Gateway) build(doc *Document, old *table) (*table, error) {
 		return nil, err
 	}
 	t := newTable()
+	var err error
+	if t.verifier, t.jwtKey, err = g.verifier(doc, old); err != nil {
+		return nil, err
+	}
 	for name, u := range doc.Upstreams {
 		key := poolKey(name, u)
 		if old != nil {
@@ -150,7 +154,7 @@ func (g *Gateway) build(doc *Document, old *table) (*table, error) {
 	}
 	for i, r := range doc.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
-		rt, err := g.newRoute(path, r, t.pools[r.Upstream])
+		rt, err := g.newRoute(path, r, t, old)
 		if err != nil {
 			return nil, err
 		}
@@ -159,6 +163,7 @@ func (g *Gateway) build(doc *Document, old *table) (*table, error) {
 		}
 	}
 	t.routes = len(doc.Routes)
+	t.doc = doc
 	return t, nil
 }
 
@@ -220,6 +225,12 @@ func (g *Gateway) reload(doc *Document) error {
 			}
 		}
 		g.awaitReady(fresh)
+		if t.verifier != nil && t.verifier != old.verifier {
+			g.runVerifier(t.verifier)
+		}
+	}
+	if old.verifier != nil && old.verifier != t.verifier {
+		g.closeVerifier(old.verifier)
 	}
 	g.table.Store(t)
 	var gone []*pool
@@ -318,6 +329,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, p := range g.table.Load().pools {
 		g.runPool(p)
 	}
+	if v := g.table.Load().verifier; v != nil {
+		g.runVerifier(v)
+	}
 	g.mu.Unlock()
 	defer close(g.done)
 
@@ -374,7 +388,13 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	running := g.running
 	pools := g.table.Load().pools
+	verifier := g.table.Load().verifier
 	g.mu.Unlock()
+	if verifier != nil {
+		if err := verifier.Close(ctx); err != nil {
+			return fmt.Errorf("gateway: Close: %w", err)
+		}
+	}
 	for _, p := range pools {
 		if err := p.p.Close(ctx); err != nil {
 			return fmt.Errorf("gateway: Close: %w", err)

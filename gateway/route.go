@@ -26,9 +26,11 @@ type route struct {
 	maxBody      int64
 	maxHeader    int
 	proxy        *httputil.ReverseProxy
+	handler      http.Handler // auth and limits in front of forward
 }
 
-func (g *Gateway) newRoute(path string, r Route, p *pool) (*route, error) {
+func (g *Gateway) newRoute(path string, r Route, t, old *table) (*route, error) {
+	p := t.pools[r.Upstream]
 	policy, err := g.routePolicy(path, r)
 	if err != nil {
 		return nil, err
@@ -61,12 +63,20 @@ func (g *Gateway) newRoute(path string, r Route, p *pool) (*route, error) {
 		ErrorHandler: g.proxyError,
 		ErrorLog:     slog.NewLogLogger(g.errorLog.Handler(), slog.LevelWarn),
 	}
+	if rt.handler, err = g.guard(path, r, http.HandlerFunc(rt.forward), t, old); err != nil {
+		return nil, err
+	}
 	return rt, nil
 }
 
-// ServeHTTP enforces the route's method list and size limits and proxies
-// the request.
+// ServeHTTP runs the route's auth and limits, then forward.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.handler.ServeHTTP(w, r)
+}
+
+// forward enforces the route's method list and size limits and proxies
+// the request.
+func (rt *route) forward(w http.ResponseWriter, r *http.Request) {
 	if len(rt.methods) > 0 && !slices.Contains(rt.methods, r.Method) {
 		w.Header().Set("Allow", rt.allow)
 		bulwarkhttp.WriteProblem(w, bulwarkhttp.Problem{Status: http.StatusMethodNotAllowed, Detail: "This route does not accept method " + r.Method + "."})

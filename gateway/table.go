@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"net/http"
+
+	"github.com/bulwark-go/bulwark/gateway/jwtauth"
+	"github.com/bulwark-go/bulwark/ratelimit"
 	"sync"
 	"sync/atomic"
 )
@@ -12,8 +15,12 @@ import (
 // requests are done.
 type table struct {
 	mux       *http.ServeMux
+	doc       *Document // what the table was built from
 	routes    int
-	pools     map[string]*pool // by upstream name
+	pools     map[string]*pool            // by upstream name
+	verifier  *jwtauth.Verifier           // of the jwt section; nil without one
+	jwtKey    string                      // the jwt section verifier was made from
+	keyed     map[string]*ratelimit.Keyed // the routes' limit windows, by route, window and rule
 	refs      atomic.Int64
 	retired   atomic.Bool
 	drainOnce sync.Once
@@ -21,7 +28,7 @@ type table struct {
 }
 
 func newTable() *table {
-	return &table{mux: http.NewServeMux(), pools: map[string]*pool{}, drained: make(chan struct{})}
+	return &table{mux: http.NewServeMux(), pools: map[string]*pool{}, keyed: map[string]*ratelimit.Keyed{}, drained: make(chan struct{})}
 }
 
 // acquire returns the current table with a reference taken. The reference

@@ -66,6 +66,9 @@ func (d *Document) Validate() error {
 	for _, name := range names {
 		validateUpstream(&p, name, d.Upstreams[name])
 	}
+	if d.JWT != nil {
+		validateJWT(&p, d.JWT)
+	}
 	seen := map[string]int{}
 	mux := http.NewServeMux()
 	for i, r := range d.Routes {
@@ -203,6 +206,12 @@ func validateRoute(p *problems, path string, r Route, d *Document) {
 		p.addf(path+".policy", "must name a policy of Config.Policies (letters, digits, '.', '_' or '-'), got %q", r.Policy)
 	}
 	validatePolicies(p, path+".policies", r.Policies)
+	if r.Auth != nil {
+		validateAuth(p, path+".auth", r.Auth, d)
+	}
+	if r.Limits != nil {
+		validateLimits(p, path+".limits", r.Limits, r.Auth != nil)
+	}
 }
 
 func validatePolicies(p *problems, path string, ps Policies) {

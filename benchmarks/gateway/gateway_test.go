@@ -1,8 +1,8 @@
 // Package gateway measures what a reverse proxy in front of one loopback
 // upstream adds to a request, at 1 and 64 concurrent clients: no proxy
 // (impl=none, the floor), a bare httputil.ReverseProxy (impl=httputil),
-// the same proxy with a bulwarkhttp.Transport running breaker → retry →
-// bulkhead over an upstream.Pool (impl=bulwark), and lura's net/http
+// the gateway package's Gateway with one route running bulkhead → breaker
+// → retry over its upstream.Pool (impl=bulwark), and lura's net/http
 // router with a no-op (pass-through) backend (impl=lura). Each benchmark
 // reports requests/s and the p50 and p99 latency its clients saw;
 // subtracting impl=none's gives the latency a proxy adds.
@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -22,13 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwark-go/bulwark"
-	"github.com/bulwark-go/bulwark/bulkhead"
-	"github.com/bulwark-go/bulwark/bulwarkhttp"
-	"github.com/bulwark-go/bulwark/circuitbreaker"
-	"github.com/bulwark-go/bulwark/discovery"
-	"github.com/bulwark-go/bulwark/gateway/upstream"
-	"github.com/bulwark-go/bulwark/retry"
+	"github.com/bulwark-go/bulwark/gateway"
 )
 
 // body is what the upstream answers: a small JSON document.
@@ -134,47 +129,52 @@ func startHTTPUtil(b *testing.B, upstreamURL string) string {
 	return serve(b, &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: tr})
 }
 
+// startBulwark serves a gateway.Gateway with one route whose policies run
+// bulkhead (256) → breaker → retry (3 attempts), over a pool of the one
+// upstream.
+// Its access log is discarded: the benchmark measures the routing, not
+// the log's handler.
 func startBulwark(b *testing.B, upstreamURL string) string {
 	target, _ := url.Parse(upstreamURL)
-	r := discovery.NewStatic()
-	if err := r.Set("orders", []discovery.Endpoint{{Addr: target.Host}}); err != nil {
-		b.Fatal(err)
-	}
-	ready := make(chan struct{}, 1)
-	pool, err := upstream.New(r, "orders", upstream.Config{Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
-		if _, ok := e.(upstream.EndpointsChanged); ok {
-			ready <- struct{}{}
-		}
-	})})
+	doc, err := gateway.Parse(fmt.Appendf(nil, `
+upstreams:
+  orders: {endpoints: [%q]}
+routes:
+  - match: /orders/
+    upstream: orders
+    policies:
+      retry: {max_attempts: 3}
+      breaker: {}
+      bulkhead: {max_concurrent: 256}
+`, target.Host))
 	if err != nil {
 		b.Fatal(err)
 	}
+	g, err := gateway.New(doc, gateway.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- pool.Run(context.Background()) }()
+	go func() { done <- g.Run(ctx) }()
 	b.Cleanup(func() {
-		_ = pool.Close(context.Background())
+		_ = g.Close(context.Background())
 		<-done
+		cancel()
 	})
-	<-ready
-	br, err := circuitbreaker.New(circuitbreaker.Config{})
-	if err != nil {
-		b.Fatal(err)
+	u := serve(b, g)
+	for deadline := time.Now().Add(5 * time.Second); ; { // until the pool has its endpoint
+		resp, err := http.Get(u)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return u
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the gateway did not serve %s within 5s", u)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	re, err := retry.New(retry.Config{MaxAttempts: 3})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 256})
-	if err != nil {
-		b.Fatal(err)
-	}
-	tr, err := bulwarkhttp.NewTransport(bulwark.Chain(br, re, bh), bulwarkhttp.TransportConfig{Base: pool})
-	if err != nil {
-		b.Fatal(err)
-	}
-	virtual := &url.URL{Scheme: "http", Host: "orders"}
-	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(virtual) }, Transport: tr}
-	return serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proxy.ServeHTTP(w, r.WithContext(upstream.NewCall(r.Context())))
-	}))
 }

@@ -52,6 +52,9 @@ type EndpointState struct {
 	// Ejections is the number of ejections in a row without a successful
 	// probe between them; 0 when not ejected.
 	Ejections int
+	// Manual is true while the endpoint is ejected by Pool.Eject (until
+	// Pool.Restore); EjectedUntil is then zero.
+	Manual bool
 	// Outstanding is the number of requests sent to the endpoint whose
 	// response body has not been closed yet.
 	Outstanding int
@@ -61,6 +64,9 @@ func (ep *endpoint) state() EndpointState {
 	s := EndpointState{Addr: ep.addr, Meta: *ep.meta.Load(), Healthy: ep.healthy.Load(), Outstanding: int(ep.outstanding.Load())}
 	if at := ep.ejectedAt.Load(); at != 0 {
 		s.Ejected, s.EjectedUntil, s.Ejections = true, time.Unix(0, at), int(ep.ejections.Load())
+	}
+	if ep.manual() {
+		s.Ejected, s.Manual, s.EjectedUntil = true, true, time.Time{}
 	}
 	return s
 }

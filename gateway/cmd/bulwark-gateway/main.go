@@ -16,9 +16,20 @@
 // route's retries, breaker, timeout and limits, and the W3C trace context
 // passed on. SIGTERM or SIGINT stops accepting connections, lets requests
 // in flight finish (up to -shutdown-timeout) and exits.
+//
+// An upstream may name a resolver in its discovery setting: "dns" is always
+// there (gateway/dnsdiscovery with the nameservers of /etc/resolv.conf: a
+// service "api.internal:8080" for A/AAAA records, "_http._tcp.api.internal"
+// for SRV), and "etcd" with -etcd (adapters/etcd's etcddiscovery, the
+// registry under -etcd-prefix). With -etcd, -config-etcd-key reads the
+// document from an etcd key instead of a file, and applies every version
+// written to it:
+//
+//	bulwark-gateway -etcd 10.0.0.5:2379,10.0.0.6:2379 -config-etcd-key /bulwark/gateway.yaml
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,9 +45,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulwark-go/bulwark/adapters/etcd/etcdconfig"
+	"github.com/bulwark-go/bulwark/adapters/etcd/etcddiscovery"
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/configsource"
+	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/gateway"
+	"github.com/bulwark-go/bulwark/gateway/dnsdiscovery"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.opentelemetry.io/otel/propagation"
 )
 
@@ -52,6 +68,9 @@ func main() {
 // options are the command's flags.
 type options struct {
 	config            string
+	etcd              []string
+	etcdKey           string
+	etcdPrefix        string
 	listen            string
 	trusted           string
 	reloadInterval    time.Duration
@@ -67,6 +86,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bulwark-gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "the configuration `file` (YAML or JSON), watched for changes")
+	var etcd string
+	fs.StringVar(&etcd, "etcd", "", "comma-separated etcd `endpoints`: registers the \"etcd\" resolver")
+	fs.StringVar(&o.etcdPrefix, "etcd-prefix", etcddiscovery.DefaultPrefix, "the key `prefix` of the etcd service registry")
+	fs.StringVar(&o.etcdKey, "config-etcd-key", "", "read the configuration from this etcd `key` (needs -etcd), watched for changes, instead of -config")
 	fs.StringVar(&o.listen, "listen", ":8080", "the `address` to serve on; 127.0.0.1:PORT as a sidecar")
 	fs.StringVar(&o.trusted, "trusted-proxies", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-*/Forwarded headers are kept")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", time.Second, "how often the configuration file is checked for changes")
@@ -78,9 +101,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	for s := range strings.SplitSeq(etcd, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.etcd = append(o.etcd, s)
+		}
+	}
 	switch {
-	case o.config == "":
-		return o, errors.New("-config is required")
+	case o.config == "" && o.etcdKey == "":
+		return o, errors.New("-config or -config-etcd-key is required")
+	case o.config != "" && o.etcdKey != "":
+		return o, errors.New("-config and -config-etcd-key are exclusive: the document comes from one place")
+	case o.etcdKey != "" && len(o.etcd) == 0:
+		return o, errors.New("-config-etcd-key needs -etcd endpoints")
+	case etcd != "" && len(o.etcd) == 0:
+		return o, fmt.Errorf("-etcd must list host:port endpoints, got %q", etcd)
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case o.readHeaderTimeout <= 0:
@@ -120,19 +154,30 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	data, err := os.ReadFile(o.config)
-	if err != nil {
-		return err
+	resolvers := map[string]discovery.Resolver{}
+	if dns, err := dnsdiscovery.New(dnsdiscovery.Config{}); err != nil {
+		logger.Warn("bulwark-gateway: no \"dns\" resolver", "error", err)
+	} else {
+		resolvers["dns"] = dns
 	}
-	doc, err := gateway.Parse(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.config, err)
+	var etcd *clientv3.Client
+	if len(o.etcd) > 0 {
+		if etcd, err = clientv3.New(clientv3.Config{Endpoints: o.etcd, DialTimeout: 5 * time.Second}); err != nil {
+			return fmt.Errorf("-etcd: %w", err)
+		}
+		defer etcd.Close()
+		r, err := etcddiscovery.New(etcd, etcddiscovery.Config{Prefix: o.etcdPrefix, Logger: logger})
+		if err != nil {
+			return fmt.Errorf("-etcd-prefix: %w", err)
+		}
+		resolvers["etcd"] = r
 	}
-	src, err := configsource.NewFile(o.config, configsource.FileConfig{Interval: o.reloadInterval})
+	doc, src, err := load(ctx, o, etcd)
 	if err != nil {
 		return err
 	}
 	g, err := gateway.New(doc, gateway.Config{
+		Resolvers:  resolvers,
 		Source:     src,
 		Proxies:    bulwarkhttp.Proxies{Trusted: trusted},
 		Logger:     logger,
@@ -159,7 +204,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	go func() { ran <- g.Run(runCtx) }()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("bulwark-gateway: serving", "addr", l.Addr().String(), "config", o.config)
+	logger.Info("bulwark-gateway: serving", "addr", l.Addr().String(), "config", cmp.Or(o.config, "etcd:"+o.etcdKey))
 	if ready != nil {
 		ready(l.Addr().String())
 	}
@@ -185,4 +230,36 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// load reads the first document, from the file or the etcd key, and
+// returns the source that follows its later versions.
+func load(ctx context.Context, o options, etcd *clientv3.Client) (*gateway.Document, configsource.Source, error) {
+	if o.etcdKey == "" {
+		data, err := os.ReadFile(o.config)
+		if err != nil {
+			return nil, nil, err
+		}
+		doc, err := gateway.Parse(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", o.config, err)
+		}
+		src, err := configsource.NewFile(o.config, configsource.FileConfig{Interval: o.reloadInterval})
+		return doc, src, err
+	}
+	getCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := etcd.Get(getCtx, o.etcdKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-config-etcd-key %s: %w", o.etcdKey, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil, fmt.Errorf("-config-etcd-key %s: the key does not exist", o.etcdKey)
+	}
+	doc, err := gateway.Parse(resp.Kvs[0].Value)
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd key %s: %w", o.etcdKey, err)
+	}
+	src, err := etcdconfig.New(etcd, o.etcdKey, etcdconfig.Config{})
+	return doc, src, err
 }

@@ -133,7 +133,10 @@ func TestRefusesBadFlagsAndDocuments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "-config is required"},
+		{nil, "-config or -config-etcd-key is required"},
+		{[]string{"-config", bad, "-etcd", "127.0.0.1:2379", "-config-etcd-key", "/k"}, "-config and -config-etcd-key are exclusive"},
+		{[]string{"-config-etcd-key", "/k"}, "-config-etcd-key needs -etcd"},
+		{[]string{"-config", bad, "-etcd", " , "}, "-etcd must list host:port endpoints"},
 		{[]string{"-config", bad}, "a duration must be a string"},
 		{[]string{"-config", bad, "-trusted-proxies", "10.0.0.1"}, "is not a CIDR"},
 		{[]string{"-config", bad, "-read-header-timeout", "0s"}, "-read-header-timeout must be > 0"},
@@ -143,5 +146,28 @@ func TestRefusesBadFlagsAndDocuments(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestDNSResolverIsRegistered: an upstream with discovery "dns" is served
+// without any flag (an IP literal asks no nameserver).
+func TestDNSResolverIsRegistered(t *testing.T) {
+	a := upstream(t, "a")
+	file := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(file, fmt.Appendf(nil, "upstreams: {svc: {discovery: dns, service: %q}}\nroutes: [{match: /, upstream: svc}]\n", a), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-config", file, "-listen", "127.0.0.1:0"}, io.Discard, func(addr string) { addrs <- addr })
+	}()
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	waitBody(t, client, "http://"+<-addrs+"/x", "a /x")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
