@@ -6,6 +6,8 @@
 //	go run ./examples/orderflow
 //	go run ./examples/orderflow -orders 100 -seed 7 -phase 3s
 //	go run ./examples/orderflow -postgres postgres://postgres@127.0.0.1:5432/test
+//	go run ./examples/orderflow -broker kafka
+//	go run ./examples/orderflow -broker rabbitmq -rabbitmq amqp://guest:guest@127.0.0.1:5672/
 //
 // # The flow
 //
@@ -73,6 +75,9 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the chaos and of the shop's choices (0: a random one, printed)")
 	flag.DurationVar(&o.Phase, "phase", 6*time.Second, "how long each of the four phases lasts")
 	flag.StringVar(&o.Postgres, "postgres", "", "keep the services' databases on this PostgreSQL server (a schema each, dropped at the end) instead of SQLite files")
+	flag.StringVar(&o.Broker, "broker", brokerNATS, "the broker: nats (an embedded NATS JetStream server), kafka (an in-process kfake cluster, or the server -kafka names) or rabbitmq (a real RabbitMQ, see -rabbitmq)")
+	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
+	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "bulwark-orderflow-")

@@ -21,7 +21,7 @@ import (
 // startTestProcessor starts a broker and a processor on SQLite whose
 // downstream services answer every request with 503. It returns the story
 // told so far.
-func startTestProcessor(t *testing.T, phase time.Duration) (*broker, *processor, func() string) {
+func startTestProcessor(t *testing.T, phase time.Duration) (*natsBroker, *processor, func() string) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the cleanups below
@@ -37,7 +37,7 @@ func startTestProcessor(t *testing.T, phase time.Duration) (*broker, *processor,
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := startBroker(ctx, dir)
+	b, err := startNATS(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestProcessorDeadLettersUnreadableEvents(t *testing.T) {
 		}
 	}
 	for {
-		letters, err := p.deadLetters.List(ctx, 1, 10)
+		letters, err := b.letters.List(ctx, 1, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestProcessorCloseLeavesSagasToResume(t *testing.T) {
 	if info.Delivered.Stream != 1 || info.AckFloor.Stream != 0 {
 		t.Errorf("delivered up to %d, acknowledged up to %d; want the message delivered and not acknowledged", info.Delivered.Stream, info.AckFloor.Stream)
 	}
-	if letters, err := p.deadLetters.List(ctx, 1, 10); err != nil || len(letters) != 0 {
+	if letters, err := b.letters.List(ctx, 1, 10); err != nil || len(letters) != 0 {
 		t.Errorf("%d dead letters (%v), want none", len(letters), err)
 	}
 	if story := told(); strings.Contains(story, "↺") || strings.Contains(story, "gave up") {
