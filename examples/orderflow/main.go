@@ -15,7 +15,14 @@
 //
 // The services talk over real HTTP on the loopback interface and over an
 // embedded NATS JetStream; each keeps its data in a database of its own
-// (an SQLite file, or a PostgreSQL schema with -postgres).
+// (an SQLite file, or a PostgreSQL schema with -postgres). -broker kafka
+// puts Kafka in JetStream's place (an in-process kfake cluster, or the
+// server -kafka names: kafkaoutbox, kafkaconsume and its dead-letter
+// topic), and -broker rabbitmq a running RabbitMQ (-rabbitmq URL; there is
+// no embedded one: rabbitoutbox, rabbitconsume and rabbitdlq), each in
+// topics or queues of the run's own (kafkabroker.go, rabbitbroker.go).
+// JetStream drops a copy the relay publishes again; Kafka and RabbitMQ
+// keep it, and the processor's inbox skips it.
 //
 //   - The shop client (shop.go) sends orders to the order service, each
 //     with an Idempotency-Key, and retries through timeouts, 409s, 429s and
