@@ -57,33 +57,28 @@ const defaultRabbitMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
 // startBroker starts (or connects to) the broker o names.
 func startBroker(ctx context.Context, o Options) (broker, error) {
-	// Each case returns its own nil on an error, never a nil pointer in a
-	// non-nil broker.
 	switch o.Broker {
 	case "", brokerNATS:
-		if b, err := startNATS(ctx, o.Dir); err == nil {
-			return b, nil
-		} else {
-			return nil, err
-		}
+		return asBroker(startNATS(ctx, o.Dir))
 	case brokerKafka:
-		if b, err := startKafka(ctx, o.Kafka); err == nil {
-			return b, nil
-		} else {
-			return nil, err
-		}
+		return asBroker(startKafka(ctx, o.Kafka))
 	case brokerRabbitMQ:
 		url := o.RabbitMQ
 		if url == "" {
 			url = defaultRabbitMQ
 		}
-		if b, err := startRabbitMQ(ctx, url); err == nil {
-			return b, nil
-		} else {
-			return nil, err
-		}
+		return asBroker(startRabbitMQ(ctx, url))
 	}
 	return nil, fmt.Errorf("-broker must be nats, kafka or rabbitmq, got %q", o.Broker)
+}
+
+// asBroker returns b as a broker, and a nil broker (not a nil pointer in
+// a non-nil interface) with an error.
+func asBroker[B broker](b B, err error) (broker, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // startRelay starts the outbox relay that moves the order service's

@@ -172,7 +172,7 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.broker, err = startBroker(ctx, o); err != nil {
 		return err
 	}
-	story.broker = fl.broker.name()
+	story.copies = fl.broker.copies()
 	dbs := map[string]*database{}
 	for _, name := range []string{"orders", "payments", "inventory", "notifications", "processor"} {
 		if dbs[name], err = fl.storage.open(ctx, name); err != nil {
