@@ -59,7 +59,7 @@ const defaultRabbitMQ = "amqp://guest:guest@127.0.0.1:5672/"
 func startBroker(ctx context.Context, o Options) (broker, error) {
 	switch o.Broker {
 	case "", brokerNATS:
-		return asBroker(startNATS(ctx, o.Dir))
+		return asBroker(startNATS(ctx, o.Dir, o.NATS))
 	case brokerKafka:
 		return asBroker(startKafka(ctx, o.Kafka))
 	case brokerRabbitMQ:

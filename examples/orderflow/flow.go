@@ -21,6 +21,7 @@ type Options struct {
 	Dir      string        // where the SQLite files and JetStream's storage go
 	Postgres string        // a PostgreSQL DSN: the services' databases there instead of SQLite
 	Broker   string        // nats (or ""), kafka or rabbitmq
+	NATS     string        // with Broker nats: a NATS server's URL instead of an embedded server
 	Kafka    string        // with Broker kafka: a Kafka-protocol server's address instead of an in-process kfake cluster
 	RabbitMQ string        // with Broker rabbitmq: the server's AMQP URL ("" is defaultRabbitMQ)
 }
@@ -35,6 +36,8 @@ func (o Options) validate() error {
 		return errors.New("Options.Dir must name a directory")
 	case o.Broker != "" && o.Broker != brokerNATS && o.Broker != brokerKafka && o.Broker != brokerRabbitMQ:
 		return fmt.Errorf("-broker must be nats, kafka or rabbitmq, got %q", o.Broker)
+	case o.NATS != "" && o.Broker != "" && o.Broker != brokerNATS:
+		return errors.New("-nats needs -broker nats")
 	case o.Kafka != "" && o.Broker != brokerKafka:
 		return errors.New("-kafka needs -broker kafka")
 	case o.RabbitMQ != "" && o.Broker != brokerRabbitMQ:

@@ -15,7 +15,8 @@
 //
 // The services talk over real HTTP on the loopback interface and over an
 // embedded NATS JetStream; each keeps its data in a database of its own
-// (an SQLite file, or a PostgreSQL schema with -postgres). -broker kafka
+// (an SQLite file, or a PostgreSQL schema with -postgres). -nats URL
+// uses a running NATS server instead (natsbroker.go). -broker kafka
 // puts Kafka in JetStream's place (an in-process kfake cluster, or the
 // server -kafka names: kafkaoutbox, kafkaconsume and its dead-letter
 // topic), and -broker rabbitmq a running RabbitMQ (-rabbitmq URL; there is
@@ -83,6 +84,7 @@ func main() {
 	flag.DurationVar(&o.Phase, "phase", 6*time.Second, "how long each of the four phases lasts")
 	flag.StringVar(&o.Postgres, "postgres", "", "keep the services' databases on this PostgreSQL server (a schema each, dropped at the end) instead of SQLite files")
 	flag.StringVar(&o.Broker, "broker", brokerNATS, "the broker: nats (an embedded NATS JetStream server), kafka (an in-process kfake cluster, or the server -kafka names) or rabbitmq (a real RabbitMQ, see -rabbitmq)")
+	flag.StringVar(&o.NATS, "nats", "", "with -broker nats: the URL of a NATS server with JetStream to use instead of the embedded one; the run's streams are created there and deleted at the end")
 	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
 	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
 	flag.Parse()

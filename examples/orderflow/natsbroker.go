@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -16,17 +19,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// natsBroker is NATS JetStream, embedded in this process: a real server on
-// a loopback port, storing in a temporary directory. The relay publishes
-// with natsoutbox, each event's ID as Nats-Msg-Id, so the ORDERS stream
-// drops a copy; the processor pulls from the durable consumer
+// natsBroker is NATS JetStream: by default embedded in this process, a
+// real server on a loopback port storing in a temporary directory; with
+// -nats, a server at a URL, where the run's streams and subjects get a
+// random prefix and the streams are deleted at the end. The relay
+// publishes with natsoutbox, each event's ID as Nats-Msg-Id, so the ORDERS
+// stream drops a copy; the processor pulls from the durable consumer
 // order-processor with natsconsume, and dead-letters to the DEAD stream.
 type natsBroker struct {
-	server  *natsserver.Server
-	conn    *nats.Conn
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	letters *natsconsume.DeadLetters
+	server       *natsserver.Server // nil for a server at a URL
+	url          string
+	conn         *nats.Conn
+	js           jetstream.JetStream
+	stream       jetstream.Stream
+	letters      *natsconsume.DeadLetters
+	prefix       string // of the subjects: "" or "orderflow_<hex>."
+	orders, dead string // the streams' names
+	created      []string
 }
 
 // duplicateWindow is how long the ORDERS stream remembers message IDs: a
@@ -38,40 +47,57 @@ const duplicateWindow = 5 * time.Minute
 // gave up on (natsconsume.DeadLetters), to list, replay or discard.
 const deadStream = "DEAD"
 
-func startNATS(ctx context.Context, dir string) (*natsBroker, error) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,
-		StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true})
-	if err != nil {
-		return nil, err
+// startNATS starts an embedded server storing in dir, or, when url is not
+// empty, connects to the server there.
+func startNATS(ctx context.Context, dir, url string) (*natsBroker, error) {
+	b := &natsBroker{url: url, orders: "ORDERS", dead: deadStream}
+	if url == "" {
+		ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,
+			StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true})
+		if err != nil {
+			return nil, err
+		}
+		go ns.Start()
+		b.server = ns
+		if !ns.ReadyForConnections(10 * time.Second) {
+			b.close()
+			return nil, errors.New("the embedded nats-server did not start within 10s")
+		}
+		b.url = ns.ClientURL() // its port is known once it listens
+	} else {
+		var tag [4]byte
+		_, _ = rand.Read(tag[:])
+		name := "orderflow_" + hex.EncodeToString(tag[:])
+		b.prefix, b.orders, b.dead = name+".", name+"_ORDERS", name+"_DEAD"
 	}
-	go ns.Start()
-	b := &natsBroker{server: ns}
-	if !ns.ReadyForConnections(10 * time.Second) {
+	var err error
+	if b.conn, err = nats.Connect(b.url, nats.Timeout(3*time.Second)); err != nil {
 		b.close()
-		return nil, errors.New("the embedded nats-server did not start within 10s")
-	}
-	if b.conn, err = nats.Connect(ns.ClientURL()); err != nil {
-		b.close()
-		return nil, err
+		return nil, fmt.Errorf("cannot reach NATS at %s: %w", b.url, err)
 	}
 	if b.js, err = jetstream.New(b.conn); err == nil {
-		b.stream, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Duplicates: duplicateWindow})
+		b.stream, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: b.orders, Subjects: []string{b.prefix + "orders.>"}, Duplicates: duplicateWindow})
 	}
 	if err == nil {
-		_, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: deadStream, Subjects: []string{"dead.>"}})
+		b.created = append(b.created, b.orders)
+		_, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: b.dead, Subjects: []string{b.prefix + "dead.>"}})
 	}
 	if err == nil {
-		b.letters, err = natsconsume.NewDeadLetters(b.js, natsconsume.DeadLetterConfig{Stream: deadStream, Subject: "dead.order-processor"})
+		b.created = append(b.created, b.dead)
+		b.letters, err = natsconsume.NewDeadLetters(b.js, natsconsume.DeadLetterConfig{Stream: b.dead, Subject: b.prefix + "dead.order-processor"})
 	}
 	if err != nil {
 		b.close()
-		return nil, err
+		return nil, fmt.Errorf("creating the run's JetStream streams at %s: %w", b.url, err)
 	}
 	return b, nil
 }
 
 func (b *natsBroker) describe() string {
-	return "embedded NATS JetStream at " + b.server.ClientURL()
+	if b.server != nil {
+		return "embedded NATS JetStream at " + b.url
+	}
+	return fmt.Sprintf("NATS JetStream at %s, streams %s and %s (deleted at the end)", b.url, b.orders, b.dead)
 }
 
 func (b *natsBroker) name() string { return "JetStream" }
@@ -79,11 +105,11 @@ func (b *natsBroker) name() string { return "JetStream" }
 func (b *natsBroker) copies() string { return "JetStream drops the copy (Nats-Msg-Id)" }
 
 func (b *natsBroker) publisher() (outbox.Publisher, error) {
-	return natsoutbox.New(b.js, natsoutbox.Config{})
+	return natsoutbox.New(b.js, natsoutbox.Config{Subject: func(m outbox.Message) string { return b.prefix + m.Topic }})
 }
 
 func (b *natsBroker) source() (consume.Source, error) {
-	return natsconsume.New(b.js, natsconsume.Config{Stream: "ORDERS", Durable: "order-processor", FilterSubjects: []string{"orders.created"}})
+	return natsconsume.New(b.js, natsconsume.Config{Stream: b.orders, Durable: "order-processor", FilterSubjects: []string{b.prefix + "orders.created"}})
 }
 
 func (b *natsBroker) deadLetterSink() retry.DeadLetterSink[consume.Message] { return b.letters }
@@ -103,10 +129,21 @@ func (b *natsBroker) messages(ctx context.Context) (int, error) {
 	return int(info.State.Msgs), nil
 }
 
+// close deletes the streams the run made on a server at a URL, and
+// disconnects, or stops the embedded server.
 func (b *natsBroker) close() {
+	if b.server == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for _, name := range b.created {
+			_ = b.js.DeleteStream(ctx, name)
+		}
+		cancel()
+	}
 	if b.conn != nil {
 		b.conn.Close()
 	}
-	b.server.Shutdown()
-	b.server.WaitForShutdown()
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
 }

@@ -2,29 +2,37 @@ package main
 
 import (
 	"context"
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/internal/testenv"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 )
 
 // TestOrderFlowKeepsItsPromises runs the whole flow, shortened (24 orders,
 // phases of 1.5s): on SQLite and embedded NATS (the default run); on
-// PostgreSQL where BULWARK_POSTGRES_DSN is set; on an in-process Kafka
+// PostgreSQL where BULWARK_POSTGRES_DSN is set; on the NATS server
+// BULWARK_NATS_URL names (-nats), whose streams the run must delete; on an
+// in-process Kafka
 // (kfake) with -broker kafka; and on RabbitMQ with -broker rabbitmq where
 // BULWARK_RABBITMQ_URL is set. It asserts the ledger's checks, which hold
 // the same promises on every broker, and that the faults the story is
 // about did happen: duplicates answered from the idempotency record,
 // declined cards compensated, the inventory's breaker opened.
 func TestOrderFlowKeepsItsPromises(t *testing.T) {
-	for _, variant := range []string{"sqlite", "postgres", "kafka", "rabbitmq"} {
+	for _, variant := range []string{"sqlite", "postgres", "nats-server", "kafka", "rabbitmq"} {
 		t.Run(variant, func(t *testing.T) {
 			o := Options{Orders: 24, Seed: 42, Phase: 1500 * time.Millisecond, Dir: t.TempDir()}
 			switch variant {
 			case "postgres":
 				o.Postgres = testenv.PostgresDSN(t)
+			case "nats-server":
+				o.NATS = testenv.NATSURL(t)
 			case "kafka":
 				o.Broker = brokerKafka
 			case "rabbitmq":
@@ -63,6 +71,9 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 			if ledger.BreakerOpen == 0 {
 				t.Error("the inventory outage never opened the inventory breaker")
 			}
+			if variant == "nats-server" {
+				checkStreamsDeleted(t, o.NATS, out.String())
+			}
 			t.Logf("%d orders: %d completed, %d compensated (%d declined); %d duplicate sends, %d replays; inventory breaker opened %d times",
 				ledger.Orders, ledger.Completed, ledger.Compensated, ledger.Declined, ledger.Duplicates, ledger.Replayed, ledger.BreakerOpen)
 		})
@@ -80,6 +91,7 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"short phases", func(o *Options) { o.Phase = 999 * time.Millisecond }, "-phase must be at least 1s, got 999ms"},
 		{"no directory", func(o *Options) { o.Dir = "" }, "Options.Dir must name a directory"},
 		{"unknown broker", func(o *Options) { o.Broker = "kinesis" }, `-broker must be nats, kafka or rabbitmq, got "kinesis"`},
+		{"-nats without nats", func(o *Options) { o.Broker, o.NATS = brokerKafka, "nats://127.0.0.1:4222" }, "-nats needs -broker nats"},
 		{"-kafka without kafka", func(o *Options) { o.Kafka = "127.0.0.1:9092" }, "-kafka needs -broker kafka"},
 		{"-rabbitmq without rabbitmq", func(o *Options) { o.Broker, o.RabbitMQ = brokerKafka, defaultRabbitMQ }, "-rabbitmq needs -broker rabbitmq"},
 	} {
@@ -114,5 +126,29 @@ func TestKafkaServerUnreachableIsAnError(t *testing.T) {
 	_, err := run(context.Background(), &strings.Builder{}, o)
 	if err == nil || !strings.Contains(err.Error(), "the Kafka server at [127.0.0.1:1]") {
 		t.Errorf("got %v, want an error naming the Kafka server's address", err)
+	}
+}
+
+// checkStreamsDeleted checks that the streams the story names are gone
+// from the NATS server at url.
+func checkStreamsDeleted(t *testing.T, url, story string) {
+	t.Helper()
+	m := regexp.MustCompile(`streams (\S+) and (\S+) \(deleted at the end\)`).FindStringSubmatch(story)
+	if m == nil {
+		t.Fatal("the story names no streams")
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range m[1:] {
+		if _, err := js.Stream(context.Background(), name); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("stream %s: %v, want it deleted", name, err)
+		}
 	}
 }

@@ -199,15 +199,19 @@ func TestLostAcksAreDeliveredAgain(t *testing.T) {
 	}
 }
 
-// TestDeadLettersAreCountedOnEveryBroker: on each broker, unreadable
+// TestDeadLettersAreCountedOnEveryBroker: on each broker (embedded NATS,
+// the NATS server BULWARK_NATS_URL names, kfake, RabbitMQ), unreadable
 // events are dead-lettered at once and the broker counts exactly those
 // letters (what the ledger reads), and counts each event the relay's
 // publisher sent, a copy published again with the same ID once.
 func TestDeadLettersAreCountedOnEveryBroker(t *testing.T) {
-	for _, kind := range []string{brokerNATS, brokerKafka, brokerRabbitMQ} {
+	for _, kind := range []string{brokerNATS, "nats-server", brokerKafka, brokerRabbitMQ} {
 		t.Run(kind, func(t *testing.T) {
 			o := Options{Broker: kind}
-			if kind == brokerRabbitMQ {
+			switch kind {
+			case "nats-server":
+				o = Options{Broker: brokerNATS, NATS: testenv.NATSURL(t)}
+			case brokerRabbitMQ:
 				o.RabbitMQ = testenv.RabbitMQURL(t)
 			}
 			b, p, told := startTestProcessorOn(t, time.Second, o)
