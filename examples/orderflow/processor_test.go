@@ -24,12 +24,14 @@ import (
 // returns the story told so far.
 func startTestProcessor(t *testing.T, phase time.Duration) (*natsBroker, *processor, func() string) {
 	t.Helper()
-	b, p, told := startTestProcessorOn(t, phase, Options{})
+	b, p, told, _ := startTestProcessorOn(t, phase, Options{})
 	return b.(*natsBroker), p, told
 }
 
-// startTestProcessorOn is startTestProcessor on the broker o names.
-func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker, *processor, func() string) {
+// startTestProcessorOn is startTestProcessor on the broker o names. It
+// also returns a function that starts another processor on the same
+// broker and database, as a restart would, counting into count.
+func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker, *processor, func() string, func(count *counters) *processor) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the cleanups below
@@ -56,11 +58,19 @@ func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker,
 	if err != nil {
 		t.Fatal(err)
 	}
+	again := func(count *counters) *processor {
+		t.Helper()
+		p, err := startProcessor(ctx, st, db, b, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, count)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	return b, p, func() string {
 		story.mu.Lock()
 		defer story.mu.Unlock()
 		return out.String()
-	}
+	}, again
 }
 
 // TestProcessorDeadLettersUnreadableEvents: an event no delivery can make
@@ -214,7 +224,7 @@ func TestDeadLettersAreCountedOnEveryBroker(t *testing.T) {
 			case brokerRabbitMQ:
 				o.RabbitMQ = testenv.RabbitMQURL(t)
 			}
-			b, p, told := startTestProcessorOn(t, time.Second, o)
+			b, p, told, _ := startTestProcessorOn(t, time.Second, o)
 			defer p.close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -252,6 +262,66 @@ func TestDeadLettersAreCountedOnEveryBroker(t *testing.T) {
 			}
 			if sagas, err := p.orch.List(ctx, saga.ListQuery{}); err != nil || len(sagas) != 0 {
 				t.Errorf("%d sagas (%v), want none", len(sagas), err)
+			}
+		})
+	}
+}
+
+// TestRestartedProcessorGetsUnfinishedMessages: on Kafka and RabbitMQ (the
+// NATS consumer's state is checked by TestProcessorCloseLeavesSagasToResume),
+// a processor closed while a saga waits for a service that is down leaves
+// the saga unfinished and its message unacknowledged, and a processor started
+// in its place on the same broker is delivered the message again: nothing
+// is lost across a restart.
+func TestRestartedProcessorGetsUnfinishedMessages(t *testing.T) {
+	for _, kind := range []string{brokerKafka, brokerRabbitMQ} {
+		t.Run(kind, func(t *testing.T) {
+			o := Options{Broker: kind}
+			if kind == brokerRabbitMQ {
+				o.RabbitMQ = testenv.RabbitMQURL(t)
+			}
+			b, p, told, again := startTestProcessorOn(t, 2*time.Second, o)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			pub, err := b.publisher()
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := json.Marshal(orderEvent{OrderID: "order-0001", Client: "web", orderRequest: orderRequest{SKU: "tea", Qty: 1, Cents: 500, Card: "4242"}})
+			if err := pub.Publish(ctx, outbox.NewMessage("orders.created", "order-0001", payload)); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if snaps, err := p.orch.List(ctx, saga.ListQuery{}); err != nil {
+					t.Fatal(err)
+				} else if len(snaps) == 1 {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatal("the saga did not start")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond) // a few failed reservations
+			p.close()
+			// The reservation's retries run on to their end (4 phases)
+			// before Close has the saga stop: it may be compensating
+			// by then, but not finished.
+			if snap, err := p.orch.Get(ctx, "order-0001"); err != nil || snap.Status.Terminal() {
+				t.Fatalf("saga %+v (%v), want it unfinished, for another instance to resume", snap, err)
+			}
+
+			count := &counters{}
+			p2 := again(count)
+			defer p2.close()
+			for count.delivered.Load() == 0 {
+				if ctx.Err() != nil {
+					t.Fatalf("the restarted processor was not delivered the unfinished message; the story:\n%s", told())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n, err := b.deadLetters(ctx); err != nil || n != 0 {
+				t.Errorf("%d dead letters (%v), want none", n, err)
 			}
 		})
 	}
