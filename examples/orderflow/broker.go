@@ -3,97 +3,96 @@ package main
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"fmt"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
-	"github.com/bulwark-go/bulwark/adapters/nats/natsoutbox"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/outbox"
 	"github.com/bulwark-go/bulwark/retry"
-	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// broker is NATS JetStream, embedded in this process: a real server on a
-// loopback port, storing in a temporary directory.
-type broker struct {
-	server *natsserver.Server
-	conn   *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
+// broker is what the flow needs of a message broker: the relay publishes
+// the order service's events through it, the processor consumes them from
+// it and dead-letters what it gives up on to it, and the audit counts the
+// events it holds and its dead letters. Three implement it: NATS JetStream
+// (natsbroker.go, embedded by default), Kafka (kafkabroker.go, an
+// in-process kfake cluster by default) and RabbitMQ (rabbitbroker.go, a
+// real server).
+type broker interface {
+	// describe says which broker this is and where, for the story.
+	describe() string
+	// name is the broker's short name in the story's lines.
+	name() string
+	// copies says what becomes of an event the relay publishes twice.
+	copies() string
+	// publisher returns the relay's outbox.Publisher of orders.created.
+	publisher() (outbox.Publisher, error)
+	// source returns a new Source of orders.created for the processor's
+	// Consumer; it resumes where the processor's last Source stopped.
+	source() (consume.Source, error)
+	// deadLetterSink is where the processor's Consumer puts the messages
+	// it gives up on.
+	deadLetterSink() retry.DeadLetterSink[consume.Message]
+	// deadLetters counts the letters in deadLetterSink's store.
+	deadLetters(ctx context.Context) (int, error)
+	// messages counts the distinct events (by message ID) the broker
+	// took on orders.created.
+	messages(ctx context.Context) (int, error)
+	// close stops the broker, or disconnects from it, and removes what
+	// the run made there.
+	close()
 }
 
-// duplicateWindow is how long the ORDERS stream remembers message IDs: a
-// message published again within it (same Nats-Msg-Id) is acknowledged
-// and dropped.
-const duplicateWindow = 5 * time.Minute
+// Brokers the -broker flag takes.
+const (
+	brokerNATS     = "nats"
+	brokerKafka    = "kafka"
+	brokerRabbitMQ = "rabbitmq"
+)
 
-// deadStream is the stream that keeps the messages the order processor
-// gave up on (natsconsume.DeadLetters), to list, replay or discard.
-const deadStream = "DEAD"
+// defaultRabbitMQ is the RabbitMQ -rabbitmq names by default.
+const defaultRabbitMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
-func startBroker(ctx context.Context, dir string) (*broker, error) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,
-		StoreDir: filepath.Join(dir, "jetstream"), NoLog: true, NoSigs: true})
+// startBroker starts (or connects to) the broker o names.
+func startBroker(ctx context.Context, o Options) (broker, error) {
+	switch o.Broker {
+	case "", brokerNATS:
+		return asBroker(startNATS(ctx, o.Dir, o.NATS))
+	case brokerKafka:
+		return asBroker(startKafka(ctx, o.Kafka))
+	case brokerRabbitMQ:
+		url := o.RabbitMQ
+		if url == "" {
+			url = defaultRabbitMQ
+		}
+		return asBroker(startRabbitMQ(ctx, url))
+	}
+	return nil, fmt.Errorf("-broker must be nats, kafka or rabbitmq, got %q", o.Broker)
+}
+
+// asBroker returns b as a broker, and a nil broker (not a nil pointer in
+// a non-nil interface) with an error.
+func asBroker[B broker](b B, err error) (broker, error) {
 	if err != nil {
-		return nil, err
-	}
-	go ns.Start()
-	b := &broker{server: ns}
-	if !ns.ReadyForConnections(10 * time.Second) {
-		b.close()
-		return nil, errors.New("the embedded nats-server did not start within 10s")
-	}
-	if b.conn, err = nats.Connect(ns.ClientURL()); err != nil {
-		b.close()
-		return nil, err
-	}
-	if b.js, err = jetstream.New(b.conn); err == nil {
-		b.stream, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Duplicates: duplicateWindow})
-	}
-	if err == nil {
-		_, err = b.js.CreateStream(ctx, jetstream.StreamConfig{Name: deadStream, Subjects: []string{"dead.>"}})
-	}
-	if err != nil {
-		b.close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func (b *broker) url() string { return b.server.ClientURL() }
-
-// messages returns how many messages the stream holds.
-func (b *broker) messages(ctx context.Context) (int, error) {
-	info, err := b.stream.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return int(info.State.Msgs), nil
-}
-
-func (b *broker) close() {
-	if b.conn != nil {
-		b.conn.Close()
-	}
-	b.server.Shutdown()
-	b.server.WaitForShutdown()
-}
-
 // startRelay starts the outbox relay that moves the order service's
-// committed events to JetStream, and returns it with the Group running it.
-func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count *counters) (*outbox.Relay, *bulwark.Group, error) {
-	pub, err := natsoutbox.New(b.js, natsoutbox.Config{})
+// committed events to the broker, and returns it with the Group running it.
+func startRelay(store outbox.Store, b broker, seed uint64, story *story, count *counters) (*outbox.Relay, *bulwark.Group, error) {
+	pub, err := b.publisher()
 	if err != nil {
 		return nil, nil, err
 	}
 	// Chaos at the relay: now and then it publishes a message twice, as a
 	// relay does when it dies after publishing and before recording it,
-	// and publishes the message again once restarted. natsoutbox sends the
-	// message's ID as Nats-Msg-Id, and the stream drops the copy.
+	// and publishes the message again once restarted. The copy has the
+	// message's ID: JetStream drops it (Nats-Msg-Id), Kafka and RabbitMQ
+	// keep it and the processor's inbox skips it.
 	twice, err := chaos.New(chaos.Config{Seed: seed, Faults: chaos.Faults{ErrorRate: 0.08}})
 	if err != nil {
 		return nil, nil, err
@@ -104,7 +103,7 @@ func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count 
 		}
 		if twice.Do(ctx, func(context.Context) error { return nil }) != nil {
 			count.republished.Add(1)
-			story.say("relay: published %s's %s event a second time, as a relay restarted after a crash would; JetStream drops the copy", m.Key, m.Topic)
+			story.say("relay: published %s's %s event a second time, as a relay restarted after a crash would; %s", m.Key, m.Topic, b.copies())
 			return pub.Publish(ctx, m)
 		}
 		return nil
@@ -133,8 +132,8 @@ func startRelay(store outbox.Store, b *broker, seed uint64, story *story, count 
 
 // loseAcks wraps the order processor's Source in chaos: it counts the
 // deliveries, and loses some acks. A lost ack fails (the Consumer lets the
-// message go, event Dropped) and is a Nak, which has JetStream deliver the
-// message again at once, as it would after AckWait.
+// message go, event Dropped) and is a Release, which has the broker deliver
+// the message again at once, as it would after its ack deadline.
 func loseAcks(src consume.Source, seed uint64, count *counters) (consume.Source, error) {
 	lose, err := chaos.New(chaos.Config{Seed: seed, Faults: chaos.Faults{ErrorRate: 0.08}})
 	return lossySource{src, lose, count}, err

@@ -20,6 +20,10 @@ type Options struct {
 	Phase    time.Duration // how long each of the four phases lasts
 	Dir      string        // where the SQLite files and JetStream's storage go
 	Postgres string        // a PostgreSQL DSN: the services' databases there instead of SQLite
+	Broker   string        // nats (or ""), kafka or rabbitmq
+	NATS     string        // with Broker nats: a NATS server's URL instead of an embedded server
+	Kafka    string        // with Broker kafka: a Kafka-protocol server's address instead of an in-process kfake cluster
+	RabbitMQ string        // with Broker rabbitmq: the server's AMQP URL ("" is defaultRabbitMQ)
 }
 
 func (o Options) validate() error {
@@ -30,6 +34,14 @@ func (o Options) validate() error {
 		return fmt.Errorf("-phase must be at least 1s, got %v", o.Phase)
 	case o.Dir == "":
 		return errors.New("Options.Dir must name a directory")
+	case o.Broker != "" && o.Broker != brokerNATS && o.Broker != brokerKafka && o.Broker != brokerRabbitMQ:
+		return fmt.Errorf("-broker must be nats, kafka or rabbitmq, got %q", o.Broker)
+	case o.NATS != "" && o.Broker != "" && o.Broker != brokerNATS:
+		return errors.New("-nats needs -broker nats")
+	case o.Kafka != "" && o.Broker != brokerKafka:
+		return errors.New("-kafka needs -broker kafka")
+	case o.RabbitMQ != "" && o.Broker != brokerRabbitMQ:
+		return errors.New("-rabbitmq needs -broker rabbitmq")
 	}
 	return nil
 }
@@ -38,7 +50,7 @@ func (o Options) validate() error {
 // can stop it, last started first.
 type flow struct {
 	storage       storage
-	broker        *broker
+	broker        broker
 	payments      *paymentService
 	inventory     *inventoryService
 	notifications *notificationService
@@ -72,8 +84,8 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 		return Ledger{}, err
 	}
 	story.plain("bulwark's order flow: %d orders, phases of %v, seed %d (-seed %d repeats the shop's orders and the chaos dice)\n", o.Orders, o.Phase, o.Seed, o.Seed)
-	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ JetStream ──▶ processor ──saga──▶ inventory, payments, notifications\n")
-	story.plain("  databases: %s; broker: embedded NATS JetStream at %s\n", fl.storage.describe(), fl.broker.url())
+	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
+	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
 
 	prev, err := fl.play(ctx, o, story, count)
 	if err != nil {
@@ -160,9 +172,10 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 		fl.storage = &sqliteStorage{dir: o.Dir}
 	}
 	var err error
-	if fl.broker, err = startBroker(ctx, o.Dir); err != nil {
+	if fl.broker, err = startBroker(ctx, o); err != nil {
 		return err
 	}
+	story.copies = fl.broker.copies()
 	dbs := map[string]*database{}
 	for _, name := range []string{"orders", "payments", "inventory", "notifications", "processor"} {
 		if dbs[name], err = fl.storage.open(ctx, name); err != nil {

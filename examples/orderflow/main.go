@@ -6,6 +6,8 @@
 //	go run ./examples/orderflow
 //	go run ./examples/orderflow -orders 100 -seed 7 -phase 3s
 //	go run ./examples/orderflow -postgres postgres://postgres@127.0.0.1:5432/test
+//	go run ./examples/orderflow -broker kafka
+//	go run ./examples/orderflow -broker rabbitmq -rabbitmq amqp://guest:guest@127.0.0.1:5672/
 //
 // # The flow
 //
@@ -13,7 +15,15 @@
 //
 // The services talk over real HTTP on the loopback interface and over an
 // embedded NATS JetStream; each keeps its data in a database of its own
-// (an SQLite file, or a PostgreSQL schema with -postgres).
+// (an SQLite file, or a PostgreSQL schema with -postgres). -nats URL
+// uses a running NATS server instead (natsbroker.go). -broker kafka
+// puts Kafka in JetStream's place (an in-process kfake cluster, or the
+// server -kafka names: kafkaoutbox, kafkaconsume and its dead-letter
+// topic), and -broker rabbitmq a running RabbitMQ (-rabbitmq URL; there is
+// no embedded one: rabbitoutbox, rabbitconsume and rabbitdlq), each in
+// topics or queues of the run's own (kafkabroker.go, rabbitbroker.go).
+// JetStream drops a copy the relay publishes again; Kafka and RabbitMQ
+// keep it, and the processor's inbox skips it.
 //
 //   - The shop client (shop.go) sends orders to the order service, each
 //     with an Idempotency-Key, and retries through timeouts, 409s, 429s and
@@ -73,6 +83,10 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", 0, "seed of the chaos and of the shop's choices (0: a random one, printed)")
 	flag.DurationVar(&o.Phase, "phase", 6*time.Second, "how long each of the four phases lasts")
 	flag.StringVar(&o.Postgres, "postgres", "", "keep the services' databases on this PostgreSQL server (a schema each, dropped at the end) instead of SQLite files")
+	flag.StringVar(&o.Broker, "broker", brokerNATS, "the broker: nats (an embedded NATS JetStream server), kafka (an in-process kfake cluster, or the server -kafka names) or rabbitmq (a real RabbitMQ, see -rabbitmq)")
+	flag.StringVar(&o.NATS, "nats", "", "with -broker nats: the URL of a NATS server with JetStream to use instead of the embedded one; the run's streams are created there and deleted at the end")
+	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
+	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "bulwark-orderflow-")

@@ -2,25 +2,41 @@ package main
 
 import (
 	"context"
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulwark-go/bulwark/internal/testenv"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 )
 
 // TestOrderFlowKeepsItsPromises runs the whole flow, shortened (24 orders,
-// phases of 1.5s), on SQLite and, where BULWARK_POSTGRES_DSN is set, on
-// PostgreSQL, and asserts the ledger's checks and that the faults the
-// story is about did happen: duplicates answered from the idempotency
-// record, declined cards compensated, the inventory's breaker opened.
+// phases of 1.5s): on SQLite and embedded NATS (the default run); on
+// PostgreSQL where BULWARK_POSTGRES_DSN is set; on the NATS server
+// BULWARK_NATS_URL names (-nats), whose streams the run must delete; on an
+// in-process Kafka
+// (kfake) with -broker kafka; and on RabbitMQ with -broker rabbitmq where
+// BULWARK_RABBITMQ_URL is set. It asserts the ledger's checks, which hold
+// the same promises on every broker, and that the faults the story is
+// about did happen: duplicates answered from the idempotency record,
+// declined cards compensated, the inventory's breaker opened.
 func TestOrderFlowKeepsItsPromises(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
+	for _, variant := range []string{"sqlite", "postgres", "nats-server", "kafka", "rabbitmq"} {
+		t.Run(variant, func(t *testing.T) {
 			o := Options{Orders: 24, Seed: 42, Phase: 1500 * time.Millisecond, Dir: t.TempDir()}
-			if backend == "postgres" {
+			switch variant {
+			case "postgres":
 				o.Postgres = testenv.PostgresDSN(t)
+			case "nats-server":
+				o.NATS = testenv.NATSURL(t)
+			case "kafka":
+				o.Broker = brokerKafka
+			case "rabbitmq":
+				o.Broker, o.RabbitMQ = brokerRabbitMQ, testenv.RabbitMQURL(t)
 			}
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -55,6 +71,9 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 			if ledger.BreakerOpen == 0 {
 				t.Error("the inventory outage never opened the inventory breaker")
 			}
+			if variant == "nats-server" {
+				checkStreamsDeleted(t, o.NATS, out.String())
+			}
 			t.Logf("%d orders: %d completed, %d compensated (%d declined); %d duplicate sends, %d replays; inventory breaker opened %d times",
 				ledger.Orders, ledger.Completed, ledger.Compensated, ledger.Declined, ledger.Duplicates, ledger.Replayed, ledger.BreakerOpen)
 		})
@@ -71,6 +90,10 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"too few orders", func(o *Options) { o.Orders = 3 }, "-orders must be at least 4, got 3"},
 		{"short phases", func(o *Options) { o.Phase = 999 * time.Millisecond }, "-phase must be at least 1s, got 999ms"},
 		{"no directory", func(o *Options) { o.Dir = "" }, "Options.Dir must name a directory"},
+		{"unknown broker", func(o *Options) { o.Broker = "kinesis" }, `-broker must be nats, kafka or rabbitmq, got "kinesis"`},
+		{"-nats without nats", func(o *Options) { o.Broker, o.NATS = brokerKafka, "nats://127.0.0.1:4222" }, "-nats needs -broker nats"},
+		{"-kafka without kafka", func(o *Options) { o.Kafka = "127.0.0.1:9092" }, "-kafka needs -broker kafka"},
+		{"-rabbitmq without rabbitmq", func(o *Options) { o.Broker, o.RabbitMQ = brokerKafka, defaultRabbitMQ }, "-rabbitmq needs -broker rabbitmq"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good
@@ -80,5 +103,52 @@ func TestOptionsAreValidated(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRabbitMQUnreachableIsAClearError: -broker rabbitmq with no RabbitMQ
+// at the URL fails at once, saying there is no embedded one.
+func TestRabbitMQUnreachableIsAClearError(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	o := Options{Orders: 4, Phase: time.Second, Dir: t.TempDir(), Broker: brokerRabbitMQ, RabbitMQ: "amqp://guest:secret@127.0.0.1:1/"}
+	_, err := run(context.Background(), &strings.Builder{}, o)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach RabbitMQ at amqp://guest:xxxxx@127.0.0.1:1/") ||
+		!strings.Contains(err.Error(), "there is no embedded one") {
+		t.Errorf("got %v, want an error naming the URL (without its password) and saying there is no embedded RabbitMQ", err)
+	}
+}
+
+// TestKafkaServerUnreachableIsAnError: -kafka naming no server fails,
+// naming the address.
+func TestKafkaServerUnreachableIsAnError(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	o := Options{Orders: 4, Phase: time.Second, Dir: t.TempDir(), Broker: brokerKafka, Kafka: "127.0.0.1:1"}
+	_, err := run(context.Background(), &strings.Builder{}, o)
+	if err == nil || !strings.Contains(err.Error(), "the Kafka server at [127.0.0.1:1]") {
+		t.Errorf("got %v, want an error naming the Kafka server's address", err)
+	}
+}
+
+// checkStreamsDeleted checks that the streams the story names are gone
+// from the NATS server at url.
+func checkStreamsDeleted(t *testing.T, url, story string) {
+	t.Helper()
+	m := regexp.MustCompile(`streams (\S+) and (\S+) \(deleted at the end\)`).FindStringSubmatch(story)
+	if m == nil {
+		t.Fatal("the story names no streams")
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range m[1:] {
+		if _, err := js.Stream(context.Background(), name); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("stream %s: %v, want it deleted", name, err)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark"
-	"github.com/bulwark-go/bulwark/adapters/nats/natsconsume"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/idempotency"
@@ -18,11 +17,11 @@ import (
 )
 
 // processor is the order processor: a consume.Consumer takes orders.created
-// in from JetStream and runs the order saga for each order.
+// in from the broker and runs the order saga for each order.
 type processor struct {
 	orch        *saga.Orchestrator[Order]
 	inbox       *idempotency.Inbox
-	deadLetters *natsconsume.DeadLetters
+	broker      broker
 	consumer    *consume.Consumer
 	services    *bulwark.Group // the consumer's and the orchestrator's Run
 	downstreams []*downstream
@@ -35,8 +34,8 @@ type serviceURLs struct {
 	inventory, payments, notifications string
 }
 
-func startProcessor(ctx context.Context, st storage, db *database, b *broker, urls serviceURLs, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
-	p := &processor{story: story, count: count}
+func startProcessor(ctx context.Context, st storage, db *database, b broker, urls serviceURLs, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
+	p := &processor{story: story, count: count, broker: b}
 	ok := false
 	defer func() {
 		if !ok {
@@ -89,7 +88,7 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 	if err != nil {
 		return nil, err
 	}
-	// The idempotent inbox. JetStream delivers at least once (again after
+	// The idempotent inbox. The broker delivers at least once (again after
 	// a lost ack, a restart, an AckWait run out); the inbox runs the saga
 	// once per message ID and answers every later delivery "processed".
 	//
@@ -123,20 +122,19 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 		return nil, err
 	}
 
-	// The consumer: natsconsume pulls orders.created from a durable
-	// JetStream consumer; consume.Consumer runs handle on each message, up
-	// to 64 sagas side by side, acks it once handle returned nil, extends
-	// its AckWait meanwhile, retries it (in place, then redelivered later)
-	// when handle fails, and dead-letters it to the DEAD stream after its
-	// 10th delivery, or at once when no delivery can fix it.
-	if p.deadLetters, err = natsconsume.NewDeadLetters(b.js, natsconsume.DeadLetterConfig{Stream: deadStream, Subject: "dead.order-processor"}); err != nil {
-		return nil, err
-	}
-	src, err := natsconsume.New(b.js, natsconsume.Config{Stream: "ORDERS", Durable: "order-processor", FilterSubjects: []string{"orders.created"}})
+	// The consumer: the broker's Source (natsconsume's durable JetStream
+	// consumer, kafkaconsume's consumer group, rabbitconsume's queue)
+	// hands it orders.created; consume.Consumer runs handle on each
+	// message, up to 64 sagas side by side, acks it once handle returned
+	// nil, extends its ack deadline meanwhile where the broker has one,
+	// retries it (in place, then redelivered later) when handle fails,
+	// and dead-letters it to the broker's dead letters after its 10th
+	// delivery, or at once when no delivery can fix it.
+	src, err := b.source()
 	if err != nil {
 		return nil, err
 	}
-	// Chaos between the processor and JetStream: some acks are lost.
+	// Chaos between the processor and the broker: some acks are lost.
 	lossy, err := loseAcks(src, seed, count)
 	if err != nil {
 		return nil, err
@@ -145,7 +143,7 @@ func startProcessor(ctx context.Context, st storage, db *database, b *broker, ur
 		Name:        "order-processor",
 		Observer:    bulwark.ObserverFunc(p.observe),
 		Concurrency: 64,
-		DeadLetters: p.deadLetters,
+		DeadLetters: b.deadLetterSink(),
 	})
 	if err != nil {
 		return nil, err
@@ -185,12 +183,12 @@ func (p *processor) observe(_ context.Context, e bulwark.Event) {
 	switch e := e.(type) {
 	case consume.Dropped:
 		if errors.Is(e.Err, chaos.ErrInjected) {
-			p.story.say("processor: the ack for %s's %s was lost; JetStream will deliver it again", e.Key, e.Topic)
+			p.story.say("processor: the ack for %s's %s was lost; %s will deliver it again", e.Key, e.Topic, p.broker.name())
 		} else {
-			p.story.say("processor: settling %s's %s failed (%v); JetStream will deliver it again", e.Key, e.Topic, e.Err)
+			p.story.say("processor: settling %s's %s failed (%v); %s will deliver it again", e.Key, e.Topic, e.Err, p.broker.name())
 		}
 	case consume.DeadLettered:
-		p.story.say("processor: gave up on message %s on %s after %d runs (%v): it waits in the %s stream", e.ID, e.Topic, e.Runs, e.Err, deadStream)
+		p.story.say("processor: gave up on message %s on %s after %d runs (%v): it waits in %s's dead letters", e.ID, e.Topic, e.Runs, e.Err, p.broker.name())
 	}
 }
 
@@ -220,7 +218,7 @@ func (p *processor) finished(ev saga.Finished) {
 
 // close stops consuming and the orchestrator: the step invocations in
 // flight finish and are written (those still running after 10s are cut
-// short), and the sagas' messages go back to JetStream unacknowledged, for
+// short), and the sagas' messages go back to the broker unacknowledged, for
 // Run here or in another instance to resume.
 func (p *processor) close() {
 	if p.services != nil {

@@ -13,9 +13,10 @@ import (
 // flow started. Every part of the flow writes to it from goroutines of its
 // own, so it serialises the lines.
 type story struct {
-	mu    sync.Mutex
-	out   io.Writer
-	start time.Time
+	mu     sync.Mutex
+	out    io.Writer
+	start  time.Time
+	copies string // what becomes of an event published twice (broker.copies)
 }
 
 func newStory(out io.Writer) *story { return &story{out: out, start: time.Now()} }
@@ -128,8 +129,8 @@ func (s *story) summary(prev, now snapshot) {
 	}
 	s.plain("          shop:      %d orders accepted from %d requests; client retries: %d timed out, %d busy key (409), %d rate-limited (429), %d failed; %d answers replayed from the idempotency record\n",
 		d("accepted"), d("sent"), d("timeout"), d("busy"), d("429"), d("5xx"), d("replayed"))
-	s.plain("          broker:    %d events published (%d of them twice; JetStream dropped the copies); %d deliveries to the processor, %d of them redeliveries the inbox skipped\n",
-		d("published"), d("republished"), d("delivered"), d("redelivery"))
+	s.plain("          broker:    %d events published (%d of them twice; %s); %d deliveries to the processor, %d of them redeliveries the inbox skipped\n",
+		d("published"), d("republished"), s.copies, d("delivered"), d("redelivery"))
 	s.plain("          processor: %d sagas completed, %d compensated; retried attempts: %s; refused at once by a breaker or bulkhead: %s; %d hedged notifications; %d shed by inventory\n",
 		d("completed"), d("compensated"), perService("retry "), perService("rejected "), d("hedged"), d("shed"))
 }
