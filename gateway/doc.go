@@ -62,6 +62,36 @@
 // in Config.RateLimitStore (Redis, say) shared by every gateway process;
 // a reload keeps the windows of limits that did not change.
 //
+// # Composed and strangled routes
+//
+// A route with compose (a compose.Config) answers by calling several
+// upstreams and merging their JSON: each part names an upstream of the
+// document, its path may use the request's path values ({id}) and earlier
+// parts' fields ({order.customer_id}), and a part that fails is omitted,
+// replaced by a fallback or fails the request, a partial answer being
+// marked (X-Partial and "_partial"). Each upstream of a composed route has
+// its own chain of the route's policies, so one failing upstream opens its
+// own breaker only.
+//
+// A route with strangler moves its requests from its upstream (the legacy
+// side) to strangler.new by weight, sticky per client (its IP, a header, a
+// cookie or its token's subject), by header or claim overrides, or copies
+// safe requests to the new side in shadow mode and counts where the two
+// answers differ. Both sides run through the route's policies; a reload with
+// a new weight moves the clients whose hash falls under it and no other.
+//
+//	routes:
+//	  - match: "GET /order-details/{id}"
+//	    compose:
+//	      deadline: 2s
+//	      parts:
+//	        - {key: order, upstream: orders, path: "/orders/{id}"}
+//	        - {key: customer, upstream: customers, path: "/customers/{order.customer_id}"}
+//	        - {key: shipping, upstream: shipping, path: "/shipments/{id}", on_error: omit}
+//	  - match: /history/
+//	    upstream: monolith
+//	    strangler: {new: orders, weight: 30, sticky_by: subject}
+//
 // # Requests
 //
 // A request is matched by the route table's http.ServeMux, checked against
@@ -130,5 +160,6 @@
 // change to its code.
 //
 // Packages: upstream (pools of endpoints), jwtauth and clientlimit (the
-// middleware behind auth and limits), dnsdiscovery (a DNS resolver).
+// middleware behind auth and limits), compose and strangler (the handlers
+// behind composed and strangled routes), dnsdiscovery (a DNS resolver).
 package gateway

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bulwark-go/bulwark/gateway/compose"
+	"github.com/bulwark-go/bulwark/gateway/strangler"
 	"io"
 
 	"sigs.k8s.io/yaml"
@@ -100,8 +102,9 @@ type Route struct {
 	// other gets 405 Method Not Allowed with an Allow header. A pattern
 	// with a method and Methods together are refused.
 	Methods []string `json:"methods,omitempty"`
-	// Upstream names the upstream (a key of Document.Upstreams).
-	Upstream string `json:"upstream"`
+	// Upstream names the upstream (a key of Document.Upstreams); with
+	// Strangler, the legacy side. Required unless the route has Compose.
+	Upstream string `json:"upstream,omitempty"`
 	// StripPrefix is removed from the start of the path before the request
 	// is sent on; the pattern's path must begin with it.
 	StripPrefix string `json:"strip_prefix,omitempty"`
@@ -134,6 +137,27 @@ type Route struct {
 	// Limits, when set, holds each client to per-client rate limits; they
 	// run after Auth and before the route's policies.
 	Limits *Limits `json:"limits,omitempty"`
+	// Compose, when set, answers the route by calling several upstreams
+	// (each part names one of Document.Upstreams) and merging their JSON
+	// answers (see package compose); the route then has no Upstream, and
+	// each part's calls run through the route's policies, a chain per
+	// upstream.
+	Compose *compose.Config `json:"compose,omitempty"`
+	// Strangler, when set, moves the route from its Upstream (the legacy
+	// side) to Strangler.New by weight, override or shadowing (see package
+	// strangler); a reload with another weight applies it to the requests
+	// that come after.
+	Strangler *StranglerRoute `json:"strangler,omitempty"`
+}
+
+// StranglerRoute is a route's strangler-fig split: the new side's upstream
+// and the strangler's settings (mode, weight, stickiness, overrides,
+// shadow), at the same level of the document.
+type StranglerRoute struct {
+	// New names the upstream that takes the route over; required, and not
+	// the route's Upstream.
+	New string `json:"new"`
+	strangler.Config
 }
 
 // Policies are a route's declarative policies. They run, outermost first:

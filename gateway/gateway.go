@@ -241,6 +241,7 @@ func (g *Gateway) reload(doc *Document) error {
 	}
 	old.retire()
 	g.closeAfter(old, gone)
+	g.closeRoutersAfter(old)
 	g.logger.LogAttrs(context.Background(), slog.LevelInfo, "gateway: routes reloaded", slog.String("gateway", g.name), slog.Int("routes", t.routes), slog.Int("upstreams", len(t.pools)))
 	if g.cfg.Observer != nil {
 		g.cfg.Observer.Observe(context.Background(), Reloaded{Name: g.name, Routes: t.routes, Upstreams: len(t.pools)})
@@ -290,6 +291,30 @@ func (g *Gateway) closeAfter(t *table, pools []*pool) {
 			if err := p.p.Close(context.Background()); err != nil {
 				g.errorLog.Error("gateway: closing a pool", "upstream", p.name, "error", err)
 			}
+		}
+	}()
+}
+
+// closeRoutersAfter closes t's strangler routers once t is drained (or the
+// gateway closes), letting their shadow copies in flight finish. Called
+// with g.mu held.
+func (g *Gateway) closeRoutersAfter(t *table) {
+	if len(t.routers) == 0 {
+		return
+	}
+	g.work.Add(1)
+	go func() {
+		defer g.work.Done()
+		select {
+		case <-t.drained:
+		case <-g.stopped:
+		}
+		for _, r := range t.routers {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := r.Close(ctx); err != nil {
+				g.errorLog.Error("gateway: closing a strangler route", "error", err)
+			}
+			cancel()
 		}
 	}()
 }
@@ -389,7 +414,13 @@ func (g *Gateway) Close(ctx context.Context) error {
 	running := g.running
 	pools := g.table.Load().pools
 	verifier := g.table.Load().verifier
+	routers := g.table.Load().routers
 	g.mu.Unlock()
+	for _, r := range routers {
+		if err := r.Close(ctx); err != nil {
+			return fmt.Errorf("gateway: Close: %w", err)
+		}
+	}
 	if verifier != nil {
 		if err := verifier.Close(ctx); err != nil {
 			return fmt.Errorf("gateway: Close: %w", err)

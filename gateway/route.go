@@ -25,20 +25,12 @@ type route struct {
 	preserveHost bool
 	maxBody      int64
 	maxHeader    int
-	proxy        *httputil.ReverseProxy
-	handler      http.Handler // auth and limits in front of forward
+	proxy        *httputil.ReverseProxy // nil on compose and strangler routes
+	target       http.Handler           // what forward hands a checked request to
+	handler      http.Handler           // auth and limits in front of forward
 }
 
 func (g *Gateway) newRoute(path string, r Route, t, old *table) (*route, error) {
-	p := t.pools[r.Upstream]
-	policy, err := g.routePolicy(path, r)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := bulwarkhttp.NewTransport(policy, bulwarkhttp.TransportConfig{Base: p.p, Clock: g.cfg.Clock})
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %s: %w", path, err)
-	}
 	rt := &route{
 		g:            g,
 		name:         r.routeName(),
@@ -57,16 +49,53 @@ func (g *Gateway) newRoute(path string, r Route, t, old *table) (*route, error) 
 	if rt.maxHeader == 0 {
 		rt.maxHeader = defaultMaxHeaderBytes
 	}
-	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:      rt.rewriteRequest,
-		Transport:    tr,
-		ErrorHandler: g.proxyError,
-		ErrorLog:     slog.NewLogLogger(g.errorLog.Handler(), slog.LevelWarn),
+	var err error
+	switch {
+	case r.Compose != nil:
+		rt.target, err = g.composeTarget(path, r, t)
+	case r.Strangler != nil:
+		rt.target, err = g.stranglerTarget(path, r, t, rt)
+	default:
+		if rt.proxy, err = g.newProxy(path, r, rt, t); err == nil {
+			rt.target = proxyTarget(rt.proxy)
+		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	if rt.handler, err = g.guard(path, r, http.HandlerFunc(rt.forward), t, old); err != nil {
 		return nil, err
 	}
 	return rt, nil
+}
+
+// newProxy makes the reverse proxy that sends a route's requests to the
+// upstream side.upstream names, through the route's policy chain around its
+// pool.
+func (g *Gateway) newProxy(path string, r Route, side *route, t *table) (*httputil.ReverseProxy, error) {
+	p := t.pools[side.upstream]
+	policy, err := g.routePolicy(path, r)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := bulwarkhttp.NewTransport(policy, bulwarkhttp.TransportConfig{Base: p.p, Clock: g.cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %s: %w", path, err)
+	}
+	return &httputil.ReverseProxy{
+		Rewrite:      side.rewriteRequest,
+		Transport:    tr,
+		ErrorHandler: g.proxyError,
+		ErrorLog:     slog.NewLogLogger(g.errorLog.Handler(), slog.LevelWarn),
+	}, nil
+}
+
+// proxyTarget sends each request through proxy as one upstream call, whose
+// retries go to endpoints its earlier attempts did not.
+func proxyTarget(proxy *httputil.ReverseProxy) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy.ServeHTTP(w, r.WithContext(upstream.NewCall(r.Context())))
+	})
 }
 
 // ServeHTTP runs the route's auth and limits, then forward.
@@ -93,8 +122,7 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 	}
-	// One call: its retries go to endpoints its earlier attempts did not.
-	rt.proxy.ServeHTTP(w, r.WithContext(upstream.NewCall(r.Context())))
+	rt.target.ServeHTTP(w, r)
 }
 
 // headerSize is the size of r's header fields as they were sent: names,

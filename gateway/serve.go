@@ -105,7 +105,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, info *
 		return
 	}
 	info.route, info.upstream = rt.name, rt.upstream
-	rt.ServeHTTP(w, r)
+	// Through the mux, which finds rt again and sets the request's path
+	// values ({id}) and Pattern, as Handler does not: a compose part's path
+	// and the route's own handlers read them.
+	t.mux.ServeHTTP(w, r)
 }
 
 // unrouted answers a request no route matched, as ServeMux's handler h

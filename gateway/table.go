@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/bulwark-go/bulwark/gateway/jwtauth"
+	"github.com/bulwark-go/bulwark/gateway/strangler"
 	"github.com/bulwark-go/bulwark/ratelimit"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ type table struct {
 	verifier  *jwtauth.Verifier           // of the jwt section; nil without one
 	jwtKey    string                      // the jwt section verifier was made from
 	keyed     map[string]*ratelimit.Keyed // the routes' limit windows, by route, window and rule
+	routers   []*strangler.Router         // the strangler routes', closed when the table retires
 	refs      atomic.Int64
 	retired   atomic.Bool
 	drainOnce sync.Once

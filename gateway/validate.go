@@ -179,10 +179,30 @@ func validateRoute(p *problems, path string, r Route, d *Document) {
 			p.addf(fmt.Sprintf("%s.methods[%d]", path, i), "must be an upper-case HTTP method such as \"GET\", got %q", m)
 		}
 	}
-	if r.Upstream == "" {
+	switch {
+	case r.Compose != nil && r.Upstream != "":
+		p.addf(path+".upstream", "a route with compose sends to its parts' upstreams; leave upstream out, got %q", r.Upstream)
+	case r.Compose != nil && r.Strangler != nil:
+		p.addf(path+".strangler", "a route with compose cannot also have strangler")
+	case r.Compose != nil:
+		for i, part := range r.Compose.Parts {
+			if _, ok := d.Upstreams[part.Upstream]; !ok {
+				p.addf(fmt.Sprintf("%s.compose.parts[%d].upstream", path, i), "no upstream named %q in upstreams", part.Upstream)
+			}
+		}
+	case r.Upstream == "":
 		p.addf(path+".upstream", "an upstream name is required")
-	} else if _, ok := d.Upstreams[r.Upstream]; !ok {
-		p.addf(path+".upstream", "no upstream named %q in upstreams", r.Upstream)
+	default:
+		if _, ok := d.Upstreams[r.Upstream]; !ok {
+			p.addf(path+".upstream", "no upstream named %q in upstreams", r.Upstream)
+		}
+	}
+	if s := r.Strangler; s != nil && r.Compose == nil {
+		if _, ok := d.Upstreams[s.New]; !ok {
+			p.addf(path+".strangler.new", "no upstream named %q in upstreams", s.New)
+		} else if s.New == r.Upstream {
+			p.addf(path+".strangler.new", "must be another upstream than the route's own, got %q", s.New)
+		}
 	}
 	if r.StripPrefix != "" {
 		switch {
