@@ -8,7 +8,11 @@
 // through it: routing with a stripped prefix, retries that go around the
 // failing endpoint, a problem+json answer for a path no route takes, and a
 // reload that adds a route and drops the failing endpoint while the
-// gateway keeps serving.
+// gateway keeps serving. Then the edge: a token issuer serving its JWKS,
+// routes that take only tokens with a scope (and forward the subject, never
+// a header the client made up), a limit per subject, an order page composed
+// from three services with a part too slow to wait for, and an order
+// history strangled from a monolith as the weight rises.
 package main
 
 import (
@@ -171,5 +175,5 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "  GET /v2/users/8 -> %d %s (the table in use stayed)\n", status, body)
-	return nil
+	return edge(ctx, out)
 }
