@@ -120,7 +120,7 @@ func TestNewDeadLettersRejectsBadSettings(t *testing.T) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
 	require.NoError(t, err)
 	defer cl.Close()
-	_, err = kafkaconsume.NewDeadLetters(cl, kafkaconsume.DeadLetterConfig{})
+	_, err = kafkaconsume.NewDeadLetters(cl, kafkaconsume.DeadLetterConfig{Topic: "no spaces allowed"})
 	assert.ErrorContains(t, err, "kafkaconsume: NewDeadLetters: kafkadlq: Config.Topic must be")
 	assert.PanicsWithValue(t, "kafkaconsume: DeadLetters used without NewDeadLetters", func() {
 		_ = new(kafkaconsume.DeadLetters).DeadLetter(context.Background(), retry.DeadLetter[consume.Message]{})
