@@ -18,8 +18,8 @@ import (
 // DeadLetterConfig configures a DeadLetters sink.
 type DeadLetterConfig struct {
 	// Topic is where dead letters go: 1 to 249 of [a-zA-Z0-9._-]; ""
-	// means kafkadlq.DefaultTopic ("dead-letters").
-	// Required. It must exist unless the client may create it.
+	// means kafkadlq.DefaultTopic ("dead-letters"). It must exist unless
+	// the client may create it.
 	Topic string
 	// Clock stamps each letter's record with the time it was
 	// dead-lettered; nil means clock.System.
