@@ -24,6 +24,7 @@ func FuzzNew(f *testing.F) {
 			return
 		}
 		assert.NotNil(t, s)
-		assert.NotEmpty(t, key, "accepted an empty RoutingKey")
+		assert.LessOrEqual(t, len(key), 255, "accepted a RoutingKey longer than AMQP allows") // "" is DefaultRoutingKey
+		assert.LessOrEqual(t, len(exchange), 255, "accepted an Exchange longer than AMQP allows")
 	})
 }
