@@ -30,9 +30,13 @@ type Gateway struct {
 	resolvers map[string]discovery.Resolver
 	static    *discovery.Static
 	tracer    trace.Tracer
-	attempts  http.RoundTripper // the pools' transport: a client span per attempt
-	own       *http.Transport   // the transport the gateway made, when Config.Transport is nil
-	errorLog  *slog.Logger
+	// tracing says whether requests start spans (setTracer); unsetGlobal
+	// is the global provider the tracer came from while none was set.
+	tracing     int
+	unsetGlobal trace.TracerProvider
+	attempts    http.RoundTripper // the pools' transport: a client span per attempt
+	own         *http.Transport   // the transport the gateway made, when Config.Transport is nil
+	errorLog    *slog.Logger
 
 	table atomic.Pointer[table]
 
@@ -87,11 +91,7 @@ func New(doc *Document, cfg Config) (*Gateway, error) {
 		g.resolvers[name] = r
 	}
 	g.resolvers[staticResolver] = g.static
-	tp := cfg.TracerProvider
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
-	g.tracer = tp.Tracer("github.com/bulwark-go/bulwark/gateway")
+	g.setTracer(cfg.TracerProvider)
 	if g.cfg.Propagator == nil {
 		g.cfg.Propagator = otel.GetTextMapPropagator()
 	}

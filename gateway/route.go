@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -93,8 +92,9 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 	}
-	// One call: its retries go to endpoints its earlier attempts did not.
-	rt.proxy.ServeHTTP(w, r.WithContext(upstream.NewCall(r.Context())))
+	// r's context is one call (upstream.NewCall, set in ServeHTTP): its
+	// retries go to endpoints its earlier attempts did not.
+	rt.proxy.ServeHTTP(w, r)
 }
 
 // headerSize is the size of r's header fields as they were sent: names,
