@@ -30,13 +30,14 @@ type Gateway struct {
 	resolvers map[string]discovery.Resolver
 	static    *discovery.Static
 	tracer    trace.Tracer
+	attempts  http.RoundTripper // the pools' transport: a client span per attempt
+	own       *http.Transport   // the transport the gateway made, when Config.Transport is nil
+	errorLog  *slog.Logger
+
 	// tracing says whether requests start spans (setTracer); unsetGlobal
 	// is the global provider the tracer came from while none was set.
 	tracing     int
 	unsetGlobal trace.TracerProvider
-	attempts    http.RoundTripper // the pools' transport: a client span per attempt
-	own         *http.Transport   // the transport the gateway made, when Config.Transport is nil
-	errorLog    *slog.Logger
 
 	table atomic.Pointer[table]
 
