@@ -21,19 +21,27 @@ func (g *Gateway) setForwarded(pr *httputil.ProxyRequest) {
 	if in.TLS != nil {
 		proto = "https"
 	}
-
-	xff := ""
-	if trusted {
-		xff = strings.Join(in.Header.Values("X-Forwarded-For"), ", ")
-	}
+	peerText := ""
 	if peer.IsValid() {
-		if xff != "" {
-			xff += ", "
+		peerText = peer.String()
+	}
+	// The four headers' values share one backing array, each a slice of
+	// its own capacity so that an Add to one does not write into another.
+	vals := make([]string, 4)
+
+	xff := peerText
+	if trusted {
+		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+			if xff != "" {
+				xff = prior + ", " + xff
+			} else {
+				xff = prior
+			}
 		}
-		xff += peer.String()
 	}
 	if xff != "" {
-		h.Set("X-Forwarded-For", xff)
+		vals[0] = xff
+		h["X-Forwarded-For"] = vals[0:1:1]
 	}
 	host, fproto := in.Host, proto
 	if trusted {
@@ -44,17 +52,32 @@ func (g *Gateway) setForwarded(pr *httputil.ProxyRequest) {
 			fproto = v
 		}
 	}
-	h.Set("X-Forwarded-Host", host)
-	h.Set("X-Forwarded-Proto", fproto)
+	vals[1], vals[2] = host, fproto
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	h["X-Forwarded-Proto"] = vals[2:3:3]
 
-	elem := "for=" + forwardedNode(peer) + ";proto=" + proto
-	if in.Host != "" {
-		elem += ";host=" + quoteForwarded(in.Host)
-	}
+	var buf [128]byte
+	elem := buf[:0]
 	if prior := in.Header.Values("Forwarded"); trusted && len(prior) > 0 {
-		elem = strings.Join(prior, ", ") + ", " + elem
+		for _, p := range prior {
+			elem = append(append(elem, p...), ", "...)
+		}
 	}
-	h.Set("Forwarded", elem)
+	elem = append(elem, "for="...)
+	switch {
+	case !peer.IsValid():
+		elem = append(elem, "unknown"...)
+	case peer.Is6():
+		elem = append(append(append(elem, `"[`...), peer.WithZone("").String()...), `]"`...)
+	default:
+		elem = append(elem, peerText...)
+	}
+	elem = append(append(elem, ";proto="...), proto...)
+	if in.Host != "" {
+		elem = appendForwardedValue(append(elem, ";host="...), in.Host)
+	}
+	vals[3] = string(elem)
+	h["Forwarded"] = vals[3:4:4]
 }
 
 func (g *Gateway) trusts(a netip.Addr) bool {
@@ -84,29 +107,25 @@ func peerAddr(remote string) netip.Addr {
 	return a.Unmap()
 }
 
-// forwardedNode is a Forwarded "for" value: an IPv4 address as it is, an
-// IPv6 address quoted in brackets, "unknown" for neither.
-func forwardedNode(a netip.Addr) string {
-	switch {
-	case !a.IsValid():
-		return "unknown"
-	case a.Is6():
-		return `"[` + a.WithZone("").String() + `]"`
-	}
-	return a.String()
-}
-
-// forwardedEscaper escapes a Forwarded quoted-string's backslashes and
-// quotes; made once, since building a Replacer allocates.
-var forwardedEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-
-// quoteForwarded quotes v as a Forwarded parameter value when it is not a
-// token (a host with a port holds ':').
-func quoteForwarded(v string) string {
+// appendForwardedValue appends v as a Forwarded parameter value: as it
+// is when it is a token, otherwise (a host with a port holds ':') as a
+// quoted-string with its backslashes and quotes escaped.
+func appendForwardedValue(b []byte, v string) []byte {
 	for _, c := range []byte(v) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return `"` + forwardedEscaper.Replace(v) + `"`
+		if !isTokenChar(c) {
+			b = append(b, '"')
+			for _, c := range []byte(v) {
+				if c == '\\' || c == '"' {
+					b = append(b, '\\')
+				}
+				b = append(b, c)
+			}
+			return append(b, '"')
 		}
 	}
-	return v
+	return append(b, v...)
+}
+
+func isTokenChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

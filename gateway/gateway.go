@@ -34,6 +34,11 @@ type Gateway struct {
 	own       *http.Transport   // the transport the gateway made, when Config.Transport is nil
 	errorLog  *slog.Logger
 
+	// tracing says whether requests start spans (setTracer); unsetGlobal
+	// is the global provider the tracer came from while none was set.
+	tracing     int
+	unsetGlobal trace.TracerProvider
+
 	table atomic.Pointer[table]
 
 	mu      sync.Mutex // serialises Reload, Run and Close
@@ -87,11 +92,7 @@ func New(doc *Document, cfg Config) (*Gateway, error) {
 		g.resolvers[name] = r
 	}
 	g.resolvers[staticResolver] = g.static
-	tp := cfg.TracerProvider
-	if tp == nil {
-		tp = otel.GetTracerProvider()
-	}
-	g.tracer = tp.Tracer("github.com/bulwark-go/bulwark/gateway")
+	g.setTracer(cfg.TracerProvider)
 	if g.cfg.Propagator == nil {
 		g.cfg.Propagator = otel.GetTextMapPropagator()
 	}

@@ -19,7 +19,7 @@ func TestMetricsPerRouteAndEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, dead := upstream(t, echo("live")), deadAddr(t)
+	live, dead := upstream(t, echo("live")), broken(t)
 	cfg := testConfig()
 	cfg.Observer = m
 	g, srv := start(t, doc(t, `

@@ -6,6 +6,15 @@ import (
 	"testing"
 )
 
+// broken returns the address of an upstream that answers every request
+// with 503, a failure for retries and outlier ejection. (A closed port is
+// less dependable: under load another test's server may be given it.)
+func broken(t *testing.T) string {
+	return upstream(t, func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "broken", http.StatusServiceUnavailable)
+	})
+}
+
 // A retry goes to an endpoint the call has not tried: with two of three
 // endpoints dead and three attempts, every request is answered, whichever
 // endpoints the balancer picks first. (Outlier ejection is set too slow to
@@ -19,7 +28,7 @@ upstreams:
     balancer: least_outstanding
     outlier: {consecutive_failures: 1000}
 routes: [{match: /a, upstream: a, policies: {retry: {max_attempts: 3, backoff: 1ms}}}]
-`, "{dead1}", deadAddr(t), "{dead2}", deadAddr(t), "{live}", live), testConfig(), "")
+`, "{dead1}", broken(t), "{dead2}", broken(t), "{live}", live), testConfig(), "")
 	for i := range 60 {
 		if status, _, _ := get(t, srv.URL+"/a"); status != http.StatusOK {
 			t.Fatalf("request %d: status %d, want 200 from the live endpoint", i, status)
@@ -38,7 +47,7 @@ upstreams:
     endpoints: ["{dead}", "{live}"]
     outlier: {consecutive_failures: 1, ejection_time: 1h, max_ejected_percent: 50}
 routes: [{match: /a, upstream: a}]
-`, "{dead}", deadAddr(t), "{live}", live), testConfig(), "")
+`, "{dead}", broken(t), "{live}", live), testConfig(), "")
 	failed := 0
 	for range 20 {
 		if status, _, _ := get(t, srv.URL+"/a"); status != http.StatusOK {

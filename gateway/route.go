@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"fmt"
-	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 )
@@ -85,18 +85,31 @@ func (g *Gateway) newProxy(path string, r Route, side *route, t *table) (*httput
 	return &httputil.ReverseProxy{
 		Rewrite:      side.rewriteRequest,
 		Transport:    tr,
+		BufferPool:   copyBuffers,
 		ErrorHandler: g.proxyError,
 		ErrorLog:     slog.NewLogLogger(g.errorLog.Handler(), slog.LevelWarn),
 	}, nil
 }
 
-// proxyTarget sends each request through proxy as one upstream call, whose
-// retries go to endpoints its earlier attempts did not.
-func proxyTarget(proxy *httputil.ReverseProxy) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proxy.ServeHTTP(w, r.WithContext(upstream.NewCall(r.Context())))
-	})
+// copyBuffers lends the proxies their 32 KiB copy buffers, which a
+// ReverseProxy without a BufferPool allocates for every response.
+var copyBuffers httputil.BufferPool = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
 }
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// proxyTarget sends each request through proxy. The request's context is
+// already one upstream call (ServeHTTP makes it so), whose retries go to
+// endpoints its earlier attempts did not.
+func proxyTarget(proxy *httputil.ReverseProxy) http.Handler { return proxy }
 
 // ServeHTTP runs the route's auth and limits, then forward.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -122,6 +135,8 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 	}
+	// r's context is one call (upstream.NewCall, set in ServeHTTP): its
+	// retries go to endpoints its earlier attempts did not.
 	rt.target.ServeHTTP(w, r)
 }
 

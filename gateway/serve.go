@@ -5,10 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
+	"sync"
 
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
-	"github.com/google/uuid"
+	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -20,20 +20,46 @@ import (
 // to the client.
 const HeaderRequestID = "X-Request-Id"
 
-// exchangeInfo is what the handling of one request learns on the way, for
-// its span, access log and Served event.
-type exchangeInfo struct {
+// exchange is one request's handling: its context (carrying the
+// exchange, for the attempts to record their endpoint), the status writer
+// in front of the client's ResponseWriter, and what the handling learns on
+// the way, for its span, access log and Served event. One allocation holds
+// all three.
+type exchange struct {
+	context.Context
+	statusWriter
 	route, upstream string
-	endpoint        atomic.Pointer[string] // the last attempt's
+	mu              sync.Mutex
+	endpoint        string // the last attempt's
 }
 
 type infoKey struct{}
 
-func (i *exchangeInfo) endpointAddr() string {
-	if p := i.endpoint.Load(); p != nil {
-		return *p
+// Value returns the exchange itself for infoKey, and otherwise what the
+// parent context holds.
+func (x *exchange) Value(key any) any {
+	if key == (infoKey{}) {
+		return x
 	}
-	return ""
+	return x.Context.Value(key)
+}
+
+// exchangeOf returns the exchange ctx was made for; nil outside one.
+func exchangeOf(ctx context.Context) *exchange {
+	x, _ := ctx.Value(infoKey{}).(*exchange)
+	return x
+}
+
+func (x *exchange) setEndpoint(addr string) {
+	x.mu.Lock()
+	x.endpoint = addr
+	x.mu.Unlock()
+}
+
+func (x *exchange) endpointAddr() string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.endpoint
 }
 
 // ServeHTTP routes r: a server span (continuing the trace context the
@@ -44,51 +70,66 @@ func (i *exchangeInfo) endpointAddr() string {
 // failed, 503 when no endpoint was available or a policy refused the
 // request, 504 when it timed out. Requests in proxy form (an absolute URI,
 // as clients with HTTP_PROXY send) are routed by their host like any other.
+//
+// When the tracer provider is a no-op one (the global provider before one
+// is set, or a noop.TracerProvider) no spans are started: the trace context
+// the client sent is still passed on to the upstream.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.check()
 	start := g.clock.Now()
 	id := r.Header.Get(HeaderRequestID)
+	// One slice of capacity 1 for both headers: an Add to either makes
+	// that header a slice of its own.
+	ids := []string{id}
 	if !validRequestID(id) {
-		id = uuid.NewString()
-		r.Header.Set(HeaderRequestID, id)
+		id = newRequestID()
+		ids[0] = id
+		r.Header[HeaderRequestID] = ids
 	}
-	w.Header().Set(HeaderRequestID, id)
+	w.Header()[HeaderRequestID] = ids
 
 	ctx := g.cfg.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := g.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-		attribute.String("http.request.method", r.Method),
-		attribute.String("url.path", r.URL.Path),
-		attribute.String("server.address", r.Host),
-		attribute.String("http.request.header.x-request-id", id),
-	))
-	info := &exchangeInfo{}
-	ctx = context.WithValue(ctx, infoKey{}, info)
-	sw := &statusWriter{ResponseWriter: w}
+	var span trace.Span
+	if g.spans() {
+		ctx, span = g.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+			attribute.String("http.request.method", r.Method),
+			attribute.String("url.path", r.URL.Path),
+			attribute.String("server.address", r.Host),
+			attribute.String("http.request.header.x-request-id", id),
+		))
+	}
+	x := &exchange{Context: ctx, statusWriter: statusWriter{ResponseWriter: w}}
+	// One call: its retries go to endpoints its earlier attempts did not.
+	ctx = upstream.NewCall(x)
 	t := g.acquire()
-	g.serve(sw, r.WithContext(ctx), t, info)
+	g.serve(&x.statusWriter, r.WithContext(ctx), t, x)
 	t.release()
 
-	status := sw.code()
+	status := x.code()
 	d := g.clock.Now().Sub(start)
-	if info.route != "" {
-		span.SetName(r.Method + " " + info.route)
-		span.SetAttributes(attribute.String("http.route", info.route))
+	if span != nil {
+		if x.route != "" {
+			span.SetName(r.Method + " " + x.route)
+			span.SetAttributes(attribute.String("http.route", x.route))
+		}
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
 	}
-	span.SetAttributes(attribute.Int("http.response.status_code", status))
-	if status >= 500 {
-		span.SetStatus(codes.Error, http.StatusText(status))
+	if g.logger.Enabled(ctx, slog.LevelInfo) {
+		g.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("route", x.route), slog.String("upstream", x.upstream), slog.String("endpoint", x.endpointAddr()),
+			slog.Int("status", status), slog.Duration("duration", d))
 	}
-	span.End()
-	g.logger.LogAttrs(ctx, slog.LevelInfo, "request",
-		slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("route", info.route), slog.String("upstream", info.upstream), slog.String("endpoint", info.endpointAddr()),
-		slog.Int("status", status), slog.Duration("duration", d))
 	if g.cfg.Observer != nil {
-		g.cfg.Observer.Observe(ctx, Served{Name: g.name, Route: info.route, Upstream: info.upstream, Endpoint: info.endpointAddr(), Method: r.Method, Status: status, Duration: d})
+		g.cfg.Observer.Observe(ctx, Served{Name: g.name, Route: x.route, Upstream: x.upstream, Endpoint: x.endpointAddr(), Method: r.Method, Status: status, Duration: d})
 	}
 }
 
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, info *exchangeInfo) {
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, info *exchange) {
 	if r.Method == http.MethodConnect {
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 		bulwarkhttp.WriteProblem(w, bulwarkhttp.Problem{Status: http.StatusMethodNotAllowed, Detail: "The gateway does not open tunnels (CONNECT); send http:// requests, and let an upstream's scheme say https."})

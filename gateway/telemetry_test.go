@@ -10,10 +10,12 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 func TestSpansPerRequestAndAttemptAndTraceContextReachesTheUpstream(t *testing.T) {
@@ -154,4 +156,72 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A no-op tracer provider starts no spans, but the trace context the
+// client sent still reaches the upstream, and a request without one
+// reaches it without.
+func TestNoopTracerProviderStillPassesTheTraceContextOn(t *testing.T) {
+	var mu sync.Mutex
+	var parents []string
+	addr := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		parents = append(parents, r.Header.Get("Traceparent"))
+	})
+	cfg := testConfig()
+	cfg.TracerProvider = noop.NewTracerProvider()
+	cfg.Propagator = propagation.TraceContext{}
+	_, srv := start(t, doc(t, `
+upstreams: {svc: {endpoints: ["{a}"]}}
+routes: [{match: /, upstream: svc}]
+`, "{a}", addr), cfg, "/probe")
+
+	sent := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, _ := http.NewRequest("GET", srv.URL+"/traced", nil)
+	req.Header.Set("Traceparent", sent)
+	if status, _, _ := send(t, req); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	if status, _, _ := get(t, srv.URL+"/untraced"); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := parents[len(parents)-2:]; got[0] != sent || got[1] != "" {
+		t.Errorf("upstream saw traceparents %q, want [%q \"\"]", got, sent)
+	}
+}
+
+// lateExporter receives the spans of the global tracer provider, which
+// TestGlobalTracerProviderSetAfterNewGetsSpans sets once per process (a
+// global provider can be set only once to take over the unset one).
+var (
+	lateOnce     sync.Once
+	lateExporter = tracetest.NewInMemoryExporter()
+)
+
+// A Gateway made while the global tracer provider is unset starts spans
+// once one is set.
+func TestGlobalTracerProviderSetAfterNewGetsSpans(t *testing.T) {
+	addr := upstream(t, func(http.ResponseWriter, *http.Request) {})
+	_, srv := start(t, doc(t, `
+upstreams: {svc: {endpoints: ["{a}"]}}
+routes: [{name: late, match: /, upstream: svc}]
+`, "{a}", addr), testConfig(), "/probe")
+
+	lateOnce.Do(func() {
+		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(lateExporter)))
+	})
+	lateExporter.Reset()
+	if status, _, _ := get(t, srv.URL+"/x"); status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	kinds := map[trace.SpanKind]int{}
+	for _, s := range lateExporter.GetSpans() {
+		kinds[s.SpanKind]++
+	}
+	if kinds[trace.SpanKindServer] != 1 || kinds[trace.SpanKindClient] != 1 {
+		t.Errorf("spans by kind %v, want one server and one client span", kinds)
+	}
 }

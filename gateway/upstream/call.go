@@ -10,8 +10,9 @@ type callKey struct{}
 
 // call is the endpoints the attempts of one call have used.
 type call struct {
-	mu   sync.Mutex
-	used []string
+	mu    sync.Mutex
+	used  []string
+	first [2]string // used's backing array for a call's first attempts
 }
 
 // NewCall marks ctx as the context of one call that may take several
@@ -48,6 +49,9 @@ func callOf(ctx context.Context) *call {
 func (c *call) add(addr string) {
 	c.mu.Lock()
 	if !slices.Contains(c.used, addr) {
+		if c.used == nil {
+			c.used = c.first[:0]
+		}
 		c.used = append(c.used, addr)
 	}
 	c.mu.Unlock()
