@@ -29,6 +29,7 @@ upstreams:
     outlier: {consecutive_failures: 1, ejection_time: 1h, max_ejected_percent: 50}
 routes: [{name: orders, match: /orders, upstream: a, policies: {retry: {max_attempts: 2, backoff: 1ms}}}]
 `, "{dead}", dead, "{live}", live), cfg, "")
+	waitServed(t, srv.URL+"/orders") // one 200 once the pool has its endpoints
 	for range 10 {
 		if status, _, _ := get(t, srv.URL+"/orders"); status != http.StatusOK {
 			t.Fatalf("status %d", status)
@@ -74,8 +75,8 @@ routes: [{name: orders, match: /orders, upstream: a, policies: {retry: {max_atte
 			}
 		}
 	}
-	if served != 10 {
-		t.Errorf("requests recorded for route orders, 200, endpoint %s = %d, want 10", live, served)
+	if served != 11 {
+		t.Errorf("requests recorded for route orders, 200, endpoint %s = %d, want 11 (the probe's and 10)", live, served)
 	}
 	if ejected != 1 {
 		t.Errorf("ejections of %s = %d, want 1", dead, ejected)

@@ -28,7 +28,7 @@ upstreams:
     balancer: least_outstanding
     outlier: {consecutive_failures: 1000}
 routes: [{match: /a, upstream: a, policies: {retry: {max_attempts: 3, backoff: 1ms}}}]
-`, "{dead1}", broken(t), "{dead2}", broken(t), "{live}", live), testConfig(), "")
+`, "{dead1}", broken(t), "{dead2}", broken(t), "{live}", live), testConfig(), "/a")
 	for i := range 60 {
 		if status, _, _ := get(t, srv.URL+"/a"); status != http.StatusOK {
 			t.Fatalf("request %d: status %d, want 200 from the live endpoint", i, status)
@@ -47,7 +47,7 @@ upstreams:
     endpoints: ["{dead}", "{live}"]
     outlier: {consecutive_failures: 1, ejection_time: 1h, max_ejected_percent: 50}
 routes: [{match: /a, upstream: a}]
-`, "{dead}", broken(t), "{live}", live), testConfig(), "")
+`, "{dead}", broken(t), "{live}", live), testConfig(), "/a")
 	failed := 0
 	for range 20 {
 		if status, _, _ := get(t, srv.URL+"/a"); status != http.StatusOK {
