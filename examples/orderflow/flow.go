@@ -49,6 +49,7 @@ func (o Options) validate() error {
 // flow is everything a run starts, so that the audit can read it and close
 // can stop it, last started first.
 type flow struct {
+	registry      *registry
 	storage       storage
 	broker        broker
 	payments      *paymentService
@@ -162,6 +163,7 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 // with its relay, and the shop client, in the order they depend on each
 // other.
 func (fl *flow) start(ctx context.Context, o Options, story *story, count *counters) error {
+	fl.registry = newRegistry()
 	if o.Postgres != "" {
 		pg, err := newPostgresStorage(ctx, o.Postgres)
 		if err != nil {
