@@ -204,6 +204,14 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
 		return err
 	}
+	for name, url := range map[string]string{
+		"orders": fl.orders.server.url, "payments": fl.payments.server.url,
+		"inventory": fl.inventory.server.url, "notifications": fl.notifications.server.url,
+	} {
+		if _, err := fl.registry.register(name, url); err != nil {
+			return err
+		}
+	}
 	fl.shop, err = newShop(fl.orders.server.url, story, count)
 	return err
 }
