@@ -17,7 +17,7 @@ import (
 // startLura runs lura's net/http router with one endpoint whose backend is
 // the upstream, passed through without decoding (no-op encoding), and
 // serves its handler on loopback.
-func startLura(b *testing.B, upstreamURL string) string {
+func startLura(b *testing.B, upstreamURL string) target {
 	logger, err := logging.NewLogger("CRITICAL", io.Discard, "")
 	if err != nil {
 		b.Fatal(err)
