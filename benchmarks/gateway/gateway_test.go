@@ -2,11 +2,18 @@
 // upstream adds to a request, at 1 and 64 concurrent clients: no proxy
 // (impl=none, the floor), a bare httputil.ReverseProxy (impl=httputil),
 // the gateway package's Gateway with one route running bulkhead → breaker
-// → retry over its upstream.Pool (impl=bulwark), and lura's net/http
-// router with a no-op (pass-through) backend (impl=lura). Each benchmark
+// → retry over its upstream.Pool (impl=bulwark), the same route with
+// RS256 token verification and per-subject rate limits (impl=
+// bulwark-jwt-limit, jwt_test.go), and lura's net/http router with a
+// no-op (pass-through) backend (impl=lura). Each benchmark
 // reports requests/s, the CPU time the process (clients, proxy and
 // upstream) spent per request, and the p50 and p99 latency its clients
 // saw; subtracting impl=none's gives the latency a proxy adds.
+//
+// instructions.sh runs the same benchmarks under valgrind's callgrind
+// for a fixed number of requests and prints the instructions per
+// request, a measure the other work on a shared machine does not move;
+// instrdiff.sh splits one request's instructions by function.
 package gateway
 
 import (
