@@ -23,7 +23,7 @@
 # default: with 2, the scheduler's idle Ps spin looking for work (lock2,
 # findRunnable, stealWork) for as long as valgrind's thread switches take,
 # and the same run counted 340k and 437k instructions per request; with 1
-# the repetitions agree within about 1%. Each count includes the garbage
+# the repetitions agree within 0.4-4%. Each count includes the garbage
 # collector's share, at GOGC=100. The callgrind files are kept in OUT
 # (default /tmp/gateway-instructions) for callgrind_annotate (use its
 # exclusive costs: inclusive ones are meaningless across goroutine stack
