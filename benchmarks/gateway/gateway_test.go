@@ -186,8 +186,8 @@ routes:
 
 // startBulwark serves a gateway.Gateway with the one route.
 func startBulwark(b *testing.B, upstreamURL string) target {
-	target, _ := url.Parse(upstreamURL)
-	return startGateway(b, fmt.Sprintf(route, target.Host), nil)
+	up, _ := url.Parse(upstreamURL)
+	return startGateway(b, fmt.Sprintf(route, up.Host), nil)
 }
 
 // startGateway serves a gateway.Gateway of doc, running until the

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -98,7 +99,35 @@ func startBulwarkJWT(b *testing.B, upstreamURL string) target {
 			b.Fatal(err)
 		}
 	}
-	target, _ := url.Parse(upstreamURL)
-	doc := fmt.Sprintf(jwtRoute, issuer, jwks.URL, audience, target.Host)
-	return startGateway(b, doc, func(i int) string { return "Bearer " + tokens[i] })
+	up, _ := url.Parse(upstreamURL)
+	doc := fmt.Sprintf(jwtRoute, issuer, jwks.URL, audience, up.Host)
+	t := startGateway(b, doc, func(i int) string { return "Bearer " + tokens[i] })
+	// The row measures the checks only if they run: without a token the
+	// route refuses, and with one the answer carries the limits' policy.
+	if code, _ := get(b, t.url, ""); code != http.StatusUnauthorized {
+		b.Fatalf("without a token: status %d, want 401", code)
+	}
+	if code, h := get(b, t.url, t.authorization(1)); code != http.StatusOK || h.Get("RateLimit-Policy") == "" {
+		b.Fatalf("with a token: status %d, RateLimit-Policy %q; want 200 and a policy", code, h.Get("RateLimit-Policy"))
+	}
+	return t
+}
+
+// get sends one GET to u, with authorization when not empty, and returns
+// the status and the response's header.
+func get(b *testing.B, u, authorization string) (int, http.Header) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header
 }
