@@ -262,4 +262,3 @@ func TestWindowOverlaps(t *testing.T) {
 		}
 	}
 }
-
