@@ -95,13 +95,14 @@ type historyRead struct {
 const historyEvery = 40 * time.Millisecond
 
 // browse reads the clients' order histories, in turn, every historyEvery
-// until ctx ends: GET /history/{client}/orders, each with a sticky key of
+// until stop ends (a request in flight then still gets its answer; ctx
+// cancels it): GET /history/{client}/orders, each with a sticky key of
 // its own, so that the gateway's split over the requests follows its
 // weight. Each answer is decoded strictly into historyAnswer: both servers
 // must answer in that shape.
-func (c *shop) browse(ctx context.Context) {
+func (c *shop) browse(ctx, stop context.Context) {
 	clients := slices.Sorted(maps.Keys(c.tokens))
-	for i := 0; sleepUntil(ctx, time.Now().Add(historyEvery)); i++ {
+	for i := 0; sleepUntil(stop, time.Now().Add(historyEvery)); i++ {
 		client := clients[i%len(clients)]
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/history/"+client+"/orders", nil)
 		if err != nil {

@@ -151,7 +151,7 @@ func (c *shop) run(ctx context.Context, sends []send, start time.Time) {
 	browsed := make(chan struct{})
 	go func() {
 		defer close(browsed)
-		c.browse(browsing)
+		c.browse(ctx, browsing)
 	}()
 	defer func() {
 		stopBrowsing()
