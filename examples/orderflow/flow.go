@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -116,7 +118,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	}
 	story.plain("bulwark's order flow: %d orders, phases of %v, seed %d (-seed %d repeats the shop's orders and the chaos dice)\n", o.Orders, o.Phase, o.Seed, o.Seed)
 	story.plain("  shop ──HTTP+JWT──▶ gateway ──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
-	story.plain("  gateway: POST /orders (JWT, %d a second per client), GET /orders/{id}/details (composed: orders, payments, inventory), GET /history/ (strangler: monolith → orders, weights %v%%)\n", ordersLimit, historyWeights)
+	story.plain("  gateway: POST /orders (JWT, %d a second per client), GET /orders/{id}/details (composed: orders, payments, inventory), GET /history/ (strangler: monolith → orders, weight %s%% by phase)\n", ordersLimit, weightsText())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
 
 	prev, err := fl.play(ctx, o, story, count)
@@ -262,6 +264,15 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 		}
 	}
 	return fl.startEdge(ctx, story, count)
+}
+
+// weightsText is historyWeights as "0 → 25 → 50 → 100".
+func weightsText() string {
+	ws := make([]string, len(historyWeights))
+	for i, w := range historyWeights {
+		ws[i] = strconv.Itoa(w)
+	}
+	return strings.Join(ws, " → ")
 }
 
 // startEdge starts the token issuer and the gateway in front of the
