@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
@@ -59,8 +61,38 @@ type flow struct {
 	orders        *orderService
 	relay         *outbox.Relay
 	relaying      *bulwark.Group
+	monolith      *monolith
+	issuer        *issuer
+	edge          *edge
+	forgeries     map[string]string // bad tokens the shop probes the gateway with
 	shop          *shop
 	sends         []send
+	faults        map[string][]window // service → when its chaos was on
+	count         *counters
+}
+
+// window is a stretch of time; a zero until means it has not ended.
+type window struct{ from, until time.Time }
+
+// overlaps reports whether w and [from, until] have a moment in common.
+func (w window) overlaps(from, until time.Time) bool {
+	end := w.until
+	if end.IsZero() {
+		end = until
+	}
+	return !from.After(end) && !until.Before(w.from)
+}
+
+// faultFrom notes that service's chaos starts now; faultUntil that it
+// ended.
+func (fl *flow) faultFrom(service string) {
+	fl.faults[service] = append(fl.faults[service], window{from: time.Now()})
+}
+
+func (fl *flow) faultUntil(service string) {
+	if w := fl.faults[service]; len(w) > 0 {
+		w[len(w)-1].until = time.Now()
+	}
 }
 
 // run starts the services, plays the four phases while the shop sends its
@@ -85,7 +117,8 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 		return Ledger{}, err
 	}
 	story.plain("bulwark's order flow: %d orders, phases of %v, seed %d (-seed %d repeats the shop's orders and the chaos dice)\n", o.Orders, o.Phase, o.Seed, o.Seed)
-	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
+	story.plain("  shop ──HTTP+JWT──▶ gateway ──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
+	story.plain("  gateway: POST /orders (JWT, %d a second per client), GET /orders/{id}/details (composed: orders, payments, inventory), GET /history/ (strangler: monolith → orders, weight %s%% by phase)\n", ordersLimit, weightsText())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
 
 	prev, err := fl.play(ctx, o, story, count)
@@ -117,13 +150,19 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 	}{
 		{"calm: every service is healthy", func() error { return nil }},
 		{"payments flaky: 15% of charges fail with 503, 15% are confirmed after the caller's 500ms timeout",
-			func() error { return fl.payments.flaky(0.15, 0.15, time.Second) }},
+			func() error {
+				fl.faultFrom("payments")
+				return fl.payments.flaky(0.15, 0.15, time.Second)
+			}},
 		{"inventory down: every request fails", func() error {
 			fl.payments.heal()
+			fl.faultUntil("payments")
+			fl.faultFrom("inventory")
 			return fl.inventory.down()
 		}},
 		{"inventory back; notifications slow: half of them take 1.5s", func() error {
 			fl.inventory.heal()
+			fl.faultUntil("inventory")
 			return fl.notifications.slow(0.5, 1500*time.Millisecond)
 		}},
 	}
@@ -145,6 +184,12 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 		if err := ph.enter(); err != nil {
 			return nil, err
 		}
+		if err := fl.edge.setPhase(i); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			fl.shop.probe(ctx, fl.forgeries)
+		}
 		if !sleepUntil(ctx, start.Add(time.Duration(i+1)*o.Phase)) {
 			return nil, ctx.Err()
 		}
@@ -164,6 +209,8 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 // other.
 func (fl *flow) start(ctx context.Context, o Options, story *story, count *counters) error {
 	fl.registry = newRegistry()
+	fl.faults = map[string][]window{}
+	fl.count = count
 	if o.Postgres != "" {
 		pg, err := newPostgresStorage(ctx, o.Postgres)
 		if err != nil {
@@ -184,7 +231,7 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 			return err
 		}
 	}
-	if fl.payments, err = startPaymentService(ctx, fl.storage, dbs["payments"], o.Seed+1, story); err != nil {
+	if fl.payments, err = startPaymentService(ctx, fl.storage, dbs["payments"], o.Seed+1, story, count); err != nil {
 		return err
 	}
 	if fl.inventory, err = startInventoryService(ctx, dbs["inventory"], o.Seed+3, count); err != nil {
@@ -204,15 +251,55 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
 		return err
 	}
+	if fl.monolith, err = startMonolith(dbs["orders"], count); err != nil {
+		return err
+	}
 	for name, url := range map[string]string{
 		"orders": fl.orders.server.url, "payments": fl.payments.server.url,
 		"inventory": fl.inventory.server.url, "notifications": fl.notifications.server.url,
+		"monolith": fl.monolith.server.url,
 	} {
 		if _, err := fl.registry.register(name, url); err != nil {
 			return err
 		}
 	}
-	fl.shop, err = newShop(fl.orders.server.url, story, count)
+	return fl.startEdge(ctx, story, count)
+}
+
+// weightsText is historyWeights as "0 → 25 → 50 → 100".
+func weightsText() string {
+	ws := make([]string, len(historyWeights))
+	for i, w := range historyWeights {
+		ws[i] = strconv.Itoa(w)
+	}
+	return strings.Join(ws, " → ")
+}
+
+// startEdge starts the token issuer and the gateway in front of the
+// services, mints the shop's clients their tokens (and the forgeries it
+// probes the gateway with), waits until the gateway routes, and makes the
+// shop client, which sends every request to the gateway.
+func (fl *flow) startEdge(ctx context.Context, story *story, count *counters) error {
+	var err error
+	if fl.issuer, err = startIssuer(); err != nil {
+		return err
+	}
+	if fl.forgeries, err = fl.issuer.forgeries("web"); err != nil {
+		return err
+	}
+	if fl.edge, err = startEdge(ctx, fl.registry.resolver(), fl.issuer.url(), story, count); err != nil {
+		return err
+	}
+	tokens := map[string]string{}
+	for _, client := range []string{"web", "partner"} {
+		if tokens[client], err = fl.issuer.token(client); err != nil {
+			return err
+		}
+	}
+	if err := fl.edge.ready(ctx, tokens["web"]); err != nil {
+		return err
+	}
+	fl.shop, err = newShop(fl.edge.server.url, tokens, func() int { return int(fl.edge.phase.Load()) }, story, count)
 	return err
 }
 
@@ -257,6 +344,15 @@ func (fl *flow) settle(ctx context.Context, story *story, limit time.Duration) e
 func (fl *flow) close() error {
 	if fl.shop != nil {
 		fl.shop.close()
+	}
+	if fl.edge != nil {
+		fl.edge.close()
+	}
+	if fl.issuer != nil {
+		fl.issuer.close()
+	}
+	if fl.monolith != nil {
+		fl.monolith.close()
 	}
 	var errs []error
 	if fl.relaying != nil {

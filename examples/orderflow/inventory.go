@@ -89,10 +89,34 @@ func startInventoryService(ctx context.Context, db *database, seed uint64, count
 	mux.HandleFunc("POST /reservations", s.reserve)
 	mux.HandleFunc("POST /reservations/release", s.release)
 	mux.HandleFunc("POST /shipments", s.ship)
-	if s.server, err = serve(withChaos(s.faults, shedder.Handler(mux))); err != nil {
+	// The shipping part of the composed order details, behind the gateway
+	// and the chaos (an inventory that is down answers nothing) but not
+	// behind the shedder, which is there for the sagas' writes.
+	outer := http.NewServeMux()
+	outer.Handle("GET /orders/{id}/shipment", fronted(count, http.HandlerFunc(s.shipment)))
+	outer.Handle("/", shedder.Handler(mux))
+	if s.server, err = serve(withChaos(s.faults, outer)); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// shipmentState is the shipping part of the order details: the state of
+// the order's reservation (reserved, released, shipped), or "none" yet.
+type shipmentState struct {
+	OrderID string `json:"order_id"`
+	State   string `json:"state"`
+}
+
+// shipment answers GET /orders/{id}/shipment.
+func (s *inventoryService) shipment(w http.ResponseWriter, r *http.Request) {
+	st := shipmentState{OrderID: r.PathValue("id"), State: "none"}
+	err := s.db.QueryRowContext(r.Context(), `SELECT state FROM reservations WHERE order_id = $1 ORDER BY key LIMIT 1`, st.OrderID).Scan(&st.State)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		problem(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 // reserve takes the stock out once per key. A key whose release came

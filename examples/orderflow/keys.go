@@ -25,9 +25,10 @@ type idempotencyKeys struct {
 	cleaning *bulwark.Group
 }
 
-// newIdempotencyKeys keeps its records in records; observer receives the
-// keeper's events (Replayed, TakenOver).
-func newIdempotencyKeys(records idempotency.Store, observer bulwark.Observer) (*idempotencyKeys, error) {
+// newIdempotencyKeys keeps its records in records, each key scoped to the
+// client named by the request header scope; observer receives the keeper's
+// events (Replayed, TakenOver).
+func newIdempotencyKeys(records idempotency.Store, scope string, observer bulwark.Observer) (*idempotencyKeys, error) {
 	keeper, err := idempotency.New(records, idempotency.Config{
 		Lease:    30 * time.Second, // far longer than a request takes
 		Observer: observer,
@@ -37,7 +38,7 @@ func newIdempotencyKeys(records idempotency.Store, observer bulwark.Observer) (*
 	}
 	mw, err := bulwarkhttp.NewIdempotency(keeper, bulwarkhttp.IdempotencyConfig{
 		Required: true,
-		Scope:    func(r *http.Request) string { return r.Header.Get(clientHeader) },
+		Scope:    func(r *http.Request) string { return r.Header.Get(scope) },
 	})
 	if err != nil {
 		return nil, err

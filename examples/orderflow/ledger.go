@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
+	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -28,6 +31,14 @@ type Ledger struct {
 	Duplicates  int // sends that were copies of an earlier send
 	Replayed    int // answers replayed from an idempotency record
 	BreakerOpen int // times the inventory breaker opened
+
+	Probes          int // bad requests the shop sent through the gateway
+	Refused         int // of them refused with 401 or 403
+	PartnerLimited  int // the partner's orders the gateway answered 429
+	CompleteDetails int // composed order details with every part
+	PartialDetails  int // composed order details marked partial
+	ShippingPartial int // of them without the shipping part (inventory down)
+	MovedHistory    int // history answers of the orders service (the strangler's new side)
 }
 
 // OK reports whether every check passed.
@@ -73,6 +84,27 @@ type facts struct {
 
 	// The notification service: notifications per order.
 	notified map[string]int
+
+	// The edge: the shop's bad requests and their statuses; requests the
+	// fronted services got without the gateway's subject, or with a probe
+	// key.
+	probes          []probe
+	unauthenticated int
+	probesReached   int
+	// The gateway's limit: per client, when its orders went through, how
+	// many got 429, and the most orders it sent at once.
+	admitted map[string][]time.Time
+	limited  map[string]int
+	bursts   map[string]int
+	// The composed order details the shop read, and when each service's
+	// chaos was on.
+	details []detailRead
+	faults  map[string][]window
+	// The history requests the shop made, the weights of the phases, and
+	// the answers each server counted.
+	histories []historyRead
+	weights   []int
+	served    map[string]int
 }
 
 // judge checks the flow's promises against the facts. It reads nothing
@@ -187,7 +219,149 @@ func judge(f facts) []Check {
 		f.outboxDeadLetters == 0 && f.consumerDeadLetters == 0 && statuses[saga.NeedsAttention]+statuses[saga.Abandoned] == 0,
 		"%d outbox dead letters, %d processor dead letters, %d sagas needing attention",
 		f.outboxDeadLetters, f.consumerDeadLetters, statuses[saga.NeedsAttention]+statuses[saga.Abandoned])
+
+	judgeEdge(f, check)
 	return checks
+}
+
+// judgeEdge checks the gateway's promises.
+func judgeEdge(f facts, check func(promise string, ok bool, detail string, args ...any)) {
+	// Only requests with a valid token reach a service.
+	var through []string
+	refused := 0
+	for _, p := range f.probes {
+		if p.status == http.StatusUnauthorized || p.status == http.StatusForbidden {
+			refused++
+		} else {
+			through = append(through, fmt.Sprintf("%s: %d", p.name, p.status))
+		}
+	}
+	check("no request reached a service without a valid token",
+		len(f.probes) > 0 && len(through) == 0 && f.unauthenticated == 0 && f.probesReached == 0,
+		"%d bad requests through the gateway (no token, forged subject header, expired, wrong audience, alg none, HS256 key confusion, another key, no scope): %d refused with 401/403, not refused: %s; requests the services got without the gateway's subject: %d, with a bad request's key: %d",
+		len(f.probes), refused, list(through), f.unauthenticated, f.probesReached)
+
+	// The limit held: a token bucket of ordersLimit a second with a burst
+	// of as many lets at most twice that through in any second.
+	bound := 2 * ordersLimit
+	var over, unrefused, most []string
+	for _, client := range sortedKeys(f.admitted) {
+		times := slices.SortedFunc(slices.Values(f.admitted[client]), func(a, b time.Time) int { return a.Compare(b) })
+		peak := 0
+		for i, j := 0, 0; i < len(times); i++ {
+			for times[i].Sub(times[j]) >= time.Second {
+				j++
+			}
+			peak = max(peak, i-j+1)
+		}
+		most = append(most, fmt.Sprintf("%s %d (%d answered 429)", client, peak, f.limited[client]))
+		if peak > bound {
+			over = append(over, fmt.Sprintf("%s: %d in one second", client, peak))
+		}
+	}
+	for _, client := range sortedKeys(f.bursts) {
+		if f.bursts[client] > ordersLimit && f.limited[client] == 0 {
+			unrefused = append(unrefused, fmt.Sprintf("%s sent %d at once", client, f.bursts[client]))
+		}
+	}
+	check("the limits held",
+		len(f.admitted) > 0 && len(over) == 0 && len(unrefused) == 0,
+		"at most %d orders per client let through in any second (%d a second, bursts of %d): most in one second: %s; over: %s; bursts beyond %d without a 429: %s",
+		bound, ordersLimit, ordersLimit, list(most), list(over), ordersLimit, list(unrefused))
+
+	// Composed answers: whole, or marked partial, and partial only while a
+	// part's service was down.
+	var failed, unmarked, outside []string
+	complete, partial := 0, 0
+	partialParts := map[string]int{}
+	all := sortedKeys(detailParts)
+	for _, d := range f.details {
+		switch {
+		case d.status != http.StatusOK || d.err != "":
+			failed = append(failed, fmt.Sprintf("%s: %d %s", d.order, d.status, d.err))
+		case !slices.Equal(d.parts, all):
+			unmarked = append(unmarked, fmt.Sprintf("%s has parts %v", d.order, d.parts))
+		case len(d.partial) == 0 && len(d.header) == 0:
+			complete++
+		case !slices.Equal(d.partial, d.header):
+			unmarked = append(unmarked, fmt.Sprintf("%s: _partial %v, X-Partial %v", d.order, d.partial, d.header))
+		default:
+			partial++
+			for _, part := range d.partial {
+				partialParts[part]++
+				down := false
+				for _, w := range f.faults[detailParts[part]] {
+					down = down || w.overlaps(d.start, d.end)
+				}
+				if !down {
+					outside = append(outside, fmt.Sprintf("%s without its %s part", d.order, part))
+				}
+			}
+		}
+	}
+	var parts []string
+	for _, part := range sortedKeys(partialParts) {
+		parts = append(parts, fmt.Sprintf("%s %d", part, partialParts[part]))
+	}
+	check("composed answers were complete or marked partial",
+		len(f.details) > 0 && len(failed) == 0 && len(unmarked) == 0 && len(outside) == 0,
+		"%d order details read: %d complete, %d partial (parts that fell back: %s); partial while the part's service was up: %s; failed: %s; not marked as they should be: %s",
+		len(f.details), complete, partial, list(parts), list(outside), list(failed), list(unmarked))
+
+	// The strangler split follows the weight of each phase.
+	type tally struct{ n, moved int }
+	perPhase := make([]tally, len(f.weights))
+	sides := map[string]int{}
+	var wrong, bad []string
+	across := 0
+	for _, h := range f.histories {
+		if h.status != http.StatusOK || h.err != "" {
+			bad = append(bad, fmt.Sprintf("%d from %q: %s", h.status, h.side, h.err))
+			continue
+		}
+		sides[h.side]++
+		if h.phase < 0 || h.phase >= len(perPhase) {
+			across++
+			continue
+		}
+		perPhase[h.phase].n++
+		if h.side == sideOrders {
+			perPhase[h.phase].moved++
+		}
+	}
+	var phases []string
+	for i, t := range perPhase {
+		w := f.weights[i]
+		share, tol := 0.0, splitTolerance(w, t.n)
+		if t.n > 0 {
+			share = 100 * float64(t.moved) / float64(t.n)
+		}
+		phases = append(phases, fmt.Sprintf("phase %d: %.0f%% of %d (weight %d%% ± %.0f)", i+1, share, t.n, w, tol))
+		if t.n < minSplitSample || math.Abs(share-float64(w)) > tol {
+			wrong = append(wrong, fmt.Sprintf("phase %d", i+1))
+		}
+	}
+	counted := sides[sideOrders] == f.served[sideOrders] && sides[sideMonolith] == f.served[sideMonolith] && len(sides) <= 2
+	check("the strangler split matched its weight",
+		len(wrong) == 0 && len(bad) == 0 && counted,
+		"to the orders service: %s; off (or fewer than %d answers): %s; answers in the shop: orders %d, monolith %d, at the servers: orders %d, monolith %d; %d across a reload (not in a phase); answers not in the history's shape: %s",
+		strings.Join(phases, ", "), minSplitSample, list(wrong), sides[sideOrders], sides[sideMonolith], f.served[sideOrders], f.served[sideMonolith], across, list(bad))
+}
+
+// minSplitSample is the fewest history answers a phase needs for its split
+// to be judged.
+const minSplitSample = 10
+
+// splitTolerance is how far, in points, the share of n sticky keys sent to
+// the new side may be from weight w: none at 0 and 100%, otherwise 3.5
+// standard deviations of a binomial share (the keys' hashes fall like fair
+// dice), and at least 5 points.
+func splitTolerance(w, n int) float64 {
+	if w <= 0 || w >= 100 || n == 0 {
+		return 0
+	}
+	p := float64(w) / 100
+	return max(5, 350*math.Sqrt(p*(1-p)/float64(n)))
 }
 
 func list(items []string) string {
@@ -221,6 +395,26 @@ func newLedger(f facts, sends []send, count *counters) Ledger {
 			l.Compensated++
 		}
 	}
+	l.Probes = len(f.probes)
+	for _, p := range f.probes {
+		if p.status == http.StatusUnauthorized || p.status == http.StatusForbidden {
+			l.Refused++
+		}
+	}
+	l.PartnerLimited = f.limited["partner"]
+	for _, d := range f.details {
+		switch {
+		case d.status != http.StatusOK || d.err != "":
+		case len(d.partial) == 0:
+			l.CompleteDetails++
+		default:
+			l.PartialDetails++
+			if slices.Contains(d.partial, "shipping") {
+				l.ShippingPartial++
+			}
+		}
+	}
+	l.MovedHistory = f.served[sideOrders]
 	for _, s := range sends {
 		if s.req.Card == declinedCard {
 			l.Declined++
@@ -246,8 +440,8 @@ func printLedger(s *story, l Ledger) {
 		s.plain("  [%s] %s\n         %s\n", mark, c.Promise, c.Detail)
 	}
 	if l.OK() {
-		s.plain("\nEvery promise kept: %d orders, %d completed and %d compensated (%d declined cards), despite %d duplicate sends, events published twice, lost acks, a flaky payment service, an inventory outage and slow notifications.\n",
-			l.Orders, l.Completed, l.Compensated, l.Declined, l.Duplicates)
+		s.plain("\nEvery promise kept: %d orders, %d completed and %d compensated (%d declined cards), despite %d duplicate sends, events published twice, lost acks, a flaky payment service, an inventory outage and slow notifications; behind a gateway that refused %d bad tokens, held the partner to its limit (%d × 429), marked %d order details partial while a service was down, and moved the order history to the orders service.\n",
+			l.Orders, l.Completed, l.Compensated, l.Declined, l.Duplicates, l.Refused, l.PartnerLimited, l.PartialDetails)
 	} else {
 		s.plain("\nA promise was broken: see FAIL above.\n")
 	}
@@ -266,7 +460,20 @@ func audit(ctx context.Context, fl *flow) (facts, error) {
 	fl.shop.mu.Lock()
 	f.answers = maps.Clone(fl.shop.answers)
 	f.failed = slices.Clone(fl.shop.failed)
+	f.probes = slices.Clone(fl.shop.probes)
+	f.details = slices.Clone(fl.shop.details)
+	f.histories = slices.Clone(fl.shop.histories)
 	fl.shop.mu.Unlock()
+	fl.edge.mu.Lock()
+	f.admitted = maps.Clone(fl.edge.admitted)
+	f.limited = maps.Clone(fl.edge.limited)
+	fl.edge.mu.Unlock()
+	f.bursts = bursts(fl.sends)
+	f.faults = fl.faults
+	f.weights = historyWeights
+	f.unauthenticated = int(fl.count.unauthenticated.Load())
+	f.probesReached = int(fl.count.probesReached.Load())
+	f.served = map[string]int{sideOrders: int(fl.count.servedOrders.Load()), sideMonolith: int(fl.count.servedMonolith.Load())}
 
 	err := query(ctx, fl.orders.db, `SELECT id, idempotency_key FROM orders`, func(scan func(...any) error) error {
 		var id, key string
@@ -346,6 +553,24 @@ func audit(ctx context.Context, fl *flow) (facts, error) {
 		return nil
 	})
 	return f, err
+}
+
+// bursts is, per client, the most orders it sent at the same moment
+// (copies sent at once included).
+func bursts(sends []send) map[string]int {
+	at := map[string]map[time.Duration]int{}
+	out := map[string]int{}
+	for _, s := range sends {
+		if at[s.client] == nil {
+			at[s.client] = map[time.Duration]int{}
+		}
+		at[s.client][s.at]++
+		if s.twice {
+			at[s.client][s.at]++
+		}
+		out[s.client] = max(out[s.client], at[s.client][s.at])
+	}
+	return out
 }
 
 // query runs q on db and calls row for each row with its Scan.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"maps"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -24,7 +26,50 @@ func goodFacts() facts {
 		stock:           map[string]int{"widget": startStock - 2, "gadget": startStock, "gizmo": startStock},
 		shipped:         map[string]int{"widget": 2},
 		notified:        map[string]int{"order-0001": 1},
+
+		probes:   []probe{{"no token", 401}, {"alg none", 401}, {"no orders:write scope", 403}},
+		admitted: map[string][]time.Time{"web": seconds(0, 0.5, 1, 1.5), "partner": seconds(0, 0, 0, 0.34, 0.67, 1.0, 2)},
+		limited:  map[string]int{"partner": 2},
+		bursts:   map[string]int{"web": 1, "partner": 5},
+		details: []detailRead{
+			{order: "order-0001", start: at(1), end: at(1.1), status: 200, parts: []string{"order", "payment", "shipping"}},
+			{order: "order-0002", start: at(3), end: at(3.1), status: 200, parts: []string{"order", "payment", "shipping"},
+				partial: []string{"shipping"}, header: []string{"shipping"}},
+		},
+		faults:    map[string][]window{"inventory": {{from: at(2), until: at(4)}}, "payments": {{from: at(5)}}},
+		histories: histories(map[int][2]int{0: {0, 20}, 1: {6, 14}, 2: {20, 0}}),
+		weights:   []int{0, 25, 100},
+		served:    map[string]int{sideOrders: 26, sideMonolith: 34},
 	}
+}
+
+// t0 is the start of the good run's clock.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+func seconds(s ...float64) []time.Time {
+	var out []time.Time
+	for _, x := range s {
+		out = append(out, at(x))
+	}
+	return out
+}
+
+// histories makes, per phase, moved answers from the orders service and
+// stayed ones from the monolith.
+func histories(perPhase map[int][2]int) []historyRead {
+	var out []historyRead
+	for phase := range len(perPhase) {
+		n := perPhase[phase]
+		for range n[0] {
+			out = append(out, historyRead{phase: phase, side: sideOrders, status: 200})
+		}
+		for range n[1] {
+			out = append(out, historyRead{phase: phase, side: sideMonolith, status: 200})
+		}
+	}
+	return out
 }
 
 // clone copies f deeply enough for a case to change any of its maps.
@@ -39,6 +84,14 @@ func clone(f facts) facts {
 	f.stock = maps.Clone(f.stock)
 	f.shipped = maps.Clone(f.shipped)
 	f.notified = maps.Clone(f.notified)
+	f.probes = slices.Clone(f.probes)
+	f.admitted = maps.Clone(f.admitted)
+	f.limited = maps.Clone(f.limited)
+	f.bursts = maps.Clone(f.bursts)
+	f.details = slices.Clone(f.details)
+	f.faults = maps.Clone(f.faults)
+	f.histories = slices.Clone(f.histories)
+	f.served = maps.Clone(f.served)
 	return f
 }
 
@@ -61,6 +114,10 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		stock     = "inventory back to its start for compensated orders"
 		notified  = "every completed order notified once"
 		dead      = "nothing left in a dead letter"
+		token     = "no request reached a service without a valid token"
+		limits    = "the limits held"
+		composed  = "composed answers were complete or marked partial"
+		split     = "the strangler split matched its weight"
 	)
 	for _, tc := range []struct {
 		name  string
@@ -108,6 +165,39 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		{"a customer was never told", func(f *facts) { delete(f.notified, "order-0001") }, []string{notified}},
 		{"a compensated order was notified", func(f *facts) { f.notified["order-0002"] = 1 }, []string{notified}},
 		{"a message the processor dead-lettered", func(f *facts) { f.consumerDeadLetters = 1 }, []string{dead}},
+		{"a bad token got through the gateway", func(f *facts) { f.probes[1].status = 201 }, []string{token}},
+		{"a bad request answered 502", func(f *facts) { f.probes[0].status = 502 }, []string{token}},
+		{"no bad request was sent", func(f *facts) { f.probes = nil }, []string{token}},
+		{"a service got a request without the gateway's subject", func(f *facts) { f.unauthenticated = 1 }, []string{token}},
+		{"a service got a bad request's key", func(f *facts) { f.probesReached = 1 }, []string{token}},
+		{"seven orders within a second", func(f *facts) {
+			f.admitted["web"] = seconds(0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.999)
+		}, []string{limits}},
+		{"seven orders in one second", func(f *facts) {
+			f.admitted["partner"] = append(f.admitted["partner"], at(0.5), at(0.9))
+		}, []string{limits}},
+		{"a burst beyond the limit got no 429", func(f *facts) { delete(f.limited, "partner") }, []string{limits}},
+		{"a details read failed", func(f *facts) { f.details[0].status, f.details[0].err = 502, "bad gateway" }, []string{composed}},
+		{"a partial answer without the header", func(f *facts) { f.details[1].header = nil }, []string{composed}},
+		{"a part missing without a mark", func(f *facts) { f.details[0].parts = []string{"order", "payment"} }, []string{composed}},
+		{"a partial answer while the service was up", func(f *facts) {
+			f.details[0].partial, f.details[0].header = []string{"payment"}, []string{"payment"}
+		}, []string{composed}},
+		{"no details read", func(f *facts) { f.details = nil }, []string{composed}},
+		{"the split is off its weight", func(f *facts) {
+			f.histories = histories(map[int][2]int{0: {0, 20}, 1: {16, 4}, 2: {20, 0}})
+			f.served = map[string]int{sideOrders: 36, sideMonolith: 24}
+		}, []string{split}},
+		{"a request went to the new side at weight 0", func(f *facts) {
+			f.histories[0].side = sideOrders
+			f.served = map[string]int{sideOrders: 27, sideMonolith: 33}
+		}, []string{split}},
+		{"too few history answers in a phase", func(f *facts) {
+			f.histories = histories(map[int][2]int{0: {0, 20}, 1: {1, 3}, 2: {20, 0}})
+			f.served = map[string]int{sideOrders: 21, sideMonolith: 23}
+		}, []string{split}},
+		{"the servers counted other answers", func(f *facts) { f.served[sideMonolith]++ }, []string{split}},
+		{"a history answer of another shape", func(f *facts) { f.histories[3].err = "unknown field" }, []string{split}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := clone(goodFacts())

@@ -11,7 +11,10 @@
 //
 // # The flow
 //
-//	shop ──HTTP──▶ orders ──outbox──▶ JetStream ──▶ processor ──saga──▶ inventory, payments, notifications
+//	shop ──HTTP+JWT──▶ gateway ──▶ orders ──outbox──▶ JetStream ──▶ processor ──saga──▶ inventory, payments, notifications
+//	                      │  ├──▶ GET /orders/{id}/details: orders + payments + inventory, composed
+//	                      │  └──▶ GET /history/: monolith ⇢ orders (strangler fig, by weight)
+//	                   issuer (JWKS)
 //
 // The services talk over real HTTP on the loopback interface and over an
 // embedded NATS JetStream; each keeps its data in a database of its own
@@ -25,12 +28,36 @@
 // JetStream drops a copy the relay publishes again; Kafka and RabbitMQ
 // keep it, and the processor's inbox skips it.
 //
-//   - The shop client (shop.go) sends orders to the order service, each
-//     with an Idempotency-Key, and retries through timeouts, 409s, 429s and
-//     5xx (retry → timeout, in a bulwarkhttp.Transport). Some orders it
-//     sends twice at once, some again at the end.
-//   - The order service (orderservice.go) limits each client's rate
-//     (bulwarkhttp.RateLimiter, 429 with Retry-After), runs each key once
+//   - The shop client (shop.go) sends orders through the gateway, each
+//     with its client's ("web" or "partner") bearer token and an
+//     Idempotency-Key, and retries through timeouts, 409s, 429s and 5xx
+//     (retry → timeout, in a bulwarkhttp.Transport). Some orders it sends
+//     twice at once, some again at the end. After each accepted order it
+//     reads the order's details, and all along it reads its clients'
+//     order histories (reads.go). At the start it sends eight bad requests:
+//     no token, a forged subject header, an expired token, a wrong
+//     audience, alg none, HS256 signed with the issuer's public key, a
+//     token signed by another key, and one without the orders:write scope.
+//   - A token issuer (issuer.go) holds an RSA key, serves its JWKS on
+//     loopback and mints the clients' tokens (sub, iss, aud, exp, scope).
+//   - The gateway (edge.go; package gateway, from a document whose
+//     upstreams the flow's registry resolves) verifies every request's
+//     token (401, or 403 without the route's scope) and forwards its
+//     subject as X-Subject, removing any copy the client sent. POST
+//     /orders goes to the order service, each client held to 3 orders a
+//     second (a token bucket per subject, clientlimit: 429 with
+//     Retry-After and the RateLimit fields). GET /orders/{id}/details is
+//     composed from the order (orders), its charge (payments) and its
+//     reservation's state (inventory); the payment and shipping parts
+//     have an 800ms timeout and a fallback, so while the inventory is down
+//     the answer comes without shipping, marked partial (X-Partial,
+//     "_partial"). GET /history/{client}/orders goes to the legacy
+//     monolith (history.go) or to the orders service by a strangler
+//     weight, sticky per request key; each phase reloads the gateway with
+//     a higher weight: 0, 25, 50, then 100%.
+//   - The order service (orderservice.go) takes the client from the
+//     gateway's X-Subject (every handler behind the gateway refuses, and
+//     counts, a request without one), runs each key once per client
 //     (bulwarkhttp.Idempotency; retries get the first response back), and
 //     writes the order and its orders.created event in one transaction
 //     (the transactional outbox).
@@ -60,12 +87,20 @@
 //     bulkhead.
 //
 // At the end the program audits the run from the services' own databases,
-// the broker and the shop client (ledger.go) and prints a ledger: every
-// order accepted once despite the duplicates; every outbox message
-// delivered; every saga completed or compensated; no card charged twice;
-// the stock of compensated orders back; every completed order notified
-// once; nothing left in the outbox's or the processor's dead letters. It
-// exits with status 1 if a check fails.
+// the broker, the gateway and the shop client (ledger.go) and prints a
+// ledger: every order accepted once despite the duplicates; every outbox
+// message delivered; every saga completed or compensated; no card charged
+// twice; the stock of compensated orders back; every completed order
+// notified once; nothing left in the outbox's or the processor's dead
+// letters; no request reached a service without a valid token (every bad
+// request refused with 401 or 403, none seen by a service); the limits held
+// (no client got more than a burst plus a second's rate through in any
+// second, and a burst beyond the limit got 429s); composed answers were
+// complete or marked partial, and partial only while a part's service was
+// failing; the strangler split of each phase matched its weight (within
+// 3.5 standard deviations of a binomial share, at least 5 points; exactly
+// at 0 and 100%), and the answers the shop counted are those the two
+// servers counted. It exits with status 1 if a check fails.
 package main
 
 import (

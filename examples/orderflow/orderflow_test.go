@@ -23,7 +23,10 @@ import (
 // BULWARK_RABBITMQ_URL is set. It asserts the ledger's checks, which hold
 // the same promises on every broker, and that the faults the story is
 // about did happen: duplicates answered from the idempotency record,
-// declined cards compensated, the inventory's breaker opened.
+// declined cards compensated, the inventory's breaker opened, every bad
+// request refused at the gateway, the partner's bursts limited there, order
+// details partial while the inventory was down, and history requests
+// moved to the orders service.
 func TestOrderFlowKeepsItsPromises(t *testing.T) {
 	for _, variant := range []string{"sqlite", "postgres", "nats-server", "kafka", "rabbitmq"} {
 		t.Run(variant, func(t *testing.T) {
@@ -52,7 +55,7 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 					t.Errorf("promise broken: %s: %s", c.Promise, c.Detail)
 				}
 			}
-			if len(ledger.Checks) != 7 || !ledger.OK() {
+			if len(ledger.Checks) != 11 || !ledger.OK() {
 				t.Errorf("ledger has %d checks, OK %v", len(ledger.Checks), ledger.OK())
 			}
 			if ledger.Orders != o.Orders || ledger.Completed+ledger.Compensated != o.Orders {
@@ -71,11 +74,27 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 			if ledger.BreakerOpen == 0 {
 				t.Error("the inventory outage never opened the inventory breaker")
 			}
+			// The edge: every bad request refused, the partner's bursts
+			// limited, the shipping part falling back while the inventory
+			// was down, and the history moved to the orders service.
+			if ledger.Probes != 8 || ledger.Refused != ledger.Probes {
+				t.Errorf("%d bad requests, %d refused; want 8, all refused", ledger.Probes, ledger.Refused)
+			}
+			if ledger.PartnerLimited == 0 {
+				t.Error("the partner's bursts never got a 429 from the gateway")
+			}
+			if ledger.ShippingPartial == 0 || ledger.CompleteDetails == 0 {
+				t.Errorf("%d complete order details, %d without shipping; want some of each", ledger.CompleteDetails, ledger.ShippingPartial)
+			}
+			if ledger.MovedHistory == 0 {
+				t.Error("no history request reached the orders service")
+			}
 			if variant == "nats-server" {
 				checkStreamsDeleted(t, o.NATS, out.String())
 			}
-			t.Logf("%d orders: %d completed, %d compensated (%d declined); %d duplicate sends, %d replays; inventory breaker opened %d times",
-				ledger.Orders, ledger.Completed, ledger.Compensated, ledger.Declined, ledger.Duplicates, ledger.Replayed, ledger.BreakerOpen)
+			t.Logf("%d orders: %d completed, %d compensated (%d declined); %d duplicate sends, %d replays; inventory breaker opened %d times; %d bad requests refused, %d partner 429s, %d complete and %d partial details",
+				ledger.Orders, ledger.Completed, ledger.Compensated, ledger.Declined, ledger.Duplicates, ledger.Replayed, ledger.BreakerOpen,
+				ledger.Refused, ledger.PartnerLimited, ledger.CompleteDetails, ledger.PartialDetails)
 		})
 	}
 }

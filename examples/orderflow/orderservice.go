@@ -2,24 +2,23 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark"
-	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/idempotency"
 	"github.com/bulwark-go/bulwark/outbox"
-	"github.com/bulwark-go/bulwark/ratelimit"
 )
 
-// clientHeader names the shop client making a request. A real service
-// would take the authenticated principal instead; here it is the key of
-// the client's rate limit and the scope of its idempotency keys.
+// clientHeader is the name the order processor gives itself when it calls
+// the payment service (downstream.go): the scope of its idempotency keys
+// there. The order service takes its client from the subject the gateway
+// verified instead (subjectHeader).
 const clientHeader = "X-Client-ID"
 
 // orderRequest is the body of POST /orders.
@@ -77,44 +76,9 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	}
 	s := &orderService{db: db, enqueue: enqueue, late: late, count: count}
 
-	// A rate limit per client, in front of everything: a client over its
-	// limit gets 429 and Retry-After without costing a database write.
-	limits, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
-		Config:  ratelimit.Config{Limit: 4, Period: time.Second, Burst: 4},
-		MaxKeys: 10_000,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	var (
-		mu   sync.Mutex
-		told = map[string]time.Time{} // when each client's 429 was last told
-	)
-	limiter, err := bulwarkhttp.NewRateLimiter(limits, bulwarkhttp.RateLimiterConfig{
-		Key: func(r *http.Request) string { return r.Header.Get(clientHeader) },
-		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
-			l, ok := e.(bulwarkhttp.Limited)
-			if !ok {
-				return
-			}
-			mu.Lock()
-			tell := time.Since(told[l.Key]) > time.Second
-			if tell {
-				told[l.Key] = time.Now()
-			}
-			mu.Unlock()
-			if tell {
-				story.say("orders: client %s is over its rate limit of 4 orders a second: 429, come back in %v", l.Key, l.Wait.Round(time.Millisecond))
-			}
-		}),
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-
 	// Idempotency keys (keys.go): retries of an order get the first
 	// answer back, and write nothing.
-	keys, err := newIdempotencyKeys(records, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+	keys, err := newIdempotencyKeys(records, subjectHeader, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
 		if _, ok := e.(idempotency.Replayed); ok {
 			count.replayed.Add(1)
 		}
@@ -125,7 +89,13 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	s.keys = keys
 
 	mux := http.NewServeMux()
-	mux.Handle("POST /orders", limiter.Handler(keys.Handler(http.HandlerFunc(s.create))))
+	// Every route is behind the gateway (edge.go), which verified the
+	// client's token, holds each client to its rate limit, and forwards
+	// the token's subject in subjectHeader: the client, the scope of its
+	// idempotency keys and the owner of its orders.
+	mux.Handle("POST /orders", fronted(count, keys.Handler(http.HandlerFunc(s.create))))
+	mux.Handle("GET /orders/{id}", fronted(count, http.HandlerFunc(s.get)))
+	mux.Handle("GET /clients/{client}/orders", fronted(count, history(db.DB, &count.servedOrders)))
 	if s.server, err = serve(mux); err != nil {
 		return nil, nil, errors.Join(err, keys.close())
 	}
@@ -145,7 +115,7 @@ func (s *orderService) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	order := orderEvent{Client: r.Header.Get(clientHeader), orderRequest: req}
+	order := orderEvent{Client: r.Header.Get(subjectHeader), orderRequest: req}
 	key := idempotency.AttemptFrom(ctx).Ref().Key
 	// Once begun, the order is written whatever the client does (see
 	// writeTimeout).
@@ -195,6 +165,25 @@ func (s *orderService) write(ctx context.Context, order *orderEvent, key string)
 		return err
 	}
 	return tx.Commit()
+}
+
+// get answers GET /orders/{id}, the order part of the composed order
+// details: the order, to the client who placed it only (404 to any other).
+func (s *orderService) get(w http.ResponseWriter, r *http.Request) {
+	var o struct {
+		historyOrder
+		Client string `json:"client"`
+	}
+	err := s.db.QueryRowContext(r.Context(), `SELECT id, client, sku, qty, cents FROM orders WHERE id = $1`, r.PathValue("id")).
+		Scan(&o.OrderID, &o.Client, &o.SKU, &o.Qty, &o.Cents)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && o.Client != r.Header.Get(subjectHeader):
+		problem(w, http.StatusNotFound, "no such order")
+	case err != nil:
+		problem(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, o)
+	}
 }
 
 func (s *orderService) close() error {

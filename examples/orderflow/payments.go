@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,7 +41,7 @@ type paymentService struct {
 	server *server
 }
 
-func startPaymentService(ctx context.Context, st storage, db *database, seed uint64, story *story) (*paymentService, error) {
+func startPaymentService(ctx context.Context, st storage, db *database, seed uint64, story *story, count *counters) (*paymentService, error) {
 	err := migrate(ctx, db.DB, countersTable, counterRow("charges"),
 		// Not UNIQUE on the key, for the same reason as the orders table:
 		// the ledger counts charges per key.
@@ -62,7 +63,7 @@ func startPaymentService(ctx context.Context, st storage, db *database, seed uin
 
 	// Idempotency keys (keys.go). A decline (402) is stored and replayed:
 	// the card stays declined on every retry.
-	s.keys, err = newIdempotencyKeys(records, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+	s.keys, err = newIdempotencyKeys(records, clientHeader, bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
 		if r, ok := e.(idempotency.Replayed); ok {
 			story.say("payments: a charge with key %s came again and got the first answer back: the card is not charged twice", r.Ref.Key)
 		}
@@ -72,6 +73,8 @@ func startPaymentService(ctx context.Context, st storage, db *database, seed uin
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /charges", s.keys.Handler(http.HandlerFunc(s.charge)))
+	// The payment part of the composed order details, behind the gateway.
+	mux.Handle("GET /orders/{id}/charge", fronted(count, http.HandlerFunc(s.chargeOf)))
 	if s.server, err = serve(withChaos(s.faults, mux)); err != nil {
 		return nil, errors.Join(err, s.keys.close())
 	}
@@ -101,6 +104,28 @@ func (s *paymentService) charge(w http.ResponseWriter, r *http.Request) {
 	// caller stopped waiting.
 	_ = s.late.Do(context.WithoutCancel(ctx), func(context.Context) error { return nil })
 	writeJSON(w, http.StatusCreated, chargeResponse{ChargeID: id})
+}
+
+// chargeState is the payment part of the order details: "charged" (with
+// the charge) or "none" yet.
+type chargeState struct {
+	OrderID  string `json:"order_id"`
+	State    string `json:"state"`
+	ChargeID string `json:"charge_id,omitempty"`
+}
+
+// chargeOf answers GET /orders/{id}/charge.
+func (s *paymentService) chargeOf(w http.ResponseWriter, r *http.Request) {
+	c := chargeState{OrderID: r.PathValue("id"), State: "none"}
+	err := s.db.QueryRowContext(r.Context(), `SELECT id FROM charges WHERE order_id = $1 ORDER BY id LIMIT 1`, c.OrderID).Scan(&c.ChargeID)
+	switch {
+	case err == nil:
+		c.State = "charged"
+	case !errors.Is(err, sql.ErrNoRows):
+		problem(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }
 
 func (s *paymentService) record(ctx context.Context, key string, req chargeRequest) (string, error) {

@@ -23,7 +23,7 @@ func TestChargeOutlivesAClientThatLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := startPaymentService(ctx, st, db, 1, newStory(&strings.Builder{}))
+	s, err := startPaymentService(ctx, st, db, 1, newStory(&strings.Builder{}), &counters{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,12 +38,15 @@ var prices = map[string]int{"widget": 1500, "gadget": 4900, "gizmo": 990}
 
 // plan draws the n orders the shop sends during the phases, in the order
 // of their times. The "web" client sends its orders one by one, evenly
-// spread; the "partner" client sends a batch in the middle of each phase,
-// which runs into its rate limit.
+// spread; the "partner" client sends batches of at least 4 orders at once
+// in the middle of a phase (of each phase when it has enough orders, of
+// every other one otherwise), which run into its rate limit at the
+// gateway.
 func plan(n int, phase time.Duration, phases int, rng *rand.Rand) []send {
 	partner := n / 3
 	web := n - partner
 	span := time.Duration(phases) * phase
+	batches := max(1, min(phases, partner/4))
 	sends := make([]send, 0, n)
 	for i := range n {
 		s := send{client: "web"}
@@ -51,8 +54,8 @@ func plan(n int, phase time.Duration, phases int, rng *rand.Rand) []send {
 			s.at = span * time.Duration(i) / time.Duration(web)
 		} else {
 			s.client = "partner"
-			batch := (i - web) * phases / max(partner, 1)
-			s.at = time.Duration(batch)*phase + phase/2
+			batch := (i - web) * batches / max(partner, 1)
+			s.at = time.Duration(batch*phases/batches)*phase + phase/2
 		}
 		s.key = fmt.Sprintf("%s-%04d", s.client, i+1)
 		sku := skus[rng.IntN(len(skus))]
@@ -70,23 +73,31 @@ func plan(n int, phase time.Duration, phases int, rng *rand.Rand) []send {
 	return sends
 }
 
-// shop is the client of the order service. Its transport retries through
-// timeouts, 409s (the first request with the key is still running), 429s
-// (over the rate limit, after the Retry-After the service sends) and 5xx,
-// always with the order's idempotency key, so no retry creates a second
-// order.
+// shop is the client of the order flow: its apps ("web" and "partner")
+// send every request to the gateway (url) with their client's bearer token
+// (tokens). Its orders transport retries through timeouts, 409s (the first
+// request with the key is still running), 429s (over the client's limit,
+// after the Retry-After the gateway sends) and 5xx, always with the order's
+// idempotency key, so no retry creates a second order. Its reads (order
+// details, history, the probes of reads.go) go out once each.
 type shop struct {
-	url   string
-	http  *http.Client
-	story *story
-	count *counters
+	url    string
+	tokens map[string]string // client → its bearer token
+	phase  func() int        // the phase whose history weight the gateway runs
+	http   *http.Client
+	reads  *http.Client
+	story  *story
+	count  *counters
 
-	mu      sync.Mutex
-	answers map[string][]string // key → the order ID of each answer
-	failed  []string            // keys of sends that never got an order
+	mu        sync.Mutex
+	answers   map[string][]string // key → the order ID of each answer
+	failed    []string            // keys of sends that never got an order
+	probes    []probe             // the bad requests and their statuses
+	details   []detailRead        // the order details read
+	histories []historyRead       // the history requests
 }
 
-func newShop(url string, story *story, count *counters) (*shop, error) {
+func newShop(url string, tokens map[string]string, phase func() int, story *story, count *counters) (*shop, error) {
 	retrier, err := retry.New(retry.Config{
 		MaxAttempts:    retry.Unlimited, // MaxElapsedTime ends it
 		MaxElapsedTime: 30 * time.Second,
@@ -114,7 +125,9 @@ func newShop(url string, story *story, count *counters) (*shop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shop{url: url, http: &http.Client{Transport: t}, story: story, count: count, answers: map[string][]string{}}, nil
+	return &shop{url: url, tokens: tokens, phase: phase, http: &http.Client{Transport: t},
+		reads: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 5 * time.Second},
+		story: story, count: count, answers: map[string][]string{}}, nil
 }
 
 func retryReason(err error) int {
@@ -131,8 +144,19 @@ func retryReason(err error) int {
 }
 
 // run sends the planned orders at their times, each (and each copy) on a
-// goroutine of its own, and returns when every answer is in.
+// goroutine of its own, and returns when every answer is in. Meanwhile it
+// reads its clients' order histories (browse).
 func (c *shop) run(ctx context.Context, sends []send, start time.Time) {
+	browsing, stopBrowsing := context.WithCancel(ctx)
+	browsed := make(chan struct{})
+	go func() {
+		defer close(browsed)
+		c.browse(ctx, browsing)
+	}()
+	defer func() {
+		stopBrowsing()
+		<-browsed
+	}()
 	var wg sync.WaitGroup
 	for _, s := range sends {
 		if !sleepUntil(ctx, start.Add(s.at)) {
@@ -181,6 +205,9 @@ func (c *shop) place(ctx context.Context, s send, why int) {
 		c.answers[s.key] = append(c.answers[s.key], order)
 	}
 	c.mu.Unlock()
+	if err == nil && why != sentAgain {
+		c.readDetails(ctx, s.client, order)
+	}
 	switch {
 	case err != nil:
 		c.story.say("shop: %s failed for good: %v", s.key, err)
@@ -204,7 +231,7 @@ func (c *shop) post(ctx context.Context, s send) (order string, replayed bool, e
 		return "", false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(clientHeader, s.client)
+	req.Header.Set("Authorization", "Bearer "+c.tokens[s.client])
 	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, s.key)
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -212,7 +239,7 @@ func (c *shop) post(ctx context.Context, s send) (order string, replayed bool, e
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return "", false, fmt.Errorf("order service answered %s", resp.Status)
+		return "", false, fmt.Errorf("the gateway answered %s", resp.Status)
 	}
 	var ev orderEvent
 	if err := json.NewDecoder(resp.Body).Decode(&ev); err != nil {
@@ -221,7 +248,10 @@ func (c *shop) post(ctx context.Context, s send) (order string, replayed bool, e
 	return ev.OrderID, resp.Header.Get(bulwarkhttp.HeaderIdempotentReplayed) == "true", nil
 }
 
-func (c *shop) close() { c.http.CloseIdleConnections() }
+func (c *shop) close() {
+	c.http.CloseIdleConnections()
+	c.reads.CloseIdleConnections()
+}
 
 // sleepUntil waits until t, and reports false if ctx ended first.
 func sleepUntil(ctx context.Context, t time.Time) bool {

@@ -70,6 +70,15 @@ type counters struct {
 	shed       atomic.Int64              // requests the inventory's shedder answered with 503
 	completed  atomic.Int64              // sagas completed
 	compensate atomic.Int64              // sagas compensated
+
+	refused         atomic.Int64 // requests the gateway refused for their token (401, 403)
+	limited         atomic.Int64 // orders the gateway answered 429 (the client's limit)
+	unauthenticated atomic.Int64 // requests a fronted service got without the gateway's subject
+	probesReached   atomic.Int64 // requests with a probe key a fronted service got
+	detailsComplete atomic.Int64 // composed order details with every part
+	detailsPartial  atomic.Int64 // composed order details marked partial
+	servedOrders    atomic.Int64 // history answers of the orders service (the strangler's new side)
+	servedMonolith  atomic.Int64 // history answers of the monolith
 }
 
 // Why the shop client retried a request.
@@ -103,6 +112,9 @@ func (c *counters) snapshot() snapshot {
 		"completed": c.completed.Load(), "compensated": c.compensate.Load(),
 		"timeout": c.clientRetry[retryTimeout].Load(), "busy": c.clientRetry[retryBusy].Load(),
 		"429": c.clientRetry[retryLimited].Load(), "5xx": c.clientRetry[retryFailed].Load(),
+		"refused": c.refused.Load(), "limited": c.limited.Load(),
+		"complete": c.detailsComplete.Load(), "partial": c.detailsPartial.Load(),
+		"new": c.servedOrders.Load(), "old": c.servedMonolith.Load(),
 	}
 	for i, name := range downstreamNames {
 		s["retry "+name] = c.stepRetry[i].Load()
@@ -111,8 +123,8 @@ func (c *counters) snapshot() snapshot {
 	return s
 }
 
-// summary prints what the counters did since prev, in three lines: the
-// shop's side, the broker's and the processor's.
+// summary prints what the counters did since prev, in four lines: the
+// gateway's, the shop's side, the broker's and the processor's.
 func (s *story) summary(prev, now snapshot) {
 	d := func(k string) int64 { return now[k] - prev[k] }
 	perService := func(prefix string) string {
@@ -127,6 +139,12 @@ func (s *story) summary(prev, now snapshot) {
 		}
 		return strings.Join(parts, ", ")
 	}
+	newShare := "no history requests"
+	if n := d("new") + d("old"); n > 0 {
+		newShare = fmt.Sprintf("%d of %d history requests (%.0f%%) to the orders service, the rest to the monolith", d("new"), n, 100*float64(d("new"))/float64(n))
+	}
+	s.plain("          gateway:   %d requests refused for their token (401/403), %d orders over a client's limit (429); order details: %d complete, %d partial; %s\n",
+		d("refused"), d("limited"), d("complete"), d("partial"), newShare)
 	s.plain("          shop:      %d orders accepted from %d requests; client retries: %d timed out, %d busy key (409), %d rate-limited (429), %d failed; %d answers replayed from the idempotency record\n",
 		d("accepted"), d("sent"), d("timeout"), d("busy"), d("429"), d("5xx"), d("replayed"))
 	s.plain("          broker:    %d events published (%d of them twice; %s); %d deliveries to the processor, %d of them redeliveries the inbox skipped\n",
