@@ -91,6 +91,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	story.plain("bulwark's order flow: %d orders, phases of %v, seed %d (-seed %d repeats the shop's orders and the chaos dice)\n", o.Orders, o.Phase, o.Seed, o.Seed)
 	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
+	story.plain("  registry: %s; the processor's settings: %s\n", fl.registry.describe(), fl.settings.where)
 
 	prev, err := fl.play(ctx, o, story, count)
 	if err != nil {

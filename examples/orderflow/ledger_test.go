@@ -2,7 +2,9 @@ package main
 
 import (
 	"maps"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -24,6 +26,32 @@ func goodFacts() facts {
 		stock:           map[string]int{"widget": startStock - 2, "gadget": startStock, "gizmo": startStock},
 		shipped:         map[string]int{"widget": 2},
 		notified:        map[string]int{"order-0001": 1},
+		settings:        goodSettings(),
+	}
+}
+
+// goodSettings is a live change that took effect: v1 at the start, v2 (the
+// mistake) refused, v3 applied at changed; a notification attempt timed
+// out at 1s before the change, one in a call started before it that ended
+// after, and one at 3s after it.
+func goodSettings() settingsFacts {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	changed := start.Add(20 * time.Second)
+	return settingsFacts{
+		consumers:  []string{"processor"},
+		first:      "v1",
+		applied:    []versionAt{{"processor", "v1", start}, {"processor", "v3", changed}},
+		refused:    []versionAt{{"processor", "v2", changed.Add(-time.Second)}},
+		bad:        "v2",
+		kept:       true,
+		changed:    "v3",
+		oldTimeout: time.Second,
+		newTimeout: 3 * time.Second,
+		timeouts: []timedOut{
+			{"processor", start.Add(10 * time.Second), time.Second},
+			{"processor", changed.Add(-time.Millisecond), time.Second},
+			{"processor", changed.Add(time.Second), 3 * time.Second},
+		},
 	}
 }
 
@@ -39,6 +67,10 @@ func clone(f facts) facts {
 	f.stock = maps.Clone(f.stock)
 	f.shipped = maps.Clone(f.shipped)
 	f.notified = maps.Clone(f.notified)
+	f.settings.consumers = slices.Clone(f.settings.consumers)
+	f.settings.applied = slices.Clone(f.settings.applied)
+	f.settings.refused = slices.Clone(f.settings.refused)
+	f.settings.timeouts = slices.Clone(f.settings.timeouts)
 	return f
 }
 
@@ -61,7 +93,9 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		stock     = "inventory back to its start for compensated orders"
 		notified  = "every completed order notified once"
 		dead      = "nothing left in a dead letter"
+		live      = "settings changed live took effect"
 	)
+	changed := goodSettings().applied[1].at
 	for _, tc := range []struct {
 		name  string
 		spoil func(*facts)
@@ -108,6 +142,26 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		{"a customer was never told", func(f *facts) { delete(f.notified, "order-0001") }, []string{notified}},
 		{"a compensated order was notified", func(f *facts) { f.notified["order-0002"] = 1 }, []string{notified}},
 		{"a message the processor dead-lettered", func(f *facts) { f.consumerDeadLetters = 1 }, []string{dead}},
+		{"the new version was never applied", func(f *facts) { f.settings.applied = f.settings.applied[:1] }, []string{live}},
+		{"a consumer did not apply the new version", func(f *facts) {
+			f.settings.consumers = append(f.settings.consumers, "gateway")
+			f.settings.refused = append(f.settings.refused, versionAt{"gateway", "v2", changed})
+		}, []string{live}},
+		{"no live change was made", func(f *facts) { f.settings.changed = "" }, []string{live}},
+		{"the bad version was applied", func(f *facts) {
+			f.settings.applied = append(f.settings.applied, versionAt{"processor", "v2", changed.Add(-time.Second)})
+		}, []string{live}},
+		{"the bad version was not refused", func(f *facts) { f.settings.refused = nil }, []string{live}},
+		{"no bad version was written", func(f *facts) { f.settings.bad = "" }, []string{live}},
+		{"the refusal changed the settings", func(f *facts) { f.settings.kept = false }, []string{live}},
+		{"a call started after the change timed out at the old timeout", func(f *facts) {
+			f.settings.timeouts = append(f.settings.timeouts, timedOut{"processor", changed.Add(2 * time.Second), time.Second})
+		}, []string{live}},
+		{"a call started as the change was applied timed out at the old timeout", func(f *facts) {
+			f.settings.timeouts = append(f.settings.timeouts, timedOut{"processor", changed, time.Second})
+		}, []string{live}},
+		{"the change changed no timeout", func(f *facts) { f.settings.newTimeout = f.settings.oldTimeout }, []string{live}},
+		{"no consumer follows the document", func(f *facts) { f.settings.consumers = nil }, []string{live}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := clone(goodFacts())

@@ -123,6 +123,14 @@ func (r *registry) resolver() discovery.Resolver {
 	return r.static
 }
 
+// describe says where the registry is.
+func (r *registry) describe() string {
+	if r.etcd != nil {
+		return r.etcd.describe()
+	}
+	return "in the process (discovery.Static)"
+}
+
 // etcdRun is the run's place in an etcd cluster (-etcd): a client, and a
 // key prefix of the run's own under which the registry and the settings
 // document live; close deletes every key under it.

@@ -184,7 +184,7 @@ func (s *settings) observe(ctx context.Context, ev bulwark.Event) {
 		}
 		start, _ := ctx.Value(callStartKey{}).(time.Time)
 		s.mu.Lock()
-		s.fact.timeouts = append(s.fact.timeouts, timedOut{callStart: start, timeout: ev.Timeout})
+		s.fact.timeouts = append(s.fact.timeouts, timedOut{consumer: s.consumer, callStart: start, timeout: ev.Timeout})
 		s.mu.Unlock()
 	}
 }
@@ -336,6 +336,7 @@ type versionAt struct {
 // timedOut is one notification attempt that timed out: when its call
 // started, and the timeout it ran under.
 type timedOut struct {
+	consumer  string // the Set whose policy timed it out
 	callStart time.Time
 	timeout   time.Duration
 }
