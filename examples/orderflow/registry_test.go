@@ -8,8 +8,10 @@ import (
 
 	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/internal/testenv"
+	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 )
 
 // TestRegistryFollowsRegistrations: on either registry, a registered
@@ -98,4 +100,68 @@ func addrs(eps []discovery.Endpoint) string {
 		s = append(s, ep.Addr)
 	}
 	return strings.Join(s, ",")
+}
+
+// TestEtcdRegistrationOfADeadInstanceEnds: an instance whose process loses
+// etcd without closing its registration (its client is gone, so nobody
+// renews or revokes the lease) leaves the other processes' sets when its
+// lease's TTL ends.
+func TestEtcdRegistrationOfADeadInstanceEnds(t *testing.T) {
+	endpoints := strings.Join(testenv.EtcdEndpoints(t), ",")
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	// The dying process's client logs nothing: its failures after the
+	// death are the point of the test, not news.
+	client, err := clientv3.New(clientv3.Config{Endpoints: testenv.EtcdEndpoints(t), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dying := &etcdRun{client: client, prefix: "/bulwark-orderflow/" + uuid.NewString()}
+	watcher, err := connectEtcd(context.Background(), endpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watcher.prefix = dying.prefix // the same run, seen from another process
+	defer func() {
+		if err := watcher.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	r, err := newRegistry(dying)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leave, err := r.register("notifications", "http://127.0.0.1:1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leave() // stops the Registration's Run, which cannot reach etcd any more
+	seen, err := newRegistry(watcher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*registrationTTL)
+	defer cancel()
+	updates, err := seen.resolver().Watch(ctx, "notifications")
+	if err != nil {
+		t.Fatal(err)
+	}
+	died := time.Time{}
+	for {
+		select {
+		case u := <-updates:
+			switch {
+			case u.Err != nil:
+			case len(u.Endpoints) == 1 && died.IsZero():
+				dying.client.Close() // the process dies: its lease is no longer renewed
+				died = time.Now()
+			case len(u.Endpoints) == 0 && !died.IsZero():
+				if gone := time.Since(died); gone < registrationTTL/2 {
+					t.Errorf("the instance left %v after its process died, before its lease could have ended", gone)
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("the dead instance was still registered %v after it died", time.Since(died))
+		}
+	}
 }
