@@ -107,6 +107,7 @@ func (r *registry) registerEtcd(service string, ep discovery.Endpoint) (func(), 
 	select {
 	case <-registered:
 	case <-running.Done():
+		stop()
 		return nil, fmt.Errorf("registering %s in etcd: %v", service, running.Err())
 	case <-time.After(10 * time.Second):
 		stop()
