@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 	"github.com/bulwark-go/bulwark/bulkhead"
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/circuitbreaker"
+	"github.com/bulwark-go/bulwark/discovery"
+	"github.com/bulwark-go/bulwark/gateway/upstream"
 	"github.com/bulwark-go/bulwark/hedge"
+	"github.com/bulwark-go/bulwark/policyset"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/timeout"
 )
@@ -47,136 +51,51 @@ import (
 //   - for the notification service, a hedge before the timeout sends a
 //     second request when the first has not answered after a short delay;
 //     the first success wins and the other request is cancelled.
+//
+// The chain's settings are not in this file: they are the "inventory",
+// "payments" and "notifications" policies of the processor's policyset,
+// read from the settings document (settings.go), and an operator may change
+// them while the flow runs; what a document cannot say (the retry budget,
+// which errors the breaker ignores) is downstreamFunctions. Nor is the
+// service's address: each client sends its requests through an
+// upstream.Pool that follows the service's endpoints in the registry
+// (registry.go), round robin.
 type downstream struct {
-	name string
-	url  string
-	http *http.Client
+	name    string
+	url     string // "http://<service>": the pool puts an endpoint's address in its place
+	http    *http.Client
+	pool    *upstream.Pool
+	running *bulwark.Group // the pool's Run
 }
 
-// downstreamConfig is what differs between the processor's downstreams.
-type downstreamConfig struct {
-	index          int // into counters.stepRetry and counters.rejected
-	url            string
-	attemptTimeout time.Duration
-	hedgeAfter     time.Duration // 0: no hedging
-	openWait       time.Duration // the breaker's first open wait; it doubles while the service stays down
-}
-
-func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downstream, error) {
-	name := downstreamNames[cfg.index]
-	d := &downstream{name: name, url: cfg.url}
-
-	budget, err := retry.NewBudget(retry.BudgetConfig{})
-	if err != nil {
-		return nil, err
-	}
-	// RetryRejected is left off: a refusal by the breaker or the bulkhead
-	// (bulwark.ErrRejected) ends the retries at once.
-	retrier, err := retry.New(retry.Config{
-		Name:        name,
-		MaxAttempts: 3,
-		Backoff:     retry.Exponential{Initial: 50 * time.Millisecond, Jitter: retry.FullJitter},
-		MaxDelay:    time.Second, // a 409's Retry-After (the rest of the first attempt's lease) is cut to a second
-		Budget:      budget,
-		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
-			if _, ok := e.(retry.Retried); ok {
-				count.stepRetry[cfg.index].Add(1)
-			}
-		}),
+// newDownstream returns the client of the service downstreamNames[index],
+// whose requests go through policy and reach the service's endpoints as
+// resolver has them. It returns once the pool has the first endpoint set.
+func newDownstream(ctx context.Context, index int, policy bulwark.Policy, resolver discovery.Resolver) (*downstream, error) {
+	name := downstreamNames[index]
+	pool, err := upstream.New(resolver, name, upstream.Config{
+		MaxIdleConnsPerHost: 16,
+		// The pool's outlier ejection is for a pool of many instances; the
+		// processor's breaker already stands between it and a failing
+		// service, and ejecting a service's only instance for 30s would
+		// outlast its outage.
+		Outlier: upstream.Outlier{ConsecutiveFailures: 10000, EjectionTime: time.Second},
 	})
 	if err != nil {
 		return nil, err
 	}
-
-	var told atomic.Bool // the first refusal of this open spell was told
-	breaker, err := circuitbreaker.New(circuitbreaker.Config{
-		Name:                 name,
-		Window:               circuitbreaker.LastCalls(20),
-		MinimumCalls:         10,
-		FailureRateThreshold: 50,
-		ConsecutiveFailures:  5,
-		OpenWait:             cfg.openWait,
-		OpenWaitMultiplier:   2,
-		MaxOpenWait:          3 * cfg.openWait,
-		HalfOpenCalls:        probes,
-		HalfOpenSuccesses:    2,
-		MaxHalfOpenWait:      5 * time.Second,
-		// Neither of these says the service is failing: a 409 says it is
-		// alive and still busy with an earlier attempt under the same key,
-		// and a full bulkhead is the processor's own queue.
-		IsIgnored: func(err error) bool {
-			var se *bulwarkhttp.StatusError
-			return (errors.As(err, &se) && se.StatusCode == http.StatusConflict) || errors.Is(err, bulkhead.ErrFull)
-		},
-		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
-			switch e := e.(type) {
-			case circuitbreaker.StateChange:
-				if e.To == circuitbreaker.StateOpen {
-					count.opened[cfg.index].Add(1)
-					told.Store(false)
-				}
-				story.say("%s", describeChange(name, e))
-			case circuitbreaker.Rejected:
-				count.rejected[cfg.index].Add(1)
-				if told.CompareAndSwap(false, true) {
-					story.say("processor: the %s breaker refuses a call at once, with Retry-After %v: the saga step waits that long, then tries again",
-						name, e.Err.RetryAfter().Round(10*time.Millisecond))
-				}
-			}
-		}),
-	})
-	if err != nil {
-		return nil, err
+	d := &downstream{name: name, url: "http://" + name, pool: pool, running: bulwark.Start(context.Background(), pool)}
+	select {
+	case <-pool.Ready():
+	case <-d.running.Done():
+		d.close()
+		return nil, fmt.Errorf("the %s pool stopped: %v", name, d.running.Err())
+	case <-ctx.Done():
+		d.close()
+		return nil, ctx.Err()
 	}
-
-	limit, err := bulkhead.New(bulkhead.Config{
-		Name:          name,
-		MaxConcurrent: 8,
-		MaxWaiting:    64,
-		MaxWait:       2 * time.Second,
-		Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
-			if _, ok := e.(bulkhead.Rejected); ok {
-				count.rejected[cfg.index].Add(1)
-			}
-		}),
-	})
-	if err != nil {
-		return nil, err
-	}
-	perAttempt, err := timeout.New(timeout.Config{Timeout: cfg.attemptTimeout})
-	if err != nil {
-		return nil, err
-	}
-	policies := []bulwark.Policy{retrier, breaker, limit}
-	if cfg.hedgeAfter > 0 {
-		var told atomic.Bool
-		hedger, err := hedge.New(hedge.Config{
-			Name:  name,
-			Delay: cfg.hedgeAfter,
-			// A fixed delay: the slow spells would drag a percentile up
-			// with them.
-			Percentile: hedge.NoPercentile,
-			MaxHedges:  1,
-			Observer: bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
-				h, ok := e.(hedge.Hedged)
-				if !ok {
-					return
-				}
-				count.hedged.Add(1)
-				if told.CompareAndSwap(false, true) {
-					story.say("processor: a request to %s had no answer after %v: a hedged second request goes out, and the first success wins (the summaries count the rest)", name, h.Delay)
-				}
-			}),
-		})
-		if err != nil {
-			return nil, err
-		}
-		policies = append(policies, hedger)
-	}
-	policies = append(policies, perAttempt)
-
-	t, err := bulwarkhttp.NewTransport(bulwark.Chain(policies...), bulwarkhttp.TransportConfig{
-		Base: &http.Transport{MaxIdleConnsPerHost: 16},
+	t, err := bulwarkhttp.NewTransport(policy, bulwarkhttp.TransportConfig{
+		Base: pool,
 		// 409 (another attempt with the key is running) is worth retrying
 		// after its Retry-After, like a 5xx or a 429.
 		IsFailure: func(r *http.Response) bool {
@@ -184,10 +103,76 @@ func newDownstream(cfg downstreamConfig, story *story, count *counters) (*downst
 		},
 	})
 	if err != nil {
+		d.close()
 		return nil, err
 	}
 	d.http = &http.Client{Transport: t}
 	return d, nil
+}
+
+// downstreamFunctions are what the settings document cannot say about each
+// downstream's policy: a retry budget shared by every caller of the
+// service, so that retries cannot multiply the load on a service in
+// trouble, and the errors the breaker ignores.
+func downstreamFunctions() (map[string]policyset.Functions, error) {
+	fns := map[string]policyset.Functions{}
+	for _, name := range downstreamNames {
+		budget, err := retry.NewBudget(retry.BudgetConfig{})
+		if err != nil {
+			return nil, err
+		}
+		fns[name] = policyset.Functions{
+			Budget: budget,
+			// Neither of these says the service is failing: a 409 says it
+			// is alive and still busy with an earlier attempt under the
+			// same key, and a full bulkhead is the processor's own queue.
+			IsIgnored: func(err error) bool {
+				var se *bulwarkhttp.StatusError
+				return (errors.As(err, &se) && se.StatusCode == http.StatusConflict) || errors.Is(err, bulkhead.ErrFull)
+			},
+		}
+	}
+	return fns, nil
+}
+
+// downstreamObserver counts and tells what the downstream policies do:
+// retries, breaker changes and refusals, bulkhead refusals, hedges and
+// timed-out attempts, each by the service its policy is named after.
+func downstreamObserver(story *story, count *counters) bulwark.Observer {
+	var toldRefusal [downstreams]atomic.Bool // the first refusal of this open spell was told
+	var toldHedge atomic.Bool
+	return bulwark.ObserverFunc(func(_ context.Context, e bulwark.Event) {
+		i := slices.Index(downstreamNames[:], e.Component())
+		if i < 0 {
+			return
+		}
+		name := downstreamNames[i]
+		switch e := e.(type) {
+		case retry.Retried:
+			count.stepRetry[i].Add(1)
+		case circuitbreaker.StateChange:
+			if e.To == circuitbreaker.StateOpen {
+				count.opened[i].Add(1)
+				toldRefusal[i].Store(false)
+			}
+			story.say("%s", describeChange(name, e))
+		case circuitbreaker.Rejected:
+			count.rejected[i].Add(1)
+			if toldRefusal[i].CompareAndSwap(false, true) {
+				story.say("processor: the %s breaker refuses a call at once, with Retry-After %v: the saga step waits that long, then tries again",
+					name, e.Err.RetryAfter().Round(10*time.Millisecond))
+			}
+		case bulkhead.Rejected:
+			count.rejected[i].Add(1)
+		case hedge.Hedged:
+			count.hedged.Add(1)
+			if toldHedge.CompareAndSwap(false, true) {
+				story.say("processor: a request to %s had no answer after %v: a hedged second request goes out, and the first success wins (the summaries count the rest)", name, e.Delay)
+			}
+		case timeout.TimedOut:
+			count.timedOut[i].Add(1)
+		}
+	})
 }
 
 // probes is how many calls a half-open breaker lets through.
@@ -232,6 +217,9 @@ func (d *downstream) post(ctx context.Context, path, key string, body, out any) 
 	if err != nil {
 		return err
 	}
+	// The call's start, for the settings' audit: which version of the
+	// settings a timed-out attempt ran under (settings.go).
+	ctx = withCallStart(ctx, time.Now())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url+path, bytes.NewReader(b))
 	if err != nil {
 		return err
@@ -262,4 +250,8 @@ func (d *downstream) post(ctx context.Context, path, key string, body, out any) 
 	return cerr
 }
 
-func (d *downstream) close() { d.http.CloseIdleConnections() }
+func (d *downstream) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.running.Stop(ctx) // closes the pool and its idle connections
+}

@@ -62,7 +62,10 @@ func newEdgeRig(t *testing.T) *edgeRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(mono.close)
-	reg := newRegistry()
+	reg, err := newRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"orders", "payments", "inventory"} {
 		if _, err := reg.register(name, svc.url); err != nil {
 			t.Fatal(err)

@@ -26,6 +26,7 @@ type Options struct {
 	NATS     string        // with Broker nats: a NATS server's URL instead of an embedded server
 	Kafka    string        // with Broker kafka: a Kafka-protocol server's address instead of an in-process kfake cluster
 	RabbitMQ string        // with Broker rabbitmq: the server's AMQP URL ("" is defaultRabbitMQ)
+	Etcd     string        // etcd endpoints (comma-separated): the registry and the settings there instead of in the process and Dir
 }
 
 func (o Options) validate() error {
@@ -51,7 +52,10 @@ func (o Options) validate() error {
 // flow is everything a run starts, so that the audit can read it and close
 // can stop it, last started first.
 type flow struct {
+	etcd          *etcdRun // nil without -etcd
 	registry      *registry
+	leave         map[string]func() // each registered service's deregistration
+	settings      *settings
 	storage       storage
 	broker        broker
 	payments      *paymentService
@@ -120,6 +124,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	story.plain("  shop ──HTTP+JWT──▶ gateway ──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
 	story.plain("  gateway: POST /orders (JWT, %d a second per client), GET /orders/{id}/details (composed: orders, payments, inventory), GET /history/ (strangler: monolith → orders, weight %s%% by phase)\n", ordersLimit, weightsText())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
+	story.plain("  registry: %s; the processor's settings: %s\n", fl.registry.describe(), fl.settings.where)
 
 	prev, err := fl.play(ctx, o, story, count)
 	if err != nil {
@@ -160,11 +165,16 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 			fl.faultFrom("inventory")
 			return fl.inventory.down()
 		}},
-		{"inventory back; notifications slow: half of them take 1.5s", func() error {
+		{"inventory back; notifications slow: half of them take 1.5s; midway the operator gives the notification call a longer timeout", func() error {
 			fl.inventory.heal()
 			fl.faultUntil("inventory")
 			return fl.notifications.slow(0.5, 1500*time.Millisecond)
 		}},
+	}
+	// midway runs in the middle of its phase, which it splits in two
+	// summaries.
+	midway := map[int]func() error{
+		len(phases) - 1: func() error { return fl.settings.change(ctx, o.Phase) },
 	}
 	start := time.Now()
 	fl.sends = plan(o.Orders, o.Phase, len(phases), rand.New(rand.NewPCG(o.Seed, 0)))
@@ -190,11 +200,25 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 		if i == 0 {
 			fl.shop.probe(ctx, fl.forgeries)
 		}
+		if change := midway[i]; change != nil {
+			if !sleepUntil(ctx, start.Add(time.Duration(i)*o.Phase+o.Phase/2)) {
+				return nil, ctx.Err()
+			}
+			now := count.snapshot()
+			story.summary(prev, now)
+			prev = now
+			if err := change(); err != nil {
+				return nil, err
+			}
+		}
 		if !sleepUntil(ctx, start.Add(time.Duration(i+1)*o.Phase)) {
 			return nil, ctx.Err()
 		}
 		now := count.snapshot()
 		story.summary(prev, now)
+		if midway[i] != nil {
+			story.plain("          settings:  %s\n", fl.settings.since())
+		}
 		prev = now
 	}
 	fl.notifications.heal()
@@ -208,9 +232,20 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 // with its relay, and the shop client, in the order they depend on each
 // other.
 func (fl *flow) start(ctx context.Context, o Options, story *story, count *counters) error {
-	fl.registry = newRegistry()
 	fl.faults = map[string][]window{}
 	fl.count = count
+	fl.leave = map[string]func(){}
+	if o.Etcd != "" {
+		e, err := connectEtcd(ctx, o.Etcd)
+		if err != nil {
+			return err
+		}
+		fl.etcd = e
+	}
+	var err error
+	if fl.registry, err = newRegistry(fl.etcd); err != nil {
+		return err
+	}
 	if o.Postgres != "" {
 		pg, err := newPostgresStorage(ctx, o.Postgres)
 		if err != nil {
@@ -220,7 +255,6 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	} else {
 		fl.storage = &sqliteStorage{dir: o.Dir}
 	}
-	var err error
 	if fl.broker, err = startBroker(ctx, o); err != nil {
 		return err
 	}
@@ -231,21 +265,41 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 			return err
 		}
 	}
+	// Each service registers itself as soon as it listens, and leaves the
+	// registry first when it closes (close).
 	if fl.payments, err = startPaymentService(ctx, fl.storage, dbs["payments"], o.Seed+1, story, count); err != nil {
+		return err
+	}
+	if err := fl.register("payments", fl.payments.server.url); err != nil {
 		return err
 	}
 	if fl.inventory, err = startInventoryService(ctx, dbs["inventory"], o.Seed+3, count); err != nil {
 		return err
 	}
+	if err := fl.register("inventory", fl.inventory.server.url); err != nil {
+		return err
+	}
 	if fl.notifications, err = startNotificationService(ctx, dbs["notifications"], o.Seed+4); err != nil {
 		return err
 	}
-	urls := serviceURLs{inventory: fl.inventory.server.url, payments: fl.payments.server.url, notifications: fl.notifications.server.url}
-	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, urls, o.Seed+5, o.Phase, story, count); err != nil {
+	if err := fl.register("notifications", fl.notifications.server.url); err != nil {
+		return err
+	}
+	fns, err := downstreamFunctions()
+	if err != nil {
+		return err
+	}
+	if fl.settings, err = startSettings(ctx, o, fl.etcd, fns, downstreamObserver(story, count), story); err != nil {
+		return err
+	}
+	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, fl.registry.resolver(), fl.settings.set, o.Seed+5, o.Phase, story, count); err != nil {
 		return err
 	}
 	var box outbox.Store
 	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], o.Seed+6, story, count); err != nil {
+		return err
+	}
+	if err := fl.register("orders", fl.orders.server.url); err != nil {
 		return err
 	}
 	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
@@ -254,14 +308,8 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.monolith, err = startMonolith(dbs["orders"], count); err != nil {
 		return err
 	}
-	for name, url := range map[string]string{
-		"orders": fl.orders.server.url, "payments": fl.payments.server.url,
-		"inventory": fl.inventory.server.url, "notifications": fl.notifications.server.url,
-		"monolith": fl.monolith.server.url,
-	} {
-		if _, err := fl.registry.register(name, url); err != nil {
-			return err
-		}
+	if err := fl.register("monolith", fl.monolith.server.url); err != nil {
+		return err
 	}
 	return fl.startEdge(ctx, story, count)
 }
@@ -301,6 +349,25 @@ func (fl *flow) startEdge(ctx context.Context, story *story, count *counters) er
 	}
 	fl.shop, err = newShop(fl.edge.server.url, tokens, func() int { return int(fl.edge.phase.Load()) }, story, count)
 	return err
+}
+
+// register adds service, listening at url, to the registry; close takes
+// it out again before it closes the service.
+func (fl *flow) register(service, url string) error {
+	deregister, err := fl.registry.register(service, url)
+	if err != nil {
+		return err
+	}
+	fl.leave[service] = deregister
+	return nil
+}
+
+// deregister takes service out of the registry, if it is in.
+func (fl *flow) deregister(service string) {
+	if leave := fl.leave[service]; leave != nil {
+		leave()
+		delete(fl.leave, service)
+	}
 }
 
 // settle waits until every order's saga has ended and the outbox is empty,
@@ -352,6 +419,7 @@ func (fl *flow) close() error {
 		fl.issuer.close()
 	}
 	if fl.monolith != nil {
+		fl.deregister("monolith")
 		fl.monolith.close()
 	}
 	var errs []error
@@ -361,18 +429,25 @@ func (fl *flow) close() error {
 		cancel()
 	}
 	if fl.orders != nil {
+		fl.deregister("orders")
 		errs = append(errs, fl.orders.close())
 	}
 	if fl.processor != nil {
 		fl.processor.close()
 	}
+	if fl.settings != nil {
+		errs = append(errs, fl.settings.close())
+	}
 	if fl.notifications != nil {
+		fl.deregister("notifications")
 		fl.notifications.close()
 	}
 	if fl.inventory != nil {
+		fl.deregister("inventory")
 		fl.inventory.close()
 	}
 	if fl.payments != nil {
+		fl.deregister("payments")
 		errs = append(errs, fl.payments.close())
 	}
 	if fl.broker != nil {
@@ -380,6 +455,12 @@ func (fl *flow) close() error {
 	}
 	if fl.storage != nil {
 		errs = append(errs, fl.storage.close())
+	}
+	for service := range fl.leave { // registered, but its service failed to start
+		fl.deregister(service)
+	}
+	if fl.etcd != nil {
+		errs = append(errs, fl.etcd.close())
 	}
 	return errors.Join(errs...)
 }

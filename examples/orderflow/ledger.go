@@ -105,6 +105,9 @@ type facts struct {
 	histories []historyRead
 	weights   []int
 	served    map[string]int
+	// The processor's settings: the versions its consumers applied and
+	// refused, and the notification attempts that timed out.
+	settings settingsFacts
 }
 
 // judge checks the flow's promises against the facts. It reads nothing
@@ -214,6 +217,42 @@ func judge(f facts) []Check {
 	}
 	check("every completed order notified once", len(notes) == 0,
 		"%d notifications; orders notified wrongly: %s", sum(f.notified), list(notes))
+
+	// The operator's live change: the corrected version applied by every
+	// consumer of the document, the one with the mistake refused by every
+	// one of them with the settings kept, and no notification call started
+	// after the change timed out at anything but the new timeout.
+	sf := f.settings
+	var notApplied, badApplied, notRefused, late []string
+	for _, c := range sf.consumers {
+		if !appliedBy(sf.applied, c, sf.changed) {
+			notApplied = append(notApplied, c)
+		}
+		if appliedBy(sf.applied, c, sf.bad) {
+			badApplied = append(badApplied, c)
+		}
+		if !appliedBy(sf.refused, c, sf.bad) {
+			notRefused = append(notRefused, c)
+		}
+	}
+	var before, atNew int
+	for _, t := range sf.timeouts {
+		at := sf.changedAt(t.consumer)
+		switch {
+		case !at.IsZero() && !t.callStart.Before(at) && t.timeout != sf.newTimeout:
+			late = append(late, fmt.Sprintf("a call started %v after the change timed out at %v", t.callStart.Sub(at).Round(time.Millisecond), t.timeout))
+		case !at.IsZero() && !t.callStart.Before(at):
+			atNew++
+		default:
+			before++
+		}
+	}
+	check("settings changed live took effect",
+		len(sf.consumers) > 0 && sf.changed != "" && sf.bad != "" && sf.changed != sf.bad && sf.newTimeout != sf.oldTimeout &&
+			len(notApplied) == 0 && len(badApplied) == 0 && len(notRefused) == 0 && sf.kept && len(late) == 0,
+		"version %s (notifications timeout %v → %v) applied by %s, not by: %s; version %s (a bulkhead of -4) refused by every consumer, settings kept: %v (applied by: %s; not refused by: %s); notification attempts timed out: %d in calls started before the change, %d after it at %v; at the old timeout after it: %s",
+		or(sf.changed, "(none)"), sf.oldTimeout, sf.newTimeout, list(slices.Clone(sf.consumers)), list(notApplied), or(sf.bad, "(none)"), sf.kept,
+		list(badApplied), list(notRefused), before, atNew, sf.newTimeout, list(late))
 
 	check("nothing left in a dead letter",
 		f.outboxDeadLetters == 0 && f.consumerDeadLetters == 0 && statuses[saga.NeedsAttention]+statuses[saga.Abandoned] == 0,
@@ -364,6 +403,21 @@ func splitTolerance(w, n int) float64 {
 	return max(5, 350*math.Sqrt(p*(1-p)/float64(n)))
 }
 
+// appliedBy reports whether consumer has version in vs.
+func appliedBy(vs []versionAt, consumer, version string) bool {
+	if version == "" {
+		return false
+	}
+	return slices.ContainsFunc(vs, func(v versionAt) bool { return v.consumer == consumer && v.version == version })
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
 func list(items []string) string {
 	if len(items) == 0 {
 		return "none"
@@ -457,6 +511,7 @@ func audit(ctx context.Context, fl *flow) (facts, error) {
 	for _, s := range fl.sends {
 		f.keys = append(f.keys, s.key)
 	}
+	f.settings = fl.settings.facts()
 	fl.shop.mu.Lock()
 	f.answers = maps.Clone(fl.shop.answers)
 	f.failed = slices.Clone(fl.shop.failed)

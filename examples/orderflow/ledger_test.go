@@ -40,6 +40,32 @@ func goodFacts() facts {
 		histories: histories(map[int][2]int{0: {0, 20}, 1: {6, 14}, 2: {20, 0}}),
 		weights:   []int{0, 25, 100},
 		served:    map[string]int{sideOrders: 26, sideMonolith: 34},
+		settings:  goodSettings(),
+	}
+}
+
+// goodSettings is a live change that took effect: v1 at the start, v2 (the
+// mistake) refused, v3 applied at changed; a notification attempt timed
+// out at 1s before the change, one in a call started before it that ended
+// after, and one at 3s after it.
+func goodSettings() settingsFacts {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	changed := start.Add(20 * time.Second)
+	return settingsFacts{
+		consumers:  []string{"processor"},
+		first:      "v1",
+		applied:    []versionAt{{"processor", "v1", start}, {"processor", "v3", changed}},
+		refused:    []versionAt{{"processor", "v2", changed.Add(-time.Second)}},
+		bad:        "v2",
+		kept:       true,
+		changed:    "v3",
+		oldTimeout: time.Second,
+		newTimeout: 3 * time.Second,
+		timeouts: []timedOut{
+			{"processor", start.Add(10 * time.Second), time.Second},
+			{"processor", changed.Add(-time.Millisecond), time.Second},
+			{"processor", changed.Add(time.Second), 3 * time.Second},
+		},
 	}
 }
 
@@ -92,6 +118,10 @@ func clone(f facts) facts {
 	f.faults = maps.Clone(f.faults)
 	f.histories = slices.Clone(f.histories)
 	f.served = maps.Clone(f.served)
+	f.settings.consumers = slices.Clone(f.settings.consumers)
+	f.settings.applied = slices.Clone(f.settings.applied)
+	f.settings.refused = slices.Clone(f.settings.refused)
+	f.settings.timeouts = slices.Clone(f.settings.timeouts)
 	return f
 }
 
@@ -118,7 +148,9 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		limits    = "the limits held"
 		composed  = "composed answers were complete or marked partial"
 		split     = "the strangler split matched its weight"
+		live      = "settings changed live took effect"
 	)
+	changed := goodSettings().applied[1].at
 	for _, tc := range []struct {
 		name  string
 		spoil func(*facts)
@@ -198,6 +230,26 @@ func TestJudgeCatchesEachBrokenPromise(t *testing.T) {
 		}, []string{split}},
 		{"the servers counted other answers", func(f *facts) { f.served[sideMonolith]++ }, []string{split}},
 		{"a history answer of another shape", func(f *facts) { f.histories[3].err = "unknown field" }, []string{split}},
+		{"the new version was never applied", func(f *facts) { f.settings.applied = f.settings.applied[:1] }, []string{live}},
+		{"a consumer did not apply the new version", func(f *facts) {
+			f.settings.consumers = append(f.settings.consumers, "gateway")
+			f.settings.refused = append(f.settings.refused, versionAt{"gateway", "v2", changed})
+		}, []string{live}},
+		{"no live change was made", func(f *facts) { f.settings.changed = "" }, []string{live}},
+		{"the bad version was applied", func(f *facts) {
+			f.settings.applied = append(f.settings.applied, versionAt{"processor", "v2", changed.Add(-time.Second)})
+		}, []string{live}},
+		{"the bad version was not refused", func(f *facts) { f.settings.refused = nil }, []string{live}},
+		{"no bad version was written", func(f *facts) { f.settings.bad = "" }, []string{live}},
+		{"the refusal changed the settings", func(f *facts) { f.settings.kept = false }, []string{live}},
+		{"a call started after the change timed out at the old timeout", func(f *facts) {
+			f.settings.timeouts = append(f.settings.timeouts, timedOut{"processor", changed.Add(2 * time.Second), time.Second})
+		}, []string{live}},
+		{"a call started as the change was applied timed out at the old timeout", func(f *facts) {
+			f.settings.timeouts = append(f.settings.timeouts, timedOut{"processor", changed, time.Second})
+		}, []string{live}},
+		{"the change changed no timeout", func(f *facts) { f.settings.newTimeout = f.settings.oldTimeout }, []string{live}},
+		{"no consumer follows the document", func(f *facts) { f.settings.consumers = nil }, []string{live}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := clone(goodFacts())

@@ -8,6 +8,7 @@
 //	go run ./examples/orderflow -postgres postgres://postgres@127.0.0.1:5432/test
 //	go run ./examples/orderflow -broker kafka
 //	go run ./examples/orderflow -broker rabbitmq -rabbitmq amqp://guest:guest@127.0.0.1:5672/
+//	go run ./examples/orderflow -etcd 127.0.0.1:2379
 //
 // # The flow
 //
@@ -27,6 +28,18 @@
 // topics or queues of the run's own (kafkabroker.go, rabbitbroker.go).
 // JetStream drops a copy the relay publishes again; Kafka and RabbitMQ
 // keep it, and the processor's inbox skips it.
+//
+// Each service registers its address in the registry (registry.go) when it
+// starts and leaves it when it closes, and the processor's clients find the
+// services there (a gateway/upstream pool per service); the processor's
+// policies come from a policyset document in a config source
+// (settings.go): the file settings.json in the run's directory, read every
+// 50ms. -etcd ENDPOINTS puts both in etcd, under a key prefix of the run's
+// own deleted at the end: each service is an etcddiscovery.Registration
+// with a 5s lease (an instance that dies leaves the pool when its lease
+// ends; one that closes revokes it), the processor's clients follow
+// etcddiscovery's Resolver, and the settings are one etcd key
+// (etcdconfig).
 //
 //   - The shop client (shop.go) sends orders through the gateway, each
 //     with its client's ("web" or "partner") bearer token and an
@@ -85,6 +98,13 @@
 //     Retry-After, half-open probes close it once inventory is back),
 //     notifications slow. The inventory sheds load with an adaptive
 //     bulkhead.
+//   - Midway through the slow notifications the operator changes the
+//     settings live: a first document, with a bulkhead limit of -4 in it,
+//     is refused as a whole (logged, the settings stay); the corrected one
+//     raises the notification call's per-attempt timeout from 1s to 3s,
+//     and the processor applies it without a restart, to every call that
+//     starts after it. The phase's two summaries show the notification
+//     timeouts before and after.
 //
 // At the end the program audits the run from the services' own databases,
 // the broker, the gateway and the shop client (ledger.go) and prints a
@@ -100,7 +120,10 @@
 // failing; the strangler split of each phase matched its weight (within
 // 3.5 standard deviations of a binomial share, at least 5 points; exactly
 // at 0 and 100%), and the answers the shop counted are those the two
-// servers counted. It exits with status 1 if a check fails.
+// servers counted; the live change applied by the processor, the bad
+// document refused with the settings kept, and no notification call started
+// after the change timed out at the old timeout. It exits with status 1 if a
+// check fails.
 package main
 
 import (
@@ -122,6 +145,7 @@ func main() {
 	flag.StringVar(&o.NATS, "nats", "", "with -broker nats: the URL of a NATS server with JetStream to use instead of the embedded one; the run's streams are created there and deleted at the end")
 	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
 	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
+	flag.StringVar(&o.Etcd, "etcd", "", "etcd endpoints (host:port, comma-separated): the services register there (with a lease) and the processor's settings are an etcd key, under a key prefix of the run's own deleted at the end; default: an in-process registry and a settings file")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "bulwark-orderflow-")

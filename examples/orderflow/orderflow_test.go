@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
 )
 
@@ -28,7 +29,7 @@ import (
 // details partial while the inventory was down, and history requests
 // moved to the orders service.
 func TestOrderFlowKeepsItsPromises(t *testing.T) {
-	for _, variant := range []string{"sqlite", "postgres", "nats-server", "kafka", "rabbitmq"} {
+	for _, variant := range []string{"sqlite", "postgres", "nats-server", "kafka", "rabbitmq", "etcd"} {
 		t.Run(variant, func(t *testing.T) {
 			o := Options{Orders: 24, Seed: 42, Phase: 1500 * time.Millisecond, Dir: t.TempDir()}
 			switch variant {
@@ -40,6 +41,8 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 				o.Broker = brokerKafka
 			case "rabbitmq":
 				o.Broker, o.RabbitMQ = brokerRabbitMQ, testenv.RabbitMQURL(t)
+			case "etcd":
+				o.Etcd = strings.Join(testenv.EtcdEndpoints(t), ",")
 			}
 			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -55,7 +58,7 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 					t.Errorf("promise broken: %s: %s", c.Promise, c.Detail)
 				}
 			}
-			if len(ledger.Checks) != 11 || !ledger.OK() {
+			if len(ledger.Checks) != 12 || !ledger.OK() {
 				t.Errorf("ledger has %d checks, OK %v", len(ledger.Checks), ledger.OK())
 			}
 			if ledger.Orders != o.Orders || ledger.Completed+ledger.Compensated != o.Orders {
@@ -91,6 +94,20 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 			}
 			if variant == "nats-server" {
 				checkStreamsDeleted(t, o.NATS, out.String())
+			}
+			if variant == "etcd" {
+				checkEtcdKeysDeleted(t, o.Etcd, out.String())
+			}
+			// The operator's live change: the mistake refused, the
+			// correction applied (the ledger's check holds the rest).
+			for _, want := range []string{
+				"level=ERROR msg=\"policyset: document refused; the settings stay as they were\"",
+				"settings: the processor refused version",
+				"settings: the processor applied version",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("the story does not tell %q", want)
+				}
 			}
 			t.Logf("%d orders: %d completed, %d compensated (%d declined); %d duplicate sends, %d replays; inventory breaker opened %d times; %d bad requests refused, %d partner 429s, %d complete and %d partial details",
 				ledger.Orders, ledger.Completed, ledger.Compensated, ledger.Declined, ledger.Duplicates, ledger.Replayed, ledger.BreakerOpen,
@@ -145,6 +162,28 @@ func TestKafkaServerUnreachableIsAnError(t *testing.T) {
 	_, err := run(context.Background(), &strings.Builder{}, o)
 	if err == nil || !strings.Contains(err.Error(), "the Kafka server at [127.0.0.1:1]") {
 		t.Errorf("got %v, want an error naming the Kafka server's address", err)
+	}
+}
+
+// checkEtcdKeysDeleted checks that no key is left under the prefix the
+// story names in the etcd at endpoints.
+func checkEtcdKeysDeleted(t *testing.T, endpoints, story string) {
+	t.Helper()
+	m := regexp.MustCompile(`keys under (\S+)/ \(deleted at the end\)`).FindStringSubmatch(story)
+	if m == nil {
+		t.Fatal("the story names no etcd prefix")
+	}
+	e, err := connectEtcd(context.Background(), endpoints)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.client.Close()
+	resp, err := e.client.Get(context.Background(), m[1]+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Count != 0 {
+		t.Errorf("%d keys left under %s/, want none", resp.Count, m[1])
 	}
 }
 

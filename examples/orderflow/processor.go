@@ -11,7 +11,9 @@ import (
 	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/chaos"
 	"github.com/bulwark-go/bulwark/consume"
+	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/idempotency"
+	"github.com/bulwark-go/bulwark/policyset"
 	"github.com/bulwark-go/bulwark/retry"
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -29,12 +31,7 @@ type processor struct {
 	count       *counters
 }
 
-// serviceURLs are where the processor finds its downstream services.
-type serviceURLs struct {
-	inventory, payments, notifications string
-}
-
-func startProcessor(ctx context.Context, st storage, db *database, b broker, urls serviceURLs, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
+func startProcessor(ctx context.Context, st storage, db *database, b broker, resolver discovery.Resolver, set *policyset.Set, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
 	p := &processor{story: story, count: count, broker: b}
 	ok := false
 	defer func() {
@@ -43,16 +40,18 @@ func startProcessor(ctx context.Context, st storage, db *database, b broker, url
 		}
 	}()
 
-	// One client per downstream service, each with its own breaker,
-	// bulkhead and retry budget: one service in trouble must not take the
-	// calls to the others down with it.
+	// One client per downstream service, each with its own policy (and so
+	// its own breaker, bulkhead and retry budget: one service in trouble
+	// must not take the calls to the others down with it), from the
+	// settings document, and its own pool of the service's endpoints, from
+	// the registry.
 	var clients [downstreams]*downstream
-	for i, c := range []downstreamConfig{
-		{index: svcInventory, url: urls.inventory, attemptTimeout: 500 * time.Millisecond, openWait: phase / 5},
-		{index: svcPayments, url: urls.payments, attemptTimeout: 500 * time.Millisecond, openWait: phase / 5},
-		{index: svcNotifications, url: urls.notifications, attemptTimeout: 3 * time.Second, hedgeAfter: 100 * time.Millisecond, openWait: phase / 5},
-	} {
-		d, err := newDownstream(c, story, count)
+	for i, name := range downstreamNames {
+		policy, err := set.Policy(name)
+		if err != nil {
+			return nil, err
+		}
+		d, err := newDownstream(ctx, i, policy, resolver)
 		if err != nil {
 			return nil, err
 		}

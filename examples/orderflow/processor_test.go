@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-go/bulwark/consume"
 	"github.com/bulwark-go/bulwark/internal/testenv"
 	"github.com/bulwark-go/bulwark/outbox"
+	"github.com/bulwark-go/bulwark/policyset"
 	"github.com/bulwark-go/bulwark/saga"
 	"go.uber.org/goleak"
 )
@@ -54,13 +55,23 @@ func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker,
 	t.Cleanup(b.close)
 	var out strings.Builder
 	story := newStory(&out)
-	p, err := startProcessor(ctx, st, db, b, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, &counters{})
+	reg, err := newRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range downstreamNames {
+		if _, err := reg.register(name, down.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := &counters{}
+	p, err := startProcessor(ctx, st, db, b, reg.resolver(), testPolicies(t, phase, story, count), 1, phase, story, count)
 	if err != nil {
 		t.Fatal(err)
 	}
 	again := func(count *counters) *processor {
 		t.Helper()
-		p, err := startProcessor(ctx, st, db, b, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, count)
+		p, err := startProcessor(ctx, st, db, b, reg.resolver(), testPolicies(t, phase, story, count), 1, phase, story, count)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,6 +82,23 @@ func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker,
 		defer story.mu.Unlock()
 		return out.String()
 	}, again
+}
+
+// testPolicies returns the processor's policies as the flow starts with
+// them, counting into count.
+func testPolicies(t *testing.T, phase time.Duration, story *story, count *counters) *policyset.Set {
+	t.Helper()
+	fns, err := downstreamFunctions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policyset.New(processorSettings(phase, notifyTimeoutBefore), policyset.Config{
+		Name: "processor", Functions: fns, Observer: downstreamObserver(story, count),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
 
 // TestProcessorDeadLettersUnreadableEvents: an event no delivery can make

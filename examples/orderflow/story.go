@@ -66,6 +66,7 @@ type counters struct {
 	stepRetry  [downstreams]atomic.Int64 // attempts the processor's transports retried
 	rejected   [downstreams]atomic.Int64 // calls a breaker or bulkhead refused at once
 	opened     [downstreams]atomic.Int64 // times a breaker opened
+	timedOut   [downstreams]atomic.Int64 // attempts the processor's per-attempt timeouts cut off
 	hedged     atomic.Int64              // backup requests to the notification service
 	shed       atomic.Int64              // requests the inventory's shedder answered with 503
 	completed  atomic.Int64              // sagas completed
@@ -119,6 +120,7 @@ func (c *counters) snapshot() snapshot {
 	for i, name := range downstreamNames {
 		s["retry "+name] = c.stepRetry[i].Load()
 		s["rejected "+name] = c.rejected[i].Load()
+		s["timed out "+name] = c.timedOut[i].Load()
 	}
 	return s
 }
@@ -149,6 +151,6 @@ func (s *story) summary(prev, now snapshot) {
 		d("accepted"), d("sent"), d("timeout"), d("busy"), d("429"), d("5xx"), d("replayed"))
 	s.plain("          broker:    %d events published (%d of them twice; %s); %d deliveries to the processor, %d of them redeliveries the inbox skipped\n",
 		d("published"), d("republished"), s.copies, d("delivered"), d("redelivery"))
-	s.plain("          processor: %d sagas completed, %d compensated; retried attempts: %s; refused at once by a breaker or bulkhead: %s; %d hedged notifications; %d shed by inventory\n",
-		d("completed"), d("compensated"), perService("retry "), perService("rejected "), d("hedged"), d("shed"))
+	s.plain("          processor: %d sagas completed, %d compensated; retried attempts: %s; timed-out attempts: %s; refused at once by a breaker or bulkhead: %s; %d hedged notifications; %d shed by inventory\n",
+		d("completed"), d("compensated"), perService("retry "), perService("timed out "), perService("rejected "), d("hedged"), d("shed"))
 }
