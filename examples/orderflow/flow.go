@@ -24,6 +24,7 @@ type Options struct {
 	NATS     string        // with Broker nats: a NATS server's URL instead of an embedded server
 	Kafka    string        // with Broker kafka: a Kafka-protocol server's address instead of an in-process kfake cluster
 	RabbitMQ string        // with Broker rabbitmq: the server's AMQP URL ("" is defaultRabbitMQ)
+	OTLP     string        // an OTLP/HTTP endpoint (host:port or URL) the run's spans are exported to as well
 }
 
 func (o Options) validate() error {
@@ -49,6 +50,7 @@ func (o Options) validate() error {
 // flow is everything a run starts, so that the audit can read it and close
 // can stop it, last started first.
 type flow struct {
+	tracing       *tracing
 	registry      *registry
 	storage       storage
 	broker        broker
@@ -87,6 +89,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	story.plain("bulwark's order flow: %d orders, phases of %v, seed %d (-seed %d repeats the shop's orders and the chaos dice)\n", o.Orders, o.Phase, o.Seed, o.Seed)
 	story.plain("  shop ──HTTP──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
+	story.plain("  traces: %s\n", fl.tracing.describe())
 
 	prev, err := fl.play(ctx, o, story, count)
 	if err != nil {
@@ -101,6 +104,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	if err != nil {
 		return Ledger{}, fmt.Errorf("auditing the run: %w", err)
 	}
+	printWaterfall(story, f)
 	l := newLedger(f, fl.sends, count)
 	printLedger(story, l)
 	return l, nil
@@ -163,6 +167,10 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 // with its relay, and the shop client, in the order they depend on each
 // other.
 func (fl *flow) start(ctx context.Context, o Options, story *story, count *counters) error {
+	var err error
+	if fl.tracing, err = newTracing(o.OTLP); err != nil {
+		return err
+	}
 	fl.registry = newRegistry()
 	if o.Postgres != "" {
 		pg, err := newPostgresStorage(ctx, o.Postgres)
@@ -173,7 +181,6 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	} else {
 		fl.storage = &sqliteStorage{dir: o.Dir}
 	}
-	var err error
 	if fl.broker, err = startBroker(ctx, o); err != nil {
 		return err
 	}
@@ -194,14 +201,14 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 		return err
 	}
 	urls := serviceURLs{inventory: fl.inventory.server.url, payments: fl.payments.server.url, notifications: fl.notifications.server.url}
-	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, urls, o.Seed+5, o.Phase, story, count); err != nil {
+	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, fl.tracing, urls, o.Seed+5, o.Phase, story, count); err != nil {
 		return err
 	}
 	var box outbox.Store
-	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], o.Seed+6, story, count); err != nil {
+	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], fl.tracing, o.Seed+6, story, count); err != nil {
 		return err
 	}
-	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
+	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, fl.tracing, o.Seed+7, story, count); err != nil {
 		return err
 	}
 	for name, url := range map[string]string{
@@ -212,8 +219,18 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 			return err
 		}
 	}
-	fl.shop, err = newShop(fl.orders.server.url, story, count)
-	return err
+	if fl.shop, err = newShop(fl.orders.server.url, story, count); err != nil {
+		return err
+	}
+	// Every request and message carries the trace (tracing.go): a root
+	// span per order the shop sends, a server span per request a service
+	// answers.
+	fl.shop.http.Transport = fl.tracing.transport("shop", fl.shop.http.Transport)
+	for name, s := range map[string]*server{"orders": fl.orders.server, "payments": fl.payments.server,
+		"inventory": fl.inventory.server, "notifications": fl.notifications.server} {
+		s.trace(fl.tracing, name)
+	}
+	return nil
 }
 
 // settle waits until every order's saga has ended and the outbox is empty,
@@ -285,5 +302,6 @@ func (fl *flow) close() error {
 	if fl.storage != nil {
 		errs = append(errs, fl.storage.close())
 	}
+	errs = append(errs, fl.tracing.close())
 	return errors.Join(errs...)
 }

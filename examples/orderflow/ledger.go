@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bulwark-go/bulwark/saga"
 )
@@ -73,6 +74,10 @@ type facts struct {
 
 	// The notification service: notifications per order.
 	notified map[string]int
+
+	// The run's spans, and how many never ended (tracing.go).
+	traces    []spanRecord
+	openSpans int
 }
 
 // judge checks the flow's promises against the facts. It reads nothing
@@ -211,7 +216,7 @@ func sum(m map[string]int) int {
 
 // newLedger sums the run up: the checks, and the figures the test reads.
 func newLedger(f facts, sends []send, count *counters) Ledger {
-	l := Ledger{Checks: judge(f), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
+	l := Ledger{Checks: append(judge(f), traceCheck(f)), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
 		BreakerOpen: int(count.opened[svcInventory].Load())}
 	for _, st := range f.sagas {
 		switch st {
@@ -267,6 +272,7 @@ func audit(ctx context.Context, fl *flow) (facts, error) {
 	f.answers = maps.Clone(fl.shop.answers)
 	f.failed = slices.Clone(fl.shop.failed)
 	fl.shop.mu.Unlock()
+	f.traces, f.openSpans = fl.tracing.recorded(ctx, 5*time.Second)
 
 	err := query(ctx, fl.orders.db, `SELECT id, idempotency_key FROM orders`, func(scan func(...any) error) error {
 		var id, key string

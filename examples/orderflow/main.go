@@ -8,6 +8,7 @@
 //	go run ./examples/orderflow -postgres postgres://postgres@127.0.0.1:5432/test
 //	go run ./examples/orderflow -broker kafka
 //	go run ./examples/orderflow -broker rabbitmq -rabbitmq amqp://guest:guest@127.0.0.1:5672/
+//	go run ./examples/orderflow -otlp 127.0.0.1:4318
 //
 // # The flow
 //
@@ -59,12 +60,29 @@
 //     notifications slow. The inventory sheds load with an adaptive
 //     bulkhead.
 //
+// Every request and message carries the order's trace (tracing.go), in
+// W3C trace context: the shop starts a root span per order it sends; each
+// service answers in a server span, child of the traceparent header; the
+// order service writes the trace context into the headers of the order's
+// outbox message; the relay publishes in a span of its own
+// (otelbulwark's TracePublisher), and the processor handles the message in
+// a span continuing it (ConsumeMiddleware); each saga step's action or
+// compensation runs in a span, and the processor's clients inject the
+// trace into their requests to inventory, payments and notifications.
+// Each service has a TracerProvider of its own (service.name shop, orders,
+// relay, processor, payments, inventory, notifications), all feeding one
+// in-memory recorder; -otlp ADDR exports the spans to a collector too,
+// over OTLP/HTTP (127.0.0.1:4318 for a local Jaeger). The run ends by
+// printing the trace of one completed order as a waterfall (waterfall.go).
+//
 // At the end the program audits the run from the services' own databases,
 // the broker and the shop client (ledger.go) and prints a ledger: every
 // order accepted once despite the duplicates; every outbox message
 // delivered; every saga completed or compensated; no card charged twice;
 // the stock of compensated orders back; every completed order notified
-// once; nothing left in the outbox's or the processor's dead letters. It
+// once; nothing left in the outbox's or the processor's dead letters; the
+// trace of every order complete: spans of every service it crossed, of
+// its saga's steps, and no span whose parent is missing. It
 // exits with status 1 if a check fails.
 package main
 
@@ -87,6 +105,7 @@ func main() {
 	flag.StringVar(&o.NATS, "nats", "", "with -broker nats: the URL of a NATS server with JetStream to use instead of the embedded one; the run's streams are created there and deleted at the end")
 	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
 	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
+	flag.StringVar(&o.OTLP, "otlp", "", "also export the run's spans over OTLP/HTTP to this collector (host:port, e.g. 127.0.0.1:4318 for a Jaeger or an OpenTelemetry Collector, or a URL)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "bulwark-orderflow-")

@@ -52,7 +52,7 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 					t.Errorf("promise broken: %s: %s", c.Promise, c.Detail)
 				}
 			}
-			if len(ledger.Checks) != 7 || !ledger.OK() {
+			if len(ledger.Checks) != 8 || !ledger.OK() {
 				t.Errorf("ledger has %d checks, OK %v", len(ledger.Checks), ledger.OK())
 			}
 			if ledger.Orders != o.Orders || ledger.Completed+ledger.Compensated != o.Orders {

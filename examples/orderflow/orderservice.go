@@ -50,7 +50,7 @@ type orderService struct {
 	server  *server
 }
 
-func startOrderService(ctx context.Context, st storage, db *database, seed uint64, story *story, count *counters) (*orderService, outbox.Store, error) {
+func startOrderService(ctx context.Context, st storage, db *database, tr *tracing, seed uint64, story *story, count *counters) (*orderService, outbox.Store, error) {
 	err := migrate(ctx, db.DB, countersTable, counterRow("orders"),
 		// idempotency_key is deliberately not UNIQUE: the ledger counts the
 		// orders per key to show that the middleware alone kept them single.
@@ -75,7 +75,7 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &orderService{db: db, enqueue: enqueue, late: late, count: count}
+	s := &orderService{db: db, enqueue: tr.enqueue(enqueue), late: late, count: count} // the event carries the order's trace
 
 	// A rate limit per client, in front of everything: a client over its
 	// limit gets 429 and Retry-After without costing a database write.

@@ -54,13 +54,13 @@ func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker,
 	t.Cleanup(b.close)
 	var out strings.Builder
 	story := newStory(&out)
-	p, err := startProcessor(ctx, st, db, b, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, &counters{})
+	p, err := startProcessor(ctx, st, db, b, nil, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, &counters{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	again := func(count *counters) *processor {
 		t.Helper()
-		p, err := startProcessor(ctx, st, db, b, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, count)
+		p, err := startProcessor(ctx, st, db, b, nil, serviceURLs{down.URL, down.URL, down.URL}, 1, phase, story, count)
 		if err != nil {
 			t.Fatal(err)
 		}
