@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/saga"
+)
+
+// traceBuilder makes the spans of a test trace.
+type traceBuilder struct {
+	trace string
+	next  int
+	at    time.Time
+	spans []spanRecord
+}
+
+// span adds a span of service under parent (its ID, "" for a root),
+// starting off after the trace's start and lasting d; it returns its ID.
+func (b *traceBuilder) span(parent, service, name string, off, d time.Duration) string {
+	b.next++
+	id := fmt.Sprintf("%s-%02d", b.trace, b.next)
+	start := b.at.Add(off)
+	b.spans = append(b.spans, spanRecord{Trace: b.trace, ID: id, Parent: parent, Service: service, Name: name, Start: start, End: start.Add(d)})
+	return id
+}
+
+// orderTrace returns the trace of an order whose saga ended with st, as
+// the flow records it.
+func orderTrace(trace, order string, st saga.Status) []spanRecord {
+	b := &traceBuilder{trace: trace, at: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)}
+	ms := time.Millisecond
+	root := b.span("", "shop", "POST /orders", 0, 4*ms)
+	srv := b.span(root, "orders", "POST /orders", ms, 2*ms)
+	b.spans[len(b.spans)-1].Order = order
+	pub := b.span(srv, "relay", "publish orders.created", 10*ms, ms)
+	proc := b.span(pub, "processor", "process orders.created", 12*ms, 20*ms)
+	call := func(off time.Duration, step, path, service string) {
+		s := b.span(proc, "processor", "saga order: "+step, off, 4*ms)
+		b.spans[len(b.spans)-1].Order = order
+		c := b.span(s, "processor", "POST "+path, off+ms, 2*ms)
+		b.span(c, service, "POST "+path, off+ms+ms/2, ms)
+	}
+	call(13*ms, stepReserve, "/reservations", "inventory")
+	call(17*ms, stepCharge, "/charges", "payments")
+	switch st {
+	case saga.Completed:
+		call(21*ms, stepShip, "/shipments", "inventory")
+		call(25*ms, stepNotify, "/notifications", "notifications")
+	case saga.Compensated:
+		call(21*ms, stepReserve+" compensation", "/reservations/release", "inventory")
+	}
+	return b.spans
+}
+
+// tracedFacts is a run of three orders whose traces are complete:
+// order-0001 and order-0003 completed, order-0002 compensated.
+func tracedFacts() facts {
+	f := facts{
+		orderKey: map[string]string{"order-0001": "web-0001", "order-0002": "web-0002", "order-0003": "web-0003"},
+		sagas:    map[string]saga.Status{"order-0001": saga.Completed, "order-0002": saga.Compensated, "order-0003": saga.Completed},
+	}
+	f.traces = append(f.traces, orderTrace("t1", "order-0001", saga.Completed)...)
+	f.traces = append(f.traces, orderTrace("t2", "order-0002", saga.Compensated)...)
+	f.traces = append(f.traces, orderTrace("t3", "order-0003", saga.Completed)...)
+	return f
+}
+
+func TestTraceCheckPassesCompleteTraces(t *testing.T) {
+	c := traceCheck(tracedFacts())
+	if !c.OK {
+		t.Fatalf("the trace check failed on complete traces: %s", c.Detail)
+	}
+	if !strings.Contains(c.Detail, "3 of 3 orders' traces") {
+		t.Errorf("detail %q", c.Detail)
+	}
+}
+
+// TestTraceCheckCatchesBrokenTraces breaks the traces in each way the
+// check is there for.
+func TestTraceCheckCatchesBrokenTraces(t *testing.T) {
+	without := func(f *facts, drop func(spanRecord) bool) {
+		f.traces = slices.DeleteFunc(f.traces, drop)
+	}
+	for _, tc := range []struct {
+		name   string
+		spoil  func(*facts)
+		detail string
+	}{
+		{"an order has no trace", func(f *facts) {
+			without(f, func(s spanRecord) bool { return s.Trace == "t3" })
+		}, "orders without a trace: order-0003"},
+		{"a service is missing", func(f *facts) {
+			without(f, func(s spanRecord) bool { return s.Trace == "t1" && s.Service == "notifications" })
+		}, "order-0001 lacks notifications"},
+		{"the relay is missing (and the processor's span has lost its parent)", func(f *facts) {
+			without(f, func(s spanRecord) bool { return s.Trace == "t2" && s.Service == "relay" })
+		}, "order-0002 lacks relay"},
+		{"a saga step is missing", func(f *facts) {
+			without(f, func(s spanRecord) bool { return s.Trace == "t1" && s.Name == "saga order: "+stepShip })
+		}, `order-0001 lacks "saga order: ship"`},
+		{"a compensated order's release is missing", func(f *facts) {
+			without(f, func(s spanRecord) bool { return s.Trace == "t2" && strings.Contains(s.Name, "compensation") })
+		}, `order-0002 lacks "saga order: reserve-inventory compensation"`},
+		{"a span's parent is in another trace", func(f *facts) {
+			for i, s := range f.traces {
+				if s.Trace == "t3" && s.Service == "payments" {
+					f.traces[i].Trace = "t9"
+				}
+			}
+		}, `broken parent links: payments's "POST /charges" (parent t3-09 not in trace t9)`},
+		{"an order was written in two traces", func(f *facts) {
+			f.traces = append(f.traces, spanRecord{Trace: "t8", ID: "t8-01", Service: "orders", Name: "POST /orders", Order: "order-0001"})
+		}, "orders written in two traces: order-0001"},
+		{"a span never ended", func(f *facts) { f.openSpans = 2 }, "spans never ended: 2"},
+		{"no order at all", func(f *facts) { *f = facts{} }, "0 of 0 orders"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tracedFacts()
+			tc.spoil(&f)
+			c := traceCheck(f)
+			if c.OK {
+				t.Fatalf("the check passed: %s", c.Detail)
+			}
+			if !strings.Contains(c.Detail, tc.detail) {
+				t.Errorf("detail %q does not say %q", c.Detail, tc.detail)
+			}
+		})
+	}
+}
+
+func TestPickTraceTakesTheSimplestCompleteCompletedOrder(t *testing.T) {
+	f := tracedFacts()
+	// order-0001's trace has a retried step: one span more than
+	// order-0003's, so order-0003 is the one to show.
+	f.traces = append(f.traces, spanRecord{Trace: "t1", ID: "t1-99", Parent: "t1-04", Service: "processor", Name: "saga order: reserve-inventory"})
+	if order, trace := pickTrace(f); order != "order-0003" || trace != "t3" {
+		t.Errorf("picked %s (%s), want order-0003 (t3)", order, trace)
+	}
+	// An incomplete trace is never shown.
+	f.traces = slices.DeleteFunc(f.traces, func(s spanRecord) bool { return s.Trace == "t3" && s.Service == "payments" })
+	if order, _ := pickTrace(f); order != "order-0001" {
+		t.Errorf("picked %s, want order-0001", order)
+	}
+	// A compensated order is never shown.
+	f.traces = slices.DeleteFunc(f.traces, func(s spanRecord) bool { return s.Trace == "t1" && s.Service == "notifications" })
+	if order, trace := pickTrace(f); order != "" || trace != "" {
+		t.Errorf("picked %s (%s), want none", order, trace)
+	}
+}
+
+func TestWaterfallDrawsTheTreeOnTheTimeLine(t *testing.T) {
+	got := waterfall("order-0002", orderTrace("t2", "order-0002", saga.Compensated))
+	want := `order-0002: trace t2, 13 spans across 6 services, 32ms
+  service       span                                                   start  duration
+  shop          POST /orders                                              0s       4ms |█████                                   |
+  orders          POST /orders                                           1ms       2ms | ██                                     |
+  relay             publish orders.created                              10ms       1ms |            █                           |
+  processor           process orders.created                            12ms      20ms |               █████████████████████████|
+  processor             saga order: reserve-inventory                   13ms       4ms |                █████                   |
+  processor               POST /reservations                            14ms       2ms |                 ██                     |
+  inventory                 POST /reservations                        14.5ms       1ms |                  █                     |
+  processor             saga order: charge-payment                      17ms       4ms |                     █████              |
+  processor               POST /charges                                 18ms       2ms |                      ██                |
+  payments                  POST /charges                             18.5ms       1ms |                       █                |
+  processor             saga order: reserve-inventory compensation      21ms       4ms |                          █████         |
+  processor               POST /reservations/release                    22ms       2ms |                           ██           |
+  inventory                 POST /reservations/release                22.5ms       1ms |                            █           |
+`
+	if got != want {
+		t.Errorf("waterfall:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestWaterfallDrawsAnOrphanAsARootAndMarksFailures(t *testing.T) {
+	at := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	spans := []spanRecord{
+		{Trace: "t", ID: "b", Parent: "gone", Service: "payments", Name: "POST /charges", Start: at.Add(time.Second), End: at.Add(2 * time.Second), Failed: true},
+		{Trace: "t", ID: "a", Service: "shop", Name: "POST /orders", Start: at, End: at.Add(time.Second)},
+	}
+	got := waterfall("x", spans)
+	want := `x: trace t, 2 spans across 2 services, 2s
+  service       span              start  duration
+  shop          POST /orders         0s        1s |████████████████████                    |
+  payments      POST /charges        1s        1s |                    ████████████████████| ✗
+`
+	if got != want {
+		t.Errorf("waterfall:\n%s\nwant:\n%s", got, want)
+	}
+}
