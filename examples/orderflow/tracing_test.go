@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,5 +195,84 @@ func TestWaterfallDrawsAnOrphanAsARootAndMarksFailures(t *testing.T) {
 `
 	if got != want {
 		t.Errorf("waterfall:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestTracingExportsOverOTLP checks -otlp without a collector: the spans of
+// every service reach an OTLP/HTTP endpoint at /v1/traces by the time the
+// tracing is closed, and the in-memory recorder keeps them too, with their
+// service's name.
+func TestTracingExportsOverOTLP(t *testing.T) {
+	var mu sync.Mutex
+	var bodies [][]byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer srv.Close()
+
+	tr, err := newTracing(strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, root := tr.tracer("shop").Start(context.Background(), "POST /orders")
+	_, child := tr.tracer("orders").Start(ctx, "POST /orders")
+	child.End()
+	root.End()
+	if err := tr.close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) == 0 {
+		t.Fatal("nothing was exported")
+	}
+	all := bytes.Join(bodies, nil)
+	for _, s := range []string{"shop", "orders", "POST /orders"} {
+		if !bytes.Contains(all, []byte(s)) {
+			t.Errorf("the export does not hold %q", s)
+		}
+	}
+	spans, open := tr.recorded(context.Background(), 0)
+	if open != 0 || len(spans) != 2 || spans[0].Service != "orders" || spans[1].Service != "shop" || spans[0].Parent != spans[1].ID || spans[0].Trace != spans[1].Trace {
+		t.Errorf("recorded %+v, %d open", spans, open)
+	}
+}
+
+// TestTracingCarriesTheTraceOverHTTP checks the client transport and the
+// server handler: the server's span is a child of the client's, in the
+// client's trace, and the client's span is a root.
+func TestTracingCarriesTheTraceOverHTTP(t *testing.T) {
+	tr, err := newTracing("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(tr.handler("payments", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})))
+	defer srv.Close()
+	c := &http.Client{Transport: tr.transport("processor", http.DefaultTransport)}
+	resp, err := c.Post(srv.URL+"/charges", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	spans, open := tr.recorded(context.Background(), time.Second)
+	if open != 0 || len(spans) != 2 {
+		t.Fatalf("recorded %+v, %d open", spans, open)
+	}
+	server, client := spans[0], spans[1]
+	if server.Service != "payments" || client.Service != "processor" {
+		server, client = client, server
+	}
+	if server.Name != "POST /charges" || server.Parent != client.ID || server.Trace != client.Trace || client.Parent != "" || !server.Failed || !client.Failed {
+		t.Errorf("server %+v, client %+v", server, client)
 	}
 }
