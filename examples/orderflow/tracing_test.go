@@ -198,11 +198,11 @@ func TestWaterfallDrawsAnOrphanAsARootAndMarksFailures(t *testing.T) {
 	}
 }
 
-// TestTracingExportsOverOTLP checks -otlp without a collector: the spans of
+// TestTraceExportOverOTLP checks -otlp without a collector: the spans of
 // every service reach an OTLP/HTTP endpoint at /v1/traces by the time the
 // tracing is closed, and the in-memory recorder keeps them too, with their
 // service's name.
-func TestTracingExportsOverOTLP(t *testing.T) {
+func TestTraceExportOverOTLP(t *testing.T) {
 	var mu sync.Mutex
 	var bodies [][]byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,10 +246,10 @@ func TestTracingExportsOverOTLP(t *testing.T) {
 	}
 }
 
-// TestTracingCarriesTheTraceOverHTTP checks the client transport and the
+// TestTraceCarriedOverHTTP checks the client transport and the
 // server handler: the server's span is a child of the client's, in the
 // client's trace, and the client's span is a root.
-func TestTracingCarriesTheTraceOverHTTP(t *testing.T) {
+func TestTraceCarriedOverHTTP(t *testing.T) {
 	tr, err := newTracing("")
 	if err != nil {
 		t.Fatal(err)
