@@ -201,8 +201,8 @@ func orderTraceIn(query, order string) (jaegerTrace, error) {
 // pointed at it, and checks through Jaeger's query API that the traces
 // arrived whole: every order's trace holds the shop, the order service,
 // the relay, the processor and the inventory, with every span's parent in
-// the trace, and a completed order's trace spans every service, payments
-// and notifications included.
+// the trace, and the trace of each completed order (of those alone) spans
+// every service, payments and notifications included.
 func TestTracesReachJaeger(t *testing.T) {
 	otlp, query := startJaeger(t)
 	o := Options{Orders: 24, Seed: 42, Phase: 1500 * time.Millisecond, Dir: t.TempDir(), OTLP: otlp}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -274,5 +275,50 @@ func TestTraceCarriedOverHTTP(t *testing.T) {
 	}
 	if server.Name != "POST /charges" || server.Parent != client.ID || server.Trace != client.Trace || client.Parent != "" || !server.Failed || !client.Failed {
 		t.Errorf("server %+v, client %+v", server, client)
+	}
+}
+
+// TestTraceSagaStepsContinueTheOrdersTrace checks traceSaga: a step's span
+// is a child of the context's span, and a saga resumed without one (after
+// a takeover) continues the trace its order carries.
+func TestTraceSagaStepsContinueTheOrdersTrace(t *testing.T) {
+	tr, err := newTracing("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran int
+	def := tr.traceSaga(saga.Definition[Order]{Name: "order", Steps: []saga.Step[Order]{{
+		Name:   stepReserve,
+		Action: func(context.Context, *Order, saga.Invocation) error { ran++; return nil },
+		Compensate: func(context.Context, *Order, saga.Invocation) error {
+			ran++
+			return errors.New("inventory down")
+		},
+	}}})
+	ctx, msg := tr.tracer("processor").Start(context.Background(), "process orders.created")
+	o := &Order{ID: "order-0001", Trace: tr.traceparent(ctx)}
+	msg.End()
+	if err := def.Steps[0].Action(ctx, o, saga.Invocation{SagaID: o.ID, Step: stepReserve, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Resumed: no span in the context, the order's traceparent.
+	if err := def.Steps[0].Compensate(context.Background(), o, saga.Invocation{SagaID: o.ID, Step: stepReserve, Compensation: true, Attempt: 1}); err == nil {
+		t.Fatal("the compensation's error was lost")
+	}
+	spans, _ := tr.recorded(context.Background(), time.Second)
+	if ran != 2 || len(spans) != 3 {
+		t.Fatalf("ran %d, recorded %+v", ran, spans)
+	}
+	parent := spans[0]
+	for _, s := range spans[1:] {
+		if s.Trace != parent.Trace || s.Parent != parent.ID || s.Order != "order-0001" || s.Service != "processor" {
+			t.Errorf("step span %+v is not the order's (%+v)", s, parent)
+		}
+	}
+	if spans[1].Name != "saga order: reserve-inventory" || spans[1].Failed {
+		t.Errorf("action span %+v", spans[1])
+	}
+	if spans[2].Name != "saga order: reserve-inventory compensation" || !spans[2].Failed {
+		t.Errorf("compensation span %+v", spans[2])
 	}
 }
