@@ -83,11 +83,18 @@ func asBroker[B broker](b B, err error) (broker, error) {
 
 // startRelay starts the outbox relay that moves the order service's
 // committed events to the broker, and returns it with the Group running it.
-func startRelay(store outbox.Store, b broker, seed uint64, story *story, count *counters) (*outbox.Relay, *bulwark.Group, error) {
+func startRelay(store outbox.Store, b broker, tr *tracing, seed uint64, story *story, count *counters) (*outbox.Relay, *bulwark.Group, error) {
 	pub, err := b.publisher()
 	if err != nil {
 		return nil, nil, err
 	}
+	// Each publication in a span of the relay's, in the trace the message
+	// carries, which the published message carries on to the processor.
+	tel, err := tr.telemetry("relay")
+	if err != nil {
+		return nil, nil, err
+	}
+	pub = tel.TracePublisher(pub)
 	// Chaos at the relay: now and then it publishes a message twice, as a
 	// relay does when it dies after publishing and before recording it,
 	// and publishes the message again once restarted. The copy has the

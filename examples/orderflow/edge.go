@@ -104,7 +104,7 @@ type edge struct {
 	told     map[string]time.Time   // when each client's 429 was last told
 }
 
-func startEdge(ctx context.Context, reg discovery.Resolver, issuerURL string, story *story, count *counters) (*edge, error) {
+func startEdge(ctx context.Context, reg discovery.Resolver, issuerURL string, tr *tracing, story *story, count *counters) (*edge, error) {
 	doc, err := parseEdgeDocument(issuerURL, historyWeights[0])
 	if err != nil {
 		return nil, err
@@ -113,6 +113,10 @@ func startEdge(ctx context.Context, reg discovery.Resolver, issuerURL string, st
 		Name:      "edge",
 		Resolvers: map[string]discovery.Resolver{"registry": reg},
 		Logger:    slog.New(slog.DiscardHandler),
+		// A span per request and per upstream attempt, in the trace the
+		// shop's request carries, and that trace passed on upstream.
+		TracerProvider: tr.provider("gateway"),
+		Propagator:     tr.propagator(),
 	})
 	if err != nil {
 		return nil, err
@@ -156,28 +160,6 @@ func (e *edge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
-
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // unverifiedSubject reads the "sub" of r's bearer token without checking
 // it: only for requests the gateway has verified.

@@ -79,7 +79,7 @@ func newEdgeRig(t *testing.T) *edgeRig {
 	}
 	t.Cleanup(rig.issuer.close)
 	story := newStory(io.Discard)
-	if rig.edge, err = startEdge(ctx, reg.resolver(), rig.issuer.url(), story, rig.count); err != nil {
+	if rig.edge, err = startEdge(ctx, reg.resolver(), rig.issuer.url(), nil, story, rig.count); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(rig.edge.close)

@@ -27,6 +27,7 @@ type Options struct {
 	Kafka    string        // with Broker kafka: a Kafka-protocol server's address instead of an in-process kfake cluster
 	RabbitMQ string        // with Broker rabbitmq: the server's AMQP URL ("" is defaultRabbitMQ)
 	Etcd     string        // etcd endpoints (comma-separated): the registry and the settings there instead of in the process and Dir
+	OTLP     string        // an OTLP/HTTP endpoint (host:port or URL) the run's spans are exported to as well
 }
 
 func (o Options) validate() error {
@@ -53,6 +54,7 @@ func (o Options) validate() error {
 // can stop it, last started first.
 type flow struct {
 	etcd          *etcdRun // nil without -etcd
+	tracing       *tracing
 	registry      *registry
 	leave         map[string]func() // each registered service's deregistration
 	settings      *settings
@@ -125,6 +127,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	story.plain("  gateway: POST /orders (JWT, %d a second per client), GET /orders/{id}/details (composed: orders, payments, inventory), GET /history/ (strangler: monolith → orders, weight %s%% by phase)\n", ordersLimit, weightsText())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
 	story.plain("  registry: %s; the processor's settings: %s\n", fl.registry.describe(), fl.settings.where)
+	story.plain("  traces: %s\n", fl.tracing.describe())
 
 	prev, err := fl.play(ctx, o, story, count)
 	if err != nil {
@@ -139,6 +142,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	if err != nil {
 		return Ledger{}, fmt.Errorf("auditing the run: %w", err)
 	}
+	printWaterfall(story, f)
 	l := newLedger(f, fl.sends, count)
 	printLedger(story, l)
 	return l, nil
@@ -243,6 +247,9 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 		fl.etcd = e
 	}
 	var err error
+	if fl.tracing, err = newTracing(o.OTLP); err != nil {
+		return err
+	}
 	if fl.registry, err = newRegistry(fl.etcd); err != nil {
 		return err
 	}
@@ -292,17 +299,17 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.settings, err = startSettings(ctx, o, fl.etcd, fns, downstreamObserver(story, count), story); err != nil {
 		return err
 	}
-	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, fl.registry.resolver(), fl.settings.set, o.Seed+5, o.Phase, story, count); err != nil {
+	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, fl.tracing, fl.registry.resolver(), fl.settings.set, o.Seed+5, o.Phase, story, count); err != nil {
 		return err
 	}
 	var box outbox.Store
-	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], o.Seed+6, story, count); err != nil {
+	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], fl.tracing, o.Seed+6, story, count); err != nil {
 		return err
 	}
 	if err := fl.register("orders", fl.orders.server.url); err != nil {
 		return err
 	}
-	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, o.Seed+7, story, count); err != nil {
+	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, fl.tracing, o.Seed+7, story, count); err != nil {
 		return err
 	}
 	if fl.monolith, err = startMonolith(dbs["orders"], count); err != nil {
@@ -335,7 +342,7 @@ func (fl *flow) startEdge(ctx context.Context, story *story, count *counters) er
 	if fl.forgeries, err = fl.issuer.forgeries("web"); err != nil {
 		return err
 	}
-	if fl.edge, err = startEdge(ctx, fl.registry.resolver(), fl.issuer.url(), story, count); err != nil {
+	if fl.edge, err = startEdge(ctx, fl.registry.resolver(), fl.issuer.url(), fl.tracing, story, count); err != nil {
 		return err
 	}
 	tokens := map[string]string{}
@@ -347,8 +354,18 @@ func (fl *flow) startEdge(ctx context.Context, story *story, count *counters) er
 	if err := fl.edge.ready(ctx, tokens["web"]); err != nil {
 		return err
 	}
-	fl.shop, err = newShop(fl.edge.server.url, tokens, func() int { return int(fl.edge.phase.Load()) }, story, count)
-	return err
+	if fl.shop, err = newShop(fl.edge.server.url, tokens, func() int { return int(fl.edge.phase.Load()) }, story, count); err != nil {
+		return err
+	}
+	// Every request and message carries the trace (tracing.go): a root
+	// span per order the shop sends, a server span per request a service
+	// answers.
+	fl.shop.http.Transport = fl.tracing.transport("shop", fl.shop.http.Transport)
+	for name, s := range map[string]*server{"orders": fl.orders.server, "payments": fl.payments.server,
+		"inventory": fl.inventory.server, "notifications": fl.notifications.server, "monolith": fl.monolith.server} {
+		s.trace(fl.tracing, name)
+	}
+	return nil
 }
 
 // register adds service, listening at url, to the registry; close takes
@@ -462,5 +479,6 @@ func (fl *flow) close() error {
 	if fl.etcd != nil {
 		errs = append(errs, fl.etcd.close())
 	}
+	errs = append(errs, fl.tracing.close())
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-go/bulwark/chaos"
@@ -14,9 +15,10 @@ import (
 // server is one service's HTTP server on a free port of the loopback
 // interface.
 type server struct {
-	http *http.Server
-	url  string
-	done chan struct{}
+	http    *http.Server
+	url     string
+	done    chan struct{}
+	handler atomic.Pointer[http.Handler] // trace swaps it for its traced self
 }
 
 func serve(h http.Handler) (*server, error) {
@@ -24,12 +26,21 @@ func serve(h http.Handler) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{http: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, url: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	s := &server{url: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	s.handler.Store(&h)
+	s.http = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		defer close(s.done)
 		_ = s.http.Serve(ln)
 	}()
 	return s, nil
+}
+
+// trace runs each request from now on in a server span of service
+// (tracing.handler).
+func (s *server) trace(tr *tracing, service string) {
+	h := tr.handler(service, *s.handler.Load())
+	s.handler.Store(&h)
 }
 
 // close stops the server at once, dropping connections in flight.
@@ -102,3 +113,25 @@ const countersTable = `CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KE
 func counterRow(name string) string {
 	return `INSERT INTO counters (name, n) VALUES ('` + name + `', 0) ON CONFLICT DO NOTHING`
 }
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

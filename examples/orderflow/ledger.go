@@ -108,6 +108,9 @@ type facts struct {
 	// The processor's settings: the versions its consumers applied and
 	// refused, and the notification attempts that timed out.
 	settings settingsFacts
+	// The run's spans, and how many never ended (tracing.go).
+	traces    []spanRecord
+	openSpans int
 }
 
 // judge checks the flow's promises against the facts. It reads nothing
@@ -439,7 +442,7 @@ func sum(m map[string]int) int {
 
 // newLedger sums the run up: the checks, and the figures the test reads.
 func newLedger(f facts, sends []send, count *counters) Ledger {
-	l := Ledger{Checks: judge(f), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
+	l := Ledger{Checks: append(judge(f), traceCheck(f)), Orders: len(f.orderKey), Replayed: int(count.replayed.Load()),
 		BreakerOpen: int(count.opened[svcInventory].Load())}
 	for _, st := range f.sagas {
 		switch st {
@@ -529,6 +532,7 @@ func audit(ctx context.Context, fl *flow) (facts, error) {
 	f.unauthenticated = int(fl.count.unauthenticated.Load())
 	f.probesReached = int(fl.count.probesReached.Load())
 	f.served = map[string]int{sideOrders: int(fl.count.servedOrders.Load()), sideMonolith: int(fl.count.servedMonolith.Load())}
+	f.traces, f.openSpans = fl.tracing.recorded(ctx, 5*time.Second)
 
 	err := query(ctx, fl.orders.db, `SELECT id, idempotency_key FROM orders`, func(scan func(...any) error) error {
 		var id, key string

@@ -9,6 +9,7 @@
 //	go run ./examples/orderflow -broker kafka
 //	go run ./examples/orderflow -broker rabbitmq -rabbitmq amqp://guest:guest@127.0.0.1:5672/
 //	go run ./examples/orderflow -etcd 127.0.0.1:2379
+//	go run ./examples/orderflow -otlp 127.0.0.1:4318
 //
 // # The flow
 //
@@ -106,6 +107,21 @@
 //     starts after it. The phase's two summaries show the notification
 //     timeouts before and after.
 //
+// Every request and message carries the order's trace (tracing.go), in
+// W3C trace context: the shop starts a root span per order it sends; each
+// service answers in a server span, child of the traceparent header; the
+// order service writes the trace context into the headers of the order's
+// outbox message; the relay publishes in a span of its own
+// (otelbulwark's TracePublisher), and the processor handles the message in
+// a span continuing it (ConsumeMiddleware); each saga step's action or
+// compensation runs in a span, and the processor's clients inject the
+// trace into their requests to inventory, payments and notifications.
+// Each service has a TracerProvider of its own (service.name shop, orders,
+// relay, processor, payments, inventory, notifications), all feeding one
+// in-memory recorder; -otlp ADDR exports the spans to a collector too,
+// over OTLP/HTTP (127.0.0.1:4318 for a local Jaeger). The run ends by
+// printing the trace of one completed order as a waterfall (waterfall.go).
+//
 // At the end the program audits the run from the services' own databases,
 // the broker, the gateway and the shop client (ledger.go) and prints a
 // ledger: every order accepted once despite the duplicates; every outbox
@@ -122,7 +138,9 @@
 // at 0 and 100%), and the answers the shop counted are those the two
 // servers counted; the live change applied by the processor, the bad
 // document refused with the settings kept, and no notification call started
-// after the change timed out at the old timeout. It exits with status 1 if a
+// after the change timed out at the old timeout; the trace of every order complete: spans of
+// every service it crossed, of its saga's steps, and no span whose parent is
+// missing. It exits with status 1 if a
 // check fails.
 package main
 
@@ -146,6 +164,7 @@ func main() {
 	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
 	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
 	flag.StringVar(&o.Etcd, "etcd", "", "etcd endpoints (host:port, comma-separated): the services register there (with a lease) and the processor's settings are an etcd key, under a key prefix of the run's own deleted at the end; default: an in-process registry and a settings file")
+	flag.StringVar(&o.OTLP, "otlp", "", "also export the run's spans over OTLP/HTTP to this collector (host:port, e.g. 127.0.0.1:4318 for a Jaeger or an OpenTelemetry Collector, or a URL)")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "bulwark-orderflow-")

@@ -58,7 +58,7 @@ func TestOrderFlowKeepsItsPromises(t *testing.T) {
 					t.Errorf("promise broken: %s: %s", c.Promise, c.Detail)
 				}
 			}
-			if len(ledger.Checks) != 12 || !ledger.OK() {
+			if len(ledger.Checks) != 13 || !ledger.OK() {
 				t.Errorf("ledger has %d checks, OK %v", len(ledger.Checks), ledger.OK())
 			}
 			if ledger.Orders != o.Orders || ledger.Completed+ledger.Compensated != o.Orders {

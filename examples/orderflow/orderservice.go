@@ -49,7 +49,7 @@ type orderService struct {
 	server  *server
 }
 
-func startOrderService(ctx context.Context, st storage, db *database, seed uint64, story *story, count *counters) (*orderService, outbox.Store, error) {
+func startOrderService(ctx context.Context, st storage, db *database, tr *tracing, seed uint64, story *story, count *counters) (*orderService, outbox.Store, error) {
 	err := migrate(ctx, db.DB, countersTable, counterRow("orders"),
 		// idempotency_key is deliberately not UNIQUE: the ledger counts the
 		// orders per key to show that the middleware alone kept them single.
@@ -74,7 +74,7 @@ func startOrderService(ctx context.Context, st storage, db *database, seed uint6
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &orderService{db: db, enqueue: enqueue, late: late, count: count}
+	s := &orderService{db: db, enqueue: tr.enqueue(enqueue), late: late, count: count} // the event carries the order's trace
 
 	// Idempotency keys (keys.go): retries of an order get the first
 	// answer back, and write nothing.

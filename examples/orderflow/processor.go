@@ -29,9 +29,10 @@ type processor struct {
 	downstreams []*downstream
 	story       *story
 	count       *counters
+	tracing     *tracing
 }
 
-func startProcessor(ctx context.Context, st storage, db *database, b broker, resolver discovery.Resolver, set *policyset.Set, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
+func startProcessor(ctx context.Context, st storage, db *database, b broker, tr *tracing, resolver discovery.Resolver, set *policyset.Set, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
 	p := &processor{story: story, count: count, broker: b}
 	ok := false
 	defer func() {
@@ -55,6 +56,7 @@ func startProcessor(ctx context.Context, st storage, db *database, b broker, res
 		if err != nil {
 			return nil, err
 		}
+		d.http.Transport = tr.transport("processor", d.http.Transport) // a client span per call, its trace context in the headers
 		clients[i] = d
 		p.downstreams = append(p.downstreams, d)
 	}
@@ -63,6 +65,8 @@ func startProcessor(ctx context.Context, st storage, db *database, b broker, res
 	if err != nil {
 		return nil, err
 	}
+	def = tr.traceSaga(def) // a span per step invocation
+	p.tracing = tr
 	sagas, err := st.sagas(ctx, db)
 	if err != nil {
 		return nil, err
@@ -138,7 +142,13 @@ func startProcessor(ctx context.Context, st storage, db *database, b broker, res
 	if err != nil {
 		return nil, err
 	}
-	p.consumer, err = consume.New(lossy, consume.Chain(consume.HandlerFunc(p.handle), consume.Recover()), consume.Config{
+	// Each message handled in a consumer span, child of the publish span
+	// whose trace context its headers carry.
+	tel, err := tr.telemetry("processor")
+	if err != nil {
+		return nil, err
+	}
+	p.consumer, err = consume.New(lossy, consume.Chain(consume.HandlerFunc(p.handle), consume.Recover(), tel.ConsumeMiddleware()), consume.Config{
 		Name:        "order-processor",
 		Observer:    bulwark.ObserverFunc(p.observe),
 		Concurrency: 64,
@@ -166,7 +176,7 @@ func (p *processor) handle(ctx context.Context, m *consume.Message) error {
 	if err := json.Unmarshal(m.Payload, &ev); err != nil || ev.OrderID == "" {
 		return consume.Permanent(fmt.Errorf("an unreadable event (%q): %v", m.Payload, err))
 	}
-	order := Order{ID: ev.OrderID, Client: ev.Client, SKU: ev.SKU, Qty: ev.Qty, Cents: ev.Cents, Card: ev.Card}
+	order := Order{ID: ev.OrderID, Client: ev.Client, SKU: ev.SKU, Qty: ev.Qty, Cents: ev.Cents, Card: ev.Card, Trace: p.tracing.traceparent(ctx)}
 	_, err := p.inbox.Process(context.WithoutCancel(ctx), m.ID, func(ctx context.Context) error {
 		err := p.orch.Execute(ctx, order.ID, order)
 		if errors.Is(err, saga.ErrCompensated) || errors.Is(err, saga.ErrNeedsAttention) || errors.Is(err, saga.ErrExists) {

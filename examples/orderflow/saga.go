@@ -23,6 +23,7 @@ type Order struct {
 	Cents  int    `json:"cents"`
 	Card   string `json:"card"`
 	Charge string `json:"charge,omitempty"`
+	Trace  string `json:"trace,omitempty"` // the W3C traceparent of the message that started the saga (tracing.go)
 }
 
 // The saga's steps.

@@ -21,6 +21,7 @@ const (
 	NATSVar     = "BULWARK_NATS_URL"       // nats://127.0.0.1:4222
 	EtcdVar     = "BULWARK_ETCD_ENDPOINTS" // 127.0.0.1:2379 (several: comma-separated)
 	ChromiumVar = "BULWARK_CHROMIUM"       // /usr/bin/chromium
+	JaegerVar   = "BULWARK_JAEGER"         // a Jaeger v2 binary (.ci/run builds jaeger v1.75.0's cmd/jaeger)
 	RequireVar  = "BULWARK_REQUIRE_SERVICES"
 )
 
@@ -41,6 +42,10 @@ func Service(t testing.TB, name string) string {
 // Chromium returns BULWARK_CHROMIUM, the browser binary of the console's
 // browser tests (see Service).
 func Chromium(t testing.TB) string { t.Helper(); return Service(t, ChromiumVar) }
+
+// Jaeger returns BULWARK_JAEGER, the path of the Jaeger binary the
+// tracing tests start (see Service).
+func Jaeger(t testing.TB) string { t.Helper(); return Service(t, JaegerVar) }
 
 // PostgresDSN returns BULWARK_POSTGRES_DSN (see Service).
 func PostgresDSN(t testing.TB) string { t.Helper(); return Service(t, PostgresVar) }
