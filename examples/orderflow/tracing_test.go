@@ -41,7 +41,8 @@ func orderTrace(trace, order string, st saga.Status) []spanRecord {
 	b := &traceBuilder{trace: trace, at: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)}
 	ms := time.Millisecond
 	root := b.span("", "shop", "POST /orders", 0, 4*ms)
-	srv := b.span(root, "orders", "POST /orders", ms, 2*ms)
+	gw := b.span(root, "gateway", "POST place-order", ms/2, 3*ms)
+	srv := b.span(gw, "orders", "POST /orders", ms, 2*ms)
 	b.spans[len(b.spans)-1].Order = order
 	pub := b.span(srv, "relay", "publish orders.created", 10*ms, ms)
 	proc := b.span(pub, "processor", "process orders.created", 12*ms, 20*ms)
@@ -109,6 +110,9 @@ func TestTraceCheckCatchesBrokenTraces(t *testing.T) {
 		{"a saga step is missing", func(f *facts) {
 			without(f, func(s spanRecord) bool { return s.Trace == "t1" && s.Name == "saga order: "+stepShip })
 		}, `order-0001 lacks "saga order: ship"`},
+		{"the gateway is missing", func(f *facts) {
+			without(f, func(s spanRecord) bool { return s.Trace == "t1" && s.Service == "gateway" })
+		}, `order-0001 lacks gateway`},
 		{"a compensated order's release is missing", func(f *facts) {
 			without(f, func(s spanRecord) bool { return s.Trace == "t2" && strings.Contains(s.Name, "compensation") })
 		}, `order-0002 lacks "saga order: reserve-inventory compensation"`},
@@ -118,7 +122,7 @@ func TestTraceCheckCatchesBrokenTraces(t *testing.T) {
 					f.traces[i].Trace = "t9"
 				}
 			}
-		}, `broken parent links: payments's "POST /charges" (parent t3-09 not in trace t9)`},
+		}, `broken parent links: payments's "POST /charges" (parent t3-10 not in trace t9)`},
 		{"an order was written in two traces", func(f *facts) {
 			f.traces = append(f.traces, spanRecord{Trace: "t8", ID: "t8-01", Service: "orders", Name: "POST /orders", Order: "order-0001"})
 		}, "orders written in two traces: order-0001"},
@@ -161,21 +165,22 @@ func TestPickTraceTakesTheSimplestCompleteCompletedOrder(t *testing.T) {
 
 func TestWaterfallDrawsTheTreeOnTheTimeLine(t *testing.T) {
 	got := waterfall("order-0002", orderTrace("t2", "order-0002", saga.Compensated))
-	want := `order-0002: trace t2, 13 spans across 6 services, 32ms
-  service       span                                                   start  duration
-  shop          POST /orders                                              0s       4ms |█████                                   |
-  orders          POST /orders                                           1ms       2ms | ██                                     |
-  relay             publish orders.created                              10ms       1ms |            █                           |
-  processor           process orders.created                            12ms      20ms |               █████████████████████████|
-  processor             saga order: reserve-inventory                   13ms       4ms |                █████                   |
-  processor               POST /reservations                            14ms       2ms |                 ██                     |
-  inventory                 POST /reservations                        14.5ms       1ms |                  █                     |
-  processor             saga order: charge-payment                      17ms       4ms |                     █████              |
-  processor               POST /charges                                 18ms       2ms |                      ██                |
-  payments                  POST /charges                             18.5ms       1ms |                       █                |
-  processor             saga order: reserve-inventory compensation      21ms       4ms |                          █████         |
-  processor               POST /reservations/release                    22ms       2ms |                           ██           |
-  inventory                 POST /reservations/release                22.5ms       1ms |                            █           |
+	want := `order-0002: trace t2, 14 spans across 7 services, 32ms
+  service       span                                                     start  duration
+  shop          POST /orders                                                0s       4ms |█████                                   |
+  gateway         POST place-order                                       500µs       3ms |███                                     |
+  orders            POST /orders                                           1ms       2ms | ██                                     |
+  relay               publish orders.created                              10ms       1ms |            █                           |
+  processor             process orders.created                            12ms      20ms |               █████████████████████████|
+  processor               saga order: reserve-inventory                   13ms       4ms |                █████                   |
+  processor                 POST /reservations                            14ms       2ms |                 ██                     |
+  inventory                   POST /reservations                        14.5ms       1ms |                  █                     |
+  processor               saga order: charge-payment                      17ms       4ms |                     █████              |
+  processor                 POST /charges                                 18ms       2ms |                      ██                |
+  payments                    POST /charges                             18.5ms       1ms |                       █                |
+  processor               saga order: reserve-inventory compensation      21ms       4ms |                          █████         |
+  processor                 POST /reservations/release                    22ms       2ms |                           ██           |
+  inventory                   POST /reservations/release                22.5ms       1ms |                            █           |
 `
 	if got != want {
 		t.Errorf("waterfall:\n%s\nwant:\n%s", got, want)
