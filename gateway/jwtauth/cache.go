@@ -22,12 +22,12 @@ type tokenCache struct {
 }
 
 type cacheShard struct {
-	mu      sync.RWMutex
-	entries map[string]*cacheEntry
-	ring    []*cacheEntry // the entries, in no order; len ≤ capacity
-	hand    int
-	cap     int
-	_       [64]byte // keeps shards' locks off one another's cache lines
+	mu       sync.RWMutex
+	entries  map[string]*cacheEntry
+	ring     []*cacheEntry // the entries, in no order; len ≤ capacity
+	hand     int
+	capacity int
+	_        [64]byte // keeps shards' locks off one another's cache lines
 }
 
 // cacheEntry is one verified token: what Verify returned for it, the key
@@ -58,7 +58,7 @@ func newTokenCache(size int) *tokenCache {
 	}
 	c := &tokenCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), shards: make([]cacheShard, n)}
 	for i := range c.shards {
-		c.shards[i].cap = size / n
+		c.shards[i].capacity = size / n
 		c.shards[i].entries = make(map[string]*cacheEntry)
 	}
 	return c
@@ -99,7 +99,7 @@ func (c *tokenCache) put(e *cacheEntry, now time.Time, leeway time.Duration) {
 		s.entries[e.token] = e
 		return
 	}
-	if len(s.ring) < s.cap {
+	if len(s.ring) < s.capacity {
 		e.slot = len(s.ring)
 		s.ring = append(s.ring, e)
 		s.entries[e.token] = e

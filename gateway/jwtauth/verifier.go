@@ -48,7 +48,9 @@ func invalid(reason string, err error) error { return &InvalidTokenError{Reason:
 // for concurrent use, and a bulwark.Service: Run refreshes every key set
 // each Config.RefreshInterval. Without Run, a key set is still fetched
 // when a token first needs it, and again when a token names a key the set
-// lacks, at most once per Config.MinRefreshInterval per issuer.
+// lacks, at most once per Config.MinRefreshInterval per issuer. It
+// remembers up to Config.CacheSize tokens it accepted, so that the same
+// token again costs no signature check (see Verify).
 type Verifier struct {
 	cfg     Config
 	clock   clock.Clock
