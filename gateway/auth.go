@@ -46,6 +46,7 @@ func (g *Gateway) verifier(doc *Document, old *table) (*jwtauth.Verifier, string
 		FetchTimeout:       time.Duration(j.FetchTimeout),
 		MinRefreshInterval: time.Duration(j.MinRefreshInterval),
 		RefreshInterval:    time.Duration(j.RefreshInterval),
+		CacheSize:          j.CacheSize,
 		Clock:              g.cfg.Clock,
 		Name:               g.name,
 		Observer:           g.cfg.Observer,

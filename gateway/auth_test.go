@@ -238,6 +238,7 @@ jwt:
   issuers:
     - {iss: "", jwks_url: "ftp://x", algorithms: [none], audiences: []}
   refresh_interval: 1s
+  cache_size: -2
 upstreams:
   app: {endpoints: ["127.0.0.1:1"]}
 routes:
@@ -252,7 +253,7 @@ routes:
 	require.Error(t, err)
 	for _, want := range []string{
 		"jwt.issuers[0].iss:", "jwt.issuers[0].jwks_url:", "jwt.issuers[0].algorithms[0]:", "jwt.issuers[0].audiences:",
-		"jwt.refresh_interval:",
+		"jwt.refresh_interval:", "jwt.cache_size: must be 0 (4096), -1 (no cache) or in [1, 1048576], got -2",
 		"routes[0].auth.scopes[0]:", "routes[0].auth.required_claims[0]:", "routes[0].auth.forward_claims.sub: must not be Authorization",
 		"routes[0].auth.forward_claims.tid: must be a header name",
 		"routes[0].limits.key_by[1]:", "routes[0].limits.windows[0].limit:", "routes[0].limits.windows[0].period: must be a whole number of seconds",
@@ -260,6 +261,14 @@ routes:
 		"routes[1].limits.key_by[0]: \"subject\" needs the route's auth section", "routes[1].limits.windows:",
 	} {
 		assert.Contains(t, err.Error(), want)
+	}
+	for size, ok := range map[string]bool{"-1": true, "1": true, "1048576": true, "1048577": false, "-3": false} {
+		_, err := gateway.Parse([]byte("jwt: {issuers: [{iss: i, jwks_url: \"https://id.test/jwks\", algorithms: [RS256], audiences: [a]}], cache_size: " + size + "}\nupstreams: {app: {endpoints: [\"127.0.0.1:1\"]}}\nroutes: [{match: /a/, upstream: app, auth: {}}]\n"))
+		if ok {
+			assert.NoError(t, err, "cache_size %s", size)
+		} else {
+			assert.ErrorContains(t, err, "jwt.cache_size:", "cache_size %s", size)
+		}
 	}
 	_, err = gateway.Parse([]byte("upstreams: {app: {endpoints: [\"127.0.0.1:1\"]}}\nroutes: [{match: /a/, upstream: app, auth: {}}]\n"))
 	require.Error(t, err)

@@ -42,6 +42,7 @@
 //	      jwks_url: https://id.example.com/.well-known/jwks.json
 //	      algorithms: [RS256]
 //	      audiences: [orders-api]
+//	  cache_size: 4096               # verified tokens remembered; -1: none
 //
 // Parse refuses unknown fields and duplicate keys, takes durations as
 // strings ("2s"), and validates the whole document: every error names the
@@ -53,7 +54,11 @@
 // The jwt section makes one jwtauth.Verifier, shared by every route with
 // an auth section and run with the gateway (Run refreshes its key sets,
 // Close stops it); a reload makes a new one only when the section changed,
-// so the cached key sets survive other reloads. A route runs, in order:
+// so the cached key sets and verified tokens survive other reloads. The
+// Verifier remembers up to jwt.cache_size verified tokens (4096 when 0, none
+// when -1): the same token again skips decoding and the signature check,
+// with exp and nbf checked on every request and every remembered token of
+// an issuer verified again once its key set changes (see jwtauth). A route runs, in order:
 // its auth (a jwtauth.Route: 401 without a valid token, 403 without a
 // scope; forwarded-claim headers the client sent are removed; with
 // required: false a request without an Authorization header passes

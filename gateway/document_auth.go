@@ -22,6 +22,13 @@ type JWT struct {
 	// RefreshInterval is how often every key set is fetched while the
 	// gateway runs, in [1m, 168h]; 0 means 1h.
 	RefreshInterval Duration `json:"refresh_interval,omitempty"`
+	// CacheSize bounds the verified tokens remembered
+	// (jwtauth.Config.CacheSize), in [1, 1048576]; 0 means 4096 and -1
+	// remembers none. A remembered token arriving again, byte for byte,
+	// skips decoding and the signature check while it is within its exp
+	// and nbf (checked on every request) and its issuer's key set has not
+	// changed.
+	CacheSize int `json:"cache_size,omitempty"`
 }
 
 // JWTIssuer is one trusted token issuer (jwtauth.Issuer).

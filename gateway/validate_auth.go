@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bulwark-go/bulwark/gateway/jwtauth"
 )
 
 // jwtAlgorithms are the algorithms a jwt issuer may allow.
@@ -52,6 +54,9 @@ func validateJWT(p *problems, j *JWT) {
 	p.duration("jwt.fetch_timeout", j.FetchTimeout, true, time.Millisecond, time.Minute, "5s")
 	p.duration("jwt.min_refresh_interval", j.MinRefreshInterval, true, time.Second, time.Hour, "30s")
 	p.duration("jwt.refresh_interval", j.RefreshInterval, true, time.Minute, 168*time.Hour, "1h")
+	if n := j.CacheSize; n != 0 && n != jwtauth.NoCache && (n < 1 || n > 1<<20) {
+		p.addf("jwt.cache_size", "must be 0 (4096), -1 (no cache) or in [1, 1048576], got %d", n)
+	}
 }
 
 // forwardReserved are the headers a forwarded claim may not take over

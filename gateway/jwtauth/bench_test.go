@@ -13,9 +13,11 @@ import (
 )
 
 // BenchmarkValidToken measures a request with a valid RS256 token (its key
-// cached) through a Route to a handler that does nothing, beside the same
-// check written directly with golang-jwt (a static key: the floor) and with
-// keyfunc's own JWKS client as the Keyfunc.
+// cached) through a Route to a handler that does nothing, with the
+// verified-token cache (the token is checked once, then found) and
+// without it (NoCache: checked on every request), beside the same check
+// written directly with golang-jwt (a static key: the floor without a
+// cache) and with keyfunc's own JWKS client as the Keyfunc.
 func BenchmarkValidToken(b *testing.B) {
 	keys(b)
 	jwks := newJWKS(b, rsaJWK("k1", rsaKey, "RS256"))
@@ -38,17 +40,19 @@ func BenchmarkValidToken(b *testing.B) {
 			}
 		})
 	}
-	b.Run("jwtauth.Route", func(b *testing.B) {
-		v, err := jwtauth.New(jwtauth.Config{Issuers: []jwtauth.Issuer{{Issuer: testIssuer, JWKSURL: jwks.URL, Algorithms: []string{"RS256"}, Audiences: []string{testAudience}}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rt, err := jwtauth.NewRoute(v, jwtauth.RouteConfig{Scopes: nil, ForwardClaims: []jwtauth.ForwardedClaim{{Claim: "sub", Header: "X-User-Id"}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		run(b, rt.Handler(noop))
-	})
+	for name, size := range map[string]int{"jwtauth.Route cache": 0, "jwtauth.Route NoCache": jwtauth.NoCache} {
+		b.Run(name, func(b *testing.B) {
+			v, err := jwtauth.New(jwtauth.Config{CacheSize: size, Issuers: []jwtauth.Issuer{{Issuer: testIssuer, JWKSURL: jwks.URL, Algorithms: []string{"RS256"}, Audiences: []string{testAudience}}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt, err := jwtauth.NewRoute(v, jwtauth.RouteConfig{Scopes: nil, ForwardClaims: []jwtauth.ForwardedClaim{{Claim: "sub", Header: "X-User-Id"}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			run(b, rt.Handler(noop))
+		})
+	}
 	b.Run("golang-jwt static key", func(b *testing.B) {
 		p := jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience(testAudience), jwt.WithIssuer(testIssuer), jwt.WithExpirationRequired())
 		pub := &rsaKey.PublicKey

@@ -60,6 +60,20 @@ type Config struct {
 	// MaxJWKSBytes bounds the size of a key set document, in [1 KiB, 16 MiB];
 	// 0 means 1 MiB.
 	MaxJWKSBytes int64
+	// CacheSize bounds the number of verified tokens the Verifier
+	// remembers, in [1, 1048576]; 0 means DefaultCacheSize (4096) and
+	// NoCache remembers none. A remembered token, when it arrives again
+	// byte for byte the same, is accepted without decoding or a signature
+	// check, but only while it is within its "exp" and "nbf" (with
+	// Leeway, by Clock, checked on every use: an expired one is refused
+	// and forgotten) and its issuer's key set is the one it was verified
+	// with (a fetch that brings a different key set, by Run or for an
+	// unknown kid, makes every token of that issuer be verified again).
+	// Only tokens that passed every check are remembered. When full, an
+	// insert evicts an entry not used recently (an approximate LRU per
+	// shard). Each entry holds the token and its claims: budget
+	// CacheSize × (token length + decoded claims) of memory.
+	CacheSize int
 	// Client fetches the key sets; nil means a client of its own with no
 	// overall timeout (each fetch has FetchTimeout).
 	Client *http.Client
@@ -81,7 +95,12 @@ const (
 	DefaultMinRefreshInterval = 30 * time.Second
 	DefaultRefreshInterval    = time.Hour
 	DefaultMaxJWKSBytes       = 1 << 20
+	DefaultCacheSize          = 4096
 )
+
+// NoCache, as Config.CacheSize, turns the verified-token cache off: every
+// token is decoded and its signature checked on every request.
+const NoCache = -1
 
 // NoLeeway, as Config.Leeway, tolerates no clock skew at all.
 const NoLeeway time.Duration = -1
@@ -96,6 +115,7 @@ func DefaultConfig() Config {
 		MinRefreshInterval: DefaultMinRefreshInterval,
 		RefreshInterval:    DefaultRefreshInterval,
 		MaxJWKSBytes:       DefaultMaxJWKSBytes,
+		CacheSize:          DefaultCacheSize,
 	}
 }
 
@@ -107,6 +127,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.MinRefreshInterval = cmp.Or(c.MinRefreshInterval, DefaultMinRefreshInterval)
 	c.RefreshInterval = cmp.Or(c.RefreshInterval, DefaultRefreshInterval)
 	c.MaxJWKSBytes = cmp.Or(c.MaxJWKSBytes, DefaultMaxJWKSBytes)
+	c.CacheSize = cmp.Or(c.CacheSize, DefaultCacheSize)
 	switch {
 	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
@@ -129,6 +150,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxJWKSBytes < 1<<10 || c.MaxJWKSBytes > 16<<20 {
 		return c, fmt.Errorf("jwtauth: Config.MaxJWKSBytes must be in [1024, 16777216] (0 means %d), got %d", DefaultMaxJWKSBytes, c.MaxJWKSBytes)
+	}
+	if c.CacheSize != NoCache && (c.CacheSize < 1 || c.CacheSize > 1<<20) {
+		return c, fmt.Errorf("jwtauth: Config.CacheSize must be jwtauth.NoCache or in [1, 1048576] (0 means %d), got %d", DefaultCacheSize, c.CacheSize)
 	}
 	if len(c.Issuers) == 0 {
 		return c, fmt.Errorf("jwtauth: Config.Issuers must list at least one issuer, got none")

@@ -39,6 +39,8 @@
 //   - names in "aud" at least one of the issuer's Audiences;
 //   - carries the route's RequiredClaims and holds its Scopes.
 //
+// These hold for a token answered from the cache below as well.
+//
 // Otherwise the request is answered 401 (403 for a missing scope) with a
 // WWW-Authenticate challenge and an application/problem+json body (see
 // Route). Before anything else the Route deletes, from the request, every
@@ -64,6 +66,39 @@
 // MinRefreshInterval later, or Run's next refresh). Issuers that publish a
 // new key before they sign with it, as key rotation practice asks, are not
 // affected.
+//
+// # Verified-token cache
+//
+// An RSA signature check costs more than the rest of a gateway's request,
+// so the Verifier remembers the tokens it accepted, as Envoy's jwt_authn
+// does with jwt_cache_config: at most Config.CacheSize of them (4096 by
+// default; NoCache turns the cache off). A token that arrives again, the
+// same string byte for byte (the whole token is the key, no digest of it),
+// is accepted without being decoded or its signature checked, and yields
+// the same *Principal, provided that:
+//
+//   - it is within its "exp" and "nbf", with Config.Leeway, by
+//     Config.Clock now: these are checked on every use, and an expired
+//     token is refused ("the token has expired") and forgotten;
+//   - its issuer's key set is the one its signature was checked with: a
+//     fetch (by Run, on first use or for an unknown kid) that brings a
+//     document different from the one held starts a new generation of
+//     that issuer's key set, and its tokens remembered under an older one
+//     are verified in full again (so a key removed from the set takes its
+//     tokens with it at the next fetch). A fetch of the same document
+//     keeps them.
+//
+// "iss", "alg", "aud", "crit" and the key's fit were checked when the
+// token was remembered, by the same Verifier, whose issuers and settings
+// never change. Only tokens that passed every check are remembered: a
+// refused token (forged, expired, for another audience, or naming an
+// unknown kid) is never, so refused tokens cannot fill the cache or be
+// planted in it, and a flood of them costs what it costs without a cache.
+// A flood of distinct valid tokens evicts others: the cache is split in up
+// to 32 shards, each a map under its own read-write lock, and a full shard
+// evicts the first entry the hand of its CLOCK finds unused since the hand
+// last passed (an approximation of least recently used). The route's
+// RequiredClaims and Scopes are checked on every request, cached or not.
 //
 // # Why golang-jwt/jwt/v5 with MicahParks/keyfunc/v3
 //

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,6 +169,13 @@ func claims(extra jwt.MapClaims) jwt.MapClaims {
 	return c
 }
 
+// noCacheEnv, when set, makes newFixture turn the token cache off unless
+// the test sets CacheSize itself (see TestSecuritySuiteWithoutTheCache).
+const (
+	noCacheEnv    = "JWTAUTH_TEST_NO_CACHE"
+	noCacheMarker = "jwtauth test fixture: token cache off"
+)
+
 // fixture is a Verifier on a fake clock trusting one issuer whose keys the
 // jwksServer serves.
 type fixture struct {
@@ -185,6 +193,10 @@ func newFixture(t *testing.T, algs []string, change func(*jwtauth.Config), keys 
 		Clock:    f.clock,
 		Observer: f.obs,
 		Name:     "test",
+	}
+	if os.Getenv(noCacheEnv) != "" {
+		cfg.CacheSize = jwtauth.NoCache
+		t.Log(noCacheMarker)
 	}
 	if change != nil {
 		change(&cfg)

@@ -2,6 +2,7 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ type issuerKeys struct {
 	algs   map[string]bool
 	aud    map[string]bool
 
-	set atomic.Pointer[keyfunc.Keyfunc] // nil until the first fetch succeeds
+	set atomic.Pointer[keySet] // nil until the first fetch succeeds
 
 	// sem serialises fetches (one in flight per issuer) and lets a waiter
 	// give up with its context.
@@ -37,6 +38,16 @@ type issuerKeys struct {
 	// lastDemand is when a fetch caused by a token (first use or unknown
 	// kid) last started; guarded by sem.
 	lastDemand time.Time
+}
+
+// keySet is one fetched key set of an issuer. Its generation changes only
+// when a fetch brings a document that differs from the one held: tokens
+// remembered by the token cache under another generation are verified
+// again.
+type keySet struct {
+	kf     keyfunc.Keyfunc
+	gen    uint64
+	digest [sha256.Size]byte // of the document it was parsed from
 }
 
 func newIssuerKeys(v *Verifier, is Issuer) *issuerKeys {
@@ -50,15 +61,15 @@ func newIssuerKeys(v *Verifier, is Issuer) *issuerKeys {
 	return k
 }
 
-// key returns the verification key for t, fetching the key set when none is
-// held yet or when t names a key it does not hold, at most once per
-// Config.MinRefreshInterval.
-func (k *issuerKeys) key(ctx context.Context, t *jwt.Token) (any, error) {
+// key returns the verification key for t and the key set it came from,
+// fetching the key set when none is held yet or when t names a key it does
+// not hold, at most once per Config.MinRefreshInterval.
+func (k *issuerKeys) key(ctx context.Context, t *jwt.Token) (any, *keySet, error) {
 	held := k.set.Load()
 	if held != nil {
-		key, err := (*held).KeyfuncCtx(ctx)(t)
+		key, err := held.kf.KeyfuncCtx(ctx)(t)
 		if err == nil || !errors.Is(err, jwkset.ErrKeyNotFound) {
-			return key, err
+			return key, held, err
 		}
 	}
 	cause := CauseUnknownKID
@@ -66,9 +77,20 @@ func (k *issuerKeys) key(ctx context.Context, t *jwt.Token) (any, error) {
 		cause = CauseFirstUse
 	}
 	if err := k.refreshOnDemand(ctx, held, cause); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return (*k.set.Load()).KeyfuncCtx(ctx)(t)
+	set := k.set.Load()
+	key, err := set.kf.KeyfuncCtx(ctx)(t)
+	return key, set, err
+}
+
+// generation returns the generation of the held key set (0 before the
+// first fetch).
+func (k *issuerKeys) generation() uint64 {
+	if s := k.set.Load(); s != nil {
+		return s.gen
+	}
+	return 0
 }
 
 // errThrottled is returned when a token needs a fetch that the refresh
@@ -78,7 +100,7 @@ var errThrottled = errors.New("key not in the cached key set, and the key set wa
 // refreshOnDemand fetches the key set for a token that needs a key the
 // held set (held) lacks, unless another caller replaced the set meanwhile
 // or the last such fetch started less than MinRefreshInterval ago.
-func (k *issuerKeys) refreshOnDemand(ctx context.Context, held *keyfunc.Keyfunc, cause string) error {
+func (k *issuerKeys) refreshOnDemand(ctx context.Context, held *keySet, cause string) error {
 	select {
 	case k.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -115,11 +137,15 @@ func (k *issuerKeys) refreshPeriodic(ctx context.Context) error {
 }
 
 // fetch downloads and parses the key set, within FetchTimeout, and
-// replaces the held one on success; on failure the held set stays.
+// replaces the held one on success; on failure the held set stays. The new
+// set keeps the held one's generation when the document is byte for byte
+// the same, and takes the next one otherwise (which invalidates the tokens
+// the cache holds for this issuer). Fetches of one issuer never overlap
+// (sem), so the read and the store below do not race.
 func (k *issuerKeys) fetch(ctx context.Context, cause string) error {
 	ctx, cancel := context.WithTimeout(ctx, k.v.cfg.FetchTimeout)
 	defer cancel()
-	kf, n, err := k.download(ctx)
+	set, n, err := k.download(ctx)
 	if err != nil {
 		err = fmt.Errorf("fetching the key set of issuer %q: %w", k.issuer.Issuer, err)
 		if k.v.cfg.Observer != nil {
@@ -127,14 +153,21 @@ func (k *issuerKeys) fetch(ctx context.Context, cause string) error {
 		}
 		return err
 	}
-	k.set.Store(&kf)
+	set.gen = 1
+	if old := k.set.Load(); old != nil {
+		set.gen = old.gen
+		if old.digest != set.digest {
+			set.gen++
+		}
+	}
+	k.set.Store(set)
 	if k.v.cfg.Observer != nil {
 		k.v.cfg.Observer.Observe(ctx, KeysFetched{Name: k.v.cfg.Name, Issuer: k.issuer.Issuer, Cause: cause, Keys: n})
 	}
 	return nil
 }
 
-func (k *issuerKeys) download(ctx context.Context) (keyfunc.Keyfunc, int, error) {
+func (k *issuerKeys) download(ctx context.Context) (*keySet, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.issuer.JWKSURL, nil)
 	if err != nil {
 		return nil, 0, err
@@ -163,5 +196,5 @@ func (k *issuerKeys) download(ctx context.Context) (keyfunc.Keyfunc, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	return kf, len(all), nil
+	return &keySet{kf: kf, digest: sha256.Sum256(body)}, len(all), nil
 }

@@ -16,8 +16,9 @@ type Principal struct {
 	// string).
 	Scopes []string
 	// Claims holds every claim of the token as decoded from JSON (numbers
-	// as float64). Treat it as read-only: it is shared by the request's
-	// handlers.
+	// as float64). Treat it as read-only, like the whole Principal: it is
+	// shared by the request's handlers and, through the Verifier's token
+	// cache, by every request that carries the same token.
 	Claims map[string]any
 }
 

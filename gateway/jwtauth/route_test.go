@@ -87,6 +87,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		"Config.MinRefreshInterval":                {Issuers: []jwtauth.Issuer{ok}, MinRefreshInterval: time.Millisecond},
 		"Config.RefreshInterval":                   {Issuers: []jwtauth.Issuer{ok}, RefreshInterval: time.Second},
 		"Config.MaxJWKSBytes":                      {Issuers: []jwtauth.Issuer{ok}, MaxJWKSBytes: 1},
+		"Config.CacheSize must be jwtauth.NoCache or in [1, 1048576] (0 means 4096), got -2":      {Issuers: []jwtauth.Issuer{ok}, CacheSize: -2},
+		"Config.CacheSize must be jwtauth.NoCache or in [1, 1048576] (0 means 4096), got 1048577": {Issuers: []jwtauth.Issuer{ok}, CacheSize: 1<<20 + 1},
 	} {
 		_, err := jwtauth.New(cfg)
 		assert.ErrorContains(t, err, "jwtauth: "+want)
@@ -154,7 +156,7 @@ func TestRunReturnsContextError(t *testing.T) {
 
 func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
 	d := jwtauth.DefaultConfig()
-	assert.Equal(t, jwtauth.Config{Leeway: 30 * time.Second, MaxTokenBytes: 8192, FetchTimeout: 5 * time.Second, MinRefreshInterval: 30 * time.Second, RefreshInterval: time.Hour, MaxJWKSBytes: 1 << 20}, d)
+	assert.Equal(t, jwtauth.Config{Leeway: 30 * time.Second, MaxTokenBytes: 8192, FetchTimeout: 5 * time.Second, MinRefreshInterval: 30 * time.Second, RefreshInterval: time.Hour, MaxJWKSBytes: 1 << 20, CacheSize: 4096}, d)
 	d.Issuers = []jwtauth.Issuer{{Issuer: "i", JWKSURL: "https://id.test/jwks", Algorithms: []string{"RS256"}, Audiences: []string{"a"}}}
 	_, err := jwtauth.New(d)
 	require.NoError(t, err)

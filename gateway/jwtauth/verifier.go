@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -47,7 +48,9 @@ func invalid(reason string, err error) error { return &InvalidTokenError{Reason:
 // for concurrent use, and a bulwark.Service: Run refreshes every key set
 // each Config.RefreshInterval. Without Run, a key set is still fetched
 // when a token first needs it, and again when a token names a key the set
-// lacks, at most once per Config.MinRefreshInterval per issuer.
+// lacks, at most once per Config.MinRefreshInterval per issuer. It
+// remembers up to Config.CacheSize tokens it accepted, so that the same
+// token again costs no signature check (see Verify).
 type Verifier struct {
 	cfg     Config
 	clock   clock.Clock
@@ -56,6 +59,9 @@ type Verifier struct {
 	issuers map[string]*issuerKeys
 	order   []*issuerKeys
 	life    *lifecycle.State
+	cache   *tokenCache // nil with NoCache
+
+	verified atomic.Int64 // full verifications (cache misses), for tests
 }
 
 var _ bulwark.Service = (*Verifier)(nil)
@@ -70,6 +76,9 @@ func New(cfg Config) (*Verifier, error) {
 	v := &Verifier{cfg: cfg, clock: clock.OrSystem(cfg.Clock), client: cfg.Client, issuers: map[string]*issuerKeys{}, life: lifecycle.New()}
 	if v.client == nil {
 		v.client = &http.Client{}
+	}
+	if cfg.CacheSize > 0 {
+		v.cache = newTokenCache(cfg.CacheSize)
 	}
 	var algs []string
 	for _, is := range cfg.Issuers {
@@ -109,13 +118,29 @@ func (v *Verifier) made() {
 // point at keys ("jku", "x5u", "jwk", "x5c") are never followed: keys come
 // from the issuer's JWKSURL only. ctx bounds a key set fetch
 // the token may cause.
+//
+// A token that passed all of this is remembered (Config.CacheSize): the
+// same token, byte for byte, is then accepted without being decoded or its
+// signature checked again, as long as its issuer's key set has not changed
+// since and it is within its "exp" and "nbf" (with Leeway) by the clock at
+// that moment; it gets the same *Principal. A refused token is never
+// remembered.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	v.made()
 	if len(raw) > v.cfg.MaxTokenBytes {
 		return nil, invalid("the token is too large", nil)
 	}
+	if v.cache != nil {
+		if e := v.cache.get(raw); e != nil {
+			if p, ok, err := v.hit(e); ok {
+				return p, err
+			}
+		}
+	}
+	v.verified.Add(1)
 	claims := jwt.MapClaims{}
 	var keys *issuerKeys
+	var set *keySet
 	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		iss, _ := claims["iss"].(string)
 		k := v.issuers[iss]
@@ -129,7 +154,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 			return nil, errCritical
 		}
 		keys = k
-		return k.key(ctx, t)
+		key, s, err := k.key(ctx, t)
+		set = s
+		return key, err
 	})
 	if err != nil {
 		return nil, classify(err)
@@ -141,7 +168,50 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if !slices.ContainsFunc(aud, func(a string) bool { return keys.aud[a] }) {
 		return nil, invalid("the token is not meant for this service", jwt.ErrTokenInvalidAudience)
 	}
-	return newPrincipal(keys.issuer.Issuer, claims), nil
+	p := newPrincipal(keys.issuer.Issuer, claims)
+	if v.cache != nil && set != nil {
+		v.remember(raw, p, keys, set, claims)
+	}
+	return p, nil
+}
+
+// hit answers Verify from a cache entry: ok is false when the entry no
+// longer stands for a verification (its issuer's key set changed), and the
+// token must be verified in full. An expired entry is refused and dropped;
+// one not valid yet (the clock went back) is refused and kept.
+func (v *Verifier) hit(e *cacheEntry) (p *Principal, ok bool, err error) {
+	if !e.current() {
+		v.cache.remove(e)
+		return nil, false, nil
+	}
+	now := v.clock.Now()
+	if !now.Before(e.exp.Add(v.cfg.Leeway)) {
+		v.cache.remove(e)
+		return nil, true, invalid("the token has expired", jwt.ErrTokenExpired)
+	}
+	if !e.nbf.IsZero() && now.Before(e.nbf.Add(-v.cfg.Leeway)) {
+		return nil, true, invalid("the token is not valid yet", jwt.ErrTokenNotValidYet)
+	}
+	return e.p, true, nil
+}
+
+// remember puts a token that passed every check in the cache, with the
+// times golang-jwt checked (parsed the same way) and the generation of the
+// key set its signature was checked with.
+func (v *Verifier) remember(raw string, p *Principal, keys *issuerKeys, set *keySet, claims jwt.MapClaims) {
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil { // cannot happen: the parser required and checked it
+		return
+	}
+	e := &cacheEntry{token: strings.Clone(raw), p: p, keys: keys, gen: set.gen, exp: exp.Time}
+	nbf, err := claims.GetNotBefore()
+	if err != nil {
+		return
+	}
+	if nbf != nil {
+		e.nbf = nbf.Time
+	}
+	v.cache.put(e, v.clock.Now(), v.cfg.Leeway)
 }
 
 var (
