@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-go/bulwark"
 	"github.com/bulwark-go/bulwark/bulwarkhttp"
 	"github.com/bulwark-go/bulwark/discovery"
 	"github.com/bulwark-go/bulwark/gateway"
@@ -80,7 +81,13 @@ routes:
 `
 
 func parseEdgeDocument(issuerURL string, weight int) (*gateway.Document, error) {
-	return gateway.Parse(fmt.Appendf(nil, edgeDocument, issuerURL, weight, ordersLimit))
+	return gateway.Parse(edgeDocumentText(issuerURL, weight))
+}
+
+// edgeDocumentText is the gateway's document with the history weight
+// weight, as the config source holds it.
+func edgeDocumentText(issuerURL string, weight int) []byte {
+	return fmt.Appendf(nil, edgeDocument, issuerURL, weight, ordersLimit)
 }
 
 // edge is the gateway in front of the services, on its own loopback
@@ -95,8 +102,10 @@ type edge struct {
 	stop   context.CancelFunc
 	ran    chan error
 
-	phase  atomic.Int32 // the phase whose history weight is in force
-	weight int
+	phase   atomic.Int32 // the phase whose history weight is in force
+	weight  int
+	doc     slot       // where the gateway's document lives
+	reloads chan error // each reload of the gateway: nil, or why the document was refused
 
 	mu       sync.Mutex
 	admitted map[string][]time.Time // per client: when POST /orders went through the limit
@@ -104,15 +113,26 @@ type edge struct {
 	told     map[string]time.Time   // when each client's 429 was last told
 }
 
-func startEdge(ctx context.Context, reg discovery.Resolver, issuerURL string, tr *tracing, story *story, count *counters) (*edge, error) {
-	doc, err := parseEdgeDocument(issuerURL, historyWeights[0])
+func startEdge(ctx context.Context, reg discovery.Resolver, issuerURL string, doc slot, tr *tracing, story *story, count *counters) (*edge, error) {
+	first, err := parseEdgeDocument(issuerURL, historyWeights[0])
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(doc, gateway.Config{
+	if err := doc.put(ctx, edgeDocumentText(issuerURL, historyWeights[0])); err != nil {
+		return nil, fmt.Errorf("writing the gateway's document to %s: %w", doc.where, err)
+	}
+	e := &edge{issuer: issuerURL, doc: doc, story: story, count: count, weight: historyWeights[0],
+		reloads:  make(chan error, 16),
+		admitted: map[string][]time.Time{}, limited: map[string]int{}, told: map[string]time.Time{}}
+	gw, err := gateway.New(first, gateway.Config{
 		Name:      "edge",
 		Resolvers: map[string]discovery.Resolver{"registry": reg},
-		Logger:    slog.New(slog.DiscardHandler),
+		// The gateway follows its document in the config source: each
+		// version is checked as a whole and swapped in atomically, or
+		// refused with the routes left as they were.
+		Source:   doc.source,
+		Observer: bulwark.ObserverFunc(e.observe),
+		Logger:   slog.New(slog.DiscardHandler),
 		// A span per request and per upstream attempt, in the trace the
 		// shop's request carries, and that trace passed on upstream.
 		TracerProvider: tr.provider("gateway"),
@@ -121,8 +141,7 @@ func startEdge(ctx context.Context, reg discovery.Resolver, issuerURL string, tr
 	if err != nil {
 		return nil, err
 	}
-	e := &edge{gw: gw, issuer: issuerURL, story: story, count: count, weight: historyWeights[0],
-		admitted: map[string][]time.Time{}, limited: map[string]int{}, told: map[string]time.Time{}}
+	e.gw = gw
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop, e.ran = stop, make(chan error, 1)
 	go func() { e.ran <- gw.Run(runCtx) }()
@@ -181,23 +200,50 @@ func unverifiedSubject(r *http.Request) string {
 	return c.Sub
 }
 
-// setPhase makes phase i's history weight the gateway's, by a reload of
-// its document, and tells the story when it changed.
-func (e *edge) setPhase(i int) error {
+// setPhase makes phase i's history weight the gateway's: the operator
+// writes the document with the new weight to the config source, and the
+// gateway, which follows it, reloads. setPhase waits for that reload and
+// tells the story.
+func (e *edge) setPhase(ctx context.Context, i int) error {
 	w := historyWeights[min(i, len(historyWeights)-1)]
 	if w != e.weight {
-		doc, err := parseEdgeDocument(e.issuer, w)
-		if err != nil {
-			return err
+		for len(e.reloads) > 0 { // earlier reloads (the source's first delivery)
+			<-e.reloads
 		}
-		if err := e.gw.Reload(doc); err != nil {
-			return err
+		if err := e.doc.put(ctx, edgeDocumentText(e.issuer, w)); err != nil {
+			return fmt.Errorf("writing the gateway's document to %s: %w", e.doc.where, err)
 		}
-		e.story.say("gateway: reloaded; the order history's strangler weight goes from %d%% to %d%%: that share of history requests now goes to the orders service, the rest to the monolith", e.weight, w)
+		select {
+		case err := <-e.reloads:
+			if err != nil {
+				return fmt.Errorf("the gateway refused its new document: %w", err)
+			}
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("the gateway did not reload from %s within 10s", e.doc.where)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		e.story.say("gateway: reloaded from %s without a restart; the order history's strangler weight goes from %d%% to %d%%: that share of history requests now goes to the orders service, the rest to the monolith", e.doc.where, e.weight, w)
 		e.weight = w
 	}
 	e.phase.Store(int32(i))
 	return nil
+}
+
+// observe hands the gateway's reloads to setPhase.
+func (e *edge) observe(_ context.Context, ev bulwark.Event) {
+	var err error
+	switch ev := ev.(type) {
+	case gateway.Reloaded:
+	case gateway.ReloadFailed:
+		err = ev.Err
+	default:
+		return
+	}
+	select {
+	case e.reloads <- err:
+	default: // nobody waits for this one
+	}
 }
 
 // ready waits until the gateway routes to the services (its pools learn

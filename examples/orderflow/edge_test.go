@@ -79,7 +79,11 @@ func newEdgeRig(t *testing.T) *edgeRig {
 	}
 	t.Cleanup(rig.issuer.close)
 	story := newStory(io.Discard)
-	if rig.edge, err = startEdge(ctx, reg.resolver(), rig.issuer.url(), nil, story, rig.count); err != nil {
+	doc, err := openSlot(Options{Dir: t.TempDir()}, nil, "gateway", "gateway.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rig.edge, err = startEdge(ctx, reg.resolver(), rig.issuer.url(), doc, nil, story, rig.count); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(rig.edge.close)
@@ -210,7 +214,7 @@ func TestGatewayLimitsEachClient(t *testing.T) {
 func TestStranglerMovesTheHistory(t *testing.T) {
 	rig := newEdgeRig(t)
 	old, oldBody := rig.do(t, http.MethodGet, "/history/web/orders", "web", historyKeyHeader, "k")
-	if err := rig.edge.setPhase(len(historyWeights) - 1); err != nil {
+	if err := rig.edge.setPhase(context.Background(), len(historyWeights)-1); err != nil {
 		t.Fatal(err)
 	}
 	moved, newBody := rig.do(t, http.MethodGet, "/history/web/orders", "web", historyKeyHeader, "k")
@@ -222,7 +226,7 @@ func TestStranglerMovesTheHistory(t *testing.T) {
 		t.Errorf("monolith answered %s, orders %s; want both %s", oldBody, newBody, want)
 	}
 	// Half way, the split over many keys follows the weight.
-	if err := rig.edge.setPhase(2); err != nil {
+	if err := rig.edge.setPhase(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
 	movedN := 0

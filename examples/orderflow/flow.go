@@ -126,7 +126,7 @@ func run(ctx context.Context, out io.Writer, o Options) (Ledger, error) {
 	story.plain("  shop ──HTTP+JWT──▶ gateway ──▶ orders ──outbox──▶ %s ──▶ processor ──saga──▶ inventory, payments, notifications\n", fl.broker.name())
 	story.plain("  gateway: POST /orders (JWT, %d a second per client), GET /orders/{id}/details (composed: orders, payments, inventory), GET /history/ (strangler: monolith → orders, weight %s%% by phase)\n", ordersLimit, weightsText())
 	story.plain("  databases: %s; broker: %s\n", fl.storage.describe(), fl.broker.describe())
-	story.plain("  registry: %s; the processor's settings: %s\n", fl.registry.describe(), fl.settings.where)
+	story.plain("  registry: %s; the processor's settings: %s; the gateway's document: %s\n", fl.registry.describe(), fl.settings.where, fl.edge.doc.where)
 	story.plain("  traces: %s\n", fl.tracing.describe())
 
 	prev, err := fl.play(ctx, o, story, count)
@@ -198,7 +198,7 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 		if err := ph.enter(); err != nil {
 			return nil, err
 		}
-		if err := fl.edge.setPhase(i); err != nil {
+		if err := fl.edge.setPhase(ctx, i); err != nil {
 			return nil, err
 		}
 		if i == 0 {
@@ -318,7 +318,7 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if err := fl.register("monolith", fl.monolith.server.url); err != nil {
 		return err
 	}
-	return fl.startEdge(ctx, story, count)
+	return fl.startEdge(ctx, o, story, count)
 }
 
 // weightsText is historyWeights as "0 → 25 → 50 → 100".
@@ -334,15 +334,20 @@ func weightsText() string {
 // services, mints the shop's clients their tokens (and the forgeries it
 // probes the gateway with), waits until the gateway routes, and makes the
 // shop client, which sends every request to the gateway.
-func (fl *flow) startEdge(ctx context.Context, story *story, count *counters) error {
-	var err error
+func (fl *flow) startEdge(ctx context.Context, o Options, story *story, count *counters) error {
+	// The gateway's document lives in the config source beside the
+	// processor's settings; each phase's strangler weight is a new version.
+	doc, err := openSlot(o, fl.etcd, "gateway", "gateway.yaml")
+	if err != nil {
+		return err
+	}
 	if fl.issuer, err = startIssuer(); err != nil {
 		return err
 	}
 	if fl.forgeries, err = fl.issuer.forgeries("web"); err != nil {
 		return err
 	}
-	if fl.edge, err = startEdge(ctx, fl.registry.resolver(), fl.issuer.url(), fl.tracing, story, count); err != nil {
+	if fl.edge, err = startEdge(ctx, fl.registry.resolver(), fl.issuer.url(), doc, fl.tracing, story, count); err != nil {
 		return err
 	}
 	tokens := map[string]string{}

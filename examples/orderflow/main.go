@@ -31,16 +31,17 @@
 // keep it, and the processor's inbox skips it.
 //
 // Each service registers its address in the registry (registry.go) when it
-// starts and leaves it when it closes, and the processor's clients find the
-// services there (a gateway/upstream pool per service); the processor's
+// starts and leaves it when it closes, and the gateway's pools and the
+// processor's clients find the services there (a gateway/upstream pool per
+// service); the processor's
 // policies come from a policyset document in a config source
 // (settings.go): the file settings.json in the run's directory, read every
 // 50ms. -etcd ENDPOINTS puts both in etcd, under a key prefix of the run's
 // own deleted at the end: each service is an etcddiscovery.Registration
 // with a 5s lease (an instance that dies leaves the pool when its lease
 // ends; one that closes revokes it), the processor's clients follow
-// etcddiscovery's Resolver, and the settings are one etcd key
-// (etcdconfig).
+// etcddiscovery's Resolver, and the settings and the gateway's document are
+// an etcd key each (etcdconfig).
 //
 //   - The shop client (shop.go) sends orders through the gateway, each
 //     with its client's ("web" or "partner") bearer token and an
@@ -67,8 +68,11 @@
 //     the answer comes without shipping, marked partial (X-Partial,
 //     "_partial"). GET /history/{client}/orders goes to the legacy
 //     monolith (history.go) or to the orders service by a strangler
-//     weight, sticky per request key; each phase reloads the gateway with
-//     a higher weight: 0, 25, 50, then 100%.
+//     weight, sticky per request key. The gateway follows its document in
+//     the config source (gateway.yaml beside settings.json, or its own etcd
+//     key); each phase the operator writes a version with a higher weight
+//     (0, 25, 50, then 100%) and the gateway swaps its routes without a
+//     restart.
 //   - The order service (orderservice.go) takes the client from the
 //     gateway's X-Subject (every handler behind the gateway refuses, and
 //     counts, a request without one), runs each key once per client
@@ -163,7 +167,7 @@ func main() {
 	flag.StringVar(&o.NATS, "nats", "", "with -broker nats: the URL of a NATS server with JetStream to use instead of the embedded one; the run's streams are created there and deleted at the end")
 	flag.StringVar(&o.Kafka, "kafka", "", "with -broker kafka: the address (host:port) of a Kafka-protocol server to use instead of the in-process kfake cluster; the run's topics are created there and deleted at the end")
 	flag.StringVar(&o.RabbitMQ, "rabbitmq", "", "with -broker rabbitmq: the AMQP URL of the RabbitMQ to use (default "+defaultRabbitMQ+"); there is no embedded RabbitMQ, so one must be running; the run's exchange and queues are declared there and deleted at the end")
-	flag.StringVar(&o.Etcd, "etcd", "", "etcd endpoints (host:port, comma-separated): the services register there (with a lease) and the processor's settings are an etcd key, under a key prefix of the run's own deleted at the end; default: an in-process registry and a settings file")
+	flag.StringVar(&o.Etcd, "etcd", "", "etcd endpoints (host:port, comma-separated): the services register there (with a lease) and the processor's settings and the gateway's document are etcd keys, under a key prefix of the run's own deleted at the end; default: an in-process registry and files in the run's directory")
 	flag.StringVar(&o.OTLP, "otlp", "", "also export the run's spans over OTLP/HTTP to this collector (host:port, e.g. 127.0.0.1:4318 for a Jaeger or an OpenTelemetry Collector, or a URL)")
 	flag.Parse()
 

@@ -165,7 +165,9 @@ func connectEtcd(ctx context.Context, endpoints string) (*etcdRun, error) {
 }
 
 func (e *etcdRun) servicesPrefix() string { return e.prefix + "/services" }
-func (e *etcdRun) settingsKey() string    { return e.prefix + "/settings/processor" }
+
+// settingsKey is the etcd key of the named consumer's settings document.
+func (e *etcdRun) settingsKey(consumer string) string { return e.prefix + "/settings/" + consumer }
 
 func (e *etcdRun) describe() string {
 	return fmt.Sprintf("etcd at %v, keys under %s/ (deleted at the end)", e.client.Endpoints(), e.prefix)

@@ -92,31 +92,48 @@ func processorSettings(phase, notifyTimeout time.Duration) *policyset.Document {
 	}}
 }
 
+// slot is where one consumer's settings document lives in the run's
+// config source: a file in Options.Dir (configsource.File, read every
+// 50ms), or with -etcd one key under the run's prefix (etcdconfig). put
+// writes a new version; the consumer follows source.
+type slot struct {
+	source configsource.Source
+	where  string
+	put    func(ctx context.Context, data []byte) error
+}
+
+// openSlot opens consumer's slot: the etcd key settingsKey(consumer), or
+// the file named file in o.Dir.
+func openSlot(o Options, e *etcdRun, consumer, file string) (slot, error) {
+	if e != nil {
+		key := e.settingsKey(consumer)
+		src, err := etcdconfig.New(e.client, key, etcdconfig.Config{})
+		if err != nil {
+			return slot{}, err
+		}
+		return slot{source: src, where: "etcd key " + key, put: func(ctx context.Context, data []byte) error {
+			_, err := e.client.Put(ctx, key, string(data))
+			return err
+		}}, nil
+	}
+	path := filepath.Join(o.Dir, file)
+	src, err := configsource.NewFile(path, configsource.FileConfig{Interval: 50 * time.Millisecond})
+	if err != nil {
+		return slot{}, err
+	}
+	return slot{source: src, where: path, put: func(_ context.Context, data []byte) error { return writeFileAtomically(path, data) }}, nil
+}
+
 // startSettings writes the first document to the source, builds the
 // processor's Set from it and starts following the source. observer gets
 // every policy's events besides.
 func startSettings(ctx context.Context, o Options, e *etcdRun, fns map[string]policyset.Functions, observer bulwark.Observer, story *story) (*settings, error) {
 	s := &settings{story: story, consumer: "processor", outcomes: make(chan outcome, 16)}
-	if e != nil {
-		key := e.settingsKey()
-		src, err := etcdconfig.New(e.client, key, etcdconfig.Config{})
-		if err != nil {
-			return nil, err
-		}
-		s.source, s.where = src, "etcd key "+key
-		s.put = func(ctx context.Context, data []byte) error {
-			_, err := e.client.Put(ctx, key, string(data))
-			return err
-		}
-	} else {
-		path := filepath.Join(o.Dir, "settings.json")
-		src, err := configsource.NewFile(path, configsource.FileConfig{Interval: 50 * time.Millisecond})
-		if err != nil {
-			return nil, err
-		}
-		s.source, s.where = src, path
-		s.put = func(_ context.Context, data []byte) error { return writeFileAtomically(path, data) }
+	slot, err := openSlot(o, e, s.consumer, "settings.json")
+	if err != nil {
+		return nil, err
 	}
+	s.source, s.where, s.put = slot.source, slot.where, slot.put
 	first := processorSettings(o.Phase, notifyTimeoutBefore)
 	data, err := json.MarshalIndent(first, "", "  ")
 	if err != nil {
