@@ -165,6 +165,7 @@ func TestWorkload(t *testing.T) {
 		srv := httptest.NewServer(mux)
 		var reads atomic.Int64
 		t.Cleanup(func() { // runs last, when the streams have ended
+			t.Logf("the streams read %d bytes", reads.Load())
 			if got := reads.Load(); got == 0 && w.watchers > 0 {
 				t.Errorf("the streams read nothing")
 			}
