@@ -62,7 +62,10 @@ func workloadSettings(rate int) string {
 //	CONSOLE_WORKLOAD_SECONDS  simulated seconds (required: the test is
 //	                          skipped without it)
 //	CONSOLE_WORKLOAD_RATE     calls per simulated second (default 1000)
-//	CONSOLE_WORKLOAD_WATCHERS -1: no console at all; 0: the console as the
+//	CONSOLE_WORKLOAD_WATCHERS -2: no console, an observer that does
+//	                          nothing (what the policies' events cost any
+//	                          observer); -1: no console, no observer; 0:
+//	                          the console as the
 //	                          set's observer and mounted, no stream open;
 //	                          n > 0: n event streams open (default -1)
 //	CONSOLE_WORKLOAD_SERVICE  "http" (each call is an in-process HTTP call
@@ -95,7 +98,7 @@ func workloadFromEnv(t *testing.T) (workload, bool) {
 	if w.service == "" {
 		w.service = "http"
 	}
-	if w.seconds < 1 || w.rate < 2 || w.watchers < -1 || (w.service != "http" && w.service != "noop") {
+	if w.seconds < 1 || w.rate < 2 || w.watchers < -2 || (w.service != "http" && w.service != "noop") {
 		t.Fatalf("bad workload %+v", w)
 	}
 	return w, true
@@ -127,8 +130,11 @@ func TestWorkload(t *testing.T) {
 	}
 	var ops *console.Console
 	var obs bulwark.Observer
-	if w.watchers >= 0 {
+	switch {
+	case w.watchers >= 0:
 		obs = bulwark.ObserverFunc(func(ctx context.Context, e bulwark.Event) { ops.Observe(ctx, e) })
+	case w.watchers == -2:
+		obs = bulwark.ObserverFunc(func(context.Context, bulwark.Event) {})
 	}
 	set, err := policyset.New(doc, policyset.Config{Observer: obs, Clock: fake})
 	if err != nil {
@@ -276,9 +282,11 @@ var errDown = errors.New("dependency down")
 // that decodes it, looks the item up and encodes the answer; while down is
 // set the handler answers 503 and the call fails.
 func httpCall(down *atomic.Bool) func(context.Context, string, int) error {
-	stock := map[string]int{}
-	for i := range 100 {
-		stock[fmt.Sprint("sku-", i)] = i
+	// The stock is a slice, not a map: a map's lookups cost what its
+	// random hash seed makes them cost, which would differ from run to run.
+	stock := make([]int, 100)
+	for i := range stock {
+		stock[i] = i
 	}
 	type request struct {
 		SKU      string `json:"sku"`
@@ -299,7 +307,13 @@ func httpCall(down *atomic.Bool) func(context.Context, string, int) error {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		n := stock[req.SKU]
+		num, _ := strings.CutPrefix(req.SKU, "sku-")
+		i, err := strconv.Atoi(num)
+		if err != nil || i < 0 || i >= len(stock) {
+			http.Error(w, "no such item", http.StatusNotFound)
+			return
+		}
+		n := stock[i]
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(answer{SKU: req.SKU, Available: n, Reserved: n >= req.Quantity})
 	})
