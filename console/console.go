@@ -42,7 +42,6 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, auth: cfg.Authenticator, origin: http.NewCrossOriginProtection(), closed: make(chan struct{})}
-	c.events.counts = map[eventKey]*counter{}
 	if c.auth == nil {
 		c.auth = newTokens(cfg.Tokens)
 	}

@@ -11,22 +11,24 @@ import (
 )
 
 // Observe counts e by its component and kind, for the rates the console
-// shows (a policy's rejections, retries, timeouts, injected faults). It
-// takes a read lock and an atomic add once a kind is known, and never
-// blocks the work that reported e. It makes the Console a
-// bulwark.Observer.
+// shows (a policy's rejections, retries, timeouts, injected faults). Once
+// a kind is known it takes no lock: two lookups in small maps it never
+// changes (a new kind copies them) and an atomic add. It never blocks the
+// work that reported e. It makes the Console a bulwark.Observer.
 func (c *Console) Observe(_ context.Context, e bulwark.Event) {
 	c.check()
 	c.events.count(e.Component(), e.Kind())
 }
 
-type eventKey struct{ component, kind string }
-
 // eventCounts counts events and remembers, per count, the last sample its
-// rate was computed from.
+// rate was computed from. The counters are found through counts, a map of
+// maps by component and kind that is replaced, never changed, when a kind
+// is first seen, so count reads it without a lock. (A lookup by a
+// two-string key under a read lock was most of what the console cost a
+// service's calls: callgrind, benchmarks/console/instructions.)
 type eventCounts struct {
-	mu     sync.RWMutex
-	counts map[eventKey]*counter
+	mu     sync.Mutex // serialises adding a kind
+	counts atomic.Pointer[map[string]map[string]*counter]
 }
 
 type counter struct {
@@ -39,34 +41,51 @@ type counter struct {
 }
 
 func (ec *eventCounts) count(component, kind string) {
-	k := eventKey{component, kind}
-	ec.mu.RLock()
-	ctr := ec.counts[k]
-	ec.mu.RUnlock()
-	if ctr == nil {
-		ec.mu.Lock()
-		if ctr = ec.counts[k]; ctr == nil {
-			ctr = &counter{}
-			ec.counts[k] = ctr
+	if m := ec.counts.Load(); m != nil {
+		if ctr := (*m)[component][kind]; ctr != nil {
+			ctr.n.Add(1)
+			return
 		}
-		ec.mu.Unlock()
 	}
+	ec.mu.Lock()
+	ctr := ec.add(component, kind)
+	ec.mu.Unlock()
 	ctr.n.Add(1)
+}
+
+// add returns the counter of (component, kind), making it if it is new;
+// ec.mu is held.
+func (ec *eventCounts) add(component, kind string) *counter {
+	old := map[string]map[string]*counter{}
+	if m := ec.counts.Load(); m != nil {
+		old = *m
+	}
+	if ctr := old[component][kind]; ctr != nil {
+		return ctr
+	}
+	next := make(map[string]map[string]*counter, len(old)+1)
+	for comp, kinds := range old {
+		next[comp] = kinds
+	}
+	kinds := make(map[string]*counter, len(old[component])+1)
+	for k, ctr := range old[component] {
+		kinds[k] = ctr
+	}
+	ctr := &counter{}
+	kinds[kind] = ctr
+	next[component] = kinds
+	ec.counts.Store(&next)
+	return ctr
 }
 
 // rates returns component's event counts and rates, by kind.
 func (ec *eventCounts) rates(component string, now time.Time) []EventRate {
-	ec.mu.RLock()
-	var kinds []string
-	var ctrs []*counter
-	for k, ctr := range ec.counts {
-		if k.component == component {
-			kinds, ctrs = append(kinds, k.kind), append(ctrs, ctr)
-		}
+	var kinds map[string]*counter
+	if m := ec.counts.Load(); m != nil {
+		kinds = (*m)[component]
 	}
-	ec.mu.RUnlock()
-	out := make([]EventRate, len(kinds))
-	for i, ctr := range ctrs {
+	out := make([]EventRate, 0, len(kinds))
+	for kind, ctr := range kinds {
 		n := ctr.n.Load()
 		ctr.mu.Lock()
 		if ctr.at.IsZero() {
@@ -75,7 +94,7 @@ func (ec *eventCounts) rates(component string, now time.Time) []EventRate {
 			ctr.perSec = float64(n-ctr.last) / d.Seconds()
 			ctr.at, ctr.last = now, n
 		}
-		out[i] = EventRate{Kind: kinds[i], Count: n, PerSecond: ctr.perSec}
+		out = append(out, EventRate{Kind: kind, Count: n, PerSecond: ctr.perSec})
 		ctr.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
