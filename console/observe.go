@@ -23,9 +23,9 @@ func (c *Console) Observe(_ context.Context, e bulwark.Event) {
 // eventCounts counts events and remembers, per count, the last sample its
 // rate was computed from. The counters are found through counts, a map of
 // maps by component and kind that is replaced, never changed, when a kind
-// is first seen, so count reads it without a lock. (A lookup by a
-// two-string key under a read lock was most of what the console cost a
-// service's calls: callgrind, benchmarks/console/instructions.)
+// is first seen, so count reads it without a read lock's two atomic
+// operations. Counting is most of what the console costs a service's
+// calls (benchmarks/console/instructions).
 type eventCounts struct {
 	mu     sync.Mutex // serialises adding a kind
 	counts atomic.Pointer[map[string]map[string]*counter]
