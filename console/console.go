@@ -24,6 +24,8 @@ type Console struct {
 	reads  *http.ServeMux
 	acts   *http.ServeMux // nil in read-only mode
 	events eventCounts
+	// encoded are the policies' settings, encoded once per document.
+	encoded settingsCache
 
 	editMu sync.Mutex // serialises settings edits: read the document, edit, Apply
 
@@ -40,7 +42,6 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, auth: cfg.Authenticator, origin: http.NewCrossOriginProtection(), closed: make(chan struct{})}
-	c.events.counts = map[eventKey]*counter{}
 	if c.auth == nil {
 		c.auth = newTokens(cfg.Tokens)
 	}
@@ -57,7 +58,15 @@ func New(cfg Config) (*Console, error) {
 		http.ServeFileFS(w, r, static, "index.html")
 	})
 	c.reads.HandleFunc("GET /api/state", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, c.state(r.Context()))
+		data, err := c.encodeState(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(append(data, '\n')) // the client may have gone
 	})
 	c.reads.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) {
 		tok := ""

@@ -98,8 +98,12 @@
 //
 // The handler starts no goroutine of its own and adds nothing to a
 // policy's calls: it reads their state when a page or an event stream asks
-// (each stream once per Config.Interval). The console is also a
+// (each stream once per Config.Interval). It encodes a policy's settings
+// once per document the set applies (a Set never changes a document it
+// holds) and reuses the JSON at every read. The console is also a
 // bulwark.Observer: give it to the components' Config.Observer (with
 // bulwark.Observers, beside a logger) and it counts their events to show
-// rates.
+// rates. benchmarks/console/instructions counts, with callgrind, what
+// both cost a service; benchmarks/results/console-instructions.txt has
+// the figures.
 package console

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/outbox"
@@ -121,9 +122,74 @@ type ComponentState struct {
 
 // state reads everything the console shows.
 func (c *Console) state(ctx context.Context) State {
+	st, _ := c.read(ctx)
+	return st
+}
+
+// encodeState reads the state and encodes it as JSON, each policy's
+// settings as c.encoded has them for the document they come from.
+func (c *Console) encodeState(ctx context.Context) ([]byte, error) {
+	st, doc := c.read(ctx)
+	w := wireState{State: st, Policies: make([]wirePolicy, len(st.Policies))}
+	for i, p := range st.Policies {
+		raw, err := c.encoded.encode(doc, p.Name, p.Settings)
+		if err != nil {
+			return nil, err
+		}
+		w.Policies[i] = wirePolicy{PolicyState: p, Settings: raw}
+	}
+	return json.Marshal(w)
+}
+
+// wireState is a State as encodeState sends it: the same fields, with each
+// policy's settings already encoded.
+type wireState struct {
+	State
+	Policies []wirePolicy `json:"policies"`
+}
+
+type wirePolicy struct {
+	PolicyState
+	Settings json.RawMessage `json:"settings"`
+}
+
+// settingsCache keeps each policy's settings encoded as JSON for the last
+// document the console read: a Set replaces its document on Apply and
+// never changes one it holds, so the encoding of a (document, policy) is
+// done once instead of at every read. Under callgrind the Spec's
+// durations (each a json.Marshal of its own) were half of a /api/state
+// read; encoding/json still re-scans the cached JSON (it compacts every
+// json.RawMessage), so a read costs about 6% fewer instructions, not half.
+type settingsCache struct {
+	mu      sync.Mutex
+	doc     *policyset.Document
+	encoded map[string]json.RawMessage
+}
+
+func (sc *settingsCache) encode(doc *policyset.Document, name string, spec policyset.Spec) (json.RawMessage, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if doc == nil || sc.doc != doc {
+		sc.doc, sc.encoded = doc, map[string]json.RawMessage{}
+	}
+	if raw, ok := sc.encoded[name]; ok {
+		return raw, nil
+	}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	sc.encoded[name] = raw
+	return raw, nil
+}
+
+// read reads everything the console shows, and the policy document the
+// policies' settings come from (nil without a policy set).
+func (c *Console) read(ctx context.Context) (State, *policyset.Document) {
+	policies, doc := c.policies()
 	st := State{
 		ReadOnly:    c.cfg.ReadOnly,
-		Policies:    c.policies(),
+		Policies:    policies,
 		Outboxes:    []OutboxState{},
 		Sagas:       []SagaState{},
 		Projections: []ProjectionState{},
@@ -154,15 +220,15 @@ func (c *Console) state(ctx context.Context) State {
 		}
 		st.Components = append(st.Components, cs)
 	}
-	return st
+	return st, doc
 }
 
 // policies reads each policy's parts once, so the parts shown are one
-// version of its chain.
-func (c *Console) policies() []PolicyState {
+// version of its chain, and returns the document their settings are from.
+func (c *Console) policies() ([]PolicyState, *policyset.Document) {
 	set := c.cfg.Policies
 	if set == nil {
-		return []PolicyState{}
+		return []PolicyState{}, nil
 	}
 	doc := set.Document()
 	out := []PolicyState{}
@@ -204,7 +270,7 @@ func (c *Console) policies() []PolicyState {
 		}
 		out = append(out, ps)
 	}
-	return out
+	return out, doc
 }
 
 func (c *Console) outbox(ctx context.Context, name string, ob Outbox) OutboxState {

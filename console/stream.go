@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -41,7 +40,7 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request) {
 	var last []byte
 	quiet := time.Duration(0)
 	for {
-		data, err := json.Marshal(c.state(ctx))
+		data, err := c.encodeState(ctx)
 		if err != nil {
 			return
 		}
