@@ -66,6 +66,7 @@ type downstream struct {
 	http    *http.Client
 	pool    *upstream.Pool
 	running *bulwark.Group // the pool's Run
+	token   string         // the processor's bearer token ("" sends none)
 }
 
 // newDownstream returns the client of the service downstreamNames[index],
@@ -227,6 +228,9 @@ func (d *downstream) post(ctx context.Context, path, key string, body, out any) 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(bulwarkhttp.HeaderIdempotencyKey, key)
 	req.Header.Set(clientHeader, "order-processor")
+	if d.token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.token)
+	}
 	resp, err := d.http.Do(req)
 	if err != nil {
 		return err

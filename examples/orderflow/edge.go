@@ -66,10 +66,10 @@ routes:
     compose:
       deadline: 2s
       parts:
-        - {key: order, upstream: orders, path: "/orders/{id}", headers: [` + subjectHeader + `], timeout: 1s}
-        - {key: payment, upstream: payments, path: "/orders/{id}/charge", headers: [` + subjectHeader + `], timeout: 800ms,
+        - {key: order, upstream: orders, path: "/orders/{id}", headers: [Authorization, ` + subjectHeader + `], timeout: 1s}
+        - {key: payment, upstream: payments, path: "/orders/{id}/charge", headers: [Authorization, ` + subjectHeader + `], timeout: 800ms,
            on_error: fallback, fallback: {state: unknown}}
-        - {key: shipping, upstream: inventory, path: "/orders/{id}/shipment", headers: [` + subjectHeader + `], timeout: 800ms,
+        - {key: shipping, upstream: inventory, path: "/orders/{id}/shipment", headers: [Authorization, ` + subjectHeader + `], timeout: 800ms,
            on_error: fallback, fallback: {state: unknown}}
   - name: history
     match: "GET /history/"

@@ -250,6 +250,11 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.tracing, err = newTracing(o.OTLP); err != nil {
 		return err
 	}
+	// The token issuer first: every service checks the tokens of its
+	// callers against its key set.
+	if fl.issuer, err = startIssuer(); err != nil {
+		return err
+	}
 	if fl.registry, err = newRegistry(fl.etcd); err != nil {
 		return err
 	}
@@ -277,19 +282,19 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.payments, err = startPaymentService(ctx, fl.storage, dbs["payments"], o.Seed+1, story, count); err != nil {
 		return err
 	}
-	if err := fl.register("payments", fl.payments.server.url); err != nil {
+	if err := fl.expose("payments", fl.payments.server); err != nil {
 		return err
 	}
 	if fl.inventory, err = startInventoryService(ctx, dbs["inventory"], o.Seed+3, count); err != nil {
 		return err
 	}
-	if err := fl.register("inventory", fl.inventory.server.url); err != nil {
+	if err := fl.expose("inventory", fl.inventory.server); err != nil {
 		return err
 	}
 	if fl.notifications, err = startNotificationService(ctx, dbs["notifications"], o.Seed+4); err != nil {
 		return err
 	}
-	if err := fl.register("notifications", fl.notifications.server.url); err != nil {
+	if err := fl.expose("notifications", fl.notifications.server); err != nil {
 		return err
 	}
 	fns, err := downstreamFunctions()
@@ -299,14 +304,18 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.settings, err = startSettings(ctx, o, fl.etcd, fns, downstreamObserver(story, count), story); err != nil {
 		return err
 	}
-	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, fl.tracing, fl.registry.resolver(), fl.settings.set, o.Seed+5, o.Phase, story, count); err != nil {
+	processorToken, err := fl.issuer.processorToken()
+	if err != nil {
+		return err
+	}
+	if fl.processor, err = startProcessor(ctx, fl.storage, dbs["processor"], fl.broker, fl.tracing, processorToken, fl.registry.resolver(), fl.settings.set, o.Seed+5, o.Phase, story, count); err != nil {
 		return err
 	}
 	var box outbox.Store
 	if fl.orders, box, err = startOrderService(ctx, fl.storage, dbs["orders"], fl.tracing, o.Seed+6, story, count); err != nil {
 		return err
 	}
-	if err := fl.register("orders", fl.orders.server.url); err != nil {
+	if err := fl.expose("orders", fl.orders.server); err != nil {
 		return err
 	}
 	if fl.relay, fl.relaying, err = startRelay(box, fl.broker, fl.tracing, o.Seed+7, story, count); err != nil {
@@ -315,7 +324,7 @@ func (fl *flow) start(ctx context.Context, o Options, story *story, count *count
 	if fl.monolith, err = startMonolith(dbs["orders"], count); err != nil {
 		return err
 	}
-	if err := fl.register("monolith", fl.monolith.server.url); err != nil {
+	if err := fl.expose("monolith", fl.monolith.server); err != nil {
 		return err
 	}
 	return fl.startEdge(ctx, o, story, count)
@@ -339,9 +348,6 @@ func (fl *flow) startEdge(ctx context.Context, o Options, story *story, count *c
 	// processor's settings; each phase's strangler weight is a new version.
 	doc, err := openSlot(o, fl.etcd, "gateway", "gateway.yaml")
 	if err != nil {
-		return err
-	}
-	if fl.issuer, err = startIssuer(); err != nil {
 		return err
 	}
 	if fl.forgeries, err = fl.issuer.forgeries("web"); err != nil {
@@ -375,6 +381,15 @@ func (fl *flow) startEdge(ctx context.Context, o Options, story *story, count *c
 
 // register adds service, listening at url, to the registry; close takes
 // it out again before it closes the service.
+// expose puts the service's own token check in front of its handlers
+// (auth.go) and registers it.
+func (fl *flow) expose(service string, s *server) error {
+	if err := s.authenticate(service, fl.issuer.url(), fl.count); err != nil {
+		return err
+	}
+	return fl.register(service, s.url)
+}
+
 func (fl *flow) register(service, url string) error {
 	deregister, err := fl.registry.register(service, url)
 	if err != nil {

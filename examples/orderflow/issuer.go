@@ -15,12 +15,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The shop's token audience, and the scopes its clients get.
+// The tokens' audience, the scopes the shop's clients get, and the
+// processor's.
 const (
-	audience    = "orderflow"
-	scopeWrite  = "orders:write"
-	scopeRead   = "orders:read"
-	issuerKeyID = "orderflow-1"
+	audience     = "orderflow"
+	scopeWrite   = "orders:write"
+	scopeRead    = "orders:read"
+	scopeProcess = "orders:process"
+	issuerKeyID  = "orderflow-1"
 )
 
 // issuer is the shop's identity provider, as small as one can be: an RSA

@@ -280,7 +280,7 @@ func judgeEdge(f facts, check func(promise string, ok bool, detail string, args 
 	}
 	check("no request reached a service without a valid token",
 		len(f.probes) > 0 && len(through) == 0 && f.unauthenticated == 0 && f.probesReached == 0,
-		"%d bad requests through the gateway (no token, forged subject header, expired, wrong audience, alg none, HS256 key confusion, another key, no scope): %d refused with 401/403, not refused: %s; requests the services got without the gateway's subject: %d, with a bad request's key: %d",
+		"%d bad requests through the gateway (no token, forged subject header, expired, wrong audience, alg none, HS256 key confusion, another key, no scope): %d refused with 401/403, not refused: %s; requests the services' own token checks refused: %d, requests that reached a service with a bad request's key: %d",
 		len(f.probes), refused, list(through), f.unauthenticated, f.probesReached)
 
 	// The limit held: a token bucket of ordersLimit a second with a burst

@@ -54,7 +54,13 @@
 //     audience, alg none, HS256 signed with the issuer's public key, a
 //     token signed by another key, and one without the orders:write scope.
 //   - A token issuer (issuer.go) holds an RSA key, serves its JWKS on
-//     loopback and mints the clients' tokens (sub, iss, aud, exp, scope).
+//     loopback and mints the clients' tokens (sub, iss, aud, exp, scope)
+//     and the processor's.
+//   - Every service checks each caller's token itself before any handler
+//     runs (auth.go: a jwtauth.Route with a Verifier of its own, taking
+//     the subject from the token as X-Subject): the gateway passes the
+//     client's token on, and the processor's calls carry its own token. A
+//     request without a valid token is answered 401 and counted.
 //   - The gateway (edge.go; package gateway, from a document whose
 //     upstreams the flow's registry resolves) verifies every request's
 //     token (401, or 403 without the route's scope) and forwards its
@@ -74,8 +80,7 @@
 //     (0, 25, 50, then 100%) and the gateway swaps its routes without a
 //     restart.
 //   - The order service (orderservice.go) takes the client from the
-//     gateway's X-Subject (every handler behind the gateway refuses, and
-//     counts, a request without one), runs each key once per client
+//     X-Subject its token check set, runs each key once per client
 //     (bulwarkhttp.Idempotency; retries get the first response back), and
 //     writes the order and its orders.created event in one transaction
 //     (the transactional outbox).

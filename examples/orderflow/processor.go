@@ -32,7 +32,7 @@ type processor struct {
 	tracing     *tracing
 }
 
-func startProcessor(ctx context.Context, st storage, db *database, b broker, tr *tracing, resolver discovery.Resolver, set *policyset.Set, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
+func startProcessor(ctx context.Context, st storage, db *database, b broker, tr *tracing, token string, resolver discovery.Resolver, set *policyset.Set, seed uint64, phase time.Duration, story *story, count *counters) (*processor, error) {
 	p := &processor{story: story, count: count, broker: b}
 	ok := false
 	defer func() {
@@ -56,6 +56,7 @@ func startProcessor(ctx context.Context, st storage, db *database, b broker, tr 
 		if err != nil {
 			return nil, err
 		}
+		d.token = token
 		d.http.Transport = tr.transport("processor", d.http.Transport) // a client span per call, its trace context in the headers
 		clients[i] = d
 		p.downstreams = append(p.downstreams, d)

@@ -65,13 +65,13 @@ func startTestProcessorOn(t *testing.T, phase time.Duration, o Options) (broker,
 		}
 	}
 	count := &counters{}
-	p, err := startProcessor(ctx, st, db, b, nil, reg.resolver(), testPolicies(t, phase, story, count), 1, phase, story, count)
+	p, err := startProcessor(ctx, st, db, b, nil, "", reg.resolver(), testPolicies(t, phase, story, count), 1, phase, story, count)
 	if err != nil {
 		t.Fatal(err)
 	}
 	again := func(count *counters) *processor {
 		t.Helper()
-		p, err := startProcessor(ctx, st, db, b, nil, reg.resolver(), testPolicies(t, phase, story, count), 1, phase, story, count)
+		p, err := startProcessor(ctx, st, db, b, nil, "", reg.resolver(), testPolicies(t, phase, story, count), 1, phase, story, count)
 		if err != nil {
 			t.Fatal(err)
 		}

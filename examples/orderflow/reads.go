@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,25 +92,39 @@ type historyRead struct {
 	err    string // why the answer was refused, or ""
 }
 
-// historyEvery is how often the shop reads an order history.
-const historyEvery = 40 * time.Millisecond
+// The shop's history readers: historyReaders of them, each reading an
+// order history every historyEvery, so that a phase holds enough answers
+// to judge the split by even when a loaded machine slows each read down.
+const (
+	historyReaders = 4
+	historyEvery   = 80 * time.Millisecond
+)
 
-// browse reads the clients' order histories, in turn, every historyEvery
-// until stop ends (a request in flight then still gets its answer; ctx
-// cancels it): GET /history/{client}/orders, each with a sticky key of
-// its own, so that the gateway's split over the requests follows its
-// weight. Each answer is decoded strictly into historyAnswer: both servers
-// must answer in that shape.
+// browse runs the history readers until stop ends (a request in flight
+// then still gets its answer; ctx cancels it) and returns when they have.
 func (c *shop) browse(ctx, stop context.Context) {
+	var wg sync.WaitGroup
+	for r := range historyReaders {
+		wg.Go(func() { c.readHistories(ctx, stop, r) })
+	}
+	wg.Wait()
+}
+
+// readHistories reads the clients' order histories, in turn, every
+// historyEvery until stop ends: GET /history/{client}/orders, each with a
+// sticky key of its own, so that the gateway's split over the requests
+// follows its weight. Each answer is decoded strictly into historyAnswer:
+// both servers must answer in that shape.
+func (c *shop) readHistories(ctx, stop context.Context, reader int) {
 	clients := slices.Sorted(maps.Keys(c.tokens))
 	for i := 0; sleepUntil(stop, time.Now().Add(historyEvery)); i++ {
-		client := clients[i%len(clients)]
+		client := clients[(i+reader)%len(clients)]
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/history/"+client+"/orders", nil)
 		if err != nil {
 			return
 		}
 		req.Header.Set("Authorization", "Bearer "+c.tokens[client])
-		req.Header.Set(historyKeyHeader, fmt.Sprintf("history-%05d", i))
+		req.Header.Set(historyKeyHeader, fmt.Sprintf("history-%d-%05d", reader, i))
 		before := c.phase()
 		resp, err := c.reads.Do(req)
 		if err != nil {

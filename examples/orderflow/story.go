@@ -74,8 +74,8 @@ type counters struct {
 
 	refused         atomic.Int64 // requests the gateway refused for their token (401, 403)
 	limited         atomic.Int64 // orders the gateway answered 429 (the client's limit)
-	unauthenticated atomic.Int64 // requests a fronted service got without the gateway's subject
-	probesReached   atomic.Int64 // requests with a probe key a fronted service got
+	unauthenticated atomic.Int64 // requests a service refused for their token (auth.go) or without a subject (fronted)
+	probesReached   atomic.Int64 // requests with a probe key a service got
 	detailsComplete atomic.Int64 // composed order details with every part
 	detailsPartial  atomic.Int64 // composed order details marked partial
 	servedOrders    atomic.Int64 // history answers of the orders service (the strangler's new side)
