@@ -201,6 +201,7 @@ func (fl *flow) play(ctx context.Context, o Options, story *story, count *counte
 		if err := fl.edge.setPhase(ctx, i); err != nil {
 			return nil, err
 		}
+		fl.shop.sampleHistories(ctx, i, historySample)
 		if i == 0 {
 			fl.shop.probe(ctx, fl.forgeries)
 		}

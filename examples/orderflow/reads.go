@@ -98,6 +98,7 @@ type historyRead struct {
 const (
 	historyReaders = 4
 	historyEvery   = 80 * time.Millisecond
+	historySample  = 2 * minSplitSample // read at the start of each phase (sampleHistories)
 )
 
 // browse runs the history readers until stop ends (a request in flight
@@ -111,48 +112,74 @@ func (c *shop) browse(ctx, stop context.Context) {
 }
 
 // readHistories reads the clients' order histories, in turn, every
-// historyEvery until stop ends: GET /history/{client}/orders, each with a
-// sticky key of its own, so that the gateway's split over the requests
-// follows its weight. Each answer is decoded strictly into historyAnswer:
-// both servers must answer in that shape.
+// historyEvery until stop ends.
 func (c *shop) readHistories(ctx, stop context.Context, reader int) {
 	clients := slices.Sorted(maps.Keys(c.tokens))
 	for i := 0; sleepUntil(stop, time.Now().Add(historyEvery)); i++ {
-		client := clients[(i+reader)%len(clients)]
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/history/"+client+"/orders", nil)
-		if err != nil {
+		if !c.readHistory(ctx, clients[(i+reader)%len(clients)], fmt.Sprintf("history-%d-%05d", reader, i)) {
 			return
 		}
-		req.Header.Set("Authorization", "Bearer "+c.tokens[client])
-		req.Header.Set(historyKeyHeader, fmt.Sprintf("history-%d-%05d", reader, i))
-		before := c.phase()
-		resp, err := c.reads.Do(req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.record(historyRead{phase: before, err: err.Error()})
-			continue
-		}
-		h := historyRead{phase: before, side: resp.Header.Get(servedByHeader), status: resp.StatusCode}
-		if c.phase() != before {
-			h.phase = -1
-		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var answer historyAnswer
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		switch {
-		case err != nil:
-			h.err = err.Error()
-		case resp.StatusCode != http.StatusOK:
-			h.err = firstLine(string(raw))
-		case dec.Decode(&answer) != nil || answer.Client != client || answer.Orders == nil:
-			h.err = "the answer is not a history of " + client + ": " + firstLine(string(raw))
-		}
-		c.record(h)
 	}
+}
+
+// sampleHistories reads n order histories at once, historyReaders at a
+// time, and returns when they are answered: the flow takes a sample right
+// after each reload of the strangler weight, so every phase has answers
+// to judge its split by however slow the machine is.
+func (c *shop) sampleHistories(ctx context.Context, phase, n int) {
+	clients := slices.Sorted(maps.Keys(c.tokens))
+	sem := make(chan struct{}, historyReaders)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.readHistory(ctx, clients[i%len(clients)], fmt.Sprintf("sample-%d-%03d", phase, i))
+		})
+	}
+	wg.Wait()
+}
+
+// readHistory reads client's order history, GET /history/{client}/orders,
+// with key as its sticky key (each request has a key of its own, so that
+// the gateway's split over the requests follows its weight), and records
+// the answer, decoded strictly into historyAnswer: both servers must
+// answer in that shape. It reports false when ctx has ended.
+func (c *shop) readHistory(ctx context.Context, client, key string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/history/"+client+"/orders", nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+c.tokens[client])
+	req.Header.Set(historyKeyHeader, key)
+	before := c.phase()
+	resp, err := c.reads.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		c.record(historyRead{phase: before, err: err.Error()})
+		return true
+	}
+	h := historyRead{phase: before, side: resp.Header.Get(servedByHeader), status: resp.StatusCode}
+	if c.phase() != before {
+		h.phase = -1
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var answer historyAnswer
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	switch {
+	case err != nil:
+		h.err = err.Error()
+	case resp.StatusCode != http.StatusOK:
+		h.err = firstLine(string(raw))
+	case dec.Decode(&answer) != nil || answer.Client != client || answer.Orders == nil:
+		h.err = "the answer is not a history of " + client + ": " + firstLine(string(raw))
+	}
+	c.record(h)
+	return true
 }
 
 func (c *shop) record(h historyRead) {
