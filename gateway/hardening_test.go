@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,5 +313,70 @@ routes: [{match: orders.internal/, upstream: orders}]
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a host no route names: %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestAStranglerRouteWritesItsForwardingHeadersOnBothSides(t *testing.T) {
+	const d = `
+upstreams: {legacy: {endpoints: ["{legacy}"]}, modern: {endpoints: ["{modern}"]}}
+routes:
+  - {match: /h/, upstream: legacy, forwarded_headers: rfc7239, strangler: {new: modern, weight: {weight}}}
+`
+	side := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Side", name)
+			headers(w, r)
+		}
+	}
+	legacy, modern := upstream(t, side("legacy")), upstream(t, side("modern"))
+	for weight, want := range map[string]string{"0": "legacy", "100": "modern"} {
+		_, srv := start(t, doc(t, d, "{legacy}", legacy, "{modern}", modern, "{weight}", weight), testConfig(), "/h/")
+		req, _ := http.NewRequest("GET", srv.URL+"/h/x", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		req.Header.Set("Forwarded", "for=spoofed")
+		status, body, h := send(t, req)
+		if status != 200 || h.Get("X-Side") != want {
+			t.Fatalf("weight %s: status %d from %q, want 200 from %s", weight, status, h.Get("X-Side"), want)
+		}
+		if !strings.Contains(body, "Forwarded: for=127.0.0.1;proto=http;") || strings.Contains(body, "X-Forwarded-") || strings.Contains(body, "spoofed") || strings.Contains(body, "203.0.113.9") {
+			t.Errorf("the %s side did not get the route's rfc7239 headers alone:\n%s", want, body)
+		}
+	}
+}
+
+// patternTransport records the Pattern of the requests it sends.
+type patternTransport struct {
+	mu       sync.Mutex
+	patterns []string
+}
+
+func (p *patternTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.mu.Lock()
+	p.patterns = append(p.patterns, r.Pattern)
+	p.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRoutesWithAndWithoutWildcardsSetThePatternTheyMatched(t *testing.T) {
+	tr := &patternTransport{}
+	cfg := testConfig()
+	cfg.Transport = tr
+	_, srv := start(t, doc(t, `
+upstreams: {a: {endpoints: ["{a}"]}}
+routes: [{match: "GET /literal/", upstream: a}, {match: "/items/{id}", upstream: a}]
+`, "{a}", upstream(t, echo("a"))), cfg, "/literal/")
+	for _, c := range []struct{ path, pattern string }{{"/literal/x", "GET /literal/"}, {"/items/7", "/items/{id}"}} {
+		tr.mu.Lock()
+		tr.patterns = nil
+		tr.mu.Unlock()
+		if status, body, _ := get(t, srv.URL+c.path); status != 200 {
+			t.Fatalf("%s: status %d: %s", c.path, status, body)
+		}
+		tr.mu.Lock()
+		got := slices.Clone(tr.patterns)
+		tr.mu.Unlock()
+		if len(got) != 1 || got[0] != c.pattern {
+			t.Errorf("%s: the attempts carried patterns %q, want [%q]", c.path, got, c.pattern)
+		}
 	}
 }
