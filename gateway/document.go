@@ -27,7 +27,9 @@ type Document struct {
 	// pattern matches it most specifically, as with http.ServeMux.
 	Routes []Route `json:"routes"`
 	// ForwardedHeaders chooses the forwarding headers written on every
-	// request sent upstream, for the routes that do not choose their own:
+	// request a route proxies upstream (on both sides of a strangler
+	// route; a compose route's parts get none), for the routes that do not
+	// choose their own:
 	// "x-forwarded" (the default: X-Forwarded-For, X-Forwarded-Host and
 	// X-Forwarded-Proto), "rfc7239" (the Forwarded header of RFC 7239) or
 	// "both". The incoming headers of both styles are removed unless the
