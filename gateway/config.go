@@ -32,9 +32,11 @@ type Config struct {
 	// Reload.
 	Source configsource.Source
 	// Proxies are the proxies in front of the gateway whose forwarding
-	// headers (X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto,
-	// Forwarded) are passed on and appended to; from any other peer they
-	// are dropped and set afresh. The zero Proxies trusts no peer.
+	// headers (X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, or
+	// Forwarded: those of the style the route writes, its
+	// forwarded_headers) are passed on and appended to; from any other
+	// peer they are dropped and set afresh. The zero Proxies trusts no
+	// peer.
 	Proxies bulwarkhttp.Proxies
 	// Policies are Go policies a route may name in its policy setting, run
 	// outermost in that route's chain.

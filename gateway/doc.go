@@ -112,10 +112,22 @@
 // response (server-sent events, chunked bodies, a WebSocket after its 101)
 // then flows, flushed as it comes, for as long as the client stays.
 //
-// Hardening: hop-by-hop headers are dropped both ways; X-Forwarded-For,
-// X-Forwarded-Host, X-Forwarded-Proto and Forwarded are kept and appended to
-// only when the peer is one of Config.Proxies, and set afresh otherwise;
-// a path with a "." or ".." segment, in any percent-encoding, is refused
+// Hardening: hop-by-hop headers are dropped both ways. The forwarding
+// headers written upstream are a document's (or a route's)
+// forwarded_headers: "x-forwarded" by default (X-Forwarded-For,
+// X-Forwarded-Host, X-Forwarded-Proto), "rfc7239" (Forwarded) or "both".
+// The default is the style that Envoy, nginx, Traefik and a bare
+// httputil.ReverseProxy write and most upstream frameworks read
+// (bulwarkhttp.Proxies reads the one its Header names); writing Forwarded
+// as well costs each request a header the gateway builds and the upstream
+// parses, so it is for upstreams that read RFC 7239. Incoming headers of
+// both styles are removed; those of the style written are kept and
+// appended to only when the peer is one of Config.Proxies, and set afresh
+// otherwise, so a client's spoofed X-Forwarded-For or Forwarded never
+// reaches an upstream from an untrusted peer. Behind trusted proxies,
+// write the style they write: a proxy passes a client's headers of the
+// other style on untouched, and with "both" the gateway would keep them.
+// A path with a "." or ".." segment, in any percent-encoding, is refused
 // with 400 before any route sees it, so no path escapes its route's prefix;
 // CONNECT is refused. Every error the gateway writes is
 // application/problem+json: 502 when the upstream failed, 503 with

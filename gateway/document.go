@@ -26,6 +26,16 @@ type Document struct {
 	// Routes map requests to upstreams. A request goes to the route whose
 	// pattern matches it most specifically, as with http.ServeMux.
 	Routes []Route `json:"routes"`
+	// ForwardedHeaders chooses the forwarding headers written on every
+	// request a route proxies upstream (on both sides of a strangler
+	// route; a compose route's parts get none), for the routes that do not
+	// choose their own:
+	// "x-forwarded" (the default: X-Forwarded-For, X-Forwarded-Host and
+	// X-Forwarded-Proto), "rfc7239" (the Forwarded header of RFC 7239) or
+	// "both". The incoming headers of both styles are removed unless the
+	// peer is one of Config.Proxies, whose headers of the style written
+	// are appended to; those of a style not written never pass.
+	ForwardedHeaders string `json:"forwarded_headers,omitempty"`
 	// JWT, when set, lists the token issuers that routes with an auth
 	// section accept.
 	JWT *JWT `json:"jwt,omitempty"`
@@ -115,6 +125,9 @@ type Route struct {
 	// PreserveHost sends the client's Host header on; by default the
 	// endpoint's address is the Host.
 	PreserveHost bool `json:"preserve_host,omitempty"`
+	// ForwardedHeaders chooses this route's forwarding headers, as
+	// Document.ForwardedHeaders does; "" means the document's.
+	ForwardedHeaders string `json:"forwarded_headers,omitempty"`
 	// Timeout bounds the time until the upstream's response headers
 	// arrive, retries included, in [1ms, 1h]; 0 sets no limit. A
 	// streaming response may then run as long as the client stays.

@@ -69,6 +69,8 @@ func TestParseErrorsNameTheFieldAndTheRange(t *testing.T) {
 		{base + "  - {match: /p, upstream: a, policies: {bulkhead: {}}}", "routes[1].policies.bulkhead.max_concurrent: must be in [1, 1000000], got 0"},
 		{base + "  - {match: /p, upstream: a, policies: {rate_limit: {limit: 0}}}", "routes[1].policies.rate_limit.limit: must be in [1, 1000000000], got 0"},
 		{base + "  - {match: /p, upstream: a, policy: \"a b\"}", "routes[1].policy: must name a policy"},
+		{base + "  - {match: /f, upstream: a, forwarded_headers: forwarded}", `routes[1].forwarded_headers: must be "x-forwarded" (the default), "rfc7239" or "both", got "forwarded"`},
+		{"forwarded_headers: RFC7239\n" + base, `forwarded_headers: must be "x-forwarded" (the default), "rfc7239" or "both", got "RFC7239"`},
 		{"upstreams: {a: {}}\nroutes: []", "upstreams.a.endpoints: static discovery needs at least one"},
 		{"upstreams: {a: {endpoints: [\"nohost\"]}}", `upstreams.a.endpoints[0]: must be "host:port", got "nohost"`},
 		{"upstreams: {a: {discovery: dns, endpoints: [\"h:1\"]}}", `upstreams.a.endpoints: only static discovery takes endpoints`},

@@ -155,6 +155,7 @@ func (g *Gateway) build(doc *Document, old *table) (*table, error) {
 	}
 	for i, r := range doc.Routes {
 		path := fmt.Sprintf("routes[%d]", i)
+		r.ForwardedHeaders = cmpOr(r.ForwardedHeaders, doc.ForwardedHeaders)
 		rt, err := g.newRoute(path, r, t, old)
 		if err != nil {
 			return nil, err

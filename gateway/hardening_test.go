@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,39 +31,45 @@ func headers(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestHopByHopHeadersAreDroppedAndForwardingHeadersSetFromTrustedPeersOnly(t *testing.T) {
-	const d = `
-upstreams: {h: {endpoints: ["{h}"]}}
-routes: [{match: /, upstream: h}]
-`
 	addr := upstream(t, headers)
+	// What reaches the upstream of each style of forwarding headers, from
+	// an untrusted and from a trusted peer, when the client sends both
+	// styles: spoofed ones, or a trusted proxy's.
+	xUntrusted := []string{"\nX-Forwarded-For: 127.0.0.1\n", "\nX-Forwarded-Host: 127.0.0.1:", "\nX-Forwarded-Proto: http\n"}
+	xTrusted := []string{"\nX-Forwarded-For: 203.0.113.9, 127.0.0.1\n", "\nX-Forwarded-Host: evil.example\n", "\nX-Forwarded-Proto: https\n"}
+	fUntrusted := []string{"\nForwarded: for=127.0.0.1;proto=http;host=\"127.0.0.1:" /* host:port is quoted */}
+	fTrusted := []string{"\nForwarded: for=spoofed, for=127.0.0.1;proto=http;host=\"127.0.0.1:"}
+	noX := []string{"X-Forwarded-"}
+	noF := []string{"\nForwarded:"}
+	spoofs := []string{"203.0.113.9", "evil.example", "spoofed", "https"}
+	cat := func(ls ...[]string) []string { return slices.Concat(ls...) }
 	for _, c := range []struct {
-		name    string
-		trusted []netip.Prefix
-		want    []string
-		absent  []string
+		name         string
+		doc, route   string // forwarded_headers of the document and of the route
+		trusted      bool
+		want, absent []string
 	}{
-		{
-			name:    "untrusted peer",
-			trusted: nil,
-			want: []string{
-				"X-Forwarded-For: 127.0.0.1\n",
-				"X-Forwarded-Proto: http\n",
-				"Forwarded: for=127.0.0.1;proto=http;host=\"" /* host:port is quoted */},
-			absent: []string{"203.0.113.9", "evil.example", "spoofed"},
-		},
-		{
-			name:    "trusted peer",
-			trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-			want: []string{
-				"X-Forwarded-For: 203.0.113.9, 127.0.0.1\n",
-				"X-Forwarded-Host: evil.example\n",
-				"X-Forwarded-Proto: https\n",
-				"Forwarded: for=spoofed, for=127.0.0.1;proto=http;host=\""},
-		},
+		{name: "default/untrusted", trusted: false, want: xUntrusted, absent: cat(noF, spoofs)},
+		{name: "default/trusted", trusted: true, want: xTrusted, absent: cat(noF, []string{"spoofed"})},
+		{name: "x-forwarded/untrusted", doc: "x-forwarded", want: xUntrusted, absent: cat(noF, spoofs)},
+		{name: "x-forwarded/trusted", doc: "x-forwarded", trusted: true, want: xTrusted, absent: cat(noF, []string{"spoofed"})},
+		{name: "rfc7239/untrusted", doc: "rfc7239", want: fUntrusted, absent: cat(noX, spoofs)},
+		{name: "rfc7239/trusted", doc: "rfc7239", trusted: true, want: fTrusted, absent: cat(noX, []string{"203.0.113.9", "evil.example", "https"})},
+		{name: "both/untrusted", doc: "both", want: cat(xUntrusted, fUntrusted), absent: spoofs},
+		{name: "both/trusted", doc: "both", trusted: true, want: cat(xTrusted, fTrusted)},
+		{name: "route rfc7239 over document x-forwarded/untrusted", doc: "x-forwarded", route: "rfc7239", want: fUntrusted, absent: cat(noX, spoofs)},
+		{name: "route x-forwarded over document both/trusted", doc: "both", route: "x-forwarded", trusted: true, want: xTrusted, absent: cat(noF, []string{"spoofed"})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			d := fmt.Sprintf(`
+forwarded_headers: %q
+upstreams: {h: {endpoints: ["{h}"]}}
+routes: [{match: /, upstream: h, forwarded_headers: %q}]
+`, c.doc, c.route)
 			cfg := testConfig()
-			cfg.Proxies = bulwarkhttp.Proxies{Trusted: c.trusted}
+			if c.trusted {
+				cfg.Proxies = bulwarkhttp.Proxies{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+			}
 			_, srv := start(t, doc(t, d, "{h}", addr), cfg, "/")
 			req, _ := http.NewRequest("GET", srv.URL+"/x", nil)
 			req.Header.Set("Connection", "X-Hop")
@@ -93,7 +101,7 @@ routes: [{match: /, upstream: h}]
 			}
 			for _, a := range c.absent {
 				if strings.Contains(body, a) {
-					t.Errorf("a client's forwarding header %q reached the upstream:\n%s", a, body)
+					t.Errorf("%q reached the upstream:\n%s", a, body)
 				}
 			}
 			if h.Get("X-Resp-Hop") != "" || h.Get("Keep-Alive") != "" {
@@ -305,5 +313,70 @@ routes: [{match: orders.internal/, upstream: orders}]
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a host no route names: %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestAStranglerRouteWritesItsForwardingHeadersOnBothSides(t *testing.T) {
+	const d = `
+upstreams: {legacy: {endpoints: ["{legacy}"]}, modern: {endpoints: ["{modern}"]}}
+routes:
+  - {match: /h/, upstream: legacy, forwarded_headers: rfc7239, strangler: {new: modern, weight: {weight}}}
+`
+	side := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Side", name)
+			headers(w, r)
+		}
+	}
+	legacy, modern := upstream(t, side("legacy")), upstream(t, side("modern"))
+	for weight, want := range map[string]string{"0": "legacy", "100": "modern"} {
+		_, srv := start(t, doc(t, d, "{legacy}", legacy, "{modern}", modern, "{weight}", weight), testConfig(), "/h/")
+		req, _ := http.NewRequest("GET", srv.URL+"/h/x", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		req.Header.Set("Forwarded", "for=spoofed")
+		status, body, h := send(t, req)
+		if status != 200 || h.Get("X-Side") != want {
+			t.Fatalf("weight %s: status %d from %q, want 200 from %s", weight, status, h.Get("X-Side"), want)
+		}
+		if !strings.Contains(body, "Forwarded: for=127.0.0.1;proto=http;") || strings.Contains(body, "X-Forwarded-") || strings.Contains(body, "spoofed") || strings.Contains(body, "203.0.113.9") {
+			t.Errorf("the %s side did not get the route's rfc7239 headers alone:\n%s", want, body)
+		}
+	}
+}
+
+// patternTransport records the Pattern of the requests it sends.
+type patternTransport struct {
+	mu       sync.Mutex
+	patterns []string
+}
+
+func (p *patternTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.mu.Lock()
+	p.patterns = append(p.patterns, r.Pattern)
+	p.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRoutesWithAndWithoutWildcardsSetThePatternTheyMatched(t *testing.T) {
+	tr := &patternTransport{}
+	cfg := testConfig()
+	cfg.Transport = tr
+	_, srv := start(t, doc(t, `
+upstreams: {a: {endpoints: ["{a}"]}}
+routes: [{match: "GET /literal/", upstream: a}, {match: "/items/{id}", upstream: a}]
+`, "{a}", upstream(t, echo("a"))), cfg, "/literal/")
+	for _, c := range []struct{ path, pattern string }{{"/literal/x", "GET /literal/"}, {"/items/7", "/items/{id}"}} {
+		tr.mu.Lock()
+		tr.patterns = nil
+		tr.mu.Unlock()
+		if status, body, _ := get(t, srv.URL+c.path); status != 200 {
+			t.Fatalf("%s: status %d: %s", c.path, status, body)
+		}
+		tr.mu.Lock()
+		got := slices.Clone(tr.patterns)
+		tr.mu.Unlock()
+		if len(got) != 1 || got[0] != c.pattern {
+			t.Errorf("%s: the attempts carried patterns %q, want [%q]", c.path, got, c.pattern)
+		}
 	}
 }

@@ -16,6 +16,9 @@ func hasDotSegment(p string) bool {
 	if strings.IndexByte(p, 0) >= 0 {
 		return true
 	}
+	if strings.IndexByte(p, '.') < 0 { // no segment can be "." or ".."
+		return false
+	}
 	for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
 		if i := strings.IndexByte(seg, ';'); i >= 0 {
 			seg = seg[:i]

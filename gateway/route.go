@@ -23,6 +23,8 @@ type route struct {
 	strip        string
 	rewrite      string
 	preserveHost bool
+	literal      bool         // the pattern has no wildcard, so no path values
+	fwdStyle     forwardStyle // the forwarding headers written
 	maxBody      int64
 	maxHeader    int
 	proxy        *httputil.ReverseProxy // nil on compose and strangler routes
@@ -40,8 +42,13 @@ func (g *Gateway) newRoute(path string, r Route, t, old *table) (*route, error) 
 		strip:        r.StripPrefix,
 		rewrite:      r.RewritePrefix,
 		preserveHost: r.PreserveHost,
+		literal:      !strings.Contains(r.Match, "{"),
+		fwdStyle:     forwardDefault,
 		maxBody:      r.MaxBodyBytes,
 		maxHeader:    r.MaxHeaderBytes,
+	}
+	if s, ok := parseForwardStyle(r.ForwardedHeaders); ok {
+		rt.fwdStyle = s
 	}
 	if rt.maxBody == 0 {
 		rt.maxBody = defaultMaxBodyBytes
@@ -165,5 +172,5 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	} else {
 		out.Host = ""
 	}
-	rt.g.setForwarded(pr)
+	rt.g.setForwarded(pr, rt.fwdStyle)
 }

@@ -139,13 +139,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, info *
 		bulwarkhttp.WriteProblem(w, bulwarkhttp.Problem{Status: http.StatusBadRequest, Detail: "The path holds a \".\" or \"..\" segment (perhaps percent-encoded)."})
 		return
 	}
-	h, _ := t.mux.Handler(r)
+	h, pattern := t.mux.Handler(r)
 	rt, ok := h.(*route)
 	if !ok {
 		unrouted(w, r, h)
 		return
 	}
 	info.route, info.upstream = rt.name, rt.upstream
+	if rt.literal {
+		// A pattern without wildcards has no path values: setting its
+		// Pattern is all the mux would do, without matching r again.
+		r.Pattern = pattern
+		rt.ServeHTTP(w, r)
+		return
+	}
 	// Through the mux, which finds rt again and sets the request's path
 	// values ({id}) and Pattern, as Handler does not: a compose part's path
 	// and the route's own handlers read them.

@@ -69,6 +69,7 @@ func (d *Document) Validate() error {
 	if d.JWT != nil {
 		validateJWT(&p, d.JWT)
 	}
+	validateForwardedHeaders(&p, "forwarded_headers", d.ForwardedHeaders)
 	seen := map[string]int{}
 	mux := http.NewServeMux()
 	for i, r := range d.Routes {
@@ -215,6 +216,7 @@ func validateRoute(p *problems, path string, r Route, d *Document) {
 	if r.RewritePrefix != "" && !validPrefix(r.RewritePrefix) {
 		p.addf(path+".rewrite_prefix", "must start with \"/\" and hold only letters, digits, '/', '-', '.', '_' or '~', without \".\" or \"..\" segments, got %q", r.RewritePrefix)
 	}
+	validateForwardedHeaders(p, path+".forwarded_headers", r.ForwardedHeaders)
 	p.duration(path+".timeout", r.Timeout, true, time.Millisecond, time.Hour, "no limit")
 	if r.MaxBodyBytes != 0 && r.MaxBodyBytes != Unlimited && (r.MaxBodyBytes < 1 || r.MaxBodyBytes > maxMaxBodyBytes) {
 		p.addf(path+".max_body_bytes", "must be 0 (10 MiB), -1 (unlimited) or in [1, %d], got %d", int64(maxMaxBodyBytes), r.MaxBodyBytes)

@@ -55,6 +55,8 @@ type Part struct {
 	Path string `json:"path"`
 	// Headers lists incoming request headers passed on to this part, in
 	// addition to the trace headers and X-Request-Id, which always are.
+	// Forwarded and X-Forwarded-For, -Host and -Proto are refused: a
+	// client could set them to anything.
 	Headers []string `json:"headers,omitempty"`
 	// Timeout bounds this part's call, in [1ms, 10m]; 0 means no bound
 	// but Config.Deadline.

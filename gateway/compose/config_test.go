@@ -37,6 +37,8 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{compose.Config{Parts: with(func(p *compose.Part) { p.Path = "/{a.id}" })}, `placeholder {a.id} must name another part's field, and "a" is not another part`},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.Path = "/{!}" })}, "placeholder {!} must be a path value name"},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.Headers = []string{"a b"} })}, "Config.Parts[0].Headers[0] must be a header name"},
+		{compose.Config{Parts: with(func(p *compose.Part) { p.Headers = []string{"Accept", "x-forwarded-for"} })}, `Config.Parts[0].Headers[1] must not be a forwarding header (a client could set it to any address), got "x-forwarded-for"`},
+		{compose.Config{Parts: with(func(p *compose.Part) { p.Headers = []string{"Forwarded"} })}, "Config.Parts[0].Headers[0] must not be a forwarding header"},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.Timeout = compose.Duration(time.Hour) })}, "Config.Parts[0].Timeout must be in [1ms, 10m0s]"},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.OnError = "retry" })}, `Config.Parts[0].OnError must be "fail", "omit" or "fallback"`},
 		{compose.Config{Parts: with(func(p *compose.Part) { p.OnError = compose.UseFallback })}, `Config.Parts[0].Fallback is required with OnError "fallback"`},

@@ -42,6 +42,10 @@ type segment struct {
 // alwaysPassed are the incoming headers every part receives.
 var alwaysPassed = []string{"Traceparent", "Tracestate", "Baggage", "X-Request-Id"}
 
+// forwardingHeaders may not be passed on: the client's copies are not to
+// be believed, and a part's request is not a proxied one.
+var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
 func compilePart(i int, p Part, upstreams map[string]http.RoundTripper, index map[string]int) (*part, error) {
 	field := func(name string) string { return fmt.Sprintf("compose: Config.Parts[%d].%s", i, name) }
 	rt, ok := upstreams[p.Upstream]
@@ -76,6 +80,9 @@ func compilePart(i int, p Part, upstreams map[string]http.RoundTripper, index ma
 	for j, h := range p.Headers {
 		if !validToken(h) {
 			return nil, fmt.Errorf("%s[%d] must be a header name, got %q", field("Headers"), j, h)
+		}
+		if slices.Contains(forwardingHeaders, http.CanonicalHeaderKey(h)) {
+			return nil, fmt.Errorf("%s[%d] must not be a forwarding header (a client could set it to any address), got %q", field("Headers"), j, h)
 		}
 		if h = http.CanonicalHeaderKey(h); !slices.Contains(cp.headers, h) {
 			cp.headers = append(cp.headers, h)
