@@ -47,6 +47,22 @@
 // header it forwards claims in, so a client cannot forge them; a request
 // that passes gets them from its token only.
 //
+// # The token is not forwarded
+//
+// A request that passes reaches the next handler without its
+// Authorization header, as with Envoy's jwt_authn, whose "forward" is off
+// unless set: the upstream learns who the caller is from the forwarded
+// claims (RouteConfig.ForwardClaims) and, in the same process, from the
+// Principal in the context (FromContext); the bearer token, a credential
+// an upstream could replay against other services of the same audience,
+// stays at the edge, and the upstream hop does not carry its few hundred
+// bytes (for a gateway, parsing and writing them again is a large part of
+// what a token check costs once the verified-token cache below answers).
+// RouteConfig.ForwardToken keeps the header, for an upstream that verifies
+// the token itself or passes it on. The Route removes the header from a copy of the request
+// (and of its header): the request the caller handed to ServeHTTP keeps
+// it.
+//
 // # Key sets
 //
 // An issuer's key set (JWKS, RFC 7517) is fetched from its JWKSURL when a
