@@ -22,8 +22,9 @@
 //
 // # Guarantees
 //
-// A request reaches the next handler only with exactly one
-// "Authorization: Bearer" token that:
+// A request reaches the next handler only if it came with exactly one
+// "Authorization: Bearer" token (which the next handler does not get,
+// unless RouteConfig.ForwardToken: see below) that:
 //
 //   - is at most Config.MaxTokenBytes long and a well-formed compact JWS;
 //   - names in "iss" one of Config.Issuers, compared exactly;
@@ -153,8 +154,8 @@
 // Audiences, none defaulted); every other zero field takes the default its
 // comment names (DefaultConfig spells them out). New refuses an invalid
 // setting with an error naming the field and its range. RouteConfig{}
-// accepts any valid token and forwards nothing. The zero Verifier and Route
-// are not usable: their methods panic.
+// accepts any valid token and forwards nothing: no claim, not the token.
+// The zero Verifier and Route are not usable: their methods panic.
 //
 // # Events
 //

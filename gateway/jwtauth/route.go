@@ -24,7 +24,7 @@ type ForwardedClaim struct {
 }
 
 // RouteConfig configures the Route middleware of one route. Its zero value
-// accepts any valid token and forwards nothing.
+// accepts any valid token and forwards nothing: no claim, not the token.
 type RouteConfig struct {
 	// Realm, when not "", is sent as the realm of WWW-Authenticate.
 	Realm string
