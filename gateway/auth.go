@@ -78,7 +78,7 @@ func (g *Gateway) guard(path string, r Route, h http.Handler, t, old *table) (ht
 	if t.verifier == nil {
 		return nil, fmt.Errorf("gateway: %s.auth: the document has no jwt section", path)
 	}
-	rc := jwtauth.RouteConfig{Realm: a.Realm, RequiredClaims: a.RequiredClaims, Scopes: a.Scopes, Name: r.routeName(), Observer: g.cfg.Observer}
+	rc := jwtauth.RouteConfig{Realm: a.Realm, RequiredClaims: a.RequiredClaims, Scopes: a.Scopes, ForwardToken: a.ForwardToken, Name: r.routeName(), Observer: g.cfg.Observer}
 	for _, claim := range slices.Sorted(maps.Keys(a.ForwardClaims)) {
 		rc.ForwardClaims = append(rc.ForwardClaims, jwtauth.ForwardedClaim{Claim: claim, Header: a.ForwardClaims[claim]})
 	}
@@ -98,7 +98,8 @@ func (g *Gateway) guard(path string, r Route, h http.Handler, t, old *table) (ht
 
 // optionalAuth lets a request without an Authorization header through
 // anonymously (without any forwarded-claim header the client sent) and
-// sends any other through the jwtauth Route.
+// sends any other through the jwtauth Route, which refuses it or passes it
+// on without the header (unless forward_token).
 type optionalAuth struct {
 	auth, anonymous http.Handler
 	headers         []string

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -297,4 +298,66 @@ routes:
 	}
 	assert.Equal(t, []int{200, 200, 429}, []int{code("k1"), code("k1"), code("k1")}, "a cost of 2 in a window of 4")
 	assert.Equal(t, 200, code("k2"), "another key is another client")
+}
+
+// TestTokenNotForwardedUpstream: once verified, the token does not reach
+// the upstream unless the route's auth sets forward_token; the forwarded
+// claims do either way. On an optional-auth route a request with a token
+// loses it as on any other, and an anonymous one passes as it came.
+func TestTokenNotForwardedUpstream(t *testing.T) {
+	is := newTokenIssuer(t)
+	app := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		_, sent := r.Header["Authorization"]
+		_, _ = fmt.Fprintf(w, "user=%s token=%t %s", r.Header.Get("X-User-Id"), sent, r.Header.Get("Authorization"))
+	})
+	_, srv := start(t, doc(t, `
+jwt:
+  issuers: [{iss: https://id.test, jwks_url: "{jwks}", algorithms: [EdDSA], audiences: [api]}]
+upstreams:
+  app: {endpoints: ["{app}"]}
+routes:
+  - {match: /orders/, upstream: app, auth: {forward_claims: {sub: X-User-Id}}}
+  - {match: /relay/, upstream: app, auth: {forward_claims: {sub: X-User-Id}, forward_token: true}}
+  - {match: /public/, upstream: app, auth: {required: false, forward_claims: {sub: X-User-Id}}}
+  - {match: /health, upstream: app}
+`, "{jwks}", is.url, "{app}", app), testConfig(), "/health")
+
+	tok := is.token(t, jwt.MapClaims{"sub": "alice"})
+	code, body, _ := authed(t, srv.URL+"/orders/1", tok)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "user=alice token=false ", body, "the default: claims, no token")
+	code, body, _ = authed(t, srv.URL+"/relay/1", tok)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "user=alice token=true Bearer "+tok, body, "forward_token: true")
+	code, body, _ = authed(t, srv.URL+"/public/1", tok)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "user=alice token=false ", body, "optional auth with a token: verified, then removed")
+	code, body, _ = authed(t, srv.URL+"/public/1", "", "X-User-Id", "mallory")
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "user= token=false ", body, "optional auth without a token: anonymous")
+	code, body, _ = authed(t, srv.URL+"/health", tok)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "user= token=true Bearer "+tok, body, "a route without auth passes the header as it came")
+}
+
+// TestComposePartsListingAuthorizationNeedForwardToken: a composed part
+// that lists Authorization would never get it while auth removes it, so
+// the document is refused unless auth sets forward_token.
+func TestComposePartsListingAuthorizationNeedForwardToken(t *testing.T) {
+	const text = `
+jwt:
+  issuers: [{iss: i, jwks_url: "https://id.test/jwks", algorithms: [RS256], audiences: [a]}]
+upstreams:
+  orders: {endpoints: ["127.0.0.1:1"]}
+routes:
+  - match: "GET /view/{id}"
+    auth: {%s}
+    compose:
+      parts: [{key: order, upstream: orders, path: "/orders/{id}", headers: [X-Tenant, authorization]}]
+`
+	_, err := gateway.Parse([]byte(fmt.Sprintf(text, "")))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "routes[0].compose.parts[0].headers[1]: Authorization reaches the parts only with routes[0].auth.forward_token: true")
+	_, err = gateway.Parse([]byte(fmt.Sprintf(text, "forward_token: true")))
+	assert.NoError(t, err)
 }

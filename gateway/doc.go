@@ -32,6 +32,7 @@
 //	      scopes: [orders:read]
 //	      required_claims: [tenant]
 //	      forward_claims: {sub: X-User-Id}
+//	      forward_token: false       # the default: the upstream gets no Authorization
 //	    limits:                      # per client, after auth
 //	      key_by: [subject, ip]      # or api_key
 //	      windows: [{name: burst, limit: 10, period: 1s}, {name: daily, limit: 10000, period: 24h}]
@@ -62,10 +63,20 @@
 // its auth (a jwtauth.Route: 401 without a valid token, 403 without a
 // scope; forwarded-claim headers the client sent are removed; with
 // required: false a request without an Authorization header passes
-// anonymously), its limits (a clientlimit.Limiter, which sees the subject
+// anonymously, and one with it must carry a valid token), its limits (a clientlimit.Limiter, which sees the subject
 // auth verified), then everything below. Limit windows live in memory, or
 // in Config.RateLimitStore (Redis, say) shared by every gateway process;
 // a reload keeps the windows of limits that did not change.
+//
+// The upstream of a route with auth gets the request without its
+// Authorization header once the token is verified, as with Envoy's
+// jwt_authn (whose "forward" is off by default): forward_claims tell it
+// who the caller is, and the bearer token, a credential it could replay,
+// stays at the gateway. auth.forward_token: true sends the header on, for
+// an upstream that checks the token itself or passes it on (a composed
+// route's parts that list Authorization in headers need it, and the
+// document is refused without it). An anonymous request on a route with
+// required: false has no Authorization header to remove.
 //
 // # Composed and strangled routes
 //

@@ -52,7 +52,9 @@ type Auth struct {
 	// Required, when true (the default), refuses a request without a
 	// bearer token (401). When false, a request without an Authorization
 	// header passes anonymously (with the forwarded-claim headers removed
-	// all the same), and one with a token must pass like any other.
+	// all the same), and one with an Authorization header must pass like
+	// any other: a valid bearer token, which is then removed unless
+	// ForwardToken is set, or a 401.
 	Required *bool `json:"required,omitempty"`
 	// Scopes lists the scopes the token must hold, all of them (403
 	// without one).
@@ -63,6 +65,14 @@ type Auth struct {
 	// the upstream ({sub: X-User-Id}). A copy of the header sent by the
 	// client is always removed first.
 	ForwardClaims map[string]string `json:"forward_claims,omitempty"`
+	// ForwardToken, when true, sends the client's Authorization header on
+	// to the upstream (and to the parts of a composed route that list it in
+	// headers). By default the upstream gets the request without it once
+	// the token is verified (jwtauth.RouteConfig.ForwardToken): it learns
+	// who the caller is from ForwardClaims, and the bearer token stays at
+	// the gateway. Set it for an upstream that checks the token itself or
+	// passes it on.
+	ForwardToken bool `json:"forward_token,omitempty"`
 	// Realm, when set, is the realm of the WWW-Authenticate challenge.
 	Realm string `json:"realm,omitempty"`
 }

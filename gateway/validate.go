@@ -229,7 +229,7 @@ func validateRoute(p *problems, path string, r Route, d *Document) {
 	}
 	validatePolicies(p, path+".policies", r.Policies)
 	if r.Auth != nil {
-		validateAuth(p, path+".auth", r.Auth, d)
+		validateAuth(p, path, r, d)
 	}
 	if r.Limits != nil {
 		validateLimits(p, path+".limits", r.Limits, r.Auth != nil)

@@ -63,9 +63,21 @@ func validateJWT(p *problems, j *JWT) {
 // (jwtauth refuses them too).
 var forwardReserved = []string{"Authorization", "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Upgrade", "Te", "Trailer", "Cookie", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", HeaderRequestID}
 
-func validateAuth(p *problems, path string, a *Auth, d *Document) {
+// validateAuth checks the auth section of the route at rp.
+func validateAuth(p *problems, rp string, r Route, d *Document) {
+	a, path := r.Auth, rp+".auth"
 	if d.JWT == nil {
 		p.addf(path, "needs the document's jwt section, which lists the issuers tokens are checked against")
+	}
+	if c := r.Compose; c != nil && !a.ForwardToken {
+		// The parts would never get the header they list: auth removes it.
+		for i, part := range c.Parts {
+			for j, h := range part.Headers {
+				if http.CanonicalHeaderKey(h) == "Authorization" {
+					p.addf(fmt.Sprintf("%s.compose.parts[%d].headers[%d]", rp, i, j), "Authorization reaches the parts only with %s.forward_token: true (auth removes the verified token by default)", path)
+				}
+			}
+		}
 	}
 	for i, s := range a.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {

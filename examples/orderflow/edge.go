@@ -39,7 +39,8 @@ const ordersLimit = 3
 // monolith.
 var historyWeights = []int{0, 25, 50, 100}
 
-// edgeDocument is the gateway's document: %[1]s is the issuer's URL, %[2]d
+// edgeDocument is the gateway's document (every route passes the client's
+// token on, forward_token, because each service checks it again, auth.go): %[1]s is the issuer's URL, %[2]d
 // the history weight, %[3]d the orders limit. The upstreams are found in
 // the flow's registry. Payments and inventory have one endpoint each, which
 // the pool's outlier ejection would take out for 30s (doubling) after 5
@@ -58,11 +59,11 @@ routes:
   - name: place-order
     match: "POST /orders"
     upstream: orders
-    auth: {scopes: [` + scopeWrite + `], forward_claims: {sub: ` + subjectHeader + `}}
+    auth: {scopes: [` + scopeWrite + `], forward_claims: {sub: ` + subjectHeader + `}, forward_token: true}
     limits: {key_by: [subject], windows: [{name: orders, limit: %[3]d, period: 1s}]}
   - name: order-details
     match: "GET /orders/{id}/details"
-    auth: {scopes: [` + scopeRead + `], forward_claims: {sub: ` + subjectHeader + `}}
+    auth: {scopes: [` + scopeRead + `], forward_claims: {sub: ` + subjectHeader + `}, forward_token: true}
     compose:
       deadline: 2s
       parts:
@@ -76,7 +77,7 @@ routes:
     upstream: monolith
     strip_prefix: /history
     rewrite_prefix: /clients
-    auth: {scopes: [` + scopeRead + `], forward_claims: {sub: ` + subjectHeader + `}}
+    auth: {scopes: [` + scopeRead + `], forward_claims: {sub: ` + subjectHeader + `}, forward_token: true}
     strangler: {new: orders, weight: %[2]d, sticky_by: header, sticky_name: ` + historyKeyHeader + `}
 `
 

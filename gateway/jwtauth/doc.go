@@ -22,8 +22,9 @@
 //
 // # Guarantees
 //
-// A request reaches the next handler only with exactly one
-// "Authorization: Bearer" token that:
+// A request reaches the next handler only if it came with exactly one
+// "Authorization: Bearer" token (which the next handler does not get,
+// unless RouteConfig.ForwardToken: see below) that:
 //
 //   - is at most Config.MaxTokenBytes long and a well-formed compact JWS;
 //   - names in "iss" one of Config.Issuers, compared exactly;
@@ -46,6 +47,22 @@
 // Route). Before anything else the Route deletes, from the request, every
 // header it forwards claims in, so a client cannot forge them; a request
 // that passes gets them from its token only.
+//
+// # The token is not forwarded
+//
+// A request that passes reaches the next handler without its
+// Authorization header, as with Envoy's jwt_authn, whose "forward" is off
+// unless set: the upstream learns who the caller is from the forwarded
+// claims (RouteConfig.ForwardClaims) and, in the same process, from the
+// Principal in the context (FromContext); the bearer token, a credential
+// an upstream could replay against other services of the same audience,
+// stays at the edge, and the upstream hop does not carry its few hundred
+// bytes (for a gateway, parsing and writing them again is a large part of
+// what a token check costs once the verified-token cache below answers).
+// RouteConfig.ForwardToken keeps the header, for an upstream that verifies
+// the token itself or passes it on. The Route removes the header from a copy of the request
+// (and of its header): the request the caller handed to ServeHTTP keeps
+// it.
 //
 // # Key sets
 //
@@ -137,8 +154,8 @@
 // Audiences, none defaulted); every other zero field takes the default its
 // comment names (DefaultConfig spells them out). New refuses an invalid
 // setting with an error naming the field and its range. RouteConfig{}
-// accepts any valid token and forwards nothing. The zero Verifier and Route
-// are not usable: their methods panic.
+// accepts any valid token and forwards nothing: no claim, not the token.
+// The zero Verifier and Route are not usable: their methods panic.
 //
 // # Events
 //

@@ -24,7 +24,7 @@ type ForwardedClaim struct {
 }
 
 // RouteConfig configures the Route middleware of one route. Its zero value
-// accepts any valid token and forwards nothing.
+// accepts any valid token and forwards nothing: no claim, not the token.
 type RouteConfig struct {
 	// Realm, when not "", is sent as the realm of WWW-Authenticate.
 	Realm string
@@ -39,6 +39,15 @@ type RouteConfig struct {
 	// lists of strings joined by ", ", anything else as JSON. A value
 	// holding control characters is not forwarded.
 	ForwardClaims []ForwardedClaim
+	// ForwardToken, when true, passes the client's Authorization header to
+	// the next handler. By default (false) the next handler gets the
+	// request without it once the token is verified, as Envoy's jwt_authn
+	// does unless its "forward" is set: the upstream learns who the caller
+	// is from ForwardClaims and the Principal in the context, the bearer
+	// token (a credential the upstream could replay) stays at the edge,
+	// and the upstream hop does not carry its few hundred bytes. Set it
+	// for an upstream that verifies the token again or passes it on.
+	ForwardToken bool
 	// Name identifies the Route in its events. Optional.
 	Name string
 	// Observer receives a Rejected event for each refused request. Nil
@@ -61,7 +70,12 @@ type RouteConfig struct {
 //
 // On success it removes every forwarded-claim header the client sent, sets
 // them from the token, puts the Principal in the request's context
-// (FromContext) and calls the next handler. It is safe for concurrent use.
+// (FromContext) and calls the next handler with a copy of the request
+// whose header has no Authorization field, unless RouteConfig.ForwardToken
+// is set (then with the header as the client sent it). The caller's own
+// request keeps its Authorization header either way: the Route removes it
+// from a copy of the header, so a handler wrapping the Route can still
+// read it after ServeHTTP returns. It is safe for concurrent use.
 type Route struct {
 	v   *Verifier
 	cfg RouteConfig
@@ -169,8 +183,21 @@ func (rt *Route) Handler(next http.Handler) http.Handler {
 				r.Header.Set(f.Header, v)
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
+		r = r.WithContext(NewContext(r.Context(), p))
+		if !rt.cfg.ForwardToken {
+			r.Header = withoutAuthorization(r.Header)
+		}
+		next.ServeHTTP(w, r)
 	})
+}
+
+// withoutAuthorization returns a copy of h without its Authorization
+// field: the values of the other fields are copied as http.Header.Clone
+// copies them, so the next handler may change them freely.
+func withoutAuthorization(h http.Header) http.Header {
+	c := h.Clone()
+	delete(c, "Authorization")
+	return c
 }
 
 // bearer returns the token of r's one Authorization header with the Bearer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -160,4 +161,36 @@ func TestDefaultConfigIsTheZeroConfig(t *testing.T) {
 	d.Issuers = []jwtauth.Issuer{{Issuer: "i", JWKSURL: "https://id.test/jwks", Algorithms: []string{"RS256"}, Audiences: []string{"a"}}}
 	_, err := jwtauth.New(d)
 	require.NoError(t, err)
+}
+
+// TestTokenNotForwardedByDefault: a verified request reaches the next
+// handler without its Authorization header, with the forwarded claims and
+// the Principal; the caller's own request keeps the header. ForwardToken
+// passes it on unchanged.
+func TestTokenNotForwardedByDefault(t *testing.T) {
+	keys(t)
+	f := newFixture(t, []string{"RS256"}, nil, rsaJWK("k1", rsaKey, "RS256"))
+	tok := sign(t, jwt.SigningMethodRS256, rsaKey, "k1", claims(nil))
+	fc := []jwtauth.ForwardedClaim{{Claim: "sub", Header: "X-User-Id"}}
+
+	h, up := f.route(t, jwtauth.RouteConfig{ForwardClaims: fc})
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Header.Set("Accept", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.Equal(t, http.StatusNoContent, w.Code)
+	_, sent := up.header["Authorization"]
+	assert.False(t, sent, "the upstream must not get the verified token")
+	assert.Equal(t, "user-42", up.header.Get("X-User-Id"))
+	assert.Equal(t, "application/json", up.header.Get("Accept"), "other headers pass")
+	require.NotNil(t, up.principal)
+	assert.Equal(t, "user-42", up.principal.Subject)
+	assert.Equal(t, "Bearer "+tok, r.Header.Get("Authorization"), "the caller's request keeps its header")
+
+	h, up = f.route(t, jwtauth.RouteConfig{ForwardClaims: fc, ForwardToken: true})
+	w = serve(t, h, tok)
+	require.Equal(t, http.StatusNoContent, w.Code)
+	assert.Equal(t, []string{"Bearer " + tok}, up.header.Values("Authorization"))
+	assert.Equal(t, "user-42", up.header.Get("X-User-Id"))
 }
