@@ -39,13 +39,14 @@ const ordersLimit = 3
 // monolith.
 var historyWeights = []int{0, 25, 50, 100}
 
-// edgeDocument is the gateway's document (every route passes the client's
-// token on, forward_token, because each service checks it again, auth.go): %[1]s is the issuer's URL, %[2]d
-// the history weight, %[3]d the orders limit. The upstreams are found in
-// the flow's registry. Payments and inventory have one endpoint each, which
-// the pool's outlier ejection would take out for 30s (doubling) after 5
-// failures in a row: with 1000 the outage is the compose parts' fallback's
-// business, and the details are whole again as soon as the service is.
+// edgeDocument is the gateway's document: %[1]s is the issuer's URL, %[2]d
+// the history weight, %[3]d the orders limit. Every route passes the
+// client's token on (forward_token), because each service checks it again
+// (auth.go). The upstreams are found in the flow's registry. Payments and
+// inventory have one endpoint each, which the pool's outlier ejection would
+// take out for 30s (doubling) after 5 failures in a row: with 1000 the
+// outage is the compose parts' fallback's business, and the details are
+// whole again as soon as the service is.
 const edgeDocument = `
 jwt:
   issuers:
