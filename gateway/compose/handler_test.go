@@ -185,7 +185,7 @@ func TestWholeDeadline(t *testing.T) {
 			{Key: "after", Upstream: "u", BaseURL: fast.URL, Path: "/{slow.id}", OnError: compose.Omit},
 		}
 	}
-	h, err := compose.New(map[string]http.RoundTripper{"u": transport(t)}, compose.Config{Deadline: compose.Duration(80 * time.Millisecond), Parts: parts(compose.Omit)})
+	h, err := compose.New(map[string]http.RoundTripper{"u": transport(t)}, compose.Config{Deadline: compose.Duration(500 * time.Millisecond), Parts: parts(compose.Omit)})
 	require.NoError(t, err)
 	start := time.Now()
 	rec := serve(h, "GET /", "/", nil)
@@ -195,7 +195,7 @@ func TestWholeDeadline(t *testing.T) {
 	assert.Equal(t, "slow,after", rec.Header().Get(compose.HeaderPartial))
 	assert.Equal(t, `{"_partial":["slow","after"],"fast":1}`+"\n", rec.Body.String())
 
-	h, err = compose.New(map[string]http.RoundTripper{"u": transport(t)}, compose.Config{Deadline: compose.Duration(80 * time.Millisecond), Parts: parts(compose.Fail)})
+	h, err = compose.New(map[string]http.RoundTripper{"u": transport(t)}, compose.Config{Deadline: compose.Duration(500 * time.Millisecond), Parts: parts(compose.Fail)})
 	require.NoError(t, err)
 	rec = serve(h, "GET /", "/", nil)
 	assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
